@@ -1,0 +1,41 @@
+/* pneumo: command-line entry point; dispatches to src/cli/cmd_*.c. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "pneumo/version.h"
+
+static const pn_command commands[] = {
+    {"version", pn_cmd_version, "print the version and the libraries in use"},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "pneumo %s — chest X-ray pneumonia classifiers (ResNet-18, transfer learning)\n"
+            "\n"
+            "usage: pneumo <command> [options]   (pneumo <command> --help for details)\n"
+            "\n"
+            "commands:\n",
+            PNEUMO_VERSION);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version")) return pn_cmd_version(1, argv + 1);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "pneumo: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

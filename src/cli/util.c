@@ -1,0 +1,49 @@
+/* Helpers shared by the CLI commands. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cli.h"
+
+int pn_cli_fail(const char *cmd, const pn_error *err)
+{
+    fprintf(stderr, "pneumo %s: %s\n", cmd, err && err->msg[0] ? err->msg : "failed");
+    return 1;
+}
+
+int pn_cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "pneumo %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\n(see 'pneumo %s --help')\n", cmd);
+    return 2;
+}
+
+int pn_cli_parse_int(const char *cmd, const char *opt, const char *s, long min, long max, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < min || v > max)
+        return pn_cli_usage_error(cmd, "%s wants a whole number from %ld to %ld, not '%s'", opt,
+                                  min, max, s);
+    *out = v;
+    return 0;
+}
+
+int pn_cli_parse_double(const char *cmd, const char *opt, const char *s, double min, double max,
+                        double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !(v >= min && v <= max))
+        return pn_cli_usage_error(cmd, "%s wants a number from %g to %g, not '%s'", opt, min, max,
+                                  s);
+    *out = v;
+    return 0;
+}

@@ -1,0 +1,194 @@
+/* Files: atomic writes, whole-file reads, folders, cache dir. */
+#include "pneumo/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static atomic_uint tmp_counter;
+
+static char *dup_dirname(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash) return strdup(".");
+    if (slash == path) return strdup("/");
+    size_t n = (size_t)(slash - path);
+    char *d = malloc(n + 1);
+    if (d) {
+        memcpy(d, path, n);
+        d[n] = '\0';
+    }
+    return d;
+}
+
+pn_status pn_afile_open(pn_afile *af, const char *path, pn_error *err)
+{
+    memset(af, 0, sizeof *af);
+    size_t n = strlen(path) + 64;
+    af->path = strdup(path);
+    af->tmp = malloc(n);
+    if (!af->path || !af->tmp) {
+        free(af->path);
+        free(af->tmp);
+        memset(af, 0, sizeof *af);
+        return pn_error_set(err, PN_E_NOMEM, "%s: out of memory", path);
+    }
+    snprintf(af->tmp, n, "%s.tmp.%ld.%u", path, (long)getpid(),
+             atomic_fetch_add(&tmp_counter, 1u));
+    int fd = open(af->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0 || !(af->f = fdopen(fd, "wb"))) {
+        int e = errno;
+        if (fd >= 0) {
+            close(fd);
+            unlink(af->tmp);
+        }
+        free(af->path);
+        free(af->tmp);
+        memset(af, 0, sizeof *af);
+        return pn_error_set(err, PN_E_IO, "%s: cannot create: %s", path, strerror(e));
+    }
+    return PN_OK;
+}
+
+void pn_afile_abort(pn_afile *af)
+{
+    if (af->f) fclose(af->f);
+    if (af->tmp) unlink(af->tmp);
+    free(af->path);
+    free(af->tmp);
+    memset(af, 0, sizeof *af);
+}
+
+pn_status pn_afile_commit(pn_afile *af, pn_error *err)
+{
+    if (!af->f) return pn_error_set(err, PN_E_ARG, "atomic file not open");
+    int e = 0;
+    if (ferror(af->f)) e = EIO;
+    if (!e && fflush(af->f) != 0) e = errno;
+    if (!e && fsync(fileno(af->f)) != 0) e = errno;
+    int rc = fclose(af->f);
+    af->f = NULL;
+    if (!e && rc != 0) e = errno;
+    if (!e && rename(af->tmp, af->path) != 0) e = errno;
+    if (e) {
+        pn_status st = pn_error_set(err, PN_E_IO, "%s: write failed: %s", af->path, strerror(e));
+        pn_afile_abort(af);
+        return st;
+    }
+    char *dir = dup_dirname(af->path);
+    if (dir) {
+        int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd >= 0) {
+            fsync(dfd); /* best effort: some file systems refuse it */
+            close(dfd);
+        }
+        free(dir);
+    }
+    free(af->path);
+    free(af->tmp);
+    memset(af, 0, sizeof *af);
+    return PN_OK;
+}
+
+pn_status pn_write_file_atomic(const char *path, const void *data, size_t n, pn_error *err)
+{
+    pn_afile af;
+    pn_status st = pn_afile_open(&af, path, err);
+    if (st) return st;
+    if (n && fwrite(data, 1, n, af.f) != n) {
+        int e = errno;
+        pn_afile_abort(&af);
+        return pn_error_set(err, PN_E_IO, "%s: write failed: %s", path, strerror(e));
+    }
+    return pn_afile_commit(&af, err);
+}
+
+pn_status pn_read_file(const char *path, size_t max_bytes, uint8_t **data, size_t *n,
+                       pn_error *err)
+{
+    *data = NULL;
+    *n = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) return pn_error_set(err, errno == ENOENT ? PN_E_NOTFOUND : PN_E_IO,
+                                "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        fclose(f);
+        return pn_error_set(err, PN_E_IO, "%s: not a regular file", path);
+    }
+    if ((uint64_t)st.st_size > max_bytes) {
+        fclose(f);
+        return pn_error_set(err, PN_E_NOMEM, "%s: %lld bytes is over the limit of %zu", path,
+                            (long long)st.st_size, max_bytes);
+    }
+    size_t size = (size_t)st.st_size;
+    uint8_t *buf = malloc(size + 1);
+    if (!buf) {
+        fclose(f);
+        return pn_error_set(err, PN_E_NOMEM, "%s: out of memory (%zu bytes)", path, size);
+    }
+    size_t got = fread(buf, 1, size, f);
+    int bad = ferror(f);
+    fclose(f);
+    if (bad || got != size) {
+        free(buf);
+        return pn_error_set(err, PN_E_IO, "%s: read error", path);
+    }
+    buf[size] = '\0';
+    *data = buf;
+    *n = size;
+    return PN_OK;
+}
+
+pn_status pn_mkdirs(const char *path, pn_error *err)
+{
+    char buf[4096];
+    size_t len = strlen(path);
+    if (len == 0 || len >= sizeof buf)
+        return pn_error_set(err, PN_E_ARG, "bad folder path '%s'", path);
+    memcpy(buf, path, len + 1);
+    for (size_t i = 1; i <= len; i++) {
+        if (buf[i] == '/' || buf[i] == '\0') {
+            char c = buf[i];
+            buf[i] = '\0';
+            if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+                return pn_error_set(err, PN_E_IO, "%s: cannot create folder: %s", buf,
+                                    strerror(errno));
+            buf[i] = c;
+        }
+    }
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+        return pn_error_set(err, PN_E_IO, "%s: not a folder", path);
+    return PN_OK;
+}
+
+pn_status pn_path_join(char *buf, size_t bufsize, const char *a, const char *b, pn_error *err)
+{
+    size_t la = strlen(a);
+    int slash = la > 0 && a[la - 1] == '/';
+    int n = snprintf(buf, bufsize, "%s%s%s", a, (slash || la == 0) ? "" : "/", b);
+    if (n < 0 || (size_t)n >= bufsize)
+        return pn_error_set(err, PN_E_ARG, "path too long: %s/%s", a, b);
+    return PN_OK;
+}
+
+pn_status pn_cache_dir(char *buf, size_t bufsize, pn_error *err)
+{
+    const char *x = getenv("XDG_CACHE_HOME");
+    if (x && *x) return pn_path_join(buf, bufsize, x, "pneumo", err);
+    const char *h = getenv("HOME");
+    if (h && *h) return pn_path_join(buf, bufsize, h, ".cache/pneumo", err);
+    return pn_error_set(err, PN_E_NOTFOUND,
+                        "no cache folder: set XDG_CACHE_HOME or HOME");
+}
+
+int pn_path_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}

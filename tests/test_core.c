@@ -1,0 +1,131 @@
+/* Core: error messages, state dicts, atomic writes, SHA-256. */
+#include "testutil.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "pneumo.h"
+
+static void test_error_prefix(void **state)
+{
+    (void)state;
+    pn_error err = {0};
+    assert_int_equal(pn_error_set(&err, PN_E_FORMAT, "bad magic %d", 7), PN_E_FORMAT);
+    pn_error_prefix(&err, "%s: ", "model.pth");
+    assert_string_equal(err.msg, "model.pth: bad magic 7");
+    assert_int_equal(err.code, PN_E_FORMAT);
+    assert_int_equal(pn_error_set(NULL, PN_E_IO, "x"), PN_E_IO);
+}
+
+static void test_statedict(void **state)
+{
+    (void)state;
+    pn_statedict sd;
+    pn_statedict_init(&sd);
+    pn_error err = {0};
+    int64_t shape[2] = {2, 3};
+    float v[6] = {1, 2, 3, 4, 5, 6};
+    for (int i = 0; i < 40; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "t%d", i);
+        assert_int_equal(pn_statedict_add(&sd, name, PN_F32, 2, shape, v, NULL, &err), PN_OK);
+    }
+    assert_int_equal(pn_statedict_add(&sd, "t3", PN_F32, 2, shape, v, NULL, &err), PN_E_ARG);
+    assert_non_null(strstr(err.msg, "t3"));
+    pn_tensor *t = pn_statedict_find(&sd, "t39");
+    assert_non_null(t);
+    assert_int_equal(t->numel, 6);
+    assert_true(((float *)t->data)[5] == 6.0f);
+    assert_int_equal(pn_statedict_remove(&sd, "t0"), 1);
+    assert_null(pn_statedict_find(&sd, "t0"));
+    assert_int_equal(sd.n, 39);
+    assert_string_equal(sd.t[0].name, "t1");
+    int64_t big[3] = {INT64_C(1) << 40, INT64_C(1) << 40, 1 << 20};
+    assert_int_equal(pn_statedict_add(&sd, "huge", PN_F32, 3, big, NULL, NULL, &err), PN_E_ARG);
+    assert_int_equal(pn_statedict_set_meta(&sd, "k", "v1", &err), PN_OK);
+    assert_int_equal(pn_statedict_set_meta(&sd, "k", "v2", &err), PN_OK);
+    assert_string_equal(pn_statedict_get_meta(&sd, "k"), "v2");
+    assert_null(pn_statedict_get_meta(&sd, "nope"));
+    char buf[64];
+    assert_string_equal(pn_shape_str(2, shape, buf, sizeof buf), "[2, 3]");
+    assert_string_equal(pn_shape_str(0, shape, buf, sizeof buf), "[]");
+    pn_statedict_free(&sd);
+}
+
+static int count_entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (e->d_name[0] != '.') n++;
+    closedir(d);
+    return n;
+}
+
+static void test_atomic_write(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir();
+    char path[512];
+    snprintf(path, sizeof path, "%s/out.txt", dir);
+    pn_error err = {0};
+    assert_int_equal(pn_write_file_atomic(path, "hello", 5, &err), PN_OK);
+    uint8_t *data;
+    size_t n;
+    assert_int_equal(pn_read_file(path, 100, &data, &n, &err), PN_OK);
+    assert_int_equal(n, 5);
+    assert_memory_equal(data, "hello", 5);
+    free(data);
+    /* An aborted write leaves the old file and no temporary. */
+    pn_afile af;
+    assert_int_equal(pn_afile_open(&af, path, &err), PN_OK);
+    fputs("partial", af.f);
+    pn_afile_abort(&af);
+    assert_int_equal(pn_read_file(path, 100, &data, &n, &err), PN_OK);
+    assert_memory_equal(data, "hello", 5);
+    free(data);
+    assert_int_equal(count_entries(dir), 1);
+    /* Size limit and missing files are errors that name the file. */
+    assert_int_equal(pn_read_file(path, 3, &data, &n, &err), PN_E_NOMEM);
+    assert_non_null(strstr(err.msg, "out.txt"));
+    snprintf(path, sizeof path, "%s/missing", dir);
+    assert_int_equal(pn_read_file(path, 100, &data, &n, &err), PN_E_NOTFOUND);
+    /* Writing into a folder that does not exist fails and creates nothing. */
+    snprintf(path, sizeof path, "%s/no/such/dir/x", dir);
+    assert_int_equal(pn_write_file_atomic(path, "x", 1, &err), PN_E_IO);
+    assert_int_equal(count_entries(dir), 1);
+    snprintf(path, sizeof path, "%s/a/b/c", dir);
+    assert_int_equal(pn_mkdirs(path, &err), PN_OK);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    tu_rmtree(dir);
+}
+
+static void test_sha256(void **state)
+{
+    (void)state;
+    uint8_t h[32];
+    char hex[65];
+    pn_sha256_buf("abc", 3, h);
+    pn_hex(h, 32, hex);
+    /* FIPS 180-2 test vector */
+    assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    pn_sha256_buf("", 0, h);
+    pn_hex(h, 32, hex);
+    assert_string_equal(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_error_prefix),
+        cmocka_unit_test(test_statedict),
+        cmocka_unit_test(test_atomic_write),
+        cmocka_unit_test(test_sha256),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
