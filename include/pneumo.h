@@ -4,5 +4,6 @@
 #include "pneumo/status.h"
 #include "pneumo/tensor.h"
 #include "pneumo/util.h"
+#include "pneumo/weights.h"
 #include "pneumo/version.h"
 #endif
