@@ -120,3 +120,42 @@ if __name__ == "__main__":
     dtypes_fixture()
     pth_fixtures()
     print("fixtures written to", os.path.normpath(OUT), file=sys.stderr)
+
+
+def bad_fixtures():
+    """Malformed .pth files for the bad-input tests (never loaded by torch here)."""
+    import io
+    import pickle
+    import zipfile
+    p = lambda n: os.path.join(OUT, n)
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, ("echo this must never run",))
+
+    od = collections.OrderedDict([("w", Evil())])
+    with zipfile.ZipFile(p("weights_bad_global.pth"), "w", zipfile.ZIP_STORED) as z:
+        z.writestr("evil/data.pkl", pickle.dumps(od, protocol=2))
+        z.writestr("evil/version", "3\n")
+    torch.save({"w": torch.arange(6.0).reshape(2, 3).t()}, p("weights_bad_noncontig.pth"))
+    # a storage record 4 bytes shorter than its tensor needs
+    src = zipfile.ZipFile(p("weights_small_zip.pth"))
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
+        for info in src.infolist():
+            data = src.read(info.filename)
+            if info.filename.endswith("/data/0"):
+                data = data[:-4]
+            z.writestr(info.filename.replace("weights_small_zip", "short"), data)
+    open(p("weights_bad_short.pth"), "wb").write(buf.getvalue())
+    # another archive name and deflate-compressed records are fine (libzip)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for info in src.infolist():
+            z.writestr(info.filename.replace("weights_small_zip", "other name"),
+                       src.read(info.filename))
+    open(p("weights_small_deflate.pth"), "wb").write(buf.getvalue())
+
+
+if __name__ == "__main__":
+    bad_fixtures()
