@@ -7,6 +7,8 @@
 
 static const pn_command commands[] = {
     {"version", pn_cmd_version, "print the version and the libraries in use"},
+    {"export", pn_cmd_export, "write a model as a PyTorch .pth (or a pneumo model file)"},
+    {"inspect", pn_cmd_inspect, "list the tensors and metadata of a .pth/safetensors file"},
 };
 
 static void usage(FILE *f)

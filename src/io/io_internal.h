@@ -10,6 +10,11 @@
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "pneumo's weight files code assumes a little-endian host"
+/* ResNet-18 check of a const sd for writers: on success *names gets the
+ * normalised key names in sd order (free each, then the array). */
+pn_status pn_io_r18_names(const pn_statedict *sd, int num_classes, char ***names,
+                          pn_error *err);
+
 #endif
 
 /* A read-only whole-file mapping (mmap; an empty file maps to NULL/0). */
@@ -51,5 +56,10 @@ pn_status pn_io_sd_push(pn_statedict *sd, const char *name, pn_dtype fdt, int nd
 /* 1 if any two of the n names are equal (sorts a copy of the pointers);
  * *dup gets one of them. -1 when out of memory. */
 int pn_io_find_duplicate(const char *const *names, size_t n, const char **dup);
+
+/* ResNet-18 check of a const sd for writers: on success *names gets the
+ * normalised key names in sd order (free each, then the array). */
+pn_status pn_io_r18_names(const pn_statedict *sd, int num_classes, char ***names,
+                          pn_error *err);
 
 #endif
