@@ -7,6 +7,7 @@
 
 static const pn_command commands[] = {
     {"version", pn_cmd_version, "print the version and the libraries in use"},
+    {"preprocess", pn_cmd_preprocess, "decode + resize + normalize one image (torchvision-exact)"},
 };
 
 static void usage(FILE *f)
