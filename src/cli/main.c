@@ -8,6 +8,7 @@
 static const pn_command commands[] = {
     {"version", pn_cmd_version, "print the version and the libraries in use"},
     {"preprocess", pn_cmd_preprocess, "decode + resize + normalize one image (torchvision-exact)"},
+    {"stats", pn_cmd_stats, "images per split and class, imbalance, unreadable files, chart"},
 };
 
 static void usage(FILE *f)
