@@ -2,6 +2,8 @@
 #ifndef PNEUMO_H
 #define PNEUMO_H
 #include "pneumo/status.h"
+#include "pneumo/image.h"
+#include "pneumo/dataset.h"
 #include "pneumo/tensor.h"
 #include "pneumo/util.h"
 #include "pneumo/weights.h"
