@@ -3,6 +3,7 @@
 #define PNEUMO_H
 #include "pneumo/status.h"
 #include "pneumo/tensor.h"
+#include "pneumo/infer.h"
 #include "pneumo/util.h"
 #include "pneumo/version.h"
 #endif
