@@ -3,8 +3,9 @@
  * bf16, every stop stage, batch sizes 1..max, bad input.
  *
  * The weights and inputs are not stored (47 MB): both sides make them with
- * the same counter-based generator (see the python script), checked first
- * against spot values in the fixture. */
+ * the same counter-based generator (pn_resnet18_synthetic() here,
+ * gen_tensor() in the python script), checked first against spot values in
+ * the fixture. */
 #include "testutil.h"
 
 #include <cjson/cJSON.h>
@@ -15,94 +16,11 @@
 
 #include "pneumo.h"
 
-#define SEED UINT64_C(0x5EED2026)
-
-/* ---- the generator (mirrors gen_tensor() in make_infer_fixtures.py) ---- */
-
-static uint64_t fnv1a64(const char *s)
-{
-    uint64_t h = UINT64_C(0xCBF29CE484222325);
-    for (; *s; s++) h = (h ^ (uint8_t)*s) * UINT64_C(0x100000001B3);
-    return h;
-}
-
-static uint64_t splitmix64(uint64_t z)
-{
-    z += UINT64_C(0x9E3779B97F4A7C15);
-    z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
-    return z ^ (z >> 31);
-}
-
-static void gen(const char *name, int ndim, const int64_t *shape, float *v, size_t n)
-{
-    uint64_t base = fnv1a64(name) ^ SEED;
-    size_t len = strlen(name);
-    int is_w = len > 7 && !strcmp(name + len - 7, ".weight");
-    int is_var = len > 12 && !strcmp(name + len - 12, ".running_var");
-    float scale = 0;
-    if (!strncmp(name, "input", 5)) scale = 2.0f;
-    else if (!strncmp(name, "fc.", 3)) scale = (float)(1.0 / sqrt(512.0));
-    else if (ndim == 4) scale = (float)sqrt(6.0 / (double)(shape[1] * shape[2] * shape[3]));
-    for (size_t i = 0; i < n; i++) {
-        float u = (float)(splitmix64(base + i) >> 40) * 0x1p-24f;
-        float t = u * 2.0f - 1.0f;
-        if (scale != 0) v[i] = t * scale;
-        else if (is_w || is_var) v[i] = 0.5f + u;
-        else v[i] = 0.2f * t;
-    }
-}
-
-static void add_gen(pn_statedict *sd, const char *name, int ndim, int64_t a, int64_t b, int64_t c,
-                    int64_t d)
-{
-    int64_t shape[4] = {a, b, c, d};
-    pn_tensor *t;
-    pn_error err = {0};
-    assert_int_equal(pn_statedict_add(sd, name, PN_F32, ndim, shape, NULL, &t, &err), PN_OK);
-    gen(name, ndim, shape, t->data, t->numel);
-}
-
-static void add_convbn(pn_statedict *sd, const char *conv, const char *bn, int oc, int ic, int k)
-{
-    char key[96];
-    snprintf(key, sizeof key, "%s.weight", conv);
-    add_gen(sd, key, 4, oc, ic, k, k);
-    static const char *const part[4] = {"weight", "bias", "running_mean", "running_var"};
-    for (int i = 0; i < 4; i++) {
-        snprintf(key, sizeof key, "%s.%s", bn, part[i]);
-        add_gen(sd, key, 1, oc, 0, 0, 0);
-    }
-    snprintf(key, sizeof key, "%s.num_batches_tracked", bn);
-    pn_error err = {0};
-    assert_int_equal(pn_statedict_add(sd, key, PN_I64, 0, NULL, NULL, NULL, &err), PN_OK);
-}
-
 /* torchvision resnet18(num_classes=ncls) state dict from the generator */
 static void make_resnet18(pn_statedict *sd, int ncls)
 {
-    pn_statedict_init(sd);
-    add_convbn(sd, "conv1", "bn1", 64, 3, 7);
-    int cin = 64;
-    for (int L = 1; L <= 4; L++)
-        for (int B = 0; B < 2; B++) {
-            int C = 64 << (L - 1);
-            char c[64], b[64];
-            snprintf(c, sizeof c, "layer%d.%d.conv1", L, B);
-            snprintf(b, sizeof b, "layer%d.%d.bn1", L, B);
-            add_convbn(sd, c, b, C, cin, 3);
-            snprintf(c, sizeof c, "layer%d.%d.conv2", L, B);
-            snprintf(b, sizeof b, "layer%d.%d.bn2", L, B);
-            add_convbn(sd, c, b, C, C, 3);
-            if (L > 1 && B == 0) {
-                snprintf(c, sizeof c, "layer%d.0.downsample.0", L);
-                snprintf(b, sizeof b, "layer%d.0.downsample.1", L);
-                add_convbn(sd, c, b, C, cin, 1);
-            }
-            cin = C;
-        }
-    add_gen(sd, "fc.weight", 2, ncls, 512, 0, 0);
-    add_gen(sd, "fc.bias", 1, ncls, 0, 0, 0);
+    pn_error err = {0};
+    if (pn_resnet18_synthetic(sd, ncls, &err) != PN_OK) fail_msg("%s", err.msg);
 }
 
 static float *gen_input(const char *name, int n, int h, int w)
@@ -111,7 +29,7 @@ static float *gen_input(const char *name, int n, int h, int w)
     size_t numel = (size_t)n * 3 * h * w;
     float *x = malloc(sizeof(float) * numel);
     assert_non_null(x);
-    gen(name, 4, shape, x, numel);
+    pn_synthetic_fill(name, 4, shape, x, numel);
     return x;
 }
 

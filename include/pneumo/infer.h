@@ -114,6 +114,23 @@ pn_status pn_fold_bn(float *w, float *b, int oc, size_t k, const float *gamma,
                      const float *beta, const float *mean, const float *var, double eps,
                      const char *what, pn_error *err);
 
+/* ---- synthetic weights (benchmarks, tests) --------------------------------
+ * A full torchvision-named ResNet-18 state dict (num_batches_tracked
+ * included) with deterministic pseudo-random weights and BN statistics
+ * (kaiming-uniform conv scale, gamma and var in [0.5, 1.5), beta and mean in
+ * [-0.2, 0.2)). tests/pytorch/make_infer_fixtures.py makes the same values.
+ * pn_synthetic_fill() fills one tensor by name (names starting with "input"
+ * give inputs in [-2, 2)). */
+pn_status pn_resnet18_synthetic(pn_statedict *sd, int num_classes, pn_error *err);
+void pn_synthetic_fill(const char *name, int ndim, const int64_t *shape, float *v, size_t n);
+
+/* ---- benchmark -----------------------------------------------------------
+ * Forward `iters` timed batches (after one untimed warm-up) of a fresh
+ * engine with cfg; *img_per_s from the median batch time. *is_bf16 says
+ * whether bf16 really ran (NULL allowed). */
+pn_status pn_infer_bench(const pn_statedict *sd, const pn_infer_config *cfg, int iters,
+                         double *img_per_s, int *is_bf16, pn_error *err);
+
 #ifdef __cplusplus
 }
 #endif

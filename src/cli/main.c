@@ -7,6 +7,7 @@
 
 static const pn_command commands[] = {
     {"version", pn_cmd_version, "print the version and the libraries in use"},
+    {"bench", pn_cmd_bench, "time the ResNet-18 forward pass (images/s, peak RSS)"},
 };
 
 static void usage(FILE *f)
