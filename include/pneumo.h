@@ -5,6 +5,7 @@
 #include "pneumo/image.h"
 #include "pneumo/dataset.h"
 #include "pneumo/tensor.h"
+#include "pneumo/infer.h"
 #include "pneumo/util.h"
 #include "pneumo/weights.h"
 #include "pneumo/version.h"

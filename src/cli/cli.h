@@ -30,5 +30,6 @@ int pn_cmd_export(int argc, char **argv);
 int pn_cmd_inspect(int argc, char **argv);
 int pn_cmd_preprocess(int argc, char **argv);
 int pn_cmd_stats(int argc, char **argv);
+int pn_cmd_bench(int argc, char **argv);
 
 #endif

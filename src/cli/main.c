@@ -11,6 +11,7 @@ static const pn_command commands[] = {
     {"inspect", pn_cmd_inspect, "list the tensors and metadata of a .pth/safetensors file"},
     {"preprocess", pn_cmd_preprocess, "decode + resize + normalize one image (torchvision-exact)"},
     {"stats", pn_cmd_stats, "images per split and class, imbalance, unreadable files, chart"},
+    {"bench", pn_cmd_bench, "time the ResNet-18 forward pass (images/s, peak RSS)"},
 };
 
 static void usage(FILE *f)
