@@ -26,5 +26,6 @@ int pn_cli_parse_double(const char *cmd, const char *opt, const char *s, double 
 
 /* Subcommands (src/cli/cmd_*.c). */
 int pn_cmd_version(int argc, char **argv);
+int pn_cmd_fetch(int argc, char **argv);
 
 #endif

@@ -7,6 +7,7 @@
 
 static const pn_command commands[] = {
     {"version", pn_cmd_version, "print the version and the libraries in use"},
+    {"fetch", pn_cmd_fetch, "download the data set and the pretrained weights"},
 };
 
 static void usage(FILE *f)
