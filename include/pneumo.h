@@ -1,6 +1,7 @@
 /* pneumo: the whole public C API. Include this, link libpneumo.a. */
 #ifndef PNEUMO_H
 #define PNEUMO_H
+#include "pneumo/fetch.h"
 #include "pneumo/status.h"
 #include "pneumo/image.h"
 #include "pneumo/dataset.h"
