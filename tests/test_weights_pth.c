@@ -53,6 +53,7 @@ static void test_bf16(void **s) { (void)s; check_pth("weights_small_bf16.pth", "
 static void test_f64(void **s) { (void)s; check_pth("weights_small_f64.pth", "weights_small_f64_want.safetensors", PN_F64); }
 static void test_ckpt(void **s) { (void)s; check_pth("weights_small_ckpt.pth", "weights_small_want.safetensors", PN_F32); }
 static void test_param(void **s) { (void)s; check_pth("weights_small_param.pth", "weights_small_want.safetensors", PN_F32); }
+static void test_zip64(void **s) { (void)s; check_pth("weights_small_zip64.pth", "weights_small_want.safetensors", PN_F32); }
 static void test_deflate(void **s) { (void)s; check_pth("weights_small_deflate.pth", "weights_small_want.safetensors", PN_F32); }
 
 static void expect_err(const char *fixture, pn_status code, const char *want)
@@ -251,6 +252,7 @@ int main(void)
         cmocka_unit_test(test_f16),      cmocka_unit_test(test_bf16),
         cmocka_unit_test(test_f64),      cmocka_unit_test(test_ckpt),
         cmocka_unit_test(test_param),    cmocka_unit_test(test_deflate),
+        cmocka_unit_test(test_zip64),
         cmocka_unit_test(test_bad_files), cmocka_unit_test(test_crafted),
         cmocka_unit_test(test_truncated_zip),
     };

@@ -155,6 +155,14 @@ def bad_fixtures():
             z.writestr(info.filename.replace("weights_small_zip", "other name"),
                        src.read(info.filename))
     open(p("weights_small_deflate.pth"), "wb").write(buf.getvalue())
+    # ZIP64 extra fields in every local header (torch itself writes a ZIP64 end record)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
+        for info in src.infolist():
+            with z.open(info.filename.replace("weights_small_zip", "z64"), "w",
+                        force_zip64=True) as f:
+                f.write(src.read(info.filename))
+    open(p("weights_small_zip64.pth"), "wb").write(buf.getvalue())
 
 
 if __name__ == "__main__":
