@@ -73,6 +73,8 @@ static void test_bad_files(void **s)
     expect_err("weights_bad_global.pth", PN_E_UNSUPPORTED, "forbidden global 'posix.system'");
     expect_err("weights_bad_noncontig.pth", PN_E_UNSUPPORTED, "not contiguous (shape [3, 2], stride [1, 3])");
     expect_err("weights_bad_short.pth", PN_E_FORMAT, "has 428 bytes");
+    expect_err("weights_bad_module.pth", PN_E_UNSUPPORTED,
+               "forbidden global 'torch.nn.modules.linear.Linear'");
 }
 
 /* ---- crafted legacy-format files ---- */

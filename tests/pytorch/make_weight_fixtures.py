@@ -138,6 +138,9 @@ def bad_fixtures():
         z.writestr("evil/data.pkl", pickle.dumps(od, protocol=2))
         z.writestr("evil/version", "3\n")
     torch.save({"w": torch.arange(6.0).reshape(2, 3).t()}, p("weights_bad_noncontig.pth"))
+    # a whole pickled module instead of its state_dict
+    torch.manual_seed(0)
+    torch.save(torch.nn.Linear(2, 2), p("weights_bad_module.pth"))
     # a storage record 4 bytes shorter than its tensor needs
     src = zipfile.ZipFile(p("weights_small_zip.pth"))
     buf = io.BytesIO()
