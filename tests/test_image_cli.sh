@@ -5,6 +5,8 @@ BIN=${PNEUMO_BIN:-build/pneumo}
 DATA=${PNEUMO_DATA:-../shared/data}
 PY=${PYTHON:-/usr/bin/python3}
 [ -d "$DATA/chest_xray" ] || { echo "FAIL: test data $DATA is missing (needs ../shared/data)"; exit 1; }
+# under make asan: PLplot's cairo driver leaks fontconfig/ltdl state, not ours
+export LSAN_OPTIONS="suppressions=$PWD/tests/fixtures/image_lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 T=$(mktemp -d /tmp/pneumo-cli-XXXXXX)
 trap 'rm -rf "$T"' EXIT
 fails=0
