@@ -91,7 +91,7 @@ int pn_cmd_bench(int argc, char **argv)
         for (int k = 0; k < nt; k++) {
             pn_infer_config cfg = pn_infer_config_default();
             cfg.max_batch = (int)batch, cfg.height = cfg.width = (int)size;
-            cfg.threads = tlist[k], cfg.bf16 = d, cfg.stop = PN_STAGE_LOGITS;
+            cfg.threads = tlist[k], cfg.bf16 = d, cfg.stop = PN_INFER_LOGITS;
             double ips = 0;
             int isbf = 0;
             if (pn_infer_bench(&sd, &cfg, (int)iters, &ips, &isbf, &err) != PN_OK) {

@@ -43,7 +43,7 @@ struct pn_infer {
     pn_infer_config cfg;
     int bf16, threads;
     char notice[200];
-    int64_t shp[PN_STAGE_COUNT][3];
+    int64_t shp[PN_INFER_NSTAGES][3];
     pn_inet net;
     dnnl_engine_t eng;
     dnnl_stream_t strm;
@@ -351,7 +351,7 @@ static pn_status plan_build(pn_infer *e, int n, plan **out, pn_error *err)
     pn_status st = PN_OK;
     dnnl_data_type_t dt = e->bf16 ? dnnl_bf16 : dnnl_f32;
     const pn_infer_config *cfg = &e->cfg;
-    pn_stage stop = cfg->stop;
+    pn_infer_stage stop = cfg->stop;
     int base = e->buf[0] == NULL;
 
 #define GO(x)                               \
@@ -395,7 +395,7 @@ static pn_status plan_build(pn_infer *e, int n, plan **out, pn_error *err)
     GO(add_conv(e, p, &e->net.stem, &e->stem, x, 0, NULL, 0, 1, &y, err));
     GO(add_pool(e, p, y, 0, 1, &x, err));
     int cur = 1;
-    dnnl_memory_t stage_out[PN_STAGE_COUNT] = {x};
+    dnnl_memory_t stage_out[PN_INFER_NSTAGES] = {x};
 
     // blocks: x (cur) -> t = relu(conv1 x) ; out = relu(conv2 t + identity)
     for (int j = 0; st == PN_OK && j < e->net.nblocks; j++) {
@@ -408,12 +408,12 @@ static pn_status plan_build(pn_infer *e, int n, plan **out, pn_error *err)
             cur = db;
         }
         GO(add_conv(e, p, &e->net.c2[j], &e->c2[j], t, -1, id, 1, 1, &x, err));
-        if (j % 2 == 1) stage_out[PN_STAGE_LAYER1 + j / 2] = x;
+        if (j % 2 == 1) stage_out[PN_INFER_LAYER1 + j / 2] = x;
     }
-    if (stop >= PN_STAGE_POOL) GO(add_pool(e, p, x, 1, 3, &stage_out[PN_STAGE_POOL], err));
+    if (stop >= PN_INFER_POOL) GO(add_pool(e, p, x, 1, 3, &stage_out[PN_INFER_POOL], err));
 
     // outputs: stop stage (LOGITS: the pooled features into e->pool_f32) and layer4
-    pn_stage os = stop == PN_STAGE_LOGITS ? PN_STAGE_POOL : stop;
+    pn_infer_stage os = stop == PN_INFER_LOGITS ? PN_INFER_POOL : stop;
     if (st == PN_OK) {
         const int64_t *s = e->shp[os];
         dnnl_memory_desc_t omd = md4(n, s[0], s[1], s[2], dnnl_f32, dnnl_nchw);
@@ -421,10 +421,10 @@ static pn_status plan_build(pn_infer *e, int n, plan **out, pn_error *err)
         GO(reorder_step(e, p, stage_out[os], p->out_user, &p->out_reorder, err));
     }
     if (st == PN_OK && cfg->want_layer4) {
-        const int64_t *s = e->shp[PN_STAGE_LAYER4];
+        const int64_t *s = e->shp[PN_INFER_LAYER4];
         dnnl_memory_desc_t omd = md4(n, s[0], s[1], s[2], dnnl_f32, dnnl_nchw);
         GO(plan_add_mem(p, &omd, -1, NULL, e, &p->l4_user, err));
-        GO(reorder_step(e, p, stage_out[PN_STAGE_LAYER4], p->l4_user, &p->l4_reorder, err));
+        GO(reorder_step(e, p, stage_out[PN_INFER_LAYER4], p->l4_user, &p->l4_reorder, err));
     }
 #undef GO
     if (st == PN_OK && base) { /* allocate the shared buffers now that sizes are known */
@@ -455,17 +455,17 @@ static pn_status plan_build(pn_infer *e, int n, plan **out, pn_error *err)
 
 /* ---- public API ----------------------------------------------------------- */
 
-static const char *const stage_names[PN_STAGE_COUNT] = {"stem",   "layer1", "layer2", "layer3",
+static const char *const stage_names[PN_INFER_NSTAGES] = {"stem",   "layer1", "layer2", "layer3",
                                                          "layer4", "pool",   "logits"};
 
-const char *pn_stage_name(pn_stage s)
+const char *pn_infer_stage_name(pn_infer_stage s)
 {
-    return (s >= 0 && s < PN_STAGE_COUNT) ? stage_names[s] : "?";
+    return (s >= 0 && s < PN_INFER_NSTAGES) ? stage_names[s] : "?";
 }
 
-int pn_stage_from_name(const char *name)
+int pn_infer_stage_from_name(const char *name)
 {
-    for (int i = 0; name && i < PN_STAGE_COUNT; i++)
+    for (int i = 0; name && i < PN_INFER_NSTAGES; i++)
         if (!strcmp(name, stage_names[i])) return i;
     return -1;
 }
@@ -473,7 +473,7 @@ int pn_stage_from_name(const char *name)
 pn_infer_config pn_infer_config_default(void)
 {
     return (pn_infer_config){.max_batch = 32, .height = 224, .width = 224, .threads = 0,
-                             .bf16 = 0, .stop = PN_STAGE_LOGITS, .want_layer4 = 0};
+                             .bf16 = 0, .stop = PN_INFER_LOGITS, .want_layer4 = 0};
 }
 
 static int64_t down2(int64_t h, int k, int pad) { return (h + 2 * pad - k) / 2 + 1; }
@@ -492,12 +492,12 @@ pn_status pn_infer_create(pn_infer **out, const pn_statedict *sd, const pn_infer
                             cfg.height, cfg.width);
     if (cfg.threads < 0 || cfg.threads > 1024)
         return pn_error_set(err, PN_E_ARG, "inference: threads %d is not in 0..1024", cfg.threads);
-    if ((int)cfg.stop < 0 || cfg.stop >= PN_STAGE_COUNT)
+    if ((int)cfg.stop < 0 || cfg.stop >= PN_INFER_NSTAGES)
         return pn_error_set(err, PN_E_ARG, "inference: unknown stop stage %d", (int)cfg.stop);
-    if (cfg.want_layer4 && cfg.stop < PN_STAGE_LAYER4)
+    if (cfg.want_layer4 && cfg.stop < PN_INFER_LAYER4)
         return pn_error_set(err, PN_E_ARG,
                             "inference: want_layer4 needs stop >= layer4 (stop is %s)",
-                            pn_stage_name(cfg.stop));
+                            pn_infer_stage_name(cfg.stop));
     pn_infer *e = calloc(1, sizeof *e);
     if (!e) return pn_error_set(err, PN_E_NOMEM, "inference: out of memory");
     e->cfg = cfg;
@@ -515,20 +515,20 @@ pn_status pn_infer_create(pn_infer **out, const pn_statedict *sd, const pn_infer
     }
     // per-image shapes (C, H, W) of each stage
     int64_t h = down2(down2(cfg.height, 7, 3), 3, 1), w = down2(down2(cfg.width, 7, 3), 3, 1);
-    for (int s = PN_STAGE_STEM; s <= PN_STAGE_LAYER4; s++) {
-        if (s >= PN_STAGE_LAYER2) h = down2(h, 3, 1), w = down2(w, 3, 1);
-        int64_t c = s == PN_STAGE_STEM ? 64 : 64 << (s - 1);
+    for (int s = PN_INFER_STEM; s <= PN_INFER_LAYER4; s++) {
+        if (s >= PN_INFER_LAYER2) h = down2(h, 3, 1), w = down2(w, 3, 1);
+        int64_t c = s == PN_INFER_STEM ? 64 : 64 << (s - 1);
         e->shp[s][0] = c, e->shp[s][1] = h, e->shp[s][2] = w;
     }
-    e->shp[PN_STAGE_POOL][0] = 512, e->shp[PN_STAGE_POOL][1] = e->shp[PN_STAGE_POOL][2] = 1;
+    e->shp[PN_INFER_POOL][0] = 512, e->shp[PN_INFER_POOL][1] = e->shp[PN_INFER_POOL][2] = 1;
 
     pn_status st = pn_inet_gather(&e->net, sd, cfg.stop, err);
     if (st != PN_OK) {
         free(e);
         return st;
     }
-    e->shp[PN_STAGE_LOGITS][0] = e->net.ncls;
-    e->shp[PN_STAGE_LOGITS][1] = e->shp[PN_STAGE_LOGITS][2] = 1;
+    e->shp[PN_INFER_LOGITS][0] = e->net.ncls;
+    e->shp[PN_INFER_LOGITS][1] = e->shp[PN_INFER_LOGITS][2] = 1;
     omp_set_num_threads(e->threads);
     dnnl_status_t s = dnnl_engine_create(&e->eng, dnnl_cpu, 0);
     if (s == dnnl_success) s = dnnl_stream_create(&e->strm, e->eng, dnnl_stream_default_flags);
@@ -572,7 +572,7 @@ pn_status pn_infer_run(pn_infer *e, const float *x, int n, float *out, float *la
     omp_set_num_threads(e->threads);
     if (!e->plans[n]) TRY(plan_build(e, n, &e->plans[n], err));
     plan *p = e->plans[n];
-    int logits = e->cfg.stop == PN_STAGE_LOGITS;
+    int logits = e->cfg.stop == PN_INFER_LOGITS;
     DN(dnnl_memory_set_data_handle(p->in_user, (void *)x), "input");
     DN(dnnl_memory_set_data_handle(p->out_user, logits ? (void *)e->pool_f32 : (void *)out),
        "output");
@@ -620,9 +620,9 @@ void pn_infer_free(pn_infer *e)
     free(e);
 }
 
-size_t pn_infer_stage_shape(const pn_infer *e, pn_stage s, int64_t chw[3])
+size_t pn_infer_stage_shape(const pn_infer *e, pn_infer_stage s, int64_t chw[3])
 {
-    if (!e || (int)s < 0 || s >= PN_STAGE_COUNT || s > e->cfg.stop) {
+    if (!e || (int)s < 0 || s >= PN_INFER_NSTAGES || s > e->cfg.stop) {
         if (chw) chw[0] = chw[1] = chw[2] = 0;
         return 0;
     }

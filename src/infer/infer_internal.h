@@ -26,11 +26,11 @@ typedef struct pn_inet {
 } pn_inet;
 
 /* Blocks needed to compute stage s (STEM 0, LAYERk 2k, POOL/LOGITS 8). */
-int pn_inet_blocks_for(pn_stage s);
+int pn_inet_blocks_for(pn_infer_stage s);
 
 /* Check and fold the tensors needed for `stop`; one PN_E_ARG listing every
  * missing / mis-shaped / non-float tensor. */
-pn_status pn_inet_gather(pn_inet *net, const pn_statedict *sd, pn_stage stop, pn_error *err);
+pn_status pn_inet_gather(pn_inet *net, const pn_statedict *sd, pn_infer_stage stop, pn_error *err);
 void pn_inet_free(pn_inet *net);
 
 #endif
