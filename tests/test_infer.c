@@ -8,7 +8,6 @@
  * the fixture. */
 #include "testutil.h"
 
-#include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,45 +32,15 @@ static float *gen_input(const char *name, int n, int h, int w)
     return x;
 }
 
-/* ---- fixture reading: minimal safetensors (F32 only) -------------------- */
+/* ---- fixture ---------------------------------------------------------------- */
 
 static pn_statedict g_fix;
 static pn_statedict g_net;
 
 static void load_fixture(pn_statedict *sd, const char *path)
 {
-    uint8_t *data;
-    size_t n;
     pn_error err = {0};
-    if (pn_read_file(path, (size_t)1 << 28, &data, &n, &err) != PN_OK) fail_msg("%s", err.msg);
-    assert_true(n >= 8);
-    uint64_t hl = 0;
-    for (int i = 7; i >= 0; i--) hl = hl << 8 | data[i];
-    assert_true(hl <= n - 8);
-    cJSON *j = cJSON_ParseWithLength((const char *)data + 8, (size_t)hl);
-    assert_non_null(j);
-    pn_statedict_init(sd);
-    const cJSON *it;
-    cJSON_ArrayForEach(it, j)
-    {
-        if (!strcmp(it->string, "__metadata__")) continue;
-        assert_string_equal(cJSON_GetObjectItem(it, "dtype")->valuestring, "F32");
-        const cJSON *shp = cJSON_GetObjectItem(it, "shape"), *off;
-        int64_t shape[8];
-        int nd = 0;
-        cJSON_ArrayForEach(off, shp) shape[nd++] = (int64_t)off->valuedouble;
-        const cJSON *offs = cJSON_GetObjectItem(it, "data_offsets");
-        size_t b = (size_t)cJSON_GetArrayItem(offs, 0)->valuedouble;
-        size_t e = (size_t)cJSON_GetArrayItem(offs, 1)->valuedouble;
-        assert_true(8 + hl + e <= n && b <= e);
-        pn_tensor *t;
-        assert_int_equal(pn_statedict_add(sd, it->string, PN_F32, nd, shape, data + 8 + hl + b, &t,
-                                          &err),
-                         PN_OK);
-        assert_int_equal(t->numel * 4, e - b);
-    }
-    cJSON_Delete(j);
-    free(data);
+    if (pn_safetensors_load(path, sd, &err) != PN_OK) fail_msg("%s", err.msg);
 }
 
 static const pn_tensor *fix(const char *name)

@@ -131,6 +131,13 @@ void pn_synthetic_fill(const char *name, int ndim, const int64_t *shape, float *
 pn_status pn_infer_bench(const pn_statedict *sd, const pn_infer_config *cfg, int iters,
                          double *img_per_s, int *is_bf16, pn_error *err);
 
+/* The same for one training step (forward, cross-entropy, backward, Adam)
+ * of the trainable model (include/pneumo/model.h) at a freeze level ("fc",
+ * "layer4", "layer3", "none"), batch `batch`, size x size, from images.
+ * PN_E_UNSUPPORTED when libpneumo was built without the training engine. */
+pn_status pn_train_bench(const pn_statedict *sd, const char *freeze, int batch, int size,
+                         int threads, int iters, double *img_per_s, pn_error *err);
+
 #ifdef __cplusplus
 }
 #endif
