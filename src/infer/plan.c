@@ -60,7 +60,7 @@ static pn_status plan_add_mem(pn_plan *p, const dnnl_memory_desc_t *md, int buf,
     p->mem[p->nmem++] = (pn_memref){*out, buf};
     if (buf >= 0) {
         size_t sz = dnnl_memory_desc_get_size(md);
-        if (e->buf[buf] == NULL) { /* base pn_plan: sizing pass */
+        if (e->buf[buf] == NULL) { /* base plan: sizing pass */
             if (sz > e->bufsz[buf]) e->bufsz[buf] = sz;
         } else if (sz > e->bufsz[buf]) {
             return pn_error_set(err, PN_E_BACKEND,
@@ -89,7 +89,7 @@ static pn_status plan_add_step(pn_plan *p, dnnl_primitive_desc_t pd, int nargs,
     return PN_OK;
 }
 
-/* A reorder src -> dst as a pn_step (or into *one when one != NULL). */
+/* A reorder src -> dst as a step (or into *one when one != NULL). */
 static pn_status reorder_step(pn_infer *e, pn_plan *p, dnnl_memory_t src, dnnl_memory_t dst,
                               pn_step *one, pn_error *err)
 {
@@ -135,7 +135,7 @@ static pn_status reorder_now(pn_infer *e, dnnl_memory_t src, dnnl_memory_t dst, 
 }
 
 /* The weights (or bias) memory this pd wants: the base copy when its layout
- * matches, else a pn_plan-owned copy reordered from it. On the base pn_plan, the
+ * matches, else a plan-owned copy reordered from it. On the base plan, the
  * folded float OIHW weights are uploaded into the preferred layout. */
 static pn_status weights_for(pn_infer *e, pn_plan *p, dnnl_memory_t *base, const float *user,
                              const dnnl_memory_desc_t *user_md, const dnnl_memory_desc_t *want,
@@ -280,7 +280,7 @@ void pn_plan_free(pn_plan *p)
     free(p);
 }
 
-/* Build the pn_plan for batch n. The first pn_plan built (the base, n = max_batch)
+/* Build the plan for batch n. The first plan built (the base, n = max_batch)
  * also sizes and allocates the shared buffers and uploads the weights. */
 pn_status pn_plan_build(pn_infer *e, int n, pn_plan **out, pn_error *err)
 {
