@@ -799,6 +799,13 @@ static void test_disk_full(void **state)
     o.expected_sha256_prefix = g_wprefix;
     o.dest_dir = mnt;
     pn_error err = {0};
+    /* size announced: refused before the first byte is written */
+    pn_status st0 = pn_fetch_weights(&o, path, sizeof path, &err);
+    char msg0[PN_ERROR_MSG_MAX], list0[256];
+    snprintf(msg0, sizeof msg0, "%s", err.msg);
+    fu_list(mnt, list0, sizeof list0);
+    /* size unknown (no Content-Length): writing hits ENOSPC */
+    url(u, sizeof u, &g_a, "/nolength/weights.pth");
     pn_status st = pn_fetch_weights(&o, path, sizeof path, &err);
     char list1[256];
     fu_list(mnt, list1, sizeof list1);
@@ -809,6 +816,9 @@ static void test_disk_full(void **state)
     pn_status st2 = pn_unpack_dataset(g_zip, dest, &err2);
     fu_list(mnt, list, sizeof list);
     umount(mnt);
+    assert_int_equal(st0, PN_E_IO);
+    if (!strstr(msg0, "not enough free space")) fail_msg("unexpected: %s", msg0);
+    assert_string_equal(list0, "");
     assert_int_equal(st, PN_E_IO);
     assert_non_null(strstr(err.msg, "disk full"));
     assert_string_equal(list1, ""); /* no .part, no file */

@@ -12,6 +12,7 @@
 #include <strings.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -44,6 +45,9 @@ typedef struct dl {
     int restarted;     /* server ignored Range: .part truncated, restarted at 0 */
     int bad_range;     /* 206 with a Content-Range that doesn't start at offset */
     int write_errno;   /* write() failed */
+    int no_room;       /* the rest of the file won't fit on the disk */
+    int64_t need;      /* bytes still to come */
+    double avail;      /* free bytes on the disk */
     pn_progress_state prog;
 } dl;
 
@@ -132,11 +136,29 @@ static int start_body(dl *d)
     return 0;
 }
 
+/* Before the first byte: is there room for the rest of the file? */
+static int room_for(dl *d)
+{
+    if (d->total < 0) return 1;
+    struct statvfs v;
+    if (fstatvfs(d->fd, &v) != 0) return 1; /* can't tell: writes will */
+    double avail = (double)v.f_bavail * (double)v.f_frsize;
+    d->need = d->total - d->have;
+    d->avail = avail;
+    return (double)d->need <= avail;
+}
+
 static size_t on_body(char *buf, size_t size, size_t nmemb, void *ud)
 {
     dl *d = ud;
     size_t n = size * nmemb;
-    if (!d->body_started && start_body(d) != 0) return 0; /* aborts: CURLE_WRITE_ERROR */
+    if (!d->body_started) {
+        if (start_body(d) != 0) return 0; /* aborts: CURLE_WRITE_ERROR */
+        if (!room_for(d)) {
+            d->no_room = 1;
+            return 0;
+        }
+    }
     size_t done = 0;
     while (done < n) {
         ssize_t w = write(d->fd, buf + done, n - done);
@@ -358,7 +380,7 @@ pn_status pn_net_download(const pn_fetch_opts *o, const char *url, const char *u
         d.content_length = -1;
         d.content_range[0] = '\0';
         d.body_started = 0;
-        d.restarted = d.bad_range = d.write_errno = 0;
+        d.restarted = d.bad_range = d.write_errno = d.no_room = 0;
         errbuf[0] = '\0';
         /* CURLOPT_RANGE, not RESUME_FROM: we check the answer ourselves and
          * take a 200 (Range ignored) as a restart rather than an error */
@@ -414,6 +436,15 @@ pn_status pn_net_download(const pn_fetch_opts *o, const char *url, const char *u
             st = pn_error_set(err, PN_E_IO, "%s: %s while downloading %s; the partial file was removed",
                               part, e == ENOSPC ? "disk full (no space left on device)" : strerror(e),
                               url);
+            break;
+        } else if (rc == CURLE_WRITE_ERROR && d.no_room) {
+            char need[32], avail[32];
+            unlink(part);
+            st = pn_error_set(err, PN_E_IO,
+                              "%s: not enough free space for %s: it needs %s more, %s free; "
+                              "nothing was kept",
+                              part, url, pn_fmt_bytes((double)d.need, need, sizeof need),
+                              pn_fmt_bytes(d.avail, avail, sizeof avail));
             break;
         } else if (rc == CURLE_WRITE_ERROR && d.bad_range) {
             if (ftruncate(fd, 0) != 0) {

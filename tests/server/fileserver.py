@@ -22,6 +22,7 @@ left to right, e.g. /drop=1000/auth=u:k/weights.pth:
   norange          ignore Range (always 200 with the whole file)
   badrange         answer a Range request with a 206 whose Content-Range
                    starts at 0
+  nolength         no Content-Length: the body ends when the connection closes
   tag=ANY          ignored (makes a URL unique, for the per-URL counters)
   redirect=PORT    302 to http://127.0.0.1:PORT/<rest of the path>
   wrong=FILE       serve FILE instead of the requested file (a wrong file)
@@ -87,7 +88,7 @@ class Handler(BaseHTTPRequestHandler):
         self.log_request_json()
         segs = [s for s in self.path.split("?")[0].split("/") if s]
         drop = stall = None
-        norange = badrange = False
+        norange = badrange = nolength = False
         serve = None
         i = 0
         while i < len(segs):
@@ -114,6 +115,8 @@ class Handler(BaseHTTPRequestHandler):
                 norange = True
             elif s == "badrange":
                 badrange = True
+            elif s == "nolength":
+                nolength = True
             elif k == "redirect" and v:
                 rest = "/".join(segs[i + 1:])
                 loc = "http://127.0.0.1:%s/%s" % (v, rest)
@@ -154,7 +157,11 @@ class Handler(BaseHTTPRequestHandler):
         body = data[start:end + 1]
         self.send_response(code)
         self.send_header("Content-Type", "application/octet-stream")
-        self.send_header("Content-Length", str(len(body)))
+        if nolength:
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        else:
+            self.send_header("Content-Length", str(len(body)))
         self.send_header("Accept-Ranges", "bytes")
         if code == 206:
             cr_start = 0 if badrange else start
