@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "pneumo.h"
@@ -282,6 +283,50 @@ static void test_resume_bad_content_range(void **state)
     o.retries = 1;
     assert_int_equal(pn_download(&o, u, NULL, dest, &err), PN_OK);
     assert_true(fu_same(dest, g_weights));
+}
+
+/* Progress on stderr: a live line rewritten with \r (terminal), plain lines
+ * (not a terminal), or nothing. */
+static char *capture_download(pn_progress mode)
+{
+    pn_fetch_opts o;
+    quick_opts(&o);
+    o.progress = mode;
+    char u[256], dest[4096], log[4096];
+    url(u, sizeof u, &g_a, "/weights.pth");
+    path2(dest, sizeof dest, g_work, "w.pth");
+    path2(log, sizeof log, g_work, "stderr.txt");
+    unlink(dest);
+    fflush(stderr);
+    int saved = dup(2);
+    FILE *f = fopen(log, "w");
+    assert_non_null(f);
+    dup2(fileno(f), 2);
+    pn_error err = {0};
+    pn_status st = pn_download(&o, u, NULL, dest, &err);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    fclose(f);
+    assert_int_equal(st, PN_OK);
+    size_t n;
+    return (char *)fu_read(log, &n);
+}
+
+static void test_progress_output(void **state)
+{
+    (void)state;
+    char *bar = capture_download(PN_PROGRESS_BAR);
+    assert_non_null(strstr(bar, "\rw.pth: 300.0 KiB / 300.0 KiB (100%)"));
+    assert_non_null(strstr(bar, "/s  ETA "));
+    char *lines = capture_download(PN_PROGRESS_LINES);
+    assert_null(strchr(lines, '\r'));
+    assert_non_null(strstr(lines, "w.pth: 300.0 KiB / 300.0 KiB (100%)"));
+    char *quiet = capture_download(PN_PROGRESS_QUIET);
+    assert_string_equal(quiet, "");
+    free(bar);
+    free(lines);
+    free(quiet);
 }
 
 /* ---- verification --------------------------------------------------------- */
@@ -652,6 +697,41 @@ static void make_layout(const char *dir)
         }
 }
 
+/* Leftovers of a run that died are cleaned up; a data set moved aside by a
+ * dead --force run is put back. */
+static void test_stale_leftovers(void **state)
+{
+    (void)state;
+    pid_t dead = fork();
+    if (dead == 0) _exit(0);
+    waitpid(dead, NULL, 0);
+    char dir[4096], p[4400], list[512], path[4096];
+    snprintf(dir, sizeof dir, "%s/xdg/pneumo/datasets", g_work);
+    snprintf(p, sizeof p, "%s/chest-xray-pneumonia.unpack.%ld/train", dir, (long)dead);
+    assert_int_equal(pn_mkdirs(p, NULL), PN_OK);
+    snprintf(p, sizeof p, "%s/chest-xray-pneumonia.new.%ld.unpack.%ld", dir, (long)dead,
+             (long)dead);
+    assert_int_equal(pn_mkdirs(p, NULL), PN_OK);
+    snprintf(p, sizeof p, "%s/chest-xray-pneumonia.old.%ld", dir, (long)dead);
+    make_layout(p);
+    /* a live process's temporary is left alone */
+    snprintf(p, sizeof p, "%s/chest-xray-pneumonia.unpack.%ld", dir, (long)getppid());
+    assert_int_equal(pn_mkdirs(p, NULL), PN_OK);
+    pn_fetch_opts o;
+    quick_opts(&o);
+    o.from_zip = g_zip;
+    pn_error err = {0};
+    assert_int_equal(pn_fetch_dataset(&o, path, sizeof path, &err), PN_OK);
+    char want[600];
+    snprintf(want, sizeof want, "chest-xray-pneumonia,chest-xray-pneumonia.unpack.%ld",
+             (long)getppid());
+    assert_string_equal(fu_list(dir, list, sizeof list), want);
+    /* the one put back is the old (empty-folder) data set, not the zip's */
+    char f[4200];
+    path2(f, sizeof f, path, "train/NORMAL");
+    assert_string_equal(fu_list(f, list, sizeof list), "");
+}
+
 static void test_reuse_kagglehub(void **state)
 {
     (void)state;
@@ -835,6 +915,7 @@ int main(void)
         cmocka_unit_test_setup(test_resume_by_retry, setup),
         cmocka_unit_test_setup(test_resume_server_ignores_range, setup),
         cmocka_unit_test_setup(test_resume_bad_content_range, setup),
+        cmocka_unit_test_setup(test_progress_output, setup),
         cmocka_unit_test_setup(test_wrong_checksum, setup),
         cmocka_unit_test_setup(test_http_404, setup),
         cmocka_unit_test_setup(test_http_500_retries, setup),
@@ -848,6 +929,7 @@ int main(void)
         cmocka_unit_test_setup(test_zip_links_refused, setup),
         cmocka_unit_test_setup(test_zip_corrupt, setup),
         cmocka_unit_test_setup(test_from_zip, setup),
+        cmocka_unit_test_setup(test_stale_leftovers, setup),
         cmocka_unit_test_setup(test_reuse_kagglehub, setup),
         cmocka_unit_test_setup(test_reuse_torch_cache, setup),
         cmocka_unit_test_setup(test_kaggle_credentials, setup),
