@@ -3,7 +3,11 @@
 #define PNEUMO_H
 #include "pneumo/fetch.h"
 #include "pneumo/status.h"
+#include "pneumo/image.h"
+#include "pneumo/dataset.h"
 #include "pneumo/tensor.h"
+#include "pneumo/infer.h"
 #include "pneumo/util.h"
+#include "pneumo/weights.h"
 #include "pneumo/version.h"
 #endif
