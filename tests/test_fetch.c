@@ -676,7 +676,7 @@ static void test_from_zip(void **state)
     o.force = 1;
     assert_int_equal(pn_fetch_dataset(&o, path, sizeof path, &err), PN_OK);
     assert_false(pn_path_exists(f));
-    assert_true(pn_dataset_layout_ok(path));
+    assert_true(pn_fetch_layout_ok(path));
     char dir[4200];
     path2(dir, sizeof dir, g_work, "xdg/pneumo/datasets");
     assert_string_equal(fu_list(dir, list, sizeof list), "chest-xray-pneumonia");
