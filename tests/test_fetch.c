@@ -239,6 +239,42 @@ static void test_resume_by_retry(void **state)
     assert_true(fu_same(dest, g_weights));
 }
 
+/* The file changed on the server between the two attempts: If-Range (the
+ * ETag of the first answer) makes the server send the whole new file instead
+ * of the rest of it glued onto the start of the old one. */
+static void test_resume_file_changed(void **state)
+{
+    (void)state;
+    pn_fetch_opts o;
+    quick_opts(&o);
+    char u[256], dest[4096], part[4200], served[4096], other[4096];
+    path2(served, sizeof served, g_srv, "changing.pth");
+    path2(other, sizeof other, g_srv, "other.pth");
+    size_t n;
+    uint8_t *a = fu_read(other, &n);
+    fu_write(served, a, n);
+    free(a);
+    const char *p = "/drop=100000/changing.pth";
+    url(u, sizeof u, &g_a, p);
+    path2(dest, sizeof dest, g_work, "w.pth");
+    snprintf(part, sizeof part, "%s.part", dest);
+    pn_error err = {0};
+    assert_int_equal(pn_download(&o, u, NULL, dest, &err), PN_E_NET);
+    assert_int_equal(fu_size(part), 100000);
+    uint8_t *b = fu_read(g_weights, &n);
+    fu_write(served, b, n); /* a new version of the file */
+    free(b);
+    o.expected_sha256_prefix = g_wprefix;
+    assert_int_equal(pn_download(&o, u, NULL, dest, &err), PN_OK);
+    assert_true(fu_same(dest, g_weights));
+    char range[128];
+    assert_int_equal(fu_server_requests(&g_a, p, range, sizeof range, NULL, 0), 2);
+    assert_string_equal(range, "bytes=100000-"); /* asked for the rest, got all */
+    char list[256];
+    assert_string_equal(fu_list(g_work, list, sizeof list), "home,w.pth,xdg"); /* no .part* */
+    unlink(served);
+}
+
 /* a server that ignores Range: the .part is discarded, the file restarts */
 static void test_resume_server_ignores_range(void **state)
 {
@@ -913,6 +949,7 @@ int main(void)
         cmocka_unit_test_setup(test_weights_full_download, setup),
         cmocka_unit_test_setup(test_resume_after_drop, setup),
         cmocka_unit_test_setup(test_resume_by_retry, setup),
+        cmocka_unit_test_setup(test_resume_file_changed, setup),
         cmocka_unit_test_setup(test_resume_server_ignores_range, setup),
         cmocka_unit_test_setup(test_resume_bad_content_range, setup),
         cmocka_unit_test_setup(test_progress_output, setup),

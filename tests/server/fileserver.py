@@ -5,9 +5,10 @@
 
 Listens on 127.0.0.1 on a free port (written to --port-file when ready) and
 serves the files under --root with Range support (single ranges: "bytes=a-b",
-"bytes=a-", "bytes=-n"; 206 + Content-Range, 416 when unsatisfiable).
+"bytes=a-", "bytes=-n"; 206 + Content-Range, 416 when unsatisfiable), a
+strong ETag, and If-Range (a stale validator gets the whole file, 200).
 Every request is appended to --log as one JSON line:
-{"method", "path", "range", "auth", "host"}.
+{"method", "path", "range", "if_range", "auth", "host"}.
 
 Misbehaviour is chosen by path segments in front of the file name, applied
 left to right, e.g. /drop=1000/auth=u:k/weights.pth:
@@ -32,6 +33,7 @@ The server exits on SIGTERM, when its parent process goes away, or after
 """
 import argparse
 import base64
+import hashlib
 import json
 import os
 import re
@@ -64,6 +66,7 @@ class Handler(BaseHTTPRequestHandler):
             "method": self.command,
             "path": self.path,
             "range": self.headers.get("Range"),
+            "if_range": self.headers.get("If-Range"),
             "auth": self.headers.get("Authorization"),
             "host": self.headers.get("Host"),
         }
@@ -136,9 +139,13 @@ class Handler(BaseHTTPRequestHandler):
         with open(path, "rb") as f:
             data = f.read()
         size = len(data)
+        etag = '"%s"' % hashlib.sha256(data).hexdigest()[:16]
         start, end = 0, size - 1
         code = 200
         rng = self.headers.get("Range")
+        if_range = self.headers.get("If-Range")
+        if if_range is not None and if_range != etag:
+            rng = None  # the file changed: send all of it (RFC 9110 13.1.5)
         if rng and not norange:
             m = re.fullmatch(r"bytes=(\d*)-(\d*)", rng.strip())
             if not m or (m.group(1) == "" and m.group(2) == ""):
@@ -163,6 +170,7 @@ class Handler(BaseHTTPRequestHandler):
         else:
             self.send_header("Content-Length", str(len(body)))
         self.send_header("Accept-Ranges", "bytes")
+        self.send_header("ETag", etag)
         if code == 206:
             cr_start = 0 if badrange else start
             self.send_header("Content-Range",
