@@ -293,6 +293,16 @@ static void test_resume_server_ignores_range(void **state)
                                         0), 1);
     assert_string_equal(range, "bytes=28-");
     assert_true(fu_same(dest, g_weights));
+    /* an empty file: a 200 without a body still replaces the stale .part */
+    char empty[4096];
+    path2(empty, sizeof empty, g_srv, "empty.bin");
+    fu_write(empty, "", 0);
+    fu_write(part, "stale", 5);
+    unlink(dest);
+    url(u, sizeof u, &g_a, "/norange/empty.bin");
+    assert_int_equal(pn_download(&o, u, NULL, dest, &err), PN_OK);
+    assert_int_equal(fu_size(dest), 0);
+    assert_false(pn_path_exists(part));
 }
 
 /* a 206 whose Content-Range doesn't start where we asked: start over */

@@ -414,6 +414,7 @@ pn_status pn_net_download(const pn_fetch_opts *o, const char *url, const char *u
             break;
         }
         d.status = 0;
+        d.total = -1;
         d.content_length = -1;
         d.content_range[0] = '\0';
         d.body_started = 0;
@@ -456,6 +457,16 @@ pn_status pn_net_download(const pn_fetch_opts *o, const char *url, const char *u
                 st = pn_error_set(err, PN_E_NET, "%s: unexpected HTTP status %ld", url, code);
                 break;
             }
+            /* an empty body: the headers still say what the file is */
+            if (!d.body_started && start_body(&d) != 0) {
+                if (d.write_errno) {
+                    st = pn_error_set(err, PN_E_IO, "%s: %s", part, strerror(d.write_errno));
+                    break;
+                }
+                rc = CURLE_WRITE_ERROR; /* bad Content-Range: handled below */
+            }
+        }
+        if (rc == CURLE_OK) {
             pn_progress_end(&d.prog, d.have, d.total, NULL);
             if (d.total >= 0 && d.have != d.total) {
                 /* the server sent less or more than it announced: start over */
@@ -530,12 +541,13 @@ pn_status pn_net_download(const pn_fetch_opts *o, const char *url, const char *u
         } else if (rc == CURLE_OPERATION_TIMEDOUT) {
             st = pn_error_set(err, PN_E_NET, "%s: timed out (%s)", url, why);
             transient = 1;
-        } else if (rc == CURLE_COULDNT_RESOLVE_PROXY || (env_proxy(url) &&
+        } else if (rc == CURLE_COULDNT_RESOLVE_PROXY || rc == CURLE_PROXY ||
+                   (env_proxy(url) &&
                                                           (rc == CURLE_COULDNT_CONNECT ||
                                                            rc == CURLE_RECV_ERROR))) {
             st = pn_error_set(err, PN_E_NET, "%s: proxy error (proxy %s from the environment): %s",
                               url, env_proxy(url) ? env_proxy(url) : "?", why);
-            transient = rc != CURLE_COULDNT_RESOLVE_PROXY;
+            transient = rc != CURLE_COULDNT_RESOLVE_PROXY && rc != CURLE_PROXY;
         } else if (rc == CURLE_COULDNT_RESOLVE_HOST) {
             st = pn_error_set(err, PN_E_NET, "%s: no network or DNS failure: %s", url, why);
         } else {
