@@ -1,6 +1,8 @@
 /* pneumo: the whole public C API. Include this, link libpneumo.a. */
 #ifndef PNEUMO_H
 #define PNEUMO_H
+#include "pneumo/model.h"
+#include "pneumo/ops.h"
 #include "pneumo/status.h"
 #include "pneumo/tensor.h"
 #include "pneumo/util.h"
