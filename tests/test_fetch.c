@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -373,6 +375,36 @@ static void test_progress_output(void **state)
     free(bar);
     free(lines);
     free(quiet);
+}
+
+/* Two downloads of the same file at once: the second stops (the .part is
+ * locked) and leaves the first one's .part alone. */
+static void test_concurrent_download_locked(void **state)
+{
+    (void)state;
+    pn_fetch_opts o;
+    quick_opts(&o);
+    char u[256], dest[4096], part[4200];
+    path2(dest, sizeof dest, g_work, "w.pth");
+    snprintf(part, sizeof part, "%s.part", dest);
+    fu_write(part, "12345", 5);
+    int fd = open(part, O_RDWR);
+    assert_true(fd >= 0);
+    assert_int_equal(flock(fd, LOCK_EX), 0);
+    url(u, sizeof u, &g_a, "/tag=locked/weights.pth");
+    pn_error err = {0};
+    assert_int_equal(pn_download(&o, u, NULL, dest, &err), PN_E_IO);
+    assert_non_null(strstr(err.msg, "another pneumo"));
+    assert_int_equal(fu_server_requests(&g_a, "/tag=locked/weights.pth", NULL, 0, NULL, 0), 0);
+    assert_int_equal(fu_size(part), 5);
+    close(fd);
+    /* and once it is free, the download resumes from it: the file differs,
+     * the server has no validator from us, so bytes 0-4 stay "12345" and the
+     * checksum catches it */
+    o.expected_sha256_prefix = g_wprefix;
+    assert_int_equal(pn_download(&o, u, NULL, dest, &err), PN_E_FORMAT);
+    assert_false(pn_path_exists(dest));
+    assert_false(pn_path_exists(part));
 }
 
 /* ---- verification --------------------------------------------------------- */
@@ -963,6 +995,7 @@ int main(void)
         cmocka_unit_test_setup(test_resume_server_ignores_range, setup),
         cmocka_unit_test_setup(test_resume_bad_content_range, setup),
         cmocka_unit_test_setup(test_progress_output, setup),
+        cmocka_unit_test_setup(test_concurrent_download_locked, setup),
         cmocka_unit_test_setup(test_wrong_checksum, setup),
         cmocka_unit_test_setup(test_http_404, setup),
         cmocka_unit_test_setup(test_http_500_retries, setup),
