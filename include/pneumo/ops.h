@@ -89,9 +89,13 @@ void pn_conv2d_backward_ref(const pn_conv2d_dims *dims, const float *x, const fl
 #define PN_BN_EPS 1e-5f
 #define PN_BN_MOMENTUM 0.1f
 typedef struct pn_bn2d pn_bn2d;
-/* training != 0 builds the training-mode forward and the backward. */
+/* training != 0 builds the training-mode forward and the backward.
+ * fuse_relu != 0: y = relu(bn(x)) in one pass (oneDNN fuse_norm_relu); the
+ * training forward keeps a ReLU mask workspace inside the op, and the
+ * backward then takes dy w.r.t. the ReLU output and refers to the last
+ * training forward. */
 pn_status pn_bn2d_create(pn_bn2d **op, pn_dnn *d, int n, int c, int h, int w, pn_layout layout,
-                         int training, pn_error *err);
+                         int training, int fuse_relu, pn_error *err);
 void pn_bn2d_free(pn_bn2d *op);
 pn_status pn_bn2d_forward(pn_bn2d *op, int training, const float *x, const float *gamma,
                           const float *beta, float *mean, float *var, float *y, pn_error *err);
