@@ -313,6 +313,23 @@ static void test_relu(void **s)
     }
     pn_relu_free(op);
     free(x), free(dy);
+    /* add + relu (oneDNN) against add then relu (reference) */
+    float *xa = rnd(n, 7, -1, 1), *xb = rnd(n, 8, -1, 1), *dy2 = rnd(n, 9, -1, 1);
+    float sum[1000];
+    pn_addrelu *ar = NULL;
+    assert_int_equal(pn_addrelu_create(&ar, D, n, 1, &err), PN_OK);
+    assert_int_equal(pn_addrelu_forward(ar, xa, xb, y, &err), PN_OK);
+    pn_add_forward(n, xa, xb, sum);
+    pn_relu_forward_ref(n, sum, yr);
+    assert_memory_equal(y, yr, sizeof y);
+    assert_int_equal(pn_addrelu_backward(ar, y, dy2, dx, &err), PN_OK);
+    pn_relu_backward_ref(n, sum, dy2, dxr);
+    for (size_t i = 0; i < n; i++) assert_true(dx[i] == dxr[i]);
+    pn_addrelu_free(ar);
+    assert_int_equal(pn_addrelu_create(&ar, D, n, 0, &err), PN_OK);
+    assert_int_equal(pn_addrelu_backward(ar, y, dy2, dx, &err), PN_E_ARG);
+    pn_addrelu_free(ar);
+    free(xa), free(xb), free(dy2);
     float a[3] = {1, 2, 3}, b[3] = {0.5f, -2, 4}, c[3];
     pn_add_forward(3, a, b, c);
     assert_true(c[0] == 1.5f && c[1] == 0 && c[2] == 7);

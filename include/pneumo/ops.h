@@ -160,6 +160,18 @@ void pn_add_forward(size_t count, const float *a, const float *b, float *y);
  * is also present: d = d1 + d2. */
 void pn_add_backward(size_t count, const float *d1, const float *d2, float *d);
 
+/* Residual add + ReLU in one oneDNN pass (binary add with a ReLU post-op):
+ * y = max(a + b, 0) on count floats (any layout). The backward needs only y:
+ * d(a+b) = dy where y > 0 else 0 (ReLU backward from the output). */
+typedef struct pn_addrelu pn_addrelu;
+pn_status pn_addrelu_create(pn_addrelu **op, pn_dnn *d, size_t count, int backward,
+                            pn_error *err);
+void pn_addrelu_free(pn_addrelu *op);
+pn_status pn_addrelu_forward(pn_addrelu *op, const float *a, const float *b, float *y,
+                             pn_error *err);
+pn_status pn_addrelu_backward(pn_addrelu *op, const float *y, const float *dy, float *dsum,
+                              pn_error *err);
+
 /* ---------------------------------------------------------------------------
  * Head ops, plain C on raw pointers (exact: dot products in double).
  * linear: x (N,I), w (O,I), b (O), y (N,O) = x W^T + b. */

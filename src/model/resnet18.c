@@ -52,9 +52,8 @@ typedef struct cbn {
 typedef struct block {
     int trainable, has_ds;
     cbn c1, c2, ds;
-    pn_relu *relu2;
+    pn_addrelu *addrelu; /* out = relu(bn2 + identity) */
     // r1 = relu(bn1(conv1(x))) is c1.y_bn (BN + ReLU fused)
-    float *sum;   // (N,C,Hs,Ws) bn2 + identity
     float *out;   // (N,C,Hs,Ws) relu(sum)
     float *d_out; // (N,C,Hs,Ws) grad w.r.t. out
     float *d_sum; // (N,C,Hs,Ws) grad w.r.t. sum (= w.r.t. bn2 out and the identity)
@@ -290,7 +289,6 @@ static void carve_all(pn_model *m, carver *cv)
         carve_cbn(cv, &b->c1, N);
         carve_cbn(cv, &b->c2, N);
         if (b->has_ds) carve_cbn(cv, &b->ds, N);
-        b->sum = take(cv, sz);
         b->out = take(cv, sz);
         /* d_out is needed when this block or the next unit trains */
         if (i + 1 >= m->first_train) b->d_out = take(cv, sz);
@@ -318,8 +316,8 @@ static void free_ops(pn_model *m)
         all[na++] = &m->b[i].c1;
         all[na++] = &m->b[i].c2;
         if (m->b[i].has_ds) all[na++] = &m->b[i].ds;
-        pn_relu_free(m->b[i].relu2);
-        m->b[i].relu2 = NULL;
+        pn_addrelu_free(m->b[i].addrelu);
+        m->b[i].addrelu = NULL;
     }
     for (int i = 0; i < na; i++) {
         pn_conv2d_free(all[i]->conv);
@@ -476,7 +474,7 @@ static pn_status build_ops(pn_model *m, int n, pn_error *err)
         PN_TRY(make_cbn_ops(m, &b->c1, n, err));
         PN_TRY(make_cbn_ops(m, &b->c2, n, err));
         if (b->has_ds) PN_TRY(make_cbn_ops(m, &b->ds, n, err));
-        PN_TRY(pn_relu_create(&b->relu2, m->dnn, sz, b->trainable, err));
+        PN_TRY(pn_addrelu_create(&b->addrelu, m->dnn, sz, b->trainable, err));
     }
     const cbn *last = &m->b[NBLOCKS - 1].c2;
     PN_TRY(pn_avgpool_global_create(&m->avgpool, m->dnn, n, FEAT, last->hout, last->wout,
@@ -542,7 +540,6 @@ static pn_status unit_forward(pn_model *m, int u, const float *x, int n, int tra
     if (u <= NBLOCKS) {
         block *b = &m->b[u - 1];
         const float *in = unit_input(m, u, x);
-        size_t sz = (size_t)n * b->c2.cout * b->c2.hout * b->c2.wout;
         PN_TRY(cbn_forward(m, &b->c1, in, tr, n, err));
         PN_TRY(cbn_forward(m, &b->c2, b->c1.y_bn, tr, n, err));
         const float *id = in;
@@ -550,8 +547,7 @@ static pn_status unit_forward(pn_model *m, int u, const float *x, int n, int tra
             PN_TRY(cbn_forward(m, &b->ds, in, tr, n, err));
             id = b->ds.y_bn;
         }
-        pn_add_forward(sz, b->c2.y_bn, id, b->sum);
-        return pn_relu_forward(b->relu2, b->sum, b->out, err);
+        return pn_addrelu_forward(b->addrelu, b->c2.y_bn, id, b->out, err);
     }
     if (u == U_POOL) return pn_pool_forward(m->avgpool, m->b[NBLOCKS - 1].out, m->feat, err);
     pn_linear_forward(n, FEAT, m->cfg.num_classes, m->feat, m->params + m->fc_w_off,
@@ -646,7 +642,7 @@ static pn_status block_backward(pn_model *m, int u, const float *x, int n, float
     const float *in = unit_input(m, u, x);
     size_t sz = (size_t)n * b->c2.cout * b->c2.hout * b->c2.wout;
     size_t szin = (size_t)n * b->c1.cin * b->c1.hin * b->c1.win;
-    PN_TRY(pn_relu_backward(b->relu2, b->sum, b->d_out, b->d_sum, err));
+    PN_TRY(pn_addrelu_backward(b->addrelu, b->out, b->d_out, b->d_sum, err));
     PN_TRY(cbn_backward(m, &b->c2, b->c1.y_bn, b->d_sum, b->d_r1, err));
     PN_TRY(cbn_backward(m, &b->c1, in, b->d_r1, dx, err));
     if (b->has_ds) {
