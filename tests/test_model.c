@@ -186,6 +186,35 @@ static void test_eval_forward(void **state)
     pn_statedict_free(&f);
 }
 
+/* threads setting: 1 thread gives the same logits */
+static void test_threads(void **state)
+{
+    (void)state;
+    pn_statedict f;
+    load_fixture("model_eval.safetensors", &f);
+    pn_model_config cfg = {.num_classes = K, .max_batch = N, .height = HW, .width = HW,
+                           .freeze = PN_FREEZE_FC, .threads = 1};
+    pn_model *m = NULL;
+    pn_error err = {0};
+    assert_int_equal(pn_model_create(&m, &cfg, &err), PN_OK);
+    assert_int_equal(pn_get_threads(), 1);
+    pn_statedict sd;
+    pn_statedict_init(&sd);
+    assert_int_equal(pn_model_save(m, &sd, &err), PN_OK);
+    fill_weights(&sd);
+    assert_int_equal(pn_model_load(m, &sd, 0, &err), PN_OK);
+    float *x = input(1000, N, HW), logits[N * K];
+    assert_int_equal(pn_model_forward(m, x, N, 0, logits, &err), PN_OK);
+    const pn_tensor *want = fx(&f, "logits");
+    tu_assert_close("eval logits, 1 thread", logits, want->data, N * K, 1e-2 * max_abs(want->data, N * K), 1e-5);
+    pn_set_threads(0);
+    assert_true(pn_get_threads() >= 1);
+    free(x);
+    pn_statedict_free(&sd);
+    pn_model_free(m);
+    pn_statedict_free(&f);
+}
+
 /* ---- training-mode gradients per freeze level ---------------------------- */
 
 static void check_train(pn_freeze fr, const char *fixture, pn_stage from)
@@ -454,6 +483,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_eval_forward),
+        cmocka_unit_test(test_threads),
         cmocka_unit_test(test_train_fc),
         cmocka_unit_test(test_train_fc_cached),
         cmocka_unit_test(test_train_layer4),
