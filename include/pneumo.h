@@ -5,4 +5,5 @@
 #include "pneumo/tensor.h"
 #include "pneumo/util.h"
 #include "pneumo/version.h"
+#include "pneumo/metrics.h"
 #endif
