@@ -6,4 +6,5 @@
 #include "pneumo/util.h"
 #include "pneumo/version.h"
 #include "pneumo/metrics.h"
+#include "pneumo/rng.h"
 #endif
