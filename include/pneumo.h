@@ -7,4 +7,6 @@
 #include "pneumo/version.h"
 #include "pneumo/metrics.h"
 #include "pneumo/rng.h"
+#include "pneumo/head.h"
+#include "pneumo/train.h"
 #endif
