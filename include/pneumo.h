@@ -9,4 +9,7 @@
 #include "pneumo/rng.h"
 #include "pneumo/head.h"
 #include "pneumo/train.h"
+#include "pneumo/report.h"
+#include "pneumo/cam.h"
+#include "pneumo/featcache.h"
 #endif
