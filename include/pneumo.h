@@ -12,4 +12,5 @@
 #include "pneumo/report.h"
 #include "pneumo/cam.h"
 #include "pneumo/featcache.h"
+#include "pneumo/app.h"
 #endif

@@ -1,0 +1,95 @@
+/* pneumo: the training application — features (cached), head training,
+ * threshold choice, evaluation and all run outputs — behind two small
+ * interfaces so it runs on any image source and any backbone:
+ *
+ *   pn_source     the dataset: splits, display names, labels, content hashes
+ *   pn_extractor  the frozen backbone: a batch of items -> (n, dim) features
+ *
+ * src/train/glue_*.c connect them to pn_dataset (images) and pn_infer.
+ */
+#ifndef PNEUMO_APP_H
+#define PNEUMO_APP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pneumo/featcache.h"
+#include "pneumo/report.h"
+#include "pneumo/train.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum { PN_SPLIT_TRAIN = 0, PN_SPLIT_VAL, PN_SPLIT_TEST, PN_NSPLITS };
+extern const char *const pn_split_names[PN_NSPLITS]; /* "train", "val", "test" */
+
+typedef struct pn_source {
+    void *ctx;
+    int classes;
+    const char *const *class_names;
+    size_t (*count)(void *ctx, int split);
+    const char *(*name)(void *ctx, int split, size_t i); /* display name (file name) */
+    int (*label)(void *ctx, int split, size_t i);
+    /* SHA-256 of the item's raw bytes (the cache key's content part) */
+    pn_status (*content_hash)(void *ctx, int split, size_t i, uint8_t out[32], pn_error *err);
+} pn_source;
+
+typedef struct pn_extractor {
+    void *ctx;
+    int dim;                  /* floats per item (512 for the pooled feature) */
+    int max_batch;            /* items per run() call */
+    const char *stage;        /* "pool", "layer3", ... (cache key) */
+    const char *settings;     /* preprocessing settings text (cache key) */
+    uint8_t weights_hash[32]; /* (cache key) */
+    /* features of items idx[0..n) of split -> out (n, dim) */
+    pn_status (*run)(void *ctx, int split, const size_t *idx, int n, float *out, pn_error *err);
+} pn_extractor;
+
+typedef void (*pn_progress_fn)(const char *what, size_t done, size_t total, void *user);
+
+/* Features of every item of a split -> out (count, dim), through the cache
+ * when cache is non-NULL (hits skip the backbone; misses are computed in
+ * batches of max_batch and stored). */
+pn_status pn_features_compute(const pn_source *src, const pn_extractor *ex, pn_featcache *cache,
+                              int split, float *out, pn_progress_fn progress, void *user,
+                              pn_error *err);
+
+typedef struct pn_train_config {
+    pn_head_train_cfg head;     /* epochs, batch, lr, seed, balance, callbacks */
+    double val_split;           /* > 0: carve val from train by patient; 0: use val/ */
+    int threshold_auto;         /* Youden's J on val */
+    double threshold;           /* used when !threshold_auto (default 0.5) */
+    const char *out_dir;
+    int use_cache;              /* disk cache on (default) */
+    const char *cache_dir;      /* NULL: pn_cache_dir()/features */
+    const char *const *settings; /* key/value pairs for the report, NULL-terminated */
+    /* writes <out>/model.safetensors (head w (C,D), b (C)); NULL: skipped */
+    pn_status (*save_model)(void *ctx, const char *path, const float *w, const float *b,
+                            int classes, int dim, double threshold, pn_error *err);
+    void *save_ctx;
+    /* messages for the user (warnings, weights, cache stats); may be NULL */
+    void (*log)(const char *msg, void *user);
+    pn_progress_fn progress;
+    void *user;
+} pn_train_config;
+
+void pn_train_config_default(pn_train_config *cfg);
+
+/* Summary of a finished run (for the CLI and tests). */
+typedef struct pn_train_summary {
+    double threshold;
+    pn_metrics val, test; /* n == 0 when the split is absent */
+    size_t cache_hits, cache_misses;
+    size_t n_train, n_val, n_test;
+    pn_head_state head;   /* final head (free with pn_train_summary_free) */
+} pn_train_summary;
+
+pn_status pn_train_run(const pn_train_config *cfg, const pn_source *src, const pn_extractor *ex,
+                       pn_train_summary *sum, pn_error *err);
+void pn_train_summary_free(pn_train_summary *sum);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
