@@ -27,7 +27,7 @@ WARN    += -Werror
 endif
 SAN     ?=
 ALL_CFLAGS := -std=c17 -D_GNU_SOURCE -fPIC -pthread -Iinclude -Isrc $(WARN) $(CFLAGS) $(SAN) $(PKG_CFLAGS)
-LDLIBS  := $(PKG_LIBS) -ldnnl -lpthread -lm
+LDLIBS  := $(PKG_LIBS) -ldnnl -lgomp -lpthread -lm
 LDFLAGS ?=
 
 # Parity-critical code (decode, resize, normalize) must round exactly like

@@ -1,9 +1,14 @@
 /* pneumo: the whole public C API. Include this, link libpneumo.a. */
 #ifndef PNEUMO_H
 #define PNEUMO_H
+#include "pneumo/fetch.h"
 #include "pneumo/status.h"
+#include "pneumo/image.h"
+#include "pneumo/dataset.h"
 #include "pneumo/tensor.h"
+#include "pneumo/infer.h"
 #include "pneumo/util.h"
+#include "pneumo/weights.h"
 #include "pneumo/version.h"
 #include "pneumo/metrics.h"
 #include "pneumo/rng.h"

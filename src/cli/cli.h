@@ -26,5 +26,11 @@ int pn_cli_parse_double(const char *cmd, const char *opt, const char *s, double 
 
 /* Subcommands (src/cli/cmd_*.c). */
 int pn_cmd_version(int argc, char **argv);
+int pn_cmd_export(int argc, char **argv);
+int pn_cmd_inspect(int argc, char **argv);
+int pn_cmd_preprocess(int argc, char **argv);
+int pn_cmd_stats(int argc, char **argv);
+int pn_cmd_bench(int argc, char **argv);
+int pn_cmd_fetch(int argc, char **argv);
 
 #endif

@@ -7,6 +7,12 @@
 
 static const pn_command commands[] = {
     {"version", pn_cmd_version, "print the version and the libraries in use"},
+    {"export", pn_cmd_export, "write a model as a PyTorch .pth (or a pneumo model file)"},
+    {"inspect", pn_cmd_inspect, "list the tensors and metadata of a .pth/safetensors file"},
+    {"preprocess", pn_cmd_preprocess, "decode + resize + normalize one image (torchvision-exact)"},
+    {"stats", pn_cmd_stats, "images per split and class, imbalance, unreadable files, chart"},
+    {"bench", pn_cmd_bench, "time the ResNet-18 forward pass (images/s, peak RSS)"},
+    {"fetch", pn_cmd_fetch, "download the data set and the pretrained weights"},
 };
 
 static void usage(FILE *f)

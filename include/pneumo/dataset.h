@@ -1,0 +1,165 @@
+/* pneumo: image datasets, a parallel batch loader and a seeded shuffle.
+ *
+ * A dataset is opened from
+ *   - a folder with torchvision ImageFolder semantics: classes are the
+ *     sorted subfolder names (NORMAL = 0, PNEUMONIA = 1), files sorted by
+ *     name (byte order, as Python's sorted()), extensions .jpg .jpeg .png in
+ *     any case; hidden entries (".*", so .DS_Store and ._x) are ignored.
+ *     When the folder holds train/ val/ test/ subfolders, those are the
+ *     splits and classes come from their subfolders (union, sorted);
+ *     otherwise the folder itself is one split, PN_SPLIT_TRAIN.
+ *     A path ending in .../train, .../val or .../test is NOT special.
+ *   - a .zip holding that layout anywhere inside it (the Kaggle download
+ *     nests chest_xray/, some versions also chest_xray/chest_xray/ and
+ *     __MACOSX/): the root is the shallowest folder that has a train/,
+ *     val/ or test/ subfolder holding class folders with images; __MACOSX
+ *     and hidden entries are skipped; among equally shallow candidates the
+ *     first in byte order wins. Files are read without unpacking.
+ *   - a MedMNIST .npz (pneumoniamnist.npz): {train,val,test}_{images,labels}
+ *     .npy arrays (uint8, C order, images (N,28,28), labels (N,1) or (N,));
+ *     classes "0" and "1" are named NORMAL and PNEUMONIA. Items have no
+ *     files: their names are "npz:train/000123" and their "bytes" are the
+ *     raw 28x28 pixels.
+ *
+ * All read functions are thread-safe on one open dataset.
+ */
+#ifndef PNEUMO_DATASET_H
+#define PNEUMO_DATASET_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pneumo/image.h"
+#include "pneumo/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum pn_split {
+    PN_SPLIT_TRAIN = 0,
+    PN_SPLIT_VAL = 1,
+    PN_SPLIT_TEST = 2,
+    PN_SPLIT_ALL = 3 /* every item, train then val then test */
+} pn_split;
+#define PN_NUM_SPLITS 3
+
+/* "train", "val", "test", "all". */
+const char *pn_split_name(pn_split s);
+/* Parses "train"/"val"/"test"/"all"; PN_E_ARG otherwise. */
+pn_status pn_split_parse(const char *s, pn_split *out, pn_error *err);
+
+typedef struct pn_item {
+    /* Display name: for folders the full path ("<root>/train/NORMAL/x.jpeg"),
+     * for zips "<zip>:<member path>", for npz "npz:<split>/<index>".
+     * Stable across runs; used in messages and predictions.csv. */
+    const char *name;
+    pn_split split;
+    int label; /* class index */
+    size_t index; /* position in its split (0-based) */
+    uint64_t size; /* file size in bytes (npz: 784) */
+} pn_item;
+
+typedef struct pn_dataset pn_dataset;
+
+/* Open a folder, .zip or .npz (by extension; a folder is a directory).
+ * Errors: PN_E_NOTFOUND (missing), PN_E_IO (unreadable folder, named),
+ * PN_E_FORMAT (no class folders / bad npz / bad zip). */
+pn_status pn_dataset_open(const char *path, pn_dataset **ds, pn_error *err);
+void pn_dataset_free(pn_dataset *ds);
+
+const char *pn_dataset_path(const pn_dataset *ds);
+/* "folder", "zip" or "npz". */
+const char *pn_dataset_kind(const pn_dataset *ds);
+int pn_dataset_num_classes(const pn_dataset *ds);
+const char *pn_dataset_class_name(const pn_dataset *ds, int c);
+/* Items in split s (PN_SPLIT_ALL: all of them). */
+size_t pn_dataset_count(const pn_dataset *ds, pn_split s);
+size_t pn_dataset_count_class(const pn_dataset *ds, pn_split s, int c);
+/* The i-th item of split s (NULL when out of range). Pointers stay valid
+ * until pn_dataset_free. */
+const pn_item *pn_dataset_item(const pn_dataset *ds, pn_split s, size_t i);
+
+/* The item's raw content: the file's bytes (npz: the 784 pixel bytes),
+ * malloc'ed into *bytes (free()). Thread-safe. */
+pn_status pn_dataset_read(const pn_dataset *ds, const pn_item *it, uint8_t **bytes, size_t *n,
+                          pn_error *err);
+/* Read and decode an item (img's buffer is reused); errors name the item. */
+pn_status pn_dataset_load_image(const pn_dataset *ds, const pn_item *it, const pn_decode_opts *o,
+                                pn_image *img, pn_error *err);
+
+/* ---- checking ------------------------------------------------------------ */
+typedef struct pn_bad_item {
+    const pn_item *item;
+    pn_status code;
+    char *reason; /* full message, names the item (owned) */
+} pn_bad_item;
+typedef struct pn_bad_list {
+    pn_bad_item *v;
+    size_t n, cap;
+} pn_bad_list;
+void pn_bad_list_free(pn_bad_list *l);
+
+/* Decode every item of split s with `threads` threads (0 = 1), appending
+ * each unreadable one to bad (in item order). Returns PN_OK when the check
+ * ran (bad->n may be > 0); an error only when the check itself failed. */
+pn_status pn_dataset_check(const pn_dataset *ds, pn_split s, const pn_decode_opts *o,
+                           int threads, pn_bad_list *bad, pn_error *err);
+
+/* ---- patient ids --------------------------------------------------------- */
+/* Patient id from a Kermany file name (any folder part is ignored):
+ *   "person1234_bacteria_5678.jpeg" -> "person1234"
+ *   "IM-0117-0001.jpeg"             -> "IM-0117"
+ *   "NORMAL2-IM-0246-0001-0002.jpeg"-> "NORMAL2-IM-0246"
+ * Returns 1 and writes the id when the name matches one of these forms;
+ * otherwise returns 0 and writes the file name without extension (each such
+ * image is its own group). out is always NUL-terminated. */
+int pn_patient_id(const char *name, char *out, size_t outsize);
+
+/* ---- shuffling ----------------------------------------------------------- */
+/* order[i] = a permutation of 0..n-1, deterministic for a given seed
+ * (Fisher-Yates driven by splitmix64; identical on every platform). */
+void pn_shuffle_order(size_t *order, size_t n, uint64_t seed);
+
+/* ---- parallel loader ----------------------------------------------------- */
+/* Worker threads read, decode and preprocess items into a bounded ring of
+ * batches (queue depth `threads + 1` batches) while the caller computes.
+ * Batches come out in order: batch k holds items order[k*batch ..
+ * k*batch+batch-1] (order = NULL: 0..count-1), whatever the thread timing.
+ * Bad items: skip_bad = 0 -> pn_loader_next returns the item's error (after
+ * any earlier good batches); skip_bad = 1 -> the item is left out of its
+ * batch (so *n may be < batch) and counted in pn_loader_skipped.
+ * count = 0 means every item of split s. */
+typedef struct pn_loader pn_loader;
+pn_status pn_loader_create(pn_loader **l, const pn_dataset *ds, pn_split s, const size_t *order,
+                           size_t count, int batch, int threads, const pn_decode_opts *o,
+                           int skip_bad, pn_error *err);
+/* Next batch:
+ *   x      (batch, 3, 224, 224) NCHW float32, first *n rows filled
+ *   labels (batch)              class of each row (may be NULL)
+ *   idx    (batch)              item index in split s of each row (may be NULL)
+ * *n = 0 at the end. */
+pn_status pn_loader_next(pn_loader *l, float *x, int *labels, size_t *idx, int *n, pn_error *err);
+/* Items skipped so far (skip_bad = 1), and the list of them with reasons. */
+size_t pn_loader_skipped(const pn_loader *l);
+const pn_bad_list *pn_loader_bad(const pn_loader *l);
+/* Stops the workers and frees everything (also mid-epoch). */
+void pn_loader_free(pn_loader *l);
+
+/* ---- statistics and chart ------------------------------------------------ */
+typedef struct pn_dataset_stats {
+    int num_classes;
+    const char *class_name[8];
+    size_t count[PN_NUM_SPLITS][8]; /* [split][class] */
+    size_t total[PN_NUM_SPLITS];
+    double imbalance[PN_NUM_SPLITS]; /* largest / smallest class; 0 when a class is empty */
+} pn_dataset_stats;
+/* Counts per split and class (no decoding). PN_E_UNSUPPORTED over 8 classes. */
+pn_status pn_dataset_stats_get(const pn_dataset *ds, pn_dataset_stats *st, pn_error *err);
+/* Grouped bar chart (PLplot, pngcairo) of the counts, written atomically. */
+pn_status pn_dataset_stats_chart(const pn_dataset_stats *st, const char *title, const char *path,
+                                 pn_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,137 @@
+/* pneumo: fast ResNet-18 inference on oneDNN (frozen weights, eval mode).
+ *
+ * Built straight from a pn_statedict with torchvision's ResNet-18 names
+ * (conv1.weight, bn1.*, layer{1..4}.{0,1}.{conv1,bn1,conv2,bn2}.*,
+ * layer{2,3,4}.0.downsample.{0,1}.*, fc.weight, fc.bias). At creation:
+ *  - every BatchNorm is folded into the conv before it (computed in double,
+ *    rounded once to float): w' = w*g/sqrt(v+eps), b' = beta - mean*g/sqrt(v+eps);
+ *  - the residual add and the ReLU run as oneDNN post-ops of the conv
+ *    (sum + eltwise relu); the stem ReLU is a post-op too;
+ *  - weights are reordered once into the layout oneDNN prefers, activations
+ *    stay in that (blocked) layout between layers; only the NCHW input and
+ *    the requested outputs are reordered;
+ *  - all primitives and buffers are created once for max_batch. A call with
+ *    a smaller batch builds (once, then reuses) a plan for that size on the
+ *    same buffers.
+ * Only the tensors of the stages up to `stop` are needed (fc.* only for
+ * PN_STAGE_LOGITS, any number of classes). Missing or mis-shaped tensors
+ * give one PN_E_ARG error listing all of them.
+ *
+ * Threads: `threads` (0 = all cores). oneDNN here uses the OpenMP runtime;
+ * the engine calls omp_set_num_threads() before creating and running
+ * primitives (a process-wide setting of the calling thread).
+ *
+ * bf16 (opt-in): activations and weights in bfloat16, accumulation and bias
+ * in float32 (logits within ~1e-2 relative of fp32). On a CPU without
+ * avx512_core_bf16 the engine falls back to fp32 and leaves a one-line
+ * notice (pn_infer_notice(), also copied to err->msg with PN_OK).
+ *
+ *     pn_infer_config cfg = pn_infer_config_default();
+ *     cfg.max_batch = 32; cfg.stop = PN_STAGE_POOL;
+ *     pn_infer *e;
+ *     if (pn_infer_create(&e, &sd, &cfg, &err)) ...;
+ *     pn_infer_run(e, x, n, feats, NULL, &err);   // x (n,3,224,224), feats (n,512)
+ *     pn_infer_free(e);
+ *
+ * A pn_infer is not thread-safe: one run at a time per engine.
+ */
+#ifndef PNEUMO_INFER_H
+#define PNEUMO_INFER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pneumo/status.h"
+#include "pneumo/tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum pn_stage {
+    PN_STAGE_STEM = 0, /* conv1+bn1+relu+maxpool: (64, H/4, W/4) */
+    PN_STAGE_LAYER1,   /* (64, H/4, W/4) */
+    PN_STAGE_LAYER2,   /* (128, H/8, W/8) */
+    PN_STAGE_LAYER3,   /* (256, H/16, W/16) */
+    PN_STAGE_LAYER4,   /* (512, H/32, W/32) */
+    PN_STAGE_POOL,     /* global average pool: (512) */
+    PN_STAGE_LOGITS,   /* fc: (num_classes) */
+    PN_STAGE_COUNT
+} pn_stage;
+/* (sizes above round up: each stride-2 step maps h to (h-1)/2+1) */
+
+typedef struct pn_infer_config {
+    int max_batch;     /* >= 1; default 32 */
+    int height, width; /* input size, 32..4096; default 224 */
+    int threads;       /* 0 = all cores (default) */
+    int bf16;          /* 1 = bfloat16 compute (falls back to fp32 without CPU support) */
+    pn_stage stop;     /* last stage computed and returned; default PN_STAGE_LOGITS */
+    int want_layer4;   /* also return the layer4 activation (N,512,h,w), e.g. for CAM;
+                          needs stop >= PN_STAGE_LAYER4 */
+} pn_infer_config;
+
+typedef struct pn_infer pn_infer;
+
+pn_infer_config pn_infer_config_default(void);
+
+/* Build the engine. On success *e is set; err->msg may hold a notice (bf16
+ * fallback) even though PN_OK is returned. */
+pn_status pn_infer_create(pn_infer **e, const pn_statedict *sd, const pn_infer_config *cfg,
+                          pn_error *err);
+
+/* Forward n images (1 <= n <= max_batch).
+ *   x      (n, 3, H, W) float32 NCHW, already normalized
+ *   out    (n, dims of the stop stage) float32, NCHW; (n, 512) for POOL,
+ *          (n, num_classes) for LOGITS
+ *   layer4 NULL, or (n, 512, h, w) NCHW when cfg.want_layer4 */
+pn_status pn_infer_run(pn_infer *e, const float *x, int n, float *out, float *layer4,
+                       pn_error *err);
+
+void pn_infer_free(pn_infer *e);
+
+/* Per-image shape (C, H, W) of a stage's output for this engine's input size
+ * (H = W = 1 for POOL and LOGITS); returns the per-image element count
+ * (0 for a stage this engine does not compute). */
+size_t pn_infer_stage_shape(const pn_infer *e, pn_stage s, int64_t chw[3]);
+
+/* Effective settings: 1 if running bf16, threads in use, number of classes
+ * (0 when stop < LOGITS), and the notice ("" when none). */
+int pn_infer_is_bf16(const pn_infer *e);
+int pn_infer_threads(const pn_infer *e);
+int pn_infer_num_classes(const pn_infer *e);
+const char *pn_infer_notice(const pn_infer *e);
+
+/* Name of a stage ("stem", "layer1", ..., "pool", "logits"), and the
+ * reverse (returns -1 for an unknown name). */
+const char *pn_stage_name(pn_stage s);
+int pn_stage_from_name(const char *name);
+
+/* Fold one BatchNorm into a conv (exposed for tests and the trainer):
+ * w (oc, k) in place, b (oc) written; computed in double, rounded once.
+ * Returns PN_E_NUMERIC (naming `what`) when var+eps <= 0 or a result is
+ * not finite. */
+pn_status pn_fold_bn(float *w, float *b, int oc, size_t k, const float *gamma,
+                     const float *beta, const float *mean, const float *var, double eps,
+                     const char *what, pn_error *err);
+
+/* ---- synthetic weights (benchmarks, tests) --------------------------------
+ * A full torchvision-named ResNet-18 state dict (num_batches_tracked
+ * included) with deterministic pseudo-random weights and BN statistics
+ * (kaiming-uniform conv scale, gamma and var in [0.5, 1.5), beta and mean in
+ * [-0.2, 0.2)). tests/pytorch/make_infer_fixtures.py makes the same values.
+ * pn_synthetic_fill() fills one tensor by name (names starting with "input"
+ * give inputs in [-2, 2)). */
+pn_status pn_resnet18_synthetic(pn_statedict *sd, int num_classes, pn_error *err);
+void pn_synthetic_fill(const char *name, int ndim, const int64_t *shape, float *v, size_t n);
+
+/* ---- benchmark -----------------------------------------------------------
+ * Forward `iters` timed batches (after one untimed warm-up) of a fresh
+ * engine with cfg; *img_per_s from the median batch time. *is_bf16 says
+ * whether bf16 really ran (NULL allowed). */
+pn_status pn_infer_bench(const pn_statedict *sd, const pn_infer_config *cfg, int iters,
+                         double *img_per_s, int *is_bf16, pn_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,73 @@
+/* pneumo export: a model (pneumo model file, or any ResNet-18 .pth /
+ * safetensors) to a .pth that PyTorch loads, or to a pneumo model file. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "pneumo/weights.h"
+
+static void export_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: pneumo export --model MODEL -o OUT [--format pth|safetensors]\n"
+            "\n"
+            "Writes the ResNet-18 weights of MODEL (a pneumo model file, or a torchvision\n"
+            "state_dict as .pth or safetensors) to OUT:\n"
+            "  pth          a zip .pth for torch.load (weights_only=True works) that\n"
+            "               torchvision.models.resnet18(num_classes=N).load_state_dict()\n"
+            "               accepts strictly (default, or when OUT ends in .pth/.pt)\n"
+            "  safetensors  a pneumo model file (weights + metadata)\n"
+            "Keys are normalised first ('module.' prefix, the seed's fc.0.* head) and checked.\n"
+            "\n"
+            "  -m, --model FILE    model to read\n"
+            "  -o, --output FILE   file to write (atomically)\n"
+            "  -f, --format FMT    pth or safetensors (default: from OUT's extension, else pth)\n"
+            "  -h, --help          this help\n");
+}
+
+static int ends_with(const char *s, const char *suf)
+{
+    size_t a = strlen(s), b = strlen(suf);
+    return a >= b && !strcmp(s + a - b, suf);
+}
+
+int pn_cmd_export(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"model", required_argument, 0, 'm'}, {"output", required_argument, 0, 'o'},
+        {"format", required_argument, 0, 'f'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    const char *model = NULL, *out = NULL, *fmt = NULL;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "m:o:f:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'm': model = optarg; break;
+        case 'o': out = optarg; break;
+        case 'f': fmt = optarg; break;
+        case 'h': export_usage(stdout); return 0;
+        default: return pn_cli_usage_error("export", "unknown option");
+        }
+    }
+    if (optind < argc) return pn_cli_usage_error("export", "unexpected argument '%s'", argv[optind]);
+    if (!model || !out) return pn_cli_usage_error("export", "--model and -o are required");
+    int st_out;
+    if (fmt) {
+        if (strcmp(fmt, "pth") && strcmp(fmt, "safetensors"))
+            return pn_cli_usage_error("export", "--format must be pth or safetensors, not '%s'", fmt);
+        st_out = !strcmp(fmt, "safetensors");
+    } else {
+        st_out = ends_with(out, ".safetensors");
+    }
+    pn_statedict sd;
+    pn_model_meta meta;
+    pn_error err = {0};
+    if (pn_modelfile_load(model, &sd, &meta, &err)) return pn_cli_fail("export", &err);
+    pn_status st = st_out ? pn_modelfile_save(out, &sd, &meta, &err) : pn_pth_save(out, &sd, &err);
+    size_t n = sd.n;
+    pn_statedict_free(&sd);
+    if (st) return pn_cli_fail("export", &err);
+    printf("wrote %s (%s, %zu tensors, resnet18, %d classes)\n", out,
+           st_out ? "pneumo model file" : "PyTorch .pth", n, meta.num_classes);
+    return 0;
+}

@@ -1,0 +1,65 @@
+/* pneumo inspect: what a weights file holds (format, tensors, metadata,
+ * whether it is a ResNet-18). */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "pneumo/util.h"
+#include "pneumo/weights.h"
+
+static void inspect_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: pneumo inspect [--quiet] FILE\n"
+            "\n"
+            "Lists the tensors (name, dtype in the file, shape) and metadata of a .pth\n"
+            "(zip or legacy) or safetensors file, and checks it against torchvision's\n"
+            "ResNet-18 layout. Exit status 1 when the file cannot be read.\n"
+            "\n"
+            "  -q, --quiet   summary only, no tensor list\n"
+            "  -h, --help    this help\n");
+}
+
+int pn_cmd_inspect(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"quiet", no_argument, 0, 'q'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    int quiet = 0, c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'q': quiet = 1; break;
+        case 'h': inspect_usage(stdout); return 0;
+        default: return pn_cli_usage_error("inspect", "unknown option");
+        }
+    }
+    if (optind + 1 != argc) return pn_cli_usage_error("inspect", "give exactly one FILE");
+    const char *path = argv[optind];
+    pn_statedict sd;
+    pn_error err = {0};
+    uint8_t head[16] = {0};
+    FILE *f = fopen(path, "rb");
+    size_t nh = f ? fread(head, 1, sizeof head, f) : 0;
+    if (f) fclose(f);
+    if (pn_weights_load(path, &sd, &err)) return pn_cli_fail("inspect", &err);
+    size_t params = 0;
+    for (size_t i = 0; i < sd.n; i++) params += sd.t[i].numel;
+    printf("%s: %s, %zu tensors, %zu values\n", path,
+           pn_weights_format_name(pn_weights_detect(head, nh)), sd.n, params);
+    if (!quiet) {
+        for (size_t i = 0; i < sd.n; i++) {
+            char b[160];
+            printf("  %-40s %-8s %s\n", sd.t[i].name, pn_dtype_name(sd.t[i].file_dtype),
+                   pn_shape_str(sd.t[i].ndim, sd.t[i].shape, b, sizeof b));
+        }
+    }
+    for (size_t i = 0; i < sd.nmeta; i++) printf("  meta %s = %s\n", sd.meta[i].key, sd.meta[i].value);
+    int classes = 0;
+    if (pn_resnet18_check(&sd, 0, 0, &classes, &err) == PN_OK)
+        printf("ResNet-18: yes, %d classes\n", classes);
+    else
+        printf("ResNet-18: no: %s\n", err.msg);
+    pn_statedict_free(&sd);
+    return 0;
+}

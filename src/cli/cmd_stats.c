@@ -1,0 +1,164 @@
+/* pneumo stats DATA: images per split and class, imbalance ratios,
+ * unreadable files, and a bar chart PNG. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "cli.h"
+#include "pneumo/dataset.h"
+
+static void help(FILE *f)
+{
+    fprintf(f,
+            "usage: pneumo stats DATA [--json] [--chart FILE | --no-chart] [options]\n"
+            "\n"
+            "DATA is a folder (<split>/<class>/*.jpeg, ImageFolder rules), a .zip holding\n"
+            "that layout (read in place), or a MedMNIST .npz. Prints images per split and\n"
+            "class with the imbalance ratio (largest / smallest class), decodes every\n"
+            "image to list the unreadable ones with the reason, and draws a bar chart.\n"
+            "\n"
+            "options:\n"
+            "      --json          machine-readable output on stdout\n"
+            "  -c, --chart FILE    bar chart PNG (default ./dataset_stats.png)\n"
+            "      --no-chart      no chart\n"
+            "      --no-check      do not decode the images (counts only)\n"
+            "  -j, --threads N     decoding threads for the check (default 2)\n"
+            "      --min-side N    images with a smaller side are bad (default %d)\n"
+            "  -h, --help          this help\n"
+            "\n"
+            "Exit status: 0 when the statistics were produced (even with unreadable\n"
+            "files, which are listed), 1 on error, 2 on a usage error.\n",
+            PN_IMAGE_MIN_SIDE_DEFAULT);
+}
+
+int pn_cmd_stats(int argc, char **argv)
+{
+    const char *cmd = "stats", *chart = "dataset_stats.png";
+    int json = 0, check = 1;
+    long threads = 2, v;
+    pn_decode_opts o = {.fast_decode = 1}; /* full entropy decode; IDCT scaled */
+    enum { OPT_JSON = 256, OPT_NOCHART, OPT_NOCHECK, OPT_MINSIDE };
+    static const struct option opts[] = {{"json", no_argument, 0, OPT_JSON},
+                                         {"chart", required_argument, 0, 'c'},
+                                         {"no-chart", no_argument, 0, OPT_NOCHART},
+                                         {"no-check", no_argument, 0, OPT_NOCHECK},
+                                         {"threads", required_argument, 0, 'j'},
+                                         {"min-side", required_argument, 0, OPT_MINSIDE},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    int ch;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "c:j:h", opts, NULL)) != -1) {
+        switch (ch) {
+        case OPT_JSON: json = 1; break;
+        case 'c': chart = optarg; break;
+        case OPT_NOCHART: chart = NULL; break;
+        case OPT_NOCHECK: check = 0; break;
+        case 'j':
+            if (pn_cli_parse_int(cmd, "--threads", optarg, 1, 64, &threads)) return 2;
+            break;
+        case OPT_MINSIDE:
+            if (pn_cli_parse_int(cmd, "--min-side", optarg, 1, 1 << 20, &v)) return 2;
+            o.min_side = (int)v;
+            break;
+        case 'h': help(stdout); return 0;
+        default: return pn_cli_usage_error(cmd, "unknown option");
+        }
+    }
+    if (optind != argc - 1) return pn_cli_usage_error(cmd, "expected exactly one DATA path");
+    const char *path = argv[optind];
+
+    pn_error err = {0};
+    pn_dataset *ds = NULL;
+    pn_dataset_stats st;
+    pn_bad_list bad = {0};
+    if (pn_dataset_open(path, &ds, &err) || pn_dataset_stats_get(ds, &st, &err))
+        goto fail;
+    if (check && pn_dataset_check(ds, PN_SPLIT_ALL, &o, (int)threads, &bad, &err)) goto fail;
+    if (chart) {
+        char title[512];
+        snprintf(title, sizeof title, "%s", path);
+        if (pn_dataset_stats_chart(&st, title, chart, &err)) goto fail;
+    }
+
+    int nc = st.num_classes;
+    size_t all[8] = {0}, all_total = 0, lo = (size_t)-1, hi = 0;
+    for (int c = 0; c < nc; c++) {
+        for (int s = 0; s < PN_NUM_SPLITS; s++) all[c] += st.count[s][c];
+        all_total += all[c];
+        if (all[c] < lo) lo = all[c];
+        if (all[c] > hi) hi = all[c];
+    }
+    double all_ratio = nc > 0 && lo > 0 ? (double)hi / (double)lo : 0;
+
+    if (json) {
+        cJSON *root = cJSON_CreateObject(), *splits = cJSON_CreateObject(),
+              *cls = cJSON_CreateArray(), *bl = cJSON_CreateArray();
+        cJSON_AddStringToObject(root, "dataset", path);
+        cJSON_AddStringToObject(root, "kind", pn_dataset_kind(ds));
+        for (int c = 0; c < nc; c++) cJSON_AddItemToArray(cls, cJSON_CreateString(st.class_name[c]));
+        cJSON_AddItemToObject(root, "classes", cls);
+        for (int s = 0; s <= PN_NUM_SPLITS; s++) {
+            cJSON *o_s = cJSON_CreateObject();
+            for (int c = 0; c < nc; c++)
+                cJSON_AddNumberToObject(o_s, st.class_name[c],
+                                        (double)(s < PN_NUM_SPLITS ? st.count[s][c] : all[c]));
+            cJSON_AddNumberToObject(o_s, "total",
+                                    (double)(s < PN_NUM_SPLITS ? st.total[s] : all_total));
+            cJSON_AddNumberToObject(o_s, "imbalance", s < PN_NUM_SPLITS ? st.imbalance[s] : all_ratio);
+            cJSON_AddItemToObject(splits, pn_split_name((pn_split)s), o_s);
+        }
+        cJSON_AddItemToObject(root, "splits", splits);
+        if (check) {
+            for (size_t i = 0; i < bad.n; i++) {
+                cJSON *b = cJSON_CreateObject();
+                cJSON_AddStringToObject(b, "name", bad.v[i].item->name);
+                cJSON_AddStringToObject(b, "error", pn_status_name(bad.v[i].code));
+                cJSON_AddStringToObject(b, "reason", bad.v[i].reason);
+                cJSON_AddItemToArray(bl, b);
+            }
+            cJSON_AddItemToObject(root, "unreadable", bl);
+        } else {
+            cJSON_Delete(bl);
+            cJSON_AddNullToObject(root, "unreadable");
+        }
+        if (chart) cJSON_AddStringToObject(root, "chart", chart);
+        else cJSON_AddNullToObject(root, "chart");
+        char *s = cJSON_Print(root);
+        printf("%s\n", s ? s : "{}");
+        free(s);
+        cJSON_Delete(root);
+    } else {
+        printf("dataset %s (%s, %d classes)\n\n", path, pn_dataset_kind(ds), nc);
+        printf("%-6s", "split");
+        for (int c = 0; c < nc; c++) printf(" %10s", st.class_name[c]);
+        printf(" %8s  %s\n", "total", "imbalance (largest/smallest class)");
+        for (int s = 0; s <= PN_NUM_SPLITS; s++) {
+            printf("%-6s", pn_split_name((pn_split)s));
+            for (int c = 0; c < nc; c++)
+                printf(" %10zu", s < PN_NUM_SPLITS ? st.count[s][c] : all[c]);
+            double r = s < PN_NUM_SPLITS ? st.imbalance[s] : all_ratio;
+            printf(" %8zu  ", s < PN_NUM_SPLITS ? st.total[s] : all_total);
+            if (r > 0) printf("%.2f\n", r);
+            else printf("-\n");
+        }
+        if (check) {
+            printf("\nunreadable files: %zu\n", bad.n);
+            for (size_t i = 0; i < bad.n; i++)
+                printf("  [%s] %s\n", pn_status_name(bad.v[i].code), bad.v[i].reason);
+        } else {
+            printf("\nunreadable files: not checked (--no-check)\n");
+        }
+        if (chart) printf("chart: %s\n", chart);
+    }
+    pn_bad_list_free(&bad);
+    pn_dataset_free(ds);
+    return 0;
+fail:
+    pn_bad_list_free(&bad);
+    pn_dataset_free(ds);
+    return pn_cli_fail(cmd, &err);
+}

@@ -1,0 +1,104 @@
+/* Image decode dispatch (JPEG / PNG by magic), limits, load and free. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "pneumo/util.h"
+
+long pn__max_pixels(const pn_decode_opts *o)
+{
+    if (!o || o->max_pixels == 0) return PN_IMAGE_MAX_PIXELS_DEFAULT;
+    return o->max_pixels;
+}
+
+int pn__min_side(const pn_decode_opts *o)
+{
+    if (!o || o->min_side == 0) return PN_IMAGE_MIN_SIDE_DEFAULT;
+    return o->min_side < 1 ? 1 : o->min_side;
+}
+
+pn_status pn__check_dims(long w, long h, const pn_decode_opts *o, const char *name,
+                         const char *fmt, pn_error *err)
+{
+    long maxpx = pn__max_pixels(o);
+    int mins = pn__min_side(o);
+    if (w <= 0 || h <= 0)
+        return pn_error_set(err, PN_E_FORMAT, "%s: %s has an empty size %ldx%ld", name, fmt, w, h);
+    if (maxpx > 0 && (double)w * (double)h > (double)maxpx)
+        return pn_error_set(err, PN_E_NOMEM,
+                            "%s: %s is %ldx%ld = %.0f pixels, over the limit of %ld pixels "
+                            "(decompression bomb check, as Pillow)",
+                            name, fmt, w, h, (double)w * (double)h, maxpx);
+    if (w < mins || h < mins)
+        return pn_error_set(err, PN_E_FORMAT,
+                            "%s: %s is only %ldx%ld, below the minimum side of %d pixels", name,
+                            fmt, w, h, mins);
+    return PN_OK;
+}
+
+pn_status pn__image_alloc(pn_image *img, int w, int h, int c, const char *name, pn_error *err)
+{
+    size_t need = (size_t)w * (size_t)h * (size_t)c;
+    if (need == 0) need = 1;
+    if (img->cap < need) {
+        free(img->px);
+        img->px = malloc(need);
+        img->cap = img->px ? need : 0;
+        if (!img->px) {
+            img->w = img->h = 0;
+            return pn_error_set(err, PN_E_NOMEM, "%s: out of memory for a %dx%dx%d image", name,
+                                w, h, c);
+        }
+    }
+    img->w = w;
+    img->h = h;
+    img->c = c;
+    return PN_OK;
+}
+
+pn_status pn_image_decode(const uint8_t *buf, size_t n, const char *name,
+                          const pn_decode_opts *o, pn_image *img, pn_error *err)
+{
+    if (!name) name = "(image)";
+    if (!img || (!buf && n)) return pn_error_set(err, PN_E_ARG, "%s: no image or buffer", name);
+    img->w = img->h = 0;
+    if (n == 0) return pn_error_set(err, PN_E_FORMAT, "%s: empty file (0 bytes)", name);
+    if (n >= 3 && buf[0] == 0xFF && buf[1] == 0xD8 && buf[2] == 0xFF)
+        return pn__jpeg_decode(buf, n, name, o, img, err);
+    static const uint8_t png_magic[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
+    if (n >= 8 && !memcmp(buf, png_magic, 8)) return pn__png_decode(buf, n, name, o, img, err);
+    return pn_error_set(err, PN_E_FORMAT,
+                        "%s: not a JPEG or PNG image (unknown leading bytes %02x %02x %02x %02x, "
+                        "%zu bytes)",
+                        name, buf[0], n > 1 ? buf[1] : 0, n > 2 ? buf[2] : 0, n > 3 ? buf[3] : 0,
+                        n);
+}
+
+pn_status pn_image_load(const char *path, const pn_decode_opts *o, pn_image *img, pn_error *err)
+{
+    uint8_t *buf = NULL;
+    size_t n = 0;
+    if (!path) return pn_error_set(err, PN_E_ARG, "pn_image_load: no path");
+    pn_status st = pn_read_file(path, PN_MAX_FILE_BYTES, &buf, &n, err);
+    if (st) return st;
+    st = pn_image_decode(buf, n, path, o, img, err);
+    free(buf);
+    return st;
+}
+
+void pn_image_free(pn_image *img)
+{
+    if (!img) return;
+    free(img->px);
+    memset(img, 0, sizeof *img);
+}
+
+void pn_image_to_rgb(const pn_image *img, uint8_t *rgb)
+{
+    size_t np = (size_t)img->w * (size_t)img->h;
+    if (img->c == 3) {
+        memcpy(rgb, img->px, np * 3);
+        return;
+    }
+    for (size_t i = 0; i < np; i++) rgb[3 * i] = rgb[3 * i + 1] = rgb[3 * i + 2] = img->px[i];
+}

@@ -1,0 +1,185 @@
+/* Shared helpers of the weight-file code: mmap, dtype conversion, fast
+ * state_dict appends. */
+#include "io/io_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+pn_status pn_io_map(const char *path, pn_mapped *m, pn_error *err)
+{
+    m->data = NULL;
+    m->size = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return pn_error_set(err, errno == ENOENT ? PN_E_NOTFOUND : PN_E_IO, "%s: cannot open: %s",
+                            path, strerror(errno));
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
+        close(fd);
+        return pn_error_set(err, PN_E_IO, "%s: cannot stat: %s", path, strerror(e));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return pn_error_set(err, PN_E_IO, "%s: not a regular file", path);
+    }
+    if (st.st_size == 0) {
+        close(fd);
+        return PN_OK;
+    }
+    void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    int e = errno;
+    close(fd);
+    if (p == MAP_FAILED) return pn_error_set(err, PN_E_IO, "%s: cannot mmap: %s", path, strerror(e));
+    m->data = p;
+    m->size = (size_t)st.st_size;
+    return PN_OK;
+}
+
+void pn_io_unmap(pn_mapped *m)
+{
+    if (m->data) munmap((void *)m->data, m->size);
+    m->data = NULL;
+    m->size = 0;
+}
+
+float pn_half_to_float(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
+    uint32_t exp = (h >> 10) & 0x1fu;
+    uint32_t man = h & 0x3ffu;
+    uint32_t bits;
+    if (exp == 0x1f) {
+        bits = sign | 0x7f800000u | (man << 13); /* inf / nan (payload kept) */
+    } else if (exp != 0) {
+        bits = sign | ((exp + 112u) << 23) | (man << 13);
+    } else if (man == 0) {
+        bits = sign;
+    } else { /* subnormal half: normalise */
+        int e = -1;
+        do {
+            e++;
+            man <<= 1;
+        } while (!(man & 0x400u));
+        bits = sign | ((uint32_t)(112 - e) << 23) | ((man & 0x3ffu) << 13);
+    }
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+float pn_bf16_to_float(uint16_t b)
+{
+    uint32_t bits = (uint32_t)b << 16;
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+pn_dtype pn_io_mem_dtype(pn_dtype fdt)
+{
+    switch (fdt) {
+    case PN_F32: case PN_F16: case PN_BF16: case PN_F64: return PN_F32;
+    default: return PN_I64;
+    }
+}
+
+int pn_io_convert(pn_dtype fdt, const uint8_t *src, size_t n, void *dst)
+{
+    float *f = dst;
+    int64_t *q = dst;
+    switch (fdt) {
+    case PN_F32: memcpy(dst, src, n * 4); break;
+    case PN_F16: for (size_t i = 0; i < n; i++) f[i] = pn_half_to_float(pn_le16(src + 2 * i)); break;
+    case PN_BF16: for (size_t i = 0; i < n; i++) f[i] = pn_bf16_to_float(pn_le16(src + 2 * i)); break;
+    case PN_F64:
+        for (size_t i = 0; i < n; i++) {
+            double d;
+            memcpy(&d, src + 8 * i, 8);
+            f[i] = (float)d; /* round to nearest, as torch's .float() */
+        }
+        break;
+    case PN_I64: memcpy(dst, src, n * 8); break;
+    case PN_I32:
+        for (size_t i = 0; i < n; i++) q[i] = (int32_t)pn_le32(src + 4 * i);
+        break;
+    case PN_U8: for (size_t i = 0; i < n; i++) q[i] = src[i]; break;
+    case PN_I8: for (size_t i = 0; i < n; i++) q[i] = (int8_t)src[i]; break;
+    case PN_BOOL:
+        for (size_t i = 0; i < n; i++) {
+            if (src[i] > 1) return -1;
+            q[i] = src[i];
+        }
+        break;
+    }
+    return 0;
+}
+
+pn_status pn_io_sd_push(pn_statedict *sd, const char *name, pn_dtype fdt, int ndim,
+                        const int64_t *shape, size_t numel, const uint8_t *src, pn_error *err)
+{
+    if (ndim < 0 || ndim > PN_MAX_DIMS)
+        return pn_error_set(err, PN_E_UNSUPPORTED, "tensor '%s': %d dimensions (at most %d)", name,
+                            ndim, PN_MAX_DIMS);
+    if (sd->n == sd->cap) {
+        size_t cap = sd->cap ? sd->cap * 2 : 64;
+        pn_tensor *t = realloc(sd->t, cap * sizeof *t);
+        if (!t) return pn_error_set(err, PN_E_NOMEM, "out of memory adding tensor '%s'", name);
+        sd->t = t;
+        sd->cap = cap;
+    }
+    pn_dtype mdt = pn_io_mem_dtype(fdt);
+    pn_tensor *t = &sd->t[sd->n];
+    memset(t, 0, sizeof *t);
+    t->name = strdup(name);
+    t->data = malloc(numel ? numel * pn_dtype_size(mdt) : 1);
+    if (!t->name || !t->data) {
+        free(t->name);
+        free(t->data);
+        return pn_error_set(err, PN_E_NOMEM, "out of memory for tensor '%s' (%zu elements)", name,
+                            numel);
+    }
+    if (numel && pn_io_convert(fdt, src, numel, t->data) != 0) {
+        free(t->name);
+        free(t->data);
+        return pn_error_set(err, PN_E_FORMAT, "tensor '%s': bool data holds a byte other than 0/1",
+                            name);
+    }
+    t->dtype = mdt;
+    t->file_dtype = fdt;
+    t->ndim = ndim;
+    for (int i = 0; i < ndim; i++) t->shape[i] = shape[i];
+    t->numel = numel;
+    sd->n++;
+    return PN_OK;
+}
+
+static int cmp_strp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+int pn_io_find_duplicate(const char *const *names, size_t n, const char **dup)
+{
+    if (n < 2) return 0;
+    const char **s = malloc(n * sizeof *s);
+    if (!s) return -1;
+    memcpy(s, names, n * sizeof *s);
+    qsort(s, n, sizeof *s, cmp_strp);
+    int found = 0;
+    for (size_t i = 1; i < n; i++) {
+        if (strcmp(s[i - 1], s[i]) == 0) {
+            if (dup) *dup = s[i];
+            found = 1;
+            break;
+        }
+    }
+    free(s);
+    return found;
+}

@@ -1,0 +1,65 @@
+/* Internal helpers shared by the weight-file readers and writers. */
+#ifndef PNEUMO_IO_INTERNAL_H
+#define PNEUMO_IO_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pneumo/status.h"
+#include "pneumo/tensor.h"
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "pneumo's weight files code assumes a little-endian host"
+/* ResNet-18 check of a const sd for writers: on success *names gets the
+ * normalised key names in sd order (free each, then the array). */
+pn_status pn_io_r18_names(const pn_statedict *sd, int num_classes, char ***names,
+                          pn_error *err);
+
+#endif
+
+/* A read-only whole-file mapping (mmap; an empty file maps to NULL/0). */
+typedef struct pn_mapped {
+    const uint8_t *data;
+    size_t size;
+} pn_mapped;
+pn_status pn_io_map(const char *path, pn_mapped *m, pn_error *err);
+void pn_io_unmap(pn_mapped *m);
+
+/* Little-endian loads from unaligned bytes. */
+static inline uint16_t pn_le16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
+static inline uint32_t pn_le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+}
+static inline uint64_t pn_le64(const uint8_t *p)
+{
+    return (uint64_t)pn_le32(p) | ((uint64_t)pn_le32(p + 4) << 32);
+}
+
+float pn_half_to_float(uint16_t h);
+float pn_bf16_to_float(uint16_t b);
+
+/* In-memory dtype a file dtype is converted to (PN_F32 or PN_I64). */
+pn_dtype pn_io_mem_dtype(pn_dtype file_dtype);
+
+/* Converts n little-endian elements of file dtype `fdt` at src (any
+ * alignment) into dst (float* or int64_t* per pn_io_mem_dtype). Returns 0,
+ * or -1 when a BOOL byte is not 0/1. */
+int pn_io_convert(pn_dtype fdt, const uint8_t *src, size_t n, void *dst);
+
+/* Appends a tensor to sd WITHOUT the duplicate-name check (the caller has
+ * checked names already); converts `n` elements of `fdt` from src.
+ * The name is copied. */
+pn_status pn_io_sd_push(pn_statedict *sd, const char *name, pn_dtype fdt, int ndim,
+                        const int64_t *shape, size_t numel, const uint8_t *src, pn_error *err);
+
+/* 1 if any two of the n names are equal (sorts a copy of the pointers);
+ * *dup gets one of them. -1 when out of memory. */
+int pn_io_find_duplicate(const char *const *names, size_t n, const char **dup);
+
+/* ResNet-18 check of a const sd for writers: on success *names gets the
+ * normalised key names in sd order (free each, then the array). */
+pn_status pn_io_r18_names(const pn_statedict *sd, int num_classes, char ***names,
+                          pn_error *err);
+
+#endif
