@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pneumo/dataset.h"
 #include "pneumo/featcache.h"
 #include "pneumo/report.h"
 #include "pneumo/train.h"
@@ -21,8 +22,8 @@
 extern "C" {
 #endif
 
-enum { PN_SPLIT_TRAIN = 0, PN_SPLIT_VAL, PN_SPLIT_TEST, PN_NSPLITS };
-extern const char *const pn_split_names[PN_NSPLITS]; /* "train", "val", "test" */
+/* splits: PN_SPLIT_TRAIN, PN_SPLIT_VAL, PN_SPLIT_TEST of pneumo/dataset.h */
+#define PN_NSPLITS PN_NUM_SPLITS
 
 typedef struct pn_source {
     void *ctx;

@@ -20,7 +20,9 @@
 extern "C" {
 #endif
 
-#define PN_MAX_CLASSES 16
+#ifndef PN_MAX_CLASSES
+#define PN_MAX_CLASSES 16 /* as in pneumo/weights.h */
+#endif
 
 typedef enum pn_balance {
     PN_BALANCE_WEIGHT = 0, /* loss weights w_c = N / (C * n_c) (default) */
@@ -42,16 +44,8 @@ pn_status pn_class_weights(const int *label, size_t n, int classes, float *w, pn
 pn_status pn_balanced_sample(pn_rng *g, const int *label, size_t n, int classes, int64_t *out,
                              pn_error *err);
 
-/* Patient id from a file name (folder part ignored):
- *   person123_bacteria_45.jpeg      -> person123
- *   IM-0115-0001.jpeg               -> IM-0115
- *   NORMAL2-IM-0246-0001-0002.jpeg  -> NORMAL2-IM-0246
- * anything else -> the name without its extension (its own patient).
- * Returns buf. */
-const char *pn_patient_id(const char *filename, char *buf, size_t bufsize);
-
 /* Carve a validation set out of n training items, grouped by patient
- * (pn_patient_id of names[i]) and stratified by label: patients are visited
+ * (pn_patient_id() of pneumo/dataset.h on names[i]) and stratified by label: patients are visited
  * in a seeded random order and a patient goes to validation while its
  * class's validation count is below round(fraction * n_c). No patient is ever
  * in both sets. is_val[i] = 1 for validation items. PN_E_ARG when fraction is

@@ -5,8 +5,6 @@
 
 #include "pneumo/app.h"
 
-const char *const pn_split_names[PN_NSPLITS] = {"train", "val", "test"};
-
 pn_status pn_features_compute(const pn_source *src, const pn_extractor *ex, pn_featcache *cache,
                               int split, float *out, pn_progress_fn progress, void *user,
                               pn_error *err)
@@ -37,12 +35,12 @@ pn_status pn_features_compute(const pn_source *src, const pn_extractor *ex, pn_f
         if (!hit) miss[nmiss++] = i;
     }
     size_t done_n = n - nmiss;
-    if (progress) progress(pn_split_names[split], done_n, n, user);
+    if (progress) progress(pn_split_name((pn_split)(split)), done_n, n, user);
     for (size_t j = 0; j < nmiss; j += (size_t)B) {
         int nb = (int)(nmiss - j < (size_t)B ? nmiss - j : (size_t)B);
         st = ex->run(ex->ctx, split, miss + j, nb, tmp, err);
         if (st) {
-            pn_error_prefix(err, "%s features: ", pn_split_names[split]);
+            pn_error_prefix(err, "%s features: ", pn_split_name((pn_split)(split)));
             goto done;
         }
         for (int k = 0; k < nb; k++) {
@@ -57,7 +55,7 @@ pn_status pn_features_compute(const pn_source *src, const pn_extractor *ex, pn_f
             }
         }
         done_n += (size_t)nb;
-        if (progress) progress(pn_split_names[split], done_n, n, user);
+        if (progress) progress(pn_split_name((pn_split)(split)), done_n, n, user);
     }
 done:
     free(miss);

@@ -195,7 +195,7 @@ pn_status pn_train_run(const pn_train_config *cfg, const pn_source *src, const p
         for (size_t i = 0; i < sp[s].n; i++)
             if (sp[s].y[i] < 0 || sp[s].y[i] >= C) {
                 st = pn_error_set(err, PN_E_ARG, "%s item %s has label %d (classes: %d)",
-                                  pn_split_names[s], sp[s].names[i], sp[s].y[i], C);
+                                  pn_split_name((pn_split)(s)), sp[s].names[i], sp[s].y[i], C);
                 goto done;
             }
 
@@ -253,7 +253,7 @@ pn_status pn_train_run(const pn_train_config *cfg, const pn_source *src, const p
     for (int s = 1; s < PN_NSPLITS; s++) {
         if (!sp[s].n) continue;
         pn_split_result *r = &res[nres++];
-        *r = (pn_split_result){.name = pn_split_names[s], .n = sp[s].n, .files = sp[s].names,
+        *r = (pn_split_result){.name = pn_split_name((pn_split)(s)), .n = sp[s].n, .files = sp[s].names,
                                .labels = sp[s].y, .probs = sp[s].probs};
         if (C == 2) {
             st = pn_split_result_compute(r, C, thr, err);

@@ -1,39 +1,11 @@
-/* Patient ids from file names and the patient-grouped stratified val split. */
-#include <ctype.h>
+/* The patient-grouped stratified validation split (patient ids from
+ * pn_patient_id() of the images area). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "pneumo/dataset.h"
 #include "pneumo/train.h"
-
-const char *pn_patient_id(const char *filename, char *buf, size_t bufsize)
-{
-    const char *base = strrchr(filename, '/');
-    base = base ? base + 1 : filename;
-    size_t len = strlen(base);
-    const char *dot = strrchr(base, '.');
-    if (dot && dot != base) len = (size_t)(dot - base);
-    size_t keep = len;
-    if (!strncmp(base, "person", 6) && isdigit((unsigned char)base[6])) {
-        /* personN_... */
-        size_t i = 6;
-        while (i < len && isdigit((unsigned char)base[i])) i++;
-        keep = i;
-    } else {
-        /* [NORMAL2-]IM-NNNN-... */
-        size_t off = !strncmp(base, "NORMAL2-", 8) ? 8 : 0;
-        if (!strncmp(base + off, "IM-", 3) && isdigit((unsigned char)base[off + 3])) {
-            size_t i = off + 3;
-            while (i < len && isdigit((unsigned char)base[i])) i++;
-            keep = i;
-        }
-    }
-    if (bufsize == 0) return buf;
-    if (keep >= bufsize) keep = bufsize - 1;
-    memcpy(buf, base, keep);
-    buf[keep] = 0;
-    return buf;
-}
 
 typedef struct {
     char id[128];
