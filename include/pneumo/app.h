@@ -93,4 +93,58 @@ void pn_train_summary_free(pn_train_summary *sum);
 #ifdef __cplusplus
 }
 #endif
+
+/* ---- glue: a pn_dataset as a pn_source, pn_infer as a pn_extractor -------- */
+#include "pneumo/image.h"
+#include "pneumo/infer.h"
+#include "pneumo/tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct pn_dataset_source {
+    pn_source src;
+    const pn_dataset *ds;
+    const char *class_names[PN_MAX_CLASSES];
+} pn_dataset_source;
+
+/* Items keep the dataset's order; names are the items' display names;
+ * content hashes are SHA-256 of pn_dataset_read(). */
+pn_status pn_dataset_source_init(pn_dataset_source *s, const pn_dataset *ds, pn_error *err);
+
+typedef struct pn_infer_extractor {
+    pn_extractor ex;
+    const pn_dataset *ds;
+    pn_infer *engine;
+    int batch, threads, skip_bad;
+    pn_decode_opts decode;
+    float *x;          /* (batch, 3, 224, 224) */
+    float *feat;       /* (batch, 512) */
+    size_t *rows;      /* (batch) */
+    size_t skipped;    /* unreadable items left out (skip_bad) */
+    char settings[256];
+} pn_infer_extractor;
+
+/* Pooled 512-d features (PN_STAGE_POOL) of dataset items through the
+ * loader (threads workers) and the infer engine (batch, threads, bf16).
+ * weights_hash: SHA-256 of the weights file (cache key). With skip_bad,
+ * unreadable items get NaN features (dropped by pn_train_run, never cached). */
+pn_status pn_infer_extractor_init(pn_infer_extractor *e, const pn_dataset *ds,
+                                  const pn_statedict *sd, const uint8_t weights_hash[32],
+                                  int batch, int threads, int bf16, int fast_decode,
+                                  int skip_bad, pn_error *err);
+void pn_infer_extractor_free(pn_infer_extractor *e);
+
+/* model.safetensors: the backbone tensors of sd plus the trained head as
+ * fc.weight (C,D) / fc.bias (C), with pneumo metadata (class names,
+ * threshold, training settings JSON, SHA-256 hex of the source weights). */
+pn_status pn_save_trained_model(const char *path, const pn_statedict *backbone, const float *w,
+                                const float *b, int classes, int dim, double threshold,
+                                const char *const *class_names, const char *training_json,
+                                const char *base_sha256_hex, pn_error *err);
+
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -1,5 +1,6 @@
 /* Features of a split through the disk cache: hits are read, misses go
  * through the backbone in batches and are stored. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,7 +47,9 @@ pn_status pn_features_compute(const pn_source *src, const pn_extractor *ex, pn_f
         for (int k = 0; k < nb; k++) {
             size_t i = miss[j + (size_t)k];
             memcpy(out + i * D, tmp + (size_t)k * D, D * sizeof *tmp);
-            if (cache) {
+            int finite = 1;
+            for (size_t q = 0; q < D && finite; q++) finite = isfinite(tmp[(size_t)k * D + q]);
+            if (cache && finite) { /* unreadable (skipped) items are never cached */
                 st = pn_featcache_put(cache, keys[i], tmp + (size_t)k * D, D, err);
                 if (st) {
                     pn_error_prefix(err, "feature cache (use --no-cache to skip it): ");

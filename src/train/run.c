@@ -76,8 +76,29 @@ static pn_status load_split(const pn_train_config *cfg, const pn_source *src,
         s->names[i] = src->name(src->ctx, split, i);
     }
     st = pn_features_compute(src, ex, cache, split, s->x, cfg->progress, cfg->user, err);
-    if (st) split_free(s);
-    return st;
+    if (st) {
+        split_free(s);
+        return st;
+    }
+    /* items the extractor could not read (--skip-bad) have NaN features: drop them */
+    const size_t D = (size_t)ex->dim;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        int ok = 1;
+        for (size_t q = 0; q < D && ok; q++) ok = isfinite(s->x[i * D + q]);
+        if (!ok) {
+            logf_(cfg, "skipped unreadable image %s", s->names[i]);
+            continue;
+        }
+        if (k != i) {
+            memmove(s->x + k * D, s->x + i * D, D * sizeof *s->x);
+            s->y[k] = s->y[i];
+            s->names[k] = s->names[i];
+        }
+        k++;
+    }
+    s->n = k;
+    return PN_OK;
 }
 
 static pn_status out_path(char *buf, size_t n, const char *dir, const char *name, pn_error *err)

@@ -1,0 +1,162 @@
+/* Glue: pn_dataset -> pn_source, pn_loader + pn_infer -> pn_extractor. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pneumo/app.h"
+#include "pneumo/util.h"
+
+/* ---- source ---------------------------------------------------------------- */
+
+static size_t ds_count(void *c, int s)
+{
+    return pn_dataset_count(((pn_dataset_source *)c)->ds, (pn_split)s);
+}
+static const char *ds_name(void *c, int s, size_t i)
+{
+    return pn_dataset_item(((pn_dataset_source *)c)->ds, (pn_split)s, i)->name;
+}
+static int ds_label(void *c, int s, size_t i)
+{
+    return pn_dataset_item(((pn_dataset_source *)c)->ds, (pn_split)s, i)->label;
+}
+static pn_status ds_hash(void *c, int s, size_t i, uint8_t out[32], pn_error *err)
+{
+    const pn_dataset *ds = ((pn_dataset_source *)c)->ds;
+    uint8_t *buf;
+    size_t n;
+    pn_status st = pn_dataset_read(ds, pn_dataset_item(ds, (pn_split)s, i), &buf, &n, err);
+    if (st) return st;
+    pn_sha256_buf(buf, n, out);
+    free(buf);
+    return PN_OK;
+}
+
+pn_status pn_dataset_source_init(pn_dataset_source *s, const pn_dataset *ds, pn_error *err)
+{
+    memset(s, 0, sizeof *s);
+    int C = pn_dataset_num_classes(ds);
+    if (C > PN_MAX_CLASSES)
+        return pn_error_set(err, PN_E_UNSUPPORTED, "%s: %d classes (at most %d)",
+                            pn_dataset_path(ds), C, PN_MAX_CLASSES);
+    s->ds = ds;
+    for (int c = 0; c < C; c++) s->class_names[c] = pn_dataset_class_name(ds, c);
+    s->src = (pn_source){s, C, s->class_names, ds_count, ds_name, ds_label, ds_hash};
+    return PN_OK;
+}
+
+/* ---- extractor ---------------------------------------------------------------- */
+
+static pn_status ix_run(void *c, int split, const size_t *idx, int n, float *out, pn_error *err)
+{
+    pn_infer_extractor *e = c;
+    pn_loader *l;
+    pn_status st = pn_loader_create(&l, e->ds, (pn_split)split, idx, (size_t)n, e->batch,
+                                    e->threads, &e->decode, e->skip_bad, err);
+    if (st) return st;
+    for (int k = 0; k < n * 512; k++) out[k] = NAN; /* rows of skipped items stay NaN */
+    /* item index in split -> row of out */
+    size_t done = 0;
+    for (;;) {
+        int nb = 0;
+        st = pn_loader_next(l, e->x, NULL, e->rows, &nb, err);
+        if (st || nb == 0) break;
+        st = pn_infer_run(e->engine, e->x, nb, e->feat, NULL, err);
+        if (st) break;
+        /* rows come in order of idx; skipped items are missing */
+        for (int k = 0; k < nb; k++) {
+            while (done < (size_t)n && idx[done] != e->rows[k]) done++;
+            if (done == (size_t)n) {
+                st = pn_error_set(err, PN_E_BACKEND, "loader returned an unexpected item");
+                break;
+            }
+            memcpy(out + done * 512, e->feat + (size_t)k * 512, 512 * sizeof(float));
+            done++;
+        }
+        if (st) break;
+    }
+    e->skipped += pn_loader_skipped(l);
+    pn_loader_free(l);
+    return st;
+}
+
+pn_status pn_infer_extractor_init(pn_infer_extractor *e, const pn_dataset *ds,
+                                  const pn_statedict *sd, const uint8_t weights_hash[32],
+                                  int batch, int threads, int bf16, int fast_decode,
+                                  int skip_bad, pn_error *err)
+{
+    memset(e, 0, sizeof *e);
+    e->ds = ds;
+    e->batch = batch;
+    e->threads = threads;
+    e->skip_bad = skip_bad;
+    e->decode.fast_decode = fast_decode;
+    pn_infer_config ic = pn_infer_config_default();
+    ic.max_batch = batch;
+    ic.threads = threads;
+    ic.bf16 = bf16;
+    ic.stop = PN_STAGE_POOL;
+    pn_status st = pn_infer_create(&e->engine, sd, &ic, err);
+    if (st) return st;
+    if (err) err->msg[0] = 0; /* a bf16 notice is not an error */
+    e->x = malloc((size_t)batch * 3 * 224 * 224 * sizeof *e->x);
+    e->feat = malloc((size_t)batch * 512 * sizeof *e->feat);
+    e->rows = malloc((size_t)batch * sizeof *e->rows);
+    if (!e->x || !e->feat || !e->rows) {
+        pn_infer_extractor_free(e);
+        return pn_error_set(err, PN_E_NOMEM, "features: out of memory for batch %d", batch);
+    }
+    snprintf(e->settings, sizeof e->settings,
+             "resize=224x224 pillow-bilinear squash; imagenet mean/std; fast_decode=%d; bf16=%d",
+             fast_decode, pn_infer_is_bf16(e->engine));
+    e->ex = (pn_extractor){e, 512, 256, "pool", e->settings, {0}, ix_run};
+    memcpy(e->ex.weights_hash, weights_hash, 32);
+    return PN_OK;
+}
+
+void pn_infer_extractor_free(pn_infer_extractor *e)
+{
+    if (e->engine) pn_infer_free(e->engine);
+    free(e->x);
+    free(e->feat);
+    free(e->rows);
+    memset(e, 0, sizeof *e);
+}
+
+/* ---- trained model file ----------------------------------------------------- */
+
+#include "pneumo/weights.h"
+
+pn_status pn_save_trained_model(const char *path, const pn_statedict *backbone, const float *w,
+                                const float *b, int classes, int dim, double threshold,
+                                const char *const *class_names, const char *training_json,
+                                const char *base_sha256_hex, pn_error *err)
+{
+    pn_statedict sd;
+    pn_statedict_init(&sd);
+    pn_status st = PN_OK;
+    for (size_t i = 0; i < backbone->n && !st; i++) {
+        const pn_tensor *t = &backbone->t[i];
+        if (!strncmp(t->name, "fc.", 3)) continue; /* replaced by the trained head */
+        st = pn_statedict_add(&sd, t->name, t->dtype, t->ndim, t->shape, t->data, NULL, err);
+    }
+    int64_t ws[2] = {classes, dim}, bs[1] = {classes};
+    if (!st) st = pn_statedict_add(&sd, "fc.weight", PN_F32, 2, ws, w, NULL, err);
+    if (!st) st = pn_statedict_add(&sd, "fc.bias", PN_F32, 1, bs, b, NULL, err);
+    if (!st) {
+        pn_model_meta meta;
+        pn_model_meta_default(&meta);
+        meta.num_classes = classes;
+        for (int c = 0; c < classes && c < PN_MAX_CLASSES; c++)
+            snprintf(meta.class_names[c], PN_CLASS_NAME_MAX, "%s", class_names[c]);
+        meta.threshold = threshold;
+        if (training_json)
+            snprintf(meta.training_json, PN_TRAINING_JSON_MAX, "%s", training_json);
+        if (base_sha256_hex)
+            snprintf(meta.base_sha256, sizeof meta.base_sha256, "%s", base_sha256_hex);
+        st = pn_modelfile_save(path, &sd, &meta, err);
+    }
+    pn_statedict_free(&sd);
+    return st;
+}
