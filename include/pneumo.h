@@ -18,4 +18,5 @@
 #include "pneumo/cam.h"
 #include "pneumo/featcache.h"
 #include "pneumo/app.h"
+#include "pneumo/predict.h"
 #endif
