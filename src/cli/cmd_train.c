@@ -46,6 +46,7 @@ static void help(FILE *f)
             "      --skip-bad         leave unreadable images out (listed) instead of stopping\n"
             "      --resume           continue from DIR/checkpoint.bin (same options)\n"
             "      --no-cache         do not read or write the disk feature cache\n"
+            "      --no-shuffle       keep the file order every epoch (parity checks)\n"
             "  -h, --help             this help\n"
             "\n"
             "Outputs in DIR: model.safetensors, metrics.json, predictions.csv, curves.png,\n"
@@ -137,10 +138,10 @@ int pn_cmd_train(int argc, char **argv)
     const char *freeze = "fc", *threshold = "0.5";
     long epochs = 5, batch = 32, threads = 0, seed = 0;
     double lr = 1e-3, val_split = 0;
-    int bf16 = 0, fast = 0, skip_bad = 0, resume = 0, no_cache = 0;
+    int bf16 = 0, fast = 0, skip_bad = 0, resume = 0, no_cache = 0, shuffle = 1;
     pn_balance balance = PN_BALANCE_WEIGHT;
     enum { O_EPOCHS = 256, O_BATCH, O_LR, O_SEED, O_FREEZE, O_BALANCE, O_VALSPLIT, O_THR,
-           O_BF16, O_FAST, O_SKIP, O_RESUME, O_NOCACHE };
+           O_BF16, O_FAST, O_SKIP, O_RESUME, O_NOCACHE, O_NOSHUFFLE };
     static const struct option opts[] = {
         {"data", required_argument, 0, 'd'},     {"weights", required_argument, 0, 'w'},
         {"out", required_argument, 0, 'o'},      {"epochs", required_argument, 0, O_EPOCHS},
@@ -150,7 +151,8 @@ int pn_cmd_train(int argc, char **argv)
         {"val-split", required_argument, 0, O_VALSPLIT}, {"threshold", required_argument, 0, O_THR},
         {"bf16", no_argument, 0, O_BF16},        {"fast-decode", no_argument, 0, O_FAST},
         {"skip-bad", no_argument, 0, O_SKIP},    {"resume", no_argument, 0, O_RESUME},
-        {"no-cache", no_argument, 0, O_NOCACHE}, {"help", no_argument, 0, 'h'},
+        {"no-cache", no_argument, 0, O_NOCACHE}, {"no-shuffle", no_argument, 0, O_NOSHUFFLE},
+        {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     pn_error err = {0};
     int ch;
@@ -178,6 +180,7 @@ int pn_cmd_train(int argc, char **argv)
         case O_SKIP: skip_bad = 1; break;
         case O_RESUME: resume = 1; break;
         case O_NOCACHE: no_cache = 1; break;
+        case O_NOSHUFFLE: shuffle = 0; break;
         case 'h': help(stdout); return 0;
         default: return pn_cli_usage_error(cmd, "unknown option");
         }
@@ -247,14 +250,15 @@ int pn_cmd_train(int argc, char **argv)
                               "freeze", freeze, "balance", pn_balance_name(balance),
                               "val_split", s_vs, "threshold", s_thr,
                               "bf16", pn_infer_is_bf16(ix.engine) ? "yes" : "no",
-                              "fast_decode", fast ? "yes" : "no", NULL};
+                              "fast_decode", fast ? "yes" : "no", "shuffle", shuffle ? "yes" : "no",
+                              NULL};
     char tjson[1024];
     snprintf(tjson, sizeof tjson,
              "{\"epochs\":%ld,\"batch\":%ld,\"lr\":%g,\"seed\":%ld,\"freeze\":\"%s\","
              "\"balance\":\"%s\",\"val_split\":%g,\"threshold\":\"%s\",\"bf16\":%d,"
-             "\"fast_decode\":%d,\"optimizer\":\"adam\"}",
+             "\"fast_decode\":%d,\"shuffle\":%d,\"optimizer\":\"adam\"}",
              epochs, batch, lr, seed, freeze, pn_balance_name(balance), val_split, threshold,
-             pn_infer_is_bf16(ix.engine), fast);
+             pn_infer_is_bf16(ix.engine), fast, shuffle);
 
     printf("pneumo train: seed %ld, %ld epochs, batch %ld, Adam lr %g, freeze %s, balance %s\n",
            seed, epochs, batch, lr, freeze, pn_balance_name(balance));
@@ -276,6 +280,7 @@ int pn_cmd_train(int argc, char **argv)
     cfg.head.seed = (uint64_t)seed;
     cfg.head.balance = balance;
     cfg.head.resume = resume;
+    cfg.head.shuffle = shuffle;
     cfg.head.on_epoch = ui_epoch;
     cfg.head.on_batch = ui_batch;
     cfg.head.user = &u;
