@@ -119,9 +119,9 @@ typedef struct pn_infer_extractor {
     pn_infer *engine;
     int batch, threads, skip_bad;
     pn_decode_opts decode;
-    float *x;          /* (batch, 3, 224, 224) */
+    float *x;          /* (chunk, 3, 224, 224): a decoded chunk (128 images) */
     float *feat;       /* (batch, 512) */
-    size_t *rows;      /* (batch) */
+    size_t *rows;      /* (chunk) */
     size_t skipped;    /* unreadable items left out (skip_bad) */
     char settings[256];
 } pn_infer_extractor;

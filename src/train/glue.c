@@ -7,6 +7,9 @@
 #include "pneumo/app.h"
 #include "pneumo/util.h"
 
+/* images decoded before the backbone runs over them (x: 77 MB) */
+#define PN_EXTRACT_CHUNK 128
+
 /* ---- source ---------------------------------------------------------------- */
 
 static size_t ds_count(void *c, int s)
@@ -48,36 +51,45 @@ pn_status pn_dataset_source_init(pn_dataset_source *s, const pn_dataset *ds, pn_
 
 /* ---- extractor ---------------------------------------------------------------- */
 
+/* Decode a chunk of up to ex.max_batch items with the loader's threads
+ * first, then run the backbone over it: decoding and oneDNN never compete
+ * for the cores (overlapping them oversubscribed 2-core machines and was
+ * ~2x slower). */
 static pn_status ix_run(void *c, int split, const size_t *idx, int n, float *out, pn_error *err)
 {
     pn_infer_extractor *e = c;
+    const size_t img = (size_t)3 * 224 * 224;
     pn_loader *l;
     pn_status st = pn_loader_create(&l, e->ds, (pn_split)split, idx, (size_t)n, e->batch,
                                     e->threads, &e->decode, e->skip_bad, err);
     if (st) return st;
-    for (int k = 0; k < n * 512; k++) out[k] = NAN; /* rows of skipped items stay NaN */
-    /* item index in split -> row of out */
-    size_t done = 0;
+    for (size_t k = 0; k < (size_t)n * 512; k++) out[k] = NAN; /* skipped items stay NaN */
+    /* 1. decode: rows of the chunk buffer in order of idx (skipped items missing) */
+    size_t got = 0;
     for (;;) {
         int nb = 0;
-        st = pn_loader_next(l, e->x, NULL, e->rows, &nb, err);
+        st = pn_loader_next(l, e->x + got * img, NULL, e->rows + got, &nb, err);
         if (st || nb == 0) break;
-        st = pn_infer_run(e->engine, e->x, nb, e->feat, NULL, err);
-        if (st) break;
-        /* rows come in order of idx; skipped items are missing */
-        for (int k = 0; k < nb; k++) {
-            while (done < (size_t)n && idx[done] != e->rows[k]) done++;
-            if (done == (size_t)n) {
-                st = pn_error_set(err, PN_E_BACKEND, "loader returned an unexpected item");
-                break;
-            }
-            memcpy(out + done * 512, e->feat + (size_t)k * 512, 512 * sizeof(float));
-            done++;
-        }
-        if (st) break;
+        got += (size_t)nb;
     }
     e->skipped += pn_loader_skipped(l);
     pn_loader_free(l);
+    if (st) return st;
+    /* 2. the backbone over the chunk, in batches */
+    size_t row = 0;
+    for (size_t i = 0; i < got && !st; i += (size_t)e->batch) {
+        int nb = (int)(got - i < (size_t)e->batch ? got - i : (size_t)e->batch);
+        st = pn_infer_run(e->engine, e->x + i * img, nb, e->feat, NULL, err);
+        for (int k = 0; k < nb && !st; k++) {
+            while (row < (size_t)n && idx[row] != e->rows[i + (size_t)k]) row++;
+            if (row == (size_t)n) {
+                st = pn_error_set(err, PN_E_BACKEND, "loader returned an unexpected item");
+                break;
+            }
+            memcpy(out + row * 512, e->feat + (size_t)k * 512, 512 * sizeof(float));
+            row++;
+        }
+    }
     return st;
 }
 
@@ -100,9 +112,11 @@ pn_status pn_infer_extractor_init(pn_infer_extractor *e, const pn_dataset *ds,
     pn_status st = pn_infer_create(&e->engine, sd, &ic, err);
     if (st) return st;
     if (err) err->msg[0] = 0; /* a bf16 notice is not an error */
-    e->x = malloc((size_t)batch * 3 * 224 * 224 * sizeof *e->x);
+    /* chunk buffers: x (chunk,3,224,224), rows (chunk); feat (batch,512) */
+    const int chunk = batch > PN_EXTRACT_CHUNK ? batch : PN_EXTRACT_CHUNK;
+    e->x = malloc((size_t)chunk * 3 * 224 * 224 * sizeof *e->x);
     e->feat = malloc((size_t)batch * 512 * sizeof *e->feat);
-    e->rows = malloc((size_t)batch * sizeof *e->rows);
+    e->rows = malloc((size_t)chunk * sizeof *e->rows);
     if (!e->x || !e->feat || !e->rows) {
         pn_infer_extractor_free(e);
         return pn_error_set(err, PN_E_NOMEM, "features: out of memory for batch %d", batch);
@@ -110,7 +124,7 @@ pn_status pn_infer_extractor_init(pn_infer_extractor *e, const pn_dataset *ds,
     snprintf(e->settings, sizeof e->settings,
              "resize=224x224 pillow-bilinear squash; imagenet mean/std; fast_decode=%d; bf16=%d",
              fast_decode, pn_infer_is_bf16(e->engine));
-    e->ex = (pn_extractor){e, 512, 256, "pool", e->settings, {0}, ix_run};
+    e->ex = (pn_extractor){e, 512, chunk, "pool", e->settings, {0}, ix_run};
     memcpy(e->ex.weights_hash, weights_hash, 32);
     return PN_OK;
 }
