@@ -14,7 +14,7 @@ BUILD   ?= build
 PKGS    := libjpeg libpng libzip libcjson libcurl libarchive plplot libcrypto
 DEBS    := build-essential pkg-config libdnnl-dev libjpeg62-turbo-dev libpng-dev libzip-dev \
            libcjson-dev libcurl4-openssl-dev libarchive-dev libplplot-dev plplot-driver-cairo \
-           libssl-dev libcmocka-dev clang python3 python3-torch python3-torchvision \
+           libssl-dev libcmocka-dev clang libclang-rt-dev python3 python3-torch python3-torchvision \
            python3-pil python3-numpy
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)

@@ -14,7 +14,11 @@ def main():
           % (p["batch"], p["size"], p["size"], t["torch"]))
     print("| workload | threads | pneumo | PyTorch eager | PyTorch best | pneumo / best |")
     print("|---|---|---|---|---|---|")
+    ptrain = {}
     for r in p["results"]:
+        if r["workload"] == "train_step":
+            ptrain[(r["freeze"], r["threads"])] = r["img_per_s"]
+            continue
         d, n = r["dtype"], r["threads"]
         if d.startswith("bf16"):
             eager = tr.get(("forward", "bf16", "autocast", n))
@@ -30,9 +34,12 @@ def main():
                                                     ratio))
     for (w, d, v, n), ips in tr.items():
         if w == "train_step":
-            print("| training step, freeze %s | %d | TODO (engine) | %.1f | %.1f | - |"
-                  % (v, n, ips, ips))
-    print("peak RSS of pneumo bench: %.0f MB" % p["peak_rss_mb"])
+            mine = ptrain.get((v, n))
+            print("| training step fp32, freeze %s | %d | %s | %.1f | %.1f | %s |"
+                  % (v, n, "%.1f" % mine if mine else "n/a (no training engine)", ips, ips,
+                     "%.2fx" % (mine / ips) if mine else "-"))
+    print("peak RSS of pneumo bench: %.0f MB after the forward workloads, %.0f MB in all"
+          % (p["peak_rss_forward_mb"], p["peak_rss_mb"]))
 
 
 if __name__ == "__main__":

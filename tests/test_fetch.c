@@ -10,8 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "pneumo.h"
@@ -238,6 +241,42 @@ static void test_resume_by_retry(void **state)
     assert_true(fu_same(dest, g_weights));
 }
 
+/* The file changed on the server between the two attempts: If-Range (the
+ * ETag of the first answer) makes the server send the whole new file instead
+ * of the rest of it glued onto the start of the old one. */
+static void test_resume_file_changed(void **state)
+{
+    (void)state;
+    pn_fetch_opts o;
+    quick_opts(&o);
+    char u[256], dest[4096], part[4200], served[4096], other[4096];
+    path2(served, sizeof served, g_srv, "changing.pth");
+    path2(other, sizeof other, g_srv, "other.pth");
+    size_t n;
+    uint8_t *a = fu_read(other, &n);
+    fu_write(served, a, n);
+    free(a);
+    const char *p = "/drop=100000/changing.pth";
+    url(u, sizeof u, &g_a, p);
+    path2(dest, sizeof dest, g_work, "w.pth");
+    snprintf(part, sizeof part, "%s.part", dest);
+    pn_error err = {0};
+    assert_int_equal(pn_download(&o, u, NULL, dest, &err), PN_E_NET);
+    assert_int_equal(fu_size(part), 100000);
+    uint8_t *b = fu_read(g_weights, &n);
+    fu_write(served, b, n); /* a new version of the file */
+    free(b);
+    o.expected_sha256_prefix = g_wprefix;
+    assert_int_equal(pn_download(&o, u, NULL, dest, &err), PN_OK);
+    assert_true(fu_same(dest, g_weights));
+    char range[128];
+    assert_int_equal(fu_server_requests(&g_a, p, range, sizeof range, NULL, 0), 2);
+    assert_string_equal(range, "bytes=100000-"); /* asked for the rest, got all */
+    char list[256];
+    assert_string_equal(fu_list(g_work, list, sizeof list), "home,w.pth,xdg"); /* no .part* */
+    unlink(served);
+}
+
 /* a server that ignores Range: the .part is discarded, the file restarts */
 static void test_resume_server_ignores_range(void **state)
 {
@@ -256,6 +295,16 @@ static void test_resume_server_ignores_range(void **state)
                                         0), 1);
     assert_string_equal(range, "bytes=28-");
     assert_true(fu_same(dest, g_weights));
+    /* an empty file: a 200 without a body still replaces the stale .part */
+    char empty[4096];
+    path2(empty, sizeof empty, g_srv, "empty.bin");
+    fu_write(empty, "", 0);
+    fu_write(part, "stale", 5);
+    unlink(dest);
+    url(u, sizeof u, &g_a, "/norange/empty.bin");
+    assert_int_equal(pn_download(&o, u, NULL, dest, &err), PN_OK);
+    assert_int_equal(fu_size(dest), 0);
+    assert_false(pn_path_exists(part));
 }
 
 /* a 206 whose Content-Range doesn't start where we asked: start over */
@@ -282,6 +331,80 @@ static void test_resume_bad_content_range(void **state)
     o.retries = 1;
     assert_int_equal(pn_download(&o, u, NULL, dest, &err), PN_OK);
     assert_true(fu_same(dest, g_weights));
+}
+
+/* Progress on stderr: a live line rewritten with \r (terminal), plain lines
+ * (not a terminal), or nothing. */
+static char *capture_download(pn_progress mode)
+{
+    pn_fetch_opts o;
+    quick_opts(&o);
+    o.progress = mode;
+    char u[256], dest[4096], log[4096];
+    url(u, sizeof u, &g_a, "/weights.pth");
+    path2(dest, sizeof dest, g_work, "w.pth");
+    path2(log, sizeof log, g_work, "stderr.txt");
+    unlink(dest);
+    fflush(stderr);
+    int saved = dup(2);
+    FILE *f = fopen(log, "w");
+    assert_non_null(f);
+    dup2(fileno(f), 2);
+    pn_error err = {0};
+    pn_status st = pn_download(&o, u, NULL, dest, &err);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    fclose(f);
+    assert_int_equal(st, PN_OK);
+    size_t n;
+    return (char *)fu_read(log, &n);
+}
+
+static void test_progress_output(void **state)
+{
+    (void)state;
+    char *bar = capture_download(PN_PROGRESS_BAR);
+    assert_non_null(strstr(bar, "\rw.pth: 300.0 KiB / 300.0 KiB (100%)"));
+    assert_non_null(strstr(bar, "/s  ETA "));
+    char *lines = capture_download(PN_PROGRESS_LINES);
+    assert_null(strchr(lines, '\r'));
+    assert_non_null(strstr(lines, "w.pth: 300.0 KiB / 300.0 KiB (100%)"));
+    char *quiet = capture_download(PN_PROGRESS_QUIET);
+    assert_string_equal(quiet, "");
+    free(bar);
+    free(lines);
+    free(quiet);
+}
+
+/* Two downloads of the same file at once: the second stops (the .part is
+ * locked) and leaves the first one's .part alone. */
+static void test_concurrent_download_locked(void **state)
+{
+    (void)state;
+    pn_fetch_opts o;
+    quick_opts(&o);
+    char u[256], dest[4096], part[4200];
+    path2(dest, sizeof dest, g_work, "w.pth");
+    snprintf(part, sizeof part, "%s.part", dest);
+    fu_write(part, "12345", 5);
+    int fd = open(part, O_RDWR);
+    assert_true(fd >= 0);
+    assert_int_equal(flock(fd, LOCK_EX), 0);
+    url(u, sizeof u, &g_a, "/tag=locked/weights.pth");
+    pn_error err = {0};
+    assert_int_equal(pn_download(&o, u, NULL, dest, &err), PN_E_IO);
+    assert_non_null(strstr(err.msg, "another pneumo"));
+    assert_int_equal(fu_server_requests(&g_a, "/tag=locked/weights.pth", NULL, 0, NULL, 0), 0);
+    assert_int_equal(fu_size(part), 5);
+    close(fd);
+    /* and once it is free, the download resumes from it: the file differs,
+     * the server has no validator from us, so bytes 0-4 stay "12345" and the
+     * checksum catches it */
+    o.expected_sha256_prefix = g_wprefix;
+    assert_int_equal(pn_download(&o, u, NULL, dest, &err), PN_E_FORMAT);
+    assert_false(pn_path_exists(dest));
+    assert_false(pn_path_exists(part));
 }
 
 /* ---- verification --------------------------------------------------------- */
@@ -631,7 +754,7 @@ static void test_from_zip(void **state)
     o.force = 1;
     assert_int_equal(pn_fetch_dataset(&o, path, sizeof path, &err), PN_OK);
     assert_false(pn_path_exists(f));
-    assert_true(pn_dataset_layout_ok(path));
+    assert_true(pn_fetch_layout_ok(path));
     char dir[4200];
     path2(dir, sizeof dir, g_work, "xdg/pneumo/datasets");
     assert_string_equal(fu_list(dir, list, sizeof list), "chest-xray-pneumonia");
@@ -650,6 +773,41 @@ static void make_layout(const char *dir)
             snprintf(p, sizeof p, "%s/%s/%s", dir, SPLITS[s], CLASSES[c]);
             assert_int_equal(pn_mkdirs(p, NULL), PN_OK);
         }
+}
+
+/* Leftovers of a run that died are cleaned up; a data set moved aside by a
+ * dead --force run is put back. */
+static void test_stale_leftovers(void **state)
+{
+    (void)state;
+    pid_t dead = fork();
+    if (dead == 0) _exit(0);
+    waitpid(dead, NULL, 0);
+    char dir[4096], p[4400], list[512], path[4096];
+    snprintf(dir, sizeof dir, "%s/xdg/pneumo/datasets", g_work);
+    snprintf(p, sizeof p, "%s/chest-xray-pneumonia.unpack.%ld/train", dir, (long)dead);
+    assert_int_equal(pn_mkdirs(p, NULL), PN_OK);
+    snprintf(p, sizeof p, "%s/chest-xray-pneumonia.new.%ld.unpack.%ld", dir, (long)dead,
+             (long)dead);
+    assert_int_equal(pn_mkdirs(p, NULL), PN_OK);
+    snprintf(p, sizeof p, "%s/chest-xray-pneumonia.old.%ld", dir, (long)dead);
+    make_layout(p);
+    /* a live process's temporary is left alone */
+    snprintf(p, sizeof p, "%s/chest-xray-pneumonia.unpack.%ld", dir, (long)getppid());
+    assert_int_equal(pn_mkdirs(p, NULL), PN_OK);
+    pn_fetch_opts o;
+    quick_opts(&o);
+    o.from_zip = g_zip;
+    pn_error err = {0};
+    assert_int_equal(pn_fetch_dataset(&o, path, sizeof path, &err), PN_OK);
+    char want[600];
+    snprintf(want, sizeof want, "chest-xray-pneumonia,chest-xray-pneumonia.unpack.%ld",
+             (long)getppid());
+    assert_string_equal(fu_list(dir, list, sizeof list), want);
+    /* the one put back is the old (empty-folder) data set, not the zip's */
+    char f[4200];
+    path2(f, sizeof f, path, "train/NORMAL");
+    assert_string_equal(fu_list(f, list, sizeof list), "");
 }
 
 static void test_reuse_kagglehub(void **state)
@@ -799,6 +957,13 @@ static void test_disk_full(void **state)
     o.expected_sha256_prefix = g_wprefix;
     o.dest_dir = mnt;
     pn_error err = {0};
+    /* size announced: refused before the first byte is written */
+    pn_status st0 = pn_fetch_weights(&o, path, sizeof path, &err);
+    char msg0[PN_ERROR_MSG_MAX], list0[256];
+    snprintf(msg0, sizeof msg0, "%s", err.msg);
+    fu_list(mnt, list0, sizeof list0);
+    /* size unknown (no Content-Length): writing hits ENOSPC */
+    url(u, sizeof u, &g_a, "/nolength/weights.pth");
     pn_status st = pn_fetch_weights(&o, path, sizeof path, &err);
     char list1[256];
     fu_list(mnt, list1, sizeof list1);
@@ -809,6 +974,9 @@ static void test_disk_full(void **state)
     pn_status st2 = pn_unpack_dataset(g_zip, dest, &err2);
     fu_list(mnt, list, sizeof list);
     umount(mnt);
+    assert_int_equal(st0, PN_E_IO);
+    if (!strstr(msg0, "not enough free space")) fail_msg("unexpected: %s", msg0);
+    assert_string_equal(list0, "");
     assert_int_equal(st, PN_E_IO);
     assert_non_null(strstr(err.msg, "disk full"));
     assert_string_equal(list1, ""); /* no .part, no file */
@@ -823,8 +991,11 @@ int main(void)
         cmocka_unit_test_setup(test_weights_full_download, setup),
         cmocka_unit_test_setup(test_resume_after_drop, setup),
         cmocka_unit_test_setup(test_resume_by_retry, setup),
+        cmocka_unit_test_setup(test_resume_file_changed, setup),
         cmocka_unit_test_setup(test_resume_server_ignores_range, setup),
         cmocka_unit_test_setup(test_resume_bad_content_range, setup),
+        cmocka_unit_test_setup(test_progress_output, setup),
+        cmocka_unit_test_setup(test_concurrent_download_locked, setup),
         cmocka_unit_test_setup(test_wrong_checksum, setup),
         cmocka_unit_test_setup(test_http_404, setup),
         cmocka_unit_test_setup(test_http_500_retries, setup),
@@ -838,6 +1009,7 @@ int main(void)
         cmocka_unit_test_setup(test_zip_links_refused, setup),
         cmocka_unit_test_setup(test_zip_corrupt, setup),
         cmocka_unit_test_setup(test_from_zip, setup),
+        cmocka_unit_test_setup(test_stale_leftovers, setup),
         cmocka_unit_test_setup(test_reuse_kagglehub, setup),
         cmocka_unit_test_setup(test_reuse_torch_cache, setup),
         cmocka_unit_test_setup(test_kaggle_credentials, setup),

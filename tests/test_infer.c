@@ -8,7 +8,6 @@
  * the fixture. */
 #include "testutil.h"
 
-#include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,45 +32,15 @@ static float *gen_input(const char *name, int n, int h, int w)
     return x;
 }
 
-/* ---- fixture reading: minimal safetensors (F32 only) -------------------- */
+/* ---- fixture ---------------------------------------------------------------- */
 
 static pn_statedict g_fix;
 static pn_statedict g_net;
 
 static void load_fixture(pn_statedict *sd, const char *path)
 {
-    uint8_t *data;
-    size_t n;
     pn_error err = {0};
-    if (pn_read_file(path, (size_t)1 << 28, &data, &n, &err) != PN_OK) fail_msg("%s", err.msg);
-    assert_true(n >= 8);
-    uint64_t hl = 0;
-    for (int i = 7; i >= 0; i--) hl = hl << 8 | data[i];
-    assert_true(hl <= n - 8);
-    cJSON *j = cJSON_ParseWithLength((const char *)data + 8, (size_t)hl);
-    assert_non_null(j);
-    pn_statedict_init(sd);
-    const cJSON *it;
-    cJSON_ArrayForEach(it, j)
-    {
-        if (!strcmp(it->string, "__metadata__")) continue;
-        assert_string_equal(cJSON_GetObjectItem(it, "dtype")->valuestring, "F32");
-        const cJSON *shp = cJSON_GetObjectItem(it, "shape"), *off;
-        int64_t shape[8];
-        int nd = 0;
-        cJSON_ArrayForEach(off, shp) shape[nd++] = (int64_t)off->valuedouble;
-        const cJSON *offs = cJSON_GetObjectItem(it, "data_offsets");
-        size_t b = (size_t)cJSON_GetArrayItem(offs, 0)->valuedouble;
-        size_t e = (size_t)cJSON_GetArrayItem(offs, 1)->valuedouble;
-        assert_true(8 + hl + e <= n && b <= e);
-        pn_tensor *t;
-        assert_int_equal(pn_statedict_add(sd, it->string, PN_F32, nd, shape, data + 8 + hl + b, &t,
-                                          &err),
-                         PN_OK);
-        assert_int_equal(t->numel * 4, e - b);
-    }
-    cJSON_Delete(j);
-    free(data);
+    if (pn_safetensors_load(path, sd, &err) != PN_OK) fail_msg("%s", err.msg);
 }
 
 static const pn_tensor *fix(const char *name)
@@ -151,7 +120,7 @@ static void test_fold_bn_hand(void **state)
     assert_non_null(strstr(err.msg, "layer1.0.bn1"));
 }
 
-static pn_infer *mk(int max_batch, int hw, pn_stage stop, int want_l4, int bf16)
+static pn_infer *mk(int max_batch, int hw, pn_infer_stage stop, int want_l4, int bf16)
 {
     pn_infer_config c = pn_infer_config_default();
     c.max_batch = max_batch, c.height = c.width = hw, c.stop = stop, c.want_layer4 = want_l4;
@@ -173,16 +142,16 @@ static void test_fp32_taps_64(void **state)
 {
     (void)state;
     float *x = gen_input("input64", 4, 64, 64);
-    for (int s = PN_STAGE_STEM; s <= PN_STAGE_LOGITS; s++) {
+    for (int s = PN_INFER_STEM; s <= PN_INFER_LOGITS; s++) {
         char key[64];
-        snprintf(key, sizeof key, "s64.%s", pn_stage_name(s));
+        snprintf(key, sizeof key, "s64.%s", pn_infer_stage_name(s));
         const pn_tensor *want = fix(key);
-        pn_infer *e = mk(4, 64, s, s >= PN_STAGE_LAYER4, 0);
+        pn_infer *e = mk(4, 64, s, s >= PN_INFER_LAYER4, 0);
         int64_t chw[3];
         size_t per = pn_infer_stage_shape(e, s, chw);
         assert_int_equal(per * 4, want->numel);
         float *out = malloc(sizeof(float) * want->numel);
-        float *l4 = s >= PN_STAGE_LAYER4 ? malloc(sizeof(float) * 4 * 512 * 2 * 2) : NULL;
+        float *l4 = s >= PN_INFER_LAYER4 ? malloc(sizeof(float) * 4 * 512 * 2 * 2) : NULL;
         run_ok(e, x, 4, out, l4);
         check(key, out, want, 0, want->numel, 1e-5);
         if (l4) check("s64.layer4 (side)", l4, fix("s64.layer4"), 0, 4 * 512 * 4, 1e-5);
@@ -198,7 +167,7 @@ static void test_fp32_224(void **state)
 {
     (void)state;
     float *x = gen_input("input224", 2, 224, 224);
-    pn_infer *e = mk(2, 224, PN_STAGE_LOGITS, 1, 0);
+    pn_infer *e = mk(2, 224, PN_INFER_LOGITS, 1, 0);
     assert_int_equal(pn_infer_num_classes(e), 2);
     float logits[4], *l4 = malloc(sizeof(float) * 2 * 512 * 49);
     run_ok(e, x, 2, logits, l4);
@@ -206,10 +175,10 @@ static void test_fp32_224(void **state)
     check("s224.layer4", l4, fix("s224.layer4"), 0, 2 * 512 * 49, 1e-5);
     pn_infer_free(e);
     free(l4);
-    static const pn_stage st[3] = {PN_STAGE_LAYER2, PN_STAGE_LAYER3, PN_STAGE_POOL};
+    static const pn_infer_stage st[3] = {PN_INFER_LAYER2, PN_INFER_LAYER3, PN_INFER_POOL};
     for (int i = 0; i < 3; i++) {
         char key[64];
-        snprintf(key, sizeof key, "s224.%s", pn_stage_name(st[i]));
+        snprintf(key, sizeof key, "s224.%s", pn_infer_stage_name(st[i]));
         const pn_tensor *want = fix(key);
         e = mk(2, 224, st[i], 0, 0);
         float *out = malloc(sizeof(float) * want->numel);
@@ -225,7 +194,7 @@ static void test_bf16_224(void **state)
 {
     (void)state;
     float *x = gen_input("input224", 2, 224, 224);
-    pn_infer *e = mk(2, 224, PN_STAGE_LOGITS, 0, 1);
+    pn_infer *e = mk(2, 224, PN_INFER_LOGITS, 0, 1);
     if (!pn_infer_is_bf16(e)) printf("  %s\n", pn_infer_notice(e));
     float logits[4];
     run_ok(e, x, 2, logits, NULL);
@@ -249,8 +218,8 @@ static void test_batch_sizes(void **state)
     float *x = gen_input("input64", 4, 64, 64);
     const pn_tensor *want = fix("s64.logits"), *wp = fix("s64.pool");
     size_t img = 3 * 64 * 64;
-    pn_infer *e = mk(4, 64, PN_STAGE_LOGITS, 0, 0);
-    pn_infer *ep = mk(3, 64, PN_STAGE_POOL, 0, 0);
+    pn_infer *e = mk(4, 64, PN_INFER_LOGITS, 0, 0);
+    pn_infer *ep = mk(3, 64, PN_INFER_POOL, 0, 0);
     for (int rep = 0; rep < 2; rep++)
         for (int n = 1; n <= 4; n++)
             for (int first = 0; first + n <= 4; first++) {
@@ -282,12 +251,12 @@ static void test_three_classes(void **state)
     pn_infer *e, *ep;
     pn_error err = {0};
     assert_int_equal(pn_infer_create(&e, &sd, &c, &err), PN_OK);
-    c.stop = PN_STAGE_POOL;
+    c.stop = PN_INFER_POOL;
     assert_int_equal(pn_infer_create(&ep, &sd, &c, &err), PN_OK);
     assert_int_equal(pn_infer_num_classes(e), 3);
     assert_int_equal(pn_infer_threads(e), 1);
     int64_t chw[3];
-    assert_int_equal(pn_infer_stage_shape(e, PN_STAGE_LAYER4, chw), 512 * 2 * 3);
+    assert_int_equal(pn_infer_stage_shape(e, PN_INFER_LAYER4, chw), 512 * 2 * 3);
     assert_true(chw[1] == 2 && chw[2] == 3);
     float *x = gen_input("input64x96", 2, 64, 96);
     float logits[6], pool[1024];
@@ -330,7 +299,7 @@ static void test_bad_input(void **state)
     assert_non_null(strstr(err.msg, "missing layer1.0.conv1.weight"));
     assert_non_null(strstr(err.msg, "3 problems"));
     // stop at layer2: the missing layer3 / fc tensors are not needed, layer1's still is
-    c.stop = PN_STAGE_LAYER2;
+    c.stop = PN_INFER_LAYER2;
     assert_int_equal(pn_infer_create(&e, &sd, &c, &err), PN_E_ARG);
     assert_null(strstr(err.msg, "layer3"));
     assert_non_null(strstr(err.msg, "layer1.0.conv1.weight"));
@@ -343,7 +312,7 @@ static void test_bad_input(void **state)
     pn_statedict_remove(&sd, "bn1.bias");
     int64_t one = 64;
     assert_int_equal(pn_statedict_add(&sd, "bn1.bias", PN_I64, 1, &one, NULL, NULL, &err), PN_OK);
-    c.stop = PN_STAGE_LOGITS;
+    c.stop = PN_INFER_LOGITS;
     assert_int_equal(pn_infer_create(&e, &sd, &c, &err), PN_E_ARG);
     printf("  %s\n", err.msg);
     assert_non_null(strstr(err.msg, "layer2.0.downsample.0.weight has shape [256, 32, 1, 1], "
@@ -366,14 +335,14 @@ static void test_bad_input(void **state)
     c.max_batch = 2, c.height = 16;
     assert_int_equal(pn_infer_create(&e, &sd, &c, &err), PN_E_ARG);
     assert_non_null(strstr(err.msg, "16x64"));
-    c.height = 64, c.stop = PN_STAGE_LAYER3, c.want_layer4 = 1;
+    c.height = 64, c.stop = PN_INFER_LAYER3, c.want_layer4 = 1;
     assert_int_equal(pn_infer_create(&e, &sd, &c, &err), PN_E_ARG);
     assert_non_null(strstr(err.msg, "want_layer4"));
-    c.stop = (pn_stage)42, c.want_layer4 = 0;
+    c.stop = (pn_infer_stage)42, c.want_layer4 = 0;
     assert_int_equal(pn_infer_create(&e, &sd, &c, &err), PN_E_ARG);
 
     // bad runs: n > max_batch, n = 0, layer4 not prepared, NULL buffers
-    c.stop = PN_STAGE_LOGITS;
+    c.stop = PN_INFER_LOGITS;
     assert_int_equal(pn_infer_create(&e, &sd, &c, &err), PN_OK);
     float *x = gen_input("input64", 3, 64, 64), out[6];
     assert_int_equal(pn_infer_run(e, x, 3, out, NULL, &err), PN_E_ARG);
@@ -388,8 +357,8 @@ static void test_bad_input(void **state)
     free(x);
     pn_statedict_free(&sd);
 
-    assert_int_equal(pn_stage_from_name("layer3"), PN_STAGE_LAYER3);
-    assert_int_equal(pn_stage_from_name("nope"), -1);
+    assert_int_equal(pn_infer_stage_from_name("layer3"), PN_INFER_LAYER3);
+    assert_int_equal(pn_infer_stage_from_name("nope"), -1);
 }
 
 int main(void)

@@ -53,6 +53,7 @@ static void test_bf16(void **s) { (void)s; check_pth("weights_small_bf16.pth", "
 static void test_f64(void **s) { (void)s; check_pth("weights_small_f64.pth", "weights_small_f64_want.safetensors", PN_F64); }
 static void test_ckpt(void **s) { (void)s; check_pth("weights_small_ckpt.pth", "weights_small_want.safetensors", PN_F32); }
 static void test_param(void **s) { (void)s; check_pth("weights_small_param.pth", "weights_small_want.safetensors", PN_F32); }
+static void test_zip64(void **s) { (void)s; check_pth("weights_small_zip64.pth", "weights_small_want.safetensors", PN_F32); }
 static void test_deflate(void **s) { (void)s; check_pth("weights_small_deflate.pth", "weights_small_want.safetensors", PN_F32); }
 
 static void expect_err(const char *fixture, pn_status code, const char *want)
@@ -72,6 +73,33 @@ static void test_bad_files(void **s)
     expect_err("weights_bad_global.pth", PN_E_UNSUPPORTED, "forbidden global 'posix.system'");
     expect_err("weights_bad_noncontig.pth", PN_E_UNSUPPORTED, "not contiguous (shape [3, 2], stride [1, 3])");
     expect_err("weights_bad_short.pth", PN_E_FORMAT, "has 428 bytes");
+    expect_err("weights_bad_module.pth", PN_E_UNSUPPORTED,
+               "forbidden global 'torch.nn.modules.linear.Linear'");
+}
+
+static void test_detect_by_magic(void **s)
+{
+    (void)s;
+    const char *d = tu_tmpdir();
+    char p[600];
+    pn_statedict sd;
+    pn_error err = {0};
+    snprintf(p, sizeof p, "%s/empty.pth", d);
+    assert_int_equal(pn_write_file_atomic(p, "", 0, &err), PN_OK);
+    assert_int_equal(pn_weights_load(p, &sd, &err), PN_E_FORMAT);
+    assert_non_null(strstr(err.msg, "empty.pth: truncated"));
+    snprintf(p, sizeof p, "%s/picture.pth", d);
+    assert_int_equal(pn_write_file_atomic(p, "GIF89a-not-a-weights-file", 25, &err), PN_OK);
+    assert_int_equal(pn_weights_load(p, &sd, &err), PN_E_FORMAT);
+    assert_non_null(strstr(err.msg, "picture.pth: wrong magic"));
+    assert_int_equal(pn_weights_detect("PK\x03\x04", 4), PN_FMT_PTH_ZIP);
+    assert_int_equal(pn_weights_detect("\x80\x02\x8a\x0a", 4), PN_FMT_PTH_LEGACY);
+    assert_int_equal(pn_weights_detect("\x08\0\0\0\0\0\0\0{}      ", 18), PN_FMT_SAFETENSORS);
+    assert_int_equal(pn_weights_detect("\0\0\0\0\0\0\0\x40{", 9), PN_FMT_UNKNOWN); /* 2^62-byte header */
+    snprintf(p, sizeof p, "%s/missing.pth", d);
+    assert_int_equal(pn_weights_load(p, &sd, &err), PN_E_NOTFOUND);
+    assert_non_null(strstr(err.msg, "missing.pth"));
+    tu_rmtree(d);
 }
 
 /* ---- crafted legacy-format files ---- */
@@ -251,6 +279,7 @@ int main(void)
         cmocka_unit_test(test_f16),      cmocka_unit_test(test_bf16),
         cmocka_unit_test(test_f64),      cmocka_unit_test(test_ckpt),
         cmocka_unit_test(test_param),    cmocka_unit_test(test_deflate),
+        cmocka_unit_test(test_zip64),    cmocka_unit_test(test_detect_by_magic),
         cmocka_unit_test(test_bad_files), cmocka_unit_test(test_crafted),
         cmocka_unit_test(test_truncated_zip),
     };

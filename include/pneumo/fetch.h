@@ -119,7 +119,7 @@ pn_status pn_download(const pn_fetch_opts *o, const char *url, const char *userp
 pn_status pn_unpack_dataset(const char *zip_path, const char *dest, pn_error *err);
 
 /* 1 when dir holds {train,val,test}/{NORMAL,PNEUMONIA}/ folders. */
-int pn_dataset_layout_ok(const char *dir);
+int pn_fetch_layout_ok(const char *dir);
 
 #ifdef __cplusplus
 }

@@ -14,7 +14,7 @@
  *    a smaller batch builds (once, then reuses) a plan for that size on the
  *    same buffers.
  * Only the tensors of the stages up to `stop` are needed (fc.* only for
- * PN_STAGE_LOGITS, any number of classes). Missing or mis-shaped tensors
+ * PN_INFER_LOGITS, any number of classes). Missing or mis-shaped tensors
  * give one PN_E_ARG error listing all of them.
  *
  * Threads: `threads` (0 = all cores). oneDNN here uses the OpenMP runtime;
@@ -27,7 +27,7 @@
  * notice (pn_infer_notice(), also copied to err->msg with PN_OK).
  *
  *     pn_infer_config cfg = pn_infer_config_default();
- *     cfg.max_batch = 32; cfg.stop = PN_STAGE_POOL;
+ *     cfg.max_batch = 32; cfg.stop = PN_INFER_POOL;
  *     pn_infer *e;
  *     if (pn_infer_create(&e, &sd, &cfg, &err)) ...;
  *     pn_infer_run(e, x, n, feats, NULL, &err);   // x (n,3,224,224), feats (n,512)
@@ -48,16 +48,16 @@
 extern "C" {
 #endif
 
-typedef enum pn_stage {
-    PN_STAGE_STEM = 0, /* conv1+bn1+relu+maxpool: (64, H/4, W/4) */
-    PN_STAGE_LAYER1,   /* (64, H/4, W/4) */
-    PN_STAGE_LAYER2,   /* (128, H/8, W/8) */
-    PN_STAGE_LAYER3,   /* (256, H/16, W/16) */
-    PN_STAGE_LAYER4,   /* (512, H/32, W/32) */
-    PN_STAGE_POOL,     /* global average pool: (512) */
-    PN_STAGE_LOGITS,   /* fc: (num_classes) */
-    PN_STAGE_COUNT
-} pn_stage;
+typedef enum pn_infer_stage {
+    PN_INFER_STEM = 0, /* conv1+bn1+relu+maxpool: (64, H/4, W/4) */
+    PN_INFER_LAYER1,   /* (64, H/4, W/4) */
+    PN_INFER_LAYER2,   /* (128, H/8, W/8) */
+    PN_INFER_LAYER3,   /* (256, H/16, W/16) */
+    PN_INFER_LAYER4,   /* (512, H/32, W/32) */
+    PN_INFER_POOL,     /* global average pool: (512) */
+    PN_INFER_LOGITS,   /* fc: (num_classes) */
+    PN_INFER_NSTAGES
+} pn_infer_stage;
 /* (sizes above round up: each stride-2 step maps h to (h-1)/2+1) */
 
 typedef struct pn_infer_config {
@@ -65,9 +65,9 @@ typedef struct pn_infer_config {
     int height, width; /* input size, 32..4096; default 224 */
     int threads;       /* 0 = all cores (default) */
     int bf16;          /* 1 = bfloat16 compute (falls back to fp32 without CPU support) */
-    pn_stage stop;     /* last stage computed and returned; default PN_STAGE_LOGITS */
+    pn_infer_stage stop;     /* last stage computed and returned; default PN_INFER_LOGITS */
     int want_layer4;   /* also return the layer4 activation (N,512,h,w), e.g. for CAM;
-                          needs stop >= PN_STAGE_LAYER4 */
+                          needs stop >= PN_INFER_LAYER4 */
 } pn_infer_config;
 
 typedef struct pn_infer pn_infer;
@@ -92,7 +92,7 @@ void pn_infer_free(pn_infer *e);
 /* Per-image shape (C, H, W) of a stage's output for this engine's input size
  * (H = W = 1 for POOL and LOGITS); returns the per-image element count
  * (0 for a stage this engine does not compute). */
-size_t pn_infer_stage_shape(const pn_infer *e, pn_stage s, int64_t chw[3]);
+size_t pn_infer_stage_shape(const pn_infer *e, pn_infer_stage s, int64_t chw[3]);
 
 /* Effective settings: 1 if running bf16, threads in use, number of classes
  * (0 when stop < LOGITS), and the notice ("" when none). */
@@ -103,8 +103,8 @@ const char *pn_infer_notice(const pn_infer *e);
 
 /* Name of a stage ("stem", "layer1", ..., "pool", "logits"), and the
  * reverse (returns -1 for an unknown name). */
-const char *pn_stage_name(pn_stage s);
-int pn_stage_from_name(const char *name);
+const char *pn_infer_stage_name(pn_infer_stage s);
+int pn_infer_stage_from_name(const char *name);
 
 /* Fold one BatchNorm into a conv (exposed for tests and the trainer):
  * w (oc, k) in place, b (oc) written; computed in double, rounded once.
@@ -130,6 +130,13 @@ void pn_synthetic_fill(const char *name, int ndim, const int64_t *shape, float *
  * whether bf16 really ran (NULL allowed). */
 pn_status pn_infer_bench(const pn_statedict *sd, const pn_infer_config *cfg, int iters,
                          double *img_per_s, int *is_bf16, pn_error *err);
+
+/* The same for one training step (forward, cross-entropy, backward, Adam)
+ * of the trainable model (include/pneumo/model.h) at a freeze level ("fc",
+ * "layer4", "layer3", "none"), batch `batch`, size x size, from images.
+ * PN_E_UNSUPPORTED when libpneumo was built without the training engine. */
+pn_status pn_train_bench(const pn_statedict *sd, const char *freeze, int batch, int size,
+                         int threads, int iters, double *img_per_s, pn_error *err);
 
 #ifdef __cplusplus
 }

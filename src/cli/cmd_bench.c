@@ -1,5 +1,6 @@
 /* pneumo bench: ResNet-18 forward images/s (fp32, bf16; 1 thread and all
- * cores) on the inference engine, with synthetic weights, and peak RSS. */
+ * cores) on the inference engine, training-step images/s per freeze level
+ * (when the training engine is built in), and peak RSS. */
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -15,9 +16,10 @@ static void help(FILE *f)
             "usage: pneumo bench [options]\n"
             "\n"
             "Times the ResNet-18 forward pass of the inference engine (synthetic\n"
-            "weights, BN folded, 2 classes) and prints images/s per workload and the\n"
-            "peak resident memory. Run bench/bench_engine.sh for the comparison\n"
-            "with PyTorch.\n"
+            "weights, BN folded, 2 classes) and, when libpneumo has the training\n"
+            "engine, one training step (cross-entropy + Adam) per freeze level;\n"
+            "prints images/s per workload and the peak resident memory. Run\n"
+            "bench/bench_engine.sh (make bench) for the comparison with PyTorch.\n"
             "\n"
             "options:\n"
             "  --batch N       images per batch (default 32)\n"
@@ -25,6 +27,8 @@ static void help(FILE *f)
             "  --iters K       timed batches per workload, after one warm-up (default 5)\n"
             "  --size N        input height and width (default 224)\n"
             "  --dtype D       fp32, bf16 or both (default both)\n"
+            "  --no-train      skip the training-step workloads (freeze fc, layer4,\n"
+            "                  layer3, none; all cores)\n"
             "  --json          one JSON object on stdout instead of the table\n"
             "  -h, --help      this help\n");
 }
@@ -42,9 +46,10 @@ int pn_cmd_bench(int argc, char **argv)
         {"batch", required_argument, 0, 'b'}, {"threads", required_argument, 0, 't'},
         {"iters", required_argument, 0, 'i'}, {"size", required_argument, 0, 's'},
         {"dtype", required_argument, 0, 'd'}, {"json", no_argument, 0, 'j'},
+        {"no-train", no_argument, 0, 'T'},
         {"help", no_argument, 0, 'h'},        {0, 0, 0, 0}};
     long batch = 32, threads = 0, iters = 5, size = 224;
-    int json = 0, do_fp32 = 1, do_bf16 = 1, c;
+    int json = 0, train = 1, do_fp32 = 1, do_bf16 = 1, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
@@ -67,6 +72,7 @@ int pn_cmd_bench(int argc, char **argv)
             else return pn_cli_usage_error(cmd, "--dtype wants fp32, bf16 or both, not '%s'", optarg);
             break;
         case 'j': json = 1; break;
+        case 'T': train = 0; break;
         case 'h': help(stdout); return 0;
         default: return pn_cli_usage_error(cmd, "unknown option");
         }
@@ -91,7 +97,7 @@ int pn_cmd_bench(int argc, char **argv)
         for (int k = 0; k < nt; k++) {
             pn_infer_config cfg = pn_infer_config_default();
             cfg.max_batch = (int)batch, cfg.height = cfg.width = (int)size;
-            cfg.threads = tlist[k], cfg.bf16 = d, cfg.stop = PN_STAGE_LOGITS;
+            cfg.threads = tlist[k], cfg.bf16 = d, cfg.stop = PN_INFER_LOGITS;
             double ips = 0;
             int isbf = 0;
             if (pn_infer_bench(&sd, &cfg, (int)iters, &ips, &isbf, &err) != PN_OK) {
@@ -109,12 +115,36 @@ int pn_cmd_bench(int argc, char **argv)
             first = 0;
         }
     }
-    // TODO(engine): training-step images/s per freeze level once model.h is on main.
+    double rss_fwd = peak_rss_kb() / 1024.0;
+    // training step per freeze level (the trainable model), at the largest thread count
+    static const char *const levels[4] = {"fc", "layer4", "layer3", "none"};
+    for (int k = 0; train && rc == 0 && k < 4; k++) {
+        double ips = 0;
+        int tt = tlist[nt - 1];
+        pn_status st = pn_train_bench(&sd, levels[k], (int)batch, (int)size, tt, (int)iters, &ips,
+                                      &err);
+        if (st == PN_E_UNSUPPORTED) {
+            if (!json) printf("  (training step: %s)\n", err.msg);
+            break;
+        }
+        if (st != PN_OK) {
+            rc = pn_cli_fail(cmd, &err);
+            break;
+        }
+        if (json)
+            printf("%s\n  {\"workload\": \"train_step\", \"freeze\": \"%s\", \"dtype\": \"fp32\", "
+                   "\"threads\": %d, \"img_per_s\": %.2f}",
+                   first ? "" : ",", levels[k], tt, ips);
+        else
+            printf("  train step %-7s threads %-2d %8.1f img/s\n", levels[k], tt, ips);
+        fflush(stdout);
+        first = 0;
+    }
     double rss = peak_rss_kb() / 1024.0;
     if (json)
-        printf("\n], \"peak_rss_mb\": %.1f}\n", rss);
+        printf("\n], \"peak_rss_forward_mb\": %.1f, \"peak_rss_mb\": %.1f}\n", rss_fwd, rss);
     else
-        printf("  peak RSS %.1f MB\n", rss);
+        printf("  peak RSS %.1f MB after the forward workloads, %.1f MB in all\n", rss_fwd, rss);
     pn_statedict_free(&sd);
     return rc;
 }

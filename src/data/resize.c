@@ -16,12 +16,20 @@
 
 #include "internal.h"
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 #define PRECISION_BITS (32 - 8 - 2)
 
 typedef struct coeffs {
     int ksize;
     int *bounds; /* (out, 2): first tap, tap count */
     int32_t *k;  /* (out, ksize) fixed point */
+    /* SIMD copy: k = kh * 2048 + kl exactly, both int16, padded with zeros
+     * to kpad (a multiple of 8) taps per output; NULL when not built. */
+    int kpad;
+    int16_t *kh, *kl; /* (out, kpad) */
 } coeffs;
 
 static double bilinear_filter(double x)
@@ -88,6 +96,36 @@ static void coeffs_free(coeffs *cf)
 {
     free(cf->bounds);
     free(cf->k);
+    free(cf->kh);
+    free(cf->kl);
+}
+
+/* The int16 split of the coefficients used by the SSE2 passes. The sums
+ * stay exact: sum(p * k) = 2048 * sum(p * kh) + sum(p * kl), every partial
+ * sum fits in int32 (p <= 255, sum |k| ~ 2^22). */
+static void split_coeffs(coeffs *cf, int out_size)
+{
+#ifdef __SSE2__
+    int kpad = (cf->ksize + 7) & ~7;
+    cf->kh = calloc((size_t)out_size * (size_t)kpad, sizeof(int16_t));
+    cf->kl = calloc((size_t)out_size * (size_t)kpad, sizeof(int16_t));
+    if (!cf->kh || !cf->kl) {
+        free(cf->kh);
+        free(cf->kl);
+        cf->kh = cf->kl = NULL;
+        return;
+    }
+    cf->kpad = kpad;
+    for (int xx = 0; xx < out_size; xx++)
+        for (int x = 0; x < cf->bounds[2 * xx + 1]; x++) {
+            int32_t k = cf->k[(size_t)xx * cf->ksize + x];
+            cf->kh[(size_t)xx * kpad + x] = (int16_t)(k >> 11); /* floor */
+            cf->kl[(size_t)xx * kpad + x] = (int16_t)(k & 2047);
+        }
+#else
+    (void)cf;
+    (void)out_size;
+#endif
 }
 
 static inline uint8_t clip8(int32_t v)
@@ -107,6 +145,26 @@ static void horizontal(const uint8_t *in, int iw, int c, int row0, int rows, uin
         if (c == 1) {
             for (int xx = 0; xx < ow; xx++) {
                 const int xmin = cf->bounds[2 * xx], n = cf->bounds[2 * xx + 1];
+#ifdef __SSE2__
+                if (cf->kh && xmin + cf->kpad <= iw) {
+                    /* 8 taps at a time: widen to int16, pmaddwd with kh and kl */
+                    const __m128i zero = _mm_setzero_si128();
+                    const int16_t *kh = cf->kh + (size_t)xx * cf->kpad;
+                    const int16_t *kl = cf->kl + (size_t)xx * cf->kpad;
+                    __m128i sh = zero, sl = zero;
+                    for (int x = 0; x < cf->kpad; x += 8) {
+                        __m128i v = _mm_loadl_epi64((const __m128i *)(const void *)(src + xmin + x));
+                        v = _mm_unpacklo_epi8(v, zero);
+                        sh = _mm_add_epi32(sh, _mm_madd_epi16(v, _mm_loadu_si128((const __m128i *)(const void *)(kh + x))));
+                        sl = _mm_add_epi32(sl, _mm_madd_epi16(v, _mm_loadu_si128((const __m128i *)(const void *)(kl + x))));
+                    }
+                    __m128i t = _mm_add_epi32(_mm_slli_epi32(sh, 11), sl);
+                    t = _mm_add_epi32(t, _mm_shuffle_epi32(t, _MM_SHUFFLE(1, 0, 3, 2)));
+                    t = _mm_add_epi32(t, _mm_shuffle_epi32(t, _MM_SHUFFLE(2, 3, 0, 1)));
+                    dst[xx] = clip8((1 << (PRECISION_BITS - 1)) + _mm_cvtsi128_si32(t));
+                    continue;
+                }
+#endif
                 const int32_t *k = cf->k + (size_t)xx * ks;
                 const uint8_t *p = src + xmin;
                 int32_t ss = 1 << (PRECISION_BITS - 1);
@@ -140,14 +198,48 @@ static void vertical(const uint8_t *in, size_t rowlen, int row0, uint8_t *out, i
     for (int yy = 0; yy < oh; yy++) {
         const int ymin = cf->bounds[2 * yy] - row0, n = cf->bounds[2 * yy + 1];
         const int32_t *k = cf->k + (size_t)yy * ks;
-        for (size_t i = 0; i < rowlen; i++) acc[i] = 1 << (PRECISION_BITS - 1);
+        size_t i0 = 0;
+#ifdef __SSE2__
+        /* 8 pixels at a time, 2 taps per pmaddwd: rows interleaved as int16
+         * pairs times (kh_a, kh_b) and (kl_a, kl_b); exact, see split_coeffs */
+        const __m128i zero = _mm_setzero_si128();
+        uint8_t *dst8 = out + (size_t)yy * rowlen;
+        for (; i0 + 8 <= rowlen; i0 += 8) {
+            __m128i h0 = zero, h1 = zero, l0 = zero, l1 = zero;
+            for (int y = 0; y < n; y += 2) {
+                const uint8_t *ra = in + (size_t)(ymin + y) * rowlen + i0;
+                int32_t ka = k[y], kb = y + 1 < n ? k[y + 1] : 0;
+                const uint8_t *rb = y + 1 < n ? ra + rowlen : ra;
+                __m128i a = _mm_loadl_epi64((const __m128i *)(const void *)ra);
+                __m128i b = _mm_loadl_epi64((const __m128i *)(const void *)rb);
+                __m128i ab = _mm_unpacklo_epi8(a, b);
+                __m128i lo = _mm_unpacklo_epi8(ab, zero), hi = _mm_unpackhi_epi8(ab, zero);
+                __m128i kh = _mm_set1_epi32((int32_t)(((uint32_t)(uint16_t)(int16_t)(kb >> 11) << 16) |
+                                                      (uint16_t)(int16_t)(ka >> 11)));
+                __m128i kl = _mm_set1_epi32((int32_t)(((uint32_t)(kb & 2047) << 16) |
+                                                      (uint32_t)(ka & 2047)));
+                h0 = _mm_add_epi32(h0, _mm_madd_epi16(lo, kh));
+                h1 = _mm_add_epi32(h1, _mm_madd_epi16(hi, kh));
+                l0 = _mm_add_epi32(l0, _mm_madd_epi16(lo, kl));
+                l1 = _mm_add_epi32(l1, _mm_madd_epi16(hi, kl));
+            }
+            const __m128i half = _mm_set1_epi32(1 << (PRECISION_BITS - 1));
+            __m128i t0 = _mm_add_epi32(_mm_add_epi32(_mm_slli_epi32(h0, 11), l0), half);
+            __m128i t1 = _mm_add_epi32(_mm_add_epi32(_mm_slli_epi32(h1, 11), l1), half);
+            t0 = _mm_srai_epi32(t0, PRECISION_BITS);
+            t1 = _mm_srai_epi32(t1, PRECISION_BITS);
+            __m128i p16 = _mm_packs_epi32(t0, t1);
+            _mm_storel_epi64((__m128i *)(void *)(dst8 + i0), _mm_packus_epi16(p16, p16));
+        }
+#endif
+        for (size_t i = i0; i < rowlen; i++) acc[i] = 1 << (PRECISION_BITS - 1);
         for (int y = 0; y < n; y++) {
             const uint8_t *src = in + (size_t)(ymin + y) * rowlen;
             const int32_t ky = k[y];
-            for (size_t i = 0; i < rowlen; i++) acc[i] += src[i] * ky;
+            for (size_t i = i0; i < rowlen; i++) acc[i] += src[i] * ky;
         }
         uint8_t *dst = out + (size_t)yy * rowlen;
-        for (size_t i = 0; i < rowlen; i++) dst[i] = clip8(acc[i]);
+        for (size_t i = i0; i < rowlen; i++) dst[i] = clip8(acc[i]);
     }
 }
 
@@ -177,6 +269,7 @@ pn_status pn__resize(const pn_image *in, int ow, int oh, pn_image *out, void **t
     }
     coeffs ch = {0}, cv = {0};
     if (need_h && (st = precompute(iw, 0.0f, (float)iw, ow, &ch, err))) return st;
+    if (need_h && c == 1) split_coeffs(&ch, ow);
     if (need_v && (st = precompute(ih, 0.0f, (float)ih, oh, &cv, err))) {
         coeffs_free(&ch);
         return st;

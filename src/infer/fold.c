@@ -33,10 +33,10 @@ pn_status pn_fold_bn(float *w, float *b, int oc, size_t k, const float *gamma,
     return PN_OK;
 }
 
-int pn_inet_blocks_for(pn_stage s)
+int pn_inet_blocks_for(pn_infer_stage s)
 {
-    if (s <= PN_STAGE_STEM) return 0;
-    if (s <= PN_STAGE_LAYER4) return 2 * (int)s;
+    if (s <= PN_INFER_STEM) return 0;
+    if (s <= PN_INFER_LAYER4) return 2 * (int)s;
     return PN_RN_BLOCKS;
 }
 
@@ -116,7 +116,7 @@ static pn_status gather_conv(pn_iconv *c, problems *p, const pn_statedict *sd, c
                       1e-5, bname, err);
 }
 
-pn_status pn_inet_gather(pn_inet *net, const pn_statedict *sd, pn_stage stop, pn_error *err)
+pn_status pn_inet_gather(pn_inet *net, const pn_statedict *sd, pn_infer_stage stop, pn_error *err)
 {
     memset(net, 0, sizeof *net);
     problems p = {.len = 0, .n = 0};
@@ -140,7 +140,7 @@ pn_status pn_inet_gather(pn_inet *net, const pn_statedict *sd, pn_stage stop, pn
         }
         cin = C;
     }
-    if (st == PN_OK && stop == PN_STAGE_LOGITS) {
+    if (st == PN_OK && stop == PN_INFER_LOGITS) {
         const pn_tensor *w = pn_statedict_findc(sd, "fc.weight");
         int64_t ncls = (w && w->ndim == 2 && w->shape[0] >= 1 && w->shape[0] <= (1 << 20))
                            ? w->shape[0] : -1;

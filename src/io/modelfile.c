@@ -57,10 +57,20 @@ static pn_status check_meta(const pn_model_meta *m, const char *path, pn_error *
     return PN_OK;
 }
 
+/* Shortest decimal that reads back as the same float ("0.485", not "0.485000014"). */
+static void fmt_float(char *out, size_t outsz, float v)
+{
+    for (int prec = 1; prec <= 9; prec++) {
+        snprintf(out, outsz, "%.*g", prec, (double)v);
+        if (strtof(out, NULL) == v) return;
+    }
+}
+
 static pn_status set_f3(pn_statedict *sd, const char *key, const float v[3], pn_error *err)
 {
-    char b[128];
-    snprintf(b, sizeof b, "[%.9g,%.9g,%.9g]", (double)v[0], (double)v[1], (double)v[2]);
+    char b[128], x[3][32];
+    for (int i = 0; i < 3; i++) fmt_float(x[i], sizeof x[i], v[i]);
+    snprintf(b, sizeof b, "[%s,%s,%s]", x[0], x[1], x[2]);
     return pn_statedict_set_meta(sd, key, b, err);
 }
 

@@ -309,7 +309,8 @@ pn_status pk_run(pk_vm *vm, const uint8_t *buf, size_t n, size_t *used, pk_value
                                     "%s: pickle at byte %zu: forbidden global '%s.%s' (only "
                                     "collections.OrderedDict, torch._utils tensor/parameter "
                                     "rebuilders and torch.*Storage types are allowed; nothing "
-                                    "is executed)",
+                                    "is executed; for a whole pickled model, save "
+                                    "model.state_dict() instead)",
                                     vm->file, op_pos, mod, name);
             v = newval(vm, PK_GLOBAL);
             if (v) {

@@ -151,14 +151,14 @@ static pn_status build_sd(const pk_value *d, const sref *s, size_t ns, const cha
         const pk_value *t = d->u.seq.v[2 * i + 1];
         const pk_value *stv = t->u.tensor.storage;
         const sref *r = find_sref(s, ns, stv->u.storage.key);
-        if (!r || !r->data)
-            return pn_error_set(err, PN_E_FORMAT, "%s: tensor '%s': storage '%s' not found", file,
-                                name, stv->u.storage.key);
-        if (r->dtype == PK_DTYPE_UNSUPPORTED)
+        if (r && r->dtype == PK_DTYPE_UNSUPPORTED)
             return pn_error_set(err, PN_E_UNSUPPORTED,
                                 "%s: tensor '%s' is a torch.%s (supported: float32/16, bfloat16, "
                                 "float64, int64/32, uint8, int8, bool)",
                                 file, name, r->type);
+        if (!r || !r->data)
+            return pn_error_set(err, PN_E_FORMAT, "%s: tensor '%s': storage '%s' not found", file,
+                                name, stv->u.storage.key);
         size_t esz = pn_dtype_size((pn_dtype)r->dtype);
         int ndim = t->u.tensor.ndim;
         const int64_t *shape = t->u.tensor.shape, *stride = t->u.tensor.stride;
@@ -317,7 +317,12 @@ static pn_status load_zip(const uint8_t *buf, size_t n, const char *file, pn_sta
     if ((st = collect_srefs(d, file, &s, &ns, err))) goto done;
     for (size_t i = 0; i < ns; i++) {
         uint64_t want = storage_bytes(&s[i]);
-        if (want == (uint64_t)-1) continue; /* reported by build_sd with the tensor name */
+        if (s[i].dtype == PK_DTYPE_UNSUPPORTED) continue; /* build_sd names the tensor */
+        if (want == (uint64_t)-1) {
+            st = pn_error_set(err, PN_E_FORMAT, "%s: storage '%s' of %lld elements is too large",
+                              file, s[i].key, (long long)s[i].numel);
+            goto done;
+        }
         if (strlen(s[i].key) > 256) {
             st = pn_error_set(err, PN_E_FORMAT, "%s: storage key too long", file);
             goto done;

@@ -15,6 +15,7 @@
  *   <ar>/byteorder    "little"
  *   <ar>/data/<k>     the raw little-endian bytes of tensor k
  *   <ar>/version      "3\n" */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -169,11 +170,8 @@ static void archive_name(const char *path, char *out, size_t outsz)
 
 pn_status pn_pth_save(const char *path, const pn_statedict *sd, pn_error *err)
 {
-    static int crc_ready;
-    if (!crc_ready) {
-        crc_init();
-        crc_ready = 1;
-    }
+    static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
+    pthread_once(&crc_once, crc_init);
     for (size_t i = 0; i < sd->n; i++)
         if (sd->t[i].dtype != PN_F32 && sd->t[i].dtype != PN_I64)
             return pn_error_set(err, PN_E_ARG, "%s: tensor '%s' is %s in memory (float32 or int64 expected)",

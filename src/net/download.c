@@ -12,6 +12,7 @@
 #include <strings.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -32,6 +33,7 @@ typedef struct dl {
     CURL *curl;
     int fd;            /* the .part file */
     const char *part;  /* its path */
+    const char *meta;  /* "<part>.validator": ETag / Last-Modified of the file in .part */
     int64_t offset;    /* bytes in .part when the attempt started (Range start) */
     int64_t have;      /* bytes in .part now */
     int64_t total;     /* expected total size, -1 unknown */
@@ -39,11 +41,16 @@ typedef struct dl {
     long status;
     int64_t content_length;
     char content_range[160];
+    char etag[256];          /* strong ETag, or "" */
+    char last_modified[128]; /* Last-Modified, or "" */
     int body_started;
     /* outcomes */
     int restarted;     /* server ignored Range: .part truncated, restarted at 0 */
     int bad_range;     /* 206 with a Content-Range that doesn't start at offset */
     int write_errno;   /* write() failed */
+    int no_room;       /* the rest of the file won't fit on the disk */
+    int64_t need;      /* bytes still to come */
+    double avail;      /* free bytes on the disk */
     pn_progress_state prog;
 } dl;
 
@@ -56,6 +63,7 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *ud)
         d->status = sp ? strtol(sp + 1, NULL, 10) : 0;
         d->content_length = -1;
         d->content_range[0] = '\0';
+        d->etag[0] = d->last_modified[0] = '\0';
         d->body_started = 0;
         return n;
     }
@@ -79,6 +87,17 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *ud)
         if (vlen >= sizeof d->content_range) vlen = sizeof d->content_range - 1;
         memcpy(d->content_range, v, vlen);
         d->content_range[vlen] = '\0';
+    } else if (klen == 4 && !strncasecmp(buf, "ETag", 4)) {
+        /* If-Range takes only strong validators: skip W/"..." */
+        if (vlen < sizeof d->etag && !(vlen >= 2 && v[0] == 'W' && v[1] == '/')) {
+            memcpy(d->etag, v, vlen);
+            d->etag[vlen] = '\0';
+        }
+    } else if (klen == 13 && !strncasecmp(buf, "Last-Modified", 13)) {
+        if (vlen < sizeof d->last_modified) {
+            memcpy(d->last_modified, v, vlen);
+            d->last_modified[vlen] = '\0';
+        }
     }
     return n;
 }
@@ -101,6 +120,24 @@ static int parse_content_range(const char *s, int64_t *start, int64_t *end, int6
         *total = t;
     }
     return 0;
+}
+
+/* Remove the .part and its validator. */
+static void drop_part(dl *d)
+{
+    unlink(d->part);
+    unlink(d->meta);
+}
+
+/* A fresh download (200): remember the file's validator, so that a resumed
+ * request can send If-Range and get the whole new file if it changed. */
+static void save_validator(dl *d)
+{
+    const char *v = d->etag[0] ? d->etag : d->last_modified;
+    if (*v)
+        pn_write_file_atomic(d->meta, v, strlen(v), NULL);
+    else
+        unlink(d->meta);
 }
 
 /* First body bytes of the final response: decide where they go. */
@@ -129,14 +166,33 @@ static int start_body(dl *d)
         d->have = 0;
     }
     d->total = d->content_length;
+    save_validator(d);
     return 0;
+}
+
+/* Before the first byte: is there room for the rest of the file? */
+static int room_for(dl *d)
+{
+    if (d->total < 0) return 1;
+    struct statvfs v;
+    if (fstatvfs(d->fd, &v) != 0) return 1; /* can't tell: writes will */
+    double avail = (double)v.f_bavail * (double)v.f_frsize;
+    d->need = d->total - d->have;
+    d->avail = avail;
+    return (double)d->need <= avail;
 }
 
 static size_t on_body(char *buf, size_t size, size_t nmemb, void *ud)
 {
     dl *d = ud;
     size_t n = size * nmemb;
-    if (!d->body_started && start_body(d) != 0) return 0; /* aborts: CURLE_WRITE_ERROR */
+    if (!d->body_started) {
+        if (start_body(d) != 0) return 0; /* aborts: CURLE_WRITE_ERROR */
+        if (!room_for(d)) {
+            d->no_room = 1;
+            return 0;
+        }
+    }
     size_t done = 0;
     while (done < n) {
         ssize_t w = write(d->fd, buf + done, n - done);
@@ -220,7 +276,7 @@ static pn_status verify_and_commit(const pn_fetch_opts *o, const char *url, dl *
                                    const char *dest, pn_error *err)
 {
     if (o->expected_size >= 0 && d->have != o->expected_size) {
-        unlink(d->part);
+        drop_part(d);
         return pn_error_set(err, PN_E_FORMAT,
                             "%s: %" PRId64 " bytes, expected %" PRId64
                             "; the file was removed",
@@ -228,7 +284,7 @@ static pn_status verify_and_commit(const pn_fetch_opts *o, const char *url, dl *
     }
     if (fsync(d->fd) != 0) {
         int e = errno;
-        unlink(d->part);
+        drop_part(d);
         return pn_error_set(err, PN_E_IO, "%s: cannot write: %s", d->part, strerror(e));
     }
     const char *prefix = o->expected_sha256_prefix;
@@ -237,13 +293,13 @@ static pn_status verify_and_commit(const pn_fetch_opts *o, const char *url, dl *
         char hex[65];
         pn_status st = pn_sha256_file(d->part, h, err);
         if (st) {
-            unlink(d->part);
+            drop_part(d);
             return st;
         }
         pn_hex(h, 32, hex);
         size_t pl = strlen(prefix);
         if (pl > 64 || strncasecmp(hex, prefix, pl) != 0) {
-            unlink(d->part);
+            drop_part(d);
             return pn_error_set(err, PN_E_FORMAT,
                                 "%s: bad checksum: SHA-256 is %s, expected it to begin with %s; "
                                 "the download was removed",
@@ -252,7 +308,7 @@ static pn_status verify_and_commit(const pn_fetch_opts *o, const char *url, dl *
     }
     if (rename(d->part, dest) != 0) {
         int e = errno;
-        unlink(d->part);
+        drop_part(d);
         return pn_error_set(err, PN_E_IO, "%s: cannot move into place: %s", dest, strerror(e));
     }
     pn_net_fsync_parent(dest);
@@ -282,9 +338,10 @@ pn_status pn_net_download(const pn_fetch_opts *o, const char *url, const char *u
         return pn_error_set(err, PN_E_NET, "libcurl init failed: %s",
                             curl_easy_strerror(curl_init_rc));
 
-    char part[4096];
+    char part[4096], meta[4200];
     if (snprintf(part, sizeof part, "%s.part", dest_path) >= (int)sizeof part)
         return pn_error_set(err, PN_E_ARG, "%s: path too long", dest_path);
+    snprintf(meta, sizeof meta, "%s.validator", part);
 
     int fd = open(part, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0)
@@ -311,6 +368,7 @@ pn_status pn_net_download(const pn_fetch_opts *o, const char *url, const char *u
     d.curl = c;
     d.fd = fd;
     d.part = part;
+    d.meta = meta;
     d.total = -1;
 
     curl_easy_setopt(c, CURLOPT_URL, url);
@@ -340,6 +398,7 @@ pn_status pn_net_download(const pn_fetch_opts *o, const char *url, const char *u
     }
 
     const char *label = base_name(dest_path);
+    struct curl_slist *hdrs = NULL;
     pn_status st = PN_OK;
     int attempt = 0;
     double wait = backoff;
@@ -355,16 +414,32 @@ pn_status pn_net_download(const pn_fetch_opts *o, const char *url, const char *u
             break;
         }
         d.status = 0;
+        d.total = -1;
         d.content_length = -1;
         d.content_range[0] = '\0';
         d.body_started = 0;
-        d.restarted = d.bad_range = d.write_errno = 0;
+        d.restarted = d.bad_range = d.write_errno = d.no_room = 0;
         errbuf[0] = '\0';
         /* CURLOPT_RANGE, not RESUME_FROM: we check the answer ourselves and
          * take a 200 (Range ignored) as a restart rather than an error */
         char range[64];
         snprintf(range, sizeof range, "%" PRId64 "-", d.offset);
         curl_easy_setopt(c, CURLOPT_RANGE, d.offset > 0 ? range : NULL);
+        /* If-Range: the rest only if the file is still the one in .part */
+        curl_slist_free_all(hdrs);
+        hdrs = NULL;
+        if (d.offset > 0) {
+            uint8_t *v = NULL;
+            size_t vn = 0;
+            if (pn_read_file(meta, 512, &v, &vn, NULL) == PN_OK && vn > 0 &&
+                !memchr(v, '\n', vn) && !memchr(v, '\r', vn)) {
+                char h[600];
+                snprintf(h, sizeof h, "If-Range: %s", (const char *)v);
+                hdrs = curl_slist_append(NULL, h);
+            }
+            free(v);
+        }
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
         if (d.offset > 0 && o->progress != PN_PROGRESS_QUIET)
             fprintf(stderr, "%s: resuming at byte %" PRId64 "\n", label, d.offset);
         pn_progress_begin(&d.prog, o->progress, label, d.offset);
@@ -382,6 +457,16 @@ pn_status pn_net_download(const pn_fetch_opts *o, const char *url, const char *u
                 st = pn_error_set(err, PN_E_NET, "%s: unexpected HTTP status %ld", url, code);
                 break;
             }
+            /* an empty body: the headers still say what the file is */
+            if (!d.body_started && start_body(&d) != 0) {
+                if (d.write_errno) {
+                    st = pn_error_set(err, PN_E_IO, "%s: %s", part, strerror(d.write_errno));
+                    break;
+                }
+                rc = CURLE_WRITE_ERROR; /* bad Content-Range: handled below */
+            }
+        }
+        if (rc == CURLE_OK) {
             pn_progress_end(&d.prog, d.have, d.total, NULL);
             if (d.total >= 0 && d.have != d.total) {
                 /* the server sent less or more than it announced: start over */
@@ -389,7 +474,7 @@ pn_status pn_net_download(const pn_fetch_opts *o, const char *url, const char *u
                                   "%s: got %" PRId64 " bytes but the server announced %" PRId64,
                                   url, d.have, d.total);
                 if (attempt >= retries || ftruncate(fd, 0) != 0) {
-                    unlink(part);
+                    drop_part(&d);
                     pn_error_prefix(err, "after %d attempts: ", attempt + 1);
                     break;
                 }
@@ -399,9 +484,11 @@ pn_status pn_net_download(const pn_fetch_opts *o, const char *url, const char *u
                 continue;
             }
             st = verify_and_commit(o, url, &d, dest_path, err);
+            if (!st) unlink(meta);
             close(fd);
             fd = -1;
             curl_easy_cleanup(c);
+            curl_slist_free_all(hdrs);
             return st;
         }
 
@@ -410,10 +497,19 @@ pn_status pn_net_download(const pn_fetch_opts *o, const char *url, const char *u
         int transient = 0;
         if (rc == CURLE_WRITE_ERROR && d.write_errno) {
             int e = d.write_errno;
-            unlink(part);
+            drop_part(&d);
             st = pn_error_set(err, PN_E_IO, "%s: %s while downloading %s; the partial file was removed",
                               part, e == ENOSPC ? "disk full (no space left on device)" : strerror(e),
                               url);
+            break;
+        } else if (rc == CURLE_WRITE_ERROR && d.no_room) {
+            char need[32], avail[32];
+            drop_part(&d);
+            st = pn_error_set(err, PN_E_IO,
+                              "%s: not enough free space for %s: it needs %s more, %s free; "
+                              "nothing was kept",
+                              part, url, pn_fmt_bytes((double)d.need, need, sizeof need),
+                              pn_fmt_bytes(d.avail, avail, sizeof avail));
             break;
         } else if (rc == CURLE_WRITE_ERROR && d.bad_range) {
             if (ftruncate(fd, 0) != 0) {
@@ -445,12 +541,13 @@ pn_status pn_net_download(const pn_fetch_opts *o, const char *url, const char *u
         } else if (rc == CURLE_OPERATION_TIMEDOUT) {
             st = pn_error_set(err, PN_E_NET, "%s: timed out (%s)", url, why);
             transient = 1;
-        } else if (rc == CURLE_COULDNT_RESOLVE_PROXY || (env_proxy(url) &&
+        } else if (rc == CURLE_COULDNT_RESOLVE_PROXY || rc == CURLE_PROXY ||
+                   (env_proxy(url) &&
                                                           (rc == CURLE_COULDNT_CONNECT ||
                                                            rc == CURLE_RECV_ERROR))) {
             st = pn_error_set(err, PN_E_NET, "%s: proxy error (proxy %s from the environment): %s",
                               url, env_proxy(url) ? env_proxy(url) : "?", why);
-            transient = rc != CURLE_COULDNT_RESOLVE_PROXY;
+            transient = rc != CURLE_COULDNT_RESOLVE_PROXY && rc != CURLE_PROXY;
         } else if (rc == CURLE_COULDNT_RESOLVE_HOST) {
             st = pn_error_set(err, PN_E_NET, "%s: no network or DNS failure: %s", url, why);
         } else {
@@ -475,9 +572,10 @@ pn_status pn_net_download(const pn_fetch_opts *o, const char *url, const char *u
     /* failed: keep a non-empty .part for resuming, never an empty one */
     struct stat sb;
     if (fd >= 0) {
-        if (fstat(fd, &sb) == 0 && sb.st_size == 0) unlink(part);
+        if (fstat(fd, &sb) == 0 && sb.st_size == 0) drop_part(&d);
         close(fd);
     }
     curl_easy_cleanup(c);
+    curl_slist_free_all(hdrs);
     return st;
 }

@@ -91,11 +91,13 @@ void pn_progress_end(pn_progress_state *p, int64_t now, int64_t total, const cha
 {
     if (p->mode == PN_PROGRESS_QUIET) return;
     char buf[256];
-    line(p, now, total, buf, sizeof buf);
-    if (p->mode == PN_PROGRESS_BAR)
-        fprintf(stderr, "\r%-78s\n", buf);
-    else
-        fprintf(stderr, "%s\n", buf);
+    if (now > p->b_start || p->printed) { /* nothing to show when nothing came */
+        line(p, now, total, buf, sizeof buf);
+        if (p->mode == PN_PROGRESS_BAR)
+            fprintf(stderr, "\r%-78s\n", buf);
+        else
+            fprintf(stderr, "%s\n", buf);
+    }
     if (note && *note) fprintf(stderr, "%s: %s\n", p->label, note);
     p->printed = 0;
 }

@@ -22,7 +22,7 @@
 static const char *splits[] = {"train", "val", "test"};
 static const char *classes[] = {"NORMAL", "PNEUMONIA"};
 
-int pn_dataset_layout_ok(const char *dir)
+int pn_fetch_layout_ok(const char *dir)
 {
     char p[4096];
     for (int s = 0; s < 3; s++)
@@ -343,7 +343,7 @@ pn_status pn_unpack_dataset(const char *zip_path, const char *dest, pn_error *er
     if (mkdir(tmp, 0755) != 0)
         return pn_error_set(err, PN_E_IO, "%s: cannot create: %s", tmp, strerror(errno));
     st = extract(zip_path, prefix, tmp, err);
-    if (!st && !pn_dataset_layout_ok(tmp))
+    if (!st && !pn_fetch_layout_ok(tmp))
         st = pn_error_set(err, PN_E_FORMAT,
                           "%s: the unpacked folder has no train/, val/ and test/ each with "
                           "NORMAL/ and PNEUMONIA/",

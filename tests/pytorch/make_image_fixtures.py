@@ -13,6 +13,8 @@ DATA defaults to ../shared/data. Writes
     f32 = Normalize(ImageNet)(ToTensor()(Resize((224,224))(Image.open(p).convert('RGB')))),
           (3,224,224) little-endian float32
   tests/fixtures/image_full_<n>.u8   the full u8 output of a few images, for readable diffs
+  tests/fixtures/image_npz.tsv       numpy's view of pneumoniamnist.npz: per split the count,
+      label counts and the sha256 of a few images' raw bytes
 The sample of dataset files is deterministic (sorted by sha256 from the manifests).
 """
 import hashlib
@@ -170,6 +172,14 @@ def main():
             name = f"image_full_{i}.u8"
             u8.tofile(os.path.join(FIX, name))
             f.write(f"{rel}\t{name}\n")
+    with open(os.path.join(FIX, "image_npz.tsv"), "w") as f:
+        z = np.load(os.path.join(DATA, "pneumoniamnist.npz"))
+        f.write("# split\tcount\tlabel0\tlabel1\tindex\tsha256(image bytes)\tlabel\n")
+        for sp in ("train", "val", "test"):
+            im, lb = z[sp + "_images"], z[sp + "_labels"].reshape(-1)
+            for i in (0, 1, len(im) // 2, len(im) - 1):
+                f.write(f"{sp}\t{len(im)}\t{(lb == 0).sum()}\t{(lb == 1).sum()}\t{i}\t"
+                        f"{sha(np.ascontiguousarray(im[i]).tobytes())}\t{lb[i]}\n")
     print(f"{len(data_files)} dataset files + {len(synth)} synthetic -> {FIX}")
 
 

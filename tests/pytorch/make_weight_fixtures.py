@@ -138,6 +138,9 @@ def bad_fixtures():
         z.writestr("evil/data.pkl", pickle.dumps(od, protocol=2))
         z.writestr("evil/version", "3\n")
     torch.save({"w": torch.arange(6.0).reshape(2, 3).t()}, p("weights_bad_noncontig.pth"))
+    # a whole pickled module instead of its state_dict
+    torch.manual_seed(0)
+    torch.save(torch.nn.Linear(2, 2), p("weights_bad_module.pth"))
     # a storage record 4 bytes shorter than its tensor needs
     src = zipfile.ZipFile(p("weights_small_zip.pth"))
     buf = io.BytesIO()
@@ -155,6 +158,14 @@ def bad_fixtures():
             z.writestr(info.filename.replace("weights_small_zip", "other name"),
                        src.read(info.filename))
     open(p("weights_small_deflate.pth"), "wb").write(buf.getvalue())
+    # ZIP64 extra fields in every local header (torch itself writes a ZIP64 end record)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
+        for info in src.infolist():
+            with z.open(info.filename.replace("weights_small_zip", "z64"), "w",
+                        force_zip64=True) as f:
+                f.write(src.read(info.filename))
+    open(p("weights_small_zip64.pth"), "wb").write(buf.getvalue())
 
 
 if __name__ == "__main__":

@@ -5,9 +5,10 @@
 
 Listens on 127.0.0.1 on a free port (written to --port-file when ready) and
 serves the files under --root with Range support (single ranges: "bytes=a-b",
-"bytes=a-", "bytes=-n"; 206 + Content-Range, 416 when unsatisfiable).
+"bytes=a-", "bytes=-n"; 206 + Content-Range, 416 when unsatisfiable), a
+strong ETag, and If-Range (a stale validator gets the whole file, 200).
 Every request is appended to --log as one JSON line:
-{"method", "path", "range", "auth", "host"}.
+{"method", "path", "range", "if_range", "auth", "host"}.
 
 Misbehaviour is chosen by path segments in front of the file name, applied
 left to right, e.g. /drop=1000/auth=u:k/weights.pth:
@@ -22,6 +23,7 @@ left to right, e.g. /drop=1000/auth=u:k/weights.pth:
   norange          ignore Range (always 200 with the whole file)
   badrange         answer a Range request with a 206 whose Content-Range
                    starts at 0
+  nolength         no Content-Length: the body ends when the connection closes
   tag=ANY          ignored (makes a URL unique, for the per-URL counters)
   redirect=PORT    302 to http://127.0.0.1:PORT/<rest of the path>
   wrong=FILE       serve FILE instead of the requested file (a wrong file)
@@ -31,6 +33,7 @@ The server exits on SIGTERM, when its parent process goes away, or after
 """
 import argparse
 import base64
+import hashlib
 import json
 import os
 import re
@@ -63,6 +66,7 @@ class Handler(BaseHTTPRequestHandler):
             "method": self.command,
             "path": self.path,
             "range": self.headers.get("Range"),
+            "if_range": self.headers.get("If-Range"),
             "auth": self.headers.get("Authorization"),
             "host": self.headers.get("Host"),
         }
@@ -87,7 +91,7 @@ class Handler(BaseHTTPRequestHandler):
         self.log_request_json()
         segs = [s for s in self.path.split("?")[0].split("/") if s]
         drop = stall = None
-        norange = badrange = False
+        norange = badrange = nolength = False
         serve = None
         i = 0
         while i < len(segs):
@@ -114,6 +118,8 @@ class Handler(BaseHTTPRequestHandler):
                 norange = True
             elif s == "badrange":
                 badrange = True
+            elif s == "nolength":
+                nolength = True
             elif k == "redirect" and v:
                 rest = "/".join(segs[i + 1:])
                 loc = "http://127.0.0.1:%s/%s" % (v, rest)
@@ -133,9 +139,13 @@ class Handler(BaseHTTPRequestHandler):
         with open(path, "rb") as f:
             data = f.read()
         size = len(data)
+        etag = '"%s"' % hashlib.sha256(data).hexdigest()[:16]
         start, end = 0, size - 1
         code = 200
         rng = self.headers.get("Range")
+        if_range = self.headers.get("If-Range")
+        if if_range is not None and if_range != etag:
+            rng = None  # the file changed: send all of it (RFC 9110 13.1.5)
         if rng and not norange:
             m = re.fullmatch(r"bytes=(\d*)-(\d*)", rng.strip())
             if not m or (m.group(1) == "" and m.group(2) == ""):
@@ -154,8 +164,13 @@ class Handler(BaseHTTPRequestHandler):
         body = data[start:end + 1]
         self.send_response(code)
         self.send_header("Content-Type", "application/octet-stream")
-        self.send_header("Content-Length", str(len(body)))
+        if nolength:
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        else:
+            self.send_header("Content-Length", str(len(body)))
         self.send_header("Accept-Ranges", "bytes")
+        self.send_header("ETag", etag)
         if code == 206:
             cr_start = 0 if badrange else start
             self.send_header("Content-Range",

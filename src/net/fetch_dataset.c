@@ -2,6 +2,7 @@
  * it from Kaggle or install it from a zip. */
 #include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,7 +62,7 @@ static void free_names(char **v, size_t n)
 static int find_layout_at(const char *dir, int depth, char *out, size_t n)
 {
     if (depth == 0) {
-        if (!pn_dataset_layout_ok(dir)) return 0;
+        if (!pn_fetch_layout_ok(dir)) return 0;
         return snprintf(out, n, "%s", dir) < (int)n;
     }
     size_t k;
@@ -129,7 +130,7 @@ pn_status pn_fetch_find_dataset_opts(const pn_fetch_opts *o, char *path, size_t 
     pn_status st = pn_net_dest_dir(o, "datasets", dir, sizeof dir, err);
     if (st) return st;
     snprintf(ours, sizeof ours, "%s/" PN_DATASET_DIR, dir);
-    if (pn_dataset_layout_ok(ours)) return pn_net_copy_path(path, n, ours, ours, err);
+    if (pn_fetch_layout_ok(ours)) return pn_net_copy_path(path, n, ours, ours, err);
     int reuse = !(o && (o->no_reuse || (o->dest_dir && *o->dest_dir)));
     if (reuse && find_kagglehub(path, n, hub, sizeof hub)) return PN_OK;
     return pn_error_set(err, PN_E_NOTFOUND,
@@ -146,12 +147,46 @@ pn_status pn_fetch_find_dataset(char *path, size_t n, pn_error *err)
     return pn_fetch_find_dataset_opts(NULL, path, n, err);
 }
 
-/* Unpack zip into final; with replace, swap it in for an existing folder. */
-static pn_status install(const char *zip, const char *final, int replace, pn_error *err)
+/* Leftovers of a run that died (its pid is gone) beside final:
+ * "<final>.unpack.<pid>", "<final>.new.<pid>[...]" are removed; a
+ * "<final>.old.<pid>" is the previous data set, put back when final is
+ * missing (the run died between its two renames). */
+static void cleanup_stale(const char *dir, const char *final)
 {
+    DIR *d = opendir(dir);
+    if (!d) return;
+    const char *base = PN_DATASET_DIR ".";
+    size_t bl = strlen(base);
+    struct dirent *e;
+    char p[4400];
+    while ((e = readdir(d))) {
+        if (strncmp(e->d_name, base, bl) != 0) continue;
+        const char *dot = strrchr(e->d_name, '.');
+        char *end;
+        long pid = strtol(dot + 1, &end, 10);
+        if (*end || pid <= 0 || pid == (long)getpid()) continue;
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue; /* alive (or unknown) */
+        if (snprintf(p, sizeof p, "%s/%s", dir, e->d_name) >= (int)sizeof p) continue;
+        if (!strncmp(e->d_name + bl, "old.", 4) && !pn_path_exists(final) &&
+            pn_fetch_layout_ok(p) && rename(p, final) == 0)
+            continue;
+        if (!strncmp(e->d_name + bl, "old.", 4) || !strncmp(e->d_name + bl, "new.", 4) ||
+            strstr(e->d_name + bl, "unpack."))
+            pn_net_rmtree(p);
+    }
+    closedir(d);
+}
+
+/* Unpack zip into final; with replace, swap it in for an existing folder. */
+static pn_status install(const char *zip, const char *dir, const char *final, int replace,
+                         pn_error *err)
+{
+    cleanup_stale(dir, final);
     if (!pn_path_exists(final)) return pn_unpack_dataset(zip, final, err);
-    if (!replace)
+    if (!replace) {
+        if (pn_fetch_layout_ok(final)) return PN_OK; /* put back by cleanup_stale */
         return pn_error_set(err, PN_E_ARG, "%s already exists (--force replaces it)", final);
+    }
     char fresh[4300], old[4300];
     snprintf(fresh, sizeof fresh, "%s.new.%ld", final, (long)getpid());
     snprintf(old, sizeof old, "%s.old.%ld", final, (long)getpid());
@@ -186,10 +221,10 @@ pn_status pn_fetch_dataset(const pn_fetch_opts *o, char *path, size_t n, pn_erro
     snprintf(final, sizeof final, "%s/" PN_DATASET_DIR, dir);
 
     if (o->from_zip && *o->from_zip) {
-        if (!o->force && pn_dataset_layout_ok(final))
+        if (!o->force && pn_fetch_layout_ok(final))
             return pn_net_copy_path(path, n, final, final, err);
         if ((st = pn_mkdirs(dir, err))) return st;
-        st = install(o->from_zip, final, o->force, err);
+        st = install(o->from_zip, dir, final, o->force, err);
         if (st) return st;
         return pn_net_copy_path(path, n, final, final, err);
     }
@@ -227,7 +262,7 @@ pn_status pn_fetch_dataset(const pn_fetch_opts *o, char *path, size_t n, pn_erro
         if (st == PN_E_NET) return pn_net_append(st, err, "; %s", OFFLINE_HINT);
         if (st) return st;
     }
-    st = install(zip, final, o->force, err);
+    st = install(zip, dir, final, o->force, err);
     if (st == PN_E_FORMAT) {
         unlink(zip); /* a broken download: the next run fetches it again */
         return pn_net_append(st, err, " (the downloaded zip was removed)");

@@ -1,0 +1,5 @@
+/* libFuzzer target: the pth reader (see harness.h). */
+#include "harness.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) { return fz_pth(data, size); }

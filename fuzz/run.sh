@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# make fuzz: builds the libFuzzer targets (clang, ASan + UBSan) into
+# build-fuzz/ and runs each for FUZZ_SECONDS (default 60) on a copy of its
+# seed corpus fuzz/corpus/<target>/ (new inputs stay in build-fuzz/).
+# Usage: fuzz/run.sh [target...]   targets: pickle pth safetensors
+# A crash, leak, timeout or out-of-memory writes build-fuzz/crashes/<target>-*
+# and makes this script fail: add that file to fuzz/corpus/<target>/ once fixed
+# (tests/test_weights_corpus.c replays the corpus in `make test`).
+set -eu
+cd "$(dirname "$0")/.."
+SECS=${FUZZ_SECONDS:-60}
+CC=${FUZZ_CC:-clang}
+OUT=build-fuzz
+mkdir -p "$OUT/crashes"
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=(pickle pth safetensors)
+SRC=$(ls src/core/*.c src/io/*.c)
+FLAGS="-std=c17 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Iinclude -Isrc $(pkg-config --cflags libzip libcjson libcrypto)"
+LIBS="$(pkg-config --libs libzip libcjson libcrypto) -lm -lpthread"
+fail=0
+for t in "${targets[@]}"; do
+    bin="$OUT/fuzz_$t"
+    echo "== building $bin"
+    # shellcheck disable=SC2086
+    $CC $FLAGS -o "$bin" "fuzz/fuzz_$t.c" $SRC $LIBS
+    work="$OUT/corpus-$t"
+    mkdir -p "$work"
+    cp -n fuzz/corpus/"$t"/* "$work"/ 2>/dev/null || true
+    echo "== fuzzing $t for ${SECS}s"
+    if ! "$bin" "$work" -max_total_time="$SECS" -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
+        -malloc_limit_mb=1024 -print_final_stats=1 -artifact_prefix="$OUT/crashes/$t-" \
+        >"$OUT/fuzz_$t.log" 2>&1; then
+        echo "!! fuzz_$t failed, see $OUT/fuzz_$t.log and $OUT/crashes/"
+        tail -n 40 "$OUT/fuzz_$t.log"
+        fail=1
+    else
+        grep -E '^stat::number_of_executed_units|^stat::peak_rss_mb' "$OUT/fuzz_$t.log" || true
+    fi
+done
+exit $fail

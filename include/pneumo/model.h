@@ -1,0 +1,141 @@
+/* pneumo: trainable ResNet-18, exactly torchvision's resnet18(num_classes=K).
+ *
+ * The model's tensors carry torchvision's state_dict names ("conv1.weight",
+ * "layer2.0.downsample.1.running_var", "fc.bias", ...). Convs, batch norms,
+ * ReLUs and pooling run on oneDNN (src/model/ops_*.c), the 512->K head in
+ * plain C.
+ *
+ * Freeze levels: the trainable part is always a suffix of the network.
+ *   PN_FREEZE_FC      only fc trains; the whole backbone runs in eval mode
+ *   PN_FREEZE_LAYER4  layer4 + fc train
+ *   PN_FREEZE_LAYER3  layer3 + layer4 + fc train
+ *   PN_FREEZE_NONE    everything trains (full fine-tuning)
+ * Frozen parts always run in eval mode (BN with running stats) and are never
+ * differentiated; trainable parts run in training mode (BN with batch stats,
+ * running stats updated with momentum 0.1 and the unbiased variance,
+ * num_batches_tracked += 1) when training, as PyTorch does with
+ * requires_grad_(False) + .eval() on the frozen modules.
+ *
+ * Memory is planned once per (model, max_batch): one allocation each for
+ * parameters, running stats, gradients + Adam moments (trainable suffix
+ * only), activations and activation gradients (trainable part only), carved
+ * into named pointers. oneDNN primitives are built for the batch size in use
+ * and rebuilt only when it changes (e.g. a short last batch).
+ *
+ * Not thread-safe: one model per thread.
+ */
+#ifndef PNEUMO_MODEL_H
+#define PNEUMO_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pneumo/status.h"
+#include "pneumo/tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum pn_freeze {
+    PN_FREEZE_FC = 0,
+    PN_FREEZE_LAYER4,
+    PN_FREEZE_LAYER3,
+    PN_FREEZE_NONE
+} pn_freeze;
+
+/* Parse "fc", "layer4", "layer3", "none"/"all"; returns 0 on success. */
+int pn_freeze_parse(const char *s, pn_freeze *out);
+const char *pn_freeze_name(pn_freeze f);
+
+typedef struct pn_model_config {
+    int num_classes; /* K >= 1 */
+    int max_batch;   /* N >= 1: every call takes 1..max_batch images */
+    int height, width; /* input size; 0 = 224; 32..4096, square */
+    pn_freeze freeze;
+    int threads;     /* oneDNN (OpenMP) threads, process-wide; 0 = all cores */
+} pn_model_config;
+
+typedef struct pn_model pn_model;
+
+/* Stage boundaries, for feature caching. The activation at a boundary is
+ * NCHW float32 of pn_model_stage_numel() floats per image:
+ *   PN_STAGE_INPUT   (3,H,W) normalized image
+ *   PN_STAGE_LAYER2  (128,H/8,W/8)    after layer2
+ *   PN_STAGE_LAYER3  (256,H/16,W/16)  after layer3
+ *   PN_STAGE_POOL    (512)            pooled feature (fc input)
+ *   PN_STAGE_LOGITS  (K)
+ * (spatial sizes are the conv-arithmetic ones; exact for multiples of 32). */
+typedef enum pn_stage {
+    PN_STAGE_INPUT = 0,
+    PN_STAGE_LAYER2,
+    PN_STAGE_LAYER3,
+    PN_STAGE_POOL,
+    PN_STAGE_LOGITS
+} pn_stage;
+
+/* Parameters are zero (BN: gamma 1, beta 0, running var 1) until loaded. */
+pn_status pn_model_create(pn_model **m, const pn_model_config *cfg, pn_error *err);
+void pn_model_free(pn_model *m);
+const pn_model_config *pn_model_get_config(const pn_model *m);
+
+/* Per-image float count at a stage boundary, and its (C,H,W) shape (H=W=1
+ * for POOL and LOGITS). */
+size_t pn_model_stage_numel(const pn_model *m, pn_stage s);
+void pn_model_stage_shape(const pn_model *m, pn_stage s, int *c, int *h, int *w);
+/* The earliest stage a training step may start from: the input of the
+ * first trainable module (PN_STAGE_POOL for PN_FREEZE_FC, PN_STAGE_LAYER3
+ * for LAYER4, PN_STAGE_LAYER2 for LAYER3, PN_STAGE_INPUT for NONE). Any
+ * stage up to it may be used. */
+pn_stage pn_model_train_stage(const pn_model *m);
+
+/* Load from a state dict with torchvision names. Missing, unexpected or
+ * mis-shaped keys give ONE error listing them all (nothing is changed then).
+ * skip_fc: keep the current head and ignore fc.* (a fresh head for new
+ * classes). num_batches_tracked is optional (pre-0.4.1 checkpoints). */
+pn_status pn_model_load(pn_model *m, const pn_statedict *sd, int skip_fc, pn_error *err);
+/* Append every tensor, torchvision names and order (122 entries: params,
+ * running stats, num_batches_tracked as int64) to out. */
+pn_status pn_model_save(const pn_model *m, pn_statedict *out, pn_error *err);
+
+/* Parameter / buffer by name (float tensors only), its gradient (NULL when
+ * the parameter is frozen; valid after a train step), and element count. */
+float *pn_model_param(pn_model *m, const char *name, size_t *numel);
+const float *pn_model_grad(const pn_model *m, const char *name, size_t *numel);
+
+/* Forward n <= max_batch images x (N,3,H,W) -> logits (N,K). training != 0:
+ * trainable parts in training mode (batch-stat BN, running stats updated). */
+pn_status pn_model_forward(pn_model *m, const float *x, int n, int training, float *logits,
+                           pn_error *err);
+/* Forward between two stage boundaries (from < to): in (N, numel(from)),
+ * out (N, numel(to)). Frozen modules always run in eval mode. */
+pn_status pn_model_run(pn_model *m, pn_stage from, const float *in, int n, pn_stage to,
+                       int training, float *out, pn_error *err);
+
+/* One training step: forward (training mode in the trainable part), mean
+ * cross-entropy with optional class weights (K floats, NULL = none), backward
+ * through the trainable part only, then one Adam step (betas 0.9/0.999,
+ * eps 1e-8, lr given). loss gets the loss before the update; logits (N,K)
+ * may be NULL. Gradients stay readable with pn_model_grad until the next
+ * step. train_step_from starts at a stage boundary <= pn_model_train_stage. */
+pn_status pn_model_train_step(pn_model *m, const float *x, const int *labels, int n,
+                              const float *class_weights, double lr, float *loss, float *logits,
+                              pn_error *err);
+pn_status pn_model_train_step_from(pn_model *m, pn_stage from, const float *in,
+                                   const int *labels, int n, const float *class_weights,
+                                   double lr, float *loss, float *logits, pn_error *err);
+/* Just forward + loss + backward (no update): fills the gradients. */
+pn_status pn_model_backward_from(pn_model *m, pn_stage from, const float *in, const int *labels,
+                                 int n, const float *class_weights, float *loss, float *logits,
+                                 pn_error *err);
+/* Adam steps taken so far (PyTorch's per-parameter 'step'). */
+long pn_model_adam_steps(const pn_model *m);
+
+/* Bytes held by the model's planned buffers (params, grads, Adam state,
+ * activations), not counting oneDNN primitives. */
+size_t pn_model_memory_bytes(const pn_model *m);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

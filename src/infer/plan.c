@@ -1,0 +1,393 @@
+/* Building the inference plan for one batch size: the oneDNN primitives
+ * (convs with folded BN and fused post-ops, poolings, reorders), their
+ * memory objects on the engine's shared buffers, and the weight upload. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "infer/infer_internal.h"
+
+/* ---- small oneDNN helpers ---------------------------------------------- */
+
+const char *pn_dnnl_status_str(dnnl_status_t s)
+{
+    switch (s) {
+    case dnnl_success: return "success";
+    case dnnl_out_of_memory: return "out of memory";
+    case dnnl_invalid_arguments: return "invalid arguments";
+    case dnnl_unimplemented: return "no implementation";
+    case dnnl_iterator_ends: return "iterator ends";
+    case dnnl_runtime_error: return "runtime error";
+    case dnnl_not_required: return "not required";
+    }
+    return "unknown status";
+}
+
+
+static dnnl_memory_desc_t md4(int64_t n, int64_t c, int64_t h, int64_t w, dnnl_data_type_t dt,
+                              dnnl_format_tag_t tag)
+{
+    dnnl_memory_desc_t md;
+    dnnl_dims_t d = {n, c, h, w};
+    dnnl_memory_desc_init_by_tag(&md, 4, d, dt, tag);
+    return md;
+}
+
+/* Activation layout between layers. fp32: nChw16c, which selects oneDNN's
+ * direct jit:avx512_core convs; with `any`, oneDNN 2.6 picks nhwc + brgconv,
+ * whose longer fp32 accumulation chains give 3x PyTorch's error (1.3e-5 vs
+ * 3.8e-6 at layer4, see docs/inference.md). bf16: oneDNN's choice.
+ * PNEUMO_INFER_LAYOUT=any|nchw16c|nhwc overrides (for measurements). */
+static dnnl_format_tag_t act_tag(int bf16)
+{
+    const char *v = getenv("PNEUMO_INFER_LAYOUT");
+    if (v && !strcmp(v, "nchw16c")) return dnnl_nChw16c;
+    if (v && !strcmp(v, "nhwc")) return dnnl_nhwc;
+    if (v && !strcmp(v, "any")) return dnnl_format_tag_any;
+    return bf16 ? dnnl_format_tag_any : dnnl_nChw16c;
+}
+
+static pn_status plan_add_mem(pn_plan *p, const dnnl_memory_desc_t *md, int buf, void *handle,
+                              pn_infer *e, dnnl_memory_t *out, pn_error *err)
+{
+    if (p->nmem == p->capmem) {
+        int cap = p->capmem ? 2 * p->capmem : 64;
+        pn_memref *m = realloc(p->mem, sizeof *m * (size_t)cap);
+        if (!m) return pn_error_set(err, PN_E_NOMEM, "inference pn_plan: out of memory");
+        p->mem = m, p->capmem = cap;
+    }
+    DN(dnnl_memory_create(out, md, e->eng, handle), "memory");
+    p->mem[p->nmem++] = (pn_memref){*out, buf};
+    if (buf >= 0) {
+        size_t sz = dnnl_memory_desc_get_size(md);
+        if (e->buf[buf] == NULL) { /* base plan: sizing pass */
+            if (sz > e->bufsz[buf]) e->bufsz[buf] = sz;
+        } else if (sz > e->bufsz[buf]) {
+            return pn_error_set(err, PN_E_BACKEND,
+                                "inference pn_plan for batch %d needs %zu bytes in buffer %d, "
+                                "which has %zu",
+                                p->n, sz, buf, e->bufsz[buf]);
+        }
+    }
+    return PN_OK;
+}
+
+static pn_status plan_add_step(pn_plan *p, dnnl_primitive_desc_t pd, int nargs,
+                               const dnnl_exec_arg_t *a, pn_error *err)
+{
+    if (p->nst == p->capst) {
+        int cap = p->capst ? 2 * p->capst : 32;
+        pn_step *s = realloc(p->st, sizeof *s * (size_t)cap);
+        if (!s) return pn_error_set(err, PN_E_NOMEM, "inference pn_plan: out of memory");
+        p->st = s, p->capst = cap;
+    }
+    pn_step *s = &p->st[p->nst];
+    DN(dnnl_primitive_create(&s->p, pd), "primitive");
+    s->nargs = nargs;
+    memcpy(s->a, a, sizeof *a * (size_t)nargs);
+    p->nst++;
+    return PN_OK;
+}
+
+/* A reorder src -> dst as a step (or into *one when one != NULL). */
+static pn_status reorder_step(pn_infer *e, pn_plan *p, dnnl_memory_t src, dnnl_memory_t dst,
+                              pn_step *one, pn_error *err)
+{
+    const dnnl_memory_desc_t *smd, *dmd;
+    dnnl_memory_get_memory_desc(src, &smd);
+    dnnl_memory_get_memory_desc(dst, &dmd);
+    dnnl_primitive_desc_t pd;
+    DN(dnnl_reorder_primitive_desc_create(&pd, smd, e->eng, dmd, e->eng, NULL), "reorder");
+    dnnl_exec_arg_t a[2] = {{DNNL_ARG_FROM, src}, {DNNL_ARG_TO, dst}};
+    pn_status st;
+    if (one) {
+        dnnl_status_t s = dnnl_primitive_create(&one->p, pd);
+        st = s == dnnl_success ? PN_OK
+                               : pn_error_set(err, PN_E_BACKEND, "oneDNN reorder: %s",
+                                              pn_dnnl_status_str(s));
+        one->nargs = 2;
+        memcpy(one->a, a, sizeof a);
+    } else {
+        st = plan_add_step(p, pd, 2, a, err);
+    }
+    dnnl_primitive_desc_destroy(pd);
+    return st;
+}
+
+/* Run a one-off reorder now (weights upload). */
+static pn_status reorder_now(pn_infer *e, dnnl_memory_t src, dnnl_memory_t dst, pn_error *err)
+{
+    const dnnl_memory_desc_t *smd, *dmd;
+    dnnl_memory_get_memory_desc(src, &smd);
+    dnnl_memory_get_memory_desc(dst, &dmd);
+    dnnl_primitive_desc_t pd;
+    dnnl_primitive_t r;
+    DN(dnnl_reorder_primitive_desc_create(&pd, smd, e->eng, dmd, e->eng, NULL), "weights reorder");
+    dnnl_status_t s = dnnl_primitive_create(&r, pd);
+    dnnl_primitive_desc_destroy(pd);
+    DN(s, "weights reorder");
+    dnnl_exec_arg_t a[2] = {{DNNL_ARG_FROM, src}, {DNNL_ARG_TO, dst}};
+    s = dnnl_primitive_execute(r, e->strm, 2, a);
+    if (s == dnnl_success) s = dnnl_stream_wait(e->strm);
+    dnnl_primitive_destroy(r);
+    DN(s, "weights reorder");
+    return PN_OK;
+}
+
+/* The weights (or bias) memory this pd wants: the base copy when its layout
+ * matches, else a plan-owned copy reordered from it. On the base plan, the
+ * folded float OIHW weights are uploaded into the preferred layout. */
+static pn_status weights_for(pn_infer *e, pn_plan *p, dnnl_memory_t *base, const float *user,
+                             const dnnl_memory_desc_t *user_md, const dnnl_memory_desc_t *want,
+                             dnnl_memory_t *out, pn_error *err)
+{
+    if (!*base) {
+        dnnl_memory_t um;
+        DN(dnnl_memory_create(base, want, e->eng, DNNL_MEMORY_ALLOCATE), "weights memory");
+        DN(dnnl_memory_create(&um, user_md, e->eng, (void *)user), "weights memory");
+        pn_status st = reorder_now(e, um, *base, err);
+        dnnl_memory_destroy(um);
+        TRY(st);
+    }
+    const dnnl_memory_desc_t *have;
+    dnnl_memory_get_memory_desc(*base, &have);
+    if (dnnl_memory_desc_equal(have, want)) {
+        *out = *base;
+        return PN_OK;
+    }
+    TRY(plan_add_mem(p, want, -1, DNNL_MEMORY_ALLOCATE, e, out, err));
+    return reorder_now(e, *base, *out, err);
+}
+
+/* One conv (BN folded into weights + bias), optional sum and relu post-ops.
+ * src (n, ic, h, w) -> dst (n, oc, oh, ow) in buffer dbuf; when dst_fixed is
+ * given, dst is that existing memory (the residual, for sum). */
+static pn_status add_conv(pn_infer *e, pn_plan *p, const pn_iconv *c, pn_layer_mem *lm,
+                          dnnl_memory_t src, int dbuf, dnnl_memory_t dst_fixed, int sum, int relu,
+                          dnnl_memory_t *dst_out, pn_error *err)
+{
+    dnnl_data_type_t dt = e->bf16 ? dnnl_bf16 : dnnl_f32;
+    const dnnl_memory_desc_t *smd;
+    dnnl_memory_get_memory_desc(src, &smd);
+    int64_t h = smd->dims[2], w = smd->dims[3];
+    int64_t oh = (h + 2 * c->pad - c->k) / c->stride + 1;
+    int64_t ow = (w + 2 * c->pad - c->k) / c->stride + 1;
+    dnnl_memory_desc_t wmd = md4(c->oc, c->ic, c->k, c->k, dt, dnnl_format_tag_any);
+    dnnl_memory_desc_t bmd;
+    dnnl_dims_t bd = {c->oc};
+    dnnl_memory_desc_init_by_tag(&bmd, 1, bd, dnnl_f32, dnnl_x);
+    dnnl_memory_desc_t dmd;
+    if (dst_fixed) {
+        const dnnl_memory_desc_t *fmd;
+        dnnl_memory_get_memory_desc(dst_fixed, &fmd);
+        dmd = *fmd;
+    } else {
+        dmd = md4(p->n, c->oc, oh, ow, dt, act_tag(e->bf16));
+    }
+    dnnl_dims_t strides = {c->stride, c->stride}, pad = {c->pad, c->pad};
+    dnnl_convolution_desc_t cd;
+    DN(dnnl_convolution_forward_desc_init(&cd, dnnl_forward_inference, dnnl_convolution_direct,
+                                          smd, &wmd, &bmd, &dmd, strides, pad, pad),
+       c->name);
+    dnnl_primitive_attr_t attr;
+    dnnl_post_ops_t po;
+    DN(dnnl_primitive_attr_create(&attr), c->name);
+    DN(dnnl_post_ops_create(&po), c->name);
+    if (sum) dnnl_post_ops_append_sum(po, 1.0f);
+    if (relu) dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, 0.f, 0.f);
+    dnnl_primitive_attr_set_post_ops(attr, po);
+    dnnl_primitive_desc_t pd;
+    dnnl_status_t s = dnnl_primitive_desc_create(&pd, &cd, attr, e->eng, NULL);
+    dnnl_post_ops_destroy(po);
+    dnnl_primitive_attr_destroy(attr);
+    DN(s, c->name);
+
+    pn_status st = PN_OK;
+    dnnl_memory_t wm = NULL, bm = NULL, dm = dst_fixed;
+    dnnl_memory_desc_t uwmd = md4(c->oc, c->ic, c->k, c->k, dnnl_f32, dnnl_oihw);
+    st = weights_for(e, p, &lm->w, c->w, &uwmd,
+                     dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0), &wm, err);
+    if (st == PN_OK)
+        st = weights_for(e, p, &lm->b, c->b, &bmd,
+                         dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 1), &bm, err);
+    if (st == PN_OK && !dm)
+        st = plan_add_mem(p, dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0), dbuf, NULL,
+                          e, &dm, err);
+    if (st == PN_OK) {
+        /* the src layout is fixed by the previous layer; check it was kept */
+        if (!dnnl_memory_desc_equal(smd, dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0)))
+            st = pn_error_set(err, PN_E_BACKEND, "oneDNN %s: the conv changed its input layout",
+                              c->name);
+    }
+    if (st == PN_OK) {
+        dnnl_exec_arg_t a[4] = {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wm},
+                                {DNNL_ARG_BIAS, bm}, {DNNL_ARG_DST, dm}};
+        st = plan_add_step(p, pd, 4, a, err);
+    }
+    dnnl_primitive_desc_destroy(pd);
+    if (st == PN_OK) *dst_out = dm;
+    return st;
+}
+
+/* Pooling (max 3x3/2 pad 1, or global average): src -> new memory in dbuf. */
+static pn_status add_pool(pn_infer *e, pn_plan *p, dnnl_memory_t src, int avg, int dbuf,
+                          dnnl_memory_t *dst_out, pn_error *err)
+{
+    dnnl_data_type_t dt = e->bf16 ? dnnl_bf16 : dnnl_f32;
+    const dnnl_memory_desc_t *smd;
+    dnnl_memory_get_memory_desc(src, &smd);
+    int64_t c = smd->dims[1], h = smd->dims[2], w = smd->dims[3];
+    int64_t oh = avg ? 1 : (h + 2 - 3) / 2 + 1, ow = avg ? 1 : (w + 2 - 3) / 2 + 1;
+    dnnl_dims_t strides = {avg ? 1 : 2, avg ? 1 : 2}, kernel = {avg ? h : 3, avg ? w : 3};
+    dnnl_dims_t dil = {0, 0}, pad = {avg ? 0 : 1, avg ? 0 : 1};
+    dnnl_memory_desc_t dmd = md4(p->n, c, oh, ow, dt, act_tag(e->bf16));
+    dnnl_pooling_v2_desc_t d;
+    const char *what = avg ? "global average pool" : "maxpool";
+    DN(dnnl_pooling_v2_forward_desc_init(&d, dnnl_forward_inference,
+                                         avg ? dnnl_pooling_avg_exclude_padding : dnnl_pooling_max,
+                                         smd, &dmd, strides, kernel, dil, pad, pad),
+       what);
+    dnnl_primitive_desc_t pd;
+    DN(dnnl_primitive_desc_create(&pd, &d, NULL, e->eng, NULL), what);
+    dnnl_memory_t dm = NULL;
+    pn_status st = plan_add_mem(p, dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0), dbuf,
+                                NULL, e, &dm, err);
+    if (st == PN_OK) {
+        dnnl_exec_arg_t a[2] = {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dm}};
+        st = plan_add_step(p, pd, 2, a, err);
+    }
+    dnnl_primitive_desc_destroy(pd);
+    if (st == PN_OK) *dst_out = dm;
+    return st;
+}
+
+static int other_buf(int a, int b)
+{
+    for (int i = 0; i < 3; i++)
+        if (i != a && i != b) return i;
+    return 0;
+}
+
+void pn_plan_free(pn_plan *p)
+{
+    if (!p) return;
+    for (int i = 0; i < p->nst; i++) dnnl_primitive_destroy(p->st[i].p);
+    if (p->out_reorder.p) dnnl_primitive_destroy(p->out_reorder.p);
+    if (p->l4_reorder.p) dnnl_primitive_destroy(p->l4_reorder.p);
+    for (int i = 0; i < p->nmem; i++) dnnl_memory_destroy(p->mem[i].m);
+    free(p->st);
+    free(p->mem);
+    free(p);
+}
+
+/* Build the plan for batch n. The first plan built (the base, n = max_batch)
+ * also sizes and allocates the shared buffers and uploads the weights. */
+pn_status pn_plan_build(pn_infer *e, int n, pn_plan **out, pn_error *err)
+{
+    pn_plan *p = calloc(1, sizeof *p);
+    if (!p) return pn_error_set(err, PN_E_NOMEM, "inference pn_plan: out of memory");
+    p->n = n;
+    pn_status st = PN_OK;
+    dnnl_data_type_t dt = e->bf16 ? dnnl_bf16 : dnnl_f32;
+    const pn_infer_config *cfg = &e->cfg;
+    pn_infer_stage stop = cfg->stop;
+    int base = e->buf[0] == NULL;
+
+#define GO(x)                               \
+    do {                                    \
+        if (st == PN_OK) st = (x);          \
+    } while (0)
+
+    // input: x (n,3,H,W) f32 nchw, handle set per call
+    dnnl_memory_desc_t umd = md4(n, 3, cfg->height, cfg->width, dnnl_f32, dnnl_nchw);
+    GO(plan_add_mem(p, &umd, -1, NULL, e, &p->in_user, err));
+
+    // stem conv: decide the input layout the conv wants (3 channels: special case)
+    dnnl_memory_t x = p->in_user;
+    if (st == PN_OK) {
+        int64_t oh = (cfg->height + 6 - 7) / 2 + 1, ow = (cfg->width + 6 - 7) / 2 + 1;
+        dnnl_memory_desc_t smd = md4(n, 3, cfg->height, cfg->width, dt, dnnl_format_tag_any);
+        dnnl_memory_desc_t wmd = md4(64, 3, 7, 7, dt, dnnl_format_tag_any);
+        dnnl_memory_desc_t dmd = md4(n, 64, oh, ow, dt, act_tag(e->bf16)), bmd;
+        dnnl_dims_t bd = {64}, s2 = {2, 2}, p3 = {3, 3};
+        dnnl_memory_desc_init_by_tag(&bmd, 1, bd, dnnl_f32, dnnl_x);
+        dnnl_convolution_desc_t cd;
+        dnnl_primitive_desc_t pd = NULL;
+        dnnl_status_t s = dnnl_convolution_forward_desc_init(
+            &cd, dnnl_forward_inference, dnnl_convolution_direct, &smd, &wmd, &bmd, &dmd, s2, p3,
+            p3);
+        if (s == dnnl_success) s = dnnl_primitive_desc_create(&pd, &cd, NULL, e->eng, NULL);
+        if (s != dnnl_success)
+            st = pn_error_set(err, PN_E_BACKEND, "oneDNN conv1: no implementation (%s)",
+                              pn_dnnl_status_str(s));
+        if (st == PN_OK) {
+            const dnnl_memory_desc_t *want = dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0);
+            if (!dnnl_memory_desc_equal(want, &umd)) {
+                GO(plan_add_mem(p, want, 1, NULL, e, &x, err));
+                GO(reorder_step(e, p, p->in_user, x, NULL, err));
+            }
+        }
+        if (pd) dnnl_primitive_desc_destroy(pd);
+    }
+    // stem: conv1+bn1+relu -> buf 0 (n,64,H/2,W/2); maxpool -> buf 1 (n,64,H/4,W/4)
+    dnnl_memory_t y = NULL;
+    GO(add_conv(e, p, &e->net.stem, &e->stem, x, 0, NULL, 0, 1, &y, err));
+    GO(add_pool(e, p, y, 0, 1, &x, err));
+    int cur = 1;
+    dnnl_memory_t stage_out[PN_INFER_NSTAGES] = {x};
+
+    // blocks: x (cur) -> t = relu(conv1 x) ; out = relu(conv2 t + identity)
+    for (int j = 0; st == PN_OK && j < e->net.nblocks; j++) {
+        int tb = other_buf(cur, -1);
+        dnnl_memory_t t = NULL, id = x;
+        GO(add_conv(e, p, &e->net.c1[j], &e->c1[j], x, tb, NULL, 0, 1, &t, err));
+        if (e->net.ds[j].oc) {
+            int db = other_buf(cur, tb);
+            GO(add_conv(e, p, &e->net.ds[j], &e->ds[j], x, db, NULL, 0, 0, &id, err));
+            cur = db;
+        }
+        GO(add_conv(e, p, &e->net.c2[j], &e->c2[j], t, -1, id, 1, 1, &x, err));
+        if (j % 2 == 1) stage_out[PN_INFER_LAYER1 + j / 2] = x;
+    }
+    if (stop >= PN_INFER_POOL) GO(add_pool(e, p, x, 1, 3, &stage_out[PN_INFER_POOL], err));
+
+    // outputs: stop stage (LOGITS: the pooled features into e->pool_f32) and layer4
+    pn_infer_stage os = stop == PN_INFER_LOGITS ? PN_INFER_POOL : stop;
+    if (st == PN_OK) {
+        const int64_t *s = e->shp[os];
+        dnnl_memory_desc_t omd = md4(n, s[0], s[1], s[2], dnnl_f32, dnnl_nchw);
+        GO(plan_add_mem(p, &omd, -1, NULL, e, &p->out_user, err));
+        GO(reorder_step(e, p, stage_out[os], p->out_user, &p->out_reorder, err));
+    }
+    if (st == PN_OK && cfg->want_layer4) {
+        const int64_t *s = e->shp[PN_INFER_LAYER4];
+        dnnl_memory_desc_t omd = md4(n, s[0], s[1], s[2], dnnl_f32, dnnl_nchw);
+        GO(plan_add_mem(p, &omd, -1, NULL, e, &p->l4_user, err));
+        GO(reorder_step(e, p, stage_out[PN_INFER_LAYER4], p->l4_user, &p->l4_reorder, err));
+    }
+#undef GO
+    if (st == PN_OK && base) { /* allocate the shared buffers now that sizes are known */
+        for (int i = 0; i < PN_INFER_NBUF; i++) {
+            size_t sz = (e->bufsz[i] + 63) / 64 * 64;
+            e->bufsz[i] = sz ? sz : 64;
+            e->buf[i] = aligned_alloc(64, e->bufsz[i]);
+            if (!e->buf[i]) {
+                st = pn_error_set(err, PN_E_NOMEM, "inference buffers: out of memory (%zu bytes)",
+                                  e->bufsz[i]);
+                break;
+            }
+        }
+    }
+    for (int i = 0; st == PN_OK && i < p->nmem; i++)
+        if (p->mem[i].buf >= 0) {
+            dnnl_status_t s = dnnl_memory_set_data_handle(p->mem[i].m, e->buf[p->mem[i].buf]);
+            if (s != dnnl_success)
+                st = pn_error_set(err, PN_E_BACKEND, "oneDNN set handle: %s", pn_dnnl_status_str(s));
+        }
+    if (st != PN_OK) {
+        pn_plan_free(p);
+        return st;
+    }
+    *out = p;
+    return PN_OK;
+}

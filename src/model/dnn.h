@@ -1,0 +1,55 @@
+/* Internal oneDNN helpers shared by the ops (src/model/ops_*.c). */
+#ifndef PNEUMO_MODEL_DNN_H
+#define PNEUMO_MODEL_DNN_H
+
+#include <oneapi/dnnl/dnnl.h>
+
+#include "pneumo/ops.h"
+
+struct pn_dnn {
+    dnnl_engine_t eng;
+    dnnl_stream_t stream;
+    int block; /* channel block of PN_LAYOUT_BLOCKED: 16, 8 or 1 */
+};
+
+/* A oneDNN call failed: PN_E_BACKEND naming what and the oneDNN status. */
+pn_status pn_dnn_fail(pn_error *err, dnnl_status_t s, const char *what);
+#define PN_DNN(call, what)                                                     \
+    do {                                                                       \
+        dnnl_status_t pn_s_ = (call);                                          \
+        if (pn_s_ != dnnl_success) return pn_dnn_fail(err, pn_s_, (what));     \
+    } while (0)
+
+/* Return on a failed pn_status. */
+#define PN_TRY(call)                                                           \
+    do {                                                                       \
+        pn_status pn_t_ = (call);                                              \
+        if (pn_t_ != PN_OK) return pn_t_;                                      \
+    } while (0)
+
+/* 4-D activation descriptor in the given layout. */
+dnnl_memory_desc_t pn_dnn_act_md(const pn_dnn *d, pn_layout layout, int n, int c, int h, int w);
+/* Plain descriptors: 1-D (count) and OIHW weights. */
+dnnl_memory_desc_t pn_dnn_md_1d(size_t count);
+dnnl_memory_desc_t pn_dnn_md_oihw(int oc, int ic, int kh, int kw);
+
+/* A primitive with its descriptor. */
+typedef struct pn_prim {
+    dnnl_primitive_desc_t pd;
+    dnnl_primitive_t p;
+} pn_prim;
+pn_status pn_prim_create(pn_prim *pr, const void *op_desc, const_dnnl_primitive_desc_t hint,
+                         pn_dnn *d, const char *what, pn_error *err);
+void pn_prim_free(pn_prim *pr);
+/* Memory object with no buffer for md (bind with pn_mem_bind before use). */
+pn_status pn_mem_create(dnnl_memory_t *m, const dnnl_memory_desc_t *md, pn_dnn *d,
+                        pn_error *err);
+void pn_mem_bind(dnnl_memory_t m, const void *ptr);
+/* Reorder src_md -> dst_md; *pr zeroed when the two are equal (copy). */
+pn_status pn_reorder_create(pn_prim *pr, const dnnl_memory_desc_t *src_md,
+                            const dnnl_memory_desc_t *dst_md, pn_dnn *d, pn_error *err);
+/* Execute with args and wait. */
+pn_status pn_prim_exec(const pn_prim *pr, pn_dnn *d, int nargs, const dnnl_exec_arg_t *args,
+                       const char *what, pn_error *err);
+
+#endif

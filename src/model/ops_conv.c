@@ -1,0 +1,280 @@
+/* conv2d (no bias) on oneDNN: forward, backward data, backward weights,
+ * and the plain-C reference. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/dnn.h"
+
+struct pn_conv2d {
+    pn_dnn *d;
+    pn_conv2d_dims dm;
+    int oh, ow, backward;
+    dnnl_memory_desc_t x_md, y_md, w_user_md;
+    pn_prim fwd, bwd_data, bwd_w;
+    pn_prim w_to_fwd, w_to_bwd, dw_to_user; /* reorders (p NULL = same format) */
+    float *w_fwd, *w_bwd, *dw_tmp;          /* weights in the primitives' formats */
+    size_t w_fwd_bytes, w_bwd_bytes, dw_bytes;
+    dnnl_memory_t m_x, m_y, m_wuser, m_wfwd, m_wbwd, m_dx, m_dy, m_dwtmp, m_dwuser;
+    int weights_set;
+};
+
+void pn_conv2d_out_hw(const pn_conv2d_dims *dm, int *oh, int *ow)
+{
+    *oh = (dm->h + 2 * dm->pad - dm->k) / dm->stride + 1;
+    *ow = (dm->w + 2 * dm->pad - dm->k) / dm->stride + 1;
+}
+
+void pn_conv2d_free(pn_conv2d *op)
+{
+    if (!op) return;
+    pn_prim_free(&op->fwd);
+    pn_prim_free(&op->bwd_data);
+    pn_prim_free(&op->bwd_w);
+    pn_prim_free(&op->w_to_fwd);
+    pn_prim_free(&op->w_to_bwd);
+    pn_prim_free(&op->dw_to_user);
+    dnnl_memory_t *ms[] = {&op->m_x, &op->m_y, &op->m_wuser, &op->m_wfwd, &op->m_wbwd,
+                           &op->m_dx, &op->m_dy, &op->m_dwtmp, &op->m_dwuser};
+    for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++)
+        if (*ms[i]) dnnl_memory_destroy(*ms[i]);
+    free(op->w_fwd);
+    free(op->w_bwd);
+    free(op->dw_tmp);
+    free(op);
+}
+
+static pn_status check_dims(const pn_conv2d_dims *dm, pn_error *err)
+{
+    if (dm->n < 1 || dm->ic < 1 || dm->oc < 1 || dm->h < 1 || dm->w < 1 || dm->k < 1 ||
+        dm->stride < 1 || dm->pad < 0)
+        return pn_error_set(err, PN_E_ARG,
+                            "conv2d: bad dims n=%d ic=%d h=%d w=%d oc=%d k=%d stride=%d pad=%d",
+                            dm->n, dm->ic, dm->h, dm->w, dm->oc, dm->k, dm->stride, dm->pad);
+    if (dm->h + 2 * dm->pad < dm->k || dm->w + 2 * dm->pad < dm->k)
+        return pn_error_set(err, PN_E_ARG, "conv2d: input %dx%d (pad %d) smaller than kernel %d",
+                            dm->h, dm->w, dm->pad, dm->k);
+    return PN_OK;
+}
+
+static void *alloc_md(const dnnl_memory_desc_t *md, size_t *bytes)
+{
+    *bytes = dnnl_memory_desc_get_size(md);
+    return aligned_alloc(64, (*bytes + 63) / 64 * 64);
+}
+
+pn_status pn_conv2d_create(pn_conv2d **out, pn_dnn *d, const pn_conv2d_dims *dm,
+                           pn_layout layout, int backward, pn_error *err)
+{
+    *out = NULL;
+    PN_TRY(check_dims(dm, err));
+    pn_conv2d *op = calloc(1, sizeof *op);
+    if (!op) return pn_error_set(err, PN_E_NOMEM, "conv2d: out of memory");
+    op->d = d;
+    op->dm = *dm;
+    op->backward = backward;
+    pn_conv2d_out_hw(dm, &op->oh, &op->ow);
+    op->x_md = pn_dnn_act_md(d, layout, dm->n, dm->ic, dm->h, dm->w);
+    op->y_md = pn_dnn_act_md(d, layout, dm->n, dm->oc, op->oh, op->ow);
+    op->w_user_md = pn_dnn_md_oihw(dm->oc, dm->ic, dm->k, dm->k);
+    dnnl_memory_desc_t w_any;
+    dnnl_dims_t wdims = {dm->oc, dm->ic, dm->k, dm->k};
+    dnnl_memory_desc_init_by_tag(&w_any, 4, wdims, dnnl_f32, dnnl_format_tag_any);
+    dnnl_dims_t strides = {dm->stride, dm->stride}, pad = {dm->pad, dm->pad};
+    pn_status st = PN_OK;
+    dnnl_convolution_desc_t cd;
+#define TRY(call)                                                              \
+    do {                                                                       \
+        if ((st = (call)) != PN_OK) goto fail;                                 \
+    } while (0)
+#define TRYD(call, what)                                                       \
+    do {                                                                       \
+        dnnl_status_t s_ = (call);                                             \
+        if (s_ != dnnl_success) {                                              \
+            st = pn_dnn_fail(err, s_, (what));                                 \
+            goto fail;                                                         \
+        }                                                                      \
+    } while (0)
+    TRYD(dnnl_convolution_forward_desc_init(
+             &cd, backward ? dnnl_forward_training : dnnl_forward_inference,
+             dnnl_convolution_direct, &op->x_md, &w_any, NULL, &op->y_md, strides, pad, pad),
+         "conv2d forward descriptor");
+    TRY(pn_prim_create(&op->fwd, &cd, NULL, d, "conv2d forward", err));
+    const dnnl_memory_desc_t *wf = dnnl_primitive_desc_query_md(op->fwd.pd, dnnl_query_weights_md, 0);
+    TRY(pn_reorder_create(&op->w_to_fwd, &op->w_user_md, wf, d, err));
+    op->w_fwd = alloc_md(wf, &op->w_fwd_bytes);
+    if (!op->w_fwd) goto nomem;
+    TRY(pn_mem_create(&op->m_x, &op->x_md, d, err));
+    TRY(pn_mem_create(&op->m_y, &op->y_md, d, err));
+    TRY(pn_mem_create(&op->m_wuser, &op->w_user_md, d, err));
+    TRY(pn_mem_create(&op->m_wfwd, wf, d, err));
+    pn_mem_bind(op->m_wfwd, op->w_fwd);
+    if (backward) {
+        TRYD(dnnl_convolution_backward_data_desc_init(&cd, dnnl_convolution_direct, &op->x_md,
+                                                      &w_any, &op->y_md, strides, pad, pad),
+             "conv2d backward-data descriptor");
+        TRY(pn_prim_create(&op->bwd_data, &cd, op->fwd.pd, d, "conv2d backward data", err));
+        const dnnl_memory_desc_t *wb =
+            dnnl_primitive_desc_query_md(op->bwd_data.pd, dnnl_query_weights_md, 0);
+        TRY(pn_reorder_create(&op->w_to_bwd, &op->w_user_md, wb, d, err));
+        op->w_bwd = alloc_md(wb, &op->w_bwd_bytes);
+        if (!op->w_bwd) goto nomem;
+        TRY(pn_mem_create(&op->m_wbwd, wb, d, err));
+        pn_mem_bind(op->m_wbwd, op->w_bwd);
+        TRYD(dnnl_convolution_backward_weights_desc_init(&cd, dnnl_convolution_direct, &op->x_md,
+                                                         &w_any, NULL, &op->y_md, strides, pad,
+                                                         pad),
+             "conv2d backward-weights descriptor");
+        TRY(pn_prim_create(&op->bwd_w, &cd, op->fwd.pd, d, "conv2d backward weights", err));
+        const dnnl_memory_desc_t *dwm =
+            dnnl_primitive_desc_query_md(op->bwd_w.pd, dnnl_query_diff_weights_md, 0);
+        TRY(pn_reorder_create(&op->dw_to_user, dwm, &op->w_user_md, d, err));
+        if (op->dw_to_user.p) {
+            op->dw_tmp = alloc_md(dwm, &op->dw_bytes);
+            if (!op->dw_tmp) goto nomem;
+        }
+        TRY(pn_mem_create(&op->m_dwtmp, dwm, d, err));
+        TRY(pn_mem_create(&op->m_dwuser, &op->w_user_md, d, err));
+        TRY(pn_mem_create(&op->m_dx, &op->x_md, d, err));
+        TRY(pn_mem_create(&op->m_dy, &op->y_md, d, err));
+    }
+    *out = op;
+    return PN_OK;
+nomem:
+    st = pn_error_set(err, PN_E_NOMEM, "conv2d: out of memory for weights");
+fail:
+    pn_conv2d_free(op);
+    return st;
+#undef TRY
+#undef TRYD
+}
+
+pn_status pn_conv2d_set_weights(pn_conv2d *op, const float *w, pn_error *err)
+{
+    pn_mem_bind(op->m_wuser, w);
+    if (op->w_to_fwd.p) {
+        dnnl_exec_arg_t a[] = {{DNNL_ARG_FROM, op->m_wuser}, {DNNL_ARG_TO, op->m_wfwd}};
+        PN_TRY(pn_prim_exec(&op->w_to_fwd, op->d, 2, a, "conv2d weight reorder", err));
+    } else {
+        memcpy(op->w_fwd, w, op->w_fwd_bytes);
+    }
+    if (op->backward) {
+        if (op->w_to_bwd.p) {
+            dnnl_exec_arg_t a[] = {{DNNL_ARG_FROM, op->m_wuser}, {DNNL_ARG_TO, op->m_wbwd}};
+            PN_TRY(pn_prim_exec(&op->w_to_bwd, op->d, 2, a, "conv2d weight reorder", err));
+        } else {
+            memcpy(op->w_bwd, w, op->w_bwd_bytes);
+        }
+    }
+    op->weights_set = 1;
+    return PN_OK;
+}
+
+pn_status pn_conv2d_forward(pn_conv2d *op, const float *x, float *y, pn_error *err)
+{
+    if (!op->weights_set)
+        return pn_error_set(err, PN_E_ARG, "conv2d forward: weights not set");
+    pn_mem_bind(op->m_x, x);
+    pn_mem_bind(op->m_y, y);
+    dnnl_exec_arg_t a[] = {{DNNL_ARG_SRC, op->m_x}, {DNNL_ARG_WEIGHTS, op->m_wfwd},
+                           {DNNL_ARG_DST, op->m_y}};
+    return pn_prim_exec(&op->fwd, op->d, 3, a, "conv2d forward", err);
+}
+
+pn_status pn_conv2d_backward(pn_conv2d *op, const float *x, const float *dy, float *dx,
+                             float *dw, pn_error *err)
+{
+    if (!op->backward)
+        return pn_error_set(err, PN_E_ARG, "conv2d backward: op was created forward-only");
+    if (!op->weights_set)
+        return pn_error_set(err, PN_E_ARG, "conv2d backward: weights not set");
+    pn_mem_bind(op->m_dy, dy);
+    if (dx) {
+        pn_mem_bind(op->m_dx, dx);
+        dnnl_exec_arg_t a[] = {{DNNL_ARG_DIFF_DST, op->m_dy}, {DNNL_ARG_WEIGHTS, op->m_wbwd},
+                               {DNNL_ARG_DIFF_SRC, op->m_dx}};
+        PN_TRY(pn_prim_exec(&op->bwd_data, op->d, 3, a, "conv2d backward data", err));
+    }
+    if (dw) {
+        pn_mem_bind(op->m_x, x);
+        pn_mem_bind(op->m_dwtmp, op->dw_to_user.p ? (void *)op->dw_tmp : (void *)dw);
+        dnnl_exec_arg_t a[] = {{DNNL_ARG_SRC, op->m_x}, {DNNL_ARG_DIFF_DST, op->m_dy},
+                               {DNNL_ARG_DIFF_WEIGHTS, op->m_dwtmp}};
+        PN_TRY(pn_prim_exec(&op->bwd_w, op->d, 3, a, "conv2d backward weights", err));
+        if (op->dw_to_user.p) {
+            pn_mem_bind(op->m_dwuser, dw);
+            dnnl_exec_arg_t r[] = {{DNNL_ARG_FROM, op->m_dwtmp}, {DNNL_ARG_TO, op->m_dwuser}};
+            PN_TRY(pn_prim_exec(&op->dw_to_user, op->d, 2, r, "conv2d weight-gradient reorder",
+                             err));
+        }
+    }
+    return PN_OK;
+}
+
+/* ---- plain-C reference (NCHW, double accumulation) ---------------------- */
+
+void pn_conv2d_forward_ref(const pn_conv2d_dims *dm, const float *x, const float *w, float *y)
+{
+    int oh, ow;
+    pn_conv2d_out_hw(dm, &oh, &ow);
+    int H = dm->h, W = dm->w, K = dm->k, S = dm->stride, P = dm->pad;
+    for (int n = 0; n < dm->n; n++)
+        for (int o = 0; o < dm->oc; o++)
+            for (int i = 0; i < oh; i++)
+                for (int j = 0; j < ow; j++) {
+                    double acc = 0;
+                    for (int c = 0; c < dm->ic; c++)
+                        for (int ki = 0; ki < K; ki++) {
+                            int hi = i * S - P + ki;
+                            if (hi < 0 || hi >= H) continue;
+                            for (int kj = 0; kj < K; kj++) {
+                                int wj = j * S - P + kj;
+                                if (wj < 0 || wj >= W) continue;
+                                acc += (double)x[(((size_t)n * dm->ic + c) * H + hi) * W + wj] *
+                                       w[(((size_t)o * dm->ic + c) * K + ki) * K + kj];
+                            }
+                        }
+                    y[(((size_t)n * dm->oc + o) * oh + i) * ow + j] = (float)acc;
+                }
+}
+
+void pn_conv2d_backward_ref(const pn_conv2d_dims *dm, const float *x, const float *w,
+                            const float *dy, float *dx, float *dw)
+{
+    int oh, ow;
+    pn_conv2d_out_hw(dm, &oh, &ow);
+    int H = dm->h, W = dm->w, K = dm->k, S = dm->stride, P = dm->pad;
+    size_t nx = (size_t)dm->n * dm->ic * H * W, nw = (size_t)dm->oc * dm->ic * K * K;
+    double *gx = calloc(nx, sizeof *gx), *gw = calloc(nw, sizeof *gw);
+    if (!gx || !gw) { /* reference only: tests treat all-zero output as failure */
+        free(gx);
+        free(gw);
+        if (dx) memset(dx, 0, nx * sizeof *dx);
+        if (dw) memset(dw, 0, nw * sizeof *dw);
+        return;
+    }
+    for (int n = 0; n < dm->n; n++)
+        for (int o = 0; o < dm->oc; o++)
+            for (int i = 0; i < oh; i++)
+                for (int j = 0; j < ow; j++) {
+                    double g = dy[(((size_t)n * dm->oc + o) * oh + i) * ow + j];
+                    for (int c = 0; c < dm->ic; c++)
+                        for (int ki = 0; ki < K; ki++) {
+                            int hi = i * S - P + ki;
+                            if (hi < 0 || hi >= H) continue;
+                            for (int kj = 0; kj < K; kj++) {
+                                int wj = j * S - P + kj;
+                                if (wj < 0 || wj >= W) continue;
+                                size_t xi = (((size_t)n * dm->ic + c) * H + hi) * W + wj;
+                                size_t wi = (((size_t)o * dm->ic + c) * K + ki) * K + kj;
+                                gx[xi] += g * w[wi];
+                                gw[wi] += g * x[xi];
+                            }
+                        }
+                }
+    if (dx)
+        for (size_t i = 0; i < nx; i++) dx[i] = (float)gx[i];
+    if (dw)
+        for (size_t i = 0; i < nw; i++) dw[i] = (float)gw[i];
+    free(gx);
+    free(gw);
+}

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# pneumo bench: --help, bad options (usage error, exit 2), and a tiny run
+# whose --json output parses and has the expected workloads.
+set -u
+BIN="${PNEUMO_BIN:-build/pneumo}"
+PY="${PYTHON:-/usr/bin/python3}"
+fail() { echo "FAIL: $*"; exit 1; }
+"$BIN" bench --help | grep -q -- '--threads' || fail "--help"
+"$BIN" bench --batch 0 2>/dev/null; [ $? -eq 2 ] || fail "--batch 0 should be a usage error"
+"$BIN" bench --dtype f16 2>/dev/null; [ $? -eq 2 ] || fail "--dtype f16 should be a usage error"
+out=$("$BIN" bench --json --size 64 --batch 2 --iters 1 --threads 1 --no-train) || fail "bench run"
+echo "$out"
+echo "$out" | "$PY" -c '
+import json, sys
+j = json.load(sys.stdin)
+r = j["results"]
+assert [x["dtype"].split("->")[0] for x in r] == ["fp32", "bf16"], r
+assert all(x["threads"] == 1 and x["img_per_s"] > 0 for x in r), r
+assert j["peak_rss_mb"] >= j["peak_rss_forward_mb"] > 0 and j["batch"] == 2 and j["size"] == 64
+' || fail "json"
+echo "ok"

@@ -1,0 +1,61 @@
+/* bf16 requested on a CPU without avx512_core_bf16: the engine falls back to
+ * fp32 with a one-line notice, never an error. The missing CPU feature is
+ * simulated by capping oneDNN's ISA at avx512_core (or avx2 on older
+ * machines) before any primitive is created, so this test needs its own
+ * process. */
+#include "testutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <oneapi/dnnl/dnnl.h>
+
+#include "pneumo.h"
+
+static void test_bf16_falls_back(void **state)
+{
+    (void)state;
+    pn_statedict sd;
+    pn_error err = {0};
+    assert_int_equal(pn_resnet18_synthetic(&sd, 2, &err), PN_OK);
+    pn_infer_config c = pn_infer_config_default();
+    c.max_batch = 2, c.height = c.width = 64, c.bf16 = 1;
+    pn_infer *e = NULL;
+    assert_int_equal(pn_infer_create(&e, &sd, &c, &err), PN_OK);
+    assert_non_null(e);
+    printf("  %s\n", err.msg);
+    assert_int_equal(pn_infer_is_bf16(e), 0);
+    assert_non_null(strstr(err.msg, "avx512_core_bf16"));
+    assert_null(strchr(err.msg, '\n'));
+    assert_string_equal(pn_infer_notice(e), err.msg);
+
+    // and it computes the fp32 result: the same as a plain fp32 engine
+    c.bf16 = 0;
+    pn_infer *f;
+    pn_error err2 = {0};
+    assert_int_equal(pn_infer_create(&f, &sd, &c, &err2), PN_OK);
+    assert_string_equal(pn_infer_notice(f), "");
+    int64_t shape[4] = {2, 3, 64, 64};
+    float *x = malloc(sizeof(float) * 2 * 3 * 64 * 64), a[4], b[4];
+    assert_non_null(x);
+    pn_synthetic_fill("input64", 4, shape, x, 2 * 3 * 64 * 64);
+    assert_int_equal(pn_infer_run(e, x, 2, a, NULL, &err), PN_OK);
+    assert_int_equal(pn_infer_run(f, x, 2, b, NULL, &err), PN_OK);
+    assert_memory_equal(a, b, sizeof a);
+    free(x);
+    pn_infer_free(e);
+    pn_infer_free(f);
+    pn_statedict_free(&sd);
+}
+
+int main(void)
+{
+    // before any other oneDNN call
+    if (dnnl_set_max_cpu_isa(dnnl_cpu_isa_avx512_core) != dnnl_success)
+        dnnl_set_max_cpu_isa(dnnl_cpu_isa_avx2);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bf16_falls_back),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,199 @@
+/* pneumo model files and the ResNet-18 key check, on state_dicts built in C
+ * from the torchvision layout (hand-checked key list, no Python needed). */
+#include "testutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pneumo.h"
+
+/* A ResNet-18 state_dict with `classes` outputs and position-dependent values. */
+static void make_r18(pn_statedict *sd, int classes, const char *prefix)
+{
+    pn_statedict_init(sd);
+    pn_r18_key k[122];
+    assert_int_equal(pn_resnet18_keys(classes, k, 122), 122);
+    pn_error err = {0};
+    for (int i = 0; i < 122; i++) {
+        char name[160];
+        snprintf(name, sizeof name, "%.40s%.47s", prefix, k[i].name);
+        pn_tensor *t;
+        assert_int_equal(pn_statedict_add(sd, name, k[i].is_int ? PN_I64 : PN_F32, k[i].ndim,
+                                          k[i].shape, NULL, &t, &err), PN_OK);
+        if (k[i].is_int) ((int64_t *)t->data)[0] = i;
+        else tu_fill_uniform(t->data, t->numel, (uint64_t)i + 1, -1, 1);
+    }
+}
+
+static void test_key_list(void **s)
+{
+    (void)s;
+    pn_r18_key k[130];
+    assert_int_equal(pn_resnet18_keys(2, k, 130), 122);
+    /* hand-checked against torchvision's resnet18().state_dict() (REFERENCE.md C3) */
+    assert_string_equal(k[0].name, "conv1.weight");
+    assert_int_equal(k[0].shape[0], 64);
+    assert_int_equal(k[0].shape[3], 7);
+    assert_string_equal(k[5].name, "bn1.num_batches_tracked");
+    assert_int_equal(k[5].ndim, 0);
+    assert_true(k[5].is_int);
+    assert_string_equal(k[6].name, "layer1.0.conv1.weight");
+    assert_string_equal(k[120].name, "fc.weight");
+    assert_int_equal(k[120].shape[0], 2);
+    assert_int_equal(k[120].shape[1], 512);
+    int ds = 0, params = 0;
+    long long n = 0;
+    for (int i = 0; i < 122; i++) {
+        if (strstr(k[i].name, "layer3.0.downsample.0.weight")) {
+            ds = 1;
+            assert_int_equal(k[i].shape[0], 256);
+            assert_int_equal(k[i].shape[1], 128);
+            assert_int_equal(k[i].shape[2], 1);
+        }
+        if (!k[i].is_int && !strstr(k[i].name, "running_")) {
+            params++;
+            long long m = 1;
+            for (int d = 0; d < k[i].ndim; d++) m *= k[i].shape[d];
+            n += m;
+        }
+    }
+    assert_true(ds);
+    assert_int_equal(params, 62);
+    assert_int_equal(n, 11689512 - 1000 * 512 - 1000 + 2 * 512 + 2); /* torchvision: 11,689,512 with 1000 classes */
+}
+
+static void test_normalise(void **s)
+{
+    (void)s;
+    pn_statedict sd;
+    pn_error err = {0};
+    int classes = -1;
+    /* DataParallel names + the seed's Sequential head */
+    make_r18(&sd, 2, "module.");
+    pn_tensor *w = pn_statedict_find(&sd, "module.fc.weight");
+    free(w->name);
+    w->name = strdup("module.fc.0.weight");
+    pn_tensor *b = pn_statedict_find(&sd, "module.fc.bias");
+    free(b->name);
+    b->name = strdup("fc.0.bias");
+    assert_int_equal(pn_resnet18_check(&sd, 2, 0, &classes, &err), PN_OK);
+    assert_int_equal(classes, 2);
+    assert_non_null(pn_statedict_find(&sd, "fc.weight"));
+    assert_non_null(pn_statedict_find(&sd, "fc.bias"));
+    assert_non_null(pn_statedict_find(&sd, "layer4.1.bn2.running_var"));
+    assert_null(pn_statedict_find(&sd, "module.conv1.weight"));
+    /* a name that exists twice once normalised */
+    int64_t shp[2] = {2, 512};
+    assert_int_equal(pn_statedict_add(&sd, "module.fc.weight", PN_F32, 2, shp, NULL, NULL, &err), PN_OK);
+    assert_int_equal(pn_resnet18_check(&sd, 2, 0, &classes, &err), PN_E_FORMAT);
+    assert_non_null(strstr(err.msg, "'fc.weight'"));
+    pn_statedict_free(&sd);
+    /* head optional: absent */
+    make_r18(&sd, 2, "");
+    pn_statedict_remove(&sd, "fc.weight");
+    pn_statedict_remove(&sd, "fc.bias");
+    assert_int_equal(pn_resnet18_check(&sd, 2, 0, &classes, &err), PN_E_FORMAT);
+    assert_non_null(strstr(err.msg, "2 missing: fc.weight, fc.bias"));
+    assert_int_equal(pn_resnet18_check(&sd, 2, PN_R18_HEAD_OPTIONAL, &classes, &err), PN_OK);
+    assert_int_equal(classes, 0);
+    pn_statedict_free(&sd);
+    /* int vs float mix-up is a mis-shape */
+    make_r18(&sd, 3, "");
+    pn_tensor *t = pn_statedict_find(&sd, "bn1.num_batches_tracked");
+    t->dtype = PN_F32;
+    assert_int_equal(pn_resnet18_check(&sd, 0, 0, &classes, &err), PN_E_FORMAT);
+    assert_non_null(strstr(err.msg, "bn1.num_batches_tracked [] (want [] int64)"));
+    t->dtype = PN_I64;
+    assert_int_equal(pn_resnet18_check(&sd, 0, 0, &classes, &err), PN_OK);
+    assert_int_equal(classes, 3);
+    pn_statedict_free(&sd);
+}
+
+static void test_modelfile_roundtrip(void **s)
+{
+    (void)s;
+    const char *d = tu_tmpdir();
+    char a[600], b[600];
+    snprintf(a, sizeof a, "%s/a.safetensors", d);
+    snprintf(b, sizeof b, "%s/b.safetensors", d);
+    pn_statedict sd, back;
+    pn_model_meta meta, m2;
+    pn_error err = {0};
+    make_r18(&sd, 2, "");
+    pn_model_meta_default(&meta);
+    assert_int_equal(pn_modelfile_save(a, &sd, &meta, &err), PN_OK);
+    assert_int_equal(pn_modelfile_save(b, &sd, &meta, &err), PN_OK);
+    uint8_t h1[32], h2[32];
+    assert_int_equal(pn_sha256_file(a, h1, &err), PN_OK);
+    assert_int_equal(pn_sha256_file(b, h2, &err), PN_OK);
+    assert_memory_equal(h1, h2, 32); /* byte-stable */
+    assert_int_equal(pn_safetensors_load(a, &back, &err), PN_OK);
+    assert_string_equal(pn_statedict_get_meta(&back, "pneumo.mean"), "[0.485,0.456,0.406]");
+    assert_string_equal(pn_statedict_get_meta(&back, "pneumo.std"), "[0.229,0.224,0.225]");
+    assert_string_equal(pn_statedict_get_meta(&back, "pneumo.classes"), "[\"NORMAL\",\"PNEUMONIA\"]");
+    assert_string_equal(pn_statedict_get_meta(&back, "pneumo.threshold"), "0.5");
+    assert_string_equal(pn_statedict_get_meta(&back, "pneumo.arch"), "resnet18");
+    for (size_t i = 0; i < sd.n; i++) {
+        const pn_tensor *t = pn_statedict_findc(&back, sd.t[i].name);
+        assert_non_null(t);
+        assert_memory_equal(t->data, sd.t[i].data, t->numel * pn_dtype_size(t->dtype));
+    }
+    pn_statedict_free(&back);
+    assert_int_equal(pn_modelfile_load(a, &back, &m2, &err), PN_OK);
+    assert_int_equal(m2.num_classes, 2);
+    assert_string_equal(m2.class_names[0], "NORMAL");
+    assert_true(m2.mean[1] == 0.456f && m2.std[2] == 0.225f);
+    pn_statedict_free(&back);
+
+    /* a newer format, bad class lists: refused with the file name */
+    assert_int_equal(pn_safetensors_load(a, &back, &err), PN_OK);
+    assert_int_equal(pn_statedict_set_meta(&back, "pneumo.format_version", "2", &err), PN_OK);
+    assert_int_equal(pn_safetensors_save(b, &back, &err), PN_OK);
+    pn_statedict_free(&back);
+    assert_int_equal(pn_modelfile_load(b, &back, &m2, &err), PN_E_UNSUPPORTED);
+    assert_non_null(strstr(err.msg, "b.safetensors: model file format 2 is newer"));
+    assert_int_equal(pn_safetensors_load(a, &back, &err), PN_OK);
+    assert_int_equal(pn_statedict_set_meta(&back, "pneumo.classes", "[\"only\"]", &err), PN_OK);
+    assert_int_equal(pn_safetensors_save(b, &back, &err), PN_OK);
+    pn_statedict_free(&back);
+    assert_int_equal(pn_modelfile_load(b, &back, &m2, &err), PN_E_FORMAT);
+    assert_non_null(strstr(err.msg, "pneumo.classes"));
+
+    /* bad metadata or weights are refused on save, and nothing is written */
+    snprintf(b, sizeof b, "%s/never.safetensors", d);
+    pn_model_meta bad = meta;
+    bad.threshold = 1.5;
+    assert_int_equal(pn_modelfile_save(b, &sd, &bad, &err), PN_E_ARG);
+    bad = meta;
+    snprintf(bad.training_json, sizeof bad.training_json, "[1,2]");
+    assert_int_equal(pn_modelfile_save(b, &sd, &bad, &err), PN_E_ARG);
+    bad = meta;
+    bad.num_classes = 3;
+    snprintf(bad.class_names[2], PN_CLASS_NAME_MAX, "COVID");
+    assert_int_equal(pn_modelfile_save(b, &sd, &bad, &err), PN_E_FORMAT);
+    assert_non_null(strstr(err.msg, "fc.weight [2, 512] (want [3, 512])"));
+    assert_false(pn_path_exists(b));
+    pn_statedict_free(&sd);
+
+    /* a plain safetensors state_dict with 3 outputs: generic class names */
+    make_r18(&sd, 3, "");
+    assert_int_equal(pn_safetensors_save(b, &sd, &err), PN_OK);
+    pn_statedict_free(&sd);
+    assert_int_equal(pn_modelfile_load(b, &sd, &m2, &err), PN_OK);
+    assert_int_equal(m2.num_classes, 3);
+    assert_string_equal(m2.class_names[2], "class2");
+    assert_true(m2.threshold == 0.5);
+    pn_statedict_free(&sd);
+    tu_rmtree(d);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_key_list),
+        cmocka_unit_test(test_normalise),
+        cmocka_unit_test(test_modelfile_roundtrip),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
