@@ -126,7 +126,7 @@ typedef struct pn_infer_extractor {
     char settings[256];
 } pn_infer_extractor;
 
-/* Pooled 512-d features (PN_STAGE_POOL) of dataset items through the
+/* Pooled 512-d features (PN_INFER_POOL) of dataset items through the
  * loader (threads workers) and the infer engine (batch, threads, bf16).
  * weights_hash: SHA-256 of the weights file (cache key). With skip_bad,
  * unreadable items get NaN features (dropped by pn_train_run, never cached). */

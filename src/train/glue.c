@@ -108,7 +108,7 @@ pn_status pn_infer_extractor_init(pn_infer_extractor *e, const pn_dataset *ds,
     ic.max_batch = batch;
     ic.threads = threads;
     ic.bf16 = bf16;
-    ic.stop = PN_STAGE_POOL;
+    ic.stop = PN_INFER_POOL;
     pn_status st = pn_infer_create(&e->engine, sd, &ic, err);
     if (st) return st;
     if (err) err->msg[0] = 0; /* a bf16 notice is not an error */

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "pneumo/head.h"
+#include "pneumo/ops.h"
 #include "pneumo/train.h"
 #include "pneumo/util.h"
 
@@ -62,11 +63,12 @@ pn_status pn_head_evaluate(const float *w, const float *b, int classes, const pn
     pn_status st = PN_OK;
     for (size_t i = 0; i < fs->n && !st; i += CHUNK) {
         int nb = (int)(fs->n - i < CHUNK ? fs->n - i : CHUNK);
-        pn_head_forward(fs->x + i * fs->dim, w, b, nb, fs->dim, classes, logits);
-        double l;
-        st = pn_cross_entropy(logits, fs->label + i, cw, nb, classes, &l, NULL,
-                              probs ? probs + i * classes : NULL, err);
+        pn_linear_forward(nb, fs->dim, classes, fs->x + i * fs->dim, w, b, logits);
+        float lf;
+        st = pn_cross_entropy(nb, classes, logits, fs->label + i, cw, &lf, NULL, err);
         if (st) break;
+        double l = lf;
+        if (probs) pn_softmax(logits, nb, classes, probs + i * classes);
         double wsum = 0;
         for (int k = 0; k < nb; k++) {
             wsum += cw ? cw[fs->label[i + k]] : 1.0;
@@ -204,7 +206,7 @@ pn_status pn_head_train(const pn_head_train_cfg *cfg, const pn_featset *train,
     }
     float *xb = fbuf, *logits = xb + (size_t)B * D, *dlogits = logits + (size_t)B * C,
           *dw = dlogits + (size_t)B * C, *db = dw + nw;
-    pn_adam_cfg adam = {cfg->lr, 0.9, 0.999, 1e-8, 0.0};
+    pn_adam_config adam = {cfg->lr, 0.9, 0.999, 1e-8};
 
     for (int ep = st->epochs_done + 1; ep <= cfg->epochs; ep++) {
         double t0 = pn_now();
@@ -232,10 +234,14 @@ pn_status pn_head_train(const pn_head_train_cfg *cfg, const pn_featset *train,
                 memcpy(xb + (size_t)k * D, train->x + src * D, (size_t)D * sizeof *xb);
                 yb[k] = train->label[src];
             }
-            pn_head_forward(xb, st->w, st->b, nb, D, C, logits);
-            double loss;
-            rc = pn_cross_entropy(logits, yb, cw, nb, C, &loss, dlogits, NULL, err);
+            pn_linear_forward(nb, D, C, xb, st->w, st->b, logits);
+            float loss;
+            rc = pn_cross_entropy(nb, C, logits, yb, cw, &loss, dlogits, err);
             if (rc) {
+                if (rc == PN_E_NUMERIC)
+                    pn_error_set(err, rc,
+                                 "the loss is NaN or infinite (diverged: try a lower --lr, or "
+                                 "check the features)");
                 pn_error_prefix(err, "epoch %d: ", ep);
                 break;
             }
@@ -246,11 +252,11 @@ pn_status pn_head_train(const pn_head_train_cfg *cfg, const pn_featset *train,
                     if (z[c] > z[am]) am = c;
                 correct += am == yb[k];
             }
-            pn_head_backward(xb, dlogits, nb, D, C, dw, db);
+            pn_linear_backward(nb, D, C, xb, st->w, dlogits, NULL, dw, db);
             st->step++;
-            pn_adam_update(&adam, st->step, st->w, dw, st->mw, st->vw, nw);
-            pn_adam_update(&adam, st->step, st->b, db, st->mb, st->vb, (size_t)C);
-            run_loss += loss * nb;
+            pn_adam_step(nw, st->w, dw, st->mw, st->vw, st->step, &adam);
+            pn_adam_step((size_t)C, st->b, db, st->mb, st->vb, st->step, &adam);
+            run_loss += (double)loss * nb;
             if (cfg->on_batch) cfg->on_batch(ep, i0 + (size_t)nb, N, cfg->user);
         }
         if (rc) break;
