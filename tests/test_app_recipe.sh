@@ -110,6 +110,8 @@ grep -q "two" "$tmp/one.log" || { cat "$tmp/one.log"; fail "one-class message"; 
 touch "$tmp/file"
 if "$BIN" train --data "$DATA" --weights "$tmp/r18.pth" --out "$tmp/file/sub" >"$tmp/w.log" 2>&1; then fail "unwritable out accepted"; fi
 grep -q -- "--out" "$tmp/w.log" || { cat "$tmp/w.log"; fail "unwritable out message"; }
-if "$BIN" train --data "$DATA" --weights "$tmp/r18.pth" --freeze layer4 --out "$tmp/f" >"$tmp/f.log" 2>&1; then fail "freeze layer4 accepted"; fi
-grep -q "freeze" "$tmp/f.log" || fail "freeze message"
+if "$BIN" train --data "$DATA" --weights "$tmp/r18.pth" --freeze layer4 --resume --out "$tmp/f" >"$tmp/f.log" 2>&1; then fail "--freeze layer4 --resume accepted"; fi
+grep -q "freeze fc only" "$tmp/f.log" || fail "freeze/resume message"
+if "$BIN" train --data "$DATA" --weights "$tmp/r18.pth" --freeze layer5 --out "$tmp/f" >"$tmp/f.log" 2>&1; then fail "--freeze layer5 accepted"; fi
+grep -q "freeze" "$tmp/f.log" || fail "bad freeze message"
 echo "recipe test: OK"

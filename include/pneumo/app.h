@@ -58,6 +58,10 @@ pn_status pn_features_compute(const pn_source *src, const pn_extractor *ex, pn_f
 
 typedef struct pn_train_config {
     pn_head_train_cfg head;     /* epochs, batch, lr, seed, balance, callbacks */
+    /* NULL: train the head on pooled features (--freeze fc). Otherwise the
+     * engine's model (--freeze layer4/layer3/none): the extractor must give
+     * the activation at pn_model_train_stage(model). */
+    struct pn_model *model;
     double val_split;           /* > 0: carve val from train by patient; 0: use val/ */
     int threshold_auto;         /* Youden's J on val */
     double threshold;           /* used when !threshold_auto (default 0.5) */
@@ -120,19 +124,21 @@ typedef struct pn_infer_extractor {
     int batch, threads, skip_bad;
     pn_decode_opts decode;
     float *x;          /* (chunk, 3, 224, 224): a decoded chunk (128 images) */
-    float *feat;       /* (batch, 512) */
+    float *feat;       /* (batch, dim) */
     size_t *rows;      /* (chunk) */
     size_t skipped;    /* unreadable items left out (skip_bad) */
     char settings[256];
 } pn_infer_extractor;
 
-/* Pooled 512-d features (PN_INFER_POOL) of dataset items through the
+/* Backbone outputs at `stage` (a pn_infer_stage: PN_INFER_POOL = the
+ * 512-d pooled feature, PN_INFER_LAYER3/LAYER2 = boundary activations; -1 =
+ * the preprocessed input itself, no engine) of dataset items through the
  * loader (threads workers) and the infer engine (batch, threads, bf16).
  * weights_hash: SHA-256 of the weights file (cache key). With skip_bad,
  * unreadable items get NaN features (dropped by pn_train_run, never cached). */
 pn_status pn_infer_extractor_init(pn_infer_extractor *e, const pn_dataset *ds,
                                   const pn_statedict *sd, const uint8_t weights_hash[32],
-                                  int batch, int threads, int bf16, int fast_decode,
+                                  int stage, int batch, int threads, int bf16, int fast_decode,
                                   int skip_bad, pn_error *err);
 void pn_infer_extractor_free(pn_infer_extractor *e);
 
@@ -143,6 +149,12 @@ pn_status pn_save_trained_model(const char *path, const pn_statedict *backbone, 
                                 const float *b, int classes, int dim, double threshold,
                                 const char *const *class_names, const char *training_json,
                                 const char *base_sha256_hex, pn_error *err);
+/* The same for a model trained at a deeper freeze level: every tensor of the
+ * engine's model (pn_model_save) with the same metadata. */
+struct pn_model;
+pn_status pn_save_engine_model(const char *path, const struct pn_model *m, double threshold,
+                               const char *const *class_names, const char *training_json,
+                               const char *base_sha256_hex, pn_error *err);
 
 #ifdef __cplusplus
 }

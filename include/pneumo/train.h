@@ -89,6 +89,11 @@ typedef struct pn_head_train_cfg {
 
 void pn_head_train_cfg_default(pn_head_train_cfg *cfg);
 
+/* The item order of one epoch: balanced sample (--balance sample), the
+ * DataLoader(shuffle=True) order (shuffle), or 0..n-1. */
+pn_status pn_epoch_order(const pn_head_train_cfg *cfg, pn_rng *g, const int *label, size_t n,
+                         int64_t *order, pn_error *err);
+
 typedef struct pn_head_state {
     int classes, dim;
     float *w, *b;            /* (C,D), (C) */
@@ -113,6 +118,22 @@ void pn_head_state_free(pn_head_state *st);
 pn_status pn_head_evaluate(const float *w, const float *b, int classes, const pn_featset *fs,
                            const float *cw, double *loss, double *acc, float *probs,
                            pn_error *err);
+
+/* ---- deeper freeze levels (the engine's trainable ResNet-18) ------------
+ * Features are the activations at pn_model_train_stage(m) (layer3 output
+ * for --freeze layer4, layer2 output for layer3, the input for none); the
+ * trainable suffix (BN in training mode) and fc train with the model's own
+ * Adam. The fc head is initialised like pn_head_train's (seeded nn.Linear).
+ * No checkpoint/resume at these levels (PN_E_UNSUPPORTED with resume).
+ * st gets the history, class weights and a copy of fc. */
+struct pn_model;
+pn_status pn_model_train_feats(struct pn_model *m, const pn_head_train_cfg *cfg,
+                               const pn_featset *train, const pn_featset *val,
+                               pn_head_state *st, pn_error *err);
+/* Loss, accuracy and softmax probabilities (N,C) (may be NULL) of the model
+ * from its train stage on a feature set (eval mode). */
+pn_status pn_model_evaluate_feats(struct pn_model *m, const pn_featset *fs, const float *cw,
+                                  double *loss, double *acc, float *probs, pn_error *err);
 
 /* Checkpoint files: save / load a head state (versioned binary with a
  * SHA-256 trailer; written atomically). Load checks the magic, version,

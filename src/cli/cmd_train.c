@@ -12,6 +12,7 @@
 
 #include "cli.h"
 #include "pneumo/app.h"
+#include "pneumo/model.h"
 #include "pneumo/util.h"
 #include "pneumo/weights.h"
 
@@ -34,7 +35,9 @@ static void help(FILE *f)
             "      --lr X             Adam learning rate, default 1e-3\n"
             "      --seed S           head init and shuffling (torch.manual_seed), default 0\n"
             "  -j, --threads N        threads (default: all cores)\n"
-            "      --freeze fc|layer4|layer3|none   what stays frozen; default fc (head only)\n"
+            "      --freeze fc|layer4|layer3|none   what trains besides fc: nothing (default;\n"
+            "                         pooled features cached), layer4 (layer3 output cached),\n"
+            "                         layer3+layer4 (layer2 output cached), or everything\n"
             "      --balance weight|sample|none     class imbalance: loss weights N/(C*n_c)\n"
             "                         (default), balanced sampling, or the seed's plain loss\n"
             "      --val-split F      carve a validation set (fraction F) from train, grouped\n"
@@ -108,6 +111,7 @@ static void ui_epoch(const pn_epoch_stats *s, void *user)
 
 typedef struct save_ctx {
     const pn_statedict *sd;
+    const pn_model *model;
     const char *const *class_names;
     const char *training_json;
     const char *sha_hex;
@@ -117,6 +121,9 @@ static pn_status save_model(void *c, const char *path, const float *w, const flo
                             int classes, int dim, double thr, pn_error *err)
 {
     save_ctx *s = c;
+    if (s->model)
+        return pn_save_engine_model(path, s->model, thr, s->class_names, s->training_json,
+                                    s->sha_hex, err);
     return pn_save_trained_model(path, s->sd, w, b, classes, dim, thr, s->class_names,
                                  s->training_json, s->sha_hex, err);
 }
@@ -190,13 +197,11 @@ int pn_cmd_train(int argc, char **argv)
     if (strcmp(freeze, "fc") && strcmp(freeze, "layer4") && strcmp(freeze, "layer3") &&
         strcmp(freeze, "none"))
         return pn_cli_usage_error(cmd, "--freeze wants fc, layer4, layer3 or none, not '%s'", freeze);
-    if (strcmp(freeze, "fc")) {
-        pn_error_set(&err, PN_E_UNSUPPORTED,
-                     "--freeze %s needs the trainable backbone (engine), which this build does "
-                     "not have yet; use --freeze fc (the default)",
-                     freeze);
-        return pn_cli_fail(cmd, &err);
-    }
+    pn_freeze fz;
+    if (pn_freeze_parse(freeze, &fz)) return pn_cli_usage_error(cmd, "bad --freeze '%s'", freeze);
+    if (fz != PN_FREEZE_FC && resume)
+        return pn_cli_usage_error(cmd, "--resume works with --freeze fc only");
+    if (fz == PN_FREEZE_NONE) no_cache = 1; /* the "feature" is the image itself */
     int thr_auto = !strcmp(threshold, "auto");
     double thr = 0.5;
     if (!thr_auto && pn_cli_parse_double(cmd, "--threshold", threshold, 0, 1, &thr)) return 2;
@@ -214,6 +219,7 @@ int pn_cmd_train(int argc, char **argv)
     pn_statedict sd;
     pn_statedict_init(&sd);
     pn_infer_extractor ix = {0};
+    pn_model *model = NULL;
     pn_train_summary sum = {0};
     uint8_t wh[32];
     char whex[65];
@@ -232,7 +238,18 @@ int pn_cmd_train(int argc, char **argv)
     }
     if (pn_sha256_file(weights, wh, &err)) goto fail;
     pn_hex(wh, 32, whex);
-    if (pn_infer_extractor_init(&ix, ds, &sd, wh, (int)batch, (int)threads, bf16, fast, skip_bad,
+    if (fz != PN_FREEZE_FC) {
+        pn_model_config mc = {C, (int)batch, 224, 224, fz, (int)threads};
+        if (pn_model_create(&model, &mc, &err) || pn_model_load(model, &sd, 1, &err)) {
+            pn_error_prefix(&err, "%s: ", weights);
+            goto fail;
+        }
+    }
+    int stage = fz == PN_FREEZE_FC       ? PN_INFER_POOL
+                : fz == PN_FREEZE_LAYER4 ? PN_INFER_LAYER3
+                : fz == PN_FREEZE_LAYER3 ? PN_INFER_LAYER2
+                                         : -1;
+    if (pn_infer_extractor_init(&ix, ds, &sd, wh, stage, (int)batch, (int)threads, bf16, fast, skip_bad,
                                 &err))
         goto fail;
     pn_dataset_source src;
@@ -271,7 +288,7 @@ int pn_cmd_train(int argc, char **argv)
     fflush(stdout);
 
     ui u = {isatty(2), (int)epochs, pn_now()};
-    save_ctx sc = {&sd, src.class_names, tjson, whex};
+    save_ctx sc = {&sd, model, src.class_names, tjson, whex};
     pn_train_config cfg;
     pn_train_config_default(&cfg);
     cfg.head.epochs = (int)epochs;
@@ -293,6 +310,7 @@ int pn_cmd_train(int argc, char **argv)
     cfg.settings = settings;
     cfg.save_model = save_model;
     cfg.save_ctx = &sc;
+    cfg.model = model;
     cfg.log = ui_log;
     cfg.progress = ui_progress;
     cfg.user = &u;
@@ -312,6 +330,7 @@ fail:
 done:
     pn_train_summary_free(&sum);
     pn_infer_extractor_free(&ix);
+    if (model) pn_model_free(model);
     pn_statedict_free(&sd);
     if (ds) pn_dataset_free(ds);
     return rc;

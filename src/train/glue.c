@@ -63,7 +63,8 @@ static pn_status ix_run(void *c, int split, const size_t *idx, int n, float *out
     pn_status st = pn_loader_create(&l, e->ds, (pn_split)split, idx, (size_t)n, e->batch,
                                     e->threads, &e->decode, e->skip_bad, err);
     if (st) return st;
-    for (size_t k = 0; k < (size_t)n * 512; k++) out[k] = NAN; /* skipped items stay NaN */
+    const size_t D = (size_t)e->ex.dim;
+    for (size_t k = 0; k < (size_t)n * D; k++) out[k] = NAN; /* skipped items stay NaN */
     /* 1. decode: rows of the chunk buffer in order of idx (skipped items missing) */
     size_t got = 0;
     for (;;) {
@@ -79,14 +80,18 @@ static pn_status ix_run(void *c, int split, const size_t *idx, int n, float *out
     size_t row = 0;
     for (size_t i = 0; i < got && !st; i += (size_t)e->batch) {
         int nb = (int)(got - i < (size_t)e->batch ? got - i : (size_t)e->batch);
-        st = pn_infer_run(e->engine, e->x + i * img, nb, e->feat, NULL, err);
+        const float *f = e->x + i * img; /* the input itself when no engine */
+        if (e->engine) {
+            st = pn_infer_run(e->engine, e->x + i * img, nb, e->feat, NULL, err);
+            f = e->feat;
+        }
         for (int k = 0; k < nb && !st; k++) {
             while (row < (size_t)n && idx[row] != e->rows[i + (size_t)k]) row++;
             if (row == (size_t)n) {
                 st = pn_error_set(err, PN_E_BACKEND, "loader returned an unexpected item");
                 break;
             }
-            memcpy(out + row * 512, e->feat + (size_t)k * 512, 512 * sizeof(float));
+            memcpy(out + row * D, f + (size_t)k * D, D * sizeof(float));
             row++;
         }
     }
@@ -95,7 +100,7 @@ static pn_status ix_run(void *c, int split, const size_t *idx, int n, float *out
 
 pn_status pn_infer_extractor_init(pn_infer_extractor *e, const pn_dataset *ds,
                                   const pn_statedict *sd, const uint8_t weights_hash[32],
-                                  int batch, int threads, int bf16, int fast_decode,
+                                  int stage, int batch, int threads, int bf16, int fast_decode,
                                   int skip_bad, pn_error *err)
 {
     memset(e, 0, sizeof *e);
@@ -108,14 +113,21 @@ pn_status pn_infer_extractor_init(pn_infer_extractor *e, const pn_dataset *ds,
     ic.max_batch = batch;
     ic.threads = threads;
     ic.bf16 = bf16;
-    ic.stop = PN_INFER_POOL;
-    pn_status st = pn_infer_create(&e->engine, sd, &ic, err);
-    if (st) return st;
-    if (err) err->msg[0] = 0; /* a bf16 notice is not an error */
+    size_t dim = (size_t)3 * 224 * 224;
+    const char *stage_name = "input";
+    if (stage >= 0) {
+        ic.stop = (pn_infer_stage)stage;
+        pn_status st = pn_infer_create(&e->engine, sd, &ic, err);
+        if (st) return st;
+        if (err) err->msg[0] = 0; /* a bf16 notice is not an error */
+        int64_t chw[3];
+        dim = pn_infer_stage_shape(e->engine, (pn_infer_stage)stage, chw);
+        stage_name = pn_infer_stage_name((pn_infer_stage)stage);
+    }
     /* chunk buffers: x (chunk,3,224,224), rows (chunk); feat (batch,512) */
     const int chunk = batch > PN_EXTRACT_CHUNK ? batch : PN_EXTRACT_CHUNK;
     e->x = malloc((size_t)chunk * 3 * 224 * 224 * sizeof *e->x);
-    e->feat = malloc((size_t)batch * 512 * sizeof *e->feat);
+    e->feat = malloc((size_t)batch * dim * sizeof *e->feat);
     e->rows = malloc((size_t)chunk * sizeof *e->rows);
     if (!e->x || !e->feat || !e->rows) {
         pn_infer_extractor_free(e);
@@ -123,8 +135,8 @@ pn_status pn_infer_extractor_init(pn_infer_extractor *e, const pn_dataset *ds,
     }
     snprintf(e->settings, sizeof e->settings,
              "resize=224x224 pillow-bilinear squash; imagenet mean/std; fast_decode=%d; bf16=%d",
-             fast_decode, pn_infer_is_bf16(e->engine));
-    e->ex = (pn_extractor){e, 512, chunk, "pool", e->settings, {0}, ix_run};
+             fast_decode, e->engine ? pn_infer_is_bf16(e->engine) : 0);
+    e->ex = (pn_extractor){e, (int)dim, chunk, stage_name, e->settings, {0}, ix_run};
     memcpy(e->ex.weights_hash, weights_hash, 32);
     return PN_OK;
 }
@@ -163,6 +175,32 @@ pn_status pn_save_trained_model(const char *path, const pn_statedict *backbone, 
         pn_model_meta_default(&meta);
         meta.num_classes = classes;
         for (int c = 0; c < classes && c < PN_MAX_CLASSES; c++)
+            snprintf(meta.class_names[c], PN_CLASS_NAME_MAX, "%s", class_names[c]);
+        meta.threshold = threshold;
+        if (training_json)
+            snprintf(meta.training_json, PN_TRAINING_JSON_MAX, "%s", training_json);
+        if (base_sha256_hex)
+            snprintf(meta.base_sha256, sizeof meta.base_sha256, "%s", base_sha256_hex);
+        st = pn_modelfile_save(path, &sd, &meta, err);
+    }
+    pn_statedict_free(&sd);
+    return st;
+}
+
+#include "pneumo/model.h"
+
+pn_status pn_save_engine_model(const char *path, const struct pn_model *m, double threshold,
+                               const char *const *class_names, const char *training_json,
+                               const char *base_sha256_hex, pn_error *err)
+{
+    pn_statedict sd;
+    pn_statedict_init(&sd);
+    pn_status st = pn_model_save(m, &sd, err);
+    if (!st) {
+        pn_model_meta meta;
+        pn_model_meta_default(&meta);
+        meta.num_classes = pn_model_get_config(m)->num_classes;
+        for (int c = 0; c < meta.num_classes && c < PN_MAX_CLASSES; c++)
             snprintf(meta.class_names[c], PN_CLASS_NAME_MAX, "%s", class_names[c]);
         meta.threshold = threshold;
         if (training_json)

@@ -21,6 +21,17 @@ void pn_head_train_cfg_default(pn_head_train_cfg *cfg)
     cfg->balance = PN_BALANCE_WEIGHT;
 }
 
+pn_status pn_epoch_order(const pn_head_train_cfg *cfg, pn_rng *g, const int *label, size_t n,
+                         int64_t *order, pn_error *err)
+{
+    if (cfg->balance == PN_BALANCE_SAMPLE)
+        return pn_balanced_sample(g, label, n, cfg->classes, order, err);
+    if (cfg->shuffle) pn_rng_sampler_epoch(g, n, order);
+    else
+        for (size_t i = 0; i < n; i++) order[i] = (int64_t)i;
+    return PN_OK;
+}
+
 void pn_head_state_free(pn_head_state *st)
 {
     free(st->w); /* one block: w, b, mw, vw, mb, vb */
@@ -210,14 +221,8 @@ pn_status pn_head_train(const pn_head_train_cfg *cfg, const pn_featset *train,
 
     for (int ep = st->epochs_done + 1; ep <= cfg->epochs; ep++) {
         double t0 = pn_now();
-        if (cfg->balance == PN_BALANCE_SAMPLE) {
-            rc = pn_balanced_sample(&st->rng, train->label, N, C, order, err);
-            if (rc) break;
-        } else if (cfg->shuffle) {
-            pn_rng_sampler_epoch(&st->rng, N, order);
-        } else {
-            for (size_t i = 0; i < N; i++) order[i] = (int64_t)i;
-        }
+        rc = pn_epoch_order(cfg, &st->rng, train->label, N, order, err);
+        if (rc) break;
         double run_loss = 0;
         size_t correct = 0;
         for (size_t i0 = 0; i0 < N; i0 += (size_t)B) {

@@ -239,7 +239,10 @@ pn_status pn_train_run(const pn_train_config *cfg, const pn_source *src, const p
                           w[c]);
         logf_(cfg, "%s", line);
     }
-    st = pn_head_train(&hc, &ftr, fva.n ? &fva : NULL, &sum->head, err);
+    if (cfg->model)
+        st = pn_model_train_feats(cfg->model, &hc, &ftr, fva.n ? &fva : NULL, &sum->head, err);
+    else
+        st = pn_head_train(&hc, &ftr, fva.n ? &fva : NULL, &sum->head, err);
     if (st) goto done;
     const float *cw = cfg->head.balance == PN_BALANCE_WEIGHT ? sum->head.class_w : NULL;
 
@@ -248,7 +251,10 @@ pn_status pn_train_run(const pn_train_config *cfg, const pn_source *src, const p
         if (!sp[s].n) continue;
         pn_featset fs = {sp[s].n, D, sp[s].x, sp[s].y};
         double l, a;
-        st = pn_head_evaluate(sum->head.w, sum->head.b, C, &fs, cw, &l, &a, sp[s].probs, err);
+        if (cfg->model)
+            st = pn_model_evaluate_feats(cfg->model, &fs, cw, &l, &a, sp[s].probs, err);
+        else
+            st = pn_head_evaluate(sum->head.w, sum->head.b, C, &fs, cw, &l, &a, sp[s].probs, err);
         if (st) goto done;
     }
     double thr = cfg->threshold;
