@@ -15,7 +15,7 @@ make -s "$BUILD/libpneumo.a"
 mkdir -p "$BUILD/bench"
 PKGS="libjpeg libpng libzip libcjson plplot libcrypto"
 ${CC:-gcc} -std=c17 -O2 -D_GNU_SOURCE -Iinclude bench/bench_images.c -o "$BUILD/bench/bench_images" \
-    "$BUILD/libpneumo.a" $(pkg-config --libs $PKGS) -ldnnl -lpthread -lm
+    "$BUILD/libpneumo.a" $(pkg-config --libs $PKGS) -ldnnl -lgomp -lpthread -lm
 B="$BUILD/bench/bench_images"
 cat "$SET"/*/*/*.jpeg >/dev/null   # warm the page cache for both sides
 REPS=${REPS:-3}   # best of REPS runs each, to damp the noise of a shared machine

@@ -6,7 +6,7 @@ DATA=${PNEUMO_DATA:-../shared/data}
 PY=${PYTHON:-/usr/bin/python3}
 [ -d "$DATA/chest_xray" ] || { echo "FAIL: test data $DATA is missing (needs ../shared/data)"; exit 1; }
 # under make asan: PLplot's cairo driver leaks fontconfig/ltdl state, not ours
-export LSAN_OPTIONS="suppressions=$PWD/tests/fixtures/image_lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+export LSAN_OPTIONS="suppressions=$PWD/tests/fixtures/image_lsan.supp:print_suppressions=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 T=$(mktemp -d /tmp/pneumo-cli-XXXXXX)
 trap 'rm -rf "$T"' EXIT
 fails=0

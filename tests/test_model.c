@@ -7,11 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cjson/cJSON.h>
-
 #include "pneumo/model.h"
 #include "pneumo/ops.h"
 #include "pneumo/util.h"
+#include "pneumo/weights.h"
 #include "testutil.h"
 
 #define K 3
@@ -19,38 +18,13 @@
 #define HW 64
 #define SAMPLES 4096
 
-/* ---- fixture reading (minimal safetensors: F32 / I64) -------------------- */
+/* ---- fixtures (safetensors, read with the library's reader) ------------- */
 
 static void load_fixture(const char *name, pn_statedict *sd)
 {
-    const char *path = tu_fixture(name);
-    uint8_t *buf = NULL;
-    size_t n = 0;
     pn_error err = {0};
     pn_statedict_init(sd);
-    if (pn_read_file(path, 64u << 20, &buf, &n, &err)) fail_msg("%s", err.msg);
-    assert_true(n >= 8);
-    uint64_t hl = 0;
-    memcpy(&hl, buf, 8);
-    assert_true(hl <= n - 8);
-    cJSON *h = cJSON_ParseWithLength((const char *)buf + 8, (size_t)hl);
-    assert_non_null(h);
-    const uint8_t *data = buf + 8 + hl;
-    for (cJSON *t = h->child; t; t = t->next) {
-        if (!strcmp(t->string, "__metadata__")) continue;
-        const char *dt = cJSON_GetObjectItem(t, "dtype")->valuestring;
-        cJSON *shape = cJSON_GetObjectItem(t, "shape"), *offs = cJSON_GetObjectItem(t, "data_offsets");
-        int64_t sh[8];
-        int nd = cJSON_GetArraySize(shape);
-        for (int i = 0; i < nd; i++) sh[i] = (int64_t)cJSON_GetArrayItem(shape, i)->valuedouble;
-        size_t b0 = (size_t)cJSON_GetArrayItem(offs, 0)->valuedouble;
-        pn_dtype d = !strcmp(dt, "F32") ? PN_F32 : !strcmp(dt, "I64") ? PN_I64 : PN_U8;
-        assert_true(d != PN_U8);
-        if (pn_statedict_add(sd, t->string, d, nd, sh, data + b0, NULL, &err))
-            fail_msg("%s: %s", name, err.msg);
-    }
-    cJSON_Delete(h);
-    free(buf);
+    if (pn_safetensors_load(tu_fixture(name), sd, &err)) fail_msg("%s", err.msg);
 }
 
 static const pn_tensor *fx(const pn_statedict *sd, const char *name)
@@ -208,6 +182,35 @@ static void test_eval_forward(void **state)
     want = fx(&f, "pool224");
     tu_assert_close("pool 224", feat, want->data, 512, 1e-2 * max_abs(want->data, 512), 1e-5);
     free(x);
+    pn_model_free(m);
+    pn_statedict_free(&f);
+}
+
+/* threads setting: 1 thread gives the same logits */
+static void test_threads(void **state)
+{
+    (void)state;
+    pn_statedict f;
+    load_fixture("model_eval.safetensors", &f);
+    pn_model_config cfg = {.num_classes = K, .max_batch = N, .height = HW, .width = HW,
+                           .freeze = PN_FREEZE_FC, .threads = 1};
+    pn_model *m = NULL;
+    pn_error err = {0};
+    assert_int_equal(pn_model_create(&m, &cfg, &err), PN_OK);
+    assert_int_equal(pn_get_threads(), 1);
+    pn_statedict sd;
+    pn_statedict_init(&sd);
+    assert_int_equal(pn_model_save(m, &sd, &err), PN_OK);
+    fill_weights(&sd);
+    assert_int_equal(pn_model_load(m, &sd, 0, &err), PN_OK);
+    float *x = input(1000, N, HW), logits[N * K];
+    assert_int_equal(pn_model_forward(m, x, N, 0, logits, &err), PN_OK);
+    const pn_tensor *want = fx(&f, "logits");
+    tu_assert_close("eval logits, 1 thread", logits, want->data, N * K, 1e-2 * max_abs(want->data, N * K), 1e-5);
+    pn_set_threads(0);
+    assert_true(pn_get_threads() >= 1);
+    free(x);
+    pn_statedict_free(&sd);
     pn_model_free(m);
     pn_statedict_free(&f);
 }
@@ -480,6 +483,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_eval_forward),
+        cmocka_unit_test(test_threads),
         cmocka_unit_test(test_train_fc),
         cmocka_unit_test(test_train_fc_cached),
         cmocka_unit_test(test_train_layer4),

@@ -187,7 +187,7 @@ static void test_bn2d(void **s)
             float *y = malloc(cnt * 4), *yr = malloc(cnt * 4), *dx = malloc(cnt * 4), *dxr = malloc(cnt * 4);
             float mean[64], var[64], meanr[64], varr[64], dg[64], db[64], dgr[64], dbr[64];
             pn_bn2d *op = NULL;
-            if (pn_bn2d_create(&op, D, n, c, h, w, lay, 1, &err)) fail_msg("%s", err.msg);
+            if (pn_bn2d_create(&op, D, n, c, h, w, lay, 1, 0, &err)) fail_msg("%s", err.msg);
             float *xl = to_layout(x, n, c, hw, lay), *dyl = to_layout(dy, n, c, hw, lay);
             /* training */
             assert_int_equal(pn_bn2d_forward(op, 1, xl, g, b, mean, var, y, &err), PN_OK);
@@ -248,6 +248,43 @@ static void test_bn2d(void **s)
     assert_float_equal(rv[0], 2.2f, 1e-6); /* 0.9*2 + 0.1*3*4/3 */
 }
 
+/* BN + ReLU fused: equals relu(bn(x)); backward masks dy by the output */
+static void test_bn2d_relu(void **s)
+{
+    (void)s;
+    int shapes[][4] = {{2, 16, 3, 3}, {3, 5, 4, 3}, {2, 64, 5, 5}};
+    pn_error err = {0};
+    for (size_t t = 0; t < 3; t++)
+        for (int l = 0; l < 2; l++) {
+            int n = shapes[t][0], c = shapes[t][1], h = shapes[t][2], w = shapes[t][3], hw = h * w;
+            pn_layout lay = (pn_layout)l;
+            size_t cnt = (size_t)n * c * hw;
+            float *x = rnd(cnt, 140 + t, -2, 3), *dy = rnd(cnt, 150 + t, -1, 1);
+            float *g = rnd(c, 160 + t, 0.5f, 1.5f), *b = rnd(c, 170 + t, -0.3f, 0.3f);
+            float *y = malloc(cnt * 4), *yr = malloc(cnt * 4), *dx = malloc(cnt * 4),
+                  *dxr = malloc(cnt * 4), *dym = malloc(cnt * 4);
+            float mean[64], var[64], meanr[64], varr[64], dg[64], db[64], dgr[64], dbr[64];
+            pn_bn2d *op = NULL;
+            if (pn_bn2d_create(&op, D, n, c, h, w, lay, 1, 1, &err)) fail_msg("%s", err.msg);
+            float *xl = to_layout(x, n, c, hw, lay), *dyl = to_layout(dy, n, c, hw, lay);
+            assert_int_equal(pn_bn2d_forward(op, 1, xl, g, b, mean, var, y, &err), PN_OK);
+            from_layout(y, n, c, hw, lay);
+            pn_bn2d_forward_ref(n, c, hw, 1, x, g, b, meanr, varr, yr);
+            for (size_t i = 0; i < cnt; i++) dym[i] = yr[i] > 0 ? dy[i] : 0.f;
+            pn_relu_forward_ref(cnt, yr, yr);
+            CLOSE("bn+relu y", y, yr, cnt, 1e-5);
+            assert_int_equal(pn_bn2d_backward(op, xl, dyl, g, mean, var, dx, dg, db, &err), PN_OK);
+            from_layout(dx, n, c, hw, lay);
+            pn_bn2d_backward_ref(n, c, hw, x, dym, g, meanr, varr, dxr, dgr, dbr);
+            CLOSE("bn+relu dx", dx, dxr, cnt, 1e-4);
+            CLOSE("bn+relu dgamma", dg, dgr, (size_t)c, 1e-5);
+            CLOSE("bn+relu dbeta", db, dbr, (size_t)c, 1e-5);
+            pn_bn2d_free(op);
+            free(x), free(dy), free(g), free(b), free(y), free(yr), free(dx), free(dxr), free(dym);
+            free(xl), free(dyl);
+        }
+}
+
 /* ---- relu / pooling / add -------------------------------------------------- */
 
 static void test_relu(void **s)
@@ -276,6 +313,23 @@ static void test_relu(void **s)
     }
     pn_relu_free(op);
     free(x), free(dy);
+    /* add + relu (oneDNN) against add then relu (reference) */
+    float *xa = rnd(n, 7, -1, 1), *xb = rnd(n, 8, -1, 1), *dy2 = rnd(n, 9, -1, 1);
+    float sum[1000];
+    pn_addrelu *ar = NULL;
+    assert_int_equal(pn_addrelu_create(&ar, D, n, 1, &err), PN_OK);
+    assert_int_equal(pn_addrelu_forward(ar, xa, xb, y, &err), PN_OK);
+    pn_add_forward(n, xa, xb, sum);
+    pn_relu_forward_ref(n, sum, yr);
+    assert_memory_equal(y, yr, sizeof y);
+    assert_int_equal(pn_addrelu_backward(ar, y, dy2, dx, &err), PN_OK);
+    pn_relu_backward_ref(n, sum, dy2, dxr);
+    for (size_t i = 0; i < n; i++) assert_true(dx[i] == dxr[i]);
+    pn_addrelu_free(ar);
+    assert_int_equal(pn_addrelu_create(&ar, D, n, 0, &err), PN_OK);
+    assert_int_equal(pn_addrelu_backward(ar, y, dy2, dx, &err), PN_E_ARG);
+    pn_addrelu_free(ar);
+    free(xa), free(xb), free(dy2);
     float a[3] = {1, 2, 3}, b[3] = {0.5f, -2, 4}, c[3];
     pn_add_forward(3, a, b, c);
     assert_true(c[0] == 1.5f && c[1] == 0 && c[2] == 7);
@@ -476,9 +530,9 @@ static void test_bad_input(void **s)
     assert_non_null(strstr(err.msg, "forward-only"));
     pn_conv2d_free(c);
     pn_bn2d *b = NULL;
-    assert_int_equal(pn_bn2d_create(&b, D, 0, 4, 2, 2, PN_LAYOUT_NCHW, 1, &err), PN_E_ARG);
+    assert_int_equal(pn_bn2d_create(&b, D, 0, 4, 2, 2, PN_LAYOUT_NCHW, 1, 0, &err), PN_E_ARG);
     assert_non_null(strstr(err.msg, "n=0"));
-    assert_int_equal(pn_bn2d_create(&b, D, 2, 4, 2, 2, PN_LAYOUT_NCHW, 0, &err), PN_OK);
+    assert_int_equal(pn_bn2d_create(&b, D, 2, 4, 2, 2, PN_LAYOUT_NCHW, 0, 0, &err), PN_OK);
     float g[4] = {1, 1, 1, 1}, mv[4] = {0}, xx[32] = {0};
     assert_int_equal(pn_bn2d_forward(b, 1, xx, g, g, mv, mv, xx, &err), PN_E_ARG);
     assert_non_null(strstr(err.msg, "eval-only"));
@@ -494,7 +548,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_layout_roundtrip), cmocka_unit_test(test_conv2d),
-        cmocka_unit_test(test_bn2d),             cmocka_unit_test(test_relu),
+        cmocka_unit_test(test_bn2d),             cmocka_unit_test(test_bn2d_relu),
+        cmocka_unit_test(test_relu),
         cmocka_unit_test(test_maxpool),          cmocka_unit_test(test_avgpool),
         cmocka_unit_test(test_linear),           cmocka_unit_test(test_cross_entropy),
         cmocka_unit_test(test_adam),             cmocka_unit_test(test_bad_input),

@@ -1,4 +1,4 @@
-/* Replays the fuzz corpus (fuzz/corpus/<target>/: seeds and every input
+/* Replays the fuzz corpus (every file in fuzz/corpus/<target>/: seeds and every input
  * that once failed) through the same entry points as the libFuzzer targets,
  * so `make test` / `make asan` catch regressions without libFuzzer. */
 #include "testutil.h"

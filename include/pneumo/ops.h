@@ -89,9 +89,13 @@ void pn_conv2d_backward_ref(const pn_conv2d_dims *dims, const float *x, const fl
 #define PN_BN_EPS 1e-5f
 #define PN_BN_MOMENTUM 0.1f
 typedef struct pn_bn2d pn_bn2d;
-/* training != 0 builds the training-mode forward and the backward. */
+/* training != 0 builds the training-mode forward and the backward.
+ * fuse_relu != 0: y = relu(bn(x)) in one pass (oneDNN fuse_norm_relu); the
+ * training forward keeps a ReLU mask workspace inside the op, and the
+ * backward then takes dy w.r.t. the ReLU output and refers to the last
+ * training forward. */
 pn_status pn_bn2d_create(pn_bn2d **op, pn_dnn *d, int n, int c, int h, int w, pn_layout layout,
-                         int training, pn_error *err);
+                         int training, int fuse_relu, pn_error *err);
 void pn_bn2d_free(pn_bn2d *op);
 pn_status pn_bn2d_forward(pn_bn2d *op, int training, const float *x, const float *gamma,
                           const float *beta, float *mean, float *var, float *y, pn_error *err);
@@ -155,6 +159,18 @@ void pn_add_forward(size_t count, const float *a, const float *b, float *y);
 /* Backward of y = a + b w.r.t. one input when the other path's gradient
  * is also present: d = d1 + d2. */
 void pn_add_backward(size_t count, const float *d1, const float *d2, float *d);
+
+/* Residual add + ReLU in one oneDNN pass (binary add with a ReLU post-op):
+ * y = max(a + b, 0) on count floats (any layout). The backward needs only y:
+ * d(a+b) = dy where y > 0 else 0 (ReLU backward from the output). */
+typedef struct pn_addrelu pn_addrelu;
+pn_status pn_addrelu_create(pn_addrelu **op, pn_dnn *d, size_t count, int backward,
+                            pn_error *err);
+void pn_addrelu_free(pn_addrelu *op);
+pn_status pn_addrelu_forward(pn_addrelu *op, const float *a, const float *b, float *y,
+                             pn_error *err);
+pn_status pn_addrelu_backward(pn_addrelu *op, const float *y, const float *dy, float *dsum,
+                              pn_error *err);
 
 /* ---------------------------------------------------------------------------
  * Head ops, plain C on raw pointers (exact: dot products in double).

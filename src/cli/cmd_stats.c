@@ -99,7 +99,8 @@ int pn_cmd_stats(int argc, char **argv)
               *cls = cJSON_CreateArray(), *bl = cJSON_CreateArray();
         cJSON_AddStringToObject(root, "dataset", path);
         cJSON_AddStringToObject(root, "kind", pn_dataset_kind(ds));
-        for (int c = 0; c < nc; c++) cJSON_AddItemToArray(cls, cJSON_CreateString(st.class_name[c]));
+        for (int c = 0; c < nc; c++)
+            cJSON_AddItemToArray(cls, cJSON_CreateString(st.class_name[c]));
         cJSON_AddItemToObject(root, "classes", cls);
         for (int s = 0; s <= PN_NUM_SPLITS; s++) {
             cJSON *o_s = cJSON_CreateObject();
@@ -108,7 +109,8 @@ int pn_cmd_stats(int argc, char **argv)
                                         (double)(s < PN_NUM_SPLITS ? st.count[s][c] : all[c]));
             cJSON_AddNumberToObject(o_s, "total",
                                     (double)(s < PN_NUM_SPLITS ? st.total[s] : all_total));
-            cJSON_AddNumberToObject(o_s, "imbalance", s < PN_NUM_SPLITS ? st.imbalance[s] : all_ratio);
+            cJSON_AddNumberToObject(o_s, "imbalance",
+                                    s < PN_NUM_SPLITS ? st.imbalance[s] : all_ratio);
             cJSON_AddItemToObject(splits, pn_split_name((pn_split)s), o_s);
         }
         cJSON_AddItemToObject(root, "splits", splits);

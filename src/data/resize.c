@@ -154,9 +154,11 @@ static void horizontal(const uint8_t *in, int iw, int c, int row0, int rows, uin
                     __m128i sh = zero, sl = zero;
                     for (int x = 0; x < cf->kpad; x += 8) {
                         __m128i v = _mm_loadl_epi64((const __m128i *)(const void *)(src + xmin + x));
+                        __m128i wh = _mm_loadu_si128((const __m128i *)(const void *)(kh + x));
+                        __m128i wl = _mm_loadu_si128((const __m128i *)(const void *)(kl + x));
                         v = _mm_unpacklo_epi8(v, zero);
-                        sh = _mm_add_epi32(sh, _mm_madd_epi16(v, _mm_loadu_si128((const __m128i *)(const void *)(kh + x))));
-                        sl = _mm_add_epi32(sl, _mm_madd_epi16(v, _mm_loadu_si128((const __m128i *)(const void *)(kl + x))));
+                        sh = _mm_add_epi32(sh, _mm_madd_epi16(v, wh));
+                        sl = _mm_add_epi32(sl, _mm_madd_epi16(v, wl));
                     }
                     __m128i t = _mm_add_epi32(_mm_slli_epi32(sh, 11), sl);
                     t = _mm_add_epi32(t, _mm_shuffle_epi32(t, _MM_SHUFFLE(1, 0, 3, 2)));
@@ -214,8 +216,8 @@ static void vertical(const uint8_t *in, size_t rowlen, int row0, uint8_t *out, i
                 __m128i b = _mm_loadl_epi64((const __m128i *)(const void *)rb);
                 __m128i ab = _mm_unpacklo_epi8(a, b);
                 __m128i lo = _mm_unpacklo_epi8(ab, zero), hi = _mm_unpackhi_epi8(ab, zero);
-                __m128i kh = _mm_set1_epi32((int32_t)(((uint32_t)(uint16_t)(int16_t)(kb >> 11) << 16) |
-                                                      (uint16_t)(int16_t)(ka >> 11)));
+                uint32_t kha = (uint16_t)(int16_t)(ka >> 11), khb = (uint16_t)(int16_t)(kb >> 11);
+                __m128i kh = _mm_set1_epi32((int32_t)((khb << 16) | kha));
                 __m128i kl = _mm_set1_epi32((int32_t)(((uint32_t)(kb & 2047) << 16) |
                                                       (uint32_t)(ka & 2047)));
                 h0 = _mm_add_epi32(h0, _mm_madd_epi16(lo, kh));

@@ -23,7 +23,8 @@ typedef struct sref {
     int64_t numel;
     const uint8_t *data;
     size_t len;
-    uint8_t *owned;
+    uint8_t *owned; /* zip: the record, freed after its last tensor */
+    size_t uses;    /* zip: tensors still to convert from it */
 } sref;
 
 static int cmp_sref(const void *a, const void *b)
@@ -31,7 +32,7 @@ static int cmp_sref(const void *a, const void *b)
     return strcmp(((const sref *)a)->key, ((const sref *)b)->key);
 }
 
-static const sref *find_sref(const sref *s, size_t n, const char *key)
+static sref *find_sref(sref *s, size_t n, const char *key)
 {
     sref k = {.key = key};
     return bsearch(&k, s, n, sizeof *s, cmp_sref);
@@ -52,6 +53,7 @@ static size_t uniq_srefs(sref *s, size_t n, const char *file, pn_error *err)
                              file, s[i].key);
                 return (size_t)-1;
             }
+            s[k - 1].uses += s[i].uses;
             continue;
         }
         s[k++] = s[i];
@@ -116,6 +118,7 @@ static pn_status collect_srefs(const pk_value *d, const char *file, sref **out, 
         s[i].type = st->u.storage.type;
         s[i].dtype = st->dtype;
         s[i].numel = st->u.storage.numel;
+        s[i].uses = 1;
     }
     size_t n = uniq_srefs(s, nt, file, err);
     if (n == (size_t)-1) {
@@ -133,9 +136,14 @@ static void free_srefs(sref *s, size_t n)
     free(s);
 }
 
-/* Converts the state_dict's tensors, whose storages are all in s[]. */
-static pn_status build_sd(const pk_value *d, const sref *s, size_t ns, const char *file,
-                          pn_statedict *sd, pn_error *err)
+static pn_status zip_load_storage(zip_t *za, const char *prefix, sref *r, const char *file,
+                                  pn_error *err);
+
+/* Converts the state_dict's tensors, whose storages are all described in
+ * s[]. With a zip (za), each storage record is read when first needed and
+ * freed after its last tensor, so at most one record is held at a time. */
+static pn_status build_sd(const pk_value *d, sref *s, size_t ns, zip_t *za, const char *prefix,
+                          const char *file, pn_statedict *sd, pn_error *err)
 {
     size_t nt = d->u.seq.n / 2;
     const char **names = calloc(nt ? nt : 1, sizeof *names);
@@ -150,12 +158,16 @@ static pn_status build_sd(const pk_value *d, const sref *s, size_t ns, const cha
         const char *name = d->u.seq.v[2 * i]->u.str.s;
         const pk_value *t = d->u.seq.v[2 * i + 1];
         const pk_value *stv = t->u.tensor.storage;
-        const sref *r = find_sref(s, ns, stv->u.storage.key);
+        sref *r = find_sref(s, ns, stv->u.storage.key);
         if (r && r->dtype == PK_DTYPE_UNSUPPORTED)
             return pn_error_set(err, PN_E_UNSUPPORTED,
                                 "%s: tensor '%s' is a torch.%s (supported: float32/16, bfloat16, "
                                 "float64, int64/32, uint8, int8, bool)",
                                 file, name, r->type);
+        if (r && !r->data && za) {
+            pn_status ls = zip_load_storage(za, prefix, r, file, err);
+            if (ls) return ls;
+        }
         if (!r || !r->data)
             return pn_error_set(err, PN_E_FORMAT, "%s: tensor '%s': storage '%s' not found", file,
                                 name, stv->u.storage.key);
@@ -190,6 +202,11 @@ static pn_status build_sd(const pk_value *d, const sref *s, size_t ns, const cha
         pn_status st = pn_io_sd_push(sd, name, (pn_dtype)r->dtype, ndim, shape, numel,
                                      r->data + (size_t)off * esz, err);
         if (st) return pn_error_prefix(err, "%s: ", file);
+        if (r->owned && --r->uses == 0) {
+            free(r->owned);
+            r->owned = NULL;
+            r->data = NULL;
+        }
     }
     return PN_OK;
 }
@@ -259,6 +276,32 @@ static pn_status zip_read(zip_t *za, const char *name, uint64_t maxlen, int must
     return PN_OK;
 }
 
+/* Reads "<prefix>/data/<key>", which must hold exactly the storage's bytes. */
+static pn_status zip_load_storage(zip_t *za, const char *prefix, sref *r, const char *file,
+                                  pn_error *err)
+{
+    char name[600];
+    uint64_t want = storage_bytes(r);
+    if (want == (uint64_t)-1)
+        return pn_error_set(err, PN_E_FORMAT, "%s: storage '%s' of %lld elements is too large",
+                            file, r->key, (long long)r->numel);
+    if (strlen(r->key) > 256)
+        return pn_error_set(err, PN_E_FORMAT, "%s: storage key too long", file);
+    snprintf(name, sizeof name, "%s/data/%s", prefix, r->key);
+    pn_status st = zip_read(za, name, want, 1, &r->owned, &r->len, file, err);
+    if (st) return st;
+    if (r->len != want) {
+        free(r->owned);
+        r->owned = NULL;
+        return pn_error_set(err, PN_E_FORMAT,
+                            "%s: record '%s' has %zu bytes, its torch.%s of %lld elements needs %llu",
+                            file, name, r->len, r->type, (long long)r->numel,
+                            (unsigned long long)want);
+    }
+    r->data = r->owned;
+    return PN_OK;
+}
+
 static pn_status load_zip(const uint8_t *buf, size_t n, const char *file, pn_statedict *sd,
                           pn_error *err)
 {
@@ -315,30 +358,7 @@ static pn_status load_zip(const uint8_t *buf, size_t n, const char *file, pn_sta
     const pk_value *d;
     if ((st = find_state_dict(root, file, &d, err))) goto done;
     if ((st = collect_srefs(d, file, &s, &ns, err))) goto done;
-    for (size_t i = 0; i < ns; i++) {
-        uint64_t want = storage_bytes(&s[i]);
-        if (s[i].dtype == PK_DTYPE_UNSUPPORTED) continue; /* build_sd names the tensor */
-        if (want == (uint64_t)-1) {
-            st = pn_error_set(err, PN_E_FORMAT, "%s: storage '%s' of %lld elements is too large",
-                              file, s[i].key, (long long)s[i].numel);
-            goto done;
-        }
-        if (strlen(s[i].key) > 256) {
-            st = pn_error_set(err, PN_E_FORMAT, "%s: storage key too long", file);
-            goto done;
-        }
-        snprintf(name, sizeof name, "%s/data/%s", prefix, s[i].key);
-        if ((st = zip_read(za, name, want, 1, &s[i].owned, &s[i].len, file, err))) goto done;
-        if (s[i].len != want) {
-            st = pn_error_set(err, PN_E_FORMAT,
-                              "%s: record '%s' has %zu bytes, its torch.%s of %lld elements needs %llu",
-                              file, name, s[i].len, s[i].type, (long long)s[i].numel,
-                              (unsigned long long)want);
-            goto done;
-        }
-        s[i].data = s[i].owned;
-    }
-    st = build_sd(d, s, ns, file, sd, err);
+    st = build_sd(d, s, ns, za, prefix, file, sd, err);
 done:
     free_srefs(s, ns);
     pk_free(&vm);
@@ -457,7 +477,7 @@ static pn_status load_legacy(const uint8_t *buf, size_t n, const char *file, pn_
         r->len = (size_t)want;
         pos += (size_t)want;
     }
-    st = build_sd(d, all, nall, file, sd, err);
+    st = build_sd(d, all, nall, NULL, NULL, file, sd, err);
 done:
     free_srefs(s, ns);
     free(all); /* data points into buf */

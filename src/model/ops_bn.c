@@ -8,8 +8,10 @@
 
 struct pn_bn2d {
     pn_dnn *d;
-    int n, c, h, w, training;
+    int n, c, h, w, training, fuse_relu;
     pn_prim fwd_train, fwd_eval, bwd;
+    void *ws; /* ReLU mask of the last training forward (fuse_relu) */
+    dnnl_memory_t m_ws;
     dnnl_memory_t m_x, m_y, m_mean, m_var, m_scale, m_shift, m_dy, m_dx, m_dscale, m_dshift;
     float *dx_scratch; /* diff_src when the caller does not want dx */
 };
@@ -21,15 +23,16 @@ void pn_bn2d_free(pn_bn2d *op)
     pn_prim_free(&op->fwd_eval);
     pn_prim_free(&op->bwd);
     dnnl_memory_t ms[] = {op->m_x,  op->m_y,  op->m_mean, op->m_var,    op->m_scale,
-                          op->m_shift, op->m_dy, op->m_dx, op->m_dscale, op->m_dshift};
+                          op->m_shift, op->m_dy, op->m_dx, op->m_dscale, op->m_dshift, op->m_ws};
     for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++)
         if (ms[i]) dnnl_memory_destroy(ms[i]);
     free(op->dx_scratch);
+    free(op->ws);
     free(op);
 }
 
 pn_status pn_bn2d_create(pn_bn2d **out, pn_dnn *d, int n, int c, int h, int w, pn_layout layout,
-                         int training, pn_error *err)
+                         int training, int fuse_relu, pn_error *err)
 {
     *out = NULL;
     if (n < 1 || c < 1 || h < 1 || w < 1)
@@ -38,9 +41,10 @@ pn_status pn_bn2d_create(pn_bn2d **out, pn_dnn *d, int n, int c, int h, int w, p
     if (!op) return pn_error_set(err, PN_E_NOMEM, "batch norm: out of memory");
     op->d = d;
     op->n = n, op->c = c, op->h = h, op->w = w, op->training = training;
+    op->fuse_relu = fuse_relu;
     dnnl_memory_desc_t xmd = pn_dnn_act_md(d, layout, n, c, h, w), cmd = pn_dnn_md_1d((size_t)c);
     dnnl_batch_normalization_desc_t bd;
-    unsigned flags = dnnl_use_scale | dnnl_use_shift;
+    unsigned flags = dnnl_use_scale | dnnl_use_shift | (fuse_relu ? dnnl_fuse_norm_relu : 0u);
     pn_status st = PN_OK;
     dnnl_status_t s;
     s = dnnl_batch_normalization_forward_desc_init(&bd, dnnl_forward_inference, &xmd, PN_BN_EPS,
@@ -60,6 +64,15 @@ pn_status pn_bn2d_create(pn_bn2d **out, pn_dnn *d, int n, int c, int h, int w, p
         if (s != dnnl_success) { st = pn_dnn_fail(err, s, "batch norm backward descriptor"); goto fail; }
         if ((st = pn_prim_create(&op->bwd, &bd, op->fwd_train.pd, d, "batch norm backward", err)))
             goto fail;
+        const dnnl_memory_desc_t *wmd =
+            dnnl_primitive_desc_query_md(op->fwd_train.pd, dnnl_query_workspace_md, 0);
+        size_t wbytes = wmd ? dnnl_memory_desc_get_size(wmd) : 0;
+        if (wbytes) {
+            op->ws = aligned_alloc(64, (wbytes + 63) / 64 * 64);
+            if (!op->ws) { st = pn_error_set(err, PN_E_NOMEM, "batch norm: out of memory"); goto fail; }
+            if ((st = pn_mem_create(&op->m_ws, wmd, d, err))) goto fail;
+            pn_mem_bind(op->m_ws, op->ws);
+        }
         op->dx_scratch = aligned_alloc(64, ((size_t)n * c * h * w * sizeof(float) + 63) / 64 * 64);
         if (!op->dx_scratch) { st = pn_error_set(err, PN_E_NOMEM, "batch norm: out of memory"); goto fail; }
     }
@@ -90,8 +103,10 @@ pn_status pn_bn2d_forward(pn_bn2d *op, int training, const float *x, const float
     pn_mem_bind(op->m_shift, beta);
     dnnl_exec_arg_t a[] = {{DNNL_ARG_SRC, op->m_x},     {DNNL_ARG_MEAN, op->m_mean},
                            {DNNL_ARG_VARIANCE, op->m_var}, {DNNL_ARG_SCALE, op->m_scale},
-                           {DNNL_ARG_SHIFT, op->m_shift},  {DNNL_ARG_DST, op->m_y}};
-    return pn_prim_exec(training ? &op->fwd_train : &op->fwd_eval, op->d, 6, a,
+                           {DNNL_ARG_SHIFT, op->m_shift},  {DNNL_ARG_DST, op->m_y},
+                           {DNNL_ARG_WORKSPACE, op->m_ws}};
+    return pn_prim_exec(training ? &op->fwd_train : &op->fwd_eval, op->d,
+                        training && op->m_ws ? 7 : 6, a,
                         training ? "batch norm training forward" : "batch norm eval forward", err);
 }
 
@@ -115,8 +130,8 @@ pn_status pn_bn2d_backward(pn_bn2d *op, const float *x, const float *dy, const f
                            {DNNL_ARG_VARIANCE, op->m_var},      {DNNL_ARG_DIFF_DST, op->m_dy},
                            {DNNL_ARG_SCALE, op->m_scale},       {DNNL_ARG_SHIFT, op->m_shift},
                            {DNNL_ARG_DIFF_SRC, op->m_dx},       {DNNL_ARG_DIFF_SCALE, op->m_dscale},
-                           {DNNL_ARG_DIFF_SHIFT, op->m_dshift}};
-    return pn_prim_exec(&op->bwd, op->d, 9, a, "batch norm backward", err);
+                           {DNNL_ARG_DIFF_SHIFT, op->m_dshift}, {DNNL_ARG_WORKSPACE, op->m_ws}};
+    return pn_prim_exec(&op->bwd, op->d, op->m_ws ? 10 : 9, a, "batch norm backward", err);
 }
 
 void pn_bn2d_update_running(float *rm, float *rv, const float *mean, const float *var, int c,

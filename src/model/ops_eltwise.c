@@ -96,6 +96,101 @@ void pn_add_backward(size_t count, const float *d1, const float *d2, float *d)
     for (size_t i = 0; i < count; i++) d[i] = d1[i] + d2[i];
 }
 
+/* ---- residual add + ReLU ----------------------------------------------- */
+
+struct pn_addrelu {
+    pn_dnn *d;
+    int backward;
+    pn_prim fwd, bwd;
+    dnnl_memory_t m_a, m_b, m_y, m_dy, m_ds;
+};
+
+void pn_addrelu_free(pn_addrelu *op)
+{
+    if (!op) return;
+    pn_prim_free(&op->fwd);
+    pn_prim_free(&op->bwd);
+    dnnl_memory_t ms[] = {op->m_a, op->m_b, op->m_y, op->m_dy, op->m_ds};
+    for (size_t i = 0; i < 5; i++)
+        if (ms[i]) dnnl_memory_destroy(ms[i]);
+    free(op);
+}
+
+pn_status pn_addrelu_create(pn_addrelu **out, pn_dnn *d, size_t count, int backward,
+                            pn_error *err)
+{
+    *out = NULL;
+    if (count < 1) return pn_error_set(err, PN_E_ARG, "add+relu: empty tensor");
+    pn_addrelu *op = calloc(1, sizeof *op);
+    if (!op) return pn_error_set(err, PN_E_NOMEM, "add+relu: out of memory");
+    op->d = d;
+    op->backward = backward;
+    dnnl_memory_desc_t md = pn_dnn_md_1d(count);
+    pn_status rc = PN_OK;
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_post_ops_t po = NULL;
+    dnnl_binary_desc_t bd;
+    dnnl_status_t s = dnnl_binary_desc_init(&bd, dnnl_binary_add, &md, &md, &md);
+    if (s == dnnl_success) s = dnnl_primitive_attr_create(&attr);
+    if (s == dnnl_success) s = dnnl_post_ops_create(&po);
+    if (s == dnnl_success) s = dnnl_post_ops_append_eltwise(po, 1.f, dnnl_eltwise_relu, 0.f, 0.f);
+    if (s == dnnl_success) s = dnnl_primitive_attr_set_post_ops(attr, po);
+    if (s == dnnl_success) s = dnnl_primitive_desc_create(&op->fwd.pd, &bd, attr, d->eng, NULL);
+    if (s == dnnl_success) s = dnnl_primitive_create(&op->fwd.p, op->fwd.pd);
+    if (po) dnnl_post_ops_destroy(po);
+    if (attr) dnnl_primitive_attr_destroy(attr);
+    if (s != dnnl_success) { rc = pn_dnn_fail(err, s, "add+relu forward"); goto fail; }
+    if (backward) {
+        /* ReLU backward from the output; an eltwise forward pd is its hint */
+        dnnl_eltwise_desc_t ed;
+        pn_prim hint;
+        s = dnnl_eltwise_forward_desc_init(&ed, dnnl_forward_training,
+                                           dnnl_eltwise_relu_use_dst_for_bwd, &md, 0.f, 0.f);
+        if (s != dnnl_success) { rc = pn_dnn_fail(err, s, "add+relu backward"); goto fail; }
+        memset(&hint, 0, sizeof hint);
+        s = dnnl_primitive_desc_create(&hint.pd, &ed, NULL, d->eng, NULL);
+        if (s != dnnl_success) { rc = pn_dnn_fail(err, s, "add+relu backward"); goto fail; }
+        s = dnnl_eltwise_backward_desc_init(&ed, dnnl_eltwise_relu_use_dst_for_bwd, &md, &md,
+                                            0.f, 0.f);
+        if (s == dnnl_success) rc = pn_prim_create(&op->bwd, &ed, hint.pd, d, "add+relu backward", err);
+        else rc = pn_dnn_fail(err, s, "add+relu backward");
+        pn_prim_free(&hint);
+        if (rc) goto fail;
+    }
+    dnnl_memory_t *ms[] = {&op->m_a, &op->m_b, &op->m_y, &op->m_dy, &op->m_ds};
+    for (size_t i = 0; i < 5; i++)
+        if ((rc = pn_mem_create(ms[i], &md, d, err))) goto fail;
+    *out = op;
+    return PN_OK;
+fail:
+    pn_addrelu_free(op);
+    return rc;
+}
+
+pn_status pn_addrelu_forward(pn_addrelu *op, const float *a, const float *b, float *y,
+                             pn_error *err)
+{
+    pn_mem_bind(op->m_a, a);
+    pn_mem_bind(op->m_b, b);
+    pn_mem_bind(op->m_y, y);
+    dnnl_exec_arg_t args[] = {{DNNL_ARG_SRC_0, op->m_a}, {DNNL_ARG_SRC_1, op->m_b},
+                              {DNNL_ARG_DST, op->m_y}};
+    return pn_prim_exec(&op->fwd, op->d, 3, args, "add+relu forward", err);
+}
+
+pn_status pn_addrelu_backward(pn_addrelu *op, const float *y, const float *dy, float *dsum,
+                              pn_error *err)
+{
+    if (!op->backward)
+        return pn_error_set(err, PN_E_ARG, "add+relu backward: op was created forward-only");
+    pn_mem_bind(op->m_y, y);
+    pn_mem_bind(op->m_dy, dy);
+    pn_mem_bind(op->m_ds, dsum);
+    dnnl_exec_arg_t args[] = {{DNNL_ARG_DST, op->m_y}, {DNNL_ARG_DIFF_DST, op->m_dy},
+                              {DNNL_ARG_DIFF_SRC, op->m_ds}};
+    return pn_prim_exec(&op->bwd, op->d, 3, args, "add+relu backward", err);
+}
+
 void pn_nchw_to_blocked(const float *src, float *dst, int n, int c, int hw, int block)
 {
     if (block <= 1) {

@@ -39,11 +39,12 @@ typedef struct entry {
 /* A conv followed by its batch norm. */
 typedef struct cbn {
     int cin, cout, k, stride, pad, hin, win, hout, wout, trainable, bn; /* bn: index 0..19 */
+    int relu;         /* ReLU fused into the BN (stem, first conv of a block) */
     size_t w_off, g_off, b_off, rm_off, rv_off; /* into params / stats */
     pn_conv2d *conv;  /* per batch size */
     pn_bn2d *bnop;
     float *y_conv;    // (N,cout,hout,wout) conv output
-    float *y_bn;      // (N,cout,hout,wout) bn output
+    float *y_bn;      // (N,cout,hout,wout) bn output (relu(bn) when relu)
     float *d;         // (N,cout,hout,wout) grad w.r.t. conv output (trainable only)
     float *bmean, *bvar; // (cout) batch stats of the last training forward
 } cbn;
@@ -51,13 +52,12 @@ typedef struct cbn {
 typedef struct block {
     int trainable, has_ds;
     cbn c1, c2, ds;
-    pn_relu *relu1, *relu2;
-    float *r1;    // (N,C,Hs,Ws) relu(bn1)
-    float *sum;   // (N,C,Hs,Ws) bn2 + identity
+    pn_addrelu *addrelu; /* out = relu(bn2 + identity) */
+    // r1 = relu(bn1(conv1(x))) is c1.y_bn (BN + ReLU fused)
     float *out;   // (N,C,Hs,Ws) relu(sum)
     float *d_out; // (N,C,Hs,Ws) grad w.r.t. out
     float *d_sum; // (N,C,Hs,Ws) grad w.r.t. sum (= w.r.t. bn2 out and the identity)
-    float *d_r1;  // (N,C,Hs,Ws) grad w.r.t. r1, then w.r.t. bn1 out
+    float *d_r1;  // (N,C,Hs,Ws) grad w.r.t. relu(bn1)
 } block;
 
 struct pn_model {
@@ -79,10 +79,9 @@ struct pn_model {
     size_t acts_floats;
 
     cbn stem;
-    pn_relu *relu0;
     pn_pool *maxpool, *avgpool;
     int h0, w0, hp, wp; /* stem conv output and maxpool output sizes */
-    float *r0;    // (N,64,h0,w0) relu(bn1)
+    // relu(bn1(conv1(x))) is stem.y_bn (fused)
     float *p0;    // (N,64,hp,wp) maxpool output
     float *d_r0, *d_p0;
     block b[NBLOCKS];
@@ -209,6 +208,7 @@ static void plan_network(pn_model *m)
 {
     int nbn = 0, H = m->cfg.height, W = m->cfg.width;
     plan_cbn(m, &m->stem, "conv1", "bn1", 3, 64, 7, 2, 3, H, W, &nbn);
+    m->stem.relu = 1;
     m->h0 = m->stem.hout, m->w0 = m->stem.wout;
     m->hp = (m->h0 + 2 - 3) / 2 + 1, m->wp = (m->w0 + 2 - 3) / 2 + 1;
     int cin = 64, h = m->hp, w = m->wp;
@@ -221,6 +221,7 @@ static void plan_network(pn_model *m)
         snprintf(a, sizeof a, "%s.conv1", p);
         snprintf(bnm, sizeof bnm, "%s.bn1", p);
         plan_cbn(m, &b->c1, a, bnm, cin, cout, 3, stride, 1, h, w, &nbn);
+        b->c1.relu = 1;
         snprintf(a, sizeof a, "%s.conv2", p);
         snprintf(bnm, sizeof bnm, "%s.bn2", p);
         plan_cbn(m, &b->c2, a, bnm, cout, cout, 3, 1, 1, b->c1.hout, b->c1.wout, &nbn);
@@ -279,7 +280,6 @@ static void carve_all(pn_model *m, carver *cv)
     carve_cbn(cv, &m->stem, N);
     size_t s0 = (size_t)N * 64 * m->h0 * m->w0, sp = (size_t)N * 64 * m->hp * m->wp;
     size_t maxin = sp;
-    m->r0 = take(cv, s0);
     m->p0 = take(cv, sp);
     if (m->stem.trainable) m->d_r0 = take(cv, s0);
     if (m->first_train <= 1) m->d_p0 = take(cv, sp);
@@ -289,8 +289,6 @@ static void carve_all(pn_model *m, carver *cv)
         carve_cbn(cv, &b->c1, N);
         carve_cbn(cv, &b->c2, N);
         if (b->has_ds) carve_cbn(cv, &b->ds, N);
-        b->r1 = take(cv, sz);
-        b->sum = take(cv, sz);
         b->out = take(cv, sz);
         /* d_out is needed when this block or the next unit trains */
         if (i + 1 >= m->first_train) b->d_out = take(cv, sz);
@@ -318,9 +316,8 @@ static void free_ops(pn_model *m)
         all[na++] = &m->b[i].c1;
         all[na++] = &m->b[i].c2;
         if (m->b[i].has_ds) all[na++] = &m->b[i].ds;
-        pn_relu_free(m->b[i].relu1);
-        pn_relu_free(m->b[i].relu2);
-        m->b[i].relu1 = m->b[i].relu2 = NULL;
+        pn_addrelu_free(m->b[i].addrelu);
+        m->b[i].addrelu = NULL;
     }
     for (int i = 0; i < na; i++) {
         pn_conv2d_free(all[i]->conv);
@@ -328,10 +325,8 @@ static void free_ops(pn_model *m)
         all[i]->conv = NULL;
         all[i]->bnop = NULL;
     }
-    pn_relu_free(m->relu0);
     pn_pool_free(m->maxpool);
     pn_pool_free(m->avgpool);
-    m->relu0 = NULL;
     m->maxpool = m->avgpool = NULL;
     m->ops_n = 0;
 }
@@ -442,13 +437,14 @@ size_t pn_model_memory_bytes(const pn_model *m)
 
 /* ---- oneDNN ops for batch size n ---------------------------------------- */
 
-static pn_status make_cbn_ops(pn_model *m, cbn *c, int n, pn_layout in_layout, pn_error *err)
+/* The stem conv reads the NCHW input: the blocked descriptor of a
+ * 3-channel tensor is plain NCHW (pn_dnn_act_md). */
+static pn_status make_cbn_ops(pn_model *m, cbn *c, int n, pn_error *err)
 {
     pn_conv2d_dims d = {n, c->cin, c->hin, c->win, c->cout, c->k, c->stride, c->pad};
-    (void)in_layout;
     PN_TRY(pn_conv2d_create(&c->conv, m->dnn, &d, PN_LAYOUT_BLOCKED, c->trainable, err));
     PN_TRY(pn_bn2d_create(&c->bnop, m->dnn, n, c->cout, c->hout, c->wout, PN_LAYOUT_BLOCKED,
-                          c->trainable, err));
+                          c->trainable, c->relu, err));
     return PN_OK;
 }
 
@@ -469,21 +465,16 @@ static pn_status set_conv_weights(pn_model *m, int only_trainable, pn_error *err
 
 static pn_status build_ops(pn_model *m, int n, pn_error *err)
 {
-    /* the stem conv reads the NCHW input (3 channels): the blocked md of a
-     * 3-channel tensor is plain NCHW (pn_dnn_act_md) */
-    PN_TRY(make_cbn_ops(m, &m->stem, n, PN_LAYOUT_NCHW, err));
-    size_t s0 = (size_t)n * 64 * m->h0 * m->w0;
-    PN_TRY(pn_relu_create(&m->relu0, m->dnn, s0, m->stem.trainable, err));
+    PN_TRY(make_cbn_ops(m, &m->stem, n, err));
     PN_TRY(pn_maxpool_create(&m->maxpool, m->dnn, n, 64, m->h0, m->w0, 3, 2, 1, PN_LAYOUT_BLOCKED,
                              m->stem.trainable, err));
     for (int i = 0; i < NBLOCKS; i++) {
         block *b = &m->b[i];
         size_t sz = (size_t)n * b->c2.cout * b->c2.hout * b->c2.wout;
-        PN_TRY(make_cbn_ops(m, &b->c1, n, PN_LAYOUT_BLOCKED, err));
-        PN_TRY(make_cbn_ops(m, &b->c2, n, PN_LAYOUT_BLOCKED, err));
-        if (b->has_ds) PN_TRY(make_cbn_ops(m, &b->ds, n, PN_LAYOUT_BLOCKED, err));
-        PN_TRY(pn_relu_create(&b->relu1, m->dnn, sz, b->trainable, err));
-        PN_TRY(pn_relu_create(&b->relu2, m->dnn, sz, b->trainable, err));
+        PN_TRY(make_cbn_ops(m, &b->c1, n, err));
+        PN_TRY(make_cbn_ops(m, &b->c2, n, err));
+        if (b->has_ds) PN_TRY(make_cbn_ops(m, &b->ds, n, err));
+        PN_TRY(pn_addrelu_create(&b->addrelu, m->dnn, sz, b->trainable, err));
     }
     const cbn *last = &m->b[NBLOCKS - 1].c2;
     PN_TRY(pn_avgpool_global_create(&m->avgpool, m->dnn, n, FEAT, last->hout, last->wout,
@@ -544,23 +535,19 @@ static pn_status unit_forward(pn_model *m, int u, const float *x, int n, int tra
     int tr = training && u >= m->first_train;
     if (u == 0) {
         PN_TRY(cbn_forward(m, &m->stem, x, tr, n, err));
-        PN_TRY(pn_relu_forward(m->relu0, m->stem.y_bn, m->r0, err));
-        return pn_pool_forward(m->maxpool, m->r0, m->p0, err);
+        return pn_pool_forward(m->maxpool, m->stem.y_bn, m->p0, err);
     }
     if (u <= NBLOCKS) {
         block *b = &m->b[u - 1];
         const float *in = unit_input(m, u, x);
-        size_t sz = (size_t)n * b->c2.cout * b->c2.hout * b->c2.wout;
         PN_TRY(cbn_forward(m, &b->c1, in, tr, n, err));
-        PN_TRY(pn_relu_forward(b->relu1, b->c1.y_bn, b->r1, err));
-        PN_TRY(cbn_forward(m, &b->c2, b->r1, tr, n, err));
+        PN_TRY(cbn_forward(m, &b->c2, b->c1.y_bn, tr, n, err));
         const float *id = in;
         if (b->has_ds) {
             PN_TRY(cbn_forward(m, &b->ds, in, tr, n, err));
             id = b->ds.y_bn;
         }
-        pn_add_forward(sz, b->c2.y_bn, id, b->sum);
-        return pn_relu_forward(b->relu2, b->sum, b->out, err);
+        return pn_addrelu_forward(b->addrelu, b->c2.y_bn, id, b->out, err);
     }
     if (u == U_POOL) return pn_pool_forward(m->avgpool, m->b[NBLOCKS - 1].out, m->feat, err);
     pn_linear_forward(n, FEAT, m->cfg.num_classes, m->feat, m->params + m->fc_w_off,
@@ -636,7 +623,8 @@ pn_status pn_model_forward(pn_model *m, const float *x, int n, int training, flo
 
 /* ---- backward ----------------------------------------------------------- */
 
-/* dy: grad w.r.t. the bn output; x: conv input; dx may be NULL. */
+/* dy: grad w.r.t. the bn output (the ReLU output when fused); x: conv
+ * input; dx may be NULL. */
 static pn_status cbn_backward(pn_model *m, cbn *c, const float *x, const float *dy, float *dx,
                               pn_error *err)
 {
@@ -654,9 +642,8 @@ static pn_status block_backward(pn_model *m, int u, const float *x, int n, float
     const float *in = unit_input(m, u, x);
     size_t sz = (size_t)n * b->c2.cout * b->c2.hout * b->c2.wout;
     size_t szin = (size_t)n * b->c1.cin * b->c1.hin * b->c1.win;
-    PN_TRY(pn_relu_backward(b->relu2, b->sum, b->d_out, b->d_sum, err));
-    PN_TRY(cbn_backward(m, &b->c2, b->r1, b->d_sum, b->d_r1, err));
-    PN_TRY(pn_relu_backward(b->relu1, b->c1.y_bn, b->d_r1, b->d_r1, err));
+    PN_TRY(pn_addrelu_backward(b->addrelu, b->out, b->d_out, b->d_sum, err));
+    PN_TRY(cbn_backward(m, &b->c2, b->c1.y_bn, b->d_sum, b->d_r1, err));
     PN_TRY(cbn_backward(m, &b->c1, in, b->d_r1, dx, err));
     if (b->has_ds) {
         PN_TRY(cbn_backward(m, &b->ds, in, b->d_sum, dx ? m->scratch : NULL, err));
@@ -701,7 +688,6 @@ pn_status pn_model_backward_from(pn_model *m, pn_stage from, const float *in, co
     }
     if (m->first_train == 0) {
         PN_TRY(pn_pool_backward(m->maxpool, m->d_p0, m->d_r0, err));
-        PN_TRY(pn_relu_backward(m->relu0, m->stem.y_bn, m->d_r0, m->d_r0, err));
         PN_TRY(cbn_backward(m, &m->stem, x, m->d_r0, NULL, err));
     }
     return PN_OK;

@@ -108,6 +108,12 @@ def make_synthetic():
     files["mode_I16.png"] = lambda p: Image.fromarray(g16, "I;16").save(p)
     files["mode_1.png"] = lambda p: Image.fromarray(g > 128).save(p)
     files["mode_L_interlaced.png"] = lambda p: _interlaced_png(p, g)
+    rgb16 = (rgb.astype(np.uint16) * 257 + np.arange(97, dtype=np.uint16)[None, :, None] * 3)
+    files["mode_RGB16.png"] = lambda p: _raw_png(p, rgb16, 16, 2)
+    la16 = np.stack([g16 * 70, g16[::-1] * 13], 2).astype(np.uint16)
+    files["mode_LA16.png"] = lambda p: _raw_png(p, la16, 16, 4)
+    files["mode_L2.png"] = lambda p: _raw_png(p, g[:, :, None] >> 6, 2, 0)
+    files["mode_L4.png"] = lambda p: _raw_png(p, g[:, :, None] >> 4, 4, 0)
     files["cmyk.jpg"] = lambda p: Image.fromarray(rgb).convert("CMYK").save(p, quality=90)
     files["progressive.jpg"] = lambda p: Image.fromarray(rgb).save(p, quality=90, progressive=True)
     files["progressive_gray.jpg"] = lambda p: Image.fromarray(g).save(p, quality=80,
@@ -139,6 +145,39 @@ def _interlaced_png(path, g):
         return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))
     png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 1))
     png += chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+    with open(path, "wb") as f:
+        f.write(png)
+
+
+def _chunk(t, d):
+    import struct
+    import zlib
+    return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))
+
+
+def _raw_png(path, a, depth, ctype):
+    """A non-interlaced PNG of array a (H, W, channels) written by hand, for
+    layouts Pillow cannot save (16-bit RGB / LA, 2- and 4-bit gray)."""
+    import struct
+    import zlib
+    h, w = a.shape[:2]
+    rows = b""
+    for row in a:
+        if depth == 16:
+            data = row.astype(">u2").tobytes()
+        elif depth == 8:
+            data = row.astype(np.uint8).tobytes()
+        else:
+            vals, per, data = row.reshape(-1), 8 // depth, bytearray()
+            for i in range(0, len(vals), per):
+                byte = 0
+                for j, v in enumerate(vals[i:i + per]):
+                    byte |= int(v) << (8 - depth * (j + 1))
+                data.append(byte)
+            data = bytes(data)
+        rows += b"\0" + data
+    png = b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, depth, ctype, 0, 0, 0))
+    png += _chunk(b"IDAT", zlib.compress(rows)) + _chunk(b"IEND", b"")
     with open(path, "wb") as f:
         f.write(png)
 

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Training benchmark (bench/bench_train.sh): pneumo's trainable ResNet-18 (src/model) against
+# PyTorch (Debian python3-torch) on the same workloads in the same run:
+# train step per freeze level and eval forward, batch 32, 224x224.
+#   BENCH_BATCH, BENCH_THREADS (default "2"), BENCH_ITERS, BENCH_LEVELS override.
+# Prints img/s (best of BENCH_ITERS after one warm-up) and pneumo/PyTorch.
+set -eu
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+PY=${PYTHON:-/usr/bin/python3}
+N=${BENCH_BATCH:-32}
+ITERS=${BENCH_ITERS:-3}
+LEVELS=${BENCH_LEVELS:-eval fc layer4 layer3 none}
+make -s -j2 "$BUILD/libpneumo.a"
+bin="$BUILD/bench/engine_train"
+mkdir -p "$BUILD/bench"
+PKGS="libjpeg libpng libzip libcjson libcurl libarchive plplot libcrypto"
+${CC:-gcc} -std=c17 -D_GNU_SOURCE -O2 -Iinclude bench/engine_train.c "$BUILD/libpneumo.a" \
+    $(pkg-config --libs $PKGS) -ldnnl -lpthread -lm -o "$bin"
+rate() { sed -n 's/.* \([0-9.]*\) img\/s.*/\1/p'; }
+printf "%-14s %7s %7s %12s %12s %7s\n" workload batch threads "pneumo img/s" "torch img/s" ratio
+for t in ${BENCH_THREADS:-2}; do
+    for what in $LEVELS; do
+        p=$("$bin" "$what" "$N" "$t" "$ITERS" | rate)
+        q=$("$PY" bench/engine_torch.py "$what" "$N" "$t" "$ITERS" | rate)
+        r=$(awk -v a="$p" -v b="$q" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')
+        name=$what; [ "$what" = eval ] && name=forward-eval || name="train-$what"
+        printf "%-14s %7s %7s %12s %12s %7s\n" "$name" "$N" "$t" "$p" "$q" "$r"
+    done
+done
+echo "(timings on a shared machine are noisy; rerun on a quiet one)"

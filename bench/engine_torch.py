@@ -1,0 +1,44 @@
+"""PyTorch side of bench/bench_engine.sh: the same workloads as
+bench/engine_train.c, printed in the same format.
+usage: engine_torch.py <fc|layer4|layer3|none|eval> <batch> <threads> <iters> [size]"""
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+import torchvision
+
+what, n, threads, iters = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+size = int(sys.argv[5]) if len(sys.argv) > 5 else 224
+torch.set_num_threads(threads)
+torch.manual_seed(0)
+m = torchvision.models.resnet18(num_classes=2)
+x = torch.rand(n, 3, size, size) * 2 - 1
+y = torch.arange(n) % 2
+keep = {"fc": ["fc"], "layer4": ["layer4", "avgpool", "fc"],
+        "layer3": ["layer3", "layer4", "avgpool", "fc"], "none": None, "eval": []}[what]
+m.train()
+if keep is not None:
+    for name, child in m.named_children():
+        if name not in keep:
+            child.eval()
+            for p in child.parameters():
+                p.requires_grad_(False)
+params = [p for p in m.parameters() if p.requires_grad]
+opt = torch.optim.Adam(params, lr=1e-4) if params else None
+best = 1e30
+for it in range(iters + 1):
+    t0 = time.perf_counter()
+    if what == "eval":
+        with torch.no_grad():
+            m(x)
+    else:
+        opt.zero_grad()
+        loss = F.cross_entropy(m(x), y)
+        loss.backward()
+        opt.step()
+    dt = time.perf_counter() - t0
+    if it > 0:
+        best = min(best, dt)
+print("%s batch=%d threads=%d %.2f img/s (best of %d, torch %s)"
+      % ("forward-eval" if what == "eval" else what, n, threads, n / best, iters, torch.__version__))

@@ -1,0 +1,75 @@
+/* Training-engine benchmark (built and run by bench/bench_engine.sh):
+ *   engine_train <freeze|eval> <batch> <threads> <iters> [size]
+ * prints one line "<what> batch=<N> threads=<T> <img/s> img/s". Weights are
+ * arbitrary (speed does not depend on them). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pneumo/model.h"
+#include "pneumo/ops.h"
+#include "pneumo/util.h"
+
+int main(int argc, char **argv)
+{
+    if (argc < 5) {
+        fprintf(stderr, "usage: %s <fc|layer4|layer3|none|eval> <batch> <threads> <iters> [size]\n", argv[0]);
+        return 2;
+    }
+    int eval = !strcmp(argv[1], "eval");
+    pn_freeze fr = PN_FREEZE_FC;
+    if (!eval && pn_freeze_parse(argv[1], &fr)) {
+        fprintf(stderr, "bad freeze level %s\n", argv[1]);
+        return 2;
+    }
+    int n = atoi(argv[2]), threads = atoi(argv[3]), iters = atoi(argv[4]);
+    int size = argc > 5 ? atoi(argv[5]) : 224;
+    pn_model_config cfg = {.num_classes = 2, .max_batch = n, .height = size, .width = size,
+                           .freeze = fr, .threads = threads};
+    pn_model *m = NULL;
+    pn_error err = {0};
+    if (pn_model_create(&m, &cfg, &err)) {
+        fprintf(stderr, "%s\n", err.msg);
+        return 1;
+    }
+    /* small random weights so nothing overflows */
+    pn_statedict sd;
+    pn_statedict_init(&sd);
+    if (pn_model_save(m, &sd, &err)) return 1;
+    uint64_t s = 1;
+    for (size_t i = 0; i < sd.n; i++) {
+        if (sd.t[i].dtype != PN_F32) continue;
+        float *d = sd.t[i].data;
+        int var = strstr(sd.t[i].name, "running_var") != NULL;
+        for (size_t j = 0; j < sd.t[i].numel; j++) {
+            s = s * 6364136223846793005ull + 1442695040888963407ull;
+            float u = (float)(s >> 40) / 16777216.0f - 0.5f;
+            d[j] = var ? 1.0f + u * 0.5f : u * 0.05f;
+        }
+    }
+    if (pn_model_load(m, &sd, 0, &err)) return 1;
+    pn_statedict_free(&sd);
+    size_t nx = (size_t)n * 3 * size * size;
+    float *x = malloc(nx * sizeof *x), *logits = malloc((size_t)n * 2 * sizeof *logits), loss;
+    int *labels = malloc((size_t)n * sizeof *labels);
+    for (size_t i = 0; i < nx; i++) x[i] = (float)((i * 2654435761u) % 1000) / 500.0f - 1.0f;
+    for (int i = 0; i < n; i++) labels[i] = i & 1;
+    double best = 1e30;
+    for (int it = 0; it < iters + 1; it++) { /* first = warm-up (primitive creation) */
+        double t0 = pn_now();
+        pn_status st = eval ? pn_model_forward(m, x, n, 0, logits, &err)
+                            : pn_model_train_step(m, x, labels, n, NULL, 1e-4, &loss, NULL, &err);
+        if (st) {
+            fprintf(stderr, "%s\n", err.msg);
+            return 1;
+        }
+        double dt = pn_now() - t0;
+        if (it > 0 && dt < best) best = dt;
+    }
+    printf("%s batch=%d threads=%d %.2f img/s (best of %d, %.0f MiB planned)\n",
+           eval ? "forward-eval" : argv[1], n, threads, n / best, iters,
+           pn_model_memory_bytes(m) / 1048576.0);
+    pn_model_free(m);
+    free(x), free(logits), free(labels);
+    return 0;
+}
