@@ -114,4 +114,14 @@ if "$BIN" train --data "$DATA" --weights "$tmp/r18.pth" --freeze layer4 --resume
 grep -q "freeze fc only" "$tmp/f.log" || fail "freeze/resume message"
 if "$BIN" train --data "$DATA" --weights "$tmp/r18.pth" --freeze layer5 --out "$tmp/f" >"$tmp/f.log" 2>&1; then fail "--freeze layer5 accepted"; fi
 grep -q "freeze" "$tmp/f.log" || fail "bad freeze message"
+# an unreadable image: named and fatal, or skipped (named) with --skip-bad
+for s in train/NORMAL train/PNEUMONIA val/NORMAL val/PNEUMONIA; do
+    mkdir -p "$tmp/sb/$s"
+    for f in $(ls "$DATA/$s" | head -3); do ln -s "$(cd "$DATA/$s" && pwd)/$f" "$tmp/sb/$s/"; done
+done
+head -c 3000 "$(ls -d "$DATA"/train/NORMAL/* | head -1)" >"$tmp/sb/train/NORMAL/IM-9999-0001.jpeg"
+if "$BIN" train --data "$tmp/sb" --weights "$tmp/r18.pth" --out "$tmp/sb1" >"$tmp/sb1.log" 2>&1; then fail "truncated image accepted"; fi
+grep -q "IM-9999-0001.jpeg" "$tmp/sb1.log" || { cat "$tmp/sb1.log"; fail "bad image not named"; }
+"$BIN" train --data "$tmp/sb" --weights "$tmp/r18.pth" --out "$tmp/sb2" --skip-bad >"$tmp/sb2.log" 2>&1 || { cat "$tmp/sb2.log"; fail "--skip-bad"; }
+grep -q "skipped unreadable image .*IM-9999-0001.jpeg" "$tmp/sb2.log" || { cat "$tmp/sb2.log"; fail "skipped image not named"; }
 echo "recipe test: OK"
