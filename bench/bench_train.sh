@@ -3,7 +3,9 @@
 # PyTorch (Debian python3-torch) on the same workloads in the same run:
 # train step per freeze level and eval forward, batch 32, 224x224.
 #   BENCH_BATCH, BENCH_THREADS (default "2"), BENCH_ITERS, BENCH_LEVELS override.
-# Prints img/s (best of BENCH_ITERS after one warm-up) and pneumo/PyTorch.
+# Prints img/s (best of BENCH_ITERS after one warm-up), CPU seconds per image (user+sys,
+# getrusage, mean over the timed iterations: the robust number on a loaded machine; use
+# BENCH_THREADS=1 for it) and the pneumo/PyTorch ratios of both (> 1 = pneumo better).
 set -eu
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -18,14 +20,20 @@ PKGS="libjpeg libpng libzip libcjson libcurl libarchive plplot libcrypto"
 ${CC:-gcc} -std=c17 -D_GNU_SOURCE -O2 -Iinclude bench/engine_train.c "$BUILD/libpneumo.a" \
     $(pkg-config --libs $PKGS) -ldnnl -lpthread -lm -o "$bin"
 rate() { sed -n 's/.* \([0-9.]*\) img\/s.*/\1/p'; }
-printf "%-14s %7s %7s %12s %12s %7s\n" workload batch threads "pneumo img/s" "torch img/s" ratio
+cpus() { sed -n 's/.* \([0-9.]*\) cpu-s\/img.*/\1/p'; }
+printf "%-14s %5s %7s %12s %11s %6s %12s %11s %6s\n" workload batch threads "pneumo img/s" \
+    "torch img/s" ratio "pneumo cpu-s" "torch cpu-s" ratio
 for t in ${BENCH_THREADS:-2}; do
     for what in $LEVELS; do
-        p=$("$bin" "$what" "$N" "$t" "$ITERS" | rate)
-        q=$("$PY" bench/engine_torch.py "$what" "$N" "$t" "$ITERS" | rate)
+        po=$("$bin" "$what" "$N" "$t" "$ITERS")
+        qo=$("$PY" bench/engine_torch.py "$what" "$N" "$t" "$ITERS")
+        p=$(echo "$po" | rate); q=$(echo "$qo" | rate)
+        pc=$(echo "$po" | cpus); qc=$(echo "$qo" | cpus)
         r=$(awk -v a="$p" -v b="$q" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')
+        rc=$(awk -v a="$pc" -v b="$qc" 'BEGIN { if (a > 0) printf "%.2f", b / a; else print "-" }')
         name=$what; [ "$what" = eval ] && name=forward-eval || name="train-$what"
-        printf "%-14s %7s %7s %12s %12s %7s\n" "$name" "$N" "$t" "$p" "$q" "$r"
+        printf "%-14s %5s %7s %12s %11s %6s %12s %11s %6s\n" "$name" "$N" "$t" "$p" "$q" "$r" \
+            "$pc" "$qc" "$rc"
     done
 done
 echo "(timings on a shared machine are noisy; rerun on a quiet one)"

@@ -1,6 +1,7 @@
-"""PyTorch side of bench/bench_engine.sh: the same workloads as
+"""PyTorch side of bench/bench_train.sh: the same workloads as
 bench/engine_train.c, printed in the same format.
 usage: engine_torch.py <fc|layer4|layer3|none|eval> <batch> <threads> <iters> [size]"""
+import resource
 import sys
 import time
 
@@ -26,9 +27,16 @@ if keep is not None:
                 p.requires_grad_(False)
 params = [p for p in m.parameters() if p.requires_grad]
 opt = torch.optim.Adam(params, lr=1e-4) if params else None
-best = 1e30
+
+
+def cpu_seconds():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+best, cpu = 1e30, 0.0
 for it in range(iters + 1):
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), cpu_seconds()
     if what == "eval":
         with torch.no_grad():
             m(x)
@@ -40,5 +48,7 @@ for it in range(iters + 1):
     dt = time.perf_counter() - t0
     if it > 0:
         best = min(best, dt)
-print("%s batch=%d threads=%d %.2f img/s (best of %d, torch %s)"
-      % ("forward-eval" if what == "eval" else what, n, threads, n / best, iters, torch.__version__))
+        cpu += cpu_seconds() - c0
+print("%s batch=%d threads=%d %.2f img/s %.4f cpu-s/img (best of %d, torch %s)"
+      % ("forward-eval" if what == "eval" else what, n, threads, n / best, cpu / (iters * n),
+         iters, torch.__version__))

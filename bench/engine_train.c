@@ -1,14 +1,26 @@
-/* Training-engine benchmark (built and run by bench/bench_engine.sh):
+/* Training-engine benchmark (built and run by bench/bench_train.sh):
  *   engine_train <freeze|eval> <batch> <threads> <iters> [size]
- * prints one line "<what> batch=<N> threads=<T> <img/s> img/s". Weights are
- * arbitrary (speed does not depend on them). */
+ * prints one line "<what> batch=<N> threads=<T> <img/s> img/s <cpu> cpu-s/img":
+ * wall-clock rate of the best timed iteration and the process CPU time
+ * (user+sys, getrusage) per image averaged over the timed iterations (robust
+ * on a loaded machine). Weights are arbitrary (speed does not depend on them). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "pneumo/model.h"
 #include "pneumo/ops.h"
 #include "pneumo/util.h"
+
+/* user + sys CPU seconds of this process (all threads) */
+static double cpu_seconds(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 + (double)ru.ru_stime.tv_sec +
+           ru.ru_stime.tv_usec * 1e-6;
+}
 
 int main(int argc, char **argv)
 {
@@ -54,9 +66,9 @@ int main(int argc, char **argv)
     int *labels = malloc((size_t)n * sizeof *labels);
     for (size_t i = 0; i < nx; i++) x[i] = (float)((i * 2654435761u) % 1000) / 500.0f - 1.0f;
     for (int i = 0; i < n; i++) labels[i] = i & 1;
-    double best = 1e30;
+    double best = 1e30, cpu = 0;
     for (int it = 0; it < iters + 1; it++) { /* first = warm-up (primitive creation) */
-        double t0 = pn_now();
+        double t0 = pn_now(), c0 = cpu_seconds();
         pn_status st = eval ? pn_model_forward(m, x, n, 0, logits, &err)
                             : pn_model_train_step(m, x, labels, n, NULL, 1e-4, &loss, NULL, &err);
         if (st) {
@@ -65,10 +77,11 @@ int main(int argc, char **argv)
         }
         double dt = pn_now() - t0;
         if (it > 0 && dt < best) best = dt;
+        if (it > 0) cpu += cpu_seconds() - c0;
     }
-    printf("%s batch=%d threads=%d %.2f img/s (best of %d, %.0f MiB planned)\n",
-           eval ? "forward-eval" : argv[1], n, threads, n / best, iters,
-           pn_model_memory_bytes(m) / 1048576.0);
+    printf("%s batch=%d threads=%d %.2f img/s %.4f cpu-s/img (best of %d, %.0f MiB planned)\n",
+           eval ? "forward-eval" : argv[1], n, threads, n / best, cpu / ((double)iters * n),
+           iters, pn_model_memory_bytes(m) / 1048576.0);
     pn_model_free(m);
     free(x), free(logits), free(labels);
     return 0;
