@@ -77,6 +77,19 @@ assert ja["final"]["test"]["n"] == 11 and ja["final"]["val"]["n"] == 16
 print("resume == unbroken, cache == no cache: OK")
 PYEOF
 
+# --val-split: a patient-grouped validation set carved from train (features from the cache)
+"$BIN" train --data "$DATA" --weights "$tmp/r18.pth" --out "$tmp/vs" --val-split 0.1 --threshold auto \
+    >"$tmp/vs.log" 2>&1 || { cat "$tmp/vs.log"; fail "--val-split"; }
+grep -q "become the validation set" "$tmp/vs.log" || { cat "$tmp/vs.log"; fail "--val-split message"; }
+grep -q "only 16 images" "$tmp/vs.log" && fail "warned about val/ although --val-split was given"
+"$PY" - "$tmp" <<'PYEOF'
+import json, sys
+m = json.load(open(sys.argv[1] + "/vs/metrics.json"))
+n = m["final"]["val"]["n"]
+assert 70 <= n <= 90, n  # about 10% of 800, whole patients
+print("val-split: %d validation images" % n)
+PYEOF
+
 # 4. eval agrees with the run's final test metrics (at the stored threshold)
 "$BIN" eval --model "$tmp/a/model.safetensors" --data "$DATA" --json >"$tmp/eval.json" || fail "eval"
 "$PY" - "$tmp" <<'PYEOF'
