@@ -52,4 +52,16 @@ pn_status pn_reorder_create(pn_prim *pr, const dnnl_memory_desc_t *src_md,
 pn_status pn_prim_exec(const pn_prim *pr, pn_dnn *d, int nargs, const dnnl_exec_arg_t *args,
                        const char *what, pn_error *err);
 
+/* conv2d with the caller's weight layout w_md (the layout of the buffers
+ * given to pn_conv2d_set_weights and received as dw; reorders are added only
+ * where the primitives want another one). borrow: set_weights keeps the
+ * caller's pointer instead of copying (call it again after changing the
+ * weights in place). */
+pn_status pn_conv2d_create_md(pn_conv2d **op, pn_dnn *d, const pn_conv2d_dims *dm,
+                              pn_layout layout, int backward, const dnnl_memory_desc_t *w_md,
+                              int borrow, pn_error *err);
+/* The weight layout oneDNN's forward primitive picks for these dims. */
+pn_status pn_conv2d_weights_md(pn_dnn *d, const pn_conv2d_dims *dm, pn_layout layout,
+                               int backward, dnnl_memory_desc_t *md, pn_error *err);
+
 #endif
