@@ -297,10 +297,35 @@ static void carve_cbn(carver *cv, cbn *c, int N)
     }
 }
 
+/* The conv / BN buffers of unit u (stem or block u-1). */
+static void carve_cbns(carver *cv, pn_model *m, int u, int N)
+{
+    if (u == 0) {
+        carve_cbn(cv, &m->stem, N);
+        return;
+    }
+    block *b = &m->b[u - 1];
+    carve_cbn(cv, &b->c1, N);
+    carve_cbn(cv, &b->c2, N);
+    if (b->has_ds) carve_cbn(cv, &b->ds, N);
+}
+
+/* A frozen unit is never differentiated, so its conv and BN outputs are
+ * dead once its output exists: all frozen units share one region for them
+ * (the unit outputs stay: stage taps and the first trainable unit's input). */
 static void carve_all(pn_model *m, carver *cv)
 {
     int N = m->cfg.max_batch, K = m->cfg.num_classes;
-    carve_cbn(cv, &m->stem, N);
+    size_t tmax = 0;
+    for (int u = 0; u < m->first_train && u <= NBLOCKS; u++) {
+        carver c = {NULL, 0};
+        carve_cbns(&c, m, u, N);
+        if (c.off > tmax) tmax = c.off;
+    }
+    float *shared = cv->base ? cv->base + cv->off : NULL; // frozen units' temporaries
+    cv->off += tmax;
+    carver t0 = {shared, 0};
+    carve_cbns(m->first_train > 0 ? &t0 : cv, m, 0, N);
     size_t s0 = (size_t)N * 64 * m->h0 * m->w0, sp = (size_t)N * 64 * m->hp * m->wp;
     size_t maxin = sp;
     m->p0 = take(cv, sp);
@@ -309,9 +334,8 @@ static void carve_all(pn_model *m, carver *cv)
     for (int i = 0; i < NBLOCKS; i++) {
         block *b = &m->b[i];
         size_t sz = (size_t)N * b->c2.cout * b->c2.hout * b->c2.wout;
-        carve_cbn(cv, &b->c1, N);
-        carve_cbn(cv, &b->c2, N);
-        if (b->has_ds) carve_cbn(cv, &b->ds, N);
+        carver t = {shared, 0};
+        carve_cbns(i + 1 < m->first_train ? &t : cv, m, i + 1, N);
         b->out = take(cv, sz);
         /* d_out is needed when this block or the next unit trains */
         if (i + 1 >= m->first_train) b->d_out = take(cv, sz);
