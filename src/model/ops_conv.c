@@ -200,7 +200,7 @@ static pn_status borrow_weights(pn_conv2d *op, const float *w, pn_error *err)
     pn_mem_bind(op->m_wuser, w);
     if (op->w_to_fwd.p) {
         dnnl_exec_arg_t a[] = {{DNNL_ARG_FROM, op->m_wuser}, {DNNL_ARG_TO, op->m_wfwd}};
-        PN_TRY(pn_prim_exec(&op->w_to_fwd, op->d, 2, a, "conv2d weight reorder", err));
+        PN_TRY(pn_prim_exec_serial(&op->w_to_fwd, op->d, 2, a, "conv2d weight reorder", err));
     } else {
         pn_mem_bind(op->m_wfwd, w);
     }
@@ -218,14 +218,14 @@ pn_status pn_conv2d_set_weights(pn_conv2d *op, const float *w, pn_error *err)
     pn_mem_bind(op->m_wuser, w);
     if (op->w_to_fwd.p) {
         dnnl_exec_arg_t a[] = {{DNNL_ARG_FROM, op->m_wuser}, {DNNL_ARG_TO, op->m_wfwd}};
-        PN_TRY(pn_prim_exec(&op->w_to_fwd, op->d, 2, a, "conv2d weight reorder", err));
+        PN_TRY(pn_prim_exec_serial(&op->w_to_fwd, op->d, 2, a, "conv2d weight reorder", err));
     } else {
         memcpy(op->w_fwd, w, op->w_fwd_bytes);
     }
     if (op->backward) {
         if (op->w_to_bwd.p) {
             dnnl_exec_arg_t a[] = {{DNNL_ARG_FROM, op->m_wuser}, {DNNL_ARG_TO, op->m_wbwd}};
-            PN_TRY(pn_prim_exec(&op->w_to_bwd, op->d, 2, a, "conv2d weight reorder", err));
+            PN_TRY(pn_prim_exec_serial(&op->w_to_bwd, op->d, 2, a, "conv2d weight reorder", err));
         } else {
             memcpy(op->w_bwd, w, op->w_bwd_bytes);
         }
@@ -256,7 +256,7 @@ pn_status pn_conv2d_backward(pn_conv2d *op, const float *x, const float *dy, flo
     if (dx && op->bwd_stale) {
         pn_mem_bind(op->m_wuser, op->w_borrowed);
         dnnl_exec_arg_t a[] = {{DNNL_ARG_FROM, op->m_wuser}, {DNNL_ARG_TO, op->m_wbwd}};
-        PN_TRY(pn_prim_exec(&op->w_to_bwd, op->d, 2, a, "conv2d weight reorder", err));
+        PN_TRY(pn_prim_exec_serial(&op->w_to_bwd, op->d, 2, a, "conv2d weight reorder", err));
         op->bwd_stale = 0;
     }
     if (dx) {
@@ -274,7 +274,7 @@ pn_status pn_conv2d_backward(pn_conv2d *op, const float *x, const float *dy, flo
         if (op->dw_to_user.p) {
             pn_mem_bind(op->m_dwuser, dw);
             dnnl_exec_arg_t r[] = {{DNNL_ARG_FROM, op->m_dwtmp}, {DNNL_ARG_TO, op->m_dwuser}};
-            PN_TRY(pn_prim_exec(&op->dw_to_user, op->d, 2, r, "conv2d weight-gradient reorder",
+            PN_TRY(pn_prim_exec_serial(&op->dw_to_user, op->d, 2, r, "conv2d weight-gradient reorder",
                              err));
         }
     }
