@@ -207,3 +207,15 @@ void pn_iobuf_put(pn_iobuf *b, const void *s, size_t n)
 }
 
 void pn_iobuf_str(pn_iobuf *b, const char *s) { pn_iobuf_put(b, s, strlen(s)); }
+
+pn_status pn_io_load_path(const char *path, pn_io_mem_loader load, pn_statedict *sd,
+                          pn_error *err)
+{
+    pn_statedict_init(sd);
+    pn_mapped m;
+    pn_status st = pn_io_map(path, &m, err);
+    if (st) return st;
+    st = load(m.data, m.size, path, sd, err);
+    pn_io_unmap(&m);
+    return st;
+}

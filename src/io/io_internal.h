@@ -20,6 +20,13 @@ typedef struct pn_mapped {
 pn_status pn_io_map(const char *path, pn_mapped *m, pn_error *err);
 void pn_io_unmap(pn_mapped *m);
 
+/* The body of every pn_*_load(path): sd is initialised, path is mapped and
+ * handed to `load` (one of the pn_*_load_mem readers), then unmapped. */
+typedef pn_status (*pn_io_mem_loader)(const void *buf, size_t n, const char *name,
+                                      pn_statedict *sd, pn_error *err);
+pn_status pn_io_load_path(const char *path, pn_io_mem_loader load, pn_statedict *sd,
+                          pn_error *err);
+
 /* Little-endian loads from unaligned bytes. */
 static inline uint16_t pn_le16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
 static inline uint32_t pn_le32(const uint8_t *p)
