@@ -20,6 +20,13 @@ for bal in none weight; do
         { cat "$tmp/log_$bal"; exit 1; }
     "$PY" tests/pytorch/app_parity.py cmp "$tmp" "$tmp/out_$bal" $bal
 done
+# shuffled: --seed 5 gives PyTorch's DataLoader(shuffle=True) order after
+# torch.manual_seed(5) + nn.Linear, so the runs agree as tightly
+"$PY" tests/pytorch/app_parity.py ref "$tmp" 5 weight shuffle
+"$BIN" train --data "$tmp/data" --weights "$tmp/r18.pth" --out "$tmp/out_sh" --seed 5 \
+    --threads 2 >"$tmp/log_sh" 2>&1 || { cat "$tmp/log_sh"; exit 1; }
+"$PY" tests/pytorch/app_parity.py cmp "$tmp" "$tmp/out_sh" weight shuffle
+
 # --freeze layer4: layer4 (BN in training mode) + fc train on cached layer3
 # activations with the engine's model; PyTorch trains the same network end to
 # end. Batch-statistics BN amplifies float differences, so the limits are

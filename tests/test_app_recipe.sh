@@ -111,6 +111,29 @@ PYEOF
 grep -q '"probs":\[' "$tmp/p.json" || fail "probs"
 [ "$(ls "$tmp/cam" | grep -c '_cam.png$')" -eq 8 ] || fail "CAM pngs"
 
+# predict with a plain torchvision state_dict (2-output head) equals PyTorch's softmax
+"$PY" - "$tmp" "$DATA" "$BIN" <<'PYEOF'
+import json, subprocess, sys
+import torch, torchvision
+from PIL import Image
+from torchvision import transforms
+d, data, binp = sys.argv[1:4]
+torch.manual_seed(1)
+m = torchvision.models.resnet18(num_classes=2)
+torch.save(m.state_dict(), d + "/r18_2.pth")
+m.eval()
+img = data + "/test/PNEUMONIA/person38_virus_84.jpeg"
+tf = transforms.Compose([transforms.Resize((224, 224)), transforms.ToTensor(),
+                         transforms.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])])
+with torch.no_grad():
+    want = torch.softmax(m(tf(Image.open(img).convert("RGB"))[None]), 1)[0].tolist()
+out = subprocess.run([binp, "predict", "--json", "--model", d + "/r18_2.pth", img],
+                     check=True, capture_output=True, text=True).stdout
+got = json.loads(out)["probs"]
+assert max(abs(a - b) for a, b in zip(got, want)) < 1e-4, (got, want)
+print("predict on a torchvision state_dict == PyTorch:", got, want)
+PYEOF
+
 # 6. bad input
 if "$BIN" train --data "$DATA" --weights "$tmp/bad.pth" --out "$tmp/bad" >"$tmp/bad.log" 2>&1; then fail "bad weights accepted"; fi
 grep -q "layer1.0.conv1.weight" "$tmp/bad.log" || { cat "$tmp/bad.log"; fail "missing key not named"; }

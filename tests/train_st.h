@@ -1,56 +1,36 @@
-/* Tiny safetensors reader for the training tests' PyTorch fixtures (F32 and
- * I64 only). Stand-in until pn_safetensors_load() lands on main. */
+/* Fixture access for the training tests: PyTorch tensors dumped by
+ * tests/pytorch/make_train_fixtures.py, read with pn_safetensors_load(). */
 #ifndef PNEUMO_TRAIN_ST_H
 #define PNEUMO_TRAIN_ST_H
 
-#include <cJSON.h>
 #include <stdint.h>
-#include <stdlib.h>
-#include <string.h>
 
-#include "pneumo/util.h"
+#include "pneumo/tensor.h"
+#include "pneumo/weights.h"
 
 typedef struct st_file {
-    uint8_t *buf;
-    size_t n;
-    cJSON *hdr;
-    const uint8_t *data;
+    pn_statedict sd;
 } st_file;
 
 static void st_load(st_file *f, const char *path)
 {
     pn_error err = {0};
-    if (pn_read_file(path, (size_t)1 << 28, &f->buf, &f->n, &err))
+    if (pn_safetensors_load(path, &f->sd, &err))
         fail_msg("fixture %s: %s (rerun tests/pytorch/make_train_fixtures.py)", path, err.msg);
-    uint64_t hl;
-    assert_true(f->n >= 8);
-    memcpy(&hl, f->buf, 8);
-    assert_true(8 + hl <= f->n);
-    f->hdr = cJSON_ParseWithLength((const char *)f->buf + 8, (size_t)hl);
-    assert_non_null(f->hdr);
-    f->data = f->buf + 8 + hl;
 }
 
-static void st_free(st_file *f)
-{
-    cJSON_Delete(f->hdr);
-    free(f->buf);
-}
+static void st_free(st_file *f) { pn_statedict_free(&f->sd); }
 
-/* pointer to the tensor's bytes; *numel set; dtype checked */
-static const void *st_get(const st_file *f, const char *name, const char *dtype, size_t *numel)
+/* the tensor's data (float32 or int64 in memory); *numel set; dtype checked */
+static const void *st_get(const st_file *f, const char *name, pn_dtype dtype, size_t *numel)
 {
-    const cJSON *t = cJSON_GetObjectItemCaseSensitive(f->hdr, name);
+    const pn_tensor *t = pn_statedict_findc(&f->sd, name);
     if (!t) fail_msg("fixture tensor %s missing", name);
-    const char *dt = cJSON_GetObjectItemCaseSensitive(t, "dtype")->valuestring;
-    if (strcmp(dt, dtype)) fail_msg("fixture tensor %s is %s, want %s", name, dt, dtype);
-    const cJSON *off = cJSON_GetObjectItemCaseSensitive(t, "data_offsets");
-    size_t b = (size_t)cJSON_GetArrayItem(off, 0)->valuedouble;
-    size_t e = (size_t)cJSON_GetArrayItem(off, 1)->valuedouble;
-    *numel = (e - b) / 4 / (strcmp(dtype, "I64") ? 1 : 2);
-    return f->data + b;
+    if (t->dtype != dtype) fail_msg("fixture tensor %s has dtype %s", name, pn_dtype_name(t->dtype));
+    *numel = t->numel;
+    return t->data;
 }
-#define st_f32(f, name, n) ((const float *)st_get((f), (name), "F32", (n)))
-#define st_i64(f, name, n) ((const int64_t *)st_get((f), (name), "I64", (n)))
+#define st_f32(f, name, n) ((const float *)st_get((f), (name), PN_F32, (n)))
+#define st_i64(f, name, n) ((const int64_t *)st_get((f), (name), PN_I64, (n)))
 
 #endif

@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "pneumo/cam.h"
 #include "pneumo/head.h"
@@ -98,6 +99,8 @@ pn_status pn_classifier_eval_split(pn_classifier *c, const pn_dataset *ds, pn_sp
         st = pn_error_set(err, PN_E_NOMEM, "eval: out of memory");
         goto done;
     }
+    if (threads < 1) threads = (int)sysconf(_SC_NPROCESSORS_ONLN); /* 0 = all cores */
+    if (threads < 1) threads = 1;
     st = pn_loader_create(&l, ds, split, NULL, 0, B, threads, o, skip_bad, err);
     if (st) goto done;
     size_t k = 0;

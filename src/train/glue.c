@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "pneumo/app.h"
 #include "pneumo/util.h"
@@ -106,7 +107,9 @@ pn_status pn_infer_extractor_init(pn_infer_extractor *e, const pn_dataset *ds,
     memset(e, 0, sizeof *e);
     e->ds = ds;
     e->batch = batch;
-    e->threads = threads;
+    /* decoding runs alone (before the backbone), so it may use every core */
+    e->threads = threads > 0 ? threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (e->threads < 1) e->threads = 1;
     e->skip_bad = skip_bad;
     e->decode.fast_decode = fast_decode;
     pn_infer_config ic = pn_infer_config_default();

@@ -155,11 +155,13 @@ pn_status pn_head_train(const pn_head_train_cfg *cfg, const pn_featset *train,
     uint8_t fp[32];
     fingerprint(cfg, train, val, fp);
 
-    int resumed = 0;
     if (cfg->resume && cfg->checkpoint && pn_path_exists(cfg->checkpoint)) {
         pn_head_state ck;
         rc = pn_checkpoint_load(cfg->checkpoint, &ck, err);
-        if (rc) return pn_error_prefix(err, "--resume: "), rc;
+        if (rc) {
+            pn_error_prefix(err, "--resume: ");
+            return rc;
+        }
         if (memcmp(ck.fingerprint, fp, 32) || ck.classes != C || ck.dim != D) {
             pn_head_state_free(&ck);
             return pn_error_set(err, PN_E_ARG,
@@ -182,7 +184,6 @@ pn_status pn_head_train(const pn_head_train_cfg *cfg, const pn_featset *train,
         st->rng = ck.rng;
         memcpy(st->class_w, ck.class_w, sizeof st->class_w);
         pn_head_state_free(&ck);
-        resumed = 1;
     } else {
         rc = state_alloc(st, C, D, cfg->epochs, err);
         if (rc) return rc;
@@ -199,7 +200,6 @@ pn_status pn_head_train(const pn_head_train_cfg *cfg, const pn_featset *train,
             if (rc) goto fail;
         }
     }
-    (void)resumed;
     memcpy(st->fingerprint, fp, 32);
     const float *cw = cfg->balance == PN_BALANCE_WEIGHT ? st->class_w : NULL;
 

@@ -161,7 +161,6 @@ pn_status pn_train_run(const pn_train_config *cfg, const pn_source *src, const p
               cp->bad ? ", some entries were invalid and recomputed" : "", cp->dir);
     }
 
-    const char *val_name = "val";
     if (cfg->val_split > 0) {
         /* carve a patient-grouped stratified val out of train; val/ is then unused */
         split_data *tr = &sp[PN_SPLIT_TRAIN];
@@ -202,13 +201,11 @@ pn_status pn_train_run(const pn_train_config *cfg, const pn_source *src, const p
         split_free(&sp[PN_SPLIT_VAL]);
         sp[PN_SPLIT_TRAIN] = ntrain;
         sp[PN_SPLIT_VAL] = nval;
-        val_name = "val (carved from train)";
     } else if (sp[PN_SPLIT_VAL].n < 100) {
         logf_(cfg, "warning: the validation split has only %zu images: its accuracy moves in "
                    "big steps and picks thresholds poorly; consider --val-split 0.1",
               sp[PN_SPLIT_VAL].n);
     }
-    (void)val_name;
     sum->n_train = sp[PN_SPLIT_TRAIN].n;
     sum->n_val = sp[PN_SPLIT_VAL].n;
     sum->n_test = sp[PN_SPLIT_TEST].n;

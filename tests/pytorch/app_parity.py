@@ -45,11 +45,14 @@ def make(d):
 
 
 def ref(d, seed, bal, freeze="fc"):
+    """freeze "fc"; "shuffle": the same with DataLoader(shuffle=True) drawing
+    from the global generator after the head init (the seed's order)."""
     torch.set_num_threads(2)
     model = torchvision.models.resnet18()
     model.load_state_dict(torch.load(os.path.join(d, "r18.pth")))
     if freeze == "layer4":
         return ref_layer4(d, seed, bal, model)
+    shuffle = freeze == "shuffle"
     model.fc = nn.Identity()
     model.eval()
     tf = transforms.Compose([transforms.Resize((224, 224)), transforms.ToTensor(),
@@ -69,18 +72,21 @@ def ref(d, seed, bal, freeze="fc"):
     crit = nn.CrossEntropyLoss(weight=weight)
     opt = torch.optim.Adam(head.parameters(), lr=1e-3)
     losses = []
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=32,
+                                         shuffle=shuffle)
     for _ in range(5):
         run = 0.0
-        for i in range(0, n, 32):
+        for xb, yb in loader:
             opt.zero_grad()
-            loss = crit(head(x[i:i + 32]), y[i:i + 32])
+            loss = crit(head(xb), yb)
             loss.backward()
             opt.step()
-            run += loss.item() * len(y[i:i + 32])
+            run += loss.item() * len(yb)
         losses.append(run / n)
+    suffix = "_shuffle" if shuffle else ""
     json.dump({"losses": losses, "w": head.weight.detach().numpy().ravel().tolist(),
                "b": head.bias.detach().numpy().tolist()},
-              open(os.path.join(d, f"ref_{bal}.json"), "w"))
+              open(os.path.join(d, f"ref_{bal}{suffix}.json"), "w"))
 
 
 def ref_layer4(d, seed, bal, model):
