@@ -4,6 +4,7 @@
  * DATA is a dataset path; all items of all splits are used. The speed run
  * goes through pn_loader (read + decode + resize + normalize, batches of 16). */
 #include <math.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,15 @@
 #define S PN_IMAGE_SIZE
 #define ROW ((size_t)3 * S * S)
 
+/* CPU seconds (user + system) used by this process so far, all threads. */
+static double cpu_seconds(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 + ru.ru_stime.tv_sec +
+           ru.ru_stime.tv_usec * 1e-6;
+}
+
 static int speed(const char *data, int fast, int threads)
 {
     pn_dataset *ds;
@@ -21,16 +31,17 @@ static int speed(const char *data, int fast, int threads)
     pn_decode_opts o = {.fast_decode = fast};
     const int B = 16;
     float *x = malloc(sizeof(float) * ROW * B);
-    double t0 = pn_now();
+    double t0 = pn_now(), c0 = cpu_seconds();
     pn_loader *l;
     if (pn_loader_create(&l, ds, PN_SPLIT_ALL, NULL, 0, B, threads, &o, 0, &err))
         return fprintf(stderr, "%s\n", err.msg), 1;
     int n;
     size_t total = 0;
     while (!pn_loader_next(l, x, NULL, NULL, &n, &err) && n > 0) total += (size_t)n;
-    double dt = pn_now() - t0;
+    double dt = pn_now() - t0, dc = cpu_seconds() - c0;
     if (err.code) return fprintf(stderr, "%s\n", err.msg), 1;
-    printf("%zu images %.3f s img/s %.1f\n", total, dt, total / dt);
+    printf("%zu images %.3f s img/s %.1f cpu_s %.3f img/cpu_s %.1f\n", total, dt, total / dt, dc,
+           total / dc);
     pn_loader_free(l);
     pn_dataset_free(ds);
     free(x);

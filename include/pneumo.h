@@ -12,4 +12,13 @@
 #include "pneumo/util.h"
 #include "pneumo/weights.h"
 #include "pneumo/version.h"
+#include "pneumo/metrics.h"
+#include "pneumo/rng.h"
+#include "pneumo/head.h"
+#include "pneumo/train.h"
+#include "pneumo/report.h"
+#include "pneumo/cam.h"
+#include "pneumo/featcache.h"
+#include "pneumo/app.h"
+#include "pneumo/predict.h"
 #endif

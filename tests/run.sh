@@ -9,6 +9,8 @@ export PNEUMO_DATA="${PNEUMO_DATA:-$(cd .. && pwd)/shared/data}"
 export PNEUMO_ROOT="$PWD"
 export PNEUMO_BIN="$PWD/${BUILD:-build}/pneumo"
 export PYTHON="${PYTHON:-/usr/bin/python3}"
+# Under make asan: ignore leaks owned by fontconfig/libltdl (see tests/lsan.supp).
+export LSAN_OPTIONS="suppressions=$PWD/tests/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 passed=0 failed=0 skipped=0
 failures=()
 log=$(mktemp)

@@ -12,6 +12,7 @@
 
 #include <zip.h>
 
+#include "data/npy.h"
 #include "pneumo.h"
 
 #define S PN_IMAGE_SIZE
@@ -396,6 +397,39 @@ static void test_npz_bad(void **state)
     tu_rmtree(t);
 }
 
+/* The .npy fuzz corpus (fuzz/corpus/npy, incl. past crashes) parses or fails
+ * cleanly; under make asan this catches out-of-bounds reads. */
+static void test_npy_corpus(void **state)
+{
+    (void)state;
+    const char *names[] = {"u8_3d.npy", "labels.npy", "i8.npy", "crash-dtype-at-end.npy"};
+    for (int i = 0; i < 4; i++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/fuzz/corpus/npy/%s", tu_root(), names[i]);
+        size_t n;
+        uint8_t *b = slurp(path, &n);
+        pn_npy a;
+        pn_error err = {0};
+        pn_status st = pn__npy_parse(b, n, names[i], &a, &err);
+        if (i < 3) {
+            assert_int_equal(st, PN_OK);
+            assert_int_equal(a.numel, i == 0 ? 32 : i == 1 ? 2 : 3);
+            assert_int_equal(a.elem, i == 2 ? 8 : 1);
+        } else {
+            assert_int_not_equal(st, PN_OK);
+            assert_non_null(strstr(err.msg, names[i]));
+        }
+        /* every prefix is rejected (or, for the full length, accepted) cleanly */
+        for (size_t k = 0; k < n; k++) {
+            uint8_t *c = malloc(k ? k : 1);
+            memcpy(c, b, k);
+            assert_int_not_equal(pn__npy_parse(c, k, names[i], &a, &err), PN_OK);
+            free(c);
+        }
+        free(b);
+    }
+}
+
 /* Same batches whatever the thread count; rows equal pn_preprocess. */
 static void test_loader_deterministic(void **state)
 {
@@ -525,7 +559,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_folder_shared),    cmocka_unit_test(test_folder_rules_and_check),
         cmocka_unit_test(test_zip),              cmocka_unit_test(test_npz),
-        cmocka_unit_test(test_npz_bad),          cmocka_unit_test(test_loader_deterministic),
+        cmocka_unit_test(test_npz_bad),          cmocka_unit_test(test_npy_corpus),
+        cmocka_unit_test(test_loader_deterministic),
         cmocka_unit_test(test_shuffle),          cmocka_unit_test(test_patient_id),
         cmocka_unit_test(test_split_names),
     };

@@ -69,6 +69,10 @@ PYEOF
 "$BIN" stats "$T/missing" 2>/dev/null; [ $? = 1 ] || fail "stats on a missing folder"
 "$BIN" stats --help | grep -q "usage: pneumo stats" || fail "stats --help"
 "$BIN" stats "$DATA/chest_xray" --chart "$T/none/c.png" --no-check >/dev/null 2>&1 && fail "chart into a missing folder"
+# the reason is named once, and PLplot never falls back to asking for a file name on stdin
+"$BIN" stats "$DATA/chest_xray" --chart "$T/none/c.png" --no-check </dev/null >/dev/null 2>"$T/chart.err"
+grep -q "none/c.png.*No such file or directory" "$T/chart.err" || fail "chart error names the reason: $(head -c 300 "$T/chart.err")"
+[ "$(wc -l <"$T/chart.err")" = 1 ] || fail "chart error is one line, got $(wc -l <"$T/chart.err")"
 
 [ $fails = 0 ] && echo "all CLI checks passed"
 [ $fails = 0 ]

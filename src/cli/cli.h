@@ -32,5 +32,8 @@ int pn_cmd_preprocess(int argc, char **argv);
 int pn_cmd_stats(int argc, char **argv);
 int pn_cmd_bench(int argc, char **argv);
 int pn_cmd_fetch(int argc, char **argv);
+int pn_cmd_train(int argc, char **argv);
+int pn_cmd_eval(int argc, char **argv);
+int pn_cmd_predict(int argc, char **argv);
 
 #endif

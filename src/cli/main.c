@@ -12,6 +12,9 @@ static const pn_command commands[] = {
     {"preprocess", pn_cmd_preprocess, "decode + resize + normalize one image (torchvision-exact)"},
     {"stats", pn_cmd_stats, "images per split and class, imbalance, unreadable files, chart"},
     {"bench", pn_cmd_bench, "time the ResNet-18 forward pass (images/s, peak RSS)"},
+    {"train", pn_cmd_train, "train a classifier head on frozen ResNet-18 features (the seed's recipe)"},
+    {"eval", pn_cmd_eval, "accuracy, sensitivity, specificity, AUC, ... of a model on a split"},
+    {"predict", pn_cmd_predict, "classify images (one line or JSON each), optional CAM heatmaps"},
     {"fetch", pn_cmd_fetch, "download the data set and the pretrained weights"},
 };
 

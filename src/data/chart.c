@@ -3,6 +3,7 @@
  * PLplot writes to a temporary file, whose bytes are then written to the
  * target atomically (pn_write_file_atomic), so a failure leaves no half
  * file. PLplot's fatal errors (which would exit()) longjmp back here. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +49,11 @@ pn_status pn_dataset_stats_chart(const pn_dataset_stats *st, const char *title, 
     char tmp[4200];
     if (snprintf(tmp, sizeof tmp, "%s.plot.%ld.tmp", path, (long)getpid()) >= (int)sizeof tmp)
         return pn_error_set(err, PN_E_ARG, "%s: path too long", path);
+    /* PLplot cannot report an unwritable file: it prints a line per retry and
+     * then reads a new file name from stdin. Create the file ourselves first. */
+    FILE *probe = fopen(tmp, "wb");
+    if (!probe) return pn_error_set(err, PN_E_IO, "%s: cannot write: %s", path, strerror(errno));
+    fclose(probe);
     volatile int begun = 0;
     if (setjmp(plot_jb)) {
         if (begun) plend();

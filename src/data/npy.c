@@ -66,8 +66,8 @@ pn_status pn__npy_parse(const uint8_t *buf, size_t n, const char *what, pn_npy *
     else if (end - d >= 5 && !memcmp(d, "'<i8'", 5))
         out->elem = 8;
     else
-        return pn_error_set(err, PN_E_UNSUPPORTED, "%s: .npy dtype %.8s (want |u1 or <i8)", what,
-                            d);
+        return pn_error_set(err, PN_E_UNSUPPORTED, "%s: .npy dtype %.*s (want |u1 or <i8)", what,
+                            (int)(end - d < 8 ? end - d : 8), d);
     if (end - fo < 5 || memcmp(fo, "False", 5))
         return pn_error_set(err, PN_E_UNSUPPORTED, "%s: Fortran-order .npy array", what);
     if (*sh != '(') return pn_error_set(err, PN_E_FORMAT, "%s: bad .npy shape", what);

@@ -183,3 +183,39 @@ int pn_io_find_duplicate(const char *const *names, size_t n, const char **dup)
     free(s);
     return found;
 }
+
+void pn_iobuf_put(pn_iobuf *b, const void *s, size_t n)
+{
+    if (b->oom) return;
+    if (n > SIZE_MAX / 4 - b->n) {
+        b->oom = 1;
+        return;
+    }
+    if (b->n + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->n + n) cap *= 2;
+        uint8_t *q = realloc(b->p, cap);
+        if (!q) {
+            b->oom = 1;
+            return;
+        }
+        b->p = q;
+        b->cap = cap;
+    }
+    if (n) memcpy(b->p + b->n, s, n);
+    b->n += n;
+}
+
+void pn_iobuf_str(pn_iobuf *b, const char *s) { pn_iobuf_put(b, s, strlen(s)); }
+
+pn_status pn_io_load_path(const char *path, pn_io_mem_loader load, pn_statedict *sd,
+                          pn_error *err)
+{
+    pn_statedict_init(sd);
+    pn_mapped m;
+    pn_status st = pn_io_map(path, &m, err);
+    if (st) return st;
+    st = load(m.data, m.size, path, sd, err);
+    pn_io_unmap(&m);
+    return st;
+}

@@ -10,11 +10,6 @@
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "pneumo's weight files code assumes a little-endian host"
-/* ResNet-18 check of a const sd for writers: on success *names gets the
- * normalised key names in sd order (free each, then the array). */
-pn_status pn_io_r18_names(const pn_statedict *sd, int num_classes, char ***names,
-                          pn_error *err);
-
 #endif
 
 /* A read-only whole-file mapping (mmap; an empty file maps to NULL/0). */
@@ -24,6 +19,13 @@ typedef struct pn_mapped {
 } pn_mapped;
 pn_status pn_io_map(const char *path, pn_mapped *m, pn_error *err);
 void pn_io_unmap(pn_mapped *m);
+
+/* The body of every pn_*_load(path): sd is initialised, path is mapped and
+ * handed to `load` (one of the pn_*_load_mem readers), then unmapped. */
+typedef pn_status (*pn_io_mem_loader)(const void *buf, size_t n, const char *name,
+                                      pn_statedict *sd, pn_error *err);
+pn_status pn_io_load_path(const char *path, pn_io_mem_loader load, pn_statedict *sd,
+                          pn_error *err);
 
 /* Little-endian loads from unaligned bytes. */
 static inline uint16_t pn_le16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
@@ -35,6 +37,17 @@ static inline uint64_t pn_le64(const uint8_t *p)
 {
     return (uint64_t)pn_le32(p) | ((uint64_t)pn_le32(p + 4) << 32);
 }
+
+/* A growable byte buffer for the writers (a .pth's pickle and zip headers,
+ * a safetensors JSON header). After a failed allocation it stops growing and
+ * sets oom: check that once, at the end. Free p when done. */
+typedef struct pn_iobuf {
+    uint8_t *p;
+    size_t n, cap;
+    int oom;
+} pn_iobuf;
+void pn_iobuf_put(pn_iobuf *b, const void *s, size_t n);
+void pn_iobuf_str(pn_iobuf *b, const char *s);
 
 float pn_half_to_float(uint16_t h);
 float pn_bf16_to_float(uint16_t b);

@@ -509,11 +509,5 @@ pn_status pn_pth_load_mem(const void *buf, size_t n, const char *file, pn_stated
 
 pn_status pn_pth_load(const char *path, pn_statedict *sd, pn_error *err)
 {
-    pn_statedict_init(sd);
-    pn_mapped m;
-    pn_status st = pn_io_map(path, &m, err);
-    if (st) return st;
-    st = pn_pth_load_mem(m.data, m.size, path, sd, err);
-    pn_io_unmap(&m);
-    return st;
+    return pn_io_load_path(path, pn_pth_load_mem, sd, err);
 }

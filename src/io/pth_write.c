@@ -45,50 +45,26 @@ static uint32_t crc32_buf(const void *p, size_t n)
     return c ^ 0xffffffffu;
 }
 
-/* growable byte buffer */
-typedef struct bbuf {
-    uint8_t *p;
-    size_t n, cap;
-    int oom;
-} bbuf;
-
-static void bb_put(bbuf *b, const void *s, size_t n)
-{
-    if (b->oom) return;
-    if (b->n + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->n + n) cap *= 2;
-        uint8_t *q = realloc(b->p, cap);
-        if (!q) {
-            b->oom = 1;
-            return;
-        }
-        b->p = q;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, s, n);
-    b->n += n;
-}
-static void bb_str(bbuf *b, const char *s) { bb_put(b, s, strlen(s)); }
-static void bb_u8(bbuf *b, unsigned v)
+/* little-endian integers into a pn_iobuf */
+static void bb_u8(pn_iobuf *b, unsigned v)
 {
     uint8_t x = (uint8_t)v;
-    bb_put(b, &x, 1);
+    pn_iobuf_put(b, &x, 1);
 }
-static void bb_u16(bbuf *b, unsigned v)
+static void bb_u16(pn_iobuf *b, unsigned v)
 {
     uint8_t x[2] = {(uint8_t)v, (uint8_t)(v >> 8)};
-    bb_put(b, x, 2);
+    pn_iobuf_put(b, x, 2);
 }
-static void bb_u32(bbuf *b, uint32_t v)
+static void bb_u32(pn_iobuf *b, uint32_t v)
 {
     uint8_t x[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
-    bb_put(b, x, 4);
+    pn_iobuf_put(b, x, 4);
 }
 
 /* ---- pickle ---- */
 
-static void pk_int(bbuf *b, int64_t v)
+static void pk_int(pn_iobuf *b, int64_t v)
 {
     if (v >= 0 && v < 256) {
         bb_u8(b, 'K');
@@ -107,41 +83,41 @@ static void pk_int(bbuf *b, int64_t v)
     }
 }
 
-static void pk_str(bbuf *b, const char *s)
+static void pk_str(pn_iobuf *b, const char *s)
 {
     bb_u8(b, 'X');
     bb_u32(b, (uint32_t)strlen(s));
-    bb_str(b, s);
+    pn_iobuf_str(b, s);
 }
 
-static void build_pickle(bbuf *b, const pn_statedict *sd)
+static void build_pickle(pn_iobuf *b, const pn_statedict *sd)
 {
-    bb_str(b, "\x80\x02" "ccollections\nOrderedDict\n)R(");
+    pn_iobuf_str(b, "\x80\x02" "ccollections\nOrderedDict\n)R(");
     for (size_t i = 0; i < sd->n; i++) {
         const pn_tensor *t = &sd->t[i];
         char key[32];
         snprintf(key, sizeof key, "%zu", i);
         pk_str(b, t->name);
-        bb_str(b, "ctorch._utils\n_rebuild_tensor_v2\n((");
+        pn_iobuf_str(b, "ctorch._utils\n_rebuild_tensor_v2\n((");
         pk_str(b, "storage");
-        bb_str(b, t->dtype == PN_I64 ? "ctorch\nLongStorage\n" : "ctorch\nFloatStorage\n");
+        pn_iobuf_str(b, t->dtype == PN_I64 ? "ctorch\nLongStorage\n" : "ctorch\nFloatStorage\n");
         pk_str(b, key);
         pk_str(b, "cpu");
         pk_int(b, (int64_t)t->numel);
-        bb_str(b, "tQ");
+        pn_iobuf_str(b, "tQ");
         pk_int(b, 0);
-        bb_str(b, "(");
+        pn_iobuf_str(b, "(");
         for (int k = 0; k < t->ndim; k++) pk_int(b, t->shape[k]);
-        bb_str(b, "t(");
+        pn_iobuf_str(b, "t(");
         int64_t stride = 1, strides[PN_MAX_DIMS];
         for (int k = t->ndim - 1; k >= 0; k--) {
             strides[k] = stride;
             stride *= t->shape[k] ? t->shape[k] : 1;
         }
         for (int k = 0; k < t->ndim; k++) pk_int(b, strides[k]);
-        bb_str(b, "t\x89" "ccollections\nOrderedDict\n)RtR");
+        pn_iobuf_str(b, "t\x89" "ccollections\nOrderedDict\n)RtR");
     }
-    bb_str(b, "u.");
+    pn_iobuf_str(b, "u.");
 }
 
 /* ---- zip ---- */
@@ -179,7 +155,7 @@ pn_status pn_pth_save(const char *path, const pn_statedict *sd, pn_error *err)
     char ar[200];
     archive_name(path, ar, sizeof ar);
     pn_status st = PN_OK;
-    bbuf pkl = {0}, hdr = {0};
+    pn_iobuf pkl = {0}, hdr = {0};
     size_t nrec = sd->n + 3;
     rec *r = calloc(nrec, sizeof *r);
     if (!r) return pn_error_set(err, PN_E_NOMEM, "%s: out of memory", path);
@@ -232,10 +208,10 @@ pn_status pn_pth_save(const char *path, const pn_statedict *sd, pn_error *err)
         bb_u32(&hdr, (uint32_t)r[i].size);
         bb_u16(&hdr, (unsigned)nl);
         bb_u16(&hdr, (unsigned)(4 + padn));
-        bb_put(&hdr, r[i].name, nl);
-        bb_str(&hdr, "FB");
+        pn_iobuf_put(&hdr, r[i].name, nl);
+        pn_iobuf_str(&hdr, "FB");
         bb_u16(&hdr, (unsigned)padn);
-        bb_put(&hdr, zs, padn);
+        pn_iobuf_put(&hdr, zs, padn);
         if (hdr.oom) break;
         fwrite(hdr.p, 1, hdr.n, af.f);
         if (r[i].size) fwrite(r[i].data, 1, (size_t)r[i].size, af.f);
@@ -263,7 +239,7 @@ pn_status pn_pth_save(const char *path, const pn_statedict *sd, pn_error *err)
         bb_u16(&hdr, 0); /* internal attributes */
         bb_u32(&hdr, 0); /* external attributes */
         bb_u32(&hdr, (uint32_t)r[i].offset);
-        bb_put(&hdr, r[i].name, nl);
+        pn_iobuf_put(&hdr, r[i].name, nl);
     }
     uint64_t cd_size = hdr.n;
     bb_u32(&hdr, 0x06054b50);

@@ -262,72 +262,41 @@ done:
 
 pn_status pn_safetensors_load(const char *path, pn_statedict *sd, pn_error *err)
 {
-    pn_statedict_init(sd);
-    pn_mapped m;
-    pn_status st = pn_io_map(path, &m, err);
-    if (st) return st;
-    st = pn_safetensors_load_mem(m.data, m.size, path, sd, err);
-    pn_io_unmap(&m);
-    return st;
+    return pn_io_load_path(path, pn_safetensors_load_mem, sd, err);
 }
 
 /* ---- writer ---------------------------------------------------------------- */
 
-typedef struct sbuf {
-    char *p;
-    size_t n, cap;
-    int oom;
-} sbuf;
-
-static void sb_put(sbuf *b, const char *s, size_t n)
-{
-    if (b->oom) return;
-    if (b->n + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->n + n + 1) cap *= 2;
-        char *q = realloc(b->p, cap);
-        if (!q) {
-            b->oom = 1;
-            return;
-        }
-        b->p = q;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, s, n);
-    b->n += n;
-    b->p[b->n] = '\0';
-}
-static void sb_str(sbuf *b, const char *s) { sb_put(b, s, strlen(s)); }
-static void sb_fmt(sbuf *b, const char *fmt, unsigned long long v)
+static void sb_fmt(pn_iobuf *b, const char *fmt, unsigned long long v)
 {
     char t[32];
     int k = snprintf(t, sizeof t, fmt, v);
-    sb_put(b, t, (size_t)k);
+    pn_iobuf_put(b, t, (size_t)k);
 }
 /* JSON string, escaped as serde_json does. */
-static void sb_json(sbuf *b, const char *s)
+static void sb_json(pn_iobuf *b, const char *s)
 {
-    sb_put(b, "\"", 1);
+    pn_iobuf_put(b, "\"", 1);
     for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
         char t[8];
         switch (*c) {
-        case '"': sb_put(b, "\\\"", 2); break;
-        case '\\': sb_put(b, "\\\\", 2); break;
-        case '\b': sb_put(b, "\\b", 2); break;
-        case '\f': sb_put(b, "\\f", 2); break;
-        case '\n': sb_put(b, "\\n", 2); break;
-        case '\r': sb_put(b, "\\r", 2); break;
-        case '\t': sb_put(b, "\\t", 2); break;
+        case '"': pn_iobuf_put(b, "\\\"", 2); break;
+        case '\\': pn_iobuf_put(b, "\\\\", 2); break;
+        case '\b': pn_iobuf_put(b, "\\b", 2); break;
+        case '\f': pn_iobuf_put(b, "\\f", 2); break;
+        case '\n': pn_iobuf_put(b, "\\n", 2); break;
+        case '\r': pn_iobuf_put(b, "\\r", 2); break;
+        case '\t': pn_iobuf_put(b, "\\t", 2); break;
         default:
             if (*c < 0x20) {
                 snprintf(t, sizeof t, "\\u%04x", *c);
-                sb_put(b, t, 6);
+                pn_iobuf_put(b, t, 6);
             } else {
-                sb_put(b, (const char *)c, 1);
+                pn_iobuf_put(b, (const char *)c, 1);
             }
         }
     }
-    sb_put(b, "\"", 1);
+    pn_iobuf_put(b, "\"", 1);
 }
 
 static int cmp_write_order(const void *a, const void *b)
@@ -347,7 +316,7 @@ static int cmp_meta(const void *a, const void *b)
 pn_status pn_safetensors_save(const char *path, const pn_statedict *sd, pn_error *err)
 {
     pn_status st = PN_OK;
-    sbuf h = {0};
+    pn_iobuf h = {0};
     const pn_tensor **order = calloc(sd->n ? sd->n : 1, sizeof *order);
     const pn_meta **mord = calloc(sd->nmeta ? sd->nmeta : 1, sizeof *mord);
     if (!order || !mord) {
@@ -377,31 +346,31 @@ pn_status pn_safetensors_save(const char *path, const pn_statedict *sd, pn_error
     for (size_t i = 0; i < sd->nmeta; i++) mord[i] = &sd->meta[i];
     qsort(mord, sd->nmeta, sizeof *mord, cmp_meta);
 
-    sb_str(&h, "{");
+    pn_iobuf_str(&h, "{");
     if (sd->nmeta) {
-        sb_str(&h, "\"__metadata__\":{");
+        pn_iobuf_str(&h, "\"__metadata__\":{");
         for (size_t i = 0; i < sd->nmeta; i++) {
-            if (i) sb_str(&h, ",");
+            if (i) pn_iobuf_str(&h, ",");
             sb_json(&h, mord[i]->key);
-            sb_str(&h, ":");
+            pn_iobuf_str(&h, ":");
             sb_json(&h, mord[i]->value);
         }
-        sb_str(&h, "}");
+        pn_iobuf_str(&h, "}");
     }
     uint64_t off = 0;
     for (size_t i = 0; i < sd->n; i++) {
         const pn_tensor *t = order[i];
-        if (i || sd->nmeta) sb_str(&h, ",");
+        if (i || sd->nmeta) pn_iobuf_str(&h, ",");
         sb_json(&h, t->name);
-        sb_str(&h, t->dtype == PN_I64 ? ":{\"dtype\":\"I64\",\"shape\":[" : ":{\"dtype\":\"F32\",\"shape\":[");
+        pn_iobuf_str(&h, t->dtype == PN_I64 ? ":{\"dtype\":\"I64\",\"shape\":[" : ":{\"dtype\":\"F32\",\"shape\":[");
         for (int k = 0; k < t->ndim; k++) sb_fmt(&h, k ? ",%llu" : "%llu", (unsigned long long)t->shape[k]);
         uint64_t nb = (uint64_t)t->numel * pn_dtype_size(t->dtype);
         sb_fmt(&h, "],\"data_offsets\":[%llu", (unsigned long long)off);
         sb_fmt(&h, ",%llu]}", (unsigned long long)(off + nb));
         off += nb;
     }
-    sb_str(&h, "}");
-    while (!h.oom && h.n % 8) sb_str(&h, " ");
+    pn_iobuf_str(&h, "}");
+    while (!h.oom && h.n % 8) pn_iobuf_str(&h, " ");
     if (h.oom) {
         st = pn_error_set(err, PN_E_NOMEM, "%s: out of memory building the header", path);
         goto done;

@@ -1,0 +1,24 @@
+/* libFuzzer target: the JPEG/PNG decoders and the resize behind them
+ * (src/data). Any input must return normally: an image or an error. The
+ * pixel limit is lowered so that huge declared sizes fail fast.
+ * Build: clang -std=c17 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude
+ *   -Isrc $(pkg-config --cflags libpng) fuzz/fuzz_image.c src/data/{image,jpeg,png,resize}.c
+ *   src/core/*.c $(pkg-config --libs libjpeg libpng libcrypto) -lm -lpthread
+ * seeds: fuzz/corpus/image. */
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "pneumo/image.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    pn_image img = {0}, out = {0};
+    pn_error err;
+    pn_decode_opts o = {.max_pixels = 4 << 20, .min_side = 1, .fast_decode = size & 1};
+    if (pn_image_decode(data, size, "fuzz", &o, &img, &err) == PN_OK)
+        pn_image_resize(&img, 7, 5, &out, &err);
+    pn_image_free(&img);
+    pn_image_free(&out);
+    return 0;
+}

@@ -1,0 +1,163 @@
+/* pneumo: the training application — features (cached), head training,
+ * threshold choice, evaluation and all run outputs — behind two small
+ * interfaces so it runs on any image source and any backbone:
+ *
+ *   pn_source     the dataset: splits, display names, labels, content hashes
+ *   pn_extractor  the frozen backbone: a batch of items -> (n, dim) features
+ *
+ * src/train/glue_*.c connect them to pn_dataset (images) and pn_infer.
+ */
+#ifndef PNEUMO_APP_H
+#define PNEUMO_APP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pneumo/dataset.h"
+#include "pneumo/featcache.h"
+#include "pneumo/report.h"
+#include "pneumo/train.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* splits: PN_SPLIT_TRAIN, PN_SPLIT_VAL, PN_SPLIT_TEST of pneumo/dataset.h */
+#define PN_NSPLITS PN_NUM_SPLITS
+
+typedef struct pn_source {
+    void *ctx;
+    int classes;
+    const char *const *class_names;
+    size_t (*count)(void *ctx, int split);
+    const char *(*name)(void *ctx, int split, size_t i); /* display name (file name) */
+    int (*label)(void *ctx, int split, size_t i);
+    /* SHA-256 of the item's raw bytes (the cache key's content part) */
+    pn_status (*content_hash)(void *ctx, int split, size_t i, uint8_t out[32], pn_error *err);
+} pn_source;
+
+typedef struct pn_extractor {
+    void *ctx;
+    int dim;                  /* floats per item (512 for the pooled feature) */
+    int max_batch;            /* items per run() call */
+    const char *stage;        /* "pool", "layer3", ... (cache key) */
+    const char *settings;     /* preprocessing settings text (cache key) */
+    uint8_t weights_hash[32]; /* (cache key) */
+    /* features of items idx[0..n) of split -> out (n, dim) */
+    pn_status (*run)(void *ctx, int split, const size_t *idx, int n, float *out, pn_error *err);
+} pn_extractor;
+
+typedef void (*pn_progress_fn)(const char *what, size_t done, size_t total, void *user);
+
+/* Features of every item of a split -> out (count, dim), through the cache
+ * when cache is non-NULL (hits skip the backbone; misses are computed in
+ * batches of max_batch and stored). cancel (may be NULL): non-zero stops
+ * between batches with PN_E_INTERRUPTED (what was cached stays cached). */
+pn_status pn_features_compute(const pn_source *src, const pn_extractor *ex, pn_featcache *cache,
+                              int split, float *out, pn_progress_fn progress, void *user,
+                              volatile const int *cancel, pn_error *err);
+
+typedef struct pn_train_config {
+    pn_head_train_cfg head;     /* epochs, batch, lr, seed, balance, callbacks */
+    /* NULL: train the head on pooled features (--freeze fc). Otherwise the
+     * engine's model (--freeze layer4/layer3/none): the extractor must give
+     * the activation at pn_model_train_stage(model). */
+    struct pn_model *model;
+    double val_split;           /* > 0: carve val from train by patient; 0: use val/ */
+    int threshold_auto;         /* Youden's J on val */
+    double threshold;           /* used when !threshold_auto (default 0.5) */
+    const char *out_dir;
+    int use_cache;              /* disk cache on (default) */
+    const char *cache_dir;      /* NULL: pn_cache_dir()/features */
+    const char *const *settings; /* key/value pairs for the report, NULL-terminated */
+    /* writes <out>/model.safetensors (head w (C,D), b (C)); NULL: skipped */
+    pn_status (*save_model)(void *ctx, const char *path, const float *w, const float *b,
+                            int classes, int dim, double threshold, pn_error *err);
+    void *save_ctx;
+    /* messages for the user (warnings, weights, cache stats); may be NULL */
+    void (*log)(const char *msg, void *user);
+    pn_progress_fn progress;
+    void *user;
+} pn_train_config;
+
+void pn_train_config_default(pn_train_config *cfg);
+
+/* Summary of a finished run (for the CLI and tests). */
+typedef struct pn_train_summary {
+    double threshold;
+    pn_metrics val, test; /* n == 0 when the split is absent */
+    size_t cache_hits, cache_misses;
+    size_t n_train, n_val, n_test;
+    pn_head_state head;   /* final head (free with pn_train_summary_free) */
+} pn_train_summary;
+
+pn_status pn_train_run(const pn_train_config *cfg, const pn_source *src, const pn_extractor *ex,
+                       pn_train_summary *sum, pn_error *err);
+void pn_train_summary_free(pn_train_summary *sum);
+
+#ifdef __cplusplus
+}
+#endif
+
+/* ---- glue: a pn_dataset as a pn_source, pn_infer as a pn_extractor -------- */
+#include "pneumo/image.h"
+#include "pneumo/infer.h"
+#include "pneumo/tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct pn_dataset_source {
+    pn_source src;
+    const pn_dataset *ds;
+    const char *class_names[PN_MAX_CLASSES];
+} pn_dataset_source;
+
+/* Items keep the dataset's order; names are the items' display names;
+ * content hashes are SHA-256 of pn_dataset_read(). */
+pn_status pn_dataset_source_init(pn_dataset_source *s, const pn_dataset *ds, pn_error *err);
+
+typedef struct pn_infer_extractor {
+    pn_extractor ex;
+    const pn_dataset *ds;
+    pn_infer *engine;
+    int batch, threads, skip_bad;
+    pn_decode_opts decode;
+    float *x;          /* (chunk, 3, 224, 224): a decoded chunk (128 images) */
+    float *feat;       /* (batch, dim) */
+    size_t *rows;      /* (chunk) */
+    size_t skipped;    /* unreadable items left out (skip_bad) */
+    char settings[256];
+} pn_infer_extractor;
+
+/* Backbone outputs at `stage` (a pn_infer_stage: PN_INFER_POOL = the
+ * 512-d pooled feature, PN_INFER_LAYER3/LAYER2 = boundary activations; -1 =
+ * the preprocessed input itself, no engine) of dataset items through the
+ * loader (threads workers) and the infer engine (batch, threads, bf16).
+ * weights_hash: SHA-256 of the weights file (cache key). With skip_bad,
+ * unreadable items get NaN features (dropped by pn_train_run, never cached). */
+pn_status pn_infer_extractor_init(pn_infer_extractor *e, const pn_dataset *ds,
+                                  const pn_statedict *sd, const uint8_t weights_hash[32],
+                                  int stage, int batch, int threads, int bf16, int fast_decode,
+                                  int skip_bad, pn_error *err);
+void pn_infer_extractor_free(pn_infer_extractor *e);
+
+/* model.safetensors: the backbone tensors of sd plus the trained head as
+ * fc.weight (C,D) / fc.bias (C), with pneumo metadata (class names,
+ * threshold, training settings JSON, SHA-256 hex of the source weights). */
+pn_status pn_save_trained_model(const char *path, const pn_statedict *backbone, const float *w,
+                                const float *b, int classes, int dim, double threshold,
+                                const char *const *class_names, const char *training_json,
+                                const char *base_sha256_hex, pn_error *err);
+/* The same for a model trained at a deeper freeze level: every tensor of the
+ * engine's model (pn_model_save) with the same metadata. */
+struct pn_model;
+pn_status pn_save_engine_model(const char *path, const struct pn_model *m, double threshold,
+                               const char *const *class_names, const char *training_json,
+                               const char *base_sha256_hex, pn_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,77 @@
+/* pneumo: run outputs — metrics.json, predictions.csv, curves.png,
+ * confusion.png, roc.png and report.html — each written atomically (a
+ * failed write leaves no half file).
+ *
+ * NaN metrics (undefined 0/0 ratios, AUC with one class) are written as
+ * JSON null and as empty CSV/HTML cells ("n/a").
+ */
+#ifndef PNEUMO_REPORT_H
+#define PNEUMO_REPORT_H
+
+#include <stddef.h>
+
+#include "pneumo/metrics.h"
+#include "pneumo/status.h"
+#include "pneumo/train.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Predictions and metrics of one split (val or test). */
+typedef struct pn_split_result {
+    const char *name;           /* "val", "test", ... */
+    size_t n;
+    const char *const *files;   /* (N) display names */
+    const int *labels;          /* (N) */
+    const float *probs;         /* (N,C) softmax probabilities */
+    pn_metrics m;               /* at the run's threshold (2 classes) */
+    pn_roc_point *roc;          /* may be NULL */
+    size_t nroc;
+} pn_split_result;
+
+typedef struct pn_run_report {
+    int classes;
+    const char *const *class_names; /* (C) */
+    const char *const *settings;    /* key, value, key, value, ..., NULL */
+    const pn_epoch_stats *hist;
+    int nhist;
+    double threshold;               /* on P(class 1) */
+    const char *threshold_source;   /* "default", "auto (Youden's J on val)", "--threshold" */
+    const float *class_weights;     /* (C) loss weights in use */
+    const pn_split_result *splits;
+    int nsplits;
+} pn_run_report;
+
+/* Fill r->m and r->roc from r->probs (column 1 = PNEUMONIA) at threshold. */
+pn_status pn_split_result_compute(pn_split_result *r, int classes, double threshold,
+                                  pn_error *err);
+void pn_split_result_free(pn_split_result *r); /* frees roc only */
+
+pn_status pn_write_metrics_json(const char *path, const pn_run_report *rep, pn_error *err);
+/* One JSON object of metrics (for `pneumo eval --json`); caller frees. */
+char *pn_metrics_json_string(const pn_metrics *m, const char *const *class_names);
+/* split,file,label,prob_<class>...,prediction (RFC 4180 quoting) */
+pn_status pn_write_predictions_csv(const char *path, const pn_run_report *rep, pn_error *err);
+/* Quote a CSV field into buf when it needs it. Returns buf. */
+const char *pn_csv_field(const char *s, char *buf, size_t bufsize);
+
+/* PLplot (pngcairo) plots. */
+pn_status pn_plot_curves(const char *path, const pn_epoch_stats *hist, int n, pn_error *err);
+pn_status pn_plot_confusion(const char *path, const pn_metrics *m, const char *const *class_names,
+                            const char *title, pn_error *err);
+pn_status pn_plot_roc(const char *path, const pn_roc_point *pts, size_t n, double auc,
+                      const char *title, pn_error *err);
+
+/* report.html: one self-contained page (PNGs from dir embedded as base64
+ * data URIs), settings, history, metrics tables. */
+pn_status pn_write_report_html(const char *path, const pn_run_report *rep, const char *png_dir,
+                               pn_error *err);
+
+/* Base64 of n bytes into a malloc'ed NUL-terminated string (NULL on OOM). */
+char *pn_base64(const void *data, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

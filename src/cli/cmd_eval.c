@@ -1,0 +1,152 @@
+/* pneumo eval --model M --data DATA [--split test] [--json]: clinical
+ * metrics of a trained model on a dataset split. */
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "pneumo/metrics.h"
+#include "pneumo/predict.h"
+#include "pneumo/report.h"
+
+static void help(FILE *f)
+{
+    fprintf(f,
+            "usage: pneumo eval --model M --data DATA [--split test] [--json] [options]\n"
+            "\n"
+            "Accuracy, sensitivity (recall of PNEUMONIA), specificity, PPV, NPV, F1, ROC AUC\n"
+            "(exact, ties averaged) and the confusion matrix of model M on one split.\n"
+            "M is a model from 'pneumo train', or a torchvision ResNet-18 state_dict (.pth or\n"
+            "safetensors) with a 2-output head (classes NORMAL, PNEUMONIA).\n"
+            "Undefined values (0/0, or AUC with one class) print as n/a (null in JSON).\n"
+            "\n"
+            "  -m, --model M        model file\n"
+            "  -d, --data DATA      folder, .zip or .npz\n"
+            "  -s, --split S        train, val or test (default test)\n"
+            "      --threshold T    decision threshold on P(PNEUMONIA) (default: the model's)\n"
+            "      --json           one JSON object on stdout\n"
+            "  -j, --threads N      threads (default: all cores)\n"
+            "      --batch N        batch size (default 32)\n"
+            "      --bf16           bfloat16 backbone\n"
+            "      --fast-decode    JPEG DCT-domain downscaling (faster, not bit-exact)\n"
+            "      --skip-bad       leave unreadable images out instead of stopping\n"
+            "  -h, --help           this help\n");
+}
+
+static void pct(const char *name, double v)
+{
+    if (isfinite(v)) printf("%-12s %6.2f%%\n", name, 100 * v);
+    else printf("%-12s    n/a\n", name);
+}
+
+int pn_cmd_eval(int argc, char **argv)
+{
+    const char *cmd = "eval", *model = NULL, *data = NULL, *split_s = "test";
+    long threads = 0, batch = 32;
+    double thr = NAN;
+    int json = 0, bf16 = 0, skip_bad = 0;
+    pn_decode_opts dopt = {0};
+    enum { O_THR = 256, O_JSON, O_BATCH, O_BF16, O_FAST, O_SKIP };
+    static const struct option opts[] = {
+        {"model", required_argument, 0, 'm'},   {"data", required_argument, 0, 'd'},
+        {"split", required_argument, 0, 's'},   {"threshold", required_argument, 0, O_THR},
+        {"json", no_argument, 0, O_JSON},       {"threads", required_argument, 0, 'j'},
+        {"batch", required_argument, 0, O_BATCH}, {"bf16", no_argument, 0, O_BF16},
+        {"fast-decode", no_argument, 0, O_FAST}, {"skip-bad", no_argument, 0, O_SKIP},
+        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
+    int ch;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "m:d:s:j:h", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'm': model = optarg; break;
+        case 'd': data = optarg; break;
+        case 's': split_s = optarg; break;
+        case O_THR: if (pn_cli_parse_double(cmd, "--threshold", optarg, 0, 1, &thr)) return 2; break;
+        case O_JSON: json = 1; break;
+        case 'j': if (pn_cli_parse_int(cmd, "--threads", optarg, 1, 256, &threads)) return 2; break;
+        case O_BATCH: if (pn_cli_parse_int(cmd, "--batch", optarg, 1, 1024, &batch)) return 2; break;
+        case O_BF16: bf16 = 1; break;
+        case O_FAST: dopt.fast_decode = 1; break;
+        case O_SKIP: skip_bad = 1; break;
+        case 'h': help(stdout); return 0;
+        default: return pn_cli_usage_error(cmd, "unknown option");
+        }
+    }
+    if (optind != argc) return pn_cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    if (!model || !data) return pn_cli_usage_error(cmd, "--model and --data are required");
+    pn_error err = {0};
+    pn_split split;
+    if (pn_split_parse(split_s, &split, &err) || split == PN_SPLIT_ALL)
+        return pn_cli_usage_error(cmd, "--split wants train, val or test, not '%s'", split_s);
+
+    int rc = 1;
+    pn_classifier c = {0};
+    pn_dataset *ds = NULL;
+    float *probs = NULL, *p1 = NULL;
+    int *labels = NULL;
+    const char **names = NULL;
+    size_t n = 0;
+    if (pn_classifier_open(&c, model, (int)batch, (int)threads, bf16, 0, &err)) goto fail;
+    if (c.classes != 2) {
+        pn_error_set(&err, PN_E_UNSUPPORTED, "%s: %d classes; eval reports binary metrics",
+                     model, c.classes);
+        goto fail;
+    }
+    if (pn_dataset_open(data, &ds, &err)) goto fail;
+    if (pn_dataset_num_classes(ds) != 2) {
+        pn_error_set(&err, PN_E_ARG, "%s: %d class folders, need two", data,
+                     pn_dataset_num_classes(ds));
+        goto fail;
+    }
+    if (isnan(thr)) thr = c.meta.threshold;
+    if (pn_classifier_eval_split(&c, ds, split, (int)threads, &dopt, skip_bad, &probs, &labels,
+                                 &names, &n, &err))
+        goto fail;
+    p1 = malloc(n * sizeof *p1);
+    if (!p1) {
+        pn_error_set(&err, PN_E_NOMEM, "out of memory");
+        goto fail;
+    }
+    for (size_t i = 0; i < n; i++) p1[i] = probs[2 * i + 1];
+    pn_metrics m;
+    if (pn_metrics_compute(p1, labels, n, thr, &m, &err)) goto fail;
+    const char *cn[2] = {c.meta.class_names[0], c.meta.class_names[1]};
+    if (json) {
+        char *s = pn_metrics_json_string(&m, cn);
+        if (!s) {
+            pn_error_set(&err, PN_E_NOMEM, "out of memory");
+            goto fail;
+        }
+        printf("%s\n", s);
+        free(s);
+    } else {
+        printf("model %s on %s/%s: %zu images, threshold %.4f on P(%s)\n", model, data,
+               pn_split_name(split), n, thr, cn[1]);
+        pct("accuracy", m.accuracy);
+        pct("sensitivity", m.sensitivity);
+        pct("specificity", m.specificity);
+        pct("PPV", m.ppv);
+        pct("NPV", m.npv);
+        if (isfinite(m.f1)) printf("%-12s %7.4f\n", "F1", m.f1);
+        else printf("%-12s    n/a\n", "F1");
+        if (isfinite(m.auc)) printf("%-12s %7.4f\n", "ROC AUC", m.auc);
+        else printf("%-12s    n/a (one class only)\n", "ROC AUC");
+        printf("confusion    predicted %s / %s\n", cn[0], cn[1]);
+        printf("  true %-9s %6zu %6zu\n", cn[0], m.tn, m.fp);
+        printf("  true %-9s %6zu %6zu\n", cn[1], m.fn, m.tp);
+    }
+    rc = 0;
+    goto done;
+fail:
+    rc = pn_cli_fail(cmd, &err);
+done:
+    free(probs);
+    free(p1);
+    free(labels);
+    free(names);
+    if (ds) pn_dataset_free(ds);
+    pn_classifier_free(&c);
+    return rc;
+}

@@ -1,0 +1,225 @@
+/* pneumo predict --model M [--json] [--cam DIR] IMAGE|DIR...: one line per
+ * image, optionally a class activation map PNG per image. */
+#include <dirent.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include <cjson/cJSON.h>
+
+#include "cli.h"
+#include "pneumo/predict.h"
+#include "pneumo/util.h"
+
+static void help(FILE *f)
+{
+    fprintf(f,
+            "usage: pneumo predict --model M [--json] [--cam DIR] IMAGE|DIR...\n"
+            "\n"
+            "Classifies each image (a folder: its .jpg/.jpeg/.png files, sorted) and prints\n"
+            "one line per image: path, label, P(label). M is a model from 'pneumo train' or a\n"
+            "torchvision ResNet-18 state_dict (.pth or safetensors) with a 2-output head\n"
+            "(classes NORMAL, PNEUMONIA). The label uses the model's threshold on\n"
+            "P(PNEUMONIA) (0.5 for a plain state_dict) unless --threshold is given.\n"
+            "\n"
+            "  -m, --model M        model file\n"
+            "      --json           one JSON object per line: file, label, probs (class order)\n"
+            "      --cam DIR        write DIR/<name>_cam.png: the class activation map of the\n"
+            "                       predicted class over the image (jet colours)\n"
+            "      --threshold T    decision threshold on P(PNEUMONIA)\n"
+            "  -j, --threads N      threads (default: all cores)\n"
+            "      --bf16           bfloat16 backbone\n"
+            "      --fast-decode    JPEG DCT-domain downscaling (faster, not bit-exact)\n"
+            "  -h, --help           this help\n"
+            "\n"
+            "Exit status: 0 when every image was classified, 1 if any failed (others are\n"
+            "still printed), 2 on a usage error.\n");
+}
+
+static int is_image_name(const char *n)
+{
+    const char *dot = strrchr(n, '.');
+    return n[0] != '.' && dot &&
+           (!strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg") || !strcasecmp(dot, ".png"));
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* expand args into a list of image paths (malloc'ed strings) */
+static int collect(char **args, int nargs, char ***out, size_t *nout, pn_error *err)
+{
+    size_t n = 0, cap = 64;
+    char **v = malloc(cap * sizeof *v);
+    if (!v) return pn_error_set(err, PN_E_NOMEM, "out of memory");
+    for (int a = 0; a < nargs; a++) {
+        struct stat sb;
+        if (stat(args[a], &sb)) {
+            pn_error_set(err, PN_E_NOTFOUND, "%s: no such file or folder", args[a]);
+            goto fail;
+        }
+        size_t first = n;
+        if (S_ISDIR(sb.st_mode)) {
+            DIR *d = opendir(args[a]);
+            if (!d) {
+                pn_error_set(err, PN_E_IO, "%s: cannot open folder: %m", args[a]);
+                goto fail;
+            }
+            struct dirent *e;
+            while ((e = readdir(d))) {
+                if (!is_image_name(e->d_name)) continue;
+                if (n == cap) {
+                    char **nv = realloc(v, (cap *= 2) * sizeof *v);
+                    if (!nv) {
+                        closedir(d);
+                        pn_error_set(err, PN_E_NOMEM, "out of memory");
+                        goto fail;
+                    }
+                    v = nv;
+                }
+                size_t len = strlen(args[a]) + strlen(e->d_name) + 2;
+                v[n] = malloc(len);
+                if (!v[n]) {
+                    closedir(d);
+                    pn_error_set(err, PN_E_NOMEM, "out of memory");
+                    goto fail;
+                }
+                snprintf(v[n++], len, "%s/%s", args[a], e->d_name);
+            }
+            closedir(d);
+            qsort(v + first, n - first, sizeof *v, cmp_str);
+        } else {
+            if (n == cap) {
+                char **nv = realloc(v, (cap *= 2) * sizeof *v);
+                if (!nv) {
+                    pn_error_set(err, PN_E_NOMEM, "out of memory");
+                    goto fail;
+                }
+                v = nv;
+            }
+            if (!(v[n] = strdup(args[a]))) {
+                pn_error_set(err, PN_E_NOMEM, "out of memory");
+                goto fail;
+            }
+            n++;
+        }
+    }
+    *out = v;
+    *nout = n;
+    return PN_OK;
+fail:
+    for (size_t i = 0; i < n; i++) free(v[i]);
+    free(v);
+    return err->code;
+}
+
+int pn_cmd_predict(int argc, char **argv)
+{
+    const char *cmd = "predict", *model = NULL, *cam_dir = NULL;
+    long threads = 0;
+    double thr = -1;
+    int json = 0, bf16 = 0;
+    pn_decode_opts dopt = {0};
+    enum { O_JSON = 256, O_CAM, O_THR, O_BF16, O_FAST };
+    static const struct option opts[] = {
+        {"model", required_argument, 0, 'm'}, {"json", no_argument, 0, O_JSON},
+        {"cam", required_argument, 0, O_CAM}, {"threshold", required_argument, 0, O_THR},
+        {"threads", required_argument, 0, 'j'}, {"bf16", no_argument, 0, O_BF16},
+        {"fast-decode", no_argument, 0, O_FAST}, {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    int ch;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "m:j:h", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'm': model = optarg; break;
+        case O_JSON: json = 1; break;
+        case O_CAM: cam_dir = optarg; break;
+        case O_THR: if (pn_cli_parse_double(cmd, "--threshold", optarg, 0, 1, &thr)) return 2; break;
+        case 'j': if (pn_cli_parse_int(cmd, "--threads", optarg, 1, 256, &threads)) return 2; break;
+        case O_BF16: bf16 = 1; break;
+        case O_FAST: dopt.fast_decode = 1; break;
+        case 'h': help(stdout); return 0;
+        default: return pn_cli_usage_error(cmd, "unknown option");
+        }
+    }
+    if (!model) return pn_cli_usage_error(cmd, "--model is required");
+    if (optind >= argc) return pn_cli_usage_error(cmd, "give at least one IMAGE or folder");
+    pn_error err = {0};
+    char **files = NULL;
+    size_t nfiles = 0;
+    pn_classifier c = {0};
+    pn_image img = {0};
+    pn_prep_scratch scratch = {0};
+    float *x = NULL, *l4 = NULL, probs[64];
+    int failed = 0, rc = 1;
+    if (collect(argv + optind, argc - optind, &files, &nfiles, &err)) return pn_cli_fail(cmd, &err);
+    if (cam_dir && pn_mkdirs(cam_dir, &err)) goto fail;
+    if (pn_classifier_open(&c, model, 1, (int)threads, bf16, cam_dir != NULL, &err)) goto fail;
+    if (c.classes > 64) {
+        pn_error_set(&err, PN_E_UNSUPPORTED, "%s: %d classes", model, c.classes);
+        goto fail;
+    }
+    if (thr < 0) thr = c.meta.threshold;
+    x = malloc(3 * 224 * 224 * sizeof *x);
+    l4 = malloc(512 * 7 * 7 * sizeof *l4);
+    if (!x || !l4) {
+        pn_error_set(&err, PN_E_NOMEM, "out of memory");
+        goto fail;
+    }
+    for (size_t i = 0; i < nfiles; i++) {
+        pn_error e = {0};
+        if (pn_image_load(files[i], &dopt, &img, &e) ||
+            pn_preprocess(&img, 224, x, NULL, &scratch, &e) ||
+            pn_classifier_run(&c, x, 1, probs, cam_dir ? l4 : NULL, &e)) {
+            fprintf(stderr, "pneumo predict: %s\n", e.msg);
+            failed = 1;
+            continue;
+        }
+        int k = pn_classifier_decide(&c, probs, thr);
+        if (json) {
+            cJSON *o = cJSON_CreateObject(), *pa = cJSON_CreateArray();
+            cJSON_AddStringToObject(o, "file", files[i]);
+            cJSON_AddStringToObject(o, "label", c.meta.class_names[k]);
+            for (int q = 0; q < c.classes; q++) cJSON_AddItemToArray(pa, cJSON_CreateNumber(probs[q]));
+            cJSON_AddItemToObject(o, "probs", pa);
+            char *s = cJSON_PrintUnformatted(o);
+            if (s) printf("%s\n", s);
+            free(s);
+            cJSON_Delete(o);
+        } else {
+            printf("%s\t%s\t%.4f\n", files[i], c.meta.class_names[k], probs[k]);
+        }
+        if (cam_dir) {
+            const char *base = strrchr(files[i], '/');
+            base = base ? base + 1 : files[i];
+            char stem[1024], png[4096];
+            snprintf(stem, sizeof stem, "%s", base);
+            char *dot = strrchr(stem, '.');
+            if (dot) *dot = 0;
+            snprintf(png, sizeof png, "%s/%s_cam.png", cam_dir, stem);
+            if (pn_classifier_cam_png(&c, l4, 7, 7, k, &img, png, &e)) {
+                fprintf(stderr, "pneumo predict: %s\n", e.msg);
+                failed = 1;
+            }
+        }
+        fflush(stdout);
+    }
+    rc = failed;
+    goto done;
+fail:
+    rc = pn_cli_fail(cmd, &err);
+done:
+    for (size_t i = 0; i < nfiles; i++) free(files[i]);
+    free(files);
+    free(x);
+    free(l4);
+    pn_image_free(&img);
+    pn_prep_scratch_free(&scratch);
+    pn_classifier_free(&c);
+    return rc;
+}

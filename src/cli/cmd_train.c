@@ -1,0 +1,337 @@
+/* pneumo train --data DATA --weights W [--out DIR] [options]: the seed's
+ * recipe (frozen ResNet-18 features, new Linear head, Adam) with cached
+ * features, class balance, a real validation set, metrics, plots, report. */
+#include <getopt.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "pneumo/app.h"
+#include "pneumo/model.h"
+#include "pneumo/util.h"
+#include "pneumo/weights.h"
+
+static void help(FILE *f)
+{
+    fprintf(f,
+            "usage: pneumo train --data DATA --weights W [--out DIR] [options]\n"
+            "\n"
+            "Trains a NORMAL/PNEUMONIA classifier the seed notebook's way: ResNet-18 from W\n"
+            "(torchvision .pth or safetensors), backbone frozen with BatchNorm in eval mode,\n"
+            "a new Linear(512, classes) head initialised as nn.Linear, cross-entropy, Adam.\n"
+            "Each image passes the backbone once; its 512-d feature is cached (also on disk,\n"
+            "so a second run skips the backbone) and the epochs run on the cache.\n"
+            "\n"
+            "  -d, --data DATA        folder (train/ val/ test/ with class folders), .zip or .npz\n"
+            "  -w, --weights W        ResNet-18 weights (.pth or .safetensors)\n"
+            "  -o, --out DIR          outputs (default runs/<date-time>/)\n"
+            "      --epochs N         default 5\n"
+            "      --batch N          default 32\n"
+            "      --lr X             Adam learning rate, default 1e-3\n"
+            "      --seed S           head init and shuffling (torch.manual_seed), default 0\n"
+            "  -j, --threads N        threads (default: all cores)\n"
+            "      --freeze fc|layer4|layer3|none   what trains besides fc: nothing (default;\n"
+            "                         pooled features cached), layer4 (layer3 output cached),\n"
+            "                         layer3+layer4 (layer2 output cached), or everything\n"
+            "      --balance weight|sample|none     class imbalance: loss weights N/(C*n_c)\n"
+            "                         (default), balanced sampling, or the seed's plain loss\n"
+            "      --val-split F      carve a validation set (fraction F) from train, grouped\n"
+            "                         by patient and stratified; val/ is then not used\n"
+            "      --threshold auto|T decision threshold on P(PNEUMONIA): Youden's J on\n"
+            "                         validation, or T (default 0.5)\n"
+            "      --bf16             bfloat16 backbone (faster, not bit-exact)\n"
+            "      --fast-decode      JPEG DCT-domain downscaling (faster, not bit-exact)\n"
+            "      --skip-bad         leave unreadable images out (listed) instead of stopping\n"
+            "      --resume           continue from DIR/checkpoint.bin (same options)\n"
+            "      --no-cache         do not read or write the disk feature cache\n"
+            "      --no-shuffle       keep the file order every epoch (parity checks)\n"
+            "  -h, --help             this help\n"
+            "\n"
+            "Outputs in DIR: model.safetensors, metrics.json, predictions.csv, curves.png,\n"
+            "confusion.png, roc.png, report.html, checkpoint.bin. Ctrl-C stops after the\n"
+            "current batch; the last finished epoch's checkpoint is kept for --resume.\n");
+}
+
+static volatile int g_stop;
+static void on_sigint(int sig)
+{
+    if (g_stop) { /* second Ctrl-C: stop now */
+        signal(sig, SIG_DFL);
+        raise(sig);
+    }
+    g_stop = 1;
+}
+
+typedef struct ui {
+    int tty, epochs;
+    double t0;
+} ui;
+
+static void ui_log(const char *msg, void *user)
+{
+    (void)user;
+    fprintf(stderr, "%s\n", msg);
+}
+
+static void ui_progress(const char *what, size_t done, size_t total, void *user)
+{
+    ui *u = user;
+    if (!u->tty || !total) return;
+    int w = 30, fill = (int)((double)done / (double)total * w);
+    fprintf(stderr, "\r  features %-5s [%.*s%*s] %zu/%zu", what, fill,
+            "##############################", w - fill, "", done, total);
+    if (done == total) fputc('\n', stderr);
+}
+
+static void ui_batch(int epoch, size_t done, size_t total, void *user)
+{
+    ui *u = user;
+    if (!u->tty) return;
+    int w = 30, fill = (int)((double)done / (double)total * w);
+    fprintf(stderr, "\r  epoch %d/%d [%.*s%*s] %zu/%zu", epoch, u->epochs, fill,
+            "##############################", w - fill, "", done, total);
+}
+
+static void ui_epoch(const pn_epoch_stats *s, void *user)
+{
+    ui *u = user;
+    if (u->tty) fprintf(stderr, "\r%70s\r", "");
+    char val[96] = "val -";
+    if (isfinite(s->val_loss))
+        snprintf(val, sizeof val, "val loss %.4f acc %5.1f%%", s->val_loss, 100 * s->val_acc);
+    printf("epoch %d/%d  train loss %.4f acc %5.1f%%  %s  %.2fs\n", s->epoch, u->epochs,
+           s->train_loss, 100 * s->train_acc, val, s->seconds);
+    fflush(stdout);
+}
+
+typedef struct save_ctx {
+    const pn_statedict *sd;
+    const pn_model *model;
+    const char *const *class_names;
+    const char *training_json;
+    const char *sha_hex;
+} save_ctx;
+
+static pn_status save_model(void *c, const char *path, const float *w, const float *b,
+                            int classes, int dim, double thr, pn_error *err)
+{
+    save_ctx *s = c;
+    if (s->model)
+        return pn_save_engine_model(path, s->model, thr, s->class_names, s->training_json,
+                                    s->sha_hex, err);
+    return pn_save_trained_model(path, s->sd, w, b, classes, dim, thr, s->class_names,
+                                 s->training_json, s->sha_hex, err);
+}
+
+static void print_metrics(const char *name, const pn_metrics *m)
+{
+    if (!m->n) return;
+    char auc[32] = "n/a";
+    if (isfinite(m->auc)) snprintf(auc, sizeof auc, "%.4f", m->auc);
+    printf("%-5s n=%zu  acc %.1f%%  sens %.1f%%  spec %.1f%%  AUC %s  (TN %zu FP %zu FN %zu TP "
+           "%zu)\n",
+           name, m->n, 100 * m->accuracy, 100 * m->sensitivity, 100 * m->specificity, auc, m->tn,
+           m->fp, m->fn, m->tp);
+}
+
+int pn_cmd_train(int argc, char **argv)
+{
+    const char *cmd = "train", *data = NULL, *weights = NULL, *out = NULL;
+    const char *freeze = "fc", *threshold = "0.5";
+    long epochs = 5, batch = 32, threads = 0, seed = 0;
+    double lr = 1e-3, val_split = 0;
+    int bf16 = 0, fast = 0, skip_bad = 0, resume = 0, no_cache = 0, shuffle = 1;
+    pn_balance balance = PN_BALANCE_WEIGHT;
+    enum { O_EPOCHS = 256, O_BATCH, O_LR, O_SEED, O_FREEZE, O_BALANCE, O_VALSPLIT, O_THR,
+           O_BF16, O_FAST, O_SKIP, O_RESUME, O_NOCACHE, O_NOSHUFFLE };
+    static const struct option opts[] = {
+        {"data", required_argument, 0, 'd'},     {"weights", required_argument, 0, 'w'},
+        {"out", required_argument, 0, 'o'},      {"epochs", required_argument, 0, O_EPOCHS},
+        {"batch", required_argument, 0, O_BATCH}, {"lr", required_argument, 0, O_LR},
+        {"seed", required_argument, 0, O_SEED},  {"threads", required_argument, 0, 'j'},
+        {"freeze", required_argument, 0, O_FREEZE}, {"balance", required_argument, 0, O_BALANCE},
+        {"val-split", required_argument, 0, O_VALSPLIT}, {"threshold", required_argument, 0, O_THR},
+        {"bf16", no_argument, 0, O_BF16},        {"fast-decode", no_argument, 0, O_FAST},
+        {"skip-bad", no_argument, 0, O_SKIP},    {"resume", no_argument, 0, O_RESUME},
+        {"no-cache", no_argument, 0, O_NOCACHE}, {"no-shuffle", no_argument, 0, O_NOSHUFFLE},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    pn_error err = {0};
+    int ch;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "d:w:o:j:h", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'd': data = optarg; break;
+        case 'w': weights = optarg; break;
+        case 'o': out = optarg; break;
+        case O_EPOCHS: if (pn_cli_parse_int(cmd, "--epochs", optarg, 1, 100000, &epochs)) return 2; break;
+        case O_BATCH: if (pn_cli_parse_int(cmd, "--batch", optarg, 1, 4096, &batch)) return 2; break;
+        case O_LR: if (pn_cli_parse_double(cmd, "--lr", optarg, 1e-12, 10, &lr)) return 2; break;
+        case O_SEED: if (pn_cli_parse_int(cmd, "--seed", optarg, 0, 0x7fffffffL, &seed)) return 2; break;
+        case 'j': if (pn_cli_parse_int(cmd, "--threads", optarg, 1, 256, &threads)) return 2; break;
+        case O_FREEZE: freeze = optarg; break;
+        case O_BALANCE:
+            if (pn_balance_parse(optarg, &balance, &err)) return pn_cli_usage_error(cmd, "%s", err.msg);
+            break;
+        case O_VALSPLIT:
+            if (pn_cli_parse_double(cmd, "--val-split", optarg, 1e-6, 0.9, &val_split)) return 2;
+            break;
+        case O_THR: threshold = optarg; break;
+        case O_BF16: bf16 = 1; break;
+        case O_FAST: fast = 1; break;
+        case O_SKIP: skip_bad = 1; break;
+        case O_RESUME: resume = 1; break;
+        case O_NOCACHE: no_cache = 1; break;
+        case O_NOSHUFFLE: shuffle = 0; break;
+        case 'h': help(stdout); return 0;
+        default: return pn_cli_usage_error(cmd, "unknown option");
+        }
+    }
+    if (optind != argc) return pn_cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    if (!data || !weights) return pn_cli_usage_error(cmd, "--data and --weights are required");
+    if (strcmp(freeze, "fc") && strcmp(freeze, "layer4") && strcmp(freeze, "layer3") &&
+        strcmp(freeze, "none"))
+        return pn_cli_usage_error(cmd, "--freeze wants fc, layer4, layer3 or none, not '%s'", freeze);
+    pn_freeze fz;
+    if (pn_freeze_parse(freeze, &fz)) return pn_cli_usage_error(cmd, "bad --freeze '%s'", freeze);
+    if (fz != PN_FREEZE_FC && resume)
+        return pn_cli_usage_error(cmd, "--resume works with --freeze fc only");
+    if (fz == PN_FREEZE_NONE) no_cache = 1; /* the "feature" is the image itself */
+    int thr_auto = !strcmp(threshold, "auto");
+    double thr = 0.5;
+    if (!thr_auto && pn_cli_parse_double(cmd, "--threshold", threshold, 0, 1, &thr)) return 2;
+    char outbuf[256];
+    if (!out) {
+        time_t now = time(NULL);
+        struct tm tmv;
+        localtime_r(&now, &tmv);
+        strftime(outbuf, sizeof outbuf, "runs/%Y%m%d-%H%M%S", &tmv);
+        out = outbuf;
+    }
+
+    int rc = 1;
+    pn_dataset *ds = NULL;
+    pn_statedict sd;
+    pn_statedict_init(&sd);
+    pn_infer_extractor ix = {0};
+    pn_model *model = NULL;
+    pn_train_summary sum = {0};
+    uint8_t wh[32];
+    char whex[65];
+    if (pn_dataset_open(data, &ds, &err)) goto fail;
+    int C = pn_dataset_num_classes(ds);
+    if (C != 2) {
+        pn_error_set(&err, PN_E_ARG,
+                     "%s has %d class folder(s); training needs two (NORMAL and PNEUMONIA)", data,
+                     C);
+        goto fail;
+    }
+    if (pn_weights_load(weights, &sd, &err)) goto fail;
+    if (pn_resnet18_check(&sd, C, PN_R18_HEAD_OPTIONAL, NULL, &err)) {
+        pn_error_prefix(&err, "%s: ", weights);
+        goto fail;
+    }
+    if (pn_sha256_file(weights, wh, &err)) goto fail;
+    pn_hex(wh, 32, whex);
+    if (fz != PN_FREEZE_FC) {
+        pn_model_config mc = {C, (int)batch, 224, 224, fz, (int)threads};
+        if (pn_model_create(&model, &mc, &err) || pn_model_load(model, &sd, 1, &err)) {
+            pn_error_prefix(&err, "%s: ", weights);
+            goto fail;
+        }
+    }
+    int stage = fz == PN_FREEZE_FC       ? PN_INFER_POOL
+                : fz == PN_FREEZE_LAYER4 ? PN_INFER_LAYER3
+                : fz == PN_FREEZE_LAYER3 ? PN_INFER_LAYER2
+                                         : -1;
+    if (pn_infer_extractor_init(&ix, ds, &sd, wh, stage, (int)batch, (int)threads, bf16, fast, skip_bad,
+                                &err))
+        goto fail;
+    pn_dataset_source src;
+    if (pn_dataset_source_init(&src, ds, &err)) goto fail;
+
+    char s_epochs[32], s_batch[32], s_lr[32], s_seed[32], s_vs[32], s_thr[32];
+    snprintf(s_epochs, sizeof s_epochs, "%ld", epochs);
+    snprintf(s_batch, sizeof s_batch, "%ld", batch);
+    snprintf(s_lr, sizeof s_lr, "%g", lr);
+    snprintf(s_seed, sizeof s_seed, "%ld", seed);
+    snprintf(s_vs, sizeof s_vs, "%g", val_split);
+    snprintf(s_thr, sizeof s_thr, "%s", threshold);
+    const char *settings[] = {"data", data, "weights", weights, "weights_sha256", whex,
+                              "epochs", s_epochs, "batch", s_batch, "lr", s_lr, "seed", s_seed,
+                              "freeze", freeze, "balance", pn_balance_name(balance),
+                              "val_split", s_vs, "threshold", s_thr,
+                              "bf16", pn_infer_is_bf16(ix.engine) ? "yes" : "no",
+                              "fast_decode", fast ? "yes" : "no", "shuffle", shuffle ? "yes" : "no",
+                              NULL};
+    char tjson[1024];
+    snprintf(tjson, sizeof tjson,
+             "{\"epochs\":%ld,\"batch\":%ld,\"lr\":%g,\"seed\":%ld,\"freeze\":\"%s\","
+             "\"balance\":\"%s\",\"val_split\":%g,\"threshold\":\"%s\",\"bf16\":%d,"
+             "\"fast_decode\":%d,\"shuffle\":%d,\"optimizer\":\"adam\"}",
+             epochs, batch, lr, seed, freeze, pn_balance_name(balance), val_split, threshold,
+             pn_infer_is_bf16(ix.engine), fast, shuffle);
+
+    printf("pneumo train: seed %ld, %ld epochs, batch %ld, Adam lr %g, freeze %s, balance %s\n",
+           seed, epochs, batch, lr, freeze, pn_balance_name(balance));
+    printf("  data %s (%s): %zu train, %zu val, %zu test; classes %s, %s\n", data,
+           pn_dataset_kind(ds), pn_dataset_count(ds, PN_SPLIT_TRAIN),
+           pn_dataset_count(ds, PN_SPLIT_VAL), pn_dataset_count(ds, PN_SPLIT_TEST),
+           pn_dataset_class_name(ds, 0), pn_dataset_class_name(ds, 1));
+    printf("  weights %s (sha256 %.12s), threads %d%s; out %s\n", weights, whex,
+           pn_infer_threads(ix.engine), pn_infer_is_bf16(ix.engine) ? ", bf16" : "", out);
+    fflush(stdout);
+
+    ui u = {isatty(2), (int)epochs, pn_now()};
+    save_ctx sc = {&sd, model, src.class_names, tjson, whex};
+    pn_train_config cfg;
+    pn_train_config_default(&cfg);
+    cfg.head.epochs = (int)epochs;
+    cfg.head.batch = (int)batch;
+    cfg.head.lr = lr;
+    cfg.head.seed = (uint64_t)seed;
+    cfg.head.balance = balance;
+    cfg.head.resume = resume;
+    cfg.head.shuffle = shuffle;
+    cfg.head.on_epoch = ui_epoch;
+    cfg.head.on_batch = ui_batch;
+    cfg.head.user = &u;
+    cfg.head.cancel = &g_stop;
+    cfg.val_split = val_split;
+    cfg.threshold_auto = thr_auto;
+    cfg.threshold = thr;
+    cfg.out_dir = out;
+    cfg.use_cache = !no_cache;
+    cfg.settings = settings;
+    cfg.save_model = save_model;
+    cfg.save_ctx = &sc;
+    cfg.model = model;
+    cfg.log = ui_log;
+    cfg.progress = ui_progress;
+    cfg.user = &u;
+    void (*old)(int) = signal(SIGINT, on_sigint);
+    pn_status st = pn_train_run(&cfg, &src.src, &ix.ex, &sum, &err);
+    signal(SIGINT, old);
+    if (st) goto fail;
+    printf("threshold %.4f on P(%s)\n", sum.threshold, pn_dataset_class_name(ds, 1));
+    print_metrics("val", &sum.val);
+    print_metrics("test", &sum.test);
+    printf("done in %.1fs: %s/{model.safetensors,metrics.json,predictions.csv,report.html}\n",
+           pn_now() - u.t0, out);
+    rc = 0;
+    goto done;
+fail:
+    rc = pn_cli_fail(cmd, &err);
+done:
+    pn_train_summary_free(&sum);
+    pn_infer_extractor_free(&ix);
+    if (model) pn_model_free(model);
+    pn_statedict_free(&sd);
+    if (ds) pn_dataset_free(ds);
+    return rc;
+}

@@ -1,0 +1,156 @@
+/* A trained classifier on the inference engine: probabilities, dataset
+ * evaluation and CAM heatmaps. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pneumo/cam.h"
+#include "pneumo/head.h"
+#include "pneumo/predict.h"
+
+pn_status pn_classifier_open(pn_classifier *c, const char *model_path, int batch, int threads,
+                             int bf16, int want_cam, pn_error *err)
+{
+    memset(c, 0, sizeof *c);
+    pn_statedict_init(&c->sd);
+    pn_status st = pn_modelfile_load(model_path, &c->sd, &c->meta, err);
+    if (st) return st;
+    const pn_tensor *fw = pn_statedict_findc(&c->sd, "fc.weight");
+    if (!fw || fw->ndim != 2 || fw->shape[1] != 512 || fw->shape[0] < 2) {
+        pn_classifier_free(c);
+        return pn_error_set(err, PN_E_FORMAT,
+                            "%s: no classifier head (fc.weight (C, 512) with C >= 2); train one "
+                            "with 'pneumo train'",
+                            model_path);
+    }
+    c->classes = (int)fw->shape[0];
+    c->fc_w = fw->data;
+    c->batch = batch;
+    c->want_cam = want_cam;
+    pn_infer_config ic = pn_infer_config_default();
+    ic.max_batch = batch;
+    ic.threads = threads;
+    ic.bf16 = bf16;
+    ic.stop = PN_INFER_LOGITS;
+    ic.want_layer4 = want_cam;
+    st = pn_infer_create(&c->engine, &c->sd, &ic, err);
+    if (st) {
+        pn_error_prefix(err, "%s: ", model_path);
+        pn_classifier_free(c);
+        return st;
+    }
+    if (err) err->msg[0] = 0;
+    c->logits = malloc((size_t)batch * c->classes * sizeof *c->logits);
+    if (!c->logits) {
+        pn_classifier_free(c);
+        return pn_error_set(err, PN_E_NOMEM, "classifier: out of memory");
+    }
+    return PN_OK;
+}
+
+void pn_classifier_free(pn_classifier *c)
+{
+    if (c->engine) pn_infer_free(c->engine);
+    pn_statedict_free(&c->sd);
+    free(c->logits);
+    memset(c, 0, sizeof *c);
+}
+
+pn_status pn_classifier_run(pn_classifier *c, const float *x, int n, float *probs, float *layer4,
+                            pn_error *err)
+{
+    pn_status st = pn_infer_run(c->engine, x, n, c->logits, c->want_cam ? layer4 : NULL, err);
+    if (st) return st;
+    pn_softmax(c->logits, n, c->classes, probs);
+    return PN_OK;
+}
+
+int pn_classifier_decide(const pn_classifier *c, const float *probs, double threshold)
+{
+    if (c->classes == 2) return (double)probs[1] >= threshold;
+    int am = 0;
+    for (int k = 1; k < c->classes; k++)
+        if (probs[k] > probs[am]) am = k;
+    return am;
+}
+
+pn_status pn_classifier_eval_split(pn_classifier *c, const pn_dataset *ds, pn_split split,
+                                   int threads, const pn_decode_opts *o, int skip_bad,
+                                   float **probs, int **labels, const char ***names, size_t *n,
+                                   pn_error *err)
+{
+    *probs = NULL;
+    *labels = NULL;
+    *names = NULL;
+    *n = 0;
+    size_t total = pn_dataset_count(ds, split);
+    if (total == 0)
+        return pn_error_set(err, PN_E_ARG, "%s: the %s split is empty", pn_dataset_path(ds),
+                            pn_split_name(split));
+    const int C = c->classes, B = c->batch;
+    float *p = malloc(total * C * sizeof *p), *x = malloc((size_t)B * 3 * 224 * 224 * sizeof *x);
+    int *y = malloc(total * sizeof *y), *yb = malloc((size_t)B * sizeof *yb);
+    const char **nm = malloc(total * sizeof *nm);
+    size_t *idx = malloc((size_t)B * sizeof *idx);
+    pn_loader *l = NULL;
+    pn_status st = PN_OK;
+    if (!p || !x || !y || !yb || !nm || !idx) {
+        st = pn_error_set(err, PN_E_NOMEM, "eval: out of memory");
+        goto done;
+    }
+    st = pn_loader_create(&l, ds, split, NULL, 0, B, threads, o, skip_bad, err);
+    if (st) goto done;
+    size_t k = 0;
+    for (;;) {
+        int nb = 0;
+        st = pn_loader_next(l, x, yb, idx, &nb, err);
+        if (st || nb == 0) break;
+        st = pn_classifier_run(c, x, nb, p + k * C, NULL, err);
+        if (st) break;
+        for (int i = 0; i < nb; i++) {
+            y[k + i] = yb[i];
+            nm[k + i] = pn_dataset_item(ds, split, idx[i])->name;
+        }
+        k += (size_t)nb;
+    }
+    if (!st) {
+        *probs = p;
+        *labels = y;
+        *names = nm;
+        *n = k;
+        p = NULL;
+        y = NULL;
+        nm = NULL;
+    }
+done:
+    if (l) pn_loader_free(l);
+    free(p);
+    free(x);
+    free(y);
+    free(yb);
+    free(nm);
+    free(idx);
+    return st;
+}
+
+pn_status pn_classifier_cam_png(const pn_classifier *c, const float *layer4, int h, int w,
+                                int cls, const pn_image *img, const char *png_path,
+                                pn_error *err)
+{
+    if (cls < 0 || cls >= c->classes) return pn_error_set(err, PN_E_ARG, "CAM: class %d", cls);
+    float *cam = malloc((size_t)h * w * sizeof *cam);
+    uint8_t *rgb = malloc((size_t)img->w * img->h * 3), *out = malloc((size_t)img->w * img->h * 3);
+    pn_status st;
+    if (!cam || !rgb || !out) {
+        st = pn_error_set(err, PN_E_NOMEM, "CAM: out of memory for %dx%d", img->w, img->h);
+    } else {
+        pn_cam_compute(layer4, 512, h, w, c->fc_w + (size_t)cls * 512, cam);
+        pn_image_to_rgb(img, rgb);
+        st = pn_cam_overlay(cam, h, w, rgb, img->h, img->w, 3, 0.45f, out, err);
+        if (!st) st = pn_png_write_rgb(png_path, out, img->w, img->h, err);
+    }
+    free(cam);
+    free(rgb);
+    free(out);
+    return st;
+}

@@ -1,0 +1,123 @@
+/* The on-disk feature cache (see pneumo/featcache.h). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pneumo/featcache.h"
+#include "pneumo/util.h"
+
+#define FC_MAGIC "PNFEAT01"
+#define FC_HDR (8 + 4 + 32)
+
+pn_status pn_featcache_open(pn_featcache *fc, const char *dir, pn_error *err)
+{
+    memset(fc, 0, sizeof *fc);
+    char base[4096];
+    if (dir) {
+        if (snprintf(fc->dir, sizeof fc->dir, "%s", dir) >= (int)sizeof fc->dir)
+            return pn_error_set(err, PN_E_ARG, "feature cache: path too long");
+    } else {
+        pn_status st = pn_cache_dir(base, sizeof base, err);
+        if (st) return st;
+        st = pn_path_join(fc->dir, sizeof fc->dir, base, "features", err);
+        if (st) return st;
+    }
+    pn_status st = pn_mkdirs(fc->dir, err);
+    if (st) pn_error_prefix(err, "feature cache (use --no-cache to run without): ");
+    return st;
+}
+
+void pn_featcache_key(const uint8_t weights_hash[32], const char *settings, const char *stage,
+                      const uint8_t content_hash[32], uint8_t key[32])
+{
+    size_t ls = strlen(settings), lt = strlen(stage);
+    size_t n = 14 + 32 + 8 + ls + 8 + lt + 32;
+    uint8_t *buf = malloc(n), *p = buf;
+    if (!buf) {
+        memset(key, 0, 32);
+        return;
+    }
+    memcpy(p, "pneumo-feat-v1", 14), p += 14;
+    memcpy(p, weights_hash, 32), p += 32;
+    uint64_t l = ls;
+    memcpy(p, &l, 8), p += 8;
+    memcpy(p, settings, ls), p += ls;
+    l = lt;
+    memcpy(p, &l, 8), p += 8;
+    memcpy(p, stage, lt), p += lt;
+    memcpy(p, content_hash, 32);
+    pn_sha256_buf(buf, n, key);
+    free(buf);
+}
+
+static pn_status entry_path(const pn_featcache *fc, const uint8_t key[32], char *path, size_t n,
+                            pn_error *err)
+{
+    char hex[65];
+    pn_hex(key, 32, hex);
+    if (snprintf(path, n, "%s/%s.bin", fc->dir, hex) >= (int)n)
+        return pn_error_set(err, PN_E_ARG, "feature cache: path too long");
+    return PN_OK;
+}
+
+pn_status pn_featcache_get(pn_featcache *fc, const uint8_t key[32], float *out, size_t numel,
+                           int *hit, pn_error *err)
+{
+    *hit = 0;
+    char path[4200];
+    pn_status st = entry_path(fc, key, path, sizeof path, err);
+    if (st) return st;
+    size_t want = FC_HDR + numel * sizeof(float) + 32;
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fc->misses++;
+        return PN_OK;
+    }
+    uint8_t *buf = malloc(want + 1);
+    if (!buf) {
+        fclose(f);
+        return pn_error_set(err, PN_E_NOMEM, "feature cache: out of memory");
+    }
+    size_t got = fread(buf, 1, want + 1, f);
+    fclose(f);
+    uint32_t n32;
+    memcpy(&n32, buf + 8, 4);
+    uint8_t sum[32];
+    int ok = got == want && !memcmp(buf, FC_MAGIC, 8) && n32 == numel &&
+             !memcmp(buf + 12, key, 32);
+    if (ok) {
+        pn_sha256_buf(buf, want - 32, sum);
+        ok = !memcmp(sum, buf + want - 32, 32);
+    }
+    if (ok) {
+        memcpy(out, buf + FC_HDR, numel * sizeof(float));
+        *hit = 1;
+        fc->hits++;
+    } else {
+        fc->bad++; /* recomputed and overwritten by the caller */
+        fc->misses++;
+    }
+    free(buf);
+    return PN_OK;
+}
+
+pn_status pn_featcache_put(pn_featcache *fc, const uint8_t key[32], const float *x, size_t numel,
+                           pn_error *err)
+{
+    char path[4200];
+    pn_status st = entry_path(fc, key, path, sizeof path, err);
+    if (st) return st;
+    if (numel > UINT32_MAX) return pn_error_set(err, PN_E_ARG, "feature cache: entry too large");
+    size_t n = FC_HDR + numel * sizeof(float) + 32;
+    uint8_t *buf = malloc(n);
+    if (!buf) return pn_error_set(err, PN_E_NOMEM, "feature cache: out of memory");
+    uint32_t n32 = (uint32_t)numel;
+    memcpy(buf, FC_MAGIC, 8);
+    memcpy(buf + 8, &n32, 4);
+    memcpy(buf + 12, key, 32);
+    memcpy(buf + FC_HDR, x, numel * sizeof(float));
+    pn_sha256_buf(buf, n - 32, buf + n - 32);
+    st = pn_write_file_atomic(path, buf, n, err);
+    free(buf);
+    return st;
+}

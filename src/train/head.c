@@ -1,0 +1,22 @@
+/* Softmax of logits, row by row (max-subtracted, float). */
+#include <math.h>
+#include <stddef.h>
+
+#include "pneumo/head.h"
+
+void pn_softmax(const float *logits, int n, int c, float *probs)
+{
+    // logits (N,C) -> probs (N,C)
+    for (int i = 0; i < n; i++) {
+        const float *z = logits + (size_t)i * c;
+        float *p = probs + (size_t)i * c;
+        float mx = z[0];
+        for (int k = 1; k < c; k++) mx = z[k] > mx ? z[k] : mx;
+        float s = 0.0f;
+        for (int k = 0; k < c; k++) {
+            p[k] = expf(z[k] - mx);
+            s += p[k];
+        }
+        for (int k = 0; k < c; k++) p[k] /= s;
+    }
+}

@@ -1,0 +1,333 @@
+/* pn_train_run: the whole training application on a source + extractor. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pneumo/app.h"
+#include "pneumo/head.h"
+#include "pneumo/util.h"
+
+void pn_train_config_default(pn_train_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    pn_head_train_cfg_default(&cfg->head);
+    cfg->threshold = 0.5;
+    cfg->use_cache = 1;
+}
+
+void pn_train_summary_free(pn_train_summary *sum) { pn_head_state_free(&sum->head); }
+
+static void logf_(const pn_train_config *cfg, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void logf_(const pn_train_config *cfg, const char *fmt, ...)
+{
+    if (!cfg->log) return;
+    char msg[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    cfg->log(msg, cfg->user);
+}
+
+/* one split's data, owned */
+typedef struct split_data {
+    size_t n;
+    float *x;           /* (n, D) */
+    int *y;             /* (n) */
+    const char **names; /* (n), borrowed from the source */
+    float *probs;       /* (n, C) */
+} split_data;
+
+static void split_free(split_data *s)
+{
+    free(s->x);
+    free(s->y);
+    free(s->names);
+    free(s->probs);
+    memset(s, 0, sizeof *s);
+}
+
+static pn_status split_alloc(split_data *s, size_t n, int D, int C, pn_error *err)
+{
+    s->n = n;
+    s->x = malloc((n ? n : 1) * (size_t)D * sizeof *s->x);
+    s->y = malloc((n ? n : 1) * sizeof *s->y);
+    s->names = malloc((n ? n : 1) * sizeof *s->names);
+    s->probs = malloc((n ? n : 1) * (size_t)C * sizeof *s->probs);
+    if (!s->x || !s->y || !s->names || !s->probs) {
+        split_free(s);
+        return pn_error_set(err, PN_E_NOMEM, "out of memory for %zu items", n);
+    }
+    return PN_OK;
+}
+
+static pn_status load_split(const pn_train_config *cfg, const pn_source *src,
+                            const pn_extractor *ex, pn_featcache *cache, int split,
+                            split_data *s, pn_error *err)
+{
+    size_t n = src->count(src->ctx, split);
+    pn_status st = split_alloc(s, n, ex->dim, src->classes, err);
+    if (st) return st;
+    for (size_t i = 0; i < n; i++) {
+        s->y[i] = src->label(src->ctx, split, i);
+        s->names[i] = src->name(src->ctx, split, i);
+    }
+    st = pn_features_compute(src, ex, cache, split, s->x, cfg->progress, cfg->user,
+                             cfg->head.cancel, err);
+    if (st) {
+        split_free(s);
+        return st;
+    }
+    /* items the extractor could not read (--skip-bad) have NaN features: drop them */
+    const size_t D = (size_t)ex->dim;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        int ok = 1;
+        for (size_t q = 0; q < D && ok; q++) ok = isfinite(s->x[i * D + q]);
+        if (!ok) {
+            logf_(cfg, "skipped unreadable image %s", s->names[i]);
+            continue;
+        }
+        if (k != i) {
+            memmove(s->x + k * D, s->x + i * D, D * sizeof *s->x);
+            s->y[k] = s->y[i];
+            s->names[k] = s->names[i];
+        }
+        k++;
+    }
+    s->n = k;
+    return PN_OK;
+}
+
+static pn_status out_path(char *buf, size_t n, const char *dir, const char *name, pn_error *err)
+{
+    return pn_path_join(buf, n, dir, name, err);
+}
+
+static pn_status check_out_dir(const char *dir, pn_error *err)
+{
+    pn_status st = pn_mkdirs(dir, err);
+    if (st) return pn_error_prefix(err, "--out: ");
+    char p[4096];
+    st = out_path(p, sizeof p, dir, "metrics.json", err);
+    if (st) return st;
+    pn_afile af;
+    st = pn_afile_open(&af, p, err);
+    if (st)
+        return pn_error_prefix(err, "--out %s is not writable (choose another folder): ", dir);
+    pn_afile_abort(&af);
+    return PN_OK;
+}
+
+pn_status pn_train_run(const pn_train_config *cfg, const pn_source *src, const pn_extractor *ex,
+                       pn_train_summary *sum, pn_error *err)
+{
+    memset(sum, 0, sizeof *sum);
+    const int C = src->classes, D = ex->dim;
+    if (C < 2)
+        return pn_error_set(err, PN_E_ARG,
+                            "the dataset has %d class folder(s); it needs two (NORMAL and "
+                            "PNEUMONIA) under train/",
+                            C);
+    if (!cfg->out_dir) return pn_error_set(err, PN_E_ARG, "no --out folder");
+    pn_status st = check_out_dir(cfg->out_dir, err);
+    if (st) return st;
+    size_t ntr = src->count(src->ctx, PN_SPLIT_TRAIN);
+    if (ntr == 0)
+        return pn_error_set(err, PN_E_ARG,
+                            "the train split is empty: put images in train/<CLASS>/ of the data");
+
+    pn_featcache cache, *cp = NULL;
+    if (cfg->use_cache) {
+        st = pn_featcache_open(&cache, cfg->cache_dir, err);
+        if (st) return st;
+        cp = &cache;
+    }
+    split_data sp[PN_NSPLITS] = {{0}};
+    for (int s = 0; s < PN_NSPLITS && !st; s++) st = load_split(cfg, src, ex, cp, s, &sp[s], err);
+    if (st == PN_E_FORMAT && err) {
+        size_t len = strlen(err->msg);
+        snprintf(err->msg + len, sizeof err->msg - len,
+                 " (remove or replace the file, or pass --skip-bad to leave unreadable images out)");
+    }
+    if (st) goto done;
+    if (cp) {
+        sum->cache_hits = cp->hits;
+        sum->cache_misses = cp->misses;
+        logf_(cfg, "feature cache: %zu hits, %zu computed%s (%s)", cp->hits, cp->misses,
+              cp->bad ? ", some entries were invalid and recomputed" : "", cp->dir);
+    }
+
+    const char *val_name = "val";
+    if (cfg->val_split > 0) {
+        /* carve a patient-grouped stratified val out of train; val/ is then unused */
+        split_data *tr = &sp[PN_SPLIT_TRAIN];
+        unsigned char *isv = malloc(tr->n);
+        if (!isv) {
+            st = pn_error_set(err, PN_E_NOMEM, "--val-split: out of memory");
+            goto done;
+        }
+        st = pn_val_split(tr->names, tr->y, tr->n, C, cfg->val_split, cfg->head.seed, isv, err);
+        if (st) {
+            free(isv);
+            goto done;
+        }
+        size_t nv = 0;
+        for (size_t i = 0; i < tr->n; i++) nv += isv[i];
+        split_data ntrain, nval;
+        st = split_alloc(&ntrain, tr->n - nv, D, C, err);
+        if (!st) st = split_alloc(&nval, nv, D, C, err);
+        if (st) {
+            split_free(&ntrain);
+            free(isv);
+            goto done;
+        }
+        size_t a = 0, b = 0;
+        for (size_t i = 0; i < tr->n; i++) {
+            split_data *dst = isv[i] ? &nval : &ntrain;
+            size_t k = isv[i] ? b++ : a++;
+            memcpy(dst->x + k * D, tr->x + i * D, (size_t)D * sizeof(float));
+            dst->y[k] = tr->y[i];
+            dst->names[k] = tr->names[i];
+        }
+        free(isv);
+        if (sp[PN_SPLIT_VAL].n)
+            logf_(cfg, "--val-split %g: %zu train images (patients kept whole) become the "
+                       "validation set; the %zu images of val/ are not used",
+                  cfg->val_split, nv, sp[PN_SPLIT_VAL].n);
+        split_free(&sp[PN_SPLIT_TRAIN]);
+        split_free(&sp[PN_SPLIT_VAL]);
+        sp[PN_SPLIT_TRAIN] = ntrain;
+        sp[PN_SPLIT_VAL] = nval;
+        val_name = "val (carved from train)";
+    } else if (sp[PN_SPLIT_VAL].n < 100) {
+        logf_(cfg, "warning: the validation split has only %zu images: its accuracy moves in "
+                   "big steps and picks thresholds poorly; consider --val-split 0.1",
+              sp[PN_SPLIT_VAL].n);
+    }
+    (void)val_name;
+    sum->n_train = sp[PN_SPLIT_TRAIN].n;
+    sum->n_val = sp[PN_SPLIT_VAL].n;
+    sum->n_test = sp[PN_SPLIT_TEST].n;
+    if (cfg->threshold_auto && sp[PN_SPLIT_VAL].n == 0) {
+        st = pn_error_set(err, PN_E_ARG,
+                          "--threshold auto needs a validation set: val/ is empty (use "
+                          "--val-split 0.1 or --threshold T)");
+        goto done;
+    }
+    for (int s = 0; s < PN_NSPLITS; s++)
+        for (size_t i = 0; i < sp[s].n; i++)
+            if (sp[s].y[i] < 0 || sp[s].y[i] >= C) {
+                st = pn_error_set(err, PN_E_ARG, "%s item %s has label %d (classes: %d)",
+                                  pn_split_name((pn_split)(s)), sp[s].names[i], sp[s].y[i], C);
+                goto done;
+            }
+
+    /* train the head */
+    char ckpt[4096];
+    st = out_path(ckpt, sizeof ckpt, cfg->out_dir, "checkpoint.bin", err);
+    if (st) goto done;
+    pn_head_train_cfg hc = cfg->head;
+    hc.classes = C;
+    hc.checkpoint = ckpt;
+    pn_featset ftr = {sp[0].n, D, sp[0].x, sp[0].y}, fva = {sp[1].n, D, sp[1].x, sp[1].y};
+    if (cfg->head.balance == PN_BALANCE_WEIGHT) {
+        float w[PN_MAX_CLASSES];
+        st = pn_class_weights(ftr.label, ftr.n, C, w, err);
+        if (st) goto done;
+        char line[512];
+        int k = snprintf(line, sizeof line, "class weights (N / (C * n_c)):");
+        for (int c = 0; c < C && k < (int)sizeof line; c++)
+            k += snprintf(line + k, sizeof line - (size_t)k, " %s %.4f", src->class_names[c],
+                          w[c]);
+        logf_(cfg, "%s", line);
+    }
+    if (cfg->model)
+        st = pn_model_train_feats(cfg->model, &hc, &ftr, fva.n ? &fva : NULL, &sum->head, err);
+    else
+        st = pn_head_train(&hc, &ftr, fva.n ? &fva : NULL, &sum->head, err);
+    if (st) goto done;
+    const float *cw = cfg->head.balance == PN_BALANCE_WEIGHT ? sum->head.class_w : NULL;
+
+    /* probabilities, threshold, metrics */
+    for (int s = 1; s < PN_NSPLITS; s++) {
+        if (!sp[s].n) continue;
+        pn_featset fs = {sp[s].n, D, sp[s].x, sp[s].y};
+        double l, a;
+        if (cfg->model)
+            st = pn_model_evaluate_feats(cfg->model, &fs, cw, &l, &a, sp[s].probs, err);
+        else
+            st = pn_head_evaluate(sum->head.w, sum->head.b, C, &fs, cw, &l, &a, sp[s].probs, err);
+        if (st) goto done;
+    }
+    double thr = cfg->threshold;
+    const char *thr_src = "--threshold";
+    if (cfg->threshold_auto && C == 2) {
+        float *p1 = malloc(sp[1].n * sizeof *p1);
+        if (!p1) {
+            st = pn_error_set(err, PN_E_NOMEM, "threshold: out of memory");
+            goto done;
+        }
+        for (size_t i = 0; i < sp[1].n; i++) p1[i] = sp[1].probs[i * 2 + 1];
+        double j;
+        st = pn_youden_threshold(p1, sp[1].y, sp[1].n, &thr, &j, err);
+        free(p1);
+        if (st) goto done;
+        thr_src = "auto (Youden's J on validation)";
+        logf_(cfg, "threshold auto: P(%s) >= %.4f (Youden's J %.3f on %zu validation images)",
+              src->class_names[1], thr, j, sp[1].n);
+    }
+    sum->threshold = thr;
+    pn_split_result res[2];
+    int nres = 0;
+    for (int s = 1; s < PN_NSPLITS; s++) {
+        if (!sp[s].n) continue;
+        pn_split_result *r = &res[nres++];
+        *r = (pn_split_result){.name = pn_split_name((pn_split)(s)), .n = sp[s].n, .files = sp[s].names,
+                               .labels = sp[s].y, .probs = sp[s].probs};
+        if (C == 2) {
+            st = pn_split_result_compute(r, C, thr, err);
+            if (st) {
+                nres--;
+                break;
+            }
+            if (s == PN_SPLIT_VAL) sum->val = r->m;
+            else sum->test = r->m;
+        }
+    }
+
+    /* outputs */
+    char p[4096];
+    pn_run_report rep = {C, src->class_names, cfg->settings, sum->head.hist,
+                         sum->head.epochs_done, thr, thr_src, cw, res, nres};
+    if (!st && cfg->save_model) {
+        st = out_path(p, sizeof p, cfg->out_dir, "model.safetensors", err);
+        if (!st)
+            st = cfg->save_model(cfg->save_ctx, p, sum->head.w, sum->head.b, C, D, thr, err);
+    }
+    if (!st) st = out_path(p, sizeof p, cfg->out_dir, "metrics.json", err);
+    if (!st) st = pn_write_metrics_json(p, &rep, err);
+    if (!st) st = out_path(p, sizeof p, cfg->out_dir, "predictions.csv", err);
+    if (!st) st = pn_write_predictions_csv(p, &rep, err);
+    if (!st) st = out_path(p, sizeof p, cfg->out_dir, "curves.png", err);
+    if (!st) st = pn_plot_curves(p, rep.hist, rep.nhist, err);
+    if (!st && nres && C == 2) {
+        const pn_split_result *r = &res[nres - 1]; /* test when present, else val */
+        char title[64];
+        snprintf(title, sizeof title, "%s", r->name);
+        st = out_path(p, sizeof p, cfg->out_dir, "confusion.png", err);
+        if (!st) st = pn_plot_confusion(p, &r->m, src->class_names, title, err);
+        if (!st) st = out_path(p, sizeof p, cfg->out_dir, "roc.png", err);
+        if (!st) st = pn_plot_roc(p, r->roc, r->nroc, r->m.auc, title, err);
+    }
+    if (!st) st = out_path(p, sizeof p, cfg->out_dir, "report.html", err);
+    if (!st) st = pn_write_report_html(p, &rep, cfg->out_dir, err);
+    for (int i = 0; i < nres; i++) pn_split_result_free(&res[i]);
+done:
+    for (int s = 0; s < PN_NSPLITS; s++) split_free(&sp[s]);
+    if (st) pn_head_state_free(&sum->head);
+    return st;
+}

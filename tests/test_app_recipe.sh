@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# The full default recipe on ../shared/data/chest_xray with a random-weights
+# ResNet-18 .pth made by PyTorch (generated here, not committed): outputs,
+# the disk cache on a second run, --resume after a shorter run equals an
+# unbroken run, eval agrees with the run's metrics, predict/--json/--cam,
+# and bad input (missing/mis-shaped weights, one class, unwritable --out).
+set -eu
+PY=${PYTHON:-/usr/bin/python3}
+BIN=${PNEUMO_BIN:-build/pneumo}
+DATA=${PNEUMO_DATA:-../shared/data}/chest_xray
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+export XDG_CACHE_HOME="$tmp/cache"
+fail() { echo "FAIL: $*"; exit 1; }
+
+"$PY" - "$tmp" <<'PYEOF'
+import sys, torch, torchvision
+d = sys.argv[1]
+torch.manual_seed(0)
+sd = torchvision.models.resnet18().state_dict()
+torch.save(sd, d + "/r18.pth")
+bad = dict(sd); del bad["layer1.0.conv1.weight"]
+bad["layer2.0.bn1.weight"] = torch.zeros(7)
+torch.save(bad, d + "/bad.pth")
+PYEOF
+
+# 1. the recipe, first run: features computed and cached
+"$BIN" train --data "$DATA" --weights "$tmp/r18.pth" --out "$tmp/a" --seed 1 --threshold auto \
+    >"$tmp/a.log" 2>&1 || { cat "$tmp/a.log"; fail "train"; }
+cat "$tmp/a.log"
+for f in model.safetensors metrics.json predictions.csv curves.png confusion.png roc.png report.html checkpoint.bin; do
+    [ -s "$tmp/a/$f" ] || fail "$f missing"
+done
+grep -q "^epoch 5/5" "$tmp/a.log" || fail "no epoch lines"
+grep -q "seed 1" "$tmp/a.log" || fail "seed not in the header"
+grep -q "class weights (N / (C \* n_c)): NORMAL 2.0000 PNEUMONIA 0.6667" "$tmp/a.log" || fail "class weights"
+grep -q "only 16 images" "$tmp/a.log" || fail "no warning about the small val split"
+[ "$(wc -l <"$tmp/a/predictions.csv")" -eq 28 ] || fail "predictions.csv rows"
+ls "$tmp"/*/ >/dev/null
+ls "$tmp/a" | grep -q tmp && fail "temporary files left"
+
+# 2. second run: every feature from the disk cache; 2 epochs, then --resume to 5
+"$BIN" train --data "$DATA" --weights "$tmp/r18.pth" --out "$tmp/b" --seed 1 --threshold auto \
+    --epochs 2 >"$tmp/b.log" 2>&1 || { cat "$tmp/b.log"; fail "train b"; }
+grep -q "feature cache: 827 hits, 0 computed" "$tmp/b.log" || { cat "$tmp/b.log"; fail "cache not used"; }
+"$BIN" train --data "$DATA" --weights "$tmp/r18.pth" --out "$tmp/b" --seed 1 --threshold auto \
+    --epochs 5 --resume >"$tmp/b2.log" 2>&1 || { cat "$tmp/b2.log"; fail "resume"; }
+grep -q "^epoch 1/5" "$tmp/b2.log" && fail "resume repeated epoch 1"
+grep -q "^epoch 3/5" "$tmp/b2.log" || fail "resume did not run epoch 3"
+# 3. without the cache: the same model again
+"$BIN" train --data "$DATA" --weights "$tmp/r18.pth" --out "$tmp/c" --seed 1 --threshold auto \
+    --no-cache >"$tmp/c.log" 2>&1 || { cat "$tmp/c.log"; fail "train c"; }
+
+"$PY" - "$tmp" <<'PYEOF'
+import json, struct, sys
+import numpy as np
+d = sys.argv[1]
+def fc(p):
+    with open(p, "rb") as f:
+        (hl,) = struct.unpack("<Q", f.read(8)); h = json.loads(f.read(hl)); base = 8 + hl
+        out = []
+        for k in ("fc.weight", "fc.bias"):
+            b, e = h[k]["data_offsets"]; f.seek(base + b); out.append(f.read(e - b))
+        return out, h["__metadata__"]
+a, ma = fc(d + "/a/model.safetensors")
+b, _ = fc(d + "/b/model.safetensors")
+c, _ = fc(d + "/c/model.safetensors")
+assert a == b, "resumed run differs from the unbroken run"
+assert a == c, "--no-cache run differs from the cached run"
+assert any(k.endswith("threshold") for k in ma), ma.keys()
+ja = json.load(open(d + "/a/metrics.json")); jb = json.load(open(d + "/b/metrics.json"))
+la = [h["train_loss"] for h in ja["history"]]; lb = [h["train_loss"] for h in jb["history"]]
+assert la == lb, (la, lb)
+assert len(la) == 5 and all(np.isfinite(la))
+assert ja["threshold_source"].startswith("auto")
+assert ja["final"]["test"]["n"] == 11 and ja["final"]["val"]["n"] == 16
+print("resume == unbroken, cache == no cache: OK")
+PYEOF
+
+# --val-split: a patient-grouped validation set carved from train (features from the cache)
+"$BIN" train --data "$DATA" --weights "$tmp/r18.pth" --out "$tmp/vs" --val-split 0.1 --threshold auto \
+    >"$tmp/vs.log" 2>&1 || { cat "$tmp/vs.log"; fail "--val-split"; }
+grep -q "become the validation set" "$tmp/vs.log" || { cat "$tmp/vs.log"; fail "--val-split message"; }
+grep -q "only 16 images" "$tmp/vs.log" && fail "warned about val/ although --val-split was given"
+"$PY" - "$tmp" <<'PYEOF'
+import json, sys
+m = json.load(open(sys.argv[1] + "/vs/metrics.json"))
+n = m["final"]["val"]["n"]
+assert 70 <= n <= 90, n  # about 10% of 800, whole patients
+print("val-split: %d validation images" % n)
+PYEOF
+
+# 4. eval agrees with the run's final test metrics (at the stored threshold)
+"$BIN" eval --model "$tmp/a/model.safetensors" --data "$DATA" --json >"$tmp/eval.json" || fail "eval"
+"$PY" - "$tmp" <<'PYEOF'
+import json, sys
+d = sys.argv[1]
+e = json.load(open(d + "/eval.json")); m = json.load(open(d + "/a/metrics.json"))["final"]["test"]
+for k in ("n", "accuracy", "sensitivity", "specificity", "roc_auc", "confusion"):
+    assert e[k] == m[k] or abs(e[k] - m[k]) < 1e-6, (k, e[k], m[k])
+print("eval == train's test metrics: OK")
+PYEOF
+"$BIN" eval --model "$tmp/a/model.safetensors" --data "$DATA" --split val | grep -q "ROC AUC" || fail "eval text"
+
+# 5. predict: lines, JSON, CAM PNGs
+"$BIN" predict --model "$tmp/a/model.safetensors" "$DATA/test/PNEUMONIA" >"$tmp/p.txt" || fail predict
+[ "$(wc -l <"$tmp/p.txt")" -eq 3 ] || fail "predict lines"
+"$BIN" predict --json --model "$tmp/r18.pth" "$DATA/test/NORMAL/IM-0027-0001.jpeg" 2>"$tmp/p.err" && fail "a 1000-class .pth must be refused"
+"$BIN" predict --json --cam "$tmp/cam" --model "$tmp/a/model.safetensors" "$DATA/test/NORMAL" >"$tmp/p.json" || fail "predict json"
+[ "$(wc -l <"$tmp/p.json")" -eq 8 ] || fail "predict json lines"
+grep -q '"probs":\[' "$tmp/p.json" || fail "probs"
+[ "$(ls "$tmp/cam" | grep -c '_cam.png$')" -eq 8 ] || fail "CAM pngs"
+
+# 6. bad input
+if "$BIN" train --data "$DATA" --weights "$tmp/bad.pth" --out "$tmp/bad" >"$tmp/bad.log" 2>&1; then fail "bad weights accepted"; fi
+grep -q "layer1.0.conv1.weight" "$tmp/bad.log" || { cat "$tmp/bad.log"; fail "missing key not named"; }
+grep -q "layer2.0.bn1.weight" "$tmp/bad.log" || { cat "$tmp/bad.log"; fail "mis-shaped key not named"; }
+[ -e "$tmp/bad/model.safetensors" ] && fail "model written from bad weights"
+mkdir -p "$tmp/one/train/NORMAL"
+ln -s "$(cd "$DATA/train/NORMAL" && pwd)/$(ls "$DATA/train/NORMAL" | head -1)" "$tmp/one/train/NORMAL/"
+if "$BIN" train --data "$tmp/one" --weights "$tmp/r18.pth" --out "$tmp/o1" >"$tmp/one.log" 2>&1; then fail "one class accepted"; fi
+grep -q "two" "$tmp/one.log" || { cat "$tmp/one.log"; fail "one-class message"; }
+touch "$tmp/file"
+if "$BIN" train --data "$DATA" --weights "$tmp/r18.pth" --out "$tmp/file/sub" >"$tmp/w.log" 2>&1; then fail "unwritable out accepted"; fi
+grep -q -- "--out" "$tmp/w.log" || { cat "$tmp/w.log"; fail "unwritable out message"; }
+if "$BIN" train --data "$DATA" --weights "$tmp/r18.pth" --freeze layer4 --resume --out "$tmp/f" >"$tmp/f.log" 2>&1; then fail "--freeze layer4 --resume accepted"; fi
+grep -q "freeze fc only" "$tmp/f.log" || fail "freeze/resume message"
+if "$BIN" train --data "$DATA" --weights "$tmp/r18.pth" --freeze layer5 --out "$tmp/f" >"$tmp/f.log" 2>&1; then fail "--freeze layer5 accepted"; fi
+grep -q "freeze" "$tmp/f.log" || fail "bad freeze message"
+# an unreadable image: named and fatal, or skipped (named) with --skip-bad
+for s in train/NORMAL train/PNEUMONIA val/NORMAL val/PNEUMONIA; do
+    mkdir -p "$tmp/sb/$s"
+    for f in $(ls "$DATA/$s" | head -3); do ln -s "$(cd "$DATA/$s" && pwd)/$f" "$tmp/sb/$s/"; done
+done
+head -c 3000 "$(ls -d "$DATA"/train/NORMAL/* | head -1)" >"$tmp/sb/train/NORMAL/IM-9999-0001.jpeg"
+if "$BIN" train --data "$tmp/sb" --weights "$tmp/r18.pth" --out "$tmp/sb1" >"$tmp/sb1.log" 2>&1; then fail "truncated image accepted"; fi
+grep -q "IM-9999-0001.jpeg" "$tmp/sb1.log" || { cat "$tmp/sb1.log"; fail "bad image not named"; }
+"$BIN" train --data "$tmp/sb" --weights "$tmp/r18.pth" --out "$tmp/sb2" --skip-bad >"$tmp/sb2.log" 2>&1 || { cat "$tmp/sb2.log"; fail "--skip-bad"; }
+grep -q "skipped unreadable image .*IM-9999-0001.jpeg" "$tmp/sb2.log" || { cat "$tmp/sb2.log"; fail "skipped image not named"; }
+echo "recipe test: OK"
