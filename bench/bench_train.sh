@@ -3,6 +3,9 @@
 # PyTorch (Debian python3-torch) on the same workloads in the same run:
 # train step per freeze level and eval forward, batch 32, 224x224.
 #   BENCH_BATCH, BENCH_THREADS (default "2"), BENCH_ITERS, BENCH_LEVELS override.
+#   BENCH_DNN_VERBOSE=1 adds a second table from separate runs: oneDNN's verbose exec
+#   times summed per step (pneumo: every primitive; PyTorch: its bundled oneDNN, i.e.
+#   convolutions and reorders; its batch norm, ReLU, pooling and add are ATen code).
 # Prints img/s (best of BENCH_ITERS after one warm-up), CPU seconds per image (user+sys,
 # getrusage, mean over the timed iterations: the robust number on a loaded machine; use
 # BENCH_THREADS=1 for it) and the pneumo/PyTorch ratios of both (> 1 = pneumo better).
@@ -36,4 +39,19 @@ for t in ${BENCH_THREADS:-2}; do
             "$pc" "$qc" "$rc"
     done
 done
+if [ "${BENCH_DNN_VERBOSE:-0}" = 1 ]; then
+    sum() { "$PY" bench/dnn_verbose_sum.py "$ITERS"; }
+    echo
+    echo "oneDNN verbose exec time per step (ms), summed:"
+    printf "%-14s %7s %-44s %-44s\n" workload threads pneumo torch
+    for t in ${BENCH_THREADS:-2}; do
+        for what in $LEVELS; do
+            p=$(BENCH_DNN_VERBOSE=1 "$bin" "$what" "$N" "$t" "$ITERS" | sum | sed 's/dnn-ms\/step //')
+            q=$(BENCH_DNN_VERBOSE=1 "$PY" bench/engine_torch.py "$what" "$N" "$t" "$ITERS" | sum |
+                sed 's/dnn-ms\/step //')
+            name=$what; [ "$what" = eval ] && name=forward-eval || name="train-$what"
+            printf "%-14s %7s %-44s %-44s\n" "$name" "$t" "$p" "$q"
+        done
+    done
+fi
 echo "(timings on a shared machine are noisy; rerun on a quiet one)"

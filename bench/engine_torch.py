@@ -1,6 +1,9 @@
 """PyTorch side of bench/bench_train.sh: the same workloads as
 bench/engine_train.c, printed in the same format.
-usage: engine_torch.py <fc|layer4|layer3|none|eval> <batch> <threads> <iters> [size]"""
+usage: engine_torch.py <fc|layer4|layer3|none|eval> <batch> <threads> <iters> [size]
+BENCH_DNN_VERBOSE=1: oneDNN verbose lines (PyTorch's bundled oneDNN: convolutions,
+reorders) for the timed iterations only."""
+import os
 import resource
 import sys
 import time
@@ -35,7 +38,10 @@ def cpu_seconds():
 
 
 best, cpu = 1e30, 0.0
+verbose = int(os.environ.get("BENCH_DNN_VERBOSE", "0") or 0) > 0
 for it in range(iters + 1):
+    if verbose:
+        torch._C._verbose.mkldnn_set_verbose(1 if it > 0 else 0)
     t0, c0 = time.perf_counter(), cpu_seconds()
     if what == "eval":
         with torch.no_grad():
@@ -49,6 +55,9 @@ for it in range(iters + 1):
     if it > 0:
         best = min(best, dt)
         cpu += cpu_seconds() - c0
+if verbose:
+    torch._C._verbose.mkldnn_set_verbose(0)
+sys.stdout.flush()
 print("%s batch=%d threads=%d %.2f img/s %.4f cpu-s/img (best of %d, torch %s)"
       % ("forward-eval" if what == "eval" else what, n, threads, n / best, cpu / (iters * n),
          iters, torch.__version__))

@@ -3,11 +3,15 @@
  * prints one line "<what> batch=<N> threads=<T> <img/s> img/s <cpu> cpu-s/img":
  * wall-clock rate of the best timed iteration and the process CPU time
  * (user+sys, getrusage) per image averaged over the timed iterations (robust
- * on a loaded machine). Weights are arbitrary (speed does not depend on them). */
+ * on a loaded machine). Weights are arbitrary (speed does not depend on them).
+ * BENCH_DNN_VERBOSE=1: oneDNN's verbose exec lines for the timed iterations
+ * only (to stdout; bench_train.sh sums them). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+
+#include <oneapi/dnnl/dnnl.h>
 
 #include "pneumo/model.h"
 #include "pneumo/ops.h"
@@ -67,7 +71,10 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < nx; i++) x[i] = (float)((i * 2654435761u) % 1000) / 500.0f - 1.0f;
     for (int i = 0; i < n; i++) labels[i] = i & 1;
     double best = 1e30, cpu = 0;
+    const char *vb = getenv("BENCH_DNN_VERBOSE");
+    int verbose = vb && atoi(vb) > 0;
     for (int it = 0; it < iters + 1; it++) { /* first = warm-up (primitive creation) */
+        if (verbose) dnnl_set_verbose(it > 0 ? 1 : 0);
         double t0 = pn_now(), c0 = cpu_seconds();
         pn_status st = eval ? pn_model_forward(m, x, n, 0, logits, &err)
                             : pn_model_train_step(m, x, labels, n, NULL, 1e-4, &loss, NULL, &err);
@@ -79,6 +86,8 @@ int main(int argc, char **argv)
         if (it > 0 && dt < best) best = dt;
         if (it > 0) cpu += cpu_seconds() - c0;
     }
+    if (verbose) dnnl_set_verbose(0);
+    fflush(stdout);
     printf("%s batch=%d threads=%d %.2f img/s %.4f cpu-s/img (best of %d, %.0f MiB planned)\n",
            eval ? "forward-eval" : argv[1], n, threads, n / best, cpu / ((double)iters * n),
            iters, pn_model_memory_bytes(m) / 1048576.0);

@@ -4,8 +4,9 @@
  * writes through pn_model_param must reach the computation. References:
  * the loaded state dict itself (an lr=0 step changes nothing, so the views
  * after the blocked round trip must be bit-identical to it), a second model
- * loaded with the written value, and the conv gradient computed with the
- * plain-C reference from the model's own stage taps. */
+ * loaded with the written value, Adam's first-step formula per OIHW element,
+ * and central differences of the loss along the gradient view. Non-conv
+ * parameters are handed out live (pointers stay current across steps). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -126,11 +127,21 @@ static void test_write_through(void **state)
     for (int i = 0; i < N * K; i++)
         if (la[i] != lb[i]) fail_msg("logit %d: %g after writing the views, %g loaded", i, la[i], lb[i]);
     /* a real step: view == save, and the trained tensor moved */
+    const float *fcw = pn_model_param(a, "fc.weight", NULL);
+    const float *bnb = pn_model_param(a, "layer4.0.bn1.bias", NULL);
     float loss;
     if (pn_model_train_step(a, x, labels, N, NULL, 1e-2, &loss, NULL, &err)) fail_msg("%s", err.msg);
     pn_statedict out;
     pn_statedict_init(&out);
     if (pn_model_save(a, &out, &err)) fail_msg("%s", err.msg);
+    /* non-conv parameters are handed out live: pointers taken before the
+     * step show the trained values (what src/train relies on) */
+    const pn_tensor *sf = pn_statedict_findc(&out, "fc.weight");
+    const pn_tensor *sb = pn_statedict_findc(&out, "layer4.0.bn1.bias");
+    assert_memory_equal(sf->data, fcw, sf->numel * sizeof(float));
+    assert_memory_equal(sb->data, bnb, sb->numel * sizeof(float));
+    assert_true(memcmp(sf->data, pn_statedict_findc(&sd, "fc.weight")->data,
+                       sf->numel * sizeof(float)));
     const pn_tensor *s4 = pn_statedict_findc(&out, "layer4.1.conv2.weight");
     const float *v4 = pn_model_param(a, "layer4.1.conv2.weight", NULL);
     assert_memory_equal(s4->data, v4, s4->numel * sizeof(float));

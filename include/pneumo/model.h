@@ -100,11 +100,12 @@ pn_status pn_model_save(const pn_model *m, pn_statedict *out, pn_error *err);
 
 /* Parameter / buffer by name (float tensors only), its gradient (NULL when
  * the parameter is frozen; valid after a train step), and element count.
- * Both are torchvision-layout (OIHW) views of the model's working copies
- * (conv weights, their gradients and Adam state live in oneDNN's blocked
- * layout): each call refreshes the view, so call again after a training
- * step or a load to see new values (the address stays the same). Writes
- * through a pn_model_param pointer reach the model at its next forward. */
+ * BN and fc tensors (and running stats) are the live copies: the pointer
+ * always shows current values. Conv weights and their gradients live in
+ * oneDNN's blocked layout, so for them these return torchvision-layout
+ * (OIHW) views refreshed by each call: call again after a training step or
+ * a load to see new values (the address stays the same). Writes through a
+ * pn_model_param pointer reach the model at its next forward. */
 float *pn_model_param(pn_model *m, const char *name, size_t *numel);
 const float *pn_model_grad(const pn_model *m, const char *name, size_t *numel);
 

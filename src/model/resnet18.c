@@ -30,8 +30,9 @@
 
 enum { E_PARAM, E_RMEAN, E_RVAR, E_NBT };
 
-/* Per-entry state of the torchvision-layout views (m->params, m->grads)
- * against the compute copies (m->w, m->gw) */
+/* Per-entry state of the conv weights' OIHW views (in m->params, m->grads)
+ * against the blocked working copies (m->w, m->gw). Every other parameter
+ * has one copy, m->w / m->gw, handed out directly (always current). */
 enum {
     VS_STALE = 1,  /* m->w is newer than the view: copy before handing the view out */
     VS_DIRTY = 2,  /* the view was handed out (may be written): copy back before computing */
@@ -463,11 +464,11 @@ static pn_status convert(const pn_model *m, const entry *e, const float *src, fl
     return pn_prim_exec(r, m->dnn, 2, a, "weight layout reorder", err);
 }
 
-/* Bring the parameter view of entry i up to date. */
+/* Bring the OIHW view of conv weight entry i up to date. */
 static pn_status sync_param_view(const pn_model *m, int i, pn_error *err)
 {
     const entry *e = &m->ent[i];
-    if (!(m->vstate[i] & VS_STALE)) return PN_OK;
+    if (!e->conv || !(m->vstate[i] & VS_STALE)) return PN_OK;
     PN_TRY(convert(m, e, m->w + e->off, m->params + e->off, 1, err));
     m->vstate[i] &= (uint8_t)~VS_STALE;
     return PN_OK;
@@ -490,7 +491,7 @@ static pn_status push_views(pn_model *m, pn_error *err)
 static void mark_trainable(pn_model *m, uint8_t flag)
 {
     for (int i = 0; i < m->nent; i++)
-        if (m->ent[i].kind == E_PARAM && m->ent[i].off >= m->train_off) m->vstate[i] |= flag;
+        if (m->ent[i].conv && m->ent[i].off >= m->train_off) m->vstate[i] |= flag;
 }
 
 pn_status pn_model_create(pn_model **out, const pn_model_config *cfg, pn_error *err)
@@ -561,11 +562,9 @@ pn_status pn_model_create(pn_model **out, const pn_model_config *cfg, pn_error *
     cv.base = m->acts;
     cv.off = 0;
     carve_all(m, &cv);
-    init_bn_defaults(m);
-    memset(m->w, 0, m->nparams * sizeof(float));
+    init_bn_defaults(m); /* into the views */
+    memcpy(m->w, m->params, m->nparams * sizeof(float)); /* conv weights are all zero */
     memset(m->gw, 0, ng * sizeof(float));
-    for (int i = 0; i < m->nent; i++)
-        if (m->ent[i].kind == E_PARAM) m->vstate[i] = VS_DIRTY; /* the views hold the init */
     st = plan_layouts(m, err);
     if (st) {
         pn_model_free(m);
@@ -873,6 +872,7 @@ float *pn_model_param(pn_model *m, const char *name, size_t *numel)
     if (!e || e->kind == E_NBT) return NULL;
     if (numel) *numel = e->numel;
     if (e->kind != E_PARAM) return m->stats + e->off;
+    if (!e->conv) return m->w + e->off; /* the live copy */
     int i = (int)(e - m->ent);
     if (sync_param_view(m, i, NULL)) return NULL;
     m->vstate[i] |= VS_DIRTY; /* the caller may write it */
@@ -886,6 +886,7 @@ const float *pn_model_grad(const pn_model *m, const char *name, size_t *numel)
     if (numel) *numel = e->numel;
     int i = (int)(e - m->ent);
     size_t g = e->off - m->train_off;
+    if (!e->conv) return m->gw + g; /* the live copy */
     if (m->vstate[i] & VS_GSTALE) {
         if (convert(m, e, m->gw + g, m->grads + g, 1, NULL)) return NULL;
         m->vstate[i] &= (uint8_t)~VS_GSTALE;
@@ -951,9 +952,11 @@ pn_status pn_model_load(pn_model *m, const pn_statedict *sd, int skip_fc, pn_err
         if (!t) continue;
         if (e->kind == E_NBT) {
             m->nbt[e->off] = *(const int64_t *)t->data;
-        } else if (e->kind == E_PARAM) {
+        } else if (e->kind == E_PARAM && e->conv) {
             memcpy(m->params + e->off, t->data, e->numel * sizeof(float));
             m->vstate[i] = VS_DIRTY; /* the view is the newest copy now */
+        } else if (e->kind == E_PARAM) {
+            memcpy(m->w + e->off, t->data, e->numel * sizeof(float));
         } else {
             memcpy(m->stats + e->off, t->data, e->numel * sizeof(float));
         }
@@ -975,8 +978,9 @@ pn_status pn_model_save(const pn_model *m, pn_statedict *out, pn_error *err)
     for (int i = 0; i < m->nent; i++) {
         const entry *e = &m->ent[i];
         if (e->kind == E_PARAM) PN_TRY(sync_param_view(m, i, err));
+        const float *pv = (e->conv ? m->params : m->w) + e->off; /* OIHW view or live copy */
         const void *data = e->kind == E_NBT     ? (const void *)&m->nbt[e->off]
-                           : e->kind == E_PARAM ? (const void *)(m->params + e->off)
+                           : e->kind == E_PARAM ? (const void *)pv
                                                 : (const void *)(m->stats + e->off);
         PN_TRY(pn_statedict_add(out, e->name, e->kind == E_NBT ? PN_I64 : PN_F32, e->ndim,
                                 e->shape, data, NULL, err));
