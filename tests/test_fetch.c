@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "pneumo.h"
+#include "net/net.h"
 
 #include "fetch_util.c"
 
@@ -937,6 +938,20 @@ static void test_kaggle_credentials(void **state)
 }
 
 /* ---- a full disk: a 256 KiB tmpfs (needs root; skipped otherwise) ----------- */
+/* ---- helpers --------------------------------------------------------------- */
+static void test_parent_dir(void **state)
+{
+    (void)state;
+    char d[16];
+    const char *cases[][2] = {{"a/b/c", "a/b"}, {"a/b/", "a"},  {"a//", "."}, {"x", "."},
+                              {"/x", "/"},       {"/x/", "/"},  {"/", "/"},  {"./d", "."}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        assert_int_equal(pn_net_parent_dir(cases[i][0], d, sizeof d), 0);
+        if (strcmp(d, cases[i][1])) fail_msg("parent of '%s': got '%s', want '%s'", cases[i][0], d, cases[i][1]);
+    }
+    assert_int_equal(pn_net_parent_dir("0123456789abcdef/x", d, sizeof d), -1);
+}
+
 static void test_disk_full(void **state)
 {
     (void)state;
@@ -1014,6 +1029,7 @@ int main(void)
         cmocka_unit_test_setup(test_reuse_torch_cache, setup),
         cmocka_unit_test_setup(test_kaggle_credentials, setup),
         cmocka_unit_test_setup(test_disk_full, setup),
+        cmocka_unit_test(test_parent_dir),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -317,17 +317,8 @@ pn_status pn_unpack_dataset(const char *zip_path, const char *dest, pn_error *er
         return pn_error_set(err, PN_E_ARG, "%s: already exists", dest);
 
     char parent[4096];
-    if (snprintf(parent, sizeof parent, "%s", dest) >= (int)sizeof parent)
+    if (pn_net_parent_dir(dest, parent, sizeof parent))
         return pn_error_set(err, PN_E_ARG, "%s: path too long", dest);
-    size_t dl = strlen(parent);
-    while (dl > 1 && parent[dl - 1] == '/') parent[--dl] = '\0';
-    char *s = strrchr(parent, '/');
-    if (!s)
-        strcpy(parent, ".");
-    else if (s == parent)
-        s[1] = '\0';
-    else
-        *s = '\0';
     pn_status st = pn_mkdirs(parent, err);
     if (st) return st;
 
@@ -337,6 +328,8 @@ pn_status pn_unpack_dataset(const char *zip_path, const char *dest, pn_error *er
     if ((st = scan(zip_path, prefix, sizeof prefix, &bytes, &entries, err))) return st;
     if ((st = check_space(parent, bytes, entries, err))) return st;
 
+    size_t dl = strlen(dest); /* dest without trailing slashes */
+    while (dl > 1 && dest[dl - 1] == '/') dl--;
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%.*s.unpack.%ld", (int)dl, dest, (long)getpid());
     pn_net_rmtree(tmp); /* a leftover from a crashed run of this pid */
