@@ -74,5 +74,15 @@ PYEOF
 grep -q "none/c.png.*No such file or directory" "$T/chart.err" || fail "chart error names the reason: $(head -c 300 "$T/chart.err")"
 [ "$(wc -l <"$T/chart.err")" = 1 ] || fail "chart error is one line, got $(wc -l <"$T/chart.err")"
 
+# a FIFO named .jpeg is listed as unreadable, not waited on forever
+mkdir -p "$T/fifo/train/NORMAL" "$T/fifo/train/PNEUMONIA"
+cp "$T/bad/train/NORMAL/"*.jpeg "$T/fifo/train/PNEUMONIA/" 2>/dev/null
+mkfifo "$T/fifo/train/NORMAL/pipe.jpeg"
+out=$(timeout 60 "$BIN" stats "$T/fifo" --no-chart 2>&1); rc=$?
+[ $rc = 0 ] || fail "stats with a FIFO: exit $rc"
+echo "$out" | grep -q "pipe.jpeg: not a regular file" || fail "stats with a FIFO: $out"
+timeout 60 "$BIN" preprocess "$T/fifo/train/NORMAL/pipe.jpeg" -o "$T/p.bin" 2>/dev/null; rc=$?
+[ $rc = 1 ] || fail "preprocess of a FIFO: exit $rc, want 1"
+
 [ $fails = 0 ] && echo "all CLI checks passed"
 [ $fails = 0 ]
