@@ -88,6 +88,8 @@ assert d["test"]["imbalance"] is None and d["val"]["imbalance"] is None, d
 assert d["train"]["imbalance"] == 1.0 and d["all"]["imbalance"] == 2.0, d
 PYEOF
 
+"$BIN" stats "$T/skew/test" --no-check --no-chart | grep -q "(folder, 1 class)$" || fail "stats: '1 class', not '1 classes'"
+
 # a FIFO named .jpeg is listed as unreadable, not waited on forever
 mkdir -p "$T/fifo/train/NORMAL" "$T/fifo/train/PNEUMONIA"
 cp "$T/bad/train/NORMAL/"*.jpeg "$T/fifo/train/PNEUMONIA/" 2>/dev/null

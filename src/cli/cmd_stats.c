@@ -135,7 +135,7 @@ int pn_cmd_stats(int argc, char **argv)
         free(s);
         cJSON_Delete(root);
     } else {
-        printf("dataset %s (%s, %d classes)\n\n", path, pn_dataset_kind(ds), nc);
+        printf("dataset %s (%s, %d class%s)\n\n", path, pn_dataset_kind(ds), nc, nc == 1 ? "" : "es");
         printf("%-6s", "split");
         for (int c = 0; c < nc; c++) printf(" %10s", st.class_name[c]);
         printf(" %8s  %s\n", "total", "imbalance (largest/smallest class)");
