@@ -450,6 +450,7 @@ static void test_http_404(void **state)
     assert_int_equal(pn_fetch_weights(&o, path, sizeof path, &err), PN_E_NET);
     assert_non_null(strstr(err.msg, "HTTP 404"));
     assert_non_null(strstr(err.msg, "--weights FILE"));
+    assert_non_null(strstr(err.msg, "wdir/resnet18-f37072fd.pth)")); /* where to put it by hand */
     assert_int_equal(fu_server_requests(&g_a, "/no-such-file.pth", NULL, 0, NULL, 0), 1);
     char list[256];
     assert_string_equal(fu_list(dir, list, sizeof list), "");
