@@ -7,7 +7,8 @@ and the training-step images/s (CrossEntropyLoss + Adam) per freeze level
 (fc, layer4, layer3, none) at all cores.
 
 Run with /usr/bin/python3 (python3-torch, python3-torchvision).
-Timing: one warm-up batch (two for jit), then the median of --iters batches.
+Timing: one warm-up batch (two for jit), then the median of --iters batches;
+also the process CPU seconds (user + sys, all threads) per image over them.
 """
 import argparse
 import json
@@ -25,14 +26,16 @@ def median(v):
 
 
 def timed(fn, iters, warm=1):
+    """(median wall seconds per call, process CPU seconds per call)"""
     for _ in range(warm):
         fn()
     t = []
+    c0 = time.process_time()
     for _ in range(iters):
         t0 = time.perf_counter()
         fn()
         t.append(time.perf_counter() - t0)
-    return median(t)
+    return median(t), (time.process_time() - c0) / iters
 
 
 def forward_workloads(batch, size, iters, threads):
@@ -42,17 +45,17 @@ def forward_workloads(batch, size, iters, threads):
         torch.set_num_threads(nt)
         m = torchvision.models.resnet18(num_classes=2).eval()
         with torch.no_grad():
-            s = timed(lambda: m(x), iters)
-            out.append(("forward", "fp32", "eager", nt, batch / s))
+            s, c = timed(lambda: m(x), iters)
+            out.append(("forward", "fp32", "eager", nt, batch / s, c / batch))
             mcl = m.to(memory_format=torch.channels_last)
             xcl = x.contiguous(memory_format=torch.channels_last)
             jm = torch.jit.freeze(torch.jit.script(mcl))
-            s = timed(lambda: jm(xcl), iters, warm=2)
-            out.append(("forward", "fp32", "jit-freeze-channels_last", nt, batch / s))
+            s, c = timed(lambda: jm(xcl), iters, warm=2)
+            out.append(("forward", "fp32", "jit-freeze-channels_last", nt, batch / s, c / batch))
             m = torchvision.models.resnet18(num_classes=2).eval()
             with torch.cpu.amp.autocast(dtype=torch.bfloat16):
-                s = timed(lambda: m(x), iters)
-            out.append(("forward", "bf16", "autocast", nt, batch / s))
+                s, c = timed(lambda: m(x), iters)
+            out.append(("forward", "bf16", "autocast", nt, batch / s, c / batch))
     return out
 
 
@@ -84,8 +87,8 @@ def train_workloads(batch, size, iters, nt):
             loss.backward()
             opt.step()
 
-        s = timed(step, iters)
-        out.append(("train_step", "fp32", level, nt, batch / s))
+        s, c = timed(step, iters)
+        out.append(("train_step", "fp32", level, nt, batch / s, c / batch))
     return out
 
 
@@ -107,11 +110,12 @@ def main():
     if a.json:
         print(json.dumps({"torch": torch.__version__, "batch": a.batch, "size": a.size,
                           "results": [{"workload": w, "dtype": d, "variant": v, "threads": t,
-                                       "img_per_s": round(r, 2)} for w, d, v, t, r in res]}))
+                                       "img_per_s": round(r, 2), "cpu_s_per_img": round(c, 5)}
+                                      for w, d, v, t, r, c in res]}))
     else:
         print("PyTorch %s ResNet-18, batch %d, %dx%d" % (torch.__version__, a.batch, a.size, a.size))
-        for w, d, v, t, r in res:
-            print("  %-10s %-5s %-26s threads %-2d %8.1f img/s" % (w, d, v, t, r))
+        for w, d, v, t, r, c in res:
+            print("  %-10s %-5s %-26s threads %-2d %8.1f img/s %8.4f cpu-s/img" % (w, d, v, t, r, c))
 
 
 if __name__ == "__main__":

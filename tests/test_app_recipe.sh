@@ -77,6 +77,19 @@ assert ja["final"]["test"]["n"] == 11 and ja["final"]["val"]["n"] == 16
 print("resume == unbroken, cache == no cache: OK")
 PYEOF
 
+# --val-split: a patient-grouped validation set carved from train (features from the cache)
+"$BIN" train --data "$DATA" --weights "$tmp/r18.pth" --out "$tmp/vs" --val-split 0.1 --threshold auto \
+    >"$tmp/vs.log" 2>&1 || { cat "$tmp/vs.log"; fail "--val-split"; }
+grep -q "become the validation set" "$tmp/vs.log" || { cat "$tmp/vs.log"; fail "--val-split message"; }
+grep -q "only 16 images" "$tmp/vs.log" && fail "warned about val/ although --val-split was given"
+"$PY" - "$tmp" <<'PYEOF'
+import json, sys
+m = json.load(open(sys.argv[1] + "/vs/metrics.json"))
+n = m["final"]["val"]["n"]
+assert 70 <= n <= 90, n  # about 10% of 800, whole patients
+print("val-split: %d validation images" % n)
+PYEOF
+
 # 4. eval agrees with the run's final test metrics (at the stored threshold)
 "$BIN" eval --model "$tmp/a/model.safetensors" --data "$DATA" --json >"$tmp/eval.json" || fail "eval"
 "$PY" - "$tmp" <<'PYEOF'
@@ -114,4 +127,14 @@ if "$BIN" train --data "$DATA" --weights "$tmp/r18.pth" --freeze layer4 --resume
 grep -q "freeze fc only" "$tmp/f.log" || fail "freeze/resume message"
 if "$BIN" train --data "$DATA" --weights "$tmp/r18.pth" --freeze layer5 --out "$tmp/f" >"$tmp/f.log" 2>&1; then fail "--freeze layer5 accepted"; fi
 grep -q "freeze" "$tmp/f.log" || fail "bad freeze message"
+# an unreadable image: named and fatal, or skipped (named) with --skip-bad
+for s in train/NORMAL train/PNEUMONIA val/NORMAL val/PNEUMONIA; do
+    mkdir -p "$tmp/sb/$s"
+    for f in $(ls "$DATA/$s" | head -3); do ln -s "$(cd "$DATA/$s" && pwd)/$f" "$tmp/sb/$s/"; done
+done
+head -c 3000 "$(ls -d "$DATA"/train/NORMAL/* | head -1)" >"$tmp/sb/train/NORMAL/IM-9999-0001.jpeg"
+if "$BIN" train --data "$tmp/sb" --weights "$tmp/r18.pth" --out "$tmp/sb1" >"$tmp/sb1.log" 2>&1; then fail "truncated image accepted"; fi
+grep -q "IM-9999-0001.jpeg" "$tmp/sb1.log" || { cat "$tmp/sb1.log"; fail "bad image not named"; }
+"$BIN" train --data "$tmp/sb" --weights "$tmp/r18.pth" --out "$tmp/sb2" --skip-bad >"$tmp/sb2.log" 2>&1 || { cat "$tmp/sb2.log"; fail "--skip-bad"; }
+grep -q "skipped unreadable image .*IM-9999-0001.jpeg" "$tmp/sb2.log" || { cat "$tmp/sb2.log"; fail "skipped image not named"; }
 echo "recipe test: OK"

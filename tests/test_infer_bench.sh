@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# pneumo bench: --help, bad options (usage error, exit 2), and a tiny run
+# pneumo bench: --help, bad options (usage error, exit 2), and tiny runs
 # whose --json output parses and has the expected workloads.
 set -u
 BIN="${PNEUMO_BIN:-build/pneumo}"
@@ -8,6 +8,7 @@ fail() { echo "FAIL: $*"; exit 1; }
 "$BIN" bench --help | grep -q -- '--threads' || fail "--help"
 "$BIN" bench --batch 0 2>/dev/null; [ $? -eq 2 ] || fail "--batch 0 should be a usage error"
 "$BIN" bench --dtype f16 2>/dev/null; [ $? -eq 2 ] || fail "--dtype f16 should be a usage error"
+"$BIN" bench extra 2>/dev/null; [ $? -eq 2 ] || fail "a stray argument should be a usage error"
 out=$("$BIN" bench --json --size 64 --batch 2 --iters 1 --threads 1 --no-train) || fail "bench run"
 echo "$out"
 echo "$out" | "$PY" -c '
@@ -15,7 +16,16 @@ import json, sys
 j = json.load(sys.stdin)
 r = j["results"]
 assert [x["dtype"].split("->")[0] for x in r] == ["fp32", "bf16"], r
-assert all(x["threads"] == 1 and x["img_per_s"] > 0 for x in r), r
+assert all(x["threads"] == 1 and x["img_per_s"] > 0 and x["cpu_s_per_img"] > 0 for x in r), r
 assert j["peak_rss_mb"] >= j["peak_rss_forward_mb"] > 0 and j["batch"] == 2 and j["size"] == 64
 ' || fail "json"
+# with the training engine built in: one training step row per freeze level
+out=$("$BIN" bench --json --size 32 --batch 2 --iters 1 --threads 1 --dtype fp32) || fail "bench run"
+echo "$out"
+echo "$out" | "$PY" -c '
+import json, sys
+r = json.load(sys.stdin)["results"]
+t = [x["freeze"] for x in r if x["workload"] == "train_step"]
+assert t == ["fc", "layer4", "layer3", "none"], t
+' || fail "training rows"
 echo "ok"

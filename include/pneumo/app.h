@@ -51,10 +51,11 @@ typedef void (*pn_progress_fn)(const char *what, size_t done, size_t total, void
 
 /* Features of every item of a split -> out (count, dim), through the cache
  * when cache is non-NULL (hits skip the backbone; misses are computed in
- * batches of max_batch and stored). */
+ * batches of max_batch and stored). cancel (may be NULL): non-zero stops
+ * between batches with PN_E_INTERRUPTED (what was cached stays cached). */
 pn_status pn_features_compute(const pn_source *src, const pn_extractor *ex, pn_featcache *cache,
                               int split, float *out, pn_progress_fn progress, void *user,
-                              pn_error *err);
+                              volatile const int *cancel, pn_error *err);
 
 typedef struct pn_train_config {
     pn_head_train_cfg head;     /* epochs, batch, lr, seed, balance, callbacks */

@@ -126,17 +126,25 @@ void pn_synthetic_fill(const char *name, int ndim, const int64_t *shape, float *
 
 /* ---- benchmark -----------------------------------------------------------
  * Forward `iters` timed batches (after one untimed warm-up) of a fresh
- * engine with cfg; *img_per_s from the median batch time. *is_bf16 says
- * whether bf16 really ran (NULL allowed). */
+ * engine with cfg. img_per_s comes from the median batch time;
+ * cpu_s_per_img is the process CPU time (user + sys, all threads) per image
+ * over the timed batches, the steadier number on a shared machine; bf16 says
+ * whether bf16 really ran. */
+typedef struct pn_bench_result {
+    double img_per_s;
+    double cpu_s_per_img;
+    int bf16;
+} pn_bench_result;
+
 pn_status pn_infer_bench(const pn_statedict *sd, const pn_infer_config *cfg, int iters,
-                         double *img_per_s, int *is_bf16, pn_error *err);
+                         pn_bench_result *r, pn_error *err);
 
 /* The same for one training step (forward, cross-entropy, backward, Adam)
  * of the trainable model (include/pneumo/model.h) at a freeze level ("fc",
  * "layer4", "layer3", "none"), batch `batch`, size x size, from images.
  * PN_E_UNSUPPORTED when libpneumo was built without the training engine. */
 pn_status pn_train_bench(const pn_statedict *sd, const char *freeze, int batch, int size,
-                         int threads, int iters, double *img_per_s, pn_error *err);
+                         int threads, int iters, pn_bench_result *r, pn_error *err);
 
 #ifdef __cplusplus
 }

@@ -99,7 +99,12 @@ pn_status pn_model_load(pn_model *m, const pn_statedict *sd, int skip_fc, pn_err
 pn_status pn_model_save(const pn_model *m, pn_statedict *out, pn_error *err);
 
 /* Parameter / buffer by name (float tensors only), its gradient (NULL when
- * the parameter is frozen; valid after a train step), and element count. */
+ * the parameter is frozen; valid after a train step), and element count.
+ * Both are torchvision-layout (OIHW) views of the model's working copies
+ * (conv weights, their gradients and Adam state live in oneDNN's blocked
+ * layout): each call refreshes the view, so call again after a training
+ * step or a load to see new values (the address stays the same). Writes
+ * through a pn_model_param pointer reach the model at its next forward. */
 float *pn_model_param(pn_model *m, const char *name, size_t *numel);
 const float *pn_model_grad(const pn_model *m, const char *name, size_t *numel);
 

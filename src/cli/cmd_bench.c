@@ -98,19 +98,19 @@ int pn_cmd_bench(int argc, char **argv)
             pn_infer_config cfg = pn_infer_config_default();
             cfg.max_batch = (int)batch, cfg.height = cfg.width = (int)size;
             cfg.threads = tlist[k], cfg.bf16 = d, cfg.stop = PN_INFER_LOGITS;
-            double ips = 0;
-            int isbf = 0;
-            if (pn_infer_bench(&sd, &cfg, (int)iters, &ips, &isbf, &err) != PN_OK) {
+            pn_bench_result r;
+            if (pn_infer_bench(&sd, &cfg, (int)iters, &r, &err) != PN_OK) {
                 rc = pn_cli_fail(cmd, &err);
                 break;
             }
-            const char *dt = d ? (isbf ? "bf16" : "bf16->fp32") : "fp32";
+            const char *dt = d ? (r.bf16 ? "bf16" : "bf16->fp32") : "fp32";
             if (json)
                 printf("%s\n  {\"workload\": \"forward\", \"dtype\": \"%s\", \"threads\": %d, "
-                       "\"img_per_s\": %.2f}",
-                       first ? "" : ",", dt, tlist[k], ips);
+                       "\"img_per_s\": %.2f, \"cpu_s_per_img\": %.5f}",
+                       first ? "" : ",", dt, tlist[k], r.img_per_s, r.cpu_s_per_img);
             else
-                printf("  forward %-10s threads %-2d %8.1f img/s\n", dt, tlist[k], ips);
+                printf("  forward %-10s threads %-2d %8.1f img/s %9.4f cpu-s/img\n", dt, tlist[k],
+                       r.img_per_s, r.cpu_s_per_img);
             fflush(stdout);
             first = 0;
         }
@@ -119,9 +119,9 @@ int pn_cmd_bench(int argc, char **argv)
     // training step per freeze level (the trainable model), at the largest thread count
     static const char *const levels[4] = {"fc", "layer4", "layer3", "none"};
     for (int k = 0; train && rc == 0 && k < 4; k++) {
-        double ips = 0;
+        pn_bench_result r;
         int tt = tlist[nt - 1];
-        pn_status st = pn_train_bench(&sd, levels[k], (int)batch, (int)size, tt, (int)iters, &ips,
+        pn_status st = pn_train_bench(&sd, levels[k], (int)batch, (int)size, tt, (int)iters, &r,
                                       &err);
         if (st == PN_E_UNSUPPORTED) {
             if (!json) printf("  (training step: %s)\n", err.msg);
@@ -133,10 +133,11 @@ int pn_cmd_bench(int argc, char **argv)
         }
         if (json)
             printf("%s\n  {\"workload\": \"train_step\", \"freeze\": \"%s\", \"dtype\": \"fp32\", "
-                   "\"threads\": %d, \"img_per_s\": %.2f}",
-                   first ? "" : ",", levels[k], tt, ips);
+                   "\"threads\": %d, \"img_per_s\": %.2f, \"cpu_s_per_img\": %.5f}",
+                   first ? "" : ",", levels[k], tt, r.img_per_s, r.cpu_s_per_img);
         else
-            printf("  train step %-7s threads %-2d %8.1f img/s\n", levels[k], tt, ips);
+            printf("  train step %-7s threads %-2d %8.1f img/s %9.4f cpu-s/img\n", levels[k], tt,
+                   r.img_per_s, r.cpu_s_per_img);
         fflush(stdout);
         first = 0;
     }

@@ -1,5 +1,6 @@
 /* Timing the inference engine: the measurement behind `pneumo bench`. */
 #include <stdlib.h>
+#include <sys/resource.h>
 
 #include "pneumo/infer.h"
 #include "pneumo/util.h"
@@ -9,6 +10,20 @@
 #define HAVE_MODEL 1
 #endif
 
+/* user + sys CPU seconds of the process, all threads */
+static double cpu_seconds(void)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru)) return 0;
+    return (double)ru.ru_utime.tv_sec + 1e-6 * (double)ru.ru_utime.tv_usec +
+           (double)ru.ru_stime.tv_sec + 1e-6 * (double)ru.ru_stime.tv_usec;
+}
+
+static double median_sorted(double *t, int n)
+{
+    return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
+}
+
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -16,9 +31,9 @@ static int cmp_double(const void *a, const void *b)
 }
 
 pn_status pn_infer_bench(const pn_statedict *sd, const pn_infer_config *cfg, int iters,
-                         double *img_per_s, int *is_bf16, pn_error *err)
+                         pn_bench_result *r, pn_error *err)
 {
-    if (!sd || !cfg || !img_per_s || iters < 1 || iters > 100000)
+    if (!sd || !cfg || !r || iters < 1 || iters > 100000)
         return pn_error_set(err, PN_E_ARG, "benchmark: bad arguments (iters %d)", iters);
     pn_infer *e;
     pn_status st = pn_infer_create(&e, sd, cfg, err);
@@ -35,16 +50,17 @@ pn_status pn_infer_bench(const pn_statedict *sd, const pn_infer_config *cfg, int
         pn_synthetic_fill("input_bench", 4, shape, x, in);
         st = pn_infer_run(e, x, n, out, NULL, err); /* warm-up */
     }
+    double c0 = cpu_seconds();
     for (int i = 0; st == PN_OK && i < iters; i++) {
         double t0 = pn_now();
         st = pn_infer_run(e, x, n, out, NULL, err);
         t[i] = pn_now() - t0;
     }
     if (st == PN_OK) {
+        r->cpu_s_per_img = (cpu_seconds() - c0) / ((double)iters * n);
         qsort(t, (size_t)iters, sizeof *t, cmp_double);
-        double med = iters % 2 ? t[iters / 2] : 0.5 * (t[iters / 2 - 1] + t[iters / 2]);
-        *img_per_s = n / med;
-        if (is_bf16) *is_bf16 = pn_infer_is_bf16(e);
+        r->img_per_s = n / median_sorted(t, iters);
+        r->bf16 = pn_infer_is_bf16(e);
     }
     free(x), free(out), free(t);
     pn_infer_free(e);
@@ -53,9 +69,9 @@ pn_status pn_infer_bench(const pn_statedict *sd, const pn_infer_config *cfg, int
 
 #ifdef HAVE_MODEL
 pn_status pn_train_bench(const pn_statedict *sd, const char *freeze, int batch, int size,
-                         int threads, int iters, double *img_per_s, pn_error *err)
+                         int threads, int iters, pn_bench_result *r, pn_error *err)
 {
-    if (!sd || !freeze || !img_per_s || iters < 1 || iters > 100000 || batch < 1)
+    if (!sd || !freeze || !r || iters < 1 || iters > 100000 || batch < 1)
         return pn_error_set(err, PN_E_ARG, "training benchmark: bad arguments");
     pn_model_config mc = {.num_classes = 2, .max_batch = batch, .height = size, .width = size,
                           .threads = threads};
@@ -77,15 +93,19 @@ pn_status pn_train_bench(const pn_statedict *sd, const char *freeze, int batch, 
         for (int i = 0; i < batch; i++) y[i] = i % 2;
     }
     float loss;
-    for (int i = -1; st == PN_OK && i < iters; i++) { /* i = -1: warm-up */
+    if (st == PN_OK) /* warm-up */
+        st = pn_model_train_step(m, x, y, batch, NULL, 1e-4, &loss, NULL, err);
+    double c0 = cpu_seconds();
+    for (int i = 0; st == PN_OK && i < iters; i++) {
         double t0 = pn_now();
         st = pn_model_train_step(m, x, y, batch, NULL, 1e-4, &loss, NULL, err);
-        if (i >= 0) t[i] = pn_now() - t0;
+        t[i] = pn_now() - t0;
     }
     if (st == PN_OK) {
+        r->cpu_s_per_img = (cpu_seconds() - c0) / ((double)iters * batch);
         qsort(t, (size_t)iters, sizeof *t, cmp_double);
-        double med = iters % 2 ? t[iters / 2] : 0.5 * (t[iters / 2 - 1] + t[iters / 2]);
-        *img_per_s = batch / med;
+        r->img_per_s = batch / median_sorted(t, iters);
+        r->bf16 = 0;
     }
     free(x), free(y), free(t);
     pn_model_free(m);
@@ -93,9 +113,9 @@ pn_status pn_train_bench(const pn_statedict *sd, const char *freeze, int batch, 
 }
 #else
 pn_status pn_train_bench(const pn_statedict *sd, const char *freeze, int batch, int size,
-                         int threads, int iters, double *img_per_s, pn_error *err)
+                         int threads, int iters, pn_bench_result *r, pn_error *err)
 {
-    (void)sd, (void)freeze, (void)batch, (void)size, (void)threads, (void)iters, (void)img_per_s;
+    (void)sd, (void)freeze, (void)batch, (void)size, (void)threads, (void)iters, (void)r;
     return pn_error_set(err, PN_E_UNSUPPORTED,
                         "training benchmark: libpneumo was built without the training engine "
                         "(include/pneumo/model.h)");

@@ -31,6 +31,8 @@ pn_status pn_dnn_create(pn_dnn **out, pn_error *err)
         free(d);
         return pn_dnn_fail(err, s, "stream creation");
     }
+    d->omp_set = (void (*)(int))dlsym(RTLD_DEFAULT, "omp_set_num_threads");
+    d->omp_get = (int (*)(void))dlsym(RTLD_DEFAULT, "omp_get_max_threads");
     dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
     /* the ISA enum values nest: every AVX-512 flavour contains avx512_core */
     if ((isa & dnnl_cpu_isa_avx512_core) == dnnl_cpu_isa_avx512_core) d->block = 16;
@@ -154,4 +156,27 @@ pn_status pn_prim_exec(const pn_prim *pr, pn_dnn *d, int nargs, const dnnl_exec_
     PN_DNN(dnnl_primitive_execute(pr->p, d->stream, nargs, args), what);
     PN_DNN(dnnl_stream_wait(d->stream), what);
     return PN_OK;
+}
+
+pn_status pn_prim_create_serial(pn_prim *pr, const void *op_desc,
+                                const_dnnl_primitive_desc_t hint, pn_dnn *d, const char *what,
+                                pn_error *err)
+{
+    if (!d->omp_set || !d->omp_get) return pn_prim_create(pr, op_desc, hint, d, what, err);
+    int saved = d->omp_get();
+    if (saved > 1) d->omp_set(1);
+    pn_status st = pn_prim_create(pr, op_desc, hint, d, what, err);
+    if (saved > 1) d->omp_set(saved);
+    return st;
+}
+
+pn_status pn_prim_exec_serial(const pn_prim *pr, pn_dnn *d, int nargs,
+                              const dnnl_exec_arg_t *args, const char *what, pn_error *err)
+{
+    if (!d->omp_set || !d->omp_get) return pn_prim_exec(pr, d, nargs, args, what, err);
+    int saved = d->omp_get();
+    if (saved > 1) d->omp_set(1);
+    pn_status st = pn_prim_exec(pr, d, nargs, args, what, err);
+    if (saved > 1) d->omp_set(saved);
+    return st;
 }

@@ -10,6 +10,8 @@ struct pn_dnn {
     dnnl_engine_t eng;
     dnnl_stream_t stream;
     int block; /* channel block of PN_LAYOUT_BLOCKED: 16, 8 or 1 */
+    void (*omp_set)(int); /* OpenMP's omp_set/get_num_threads (NULL: not loaded) */
+    int (*omp_get)(void);
 };
 
 /* A oneDNN call failed: PN_E_BACKEND naming what and the oneDNN status. */
@@ -51,5 +53,26 @@ pn_status pn_reorder_create(pn_prim *pr, const dnnl_memory_desc_t *src_md,
 /* Execute with args and wait. */
 pn_status pn_prim_exec(const pn_prim *pr, pn_dnn *d, int nargs, const dnnl_exec_arg_t *args,
                        const char *what, pn_error *err);
+/* Create / execute on one thread (oneDNN fixes some primitives' thread
+ * count at creation, so both are needed): for memory-bound primitives whose multi-threaded
+ * oneDNN implementation synchronizes with spinning barriers (batch norm
+ * training), which stall for whole scheduler slices when a core is shared. */
+pn_status pn_prim_create_serial(pn_prim *pr, const void *op_desc,
+                                const_dnnl_primitive_desc_t hint, pn_dnn *d, const char *what,
+                                pn_error *err);
+pn_status pn_prim_exec_serial(const pn_prim *pr, pn_dnn *d, int nargs,
+                              const dnnl_exec_arg_t *args, const char *what, pn_error *err);
+
+/* conv2d with the caller's weight layout w_md (the layout of the buffers
+ * given to pn_conv2d_set_weights and received as dw; reorders are added only
+ * where the primitives want another one). borrow: set_weights keeps the
+ * caller's pointer instead of copying (call it again after changing the
+ * weights in place). */
+pn_status pn_conv2d_create_md(pn_conv2d **op, pn_dnn *d, const pn_conv2d_dims *dm,
+                              pn_layout layout, int backward, const dnnl_memory_desc_t *w_md,
+                              int borrow, pn_error *err);
+/* The weight layout oneDNN's forward primitive picks for these dims. */
+pn_status pn_conv2d_weights_md(pn_dnn *d, const pn_conv2d_dims *dm, pn_layout layout,
+                               int backward, dnnl_memory_desc_t *md, pn_error *err);
 
 #endif

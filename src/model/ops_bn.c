@@ -50,19 +50,21 @@ pn_status pn_bn2d_create(pn_bn2d **out, pn_dnn *d, int n, int c, int h, int w, p
     s = dnnl_batch_normalization_forward_desc_init(&bd, dnnl_forward_inference, &xmd, PN_BN_EPS,
                                                    flags | dnnl_use_global_stats);
     if (s != dnnl_success) { st = pn_dnn_fail(err, s, "batch norm eval descriptor"); goto fail; }
-    if ((st = pn_prim_create(&op->fwd_eval, &bd, NULL, d, "batch norm eval forward", err)))
+    if ((st = pn_prim_create_serial(&op->fwd_eval, &bd, NULL, d, "batch norm eval forward",
+                                    err)))
         goto fail;
     if (training) {
         s = dnnl_batch_normalization_forward_desc_init(&bd, dnnl_forward_training, &xmd,
                                                        PN_BN_EPS, flags);
         if (s != dnnl_success) { st = pn_dnn_fail(err, s, "batch norm training descriptor"); goto fail; }
-        if ((st = pn_prim_create(&op->fwd_train, &bd, NULL, d, "batch norm training forward",
-                                 err)))
+        if ((st = pn_prim_create_serial(&op->fwd_train, &bd, NULL, d,
+                                        "batch norm training forward", err)))
             goto fail;
         s = dnnl_batch_normalization_backward_desc_init(&bd, dnnl_backward, &xmd, &xmd,
                                                         PN_BN_EPS, flags);
         if (s != dnnl_success) { st = pn_dnn_fail(err, s, "batch norm backward descriptor"); goto fail; }
-        if ((st = pn_prim_create(&op->bwd, &bd, op->fwd_train.pd, d, "batch norm backward", err)))
+        if ((st = pn_prim_create_serial(&op->bwd, &bd, op->fwd_train.pd, d, "batch norm backward",
+                                        err)))
             goto fail;
         const dnnl_memory_desc_t *wmd =
             dnnl_primitive_desc_query_md(op->fwd_train.pd, dnnl_query_workspace_md, 0);
@@ -105,9 +107,11 @@ pn_status pn_bn2d_forward(pn_bn2d *op, int training, const float *x, const float
                            {DNNL_ARG_VARIANCE, op->m_var}, {DNNL_ARG_SCALE, op->m_scale},
                            {DNNL_ARG_SHIFT, op->m_shift},  {DNNL_ARG_DST, op->m_y},
                            {DNNL_ARG_WORKSPACE, op->m_ws}};
-    return pn_prim_exec(training ? &op->fwd_train : &op->fwd_eval, op->d,
-                        training && op->m_ws ? 7 : 6, a,
-                        training ? "batch norm training forward" : "batch norm eval forward", err);
+    /* single-threaded: see pn_prim_exec_serial */
+    if (!training)
+        return pn_prim_exec_serial(&op->fwd_eval, op->d, 6, a, "batch norm eval forward", err);
+    return pn_prim_exec_serial(&op->fwd_train, op->d, op->m_ws ? 7 : 6, a,
+                               "batch norm training forward", err);
 }
 
 pn_status pn_bn2d_backward(pn_bn2d *op, const float *x, const float *dy, const float *gamma,
@@ -131,7 +135,8 @@ pn_status pn_bn2d_backward(pn_bn2d *op, const float *x, const float *dy, const f
                            {DNNL_ARG_SCALE, op->m_scale},       {DNNL_ARG_SHIFT, op->m_shift},
                            {DNNL_ARG_DIFF_SRC, op->m_dx},       {DNNL_ARG_DIFF_SCALE, op->m_dscale},
                            {DNNL_ARG_DIFF_SHIFT, op->m_dshift}, {DNNL_ARG_WORKSPACE, op->m_ws}};
-    return pn_prim_exec(&op->bwd, op->d, op->m_ws ? 10 : 9, a, "batch norm backward", err);
+    return pn_prim_exec_serial(&op->bwd, op->d, op->m_ws ? 10 : 9, a, "batch norm backward",
+                               err);
 }
 
 void pn_bn2d_update_running(float *rm, float *rv, const float *mean, const float *var, int c,

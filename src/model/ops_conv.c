@@ -9,7 +9,10 @@ struct pn_conv2d {
     pn_dnn *d;
     pn_conv2d_dims dm;
     int oh, ow, backward;
-    dnnl_memory_desc_t x_md, y_md, w_user_md;
+    int borrow;    /* weights are the caller's buffer (pn_conv2d_create_md), not copied */
+    int bwd_stale; /* borrowed weights changed: w_bwd must be reordered again */
+    const float *w_borrowed;
+    dnnl_memory_desc_t x_md, y_md, w_user_md; /* w_user_md: the caller's weight layout */
     pn_prim fwd, bwd_data, bwd_w;
     pn_prim w_to_fwd, w_to_bwd, dw_to_user; /* reorders (p NULL = same format) */
     float *w_fwd, *w_bwd, *dw_tmp;          /* weights in the primitives' formats */
@@ -62,8 +65,46 @@ static void *alloc_md(const dnnl_memory_desc_t *md, size_t *bytes)
     return aligned_alloc(64, (*bytes + 63) / 64 * 64);
 }
 
+/* The forward descriptor shared by create and weights_md. */
+static dnnl_status_t fwd_desc(dnnl_convolution_desc_t *cd, const pn_conv2d_dims *dm, int backward,
+                              const dnnl_memory_desc_t *x_md, const dnnl_memory_desc_t *y_md)
+{
+    dnnl_memory_desc_t w_any;
+    dnnl_dims_t wdims = {dm->oc, dm->ic, dm->k, dm->k};
+    dnnl_memory_desc_init_by_tag(&w_any, 4, wdims, dnnl_f32, dnnl_format_tag_any);
+    dnnl_dims_t strides = {dm->stride, dm->stride}, pad = {dm->pad, dm->pad};
+    return dnnl_convolution_forward_desc_init(
+        cd, backward ? dnnl_forward_training : dnnl_forward_inference, dnnl_convolution_direct,
+        x_md, &w_any, NULL, y_md, strides, pad, pad);
+}
+
+pn_status pn_conv2d_weights_md(pn_dnn *d, const pn_conv2d_dims *dm, pn_layout layout,
+                               int backward, dnnl_memory_desc_t *md, pn_error *err)
+{
+    PN_TRY(check_dims(dm, err));
+    int oh, ow;
+    pn_conv2d_out_hw(dm, &oh, &ow);
+    dnnl_memory_desc_t x_md = pn_dnn_act_md(d, layout, dm->n, dm->ic, dm->h, dm->w);
+    dnnl_memory_desc_t y_md = pn_dnn_act_md(d, layout, dm->n, dm->oc, oh, ow);
+    dnnl_convolution_desc_t cd;
+    PN_DNN(fwd_desc(&cd, dm, backward, &x_md, &y_md), "conv2d forward descriptor");
+    dnnl_primitive_desc_t pd;
+    PN_DNN(dnnl_primitive_desc_create(&pd, &cd, NULL, d->eng, NULL), "conv2d forward");
+    *md = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+    dnnl_primitive_desc_destroy(pd);
+    return PN_OK;
+}
+
 pn_status pn_conv2d_create(pn_conv2d **out, pn_dnn *d, const pn_conv2d_dims *dm,
                            pn_layout layout, int backward, pn_error *err)
+{
+    dnnl_memory_desc_t oihw = pn_dnn_md_oihw(dm->oc, dm->ic, dm->k, dm->k);
+    return pn_conv2d_create_md(out, d, dm, layout, backward, &oihw, 0, err);
+}
+
+pn_status pn_conv2d_create_md(pn_conv2d **out, pn_dnn *d, const pn_conv2d_dims *dm,
+                              pn_layout layout, int backward, const dnnl_memory_desc_t *w_md,
+                              int borrow, pn_error *err)
 {
     *out = NULL;
     PN_TRY(check_dims(dm, err));
@@ -72,10 +113,11 @@ pn_status pn_conv2d_create(pn_conv2d **out, pn_dnn *d, const pn_conv2d_dims *dm,
     op->d = d;
     op->dm = *dm;
     op->backward = backward;
+    op->borrow = borrow;
     pn_conv2d_out_hw(dm, &op->oh, &op->ow);
     op->x_md = pn_dnn_act_md(d, layout, dm->n, dm->ic, dm->h, dm->w);
     op->y_md = pn_dnn_act_md(d, layout, dm->n, dm->oc, op->oh, op->ow);
-    op->w_user_md = pn_dnn_md_oihw(dm->oc, dm->ic, dm->k, dm->k);
+    op->w_user_md = *w_md;
     dnnl_memory_desc_t w_any;
     dnnl_dims_t wdims = {dm->oc, dm->ic, dm->k, dm->k};
     dnnl_memory_desc_init_by_tag(&w_any, 4, wdims, dnnl_f32, dnnl_format_tag_any);
@@ -94,20 +136,19 @@ pn_status pn_conv2d_create(pn_conv2d **out, pn_dnn *d, const pn_conv2d_dims *dm,
             goto fail;                                                         \
         }                                                                      \
     } while (0)
-    TRYD(dnnl_convolution_forward_desc_init(
-             &cd, backward ? dnnl_forward_training : dnnl_forward_inference,
-             dnnl_convolution_direct, &op->x_md, &w_any, NULL, &op->y_md, strides, pad, pad),
-         "conv2d forward descriptor");
+    TRYD(fwd_desc(&cd, dm, backward, &op->x_md, &op->y_md), "conv2d forward descriptor");
     TRY(pn_prim_create(&op->fwd, &cd, NULL, d, "conv2d forward", err));
     const dnnl_memory_desc_t *wf = dnnl_primitive_desc_query_md(op->fwd.pd, dnnl_query_weights_md, 0);
     TRY(pn_reorder_create(&op->w_to_fwd, &op->w_user_md, wf, d, err));
-    op->w_fwd = alloc_md(wf, &op->w_fwd_bytes);
-    if (!op->w_fwd) goto nomem;
+    if (!borrow || op->w_to_fwd.p) { /* borrowed in the right layout: no copy */
+        op->w_fwd = alloc_md(wf, &op->w_fwd_bytes);
+        if (!op->w_fwd) goto nomem;
+    }
     TRY(pn_mem_create(&op->m_x, &op->x_md, d, err));
     TRY(pn_mem_create(&op->m_y, &op->y_md, d, err));
     TRY(pn_mem_create(&op->m_wuser, &op->w_user_md, d, err));
     TRY(pn_mem_create(&op->m_wfwd, wf, d, err));
-    pn_mem_bind(op->m_wfwd, op->w_fwd);
+    if (op->w_fwd) pn_mem_bind(op->m_wfwd, op->w_fwd);
     if (backward) {
         TRYD(dnnl_convolution_backward_data_desc_init(&cd, dnnl_convolution_direct, &op->x_md,
                                                       &w_any, &op->y_md, strides, pad, pad),
@@ -116,10 +157,12 @@ pn_status pn_conv2d_create(pn_conv2d **out, pn_dnn *d, const pn_conv2d_dims *dm,
         const dnnl_memory_desc_t *wb =
             dnnl_primitive_desc_query_md(op->bwd_data.pd, dnnl_query_weights_md, 0);
         TRY(pn_reorder_create(&op->w_to_bwd, &op->w_user_md, wb, d, err));
-        op->w_bwd = alloc_md(wb, &op->w_bwd_bytes);
-        if (!op->w_bwd) goto nomem;
+        if (!borrow || op->w_to_bwd.p) {
+            op->w_bwd = alloc_md(wb, &op->w_bwd_bytes);
+            if (!op->w_bwd) goto nomem;
+        }
         TRY(pn_mem_create(&op->m_wbwd, wb, d, err));
-        pn_mem_bind(op->m_wbwd, op->w_bwd);
+        if (op->w_bwd) pn_mem_bind(op->m_wbwd, op->w_bwd);
         TRYD(dnnl_convolution_backward_weights_desc_init(&cd, dnnl_convolution_direct, &op->x_md,
                                                          &w_any, NULL, &op->y_md, strides, pad,
                                                          pad),
@@ -148,19 +191,41 @@ fail:
 #undef TRYD
 }
 
-pn_status pn_conv2d_set_weights(pn_conv2d *op, const float *w, pn_error *err)
+/* Borrowed weights: bind them where the layouts agree, reorder into the
+ * forward copy where not; the backward-data copy is refreshed lazily (the
+ * caller updates w in place and calls this again after each change). */
+static pn_status borrow_weights(pn_conv2d *op, const float *w, pn_error *err)
 {
+    op->w_borrowed = w;
     pn_mem_bind(op->m_wuser, w);
     if (op->w_to_fwd.p) {
         dnnl_exec_arg_t a[] = {{DNNL_ARG_FROM, op->m_wuser}, {DNNL_ARG_TO, op->m_wfwd}};
-        PN_TRY(pn_prim_exec(&op->w_to_fwd, op->d, 2, a, "conv2d weight reorder", err));
+        PN_TRY(pn_prim_exec_serial(&op->w_to_fwd, op->d, 2, a, "conv2d weight reorder", err));
+    } else {
+        pn_mem_bind(op->m_wfwd, w);
+    }
+    if (op->backward) {
+        if (op->w_to_bwd.p) op->bwd_stale = 1;
+        else pn_mem_bind(op->m_wbwd, w);
+    }
+    op->weights_set = 1;
+    return PN_OK;
+}
+
+pn_status pn_conv2d_set_weights(pn_conv2d *op, const float *w, pn_error *err)
+{
+    if (op->borrow) return borrow_weights(op, w, err);
+    pn_mem_bind(op->m_wuser, w);
+    if (op->w_to_fwd.p) {
+        dnnl_exec_arg_t a[] = {{DNNL_ARG_FROM, op->m_wuser}, {DNNL_ARG_TO, op->m_wfwd}};
+        PN_TRY(pn_prim_exec_serial(&op->w_to_fwd, op->d, 2, a, "conv2d weight reorder", err));
     } else {
         memcpy(op->w_fwd, w, op->w_fwd_bytes);
     }
     if (op->backward) {
         if (op->w_to_bwd.p) {
             dnnl_exec_arg_t a[] = {{DNNL_ARG_FROM, op->m_wuser}, {DNNL_ARG_TO, op->m_wbwd}};
-            PN_TRY(pn_prim_exec(&op->w_to_bwd, op->d, 2, a, "conv2d weight reorder", err));
+            PN_TRY(pn_prim_exec_serial(&op->w_to_bwd, op->d, 2, a, "conv2d weight reorder", err));
         } else {
             memcpy(op->w_bwd, w, op->w_bwd_bytes);
         }
@@ -188,6 +253,12 @@ pn_status pn_conv2d_backward(pn_conv2d *op, const float *x, const float *dy, flo
     if (!op->weights_set)
         return pn_error_set(err, PN_E_ARG, "conv2d backward: weights not set");
     pn_mem_bind(op->m_dy, dy);
+    if (dx && op->bwd_stale) {
+        pn_mem_bind(op->m_wuser, op->w_borrowed);
+        dnnl_exec_arg_t a[] = {{DNNL_ARG_FROM, op->m_wuser}, {DNNL_ARG_TO, op->m_wbwd}};
+        PN_TRY(pn_prim_exec_serial(&op->w_to_bwd, op->d, 2, a, "conv2d weight reorder", err));
+        op->bwd_stale = 0;
+    }
     if (dx) {
         pn_mem_bind(op->m_dx, dx);
         dnnl_exec_arg_t a[] = {{DNNL_ARG_DIFF_DST, op->m_dy}, {DNNL_ARG_WEIGHTS, op->m_wbwd},
@@ -203,7 +274,7 @@ pn_status pn_conv2d_backward(pn_conv2d *op, const float *x, const float *dy, flo
         if (op->dw_to_user.p) {
             pn_mem_bind(op->m_dwuser, dw);
             dnnl_exec_arg_t r[] = {{DNNL_ARG_FROM, op->m_dwtmp}, {DNNL_ARG_TO, op->m_dwuser}};
-            PN_TRY(pn_prim_exec(&op->dw_to_user, op->d, 2, r, "conv2d weight-gradient reorder",
+            PN_TRY(pn_prim_exec_serial(&op->dw_to_user, op->d, 2, r, "conv2d weight-gradient reorder",
                              err));
         }
     }

@@ -39,11 +39,11 @@ pn_status pn_relu_create(pn_relu **out, pn_dnn *d, size_t count, int backward, p
         &ed, backward ? dnnl_forward_training : dnnl_forward_inference, dnnl_eltwise_relu, &md,
         0.f, 0.f);
     if (s != dnnl_success) { rc = pn_dnn_fail(err, s, "relu forward descriptor"); goto fail; }
-    if ((rc = pn_prim_create(&op->fwd, &ed, NULL, d, "relu forward", err))) goto fail;
+    if ((rc = pn_prim_create_serial(&op->fwd, &ed, NULL, d, "relu forward", err))) goto fail;
     if (backward) {
         s = dnnl_eltwise_backward_desc_init(&ed, dnnl_eltwise_relu, &md, &md, 0.f, 0.f);
         if (s != dnnl_success) { rc = pn_dnn_fail(err, s, "relu backward descriptor"); goto fail; }
-        if ((rc = pn_prim_create(&op->bwd, &ed, op->fwd.pd, d, "relu backward", err))) goto fail;
+        if ((rc = pn_prim_create_serial(&op->bwd, &ed, op->fwd.pd, d, "relu backward", err))) goto fail;
     }
     dnnl_memory_t *ms[] = {&op->m_x, &op->m_y, &op->m_dx, &op->m_dy};
     for (size_t i = 0; i < 4; i++)
@@ -60,7 +60,7 @@ pn_status pn_relu_forward(pn_relu *op, const float *x, float *y, pn_error *err)
     pn_mem_bind(op->m_x, x);
     pn_mem_bind(op->m_y, y);
     dnnl_exec_arg_t a[] = {{DNNL_ARG_SRC, op->m_x}, {DNNL_ARG_DST, op->m_y}};
-    return pn_prim_exec(&op->fwd, op->d, 2, a, "relu forward", err);
+    return pn_prim_exec_serial(&op->fwd, op->d, 2, a, "relu forward", err);
 }
 
 pn_status pn_relu_backward(pn_relu *op, const float *x, const float *dy, float *dx,
@@ -73,7 +73,7 @@ pn_status pn_relu_backward(pn_relu *op, const float *x, const float *dy, float *
     pn_mem_bind(op->m_dx, dx);
     dnnl_exec_arg_t a[] = {{DNNL_ARG_SRC, op->m_x}, {DNNL_ARG_DIFF_DST, op->m_dy},
                            {DNNL_ARG_DIFF_SRC, op->m_dx}};
-    return pn_prim_exec(&op->bwd, op->d, 3, a, "relu backward", err);
+    return pn_prim_exec_serial(&op->bwd, op->d, 3, a, "relu backward", err);
 }
 
 void pn_relu_forward_ref(size_t count, const float *x, float *y)
@@ -152,7 +152,7 @@ pn_status pn_addrelu_create(pn_addrelu **out, pn_dnn *d, size_t count, int backw
         if (s != dnnl_success) { rc = pn_dnn_fail(err, s, "add+relu backward"); goto fail; }
         s = dnnl_eltwise_backward_desc_init(&ed, dnnl_eltwise_relu_use_dst_for_bwd, &md, &md,
                                             0.f, 0.f);
-        if (s == dnnl_success) rc = pn_prim_create(&op->bwd, &ed, hint.pd, d, "add+relu backward", err);
+        if (s == dnnl_success) rc = pn_prim_create_serial(&op->bwd, &ed, hint.pd, d, "add+relu backward", err);
         else rc = pn_dnn_fail(err, s, "add+relu backward");
         pn_prim_free(&hint);
         if (rc) goto fail;
@@ -175,7 +175,7 @@ pn_status pn_addrelu_forward(pn_addrelu *op, const float *a, const float *b, flo
     pn_mem_bind(op->m_y, y);
     dnnl_exec_arg_t args[] = {{DNNL_ARG_SRC_0, op->m_a}, {DNNL_ARG_SRC_1, op->m_b},
                               {DNNL_ARG_DST, op->m_y}};
-    return pn_prim_exec(&op->fwd, op->d, 3, args, "add+relu forward", err);
+    return pn_prim_exec_serial(&op->fwd, op->d, 3, args, "add+relu forward", err);
 }
 
 pn_status pn_addrelu_backward(pn_addrelu *op, const float *y, const float *dy, float *dsum,
@@ -188,7 +188,7 @@ pn_status pn_addrelu_backward(pn_addrelu *op, const float *y, const float *dy, f
     pn_mem_bind(op->m_ds, dsum);
     dnnl_exec_arg_t args[] = {{DNNL_ARG_DST, op->m_y}, {DNNL_ARG_DIFF_DST, op->m_dy},
                               {DNNL_ARG_DIFF_SRC, op->m_ds}};
-    return pn_prim_exec(&op->bwd, op->d, 3, args, "add+relu backward", err);
+    return pn_prim_exec_serial(&op->bwd, op->d, 3, args, "add+relu backward", err);
 }
 
 void pn_nchw_to_blocked(const float *src, float *dst, int n, int c, int hw, int block)

@@ -56,13 +56,13 @@ static pn_status pool_create(pn_pool **out, pn_dnn *d, dnnl_alg_kind_t alg, int 
         &desc, backward ? dnnl_forward_training : dnnl_forward_inference, alg, &xmd, &ymd, st, ker,
         dil, pd, pd);
     if (s != dnnl_success) { rc = pn_dnn_fail(err, s, name); goto fail; }
-    if ((rc = pn_prim_create(&op->fwd, &desc, NULL, d, name, err))) goto fail;
+    if ((rc = pn_prim_create_serial(&op->fwd, &desc, NULL, d, name, err))) goto fail;
     if ((rc = pn_mem_create(&op->m_x, &xmd, d, err))) goto fail;
     if ((rc = pn_mem_create(&op->m_y, &ymd, d, err))) goto fail;
     if (backward) {
         s = dnnl_pooling_v2_backward_desc_init(&desc, alg, &xmd, &ymd, st, ker, dil, pd, pd);
         if (s != dnnl_success) { rc = pn_dnn_fail(err, s, name); goto fail; }
-        if ((rc = pn_prim_create(&op->bwd, &desc, op->fwd.pd, d, name, err))) goto fail;
+        if ((rc = pn_prim_create_serial(&op->bwd, &desc, op->fwd.pd, d, name, err))) goto fail;
         if ((rc = pn_mem_create(&op->m_dx, &xmd, d, err))) goto fail;
         if ((rc = pn_mem_create(&op->m_dy, &ymd, d, err))) goto fail;
         const dnnl_memory_desc_t *wmd =
@@ -104,7 +104,7 @@ pn_status pn_pool_forward(pn_pool *op, const float *x, float *y, pn_error *err)
     pn_mem_bind(op->m_y, y);
     dnnl_exec_arg_t a[] = {{DNNL_ARG_SRC, op->m_x}, {DNNL_ARG_DST, op->m_y},
                            {DNNL_ARG_WORKSPACE, op->m_ws}};
-    return pn_prim_exec(&op->fwd, op->d, op->m_ws ? 3 : 2, a, "pool forward", err);
+    return pn_prim_exec_serial(&op->fwd, op->d, op->m_ws ? 3 : 2, a, "pool forward", err);
 }
 
 pn_status pn_pool_backward(pn_pool *op, const float *dy, float *dx, pn_error *err)
@@ -115,7 +115,7 @@ pn_status pn_pool_backward(pn_pool *op, const float *dy, float *dx, pn_error *er
     pn_mem_bind(op->m_dx, dx);
     dnnl_exec_arg_t a[] = {{DNNL_ARG_DIFF_DST, op->m_dy}, {DNNL_ARG_DIFF_SRC, op->m_dx},
                            {DNNL_ARG_WORKSPACE, op->m_ws}};
-    return pn_prim_exec(&op->bwd, op->d, op->m_ws ? 3 : 2, a, "pool backward", err);
+    return pn_prim_exec_serial(&op->bwd, op->d, op->m_ws ? 3 : 2, a, "pool backward", err);
 }
 
 /* ---- plain-C references (NCHW) ------------------------------------------- */

@@ -13,6 +13,7 @@
  * Letters: N batch (n in use, <= max_batch), K classes, H/W the input size,
  * C/Hs/Ws one unit's output channels and spatial size.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,11 +30,22 @@
 
 enum { E_PARAM, E_RMEAN, E_RVAR, E_NBT };
 
+/* Per-entry state of the torchvision-layout views (m->params, m->grads)
+ * against the compute copies (m->w, m->gw) */
+enum {
+    VS_STALE = 1,  /* m->w is newer than the view: copy before handing the view out */
+    VS_DIRTY = 2,  /* the view was handed out (may be written): copy back before computing */
+    VS_GSTALE = 4, /* m->gw is newer than the gradient view */
+};
+
+struct cbn;
+
 typedef struct entry {
     char name[48];
     int kind, ndim;
     int64_t shape[4];
     size_t numel, off; /* off: floats into params (E_PARAM) or stats (E_RMEAN/E_RVAR); bn index for E_NBT */
+    struct cbn *conv;  /* conv weight: its layout conversion */
 } entry;
 
 /* A conv followed by its batch norm. */
@@ -41,6 +53,13 @@ typedef struct cbn {
     int cin, cout, k, stride, pad, hin, win, hout, wout, trainable, bn; /* bn: index 0..19 */
     int relu;         /* ReLU fused into the BN (stem, first conv of a block) */
     size_t w_off, g_off, b_off, rm_off, rv_off; /* into params / stats */
+    /* Master layout of the conv weight (and its gradient and Adam state) in
+     * m->w / m->gw: the one oneDNN's forward primitive picks (OIhw16i16o on
+     * AVX-512), so no per-step reorder for the forward or the weight
+     * gradient; OIHW only in the torchvision views. */
+    dnnl_memory_desc_t w_md;
+    pn_prim to_oihw, to_master; /* p NULL: the layouts agree (plain copy) */
+    dnnl_memory_t m_oihw, m_master;
     pn_conv2d *conv;  /* per batch size */
     pn_bn2d *bnop;
     float *y_conv;    // (N,cout,hout,wout) conv output
@@ -69,11 +88,14 @@ struct pn_model {
     entry ent[MAX_ENTRIES];
     int nent;
     size_t nparams, nstats, train_off; /* floats; train_off: first trainable param */
-    float *params;   // all parameters, state_dict order
+    float *params;   // all parameters, state_dict order, torchvision layout (view)
+    float *w;        // the same in compute layout (conv weights in cbn.w_md): the master copy
     float *stats;    // running_mean / running_var of the 20 BNs
     int64_t nbt[20]; // num_batches_tracked
-    float *grads;    // (nparams - train_off): gradients of the trainable suffix
-    float *adam_m, *adam_v; // same shape as grads
+    float *grads;    // (nparams - train_off): gradients of the trainable suffix (view)
+    float *gw;       // the same in compute layout
+    float *adam_m, *adam_v; // same shape and layout as gw
+    uint8_t *vstate; // (nent) VS_* flags
     long adam_step;
     float *acts;     // one allocation: all activations + activation grads + batch stats
     size_t acts_floats;
@@ -187,6 +209,7 @@ static void plan_cbn(pn_model *m, cbn *c, const char *conv, const char *bn, int 
     snprintf(nm, sizeof nm, "%s.weight", conv);
     c->w_off = m->nparams;
     add_entry(m, nm, E_PARAM, 4, ws);
+    m->ent[m->nent - 1].conv = c;
     snprintf(nm, sizeof nm, "%s.weight", bn);
     c->g_off = m->nparams;
     add_entry(m, nm, E_PARAM, 1, cs);
@@ -274,10 +297,35 @@ static void carve_cbn(carver *cv, cbn *c, int N)
     }
 }
 
+/* The conv / BN buffers of unit u (stem or block u-1). */
+static void carve_cbns(carver *cv, pn_model *m, int u, int N)
+{
+    if (u == 0) {
+        carve_cbn(cv, &m->stem, N);
+        return;
+    }
+    block *b = &m->b[u - 1];
+    carve_cbn(cv, &b->c1, N);
+    carve_cbn(cv, &b->c2, N);
+    if (b->has_ds) carve_cbn(cv, &b->ds, N);
+}
+
+/* A frozen unit is never differentiated, so its conv and BN outputs are
+ * dead once its output exists: all frozen units share one region for them
+ * (the unit outputs stay: stage taps and the first trainable unit's input). */
 static void carve_all(pn_model *m, carver *cv)
 {
     int N = m->cfg.max_batch, K = m->cfg.num_classes;
-    carve_cbn(cv, &m->stem, N);
+    size_t tmax = 0;
+    for (int u = 0; u < m->first_train && u <= NBLOCKS; u++) {
+        carver c = {NULL, 0};
+        carve_cbns(&c, m, u, N);
+        if (c.off > tmax) tmax = c.off;
+    }
+    float *shared = cv->base ? cv->base + cv->off : NULL; // frozen units' temporaries
+    cv->off += tmax;
+    carver t0 = {shared, 0};
+    carve_cbns(m->first_train > 0 ? &t0 : cv, m, 0, N);
     size_t s0 = (size_t)N * 64 * m->h0 * m->w0, sp = (size_t)N * 64 * m->hp * m->wp;
     size_t maxin = sp;
     m->p0 = take(cv, sp);
@@ -286,9 +334,8 @@ static void carve_all(pn_model *m, carver *cv)
     for (int i = 0; i < NBLOCKS; i++) {
         block *b = &m->b[i];
         size_t sz = (size_t)N * b->c2.cout * b->c2.hout * b->c2.wout;
-        carve_cbn(cv, &b->c1, N);
-        carve_cbn(cv, &b->c2, N);
-        if (b->has_ds) carve_cbn(cv, &b->ds, N);
+        carver t = {shared, 0};
+        carve_cbns(i + 1 < m->first_train ? &t : cv, m, i + 1, N);
         b->out = take(cv, sz);
         /* d_out is needed when this block or the next unit trains */
         if (i + 1 >= m->first_train) b->d_out = take(cv, sz);
@@ -331,14 +378,31 @@ static void free_ops(pn_model *m)
     m->ops_n = 0;
 }
 
+static void free_layouts(pn_model *m)
+{
+    for (int i = 0; i < m->nent; i++) {
+        cbn *c = m->ent[i].conv;
+        if (!c) continue;
+        pn_prim_free(&c->to_oihw);
+        pn_prim_free(&c->to_master);
+        if (c->m_oihw) dnnl_memory_destroy(c->m_oihw);
+        if (c->m_master) dnnl_memory_destroy(c->m_master);
+        c->m_oihw = c->m_master = NULL;
+    }
+}
+
 void pn_model_free(pn_model *m)
 {
     if (!m) return;
     free_ops(m);
+    free_layouts(m);
     pn_dnn_free(m->dnn);
     free(m->params);
+    free(m->w);
     free(m->stats);
     free(m->grads);
+    free(m->gw);
+    free(m->vstate);
     free(m->adam_m);
     free(m->adam_v);
     free(m->acts);
@@ -357,6 +421,76 @@ static void init_bn_defaults(pn_model *m)
             l > 7 && !strcmp(e->name + l - 7, ".weight"))
             for (size_t j = 0; j < e->numel; j++) m->params[e->off + j] = 1.f;
     }
+}
+
+/* ---- master weight layouts and the torchvision views ------------------------ */
+
+/* Each conv's master layout: the forward primitive's choice at max_batch
+ * (OIHW when that layout is padded, so every entry keeps numel floats). */
+static pn_status plan_layouts(pn_model *m, pn_error *err)
+{
+    for (int i = 0; i < m->nent; i++) {
+        cbn *c = m->ent[i].conv;
+        if (!c) continue;
+        pn_conv2d_dims d = {m->cfg.max_batch, c->cin, c->hin, c->win, c->cout, c->k, c->stride,
+                            c->pad};
+        dnnl_memory_desc_t oihw = pn_dnn_md_oihw(c->cout, c->cin, c->k, c->k);
+        PN_TRY(pn_conv2d_weights_md(m->dnn, &d, PN_LAYOUT_BLOCKED, c->trainable, &c->w_md, err));
+        if (dnnl_memory_desc_get_size(&c->w_md) != m->ent[i].numel * sizeof(float))
+            c->w_md = oihw;
+        PN_TRY(pn_reorder_create(&c->to_master, &oihw, &c->w_md, m->dnn, err));
+        PN_TRY(pn_reorder_create(&c->to_oihw, &c->w_md, &oihw, m->dnn, err));
+        PN_TRY(pn_mem_create(&c->m_oihw, &oihw, m->dnn, err));
+        PN_TRY(pn_mem_create(&c->m_master, &c->w_md, m->dnn, err));
+    }
+    return PN_OK;
+}
+
+/* Copy entry e between the torchvision view and the compute layout. */
+static pn_status convert(const pn_model *m, const entry *e, const float *src, float *dst,
+                         int to_view, pn_error *err)
+{
+    const cbn *c = e->conv;
+    const pn_prim *r = c ? (to_view ? &c->to_oihw : &c->to_master) : NULL;
+    if (!r || !r->p) {
+        memcpy(dst, src, e->numel * sizeof(float));
+        return PN_OK;
+    }
+    pn_mem_bind(c->m_oihw, to_view ? dst : src);
+    pn_mem_bind(c->m_master, to_view ? src : dst);
+    dnnl_exec_arg_t a[] = {{DNNL_ARG_FROM, to_view ? c->m_master : c->m_oihw},
+                           {DNNL_ARG_TO, to_view ? c->m_oihw : c->m_master}};
+    return pn_prim_exec(r, m->dnn, 2, a, "weight layout reorder", err);
+}
+
+/* Bring the parameter view of entry i up to date. */
+static pn_status sync_param_view(const pn_model *m, int i, pn_error *err)
+{
+    const entry *e = &m->ent[i];
+    if (!(m->vstate[i] & VS_STALE)) return PN_OK;
+    PN_TRY(convert(m, e, m->w + e->off, m->params + e->off, 1, err));
+    m->vstate[i] &= (uint8_t)~VS_STALE;
+    return PN_OK;
+}
+
+/* Copy every handed-out view back into the compute copy (before computing). */
+static pn_status push_views(pn_model *m, pn_error *err)
+{
+    for (int i = 0; i < m->nent; i++) {
+        if (!(m->vstate[i] & VS_DIRTY)) continue;
+        const entry *e = &m->ent[i];
+        PN_TRY(convert(m, e, m->params + e->off, m->w + e->off, 0, err));
+        m->vstate[i] &= (uint8_t)~VS_DIRTY;
+        if (e->conv) m->weights_dirty = 1;
+    }
+    return PN_OK;
+}
+
+/* After a backward (grads) / an update (params) of the trainable suffix. */
+static void mark_trainable(pn_model *m, uint8_t flag)
+{
+    for (int i = 0; i < m->nent; i++)
+        if (m->ent[i].kind == E_PARAM && m->ent[i].off >= m->train_off) m->vstate[i] |= flag;
 }
 
 pn_status pn_model_create(pn_model **out, const pn_model_config *cfg, pn_error *err)
@@ -404,16 +538,20 @@ pn_status pn_model_create(pn_model **out, const pn_model_config *cfg, pn_error *
     m->train_off = find_entry(m, first_param[c.freeze])->off;
     size_t ng = m->nparams - m->train_off;
     m->params = calloc(m->nparams, sizeof(float));
+    m->w = aligned_alloc(64, (m->nparams * sizeof(float) + 63) / 64 * 64);
     m->stats = calloc(m->nstats, sizeof(float));
     m->grads = calloc(ng, sizeof(float));
+    m->gw = aligned_alloc(64, (ng * sizeof(float) + 63) / 64 * 64);
+    m->vstate = calloc((size_t)m->nent, 1);
     m->adam_m = calloc(ng, sizeof(float));
     m->adam_v = calloc(ng, sizeof(float));
     carver cv = {NULL, 0};
     carve_all(m, &cv);
     m->acts_floats = cv.off;
     m->acts = aligned_alloc(64, cv.off * sizeof(float));
-    if (!m->params || !m->stats || !m->grads || !m->adam_m || !m->adam_v || !m->acts) {
-        size_t mb = (m->acts_floats + 4 * m->nparams) * sizeof(float) >> 20;
+    if (!m->params || !m->w || !m->stats || !m->grads || !m->gw || !m->vstate || !m->adam_m ||
+        !m->adam_v || !m->acts) {
+        size_t mb = (m->acts_floats + 6 * m->nparams) * sizeof(float) >> 20;
         pn_model_free(m);
         return pn_error_set(err, PN_E_NOMEM,
                             "model: cannot allocate %zu MiB for max_batch %d at %dx%d", mb,
@@ -424,6 +562,15 @@ pn_status pn_model_create(pn_model **out, const pn_model_config *cfg, pn_error *
     cv.off = 0;
     carve_all(m, &cv);
     init_bn_defaults(m);
+    memset(m->w, 0, m->nparams * sizeof(float));
+    memset(m->gw, 0, ng * sizeof(float));
+    for (int i = 0; i < m->nent; i++)
+        if (m->ent[i].kind == E_PARAM) m->vstate[i] = VS_DIRTY; /* the views hold the init */
+    st = plan_layouts(m, err);
+    if (st) {
+        pn_model_free(m);
+        return pn_error_prefix(err, "model: ");
+    }
     m->weights_dirty = 1;
     *out = m;
     return PN_OK;
@@ -432,7 +579,7 @@ pn_status pn_model_create(pn_model **out, const pn_model_config *cfg, pn_error *
 size_t pn_model_memory_bytes(const pn_model *m)
 {
     size_t ng = m->nparams - m->train_off;
-    return (m->nparams + m->nstats + 3 * ng + m->acts_floats) * sizeof(float);
+    return (2 * m->nparams + m->nstats + 4 * ng + m->acts_floats) * sizeof(float);
 }
 
 /* ---- oneDNN ops for batch size n ---------------------------------------- */
@@ -442,7 +589,8 @@ size_t pn_model_memory_bytes(const pn_model *m)
 static pn_status make_cbn_ops(pn_model *m, cbn *c, int n, pn_error *err)
 {
     pn_conv2d_dims d = {n, c->cin, c->hin, c->win, c->cout, c->k, c->stride, c->pad};
-    PN_TRY(pn_conv2d_create(&c->conv, m->dnn, &d, PN_LAYOUT_BLOCKED, c->trainable, err));
+    PN_TRY(pn_conv2d_create_md(&c->conv, m->dnn, &d, PN_LAYOUT_BLOCKED, c->trainable, &c->w_md,
+                               1, err));
     PN_TRY(pn_bn2d_create(&c->bnop, m->dnn, n, c->cout, c->hout, c->wout, PN_LAYOUT_BLOCKED,
                           c->trainable, c->relu, err));
     return PN_OK;
@@ -452,13 +600,13 @@ static pn_status set_conv_weights(pn_model *m, int only_trainable, pn_error *err
 {
     if (!m->ops_n) return PN_OK;
     if (!only_trainable || m->stem.trainable)
-        PN_TRY(pn_conv2d_set_weights(m->stem.conv, m->params + m->stem.w_off, err));
+        PN_TRY(pn_conv2d_set_weights(m->stem.conv, m->w + m->stem.w_off, err));
     for (int i = 0; i < NBLOCKS; i++) {
         block *b = &m->b[i];
         if (only_trainable && !b->trainable) continue;
-        PN_TRY(pn_conv2d_set_weights(b->c1.conv, m->params + b->c1.w_off, err));
-        PN_TRY(pn_conv2d_set_weights(b->c2.conv, m->params + b->c2.w_off, err));
-        if (b->has_ds) PN_TRY(pn_conv2d_set_weights(b->ds.conv, m->params + b->ds.w_off, err));
+        PN_TRY(pn_conv2d_set_weights(b->c1.conv, m->w + b->c1.w_off, err));
+        PN_TRY(pn_conv2d_set_weights(b->c2.conv, m->w + b->c2.w_off, err));
+        if (b->has_ds) PN_TRY(pn_conv2d_set_weights(b->ds.conv, m->w + b->ds.w_off, err));
     }
     return PN_OK;
 }
@@ -494,6 +642,7 @@ static pn_status ensure_ops(pn_model *m, int n, pn_error *err)
         m->ops_n = n;
         m->weights_dirty = 1;
     }
+    PN_TRY(push_views(m, err));
     if (m->weights_dirty) {
         PN_TRY(set_conv_weights(m, 0, err));
         m->weights_dirty = 0;
@@ -507,7 +656,7 @@ static pn_status cbn_forward(pn_model *m, cbn *c, const float *x, int training, 
                              pn_error *err)
 {
     PN_TRY(pn_conv2d_forward(c->conv, x, c->y_conv, err));
-    const float *g = m->params + c->g_off, *b = m->params + c->b_off;
+    const float *g = m->w + c->g_off, *b = m->w + c->b_off;
     float *rm = m->stats + c->rm_off, *rv = m->stats + c->rv_off;
     if (training) {
         PN_TRY(pn_bn2d_forward(c->bnop, 1, c->y_conv, g, b, c->bmean, c->bvar, c->y_bn, err));
@@ -550,8 +699,8 @@ static pn_status unit_forward(pn_model *m, int u, const float *x, int n, int tra
         return pn_addrelu_forward(b->addrelu, b->c2.y_bn, id, b->out, err);
     }
     if (u == U_POOL) return pn_pool_forward(m->avgpool, m->b[NBLOCKS - 1].out, m->feat, err);
-    pn_linear_forward(n, FEAT, m->cfg.num_classes, m->feat, m->params + m->fc_w_off,
-                      m->params + m->fc_b_off, m->logits);
+    pn_linear_forward(n, FEAT, m->cfg.num_classes, m->feat, m->w + m->fc_w_off,
+                      m->w + m->fc_b_off, m->logits);
     return PN_OK;
 }
 
@@ -628,8 +777,8 @@ pn_status pn_model_forward(pn_model *m, const float *x, int n, int training, flo
 static pn_status cbn_backward(pn_model *m, cbn *c, const float *x, const float *dy, float *dx,
                               pn_error *err)
 {
-    float *G = m->grads - m->train_off; /* indexed by param offset */
-    PN_TRY(pn_bn2d_backward(c->bnop, c->y_conv, dy, m->params + c->g_off, c->bmean, c->bvar,
+    float *G = m->gw - m->train_off; /* indexed by param offset */
+    PN_TRY(pn_bn2d_backward(c->bnop, c->y_conv, dy, m->w + c->g_off, c->bmean, c->bvar,
                             c->d, G + c->g_off, G + c->b_off, err));
     return pn_conv2d_backward(c->conv, x, c->d, dx, G + c->w_off, err);
 }
@@ -674,9 +823,10 @@ pn_status pn_model_backward_from(pn_model *m, pn_stage from, const float *in, co
     PN_TRY(run_units(m, from, in, n, PN_STAGE_LOGITS, 1, err));
     if (logits) memcpy(logits, m->logits, (size_t)n * K * sizeof *logits);
     PN_TRY(pn_cross_entropy(n, K, m->logits, labels, class_weights, loss, m->dlogits, err));
-    float *G = m->grads - m->train_off;
+    float *G = m->gw - m->train_off;
     const float *x = from == PN_STAGE_INPUT ? in : NULL;
-    pn_linear_backward(n, FEAT, K, m->feat, m->params + m->fc_w_off, m->dlogits,
+    mark_trainable(m, VS_GSTALE);
+    pn_linear_backward(n, FEAT, K, m->feat, m->w + m->fc_w_off, m->dlogits,
                        m->first_train <= U_POOL ? m->d_feat : NULL, G + m->fc_w_off,
                        G + m->fc_b_off);
     if (m->first_train > U_POOL) return PN_OK;
@@ -701,8 +851,9 @@ pn_status pn_model_train_step_from(pn_model *m, pn_stage from, const float *in,
     PN_TRY(pn_model_backward_from(m, from, in, labels, n, class_weights, loss, logits, err));
     pn_adam_config ac = {lr, 0.9, 0.999, 1e-8};
     m->adam_step++;
-    pn_adam_step(m->nparams - m->train_off, m->params + m->train_off, m->grads, m->adam_m,
-                 m->adam_v, m->adam_step, &ac);
+    pn_adam_step(m->nparams - m->train_off, m->w + m->train_off, m->gw, m->adam_m, m->adam_v,
+                 m->adam_step, &ac);
+    mark_trainable(m, VS_STALE);
     return set_conv_weights(m, 1, err);
 }
 
@@ -722,7 +873,9 @@ float *pn_model_param(pn_model *m, const char *name, size_t *numel)
     if (!e || e->kind == E_NBT) return NULL;
     if (numel) *numel = e->numel;
     if (e->kind != E_PARAM) return m->stats + e->off;
-    m->weights_dirty = 1; /* the caller may write it */
+    int i = (int)(e - m->ent);
+    if (sync_param_view(m, i, NULL)) return NULL;
+    m->vstate[i] |= VS_DIRTY; /* the caller may write it */
     return m->params + e->off;
 }
 
@@ -731,7 +884,13 @@ const float *pn_model_grad(const pn_model *m, const char *name, size_t *numel)
     const entry *e = find_entry(m, name);
     if (!e || e->kind != E_PARAM || e->off < m->train_off) return NULL;
     if (numel) *numel = e->numel;
-    return m->grads + (e->off - m->train_off);
+    int i = (int)(e - m->ent);
+    size_t g = e->off - m->train_off;
+    if (m->vstate[i] & VS_GSTALE) {
+        if (convert(m, e, m->gw + g, m->grads + g, 1, NULL)) return NULL;
+        m->vstate[i] &= (uint8_t)~VS_GSTALE;
+    }
+    return m->grads + g;
 }
 
 /* Append "s" to a bounded list buffer, "..." once full. */
@@ -790,15 +949,22 @@ pn_status pn_model_load(pn_model *m, const pn_statedict *sd, int skip_fc, pn_err
         if (skip_fc && !strncmp(e->name, "fc.", 3)) continue;
         const pn_tensor *t = pn_statedict_findc(sd, e->name);
         if (!t) continue;
-        if (e->kind == E_NBT) m->nbt[e->off] = *(const int64_t *)t->data;
-        else if (e->kind == E_PARAM) memcpy(m->params + e->off, t->data, e->numel * sizeof(float));
-        else memcpy(m->stats + e->off, t->data, e->numel * sizeof(float));
+        if (e->kind == E_NBT) {
+            m->nbt[e->off] = *(const int64_t *)t->data;
+        } else if (e->kind == E_PARAM) {
+            memcpy(m->params + e->off, t->data, e->numel * sizeof(float));
+            m->vstate[i] = VS_DIRTY; /* the view is the newest copy now */
+        } else {
+            memcpy(m->stats + e->off, t->data, e->numel * sizeof(float));
+        }
     }
     /* new weights: fresh optimizer state */
     size_t ng = m->nparams - m->train_off;
     memset(m->adam_m, 0, ng * sizeof(float));
     memset(m->adam_v, 0, ng * sizeof(float));
     memset(m->grads, 0, ng * sizeof(float));
+    memset(m->gw, 0, ng * sizeof(float));
+    for (int i = 0; i < m->nent; i++) m->vstate[i] &= (uint8_t)~VS_GSTALE;
     m->adam_step = 0;
     m->weights_dirty = 1;
     return PN_OK;
@@ -808,6 +974,7 @@ pn_status pn_model_save(const pn_model *m, pn_statedict *out, pn_error *err)
 {
     for (int i = 0; i < m->nent; i++) {
         const entry *e = &m->ent[i];
+        if (e->kind == E_PARAM) PN_TRY(sync_param_view(m, i, err));
         const void *data = e->kind == E_NBT     ? (const void *)&m->nbt[e->off]
                            : e->kind == E_PARAM ? (const void *)(m->params + e->off)
                                                 : (const void *)(m->stats + e->off);

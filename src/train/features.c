@@ -8,7 +8,7 @@
 
 pn_status pn_features_compute(const pn_source *src, const pn_extractor *ex, pn_featcache *cache,
                               int split, float *out, pn_progress_fn progress, void *user,
-                              pn_error *err)
+                              volatile const int *cancel, pn_error *err)
 {
     size_t n = src->count(src->ctx, split);
     if (n == 0) return PN_OK;
@@ -38,6 +38,13 @@ pn_status pn_features_compute(const pn_source *src, const pn_extractor *ex, pn_f
     size_t done_n = n - nmiss;
     if (progress) progress(pn_split_name((pn_split)(split)), done_n, n, user);
     for (size_t j = 0; j < nmiss; j += (size_t)B) {
+        if (cancel && *cancel) {
+            st = pn_error_set(err, PN_E_INTERRUPTED,
+                              "interrupted while computing %s features (%zu of %zu done and "
+                              "cached; rerun to continue)",
+                              pn_split_name((pn_split)(split)), done_n, n);
+            goto done;
+        }
         int nb = (int)(nmiss - j < (size_t)B ? nmiss - j : (size_t)B);
         st = ex->run(ex->ctx, split, miss + j, nb, tmp, err);
         if (st) {

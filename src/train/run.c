@@ -75,7 +75,8 @@ static pn_status load_split(const pn_train_config *cfg, const pn_source *src,
         s->y[i] = src->label(src->ctx, split, i);
         s->names[i] = src->name(src->ctx, split, i);
     }
-    st = pn_features_compute(src, ex, cache, split, s->x, cfg->progress, cfg->user, err);
+    st = pn_features_compute(src, ex, cache, split, s->x, cfg->progress, cfg->user,
+                             cfg->head.cancel, err);
     if (st) {
         split_free(s);
         return st;
@@ -147,6 +148,11 @@ pn_status pn_train_run(const pn_train_config *cfg, const pn_source *src, const p
     }
     split_data sp[PN_NSPLITS] = {{0}};
     for (int s = 0; s < PN_NSPLITS && !st; s++) st = load_split(cfg, src, ex, cp, s, &sp[s], err);
+    if (st == PN_E_FORMAT && err) {
+        size_t len = strlen(err->msg);
+        snprintf(err->msg + len, sizeof err->msg - len,
+                 " (remove or replace the file, or pass --skip-bad to leave unreadable images out)");
+    }
     if (st) goto done;
     if (cp) {
         sum->cache_hits = cp->hits;
