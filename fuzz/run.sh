@@ -2,7 +2,7 @@
 # make fuzz: builds the libFuzzer targets (clang, ASan + UBSan) into
 # build-fuzz/ and runs each for FUZZ_SECONDS (default 60) on a copy of its
 # seed corpus fuzz/corpus/<target>/ (new inputs stay in build-fuzz/).
-# Usage: fuzz/run.sh [target...]   targets: pickle pth safetensors
+# Usage: fuzz/run.sh [target...]   targets: pickle pth safetensors image npy
 # A crash, leak, timeout or out-of-memory writes build-fuzz/crashes/<target>-*
 # and makes this script fail: add that file to fuzz/corpus/<target>/ once fixed
 # (tests/test_weights_corpus.c replays the corpus in `make test`).
@@ -13,13 +13,26 @@ CC=${FUZZ_CC:-clang}
 OUT=build-fuzz
 mkdir -p "$OUT/crashes"
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(pickle pth safetensors)
-SRC=$(ls src/core/*.c src/io/*.c)
-FLAGS="-std=c17 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Iinclude -Isrc $(pkg-config --cflags libzip libcjson libcrypto)"
-LIBS="$(pkg-config --libs libzip libcjson libcrypto) -lm -lpthread"
+[ ${#targets[@]} -gt 0 ] || targets=(pickle pth safetensors image npy)
+BASE="-std=c17 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Iinclude -Isrc"
 fail=0
 for t in "${targets[@]}"; do
     bin="$OUT/fuzz_$t"
+    case "$t" in
+    pickle | pth | safetensors) # the model-file readers (src/io)
+        SRC=$(ls src/core/*.c src/io/*.c)
+        FLAGS="$BASE $(pkg-config --cflags libzip libcjson libcrypto)"
+        LIBS="$(pkg-config --libs libzip libcjson libcrypto) -lm -lpthread" ;;
+    image) # the JPEG/PNG decoders and the resize (src/data)
+        SRC="src/data/image.c src/data/jpeg.c src/data/png.c src/data/resize.c $(ls src/core/*.c)"
+        FLAGS="$BASE -ffp-contract=off $(pkg-config --cflags libpng)"
+        LIBS="$(pkg-config --libs libjpeg libpng libcrypto) -lm -lpthread" ;;
+    npy) # the .npy header parser (src/data)
+        SRC="src/data/npy.c src/core/status.c"
+        FLAGS="$BASE"
+        LIBS="-lm" ;;
+    *) echo "unknown fuzz target '$t' (pickle pth safetensors image npy)" >&2; exit 2 ;;
+    esac
     echo "== building $bin"
     # shellcheck disable=SC2086
     $CC $FLAGS -o "$bin" "fuzz/fuzz_$t.c" $SRC $LIBS

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "pneumo.h"
 
@@ -119,6 +120,45 @@ static void test_sha256(void **state)
     assert_string_equal(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
 }
 
+/* A FIFO (or folder) named like a data file is refused at once, never
+ * waited on: opening a FIFO for reading blocks until a writer comes. */
+static void test_read_not_regular(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir();
+    char fifo[4096];
+    snprintf(fifo, sizeof fifo, "%s/x.jpeg", dir);
+    assert_int_equal(mkfifo(fifo, 0644), 0);
+    alarm(20); /* a hang fails the test instead of stalling the suite */
+    pn_error err = {0};
+    uint8_t *data = NULL, h[32];
+    size_t n = 0;
+    assert_int_equal(pn_read_file(fifo, 1 << 20, &data, &n, &err), PN_E_IO);
+    assert_non_null(strstr(err.msg, "x.jpeg: not a regular file"));
+    assert_int_equal(pn_sha256_file(fifo, h, &err), PN_E_IO);
+    assert_non_null(strstr(err.msg, "x.jpeg: not a regular file"));
+    assert_int_equal(pn_sha256_file(dir, h, &err), PN_E_IO);
+    assert_non_null(strstr(err.msg, "not a regular file"));
+    int fd = -1;
+    uint64_t size = 1;
+    assert_int_equal(pn_open_regular(fifo, &fd, &size, &err), PN_E_IO);
+    assert_int_equal(fd, -1);
+    snprintf(fifo, sizeof fifo, "%s/missing", dir);
+    assert_int_equal(pn_open_regular(fifo, &fd, &size, &err), PN_E_NOTFOUND);
+    assert_non_null(strstr(err.msg, "missing: cannot open: No such file"));
+    /* a regular file: the descriptor reads normally (blocking) */
+    snprintf(fifo, sizeof fifo, "%s/f.bin", dir);
+    assert_int_equal(pn_write_file_atomic(fifo, "hello", 5, &err), PN_OK);
+    assert_int_equal(pn_open_regular(fifo, &fd, &size, &err), PN_OK);
+    assert_true(fd >= 0);
+    assert_int_equal(size, 5);
+    char b[8];
+    assert_int_equal(read(fd, b, sizeof b), 5);
+    close(fd);
+    alarm(0);
+    tu_rmtree(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -126,6 +166,7 @@ int main(void)
         cmocka_unit_test(test_statedict),
         cmocka_unit_test(test_atomic_write),
         cmocka_unit_test(test_sha256),
+        cmocka_unit_test(test_read_not_regular),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "pneumo.h"
+#include "net/net.h"
 
 #include "fetch_util.c"
 
@@ -449,6 +450,7 @@ static void test_http_404(void **state)
     assert_int_equal(pn_fetch_weights(&o, path, sizeof path, &err), PN_E_NET);
     assert_non_null(strstr(err.msg, "HTTP 404"));
     assert_non_null(strstr(err.msg, "--weights FILE"));
+    assert_non_null(strstr(err.msg, "wdir/resnet18-f37072fd.pth)")); /* where to put it by hand */
     assert_int_equal(fu_server_requests(&g_a, "/no-such-file.pth", NULL, 0, NULL, 0), 1);
     char list[256];
     assert_string_equal(fu_list(dir, list, sizeof list), "");
@@ -692,6 +694,8 @@ static void test_zip_corrupt(void **state)
     /* truncated to half */
     fu_write(zip, z, n / 2);
     assert_int_equal(pn_unpack_dataset(zip, dest, &err), PN_E_FORMAT);
+    if (strstr(err.msg, "(null)") || !strstr(err.msg, "truncated"))
+        fail_msg("truncated zip: '%s' should say truncated, with no (null)", err.msg);
     assert_string_equal(fu_list(out, list, sizeof list), "");
     /* not a zip at all */
     fu_write(zip, "this is not a zip file at all, just text", 40);
@@ -937,6 +941,20 @@ static void test_kaggle_credentials(void **state)
 }
 
 /* ---- a full disk: a 256 KiB tmpfs (needs root; skipped otherwise) ----------- */
+/* ---- helpers --------------------------------------------------------------- */
+static void test_parent_dir(void **state)
+{
+    (void)state;
+    char d[16];
+    const char *cases[][2] = {{"a/b/c", "a/b"}, {"a/b/", "a"},  {"a//", "."}, {"x", "."},
+                              {"/x", "/"},       {"/x/", "/"},  {"/", "/"},  {"./d", "."}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        assert_int_equal(pn_net_parent_dir(cases[i][0], d, sizeof d), 0);
+        if (strcmp(d, cases[i][1])) fail_msg("parent of '%s': got '%s', want '%s'", cases[i][0], d, cases[i][1]);
+    }
+    assert_int_equal(pn_net_parent_dir("0123456789abcdef/x", d, sizeof d), -1);
+}
+
 static void test_disk_full(void **state)
 {
     (void)state;
@@ -1014,6 +1032,7 @@ int main(void)
         cmocka_unit_test_setup(test_reuse_torch_cache, setup),
         cmocka_unit_test_setup(test_kaggle_credentials, setup),
         cmocka_unit_test_setup(test_disk_full, setup),
+        cmocka_unit_test(test_parent_dir),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -74,5 +74,31 @@ PYEOF
 grep -q "none/c.png.*No such file or directory" "$T/chart.err" || fail "chart error names the reason: $(head -c 300 "$T/chart.err")"
 [ "$(wc -l <"$T/chart.err")" = 1 ] || fail "chart error is one line, got $(wc -l <"$T/chart.err")"
 
+# a split that lacks a class is flagged, not shown like an empty split
+mkdir -p "$T/skew/train/NORMAL" "$T/skew/train/PNEUMONIA" "$T/skew/test/PNEUMONIA"
+for d in train/NORMAL train/PNEUMONIA test/PNEUMONIA; do cp "$T/bad/train/NORMAL/ok.jpeg" "$T/skew/$d/"; done
+out=$("$BIN" stats "$T/skew" --no-check --no-chart) || fail "stats skew"
+echo "$out" | grep -Eq "^test +0 +1 +1  inf \(no NORMAL\)$" || fail "a missing class is flagged: $out"
+echo "$out" | grep -Eq "^val +0 +0 +0  -$" || fail "an empty split shows '-': $out"
+"$BIN" stats "$T/skew" --no-check --no-chart --json >"$T/skew.json" || fail "stats skew json"
+"$PY" - "$T/skew.json" <<'PYEOF' || fail "stats json: undefined imbalance is null"
+import json, sys
+d = json.load(open(sys.argv[1]))["splits"]
+assert d["test"]["imbalance"] is None and d["val"]["imbalance"] is None, d
+assert d["train"]["imbalance"] == 1.0 and d["all"]["imbalance"] == 2.0, d
+PYEOF
+
+"$BIN" stats "$T/skew/test" --no-check --no-chart | grep -q "(folder, 1 class)$" || fail "stats: '1 class', not '1 classes'"
+
+# a FIFO named .jpeg is listed as unreadable, not waited on forever
+mkdir -p "$T/fifo/train/NORMAL" "$T/fifo/train/PNEUMONIA"
+cp "$T/bad/train/NORMAL/"*.jpeg "$T/fifo/train/PNEUMONIA/" 2>/dev/null
+mkfifo "$T/fifo/train/NORMAL/pipe.jpeg"
+out=$(timeout 60 "$BIN" stats "$T/fifo" --no-chart 2>&1); rc=$?
+[ $rc = 0 ] || fail "stats with a FIFO: exit $rc"
+echo "$out" | grep -q "pipe.jpeg: not a regular file" || fail "stats with a FIFO: $out"
+timeout 60 "$BIN" preprocess "$T/fifo/train/NORMAL/pipe.jpeg" -o "$T/p.bin" 2>/dev/null; rc=$?
+[ $rc = 1 ] || fail "preprocess of a FIFO: exit $rc, want 1"
+
 [ $fails = 0 ] && echo "all CLI checks passed"
 [ $fails = 0 ]

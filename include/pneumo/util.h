@@ -38,6 +38,12 @@ void pn_afile_abort(pn_afile *af);
 /* Whole buffer to <path>, atomically. */
 pn_status pn_write_file_atomic(const char *path, const void *data, size_t n, pn_error *err);
 
+/* Opens path read-only and checks that it is a regular file, without ever
+ * blocking: a FIFO, device or folder fails at once with PN_E_IO "not a
+ * regular file" (a missing file with PN_E_NOTFOUND). On success *fd is a
+ * normal blocking descriptor (close it) and *size (if not NULL) the size. */
+pn_status pn_open_regular(const char *path, int *fd, uint64_t *size, pn_error *err);
+
 /* Read a whole file into a malloc'ed buffer (NUL-terminated for
  * convenience, the NUL not counted in *n). Files larger than max_bytes are
  * refused with PN_E_NOMEM. */

@@ -39,10 +39,11 @@ int pn_cmd_inspect(int argc, char **argv)
     pn_statedict sd;
     pn_error err = {0};
     uint8_t head[16] = {0};
+    if (pn_weights_load(path, &sd, &err)) return pn_cli_fail("inspect", &err);
+    /* the file is known to be a regular file now (a FIFO would block fopen) */
     FILE *f = fopen(path, "rb");
     size_t nh = f ? fread(head, 1, sizeof head, f) : 0;
     if (f) fclose(f);
-    if (pn_weights_load(path, &sd, &err)) return pn_cli_fail("inspect", &err);
     size_t params = 0;
     for (size_t i = 0; i < sd.n; i++) params += sd.t[i].numel;
     printf("%s: %s, %zu tensors, %zu values\n", path,

@@ -109,8 +109,9 @@ int pn_cmd_stats(int argc, char **argv)
                                         (double)(s < PN_NUM_SPLITS ? st.count[s][c] : all[c]));
             cJSON_AddNumberToObject(o_s, "total",
                                     (double)(s < PN_NUM_SPLITS ? st.total[s] : all_total));
-            cJSON_AddNumberToObject(o_s, "imbalance",
-                                    s < PN_NUM_SPLITS ? st.imbalance[s] : all_ratio);
+            double r = s < PN_NUM_SPLITS ? st.imbalance[s] : all_ratio;
+            if (r > 0) cJSON_AddNumberToObject(o_s, "imbalance", r);
+            else cJSON_AddNullToObject(o_s, "imbalance"); /* empty split, or a class missing */
             cJSON_AddItemToObject(splits, pn_split_name((pn_split)s), o_s);
         }
         cJSON_AddItemToObject(root, "splits", splits);
@@ -134,7 +135,7 @@ int pn_cmd_stats(int argc, char **argv)
         free(s);
         cJSON_Delete(root);
     } else {
-        printf("dataset %s (%s, %d classes)\n\n", path, pn_dataset_kind(ds), nc);
+        printf("dataset %s (%s, %d class%s)\n\n", path, pn_dataset_kind(ds), nc, nc == 1 ? "" : "es");
         printf("%-6s", "split");
         for (int c = 0; c < nc; c++) printf(" %10s", st.class_name[c]);
         printf(" %8s  %s\n", "total", "imbalance (largest/smallest class)");
@@ -143,9 +144,19 @@ int pn_cmd_stats(int argc, char **argv)
             for (int c = 0; c < nc; c++)
                 printf(" %10zu", s < PN_NUM_SPLITS ? st.count[s][c] : all[c]);
             double r = s < PN_NUM_SPLITS ? st.imbalance[s] : all_ratio;
-            printf(" %8zu  ", s < PN_NUM_SPLITS ? st.total[s] : all_total);
-            if (r > 0) printf("%.2f\n", r);
-            else printf("-\n");
+            size_t tot = s < PN_NUM_SPLITS ? st.total[s] : all_total;
+            printf(" %8zu  ", tot);
+            if (r > 0) {
+                printf("%.2f\n", r);
+            } else if (tot == 0) {
+                printf("-\n");
+            } else { /* images, but some class has none: name them */
+                printf("inf (no");
+                for (int c = 0, k = 0; c < nc; c++)
+                    if ((s < PN_NUM_SPLITS ? st.count[s][c] : all[c]) == 0)
+                        printf("%s %s", k++ ? "," : "", st.class_name[c]);
+                printf(")\n");
+            }
         }
         if (check) {
             printf("\nunreadable files: %zu\n", bad.n);

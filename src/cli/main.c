@@ -23,7 +23,8 @@ static void usage(FILE *f)
     fprintf(f,
             "pneumo %s — chest X-ray pneumonia classifiers (ResNet-18, transfer learning)\n"
             "\n"
-            "usage: pneumo <command> [options]   (pneumo <command> --help for details)\n"
+            "usage: pneumo <command> [options]   (pneumo <command> --help, or pneumo help\n"
+            "       <command>, for details)\n"
             "\n"
             "commands:\n",
             PNEUMO_VERSION);
@@ -38,6 +39,16 @@ int main(int argc, char **argv)
         return 2;
     }
     if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+        if (argc > 2 && !strcmp(argv[1], "help")) { /* pneumo help CMD = pneumo CMD --help */
+            for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+                if (!strcmp(argv[2], commands[i].name)) {
+                    char *av[] = {argv[2], "--help", NULL};
+                    return commands[i].run(2, av);
+                }
+            fprintf(stderr, "pneumo: unknown command '%s'\n\n", argv[2]);
+            usage(stderr);
+            return 2;
+        }
         usage(stdout);
         return 0;
     }

@@ -107,25 +107,52 @@ pn_status pn_write_file_atomic(const char *path, const void *data, size_t n, pn_
     return pn_afile_commit(&af, err);
 }
 
+pn_status pn_open_regular(const char *path, int *fd, uint64_t *size, pn_error *err)
+{
+    *fd = -1;
+    /* O_NONBLOCK: opening a FIFO for reading would wait for a writer */
+    int f = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (f < 0)
+        return pn_error_set(err, errno == ENOENT ? PN_E_NOTFOUND : PN_E_IO, "%s: cannot open: %s",
+                            path, strerror(errno));
+    struct stat sb;
+    if (fstat(f, &sb) != 0) {
+        int e = errno;
+        close(f);
+        return pn_error_set(err, PN_E_IO, "%s: cannot stat: %s", path, strerror(e));
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        close(f);
+        return pn_error_set(err, PN_E_IO, "%s: not a regular file", path);
+    }
+    int fl = fcntl(f, F_GETFL);
+    if (fl >= 0) fcntl(f, F_SETFL, fl & ~O_NONBLOCK);
+    *fd = f;
+    if (size) *size = (uint64_t)sb.st_size;
+    return PN_OK;
+}
+
 pn_status pn_read_file(const char *path, size_t max_bytes, uint8_t **data, size_t *n,
                        pn_error *err)
 {
     *data = NULL;
     *n = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) return pn_error_set(err, errno == ENOENT ? PN_E_NOTFOUND : PN_E_IO,
-                                "%s: cannot open: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        fclose(f);
-        return pn_error_set(err, PN_E_IO, "%s: not a regular file", path);
+    int fd;
+    uint64_t fsize;
+    pn_status ost = pn_open_regular(path, &fd, &fsize, err);
+    if (ost) return ost;
+    if (fsize > max_bytes) {
+        close(fd);
+        return pn_error_set(err, PN_E_NOMEM, "%s: %llu bytes is over the limit of %zu", path,
+                            (unsigned long long)fsize, max_bytes);
     }
-    if ((uint64_t)st.st_size > max_bytes) {
-        fclose(f);
-        return pn_error_set(err, PN_E_NOMEM, "%s: %lld bytes is over the limit of %zu", path,
-                            (long long)st.st_size, max_bytes);
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        int e = errno;
+        close(fd);
+        return pn_error_set(err, PN_E_NOMEM, "%s: cannot read: %s", path, strerror(e));
     }
-    size_t size = (size_t)st.st_size;
+    size_t size = (size_t)fsize;
     uint8_t *buf = malloc(size + 1);
     if (!buf) {
         fclose(f);

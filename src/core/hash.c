@@ -5,6 +5,7 @@
 #include <openssl/evp.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 pn_status pn_sha256_init(pn_sha256 *h, pn_error *err)
 {
@@ -48,8 +49,15 @@ void pn_sha256_buf(const void *data, size_t n, uint8_t out[32])
 
 pn_status pn_sha256_file(const char *path, uint8_t out[32], pn_error *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) return pn_error_set(err, PN_E_IO, "%s: cannot open: %s", path, strerror(errno));
+    int fd;
+    pn_status ost = pn_open_regular(path, &fd, NULL, err);
+    if (ost) return ost;
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        int e = errno;
+        close(fd);
+        return pn_error_set(err, PN_E_NOMEM, "%s: cannot read: %s", path, strerror(e));
+    }
     pn_sha256 h;
     pn_status st = pn_sha256_init(&h, err);
     if (st) {

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "dataset_internal.h"
 #include "pneumo/util.h"
@@ -369,17 +370,20 @@ static pn_status grow(uint8_t **buf, size_t *cap, size_t need, const char *what,
 static pn_status read_path(const char *path, uint8_t **buf, size_t *cap, size_t *n,
                            pn_error *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) return pn_error_set(err, PN_E_IO, "%s: cannot open: %s", path, strerror(errno));
-    struct stat sb;
-    pn_status st = PN_OK;
-    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode))
-        st = pn_error_set(err, PN_E_IO, "%s: not a regular file", path);
-    else if ((uint64_t)sb.st_size > PN_MAX_FILE_BYTES)
-        st = pn_error_set(err, PN_E_NOMEM, "%s: file of %lld bytes is too large", path,
-                          (long long)sb.st_size);
-    else if (!(st = grow(buf, cap, (size_t)sb.st_size, path, err))) {
-        size_t want = (size_t)sb.st_size;
+    int fd;
+    uint64_t fsize;
+    pn_status st = pn_open_regular(path, &fd, &fsize, err);
+    if (st) return st;
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        close(fd);
+        return pn_error_set(err, PN_E_NOMEM, "%s: cannot read: out of memory", path);
+    }
+    if (fsize > PN_MAX_FILE_BYTES)
+        st = pn_error_set(err, PN_E_NOMEM, "%s: file of %llu bytes is too large", path,
+                          (unsigned long long)fsize);
+    else if (!(st = grow(buf, cap, (size_t)fsize, path, err))) {
+        size_t want = (size_t)fsize;
         *n = fread(*buf, 1, want, f);
         if (*n != want || ferror(f))
             st = pn_error_set(err, PN_E_IO, "%s: read error (%zu of %zu bytes)", path, *n, want);

@@ -50,6 +50,9 @@ int pn__is_image_name(const char *name);
 /* Split folder name -> split, or -1. */
 int pn__split_from_name(const char *name);
 
+/* Opens ds->path read-only into ds->zip; the error names the file, `what`
+ * ("zip", "npz (zip)") and libzip's reason. */
+pn_status pn__zip_open(pn_dataset *ds, const char *what, pn_error *err);
 pn_status pn__ds_open_zip(pn_dataset *ds, pn_error *err);
 pn_status pn__ds_open_npz(pn_dataset *ds, pn_error *err);
 pn_status pn__zip_read_entry(pn_dataset *ds, int64_t index, const char *what, uint8_t **buf,

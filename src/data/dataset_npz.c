@@ -29,16 +29,8 @@ static pn_status read_member(pn_dataset *ds, const char *member, uint8_t **buf, 
 
 pn_status pn__ds_open_npz(pn_dataset *ds, pn_error *err)
 {
-    int zerr = 0;
-    ds->zip = zip_open(ds->path, ZIP_RDONLY, &zerr);
-    if (!ds->zip) {
-        zip_error_t ze;
-        zip_error_init_with_code(&ze, zerr);
-        pn_status st = pn_error_set(err, PN_E_FORMAT, "%s: cannot open npz (zip): %s", ds->path,
-                                    zip_error_strerror(&ze));
-        zip_error_fini(&ze);
-        return st;
-    }
+    pn_status zst = pn__zip_open(ds, "npz (zip)", err);
+    if (zst) return zst;
     static const char *sn[PN_NUM_SPLITS] = {"train", "val", "test"};
     int maxlabel = -1, any = 0;
     ds->npz_h = ds->npz_w = ds->npz_c = 0;

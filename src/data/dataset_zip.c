@@ -62,18 +62,23 @@ static void consider(cand *c, char **parts, int k)
     c->depth = k;
 }
 
-pn_status pn__ds_open_zip(pn_dataset *ds, pn_error *err)
+pn_status pn__zip_open(pn_dataset *ds, const char *what, pn_error *err)
 {
     int zerr = 0;
     ds->zip = zip_open(ds->path, ZIP_RDONLY, &zerr);
-    if (!ds->zip) {
-        zip_error_t ze;
-        zip_error_init_with_code(&ze, zerr);
-        pn_status st = pn_error_set(err, PN_E_FORMAT, "%s: cannot open zip: %s", ds->path,
-                                    zip_error_strerror(&ze));
-        zip_error_fini(&ze);
-        return st;
-    }
+    if (ds->zip) return PN_OK;
+    zip_error_t ze;
+    zip_error_init_with_code(&ze, zerr);
+    pn_status st = pn_error_set(err, PN_E_FORMAT, "%s: cannot open %s: %s", ds->path, what,
+                                zip_error_strerror(&ze));
+    zip_error_fini(&ze);
+    return st;
+}
+
+pn_status pn__ds_open_zip(pn_dataset *ds, pn_error *err)
+{
+    pn_status zst = pn__zip_open(ds, "zip", err);
+    if (zst) return zst;
     zip_int64_t ne = zip_get_num_entries(ds->zip, 0);
     cand with_split = {0}, flat = {0};
     pn_status st = PN_OK;

@@ -1,6 +1,7 @@
 /* Shared helpers of the weight-file code: mmap, dtype conversion, fast
  * state_dict appends. */
 #include "io/io_internal.h"
+#include "pneumo/util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -14,31 +15,20 @@ pn_status pn_io_map(const char *path, pn_mapped *m, pn_error *err)
 {
     m->data = NULL;
     m->size = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        return pn_error_set(err, errno == ENOENT ? PN_E_NOTFOUND : PN_E_IO, "%s: cannot open: %s",
-                            path, strerror(errno));
-    }
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        int e = errno;
-        close(fd);
-        return pn_error_set(err, PN_E_IO, "%s: cannot stat: %s", path, strerror(e));
-    }
-    if (!S_ISREG(st.st_mode)) {
-        close(fd);
-        return pn_error_set(err, PN_E_IO, "%s: not a regular file", path);
-    }
-    if (st.st_size == 0) {
+    int fd;
+    uint64_t size;
+    pn_status ost = pn_open_regular(path, &fd, &size, err);
+    if (ost) return ost;
+    if (size == 0) {
         close(fd);
         return PN_OK;
     }
-    void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    void *p = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fd, 0);
     int e = errno;
     close(fd);
     if (p == MAP_FAILED) return pn_error_set(err, PN_E_IO, "%s: cannot mmap: %s", path, strerror(e));
     m->data = p;
-    m->size = (size_t)st.st_size;
+    m->size = (size_t)size;
     return PN_OK;
 }
 

@@ -90,8 +90,9 @@ pn_status pn_fetch_weights(const pn_fetch_opts *o, char *path, size_t n, pn_erro
     if (st == PN_E_NET)
         return pn_net_append(st, err,
                              "; without network: download " PN_WEIGHTS_URL
-                             " by hand and pass --weights FILE (or put it in %s)",
-                             dir);
+                             " by hand and pass it to 'pneumo train --weights FILE' (or save it"
+                             " as %s)",
+                             dest);
     if (st) return st;
     return pn_net_copy_path(path, n, dest, dest, err);
 }

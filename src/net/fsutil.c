@@ -10,19 +10,26 @@
 
 #include "net/net.h"
 
-void pn_net_fsync_parent(const char *path)
+int pn_net_parent_dir(const char *path, char *out, size_t n)
 {
-    char dir[4096];
-    size_t n = strlen(path);
-    if (n >= sizeof dir) return;
-    memcpy(dir, path, n + 1);
-    char *s = strrchr(dir, '/');
+    size_t len = strlen(path);
+    if (len >= n) return -1;
+    memcpy(out, path, len + 1);
+    while (len > 1 && out[len - 1] == '/') out[--len] = '\0';
+    char *s = strrchr(out, '/');
     if (!s)
-        strcpy(dir, ".");
-    else if (s == dir)
+        strcpy(out, ".");
+    else if (s == out)
         s[1] = '\0';
     else
         *s = '\0';
+    return 0;
+}
+
+void pn_net_fsync_parent(const char *path)
+{
+    char dir[4096];
+    if (pn_net_parent_dir(path, dir, sizeof dir)) return;
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd >= 0) {
         fsync(fd); /* some file systems refuse it: best effort */

@@ -16,6 +16,9 @@ pn_status pn_net_dest_dir(const pn_fetch_opts *o, const char *sub, char *out, si
 /* o->url, else the environment variable env, else def. */
 const char *pn_net_url(const pn_fetch_opts *o, const char *env, const char *def);
 
+/* The folder holding path ("dir/x" and "dir/x/" -> "dir", "x" -> ".",
+ * "/x" -> "/") into out; -1 when it does not fit in n bytes. */
+int pn_net_parent_dir(const char *path, char *out, size_t n);
 /* fsync the folder holding path (best effort). */
 void pn_net_fsync_parent(const char *path);
 /* rm -rf path without following links (best effort; 0 on success). */

@@ -104,6 +104,14 @@ static long layout_prefix(const char *name)
     return -1;
 }
 
+/* libarchive's message for the last error; it has none (NULL) when a zip
+ * merely ends early. */
+static const char *arc_msg(struct archive *a)
+{
+    const char *m = archive_error_string(a);
+    return m && *m ? m : "unexpected end of the archive (truncated download?)";
+}
+
 static pn_status open_zip(struct archive **out, const char *zip, pn_error *err)
 {
     struct archive *a = archive_read_new();
@@ -111,7 +119,7 @@ static pn_status open_zip(struct archive **out, const char *zip, pn_error *err)
     archive_read_support_format_zip(a);
     if (archive_read_open_filename(a, zip, 1 << 16) != ARCHIVE_OK) {
         pn_status st = pn_error_set(err, errno == ENOENT ? PN_E_NOTFOUND : PN_E_FORMAT,
-                                    "%s: not a readable zip: %s", zip, archive_error_string(a));
+                                    "%s: not a readable zip: %s", zip, arc_msg(a));
         archive_read_free(a);
         return st;
     }
@@ -170,7 +178,7 @@ static pn_status scan(const char *zip, char *prefix, size_t prefix_n, int64_t *b
         archive_read_data_skip(a);
     }
     if (r != ARCHIVE_EOF) {
-        st = pn_error_set(err, PN_E_FORMAT, "%s: corrupt zip: %s", zip, archive_error_string(a));
+        st = pn_error_set(err, PN_E_FORMAT, "%s: corrupt zip: %s", zip, arc_msg(a));
         goto out;
     }
     if (best < 0) {
@@ -195,7 +203,7 @@ static pn_status scan(const char *zip, char *prefix, size_t prefix_n, int64_t *b
         archive_read_data_skip(a);
     }
     if (r != ARCHIVE_EOF)
-        st = pn_error_set(err, PN_E_FORMAT, "%s: corrupt zip: %s", zip, archive_error_string(a));
+        st = pn_error_set(err, PN_E_FORMAT, "%s: corrupt zip: %s", zip, arc_msg(a));
 out:
     archive_read_free(a);
     return st;
@@ -231,7 +239,7 @@ static pn_status write_entry(struct archive *a, const char *zip, const char *nam
         if (n < 0) {
             close(fd);
             return pn_error_set(err, PN_E_FORMAT, "%s: corrupt zip: entry '%s': %s", zip, name,
-                                archive_error_string(a));
+                                arc_msg(a));
         }
         size_t done = 0;
         while (done < (size_t)n) {
@@ -300,7 +308,7 @@ static pn_status extract(const char *zip, const char *prefix, const char *tmp, p
         if ((st = write_entry(a, zip, name, path, err))) break;
     }
     if (!st && r != ARCHIVE_EOF)
-        st = pn_error_set(err, PN_E_FORMAT, "%s: corrupt zip: %s", zip, archive_error_string(a));
+        st = pn_error_set(err, PN_E_FORMAT, "%s: corrupt zip: %s", zip, arc_msg(a));
     archive_read_free(a);
     return st;
 }
@@ -317,17 +325,8 @@ pn_status pn_unpack_dataset(const char *zip_path, const char *dest, pn_error *er
         return pn_error_set(err, PN_E_ARG, "%s: already exists", dest);
 
     char parent[4096];
-    if (snprintf(parent, sizeof parent, "%s", dest) >= (int)sizeof parent)
+    if (pn_net_parent_dir(dest, parent, sizeof parent))
         return pn_error_set(err, PN_E_ARG, "%s: path too long", dest);
-    size_t dl = strlen(parent);
-    while (dl > 1 && parent[dl - 1] == '/') parent[--dl] = '\0';
-    char *s = strrchr(parent, '/');
-    if (!s)
-        strcpy(parent, ".");
-    else if (s == parent)
-        s[1] = '\0';
-    else
-        *s = '\0';
     pn_status st = pn_mkdirs(parent, err);
     if (st) return st;
 
@@ -337,6 +336,8 @@ pn_status pn_unpack_dataset(const char *zip_path, const char *dest, pn_error *er
     if ((st = scan(zip_path, prefix, sizeof prefix, &bytes, &entries, err))) return st;
     if ((st = check_space(parent, bytes, entries, err))) return st;
 
+    size_t dl = strlen(dest); /* dest without trailing slashes */
+    while (dl > 1 && dest[dl - 1] == '/') dl--;
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%.*s.unpack.%ld", (int)dl, dest, (long)getpid());
     pn_net_rmtree(tmp); /* a leftover from a crashed run of this pid */
