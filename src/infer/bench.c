@@ -5,10 +5,7 @@
 #include "pneumo/infer.h"
 #include "pneumo/util.h"
 
-#if __has_include("pneumo/model.h")
 #include "pneumo/model.h"
-#define HAVE_MODEL 1
-#endif
 
 /* user + sys CPU seconds of the process, all threads */
 static double cpu_seconds(void)
@@ -67,7 +64,6 @@ pn_status pn_infer_bench(const pn_statedict *sd, const pn_infer_config *cfg, int
     return st;
 }
 
-#ifdef HAVE_MODEL
 pn_status pn_train_bench(const pn_statedict *sd, const char *freeze, int batch, int size,
                          int threads, int iters, pn_bench_result *r, pn_error *err)
 {
@@ -111,13 +107,3 @@ pn_status pn_train_bench(const pn_statedict *sd, const char *freeze, int batch, 
     pn_model_free(m);
     return st;
 }
-#else
-pn_status pn_train_bench(const pn_statedict *sd, const char *freeze, int batch, int size,
-                         int threads, int iters, pn_bench_result *r, pn_error *err)
-{
-    (void)sd, (void)freeze, (void)batch, (void)size, (void)threads, (void)iters, (void)r;
-    return pn_error_set(err, PN_E_UNSUPPORTED,
-                        "training benchmark: libpneumo was built without the training engine "
-                        "(include/pneumo/model.h)");
-}
-#endif
