@@ -1,6 +1,6 @@
 /* pneumo bench: ResNet-18 forward images/s (fp32, bf16; 1 thread and all
  * cores) on the inference engine, training-step images/s per freeze level
- * (when the training engine is built in), and peak RSS. */
+ * and peak RSS. */
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -16,8 +16,8 @@ static void help(FILE *f)
             "usage: pneumo bench [options]\n"
             "\n"
             "Times the ResNet-18 forward pass of the inference engine (synthetic\n"
-            "weights, BN folded, 2 classes) and, when libpneumo has the training\n"
-            "engine, one training step (cross-entropy + Adam) per freeze level;\n"
+            "weights, BN folded, 2 classes) and one training step\n"
+            "(cross-entropy + Adam) per freeze level on the trainable model;\n"
             "prints images/s per workload and the peak resident memory. Run\n"
             "bench/bench_engine.sh (make bench) for the comparison with PyTorch.\n"
             "\n"
