@@ -141,7 +141,7 @@ pn_status pn_infer_bench(const pn_statedict *sd, const pn_infer_config *cfg, int
 
 /* The same for one training step (forward, cross-entropy, backward, Adam)
  * of the trainable model (include/pneumo/model.h) at a freeze level ("fc",
- * PN_E_UNSUPPORTED when libpneumo was built without the training engine. */
+ * "layer4", "layer3", "none"), batch `batch`, size x size, from images. */
 pn_status pn_train_bench(const pn_statedict *sd, const char *freeze, int batch, int size,
                          int threads, int iters, pn_bench_result *r, pn_error *err);
 
