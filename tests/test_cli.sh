@@ -24,8 +24,11 @@ for c in $cmds; do
     [ $rc = 0 ] || fail "$c --help: exit $rc"
     echo "$out" | grep -q "usage: pneumo $c" || fail "$c --help: no 'usage: pneumo $c' line"
     [ "$("$BIN" help "$c" 2>/dev/null)" = "$out" ] || fail "'pneumo help $c' differs from '$c --help'"
-    "$BIN" "$c" --no-such-option >/dev/null 2>&1; rc=$?
+    out=$("$BIN" "$c" --no-such-option 2>&1 >/dev/null); rc=$?
     [ $rc = 2 ] || fail "$c --no-such-option: exit $rc, want 2"
+    # getopt's own message names the program as the user typed it
+    echo "$out" | grep -q "^pneumo $c: unrecognized option '--no-such-option'" ||
+        fail "$c --no-such-option: $out"
 done
 "$BIN" version stray >/dev/null 2>&1; rc=$?
 [ $rc = 2 ] || fail "version with an argument: exit $rc, want 2"

@@ -54,7 +54,13 @@ int main(int argc, char **argv)
     }
     if (!strcmp(argv[1], "--version")) return pn_cmd_version(1, argv + 1);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
+        if (!strcmp(argv[1], commands[i].name)) {
+            /* getopt_long's messages start with argv[0]: make it "pneumo CMD" */
+            char prog[64];
+            snprintf(prog, sizeof prog, "pneumo %s", commands[i].name);
+            argv[1] = prog;
+            return commands[i].run(argc - 1, argv + 1);
+        }
     fprintf(stderr, "pneumo: unknown command '%s'\n\n", argv[1]);
     usage(stderr);
     return 2;
