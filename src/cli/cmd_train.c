@@ -14,12 +14,13 @@
 #include "pneumo/app.h"
 #include "pneumo/model.h"
 #include "pneumo/util.h"
+#include "pneumo/fetch.h"
 #include "pneumo/weights.h"
 
 static void help(FILE *f)
 {
     fprintf(f,
-            "usage: pneumo train --data DATA --weights W [--out DIR] [options]\n"
+            "usage: pneumo train [--data DATA] [--weights W] [--out DIR] [options]\n"
             "\n"
             "Trains a NORMAL/PNEUMONIA classifier the seed notebook's way: ResNet-18 from W\n"
             "(torchvision .pth or safetensors), backbone frozen with BatchNorm in eval mode,\n"
@@ -27,8 +28,11 @@ static void help(FILE *f)
             "Each image passes the backbone once; its 512-d feature is cached (also on disk,\n"
             "so a second run skips the backbone) and the epochs run on the cache.\n"
             "\n"
-            "  -d, --data DATA        folder (train/ val/ test/ with class folders), .zip or .npz\n"
-            "  -w, --weights W        ResNet-18 weights (.pth or .safetensors)\n"
+            "  -d, --data DATA        folder (train/ val/ test/ with class folders), .zip or .npz;\n"
+            "                         default: the Kaggle data set from 'pneumo fetch dataset'\n"
+            "                         (downloaded first when it is not there)\n"
+            "  -w, --weights W        ResNet-18 weights (.pth or .safetensors); default:\n"
+            "                         torchvision's resnet18-f37072fd.pth ('pneumo fetch weights')\n"
             "  -o, --out DIR          outputs (default runs/<date-time>/)\n"
             "      --epochs N         default 5\n"
             "      --batch N          default 32\n"
@@ -139,6 +143,24 @@ static void print_metrics(const char *name, const pn_metrics *m)
            m->fp, m->fn, m->tp);
 }
 
+/* No --data / --weights: use what `pneumo fetch` installed (or kagglehub's /
+ * PyTorch's caches), downloading it first when it is not there yet. Returns
+ * 0 with the path in buf, or prints why not and what supplies it. */
+static int fetch_default(const char *cmd, int dataset, char *buf, size_t n)
+{
+    pn_error err = {0};
+    pn_fetch_opts fo;
+    pn_fetch_opts_init(&fo);
+    fprintf(stderr, "no %s given: using %s\n", dataset ? "--data" : "--weights",
+            dataset ? "Kaggle's " PN_KAGGLE_DATASET " (fetched if needed)"
+                    : "torchvision's " PN_WEIGHTS_FILE " (fetched if needed)");
+    pn_status st = dataset ? pn_fetch_dataset(&fo, buf, n, &err) : pn_fetch_weights(&fo, buf, n, &err);
+    if (st == PN_OK) return 0;
+    /* the message already says which command or option supplies it */
+    fprintf(stderr, "pneumo %s: %s\n", cmd, err.msg);
+    return 1;
+}
+
 int pn_cmd_train(int argc, char **argv)
 {
     const char *cmd = "train", *data = NULL, *weights = NULL, *out = NULL;
@@ -193,7 +215,11 @@ int pn_cmd_train(int argc, char **argv)
         }
     }
     if (optind != argc) return pn_cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
-    if (!data || !weights) return pn_cli_usage_error(cmd, "--data and --weights are required");
+    char data_buf[4096], weights_buf[4096];
+    if (!data && fetch_default(cmd, 1, data_buf, sizeof data_buf)) return 1;
+    if (!data) data = data_buf;
+    if (!weights && fetch_default(cmd, 0, weights_buf, sizeof weights_buf)) return 1;
+    if (!weights) weights = weights_buf;
     if (strcmp(freeze, "fc") && strcmp(freeze, "layer4") && strcmp(freeze, "layer3") &&
         strcmp(freeze, "none"))
         return pn_cli_usage_error(cmd, "--freeze wants fc, layer4, layer3 or none, not '%s'", freeze);
