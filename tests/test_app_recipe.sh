@@ -47,6 +47,12 @@ grep -q "feature cache: 827 hits, 0 computed" "$tmp/b.log" || { cat "$tmp/b.log"
     --epochs 5 --resume >"$tmp/b2.log" 2>&1 || { cat "$tmp/b2.log"; fail "resume"; }
 grep -q "^epoch 1/5" "$tmp/b2.log" && fail "resume repeated epoch 1"
 grep -q "^epoch 3/5" "$tmp/b2.log" || fail "resume did not run epoch 3"
+# --resume without a checkpoint: an error naming the file, nothing trained
+if "$BIN" train --data "$DATA" --weights "$tmp/r18.pth" --out "$tmp/nr" --resume >"$tmp/nr.log" 2>&1; then
+    cat "$tmp/nr.log"; fail "--resume without a checkpoint accepted"; fi
+grep -q "nr/checkpoint.bin does not exist: nothing to resume" "$tmp/nr.log" || { cat "$tmp/nr.log"; fail "--resume message"; }
+grep -q "^epoch" "$tmp/nr.log" && fail "--resume without a checkpoint trained"
+"$BIN" train --help | grep -A1 -e "--resume" | grep -q "freeze fc only" || fail "--help: --resume limit"
 # 3. without the cache: the same model again
 "$BIN" train --data "$DATA" --weights "$tmp/r18.pth" --out "$tmp/c" --seed 1 --threshold auto \
     --no-cache >"$tmp/c.log" 2>&1 || { cat "$tmp/c.log"; fail "train c"; }

@@ -142,6 +142,12 @@ static void test_resume(void **state)
         pn_head_state full, part, res;
         remove(ck1);
         remove(ck2);
+        /* --resume without a checkpoint is an error naming the file, not a fresh run */
+        cfg.resume = 1;
+        assert_int_equal(pn_head_train(&cfg, &tr, &va, &res, &err), PN_E_NOTFOUND);
+        assert_non_null(strstr(err.msg, "nothing to resume"));
+        assert_non_null(strstr(err.msg, ck1));
+        cfg.resume = 0;
         assert_int_equal(pn_head_train(&cfg, &tr, &va, &full, &err), PN_OK);
         /* interrupted after epoch 2 ... */
         stopper sp = {2, 0};

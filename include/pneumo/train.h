@@ -79,7 +79,7 @@ typedef struct pn_head_train_cfg {
     pn_balance balance;
     const float *init_w, *init_b; /* optional initial head (C,D),(C); else seeded init */
     const char *checkpoint;       /* written after each epoch (atomically), or NULL */
-    int resume;                   /* continue from checkpoint if it exists */
+    int resume;                   /* continue from checkpoint (PN_E_NOTFOUND when missing) */
     /* callbacks (may be NULL) */
     void (*on_epoch)(const pn_epoch_stats *s, void *user);
     void (*on_batch)(int epoch, size_t done, size_t total, void *user);

@@ -155,7 +155,12 @@ pn_status pn_head_train(const pn_head_train_cfg *cfg, const pn_featset *train,
     uint8_t fp[32];
     fingerprint(cfg, train, val, fp);
 
-    if (cfg->resume && cfg->checkpoint && pn_path_exists(cfg->checkpoint)) {
+    if (cfg->resume && (!cfg->checkpoint || !pn_path_exists(cfg->checkpoint)))
+        return pn_error_set(err, PN_E_NOTFOUND,
+                            "--resume: %s does not exist: nothing to resume (drop --resume to "
+                            "start a new run)",
+                            cfg->checkpoint ? cfg->checkpoint : "(no checkpoint file given)");
+    if (cfg->resume) {
         pn_head_state ck;
         rc = pn_checkpoint_load(cfg->checkpoint, &ck, err);
         if (rc) {

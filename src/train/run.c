@@ -133,7 +133,16 @@ pn_status pn_train_run(const pn_train_config *cfg, const pn_source *src, const p
                             "PNEUMONIA) under train/",
                             C);
     if (!cfg->out_dir) return pn_error_set(err, PN_E_ARG, "no --out folder");
-    pn_status st = check_out_dir(cfg->out_dir, err);
+    char ckpt[4096];
+    pn_status st = out_path(ckpt, sizeof ckpt, cfg->out_dir, "checkpoint.bin", err);
+    if (st) return st;
+    /* before the features (minutes): --resume needs the checkpoint */
+    if (cfg->head.resume && !pn_path_exists(ckpt))
+        return pn_error_set(err, PN_E_NOTFOUND,
+                            "--resume: %s does not exist: nothing to resume (drop --resume to "
+                            "start a new run)",
+                            ckpt);
+    st = check_out_dir(cfg->out_dir, err);
     if (st) return st;
     size_t ntr = src->count(src->ctx, PN_SPLIT_TRAIN);
     if (ntr == 0)
@@ -224,9 +233,6 @@ pn_status pn_train_run(const pn_train_config *cfg, const pn_source *src, const p
             }
 
     /* train the head */
-    char ckpt[4096];
-    st = out_path(ckpt, sizeof ckpt, cfg->out_dir, "checkpoint.bin", err);
-    if (st) goto done;
     pn_head_train_cfg hc = cfg->head;
     hc.classes = C;
     hc.checkpoint = ckpt;
