@@ -116,6 +116,15 @@ PYEOF
 [ "$(wc -l <"$tmp/p.json")" -eq 8 ] || fail "predict json lines"
 grep -q '"probs":\[' "$tmp/p.json" || fail "probs"
 [ "$(ls "$tmp/cam" | grep -c '_cam.png$')" -eq 8 ] || fail "CAM pngs"
+# bad images among good ones: every good one printed, each bad one named on stderr, exit 1
+good1="$DATA/test/NORMAL/IM-0027-0001.jpeg" good2="$DATA/test/PNEUMONIA/person38_virus_84.jpeg"
+head -c 3000 "$good1" >"$tmp/trunc.jpeg"
+if "$BIN" predict --model "$tmp/a/model.safetensors" "$good1" "$tmp/missing.jpeg" "$tmp/trunc.jpeg" \
+    "$good2" >"$tmp/pm.txt" 2>"$tmp/pm.err"; then fail "predict with bad images: exit 0"; fi
+cat "$tmp/pm.err"
+[ "$(cut -f1 "$tmp/pm.txt" | tr '\n' ' ')" = "$good1 $good2 " ] || { cat "$tmp/pm.txt"; fail "good images not printed"; }
+grep -q "missing.jpeg" "$tmp/pm.err" || fail "missing image not named"
+grep -q "trunc.jpeg" "$tmp/pm.err" || fail "truncated image not named"
 
 # predict with a plain torchvision state_dict (2-output head) equals PyTorch's softmax
 "$PY" - "$tmp" "$DATA" "$BIN" <<'PYEOF'

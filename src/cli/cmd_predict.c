@@ -1,6 +1,7 @@
 /* pneumo predict --model M [--json] [--cam DIR] IMAGE|DIR...: one line per
  * image, optionally a class activation map PNG per image. */
 #include <dirent.h>
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,12 +36,16 @@ static void help(FILE *f)
             "      --fast-decode    JPEG DCT-domain downscaling (faster, not bit-exact)\n"
             "  -h, --help           this help\n"
             "\n"
-            "Exit status: 0 when every image was classified, 1 if any failed (others are\n"
-            "still printed), 2 on a usage error.\n");
+            "Every image that can be read is printed; each one that cannot (missing,\n"
+            "unreadable, not an image) is reported on stderr with the reason.\n"
+            "Exit status: 0 when every image was classified, 1 if any failed (the others\n"
+            "are still printed), 2 on a usage error.\n");
 }
 
-static int is_image_name(const char *n)
+static int is_image_name(const char *path)
 {
+    const char *n = strrchr(path, '/');
+    n = n ? n + 1 : path;
     const char *dot = strrchr(n, '.');
     return n[0] != '.' && dot &&
            (!strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg") || !strcasecmp(dot, ".png"));
@@ -51,71 +56,88 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* expand args into a list of image paths (malloc'ed strings) */
-static int collect(char **args, int nargs, char ***out, size_t *nout, pn_error *err)
+typedef struct path_list {
+    char **v;
+    size_t n, cap;
+} path_list;
+
+static void list_free(path_list *l)
 {
-    size_t n = 0, cap = 64;
-    char **v = malloc(cap * sizeof *v);
-    if (!v) return pn_error_set(err, PN_E_NOMEM, "out of memory");
-    for (int a = 0; a < nargs; a++) {
+    for (size_t i = 0; i < l->n; i++) free(l->v[i]);
+    free(l->v);
+    memset(l, 0, sizeof *l);
+}
+
+/* appends dir/name (name NULL: dir itself) */
+static pn_status list_add(path_list *l, const char *dir, const char *name, pn_error *err)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 64;
+        char **nv = realloc(l->v, cap * sizeof *nv);
+        if (!nv) return pn_error_set(err, PN_E_NOMEM, "out of memory");
+        l->v = nv;
+        l->cap = cap;
+    }
+    size_t len = strlen(dir) + (name ? strlen(name) + 1 : 0) + 1;
+    char *p = malloc(len);
+    if (!p) return pn_error_set(err, PN_E_NOMEM, "out of memory");
+    if (name) snprintf(p, len, "%s/%s", dir, name);
+    else snprintf(p, len, "%s", dir);
+    l->v[l->n++] = p;
+    return PN_OK;
+}
+
+/* The images under dir, walked recursively (hidden entries skipped; the
+ * entries of each folder in byte order, so chest_xray/test gives NORMAL/...
+ * then PNEUMONIA/...). A folder that cannot be read is reported on stderr
+ * and counted in *bad; only out of memory is an error. */
+static pn_status walk(const char *dir, int depth, path_list *out, int *bad, pn_error *err)
+{
+    DIR *d = opendir(dir);
+    if (!d) {
+        fprintf(stderr, "pneumo predict: %s: cannot open folder: %s\n", dir, strerror(errno));
+        *bad = 1;
+        return PN_OK;
+    }
+    path_list ents = {0};
+    pn_status st = PN_OK;
+    struct dirent *e;
+    while (!st && (e = readdir(d)))
+        if (e->d_name[0] != '.') st = list_add(&ents, dir, e->d_name, err);
+    closedir(d);
+    if (ents.n) qsort(ents.v, ents.n, sizeof *ents.v, cmp_str);
+    for (size_t i = 0; i < ents.n && !st; i++) {
         struct stat sb;
-        if (stat(args[a], &sb)) {
-            pn_error_set(err, PN_E_NOTFOUND, "%s: no such file or folder", args[a]);
-            goto fail;
-        }
-        size_t first = n;
+        if (stat(ents.v[i], &sb)) continue; /* a dangling link: not an image we were asked for */
         if (S_ISDIR(sb.st_mode)) {
-            DIR *d = opendir(args[a]);
-            if (!d) {
-                pn_error_set(err, PN_E_IO, "%s: cannot open folder: %m", args[a]);
-                goto fail;
-            }
-            struct dirent *e;
-            while ((e = readdir(d))) {
-                if (!is_image_name(e->d_name)) continue;
-                if (n == cap) {
-                    char **nv = realloc(v, (cap *= 2) * sizeof *v);
-                    if (!nv) {
-                        closedir(d);
-                        pn_error_set(err, PN_E_NOMEM, "out of memory");
-                        goto fail;
-                    }
-                    v = nv;
-                }
-                size_t len = strlen(args[a]) + strlen(e->d_name) + 2;
-                v[n] = malloc(len);
-                if (!v[n]) {
-                    closedir(d);
-                    pn_error_set(err, PN_E_NOMEM, "out of memory");
-                    goto fail;
-                }
-                snprintf(v[n++], len, "%s/%s", args[a], e->d_name);
-            }
-            closedir(d);
-            qsort(v + first, n - first, sizeof *v, cmp_str);
-        } else {
-            if (n == cap) {
-                char **nv = realloc(v, (cap *= 2) * sizeof *v);
-                if (!nv) {
-                    pn_error_set(err, PN_E_NOMEM, "out of memory");
-                    goto fail;
-                }
-                v = nv;
-            }
-            if (!(v[n] = strdup(args[a]))) {
-                pn_error_set(err, PN_E_NOMEM, "out of memory");
-                goto fail;
-            }
-            n++;
+            (void)depth;
+        } else if (is_image_name(ents.v[i]) && S_ISREG(sb.st_mode)) {
+            st = list_add(out, ents.v[i], NULL, err);
         }
     }
-    *out = v;
-    *nout = n;
-    return PN_OK;
-fail:
-    for (size_t i = 0; i < n; i++) free(v[i]);
-    free(v);
-    return err->code;
+    list_free(&ents);
+    return st;
+}
+
+/* Expand the arguments into image paths: files as given (a missing one is
+ * kept, so that it is reported in its place), folders walked. A folder
+ * without any image is reported on stderr and counted in *bad. */
+static pn_status collect(char **args, int nargs, path_list *out, int *bad, pn_error *err)
+{
+    pn_status st = PN_OK;
+    for (int a = 0; a < nargs && !st; a++) {
+        struct stat sb;
+        if (stat(args[a], &sb) || !S_ISDIR(sb.st_mode)) {
+            st = list_add(out, args[a], NULL, err);
+            continue;
+        }
+        size_t before = out->n;
+        int unreadable = 0;
+        st = walk(args[a], 0, out, &unreadable, err);
+        (void)before;
+        if (unreadable) *bad = 1;
+    }
+    return st;
 }
 
 int pn_cmd_predict(int argc, char **argv)
@@ -150,14 +172,13 @@ int pn_cmd_predict(int argc, char **argv)
     if (!model) return pn_cli_usage_error(cmd, "--model is required");
     if (optind >= argc) return pn_cli_usage_error(cmd, "give at least one IMAGE or folder");
     pn_error err = {0};
-    char **files = NULL;
-    size_t nfiles = 0;
+    path_list files = {0};
     pn_classifier c = {0};
     pn_image img = {0};
     pn_prep_scratch scratch = {0};
     float *x = NULL, *l4 = NULL, probs[64];
     int failed = 0, rc = 1;
-    if (collect(argv + optind, argc - optind, &files, &nfiles, &err)) return pn_cli_fail(cmd, &err);
+    if (collect(argv + optind, argc - optind, &files, &failed, &err)) goto fail;
     if (cam_dir && pn_mkdirs(cam_dir, &err)) goto fail;
     if (pn_classifier_open(&c, model, 1, (int)threads, bf16, cam_dir != NULL, &err)) goto fail;
     if (c.classes > 64) {
@@ -171,19 +192,22 @@ int pn_cmd_predict(int argc, char **argv)
         pn_error_set(&err, PN_E_NOMEM, "out of memory");
         goto fail;
     }
-    for (size_t i = 0; i < nfiles; i++) {
+    for (size_t i = 0; i < files.n; i++) {
+        const char *file = files.v[i];
         pn_error e = {0};
-        if (pn_image_load(files[i], &dopt, &img, &e) ||
+        if (pn_image_load(file, &dopt, &img, &e) ||
             pn_preprocess(&img, 224, x, NULL, &scratch, &e) ||
             pn_classifier_run(&c, x, 1, probs, cam_dir ? l4 : NULL, &e)) {
-            fprintf(stderr, "pneumo predict: %s\n", e.msg);
+            /* reported in its place; the other images are still classified */
+            if (strstr(e.msg, file)) fprintf(stderr, "pneumo predict: %s\n", e.msg);
+            else fprintf(stderr, "pneumo predict: %s: %s\n", file, e.msg);
             failed = 1;
             continue;
         }
         int k = pn_classifier_decide(&c, probs, thr);
         if (json) {
             cJSON *o = cJSON_CreateObject(), *pa = cJSON_CreateArray();
-            cJSON_AddStringToObject(o, "file", files[i]);
+            cJSON_AddStringToObject(o, "file", file);
             cJSON_AddStringToObject(o, "label", c.meta.class_names[k]);
             for (int q = 0; q < c.classes; q++) cJSON_AddItemToArray(pa, cJSON_CreateNumber(probs[q]));
             cJSON_AddItemToObject(o, "probs", pa);
@@ -192,11 +216,11 @@ int pn_cmd_predict(int argc, char **argv)
             free(s);
             cJSON_Delete(o);
         } else {
-            printf("%s\t%s\t%.4f\n", files[i], c.meta.class_names[k], probs[k]);
+            printf("%s\t%s\t%.4f\n", file, c.meta.class_names[k], probs[k]);
         }
         if (cam_dir) {
-            const char *base = strrchr(files[i], '/');
-            base = base ? base + 1 : files[i];
+            const char *base = strrchr(file, '/');
+            base = base ? base + 1 : file;
             char stem[1024], png[4096];
             snprintf(stem, sizeof stem, "%s", base);
             char *dot = strrchr(stem, '.');
@@ -214,8 +238,7 @@ int pn_cmd_predict(int argc, char **argv)
 fail:
     rc = pn_cli_fail(cmd, &err);
 done:
-    for (size_t i = 0; i < nfiles; i++) free(files[i]);
-    free(files);
+    list_free(&files);
     free(x);
     free(l4);
     pn_image_free(&img);
