@@ -125,6 +125,13 @@ cat "$tmp/pm.err"
 [ "$(cut -f1 "$tmp/pm.txt" | tr '\n' ' ')" = "$good1 $good2 " ] || { cat "$tmp/pm.txt"; fail "good images not printed"; }
 grep -q "missing.jpeg" "$tmp/pm.err" || fail "missing image not named"
 grep -q "trunc.jpeg" "$tmp/pm.err" || fail "truncated image not named"
+# a folder with class subfolders only (test/): walked recursively, sorted; an empty folder is an error
+"$BIN" predict --model "$tmp/a/model.safetensors" "$DATA/test" >"$tmp/pt.txt" || fail "predict test/"
+[ "$(wc -l <"$tmp/pt.txt")" -eq 11 ] || { cat "$tmp/pt.txt"; fail "predict test/: lines"; }
+[ "$(head -1 "$tmp/pt.txt" | cut -f1)" = "$DATA/test/NORMAL/$(ls "$DATA/test/NORMAL" | head -1)" ] || fail "predict test/: order"
+mkdir -p "$tmp/empty/sub"
+if "$BIN" predict --model "$tmp/a/model.safetensors" "$tmp/empty" >/dev/null 2>"$tmp/pe.err"; then fail "empty folder: exit 0"; fi
+grep -q "empty: no .jpg/.jpeg/.png files" "$tmp/pe.err" || { cat "$tmp/pe.err"; fail "empty folder message"; }
 
 # predict with a plain torchvision state_dict (2-output head) equals PyTorch's softmax
 "$PY" - "$tmp" "$DATA" "$BIN" <<'PYEOF'

@@ -20,8 +20,11 @@ static void help(FILE *f)
     fprintf(f,
             "usage: pneumo predict --model M [--json] [--cam DIR] IMAGE|DIR...\n"
             "\n"
-            "Classifies each image (a folder: its .jpg/.jpeg/.png files, sorted) and prints\n"
-            "one line per image: path, label, P(label). M is a model from 'pneumo train' or a\n"
+            "Classifies each image and prints one line per image: path, label, P(label).\n"
+            "A folder stands for every .jpg/.jpeg/.png file in it and in its subfolders\n"
+            "(walked recursively in sorted order, hidden entries skipped), so\n"
+            "chest_xray/test classifies test/NORMAL/* then test/PNEUMONIA/*; a folder\n"
+            "without any image is an error. M is a model from 'pneumo train' or a\n"
             "torchvision ResNet-18 state_dict (.pth or safetensors) with a 2-output head\n"
             "(classes NORMAL, PNEUMONIA). The label uses the model's threshold on\n"
             "P(PNEUMONIA) (0.5 for a plain state_dict) unless --threshold is given.\n"
@@ -110,7 +113,7 @@ static pn_status walk(const char *dir, int depth, path_list *out, int *bad, pn_e
         struct stat sb;
         if (stat(ents.v[i], &sb)) continue; /* a dangling link: not an image we were asked for */
         if (S_ISDIR(sb.st_mode)) {
-            (void)depth;
+            if (depth < 32) st = walk(ents.v[i], depth + 1, out, bad, err);
         } else if (is_image_name(ents.v[i]) && S_ISREG(sb.st_mode)) {
             st = list_add(out, ents.v[i], NULL, err);
         }
@@ -134,8 +137,10 @@ static pn_status collect(char **args, int nargs, path_list *out, int *bad, pn_er
         size_t before = out->n;
         int unreadable = 0;
         st = walk(args[a], 0, out, &unreadable, err);
-        (void)before;
-        if (unreadable) *bad = 1;
+        if (!st && out->n == before && !unreadable)
+            fprintf(stderr, "pneumo predict: %s: no .jpg/.jpeg/.png files (nor in its subfolders)\n",
+                    args[a]);
+        if (out->n == before || unreadable) *bad = 1;
     }
     return st;
 }
