@@ -35,6 +35,9 @@ grep -q "^epoch 5/5" "$tmp/a.log" || fail "no epoch lines"
 grep -q "seed 1" "$tmp/a.log" || fail "seed not in the header"
 grep -q "class weights (N / (C \* n_c)): NORMAL 2.0000 PNEUMONIA 0.6667" "$tmp/a.log" || fail "class weights"
 grep -q "only 16 images" "$tmp/a.log" || fail "no warning about the small val split"
+# stderr is a file here: the feature pass prints plain progress lines (not only at the end)
+grep -Eq "^  features train: [1-7][0-9]{2}/800 images$" "$tmp/a.log" || fail "no progress lines in a log"
+grep -q "^  features train: 800/800 images$" "$tmp/a.log" || fail "no final progress line"
 [ "$(wc -l <"$tmp/a/predictions.csv")" -eq 28 ] || fail "predictions.csv rows"
 ls "$tmp"/*/ >/dev/null
 ls "$tmp/a" | grep -q tmp && fail "temporary files left"

@@ -75,6 +75,10 @@ static void on_sigint(int sig)
 typedef struct ui {
     int tty, epochs;
     double t0;
+    /* plain progress lines when stderr is not a terminal */
+    const char *what;   /* split of the last line */
+    size_t last_done;   /* images done at the last line */
+    double last_t;      /* time of the last line */
 } ui;
 
 static void ui_log(const char *msg, void *user)
@@ -86,7 +90,23 @@ static void ui_log(const char *msg, void *user)
 static void ui_progress(const char *what, size_t done, size_t total, void *user)
 {
     ui *u = user;
-    if (!u->tty || !total) return;
+    if (!total) return;
+    if (!u->tty) {
+        /* a log file or a pipe: a plain line every ~10% or 5 s, and at the end */
+        double now = pn_now();
+        if (u->what != what) { /* a new split */
+            u->what = what;
+            u->last_done = 0;
+            u->last_t = now;
+        }
+        if (done == 0 || done == u->last_done) return;
+        if (done == total || (done - u->last_done) * 10 >= total || now - u->last_t >= 5.0) {
+            fprintf(stderr, "  features %s: %zu/%zu images\n", what, done, total);
+            u->last_done = done;
+            u->last_t = now;
+        }
+        return;
+    }
     int w = 30, fill = (int)((double)done / (double)total * w);
     fprintf(stderr, "\r  features %-5s [%.*s%*s] %zu/%zu", what, fill,
             "##############################", w - fill, "", done, total);
@@ -314,7 +334,7 @@ int pn_cmd_train(int argc, char **argv)
            pn_infer_threads(ix.engine), pn_infer_is_bf16(ix.engine) ? ", bf16" : "", out);
     fflush(stdout);
 
-    ui u = {isatty(2), (int)epochs, pn_now()};
+    ui u = {isatty(2), (int)epochs, pn_now(), NULL, 0, 0};
     save_ctx sc = {&sd, model, src.class_names, tjson, whex};
     pn_train_config cfg;
     pn_train_config_default(&cfg);
