@@ -185,4 +185,11 @@ if "$BIN" train --data "$tmp/sb" --weights "$tmp/r18.pth" --out "$tmp/sb1" >"$tm
 grep -q "IM-9999-0001.jpeg" "$tmp/sb1.log" || { cat "$tmp/sb1.log"; fail "bad image not named"; }
 "$BIN" train --data "$tmp/sb" --weights "$tmp/r18.pth" --out "$tmp/sb2" --skip-bad >"$tmp/sb2.log" 2>&1 || { cat "$tmp/sb2.log"; fail "--skip-bad"; }
 grep -q "skipped unreadable image .*IM-9999-0001.jpeg" "$tmp/sb2.log" || { cat "$tmp/sb2.log"; fail "skipped image not named"; }
+# eval --skip-bad names each image it leaves out (with the reason) and the count
+"$BIN" eval --model "$tmp/a/model.safetensors" --data "$tmp/sb" --split train --skip-bad >"$tmp/es.txt" 2>"$tmp/es.err" ||
+    { cat "$tmp/es.err"; fail "eval --skip-bad"; }
+cat "$tmp/es.err"
+grep -q "skipped unreadable image .*IM-9999-0001.jpeg" "$tmp/es.err" || fail "eval: skipped image not named"
+grep -q "1 unreadable image left out" "$tmp/es.err" || fail "eval: no count of skipped images"
+grep -q ": 6 images" "$tmp/es.txt" || { cat "$tmp/es.txt"; fail "eval --skip-bad: image count"; }
 echo "recipe test: OK"

@@ -41,11 +41,13 @@ pn_status pn_classifier_run(pn_classifier *c, const float *x, int n, float *prob
 int pn_classifier_decide(const pn_classifier *c, const float *probs, double threshold);
 
 /* All items of a split: *probs (n,C) and *labels (n) malloc'ed; names
- * point into the dataset. With skip_bad unreadable items are left out. */
+ * point into the dataset. With skip_bad unreadable items are left out and,
+ * when bad is non-NULL, appended to it with their reasons (in item order;
+ * free with pn_bad_list_free). */
 pn_status pn_classifier_eval_split(pn_classifier *c, const pn_dataset *ds, pn_split split,
                                    int threads, const pn_decode_opts *o, int skip_bad,
                                    float **probs, int **labels, const char ***names, size_t *n,
-                                   pn_error *err);
+                                   pn_bad_list *bad, pn_error *err);
 
 /* CAM of class cls for one image: layer4 (512,h,w), img the decoded
  * original image; writes an RGB PNG of the image's size at png_path. */

@@ -31,7 +31,8 @@ static void help(FILE *f)
             "      --batch N        batch size (default 32)\n"
             "      --bf16           bfloat16 backbone\n"
             "      --fast-decode    JPEG DCT-domain downscaling (faster, not bit-exact)\n"
-            "      --skip-bad       leave unreadable images out instead of stopping\n"
+            "      --skip-bad       leave unreadable images out (each named on stderr with\n"
+            "                       the reason, and the count) instead of stopping\n"
             "  -h, --help           this help\n");
 }
 
@@ -88,6 +89,7 @@ int pn_cmd_eval(int argc, char **argv)
     int *labels = NULL;
     const char **names = NULL;
     size_t n = 0;
+    pn_bad_list bad = {0};
     if (pn_classifier_open(&c, model, (int)batch, (int)threads, bf16, 0, &err)) goto fail;
     if (c.classes != 2) {
         pn_error_set(&err, PN_E_UNSUPPORTED, "%s: %d classes; eval reports binary metrics",
@@ -102,8 +104,21 @@ int pn_cmd_eval(int argc, char **argv)
     }
     if (isnan(thr)) thr = c.meta.threshold;
     if (pn_classifier_eval_split(&c, ds, split, (int)threads, &dopt, skip_bad, &probs, &labels,
-                                 &names, &n, &err))
+                                 &names, &n, &bad, &err))
         goto fail;
+    /* --skip-bad: name every image left out, with the reason, and the count */
+    for (size_t i = 0; i < bad.n; i++) {
+        const char *name = bad.v[i].item ? bad.v[i].item->name : "?";
+        if (strstr(bad.v[i].reason, name))
+            fprintf(stderr, "pneumo eval: skipped unreadable image %s\n", bad.v[i].reason);
+        else
+            fprintf(stderr, "pneumo eval: skipped unreadable image %s: %s\n", name,
+                    bad.v[i].reason);
+    }
+    if (bad.n)
+        fprintf(stderr, "pneumo eval: %zu unreadable image%s left out (--skip-bad); the metrics are "
+                        "on the other %zu\n",
+                bad.n, bad.n == 1 ? "" : "s", n);
     p1 = malloc(n * sizeof *p1);
     if (!p1) {
         pn_error_set(&err, PN_E_NOMEM, "out of memory");
@@ -142,6 +157,7 @@ int pn_cmd_eval(int argc, char **argv)
 fail:
     rc = pn_cli_fail(cmd, &err);
 done:
+    pn_bad_list_free(&bad);
     free(probs);
     free(p1);
     free(labels);

@@ -75,10 +75,27 @@ int pn_classifier_decide(const pn_classifier *c, const float *probs, double thre
     return am;
 }
 
+/* dst += src (the loader's list dies with the loader) */
+static pn_status copy_bad(pn_bad_list *dst, const pn_bad_list *src, pn_error *err)
+{
+    if (!src->n) return PN_OK;
+    pn_bad_item *v = realloc(dst->v, (dst->n + src->n) * sizeof *v);
+    if (!v) return pn_error_set(err, PN_E_NOMEM, "eval: out of memory");
+    dst->v = v;
+    dst->cap = dst->n + src->n;
+    for (size_t i = 0; i < src->n; i++) {
+        pn_bad_item b = src->v[i];
+        b.reason = strdup(src->v[i].reason ? src->v[i].reason : "unreadable");
+        if (!b.reason) return pn_error_set(err, PN_E_NOMEM, "eval: out of memory");
+        dst->v[dst->n++] = b;
+    }
+    return PN_OK;
+}
+
 pn_status pn_classifier_eval_split(pn_classifier *c, const pn_dataset *ds, pn_split split,
                                    int threads, const pn_decode_opts *o, int skip_bad,
                                    float **probs, int **labels, const char ***names, size_t *n,
-                                   pn_error *err)
+                                   pn_bad_list *bad, pn_error *err)
 {
     *probs = NULL;
     *labels = NULL;
@@ -116,6 +133,7 @@ pn_status pn_classifier_eval_split(pn_classifier *c, const pn_dataset *ds, pn_sp
         }
         k += (size_t)nb;
     }
+    if (!st && bad) st = copy_bad(bad, pn_loader_bad(l), err);
     if (!st) {
         *probs = p;
         *labels = y;
