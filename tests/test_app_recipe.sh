@@ -181,8 +181,12 @@ for s in train/NORMAL train/PNEUMONIA val/NORMAL val/PNEUMONIA; do
     for f in $(ls "$DATA/$s" | head -3); do ln -s "$(cd "$DATA/$s" && pwd)/$f" "$tmp/sb/$s/"; done
 done
 head -c 3000 "$(ls -d "$DATA"/train/NORMAL/* | head -1)" >"$tmp/sb/train/NORMAL/IM-9999-0001.jpeg"
-if "$BIN" train --data "$tmp/sb" --weights "$tmp/r18.pth" --out "$tmp/sb1" >"$tmp/sb1.log" 2>&1; then fail "truncated image accepted"; fi
+if "$BIN" train --data "$tmp/sb" --weights "$tmp/r18.pth" --out "$tmp/nest/sb1" >"$tmp/sb1.log" 2>&1; then fail "truncated image accepted"; fi
 grep -q "IM-9999-0001.jpeg" "$tmp/sb1.log" || { cat "$tmp/sb1.log"; fail "bad image not named"; }
+# a failed start leaves no empty --out folder (nor the parents it created) behind
+[ -e "$tmp/nest" ] && fail "failed run left its --out folder behind"
+[ -e "$tmp/bad" ] && fail "bad weights left the --out folder behind"
+[ -e "$tmp/nr" ] && fail "--resume without a checkpoint left the --out folder behind"
 "$BIN" train --data "$tmp/sb" --weights "$tmp/r18.pth" --out "$tmp/sb2" --skip-bad >"$tmp/sb2.log" 2>&1 || { cat "$tmp/sb2.log"; fail "--skip-bad"; }
 grep -q "skipped unreadable image .*IM-9999-0001.jpeg" "$tmp/sb2.log" || { cat "$tmp/sb2.log"; fail "skipped image not named"; }
 # eval --skip-bad names each image it leaves out (with the reason) and the count

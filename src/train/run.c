@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "pneumo/app.h"
 #include "pneumo/head.h"
@@ -107,17 +108,60 @@ static pn_status out_path(char *buf, size_t n, const char *dir, const char *name
     return pn_path_join(buf, n, dir, name, err);
 }
 
-static pn_status check_out_dir(const char *dir, pn_error *err)
+/* The outermost folder of dir that does not exist yet (what pn_mkdirs(dir)
+ * creates) -> top; "" when dir exists. */
+static void first_missing(const char *dir, char *top, size_t n)
 {
+    top[0] = 0;
+    size_t len = strlen(dir);
+    if (len >= n) return;
+    for (size_t i = 1; i <= len; i++) {
+        if (i < len && dir[i] != '/') continue;
+        memcpy(top, dir, i);
+        top[i] = 0;
+        if (!pn_path_exists(top)) return;
+    }
+    top[0] = 0;
+}
+
+/* A failed run leaves no empty folder behind: remove dir and its parents up
+ * to top (the folders this run created), each only while it is empty. */
+static void remove_created(const char *dir, const char *top)
+{
+    if (!top[0]) return;
+    char p[4096];
+    if (snprintf(p, sizeof p, "%s", dir) >= (int)sizeof p) return;
+    size_t tl = strlen(top);
+    for (;;) {
+        size_t len = strlen(p);
+        while (len > 1 && p[len - 1] == '/') p[--len] = 0;
+        if (len < tl || rmdir(p)) return;
+        if (len == tl) return;
+        char *slash = strrchr(p, '/');
+        if (!slash) return;
+        *slash = 0;
+    }
+}
+
+/* Creates the --out folder (recording in created_top what did not exist)
+ * and checks that a file can be written in it. */
+static pn_status check_out_dir(const char *dir, char *created_top, size_t n, pn_error *err)
+{
+    first_missing(dir, created_top, n);
     pn_status st = pn_mkdirs(dir, err);
-    if (st) return pn_error_prefix(err, "--out: ");
+    if (st) {
+        remove_created(dir, created_top);
+        return pn_error_prefix(err, "--out: ");
+    }
     char p[4096];
     st = out_path(p, sizeof p, dir, "metrics.json", err);
     if (st) return st;
     pn_afile af;
     st = pn_afile_open(&af, p, err);
-    if (st)
+    if (st) {
+        remove_created(dir, created_top);
         return pn_error_prefix(err, "--out %s is not writable (choose another folder): ", dir);
+    }
     pn_afile_abort(&af);
     return PN_OK;
 }
@@ -142,20 +186,23 @@ pn_status pn_train_run(const pn_train_config *cfg, const pn_source *src, const p
                             "--resume: %s does not exist: nothing to resume (drop --resume to "
                             "start a new run)",
                             ckpt);
-    st = check_out_dir(cfg->out_dir, err);
-    if (st) return st;
     size_t ntr = src->count(src->ctx, PN_SPLIT_TRAIN);
     if (ntr == 0)
         return pn_error_set(err, PN_E_ARG,
                             "the train split is empty: put images in train/<CLASS>/ of the data");
+    /* the --out folder is created now (an unwritable one is found before the
+     * features) and removed again when the run fails before writing into it */
+    char created[4096];
+    st = check_out_dir(cfg->out_dir, created, sizeof created, err);
+    if (st) return st;
 
+    split_data sp[PN_NSPLITS] = {{0}};
     pn_featcache cache, *cp = NULL;
     if (cfg->use_cache) {
         st = pn_featcache_open(&cache, cfg->cache_dir, err);
-        if (st) return st;
+        if (st) goto done;
         cp = &cache;
     }
-    split_data sp[PN_NSPLITS] = {{0}};
     for (int s = 0; s < PN_NSPLITS && !st; s++) st = load_split(cfg, src, ex, cp, s, &sp[s], err);
     if (st == PN_E_FORMAT && err) {
         size_t len = strlen(err->msg);
@@ -331,6 +378,9 @@ pn_status pn_train_run(const pn_train_config *cfg, const pn_source *src, const p
     for (int i = 0; i < nres; i++) pn_split_result_free(&res[i]);
 done:
     for (int s = 0; s < PN_NSPLITS; s++) split_free(&sp[s]);
-    if (st) pn_head_state_free(&sum->head);
+    if (st) {
+        pn_head_state_free(&sum->head);
+        remove_created(cfg->out_dir, created);
+    }
     return st;
 }
