@@ -168,6 +168,26 @@ mkdir -p "$tmp/one/train/NORMAL"
 ln -s "$(cd "$DATA/train/NORMAL" && pwd)/$(ls "$DATA/train/NORMAL" | head -1)" "$tmp/one/train/NORMAL/"
 if "$BIN" train --data "$tmp/one" --weights "$tmp/r18.pth" --out "$tmp/o1" >"$tmp/one.log" 2>&1; then fail "one class accepted"; fi
 grep -q "two" "$tmp/one.log" || { cat "$tmp/one.log"; fail "one-class message"; }
+# a class without training images is named; no val/ is explained (and null in metrics.json)
+for s in nc/train/NORMAL nc/val/PNEUMONIA nv/train/NORMAL nv/train/PNEUMONIA; do
+    mkdir -p "$tmp/$s"
+    src=$DATA/${s#*/}
+    for f in $(ls "$src" | head -3); do ln -s "$(cd "$src" && pwd)/$f" "$tmp/$s/"; done
+done
+if "$BIN" train --data "$tmp/nc" --weights "$tmp/r18.pth" --out "$tmp/nc1" >"$tmp/nc.log" 2>&1; then fail "a class without training images accepted"; fi
+grep -q "no PNEUMONIA images" "$tmp/nc.log" || { cat "$tmp/nc.log"; fail "empty class not named"; }
+"$BIN" train --data "$tmp/nv" --weights "$tmp/r18.pth" --out "$tmp/nv1" --epochs 2 >"$tmp/nv.log" 2>&1 ||
+    { cat "$tmp/nv.log"; fail "train without val/"; }
+grep -q "no validation split.*--val-split 0.1" "$tmp/nv.log" || { cat "$tmp/nv.log"; fail "no-val message"; }
+grep -q "only 0 images" "$tmp/nv.log" && fail "'only 0 images' warning without val/"
+grep -q "no validation split" "$tmp/nv1/report.html" || fail "report.html: missing val not said"
+"$PY" - "$tmp/nv1/metrics.json" <<'PYEOF'
+import json, sys
+m = json.load(open(sys.argv[1]))
+assert m["final"]["val"] is None and m["final"]["test"] is None, m["final"]
+assert all(h["val_loss"] is None for h in m["history"]) and len(m["history"]) == 2
+print("no val/: metrics.json final.val = null: OK")
+PYEOF
 touch "$tmp/file"
 if "$BIN" train --data "$DATA" --weights "$tmp/r18.pth" --out "$tmp/file/sub" >"$tmp/w.log" 2>&1; then fail "unwritable out accepted"; fi
 grep -q -- "--out" "$tmp/w.log" || { cat "$tmp/w.log"; fail "unwritable out message"; }

@@ -192,7 +192,8 @@ static void test_bad_input(void **state)
     fake_init(&f, 40, 10, 10);
     for (int i = 0; i < 40; i++) f.labels[0][i] = 1;
     assert_int_equal(pn_train_run(&cfg, &src, &ex, &s, &err), PN_E_ARG);
-    assert_non_null(strstr(err.msg, "class 0 has no training images"));
+    assert_non_null(strstr(err.msg, "the train split has no NORMAL images (class 0)"));
+    assert_false(pn_path_exists(out)); /* checked before the --out folder is made */
     /* one class in the dataset */
     fake_init(&f, 40, 10, 10);
     src.classes = 1;

@@ -137,6 +137,15 @@ pn_status pn_write_report_html(const char *path, const pn_run_report *rep, const
         fprintf(f, "<td>%zu</td><td>%zu</td><td>%zu</td><td>%zu</td></tr>\n", m->tn, m->fp, m->fn,
                 m->tp);
     }
+    static const char *const always[] = {"val", "test"};
+    for (int k = 0; k < 2; k++) {
+        int found = 0;
+        for (int s = 0; s < rep->nsplits; s++) found |= !strcmp(rep->splits[s].name, always[k]);
+        if (!found)
+            fprintf(f, "<tr><td class=k>%s</td><td class=na colspan=12 style=\"text-align:left\">"
+                       "no %s split</td></tr>\n",
+                    always[k], k ? "test" : "validation");
+    }
     fputs("</table>\n", f);
     image(f, png_dir, "confusion.png", "confusion matrix");
     image(f, png_dir, "roc.png", "ROC curve");

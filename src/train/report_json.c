@@ -111,6 +111,10 @@ pn_status pn_write_metrics_json(const char *path, const pn_run_report *rep, pn_e
     for (int s = 0; s < rep->nsplits; s++)
         cJSON_AddItemToObject(fin, rep->splits[s].name,
                               metrics_obj(&rep->splits[s].m, rep->class_names));
+    /* an absent split (no val/, no test/) is null, not missing */
+    static const char *const always[] = {"val", "test"};
+    for (int k = 0; k < 2; k++)
+        if (!cJSON_GetObjectItem(fin, always[k])) cJSON_AddNullToObject(fin, always[k]);
     cJSON_AddItemToObject(root, "final", fin);
     char *txt = cJSON_Print(root);
     cJSON_Delete(root);

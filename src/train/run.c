@@ -166,6 +166,28 @@ static pn_status check_out_dir(const char *dir, char *created_top, size_t n, pn_
     return PN_OK;
 }
 
+/* Every class needs training images: the error names the class. */
+static pn_status check_class_counts(const pn_source *src, const size_t *cnt, const char *when,
+                                    pn_error *err)
+{
+    for (int c = 0; c < src->classes && c < PN_MAX_CLASSES; c++)
+        if (!cnt[c])
+            return pn_error_set(err, PN_E_ARG,
+                                "the train split has no %s images%s (class %d); every class "
+                                "needs training images (put some in train/%s/)",
+                                src->class_names[c], when, c, src->class_names[c]);
+    return PN_OK;
+}
+
+static pn_status check_train_classes(const pn_source *src, const int *y, size_t n,
+                                     const char *when, pn_error *err)
+{
+    size_t cnt[PN_MAX_CLASSES] = {0};
+    for (size_t i = 0; i < n; i++)
+        if (y[i] >= 0 && y[i] < src->classes && y[i] < PN_MAX_CLASSES) cnt[y[i]]++;
+    return check_class_counts(src, cnt, when, err);
+}
+
 pn_status pn_train_run(const pn_train_config *cfg, const pn_source *src, const pn_extractor *ex,
                        pn_train_summary *sum, pn_error *err)
 {
@@ -190,6 +212,15 @@ pn_status pn_train_run(const pn_train_config *cfg, const pn_source *src, const p
     if (ntr == 0)
         return pn_error_set(err, PN_E_ARG,
                             "the train split is empty: put images in train/<CLASS>/ of the data");
+    if (C <= PN_MAX_CLASSES) { /* before the features: a class without training images */
+        size_t cnt[PN_MAX_CLASSES] = {0};
+        for (size_t i = 0; i < ntr; i++) {
+            int y = src->label(src->ctx, PN_SPLIT_TRAIN, i);
+            if (y >= 0 && y < C) cnt[y]++;
+        }
+        st = check_class_counts(src, cnt, "", err);
+        if (st) return st;
+    }
     /* the --out folder is created now (an unwritable one is found before the
      * features) and removed again when the run fails before writing into it */
     char created[4096];
@@ -257,11 +288,19 @@ pn_status pn_train_run(const pn_train_config *cfg, const pn_source *src, const p
         split_free(&sp[PN_SPLIT_VAL]);
         sp[PN_SPLIT_TRAIN] = ntrain;
         sp[PN_SPLIT_VAL] = nval;
+    } else if (sp[PN_SPLIT_VAL].n == 0) {
+        logf_(cfg, "warning: there is no validation split (val/ is missing or empty): no "
+                   "validation loss, accuracy or metrics; use --val-split 0.1 to carve one from "
+                   "train (patients kept whole)");
     } else if (sp[PN_SPLIT_VAL].n < 100) {
         logf_(cfg, "warning: the validation split has only %zu images: its accuracy moves in "
                    "big steps and picks thresholds poorly; consider --val-split 0.1",
               sp[PN_SPLIT_VAL].n);
     }
+    /* unreadable images left out (--skip-bad) or a carved val may leave a class empty */
+    st = check_train_classes(src, sp[PN_SPLIT_TRAIN].y, sp[PN_SPLIT_TRAIN].n,
+                             cfg->val_split > 0 ? " left after --val-split" : " left", err);
+    if (st) goto done;
     sum->n_train = sp[PN_SPLIT_TRAIN].n;
     sum->n_val = sp[PN_SPLIT_VAL].n;
     sum->n_test = sp[PN_SPLIT_TEST].n;
