@@ -56,6 +56,9 @@ if "$BIN" train --data "$DATA" --weights "$tmp/r18.pth" --out "$tmp/nr" --resume
 grep -q "nr/checkpoint.bin does not exist: nothing to resume" "$tmp/nr.log" || { cat "$tmp/nr.log"; fail "--resume message"; }
 grep -q "^epoch" "$tmp/nr.log" && fail "--resume without a checkpoint trained"
 "$BIN" train --help | grep -A1 -e "--resume" | grep -q "freeze fc only" || fail "--help: --resume limit"
+# the command list and the start of train --help mention the deeper levels
+"$BIN" --help | grep "^  train " | grep -q -e "--freeze layer4|layer3|none" || fail "pneumo --help: train summary"
+"$BIN" train --help | head -8 | grep -q -e "--freeze layer4|layer3|none" || fail "train --help: start"
 # 3. without the cache: the same model again
 "$BIN" train --data "$DATA" --weights "$tmp/r18.pth" --out "$tmp/c" --seed 1 --threshold auto \
     --no-cache >"$tmp/c.log" 2>&1 || { cat "$tmp/c.log"; fail "train c"; }

@@ -1,6 +1,7 @@
 /* pneumo train --data DATA --weights W [--out DIR] [options]: the seed's
- * recipe (frozen ResNet-18 features, new Linear head, Adam) with cached
- * features, class balance, a real validation set, metrics, plots, report. */
+ * recipe (frozen ResNet-18 features, new Linear head, Adam) or, with
+ * --freeze layer4|layer3|none, deeper fine-tuning; cached features, class
+ * balance, a real validation set, metrics, plots, report. */
 #include <getopt.h>
 #include <math.h>
 #include <signal.h>
@@ -22,11 +23,14 @@ static void help(FILE *f)
     fprintf(f,
             "usage: pneumo train [--data DATA] [--weights W] [--out DIR] [options]\n"
             "\n"
-            "Trains a NORMAL/PNEUMONIA classifier the seed notebook's way: ResNet-18 from W\n"
-            "(torchvision .pth or safetensors), backbone frozen with BatchNorm in eval mode,\n"
-            "a new Linear(512, classes) head initialised as nn.Linear, cross-entropy, Adam.\n"
-            "Each image passes the backbone once; its 512-d feature is cached (also on disk,\n"
-            "so a second run skips the backbone) and the epochs run on the cache.\n"
+            "Trains a NORMAL/PNEUMONIA classifier on ResNet-18 from W (torchvision .pth or\n"
+            "safetensors): a new Linear(512, classes) head initialised as nn.Linear,\n"
+            "cross-entropy, Adam. By default (--freeze fc) only the head trains, the seed\n"
+            "notebook's way: the backbone is frozen with BatchNorm in eval mode, each image\n"
+            "passes it once, its 512-d feature is cached (also on disk, so a second run\n"
+            "skips the backbone) and the epochs run on the cache. --freeze layer4|layer3|none\n"
+            "also trains layer4, layer3+layer4 or the whole network (BatchNorm in training\n"
+            "mode there), from the cached activation at that boundary.\n"
             "\n"
             "  -d, --data DATA        folder (train/ val/ test/ with class folders), .zip or .npz;\n"
             "                         default: the Kaggle data set from 'pneumo fetch dataset'\n"
