@@ -56,6 +56,16 @@ if "$BIN" train --data "$DATA" --weights "$tmp/r18.pth" --out "$tmp/nr" --resume
 grep -q "nr/checkpoint.bin does not exist: nothing to resume" "$tmp/nr.log" || { cat "$tmp/nr.log"; fail "--resume message"; }
 grep -q "^epoch" "$tmp/nr.log" && fail "--resume without a checkpoint trained"
 "$BIN" train --help | grep -A1 -e "--resume" | grep -q "freeze fc only" || fail "--help: --resume limit"
+# a missing option value is named as such (not "unknown option")
+for c in "train --out" "eval --data" "predict --model"; do
+    rc=0; out=$("$BIN" $c 2>&1 >/dev/null) || rc=$?
+    [ $rc = 2 ] || fail "$c: exit $rc, want 2"
+    echo "$out" | grep -q "^pneumo ${c%% *}: ${c#* } needs a value$" || fail "$c: $out"
+done
+rc=0; out=$("$BIN" predict -m 2>&1) || rc=$?
+echo "$out" | grep -q "^pneumo predict: -m (--model) needs a value" || fail "predict -m: $out"
+rc=0; out=$("$BIN" eval --json=1 2>&1) || rc=$?
+echo "$out" | grep -q "^pneumo eval: --json takes no value" || fail "eval --json=1: $out"
 # the command list and the start of train --help mention the deeper levels
 "$BIN" --help | grep "^  train " | grep -q -e "--freeze layer4|layer3|none" || fail "pneumo --help: train summary"
 "$BIN" train --help | head -8 | grep -q -e "--freeze layer4|layer3|none" || fail "train --help: start"

@@ -18,6 +18,12 @@ int pn_cli_fail(const char *cmd, const pn_error *err);
 /* Print "pneumo <cmd>: <printf msg>" + a hint to run --help; returns 2. */
 int pn_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* getopt_long (optstring starting with ':') returned ch ':' or '?': print
+ * what is wrong ("--out needs a value", "unrecognized option '--x'", ...);
+ * returns 2. */
+struct option;
+int pn_cli_option_error(const char *cmd, int ch, char *const *argv, const struct option *opts);
+
 /* Parse a positive integer / a float option value; on error prints a usage
  * error and returns non-zero. */
 int pn_cli_parse_int(const char *cmd, const char *opt, const char *s, long min, long max, long *out);

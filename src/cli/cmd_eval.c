@@ -59,7 +59,7 @@ int pn_cmd_eval(int argc, char **argv)
         {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
     int ch;
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "m:d:s:j:h", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, ":m:d:s:j:h", opts, NULL)) != -1) {
         switch (ch) {
         case 'm': model = optarg; break;
         case 'd': data = optarg; break;
@@ -72,7 +72,7 @@ int pn_cmd_eval(int argc, char **argv)
         case O_FAST: dopt.fast_decode = 1; break;
         case O_SKIP: skip_bad = 1; break;
         case 'h': help(stdout); return 0;
-        default: return pn_cli_usage_error(cmd, "unknown option");
+        default: return pn_cli_option_error(cmd, ch, argv, opts);
         }
     }
     if (optind != argc) return pn_cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);

@@ -161,7 +161,7 @@ int pn_cmd_predict(int argc, char **argv)
         {0, 0, 0, 0}};
     int ch;
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "m:j:h", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, ":m:j:h", opts, NULL)) != -1) {
         switch (ch) {
         case 'm': model = optarg; break;
         case O_JSON: json = 1; break;
@@ -171,7 +171,7 @@ int pn_cmd_predict(int argc, char **argv)
         case O_BF16: bf16 = 1; break;
         case O_FAST: dopt.fast_decode = 1; break;
         case 'h': help(stdout); return 0;
-        default: return pn_cli_usage_error(cmd, "unknown option");
+        default: return pn_cli_option_error(cmd, ch, argv, opts);
         }
     }
     if (!model) return pn_cli_usage_error(cmd, "--model is required");

@@ -211,7 +211,7 @@ int pn_cmd_train(int argc, char **argv)
     pn_error err = {0};
     int ch;
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "d:w:o:j:h", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, ":d:w:o:j:h", opts, NULL)) != -1) {
         switch (ch) {
         case 'd': data = optarg; break;
         case 'w': weights = optarg; break;
@@ -236,7 +236,7 @@ int pn_cmd_train(int argc, char **argv)
         case O_NOCACHE: no_cache = 1; break;
         case O_NOSHUFFLE: shuffle = 0; break;
         case 'h': help(stdout); return 0;
-        default: return pn_cli_usage_error(cmd, "unknown option");
+        default: return pn_cli_option_error(cmd, ch, argv, opts);
         }
     }
     if (optind != argc) return pn_cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
