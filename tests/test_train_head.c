@@ -206,11 +206,27 @@ static void test_resume(void **state)
     free(x);
 }
 
+/* accuracy count: argmax per row, ties go to the first maximum (torch.argmax) */
+static void test_count_correct(void **state)
+{
+    (void)state;
+    const float logits[4 * 3] = {1, 2, 0,   /* -> 1 */
+                                 3, 3, 1,   /* tie -> 0 */
+                                 -1, -5, -0.5f, /* -> 2 */
+                                 0, 7, 7};  /* tie -> 1 */
+    const int yes[4] = {1, 0, 2, 1}, no[4] = {0, 1, 1, 2}, half[4] = {1, 1, 2, 2};
+    assert_int_equal(pn_count_correct(logits, yes, 4, 3), 4);
+    assert_int_equal(pn_count_correct(logits, no, 4, 3), 0);
+    assert_int_equal(pn_count_correct(logits, half, 4, 3), 2);
+    assert_int_equal(pn_count_correct(logits, yes, 0, 3), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parity_pytorch),
         cmocka_unit_test(test_softmax),
+        cmocka_unit_test(test_count_correct),
         cmocka_unit_test(test_class_weights),
         cmocka_unit_test(test_resume),
     };

@@ -1,8 +1,10 @@
-/* pneumo: softmax for the classifier head. The head's linear layer,
+/* pneumo: softmax and accuracy for the classifier head. The head's linear layer,
  * cross-entropy and Adam are the engine's ops (pneumo/ops.h:
  * pn_linear_forward/backward, pn_cross_entropy, pn_adam_step). */
 #ifndef PNEUMO_HEAD_H
 #define PNEUMO_HEAD_H
+
+#include <stddef.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -10,6 +12,10 @@ extern "C" {
 
 /* probs (N,C) = softmax(logits (N,C)) row by row (may alias). */
 void pn_softmax(const float *logits, int n, int c, float *probs);
+
+/* How many rows of logits (N,C) have their argmax (the first maximum, as
+ * torch.argmax) equal to labels (N). */
+size_t pn_count_correct(const float *logits, const int *labels, int n, int c);
 
 #ifdef __cplusplus
 }

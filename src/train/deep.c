@@ -31,14 +31,8 @@ pn_status pn_model_evaluate_feats(struct pn_model *m, const pn_featset *fs, cons
         st = pn_cross_entropy(nb, C, logits, fs->label + i, cw, &lf, NULL, err);
         if (st) break;
         double wsum = 0;
-        for (int k = 0; k < nb; k++) {
-            wsum += cw ? cw[fs->label[i + k]] : 1.0;
-            const float *z = logits + (size_t)k * C;
-            int am = 0;
-            for (int c = 1; c < C; c++)
-                if (z[c] > z[am]) am = c;
-            correct += am == fs->label[i + k];
-        }
+        for (int k = 0; k < nb; k++) wsum += cw ? cw[fs->label[i + k]] : 1.0;
+        correct += pn_count_correct(logits, fs->label + i, nb, C);
         if (probs) pn_softmax(logits, nb, C, probs + i * (size_t)C);
         num += lf * wsum;
         den += wsum;
@@ -124,13 +118,7 @@ pn_status pn_model_train_feats(struct pn_model *m, const pn_head_train_cfg *cfg,
                 pn_error_prefix(err, "epoch %d: ", ep);
                 break;
             }
-            for (int k = 0; k < nb; k++) {
-                const float *z = logits + (size_t)k * C;
-                int am = 0;
-                for (int c = 1; c < C; c++)
-                    if (z[c] > z[am]) am = c;
-                correct += am == yb[k];
-            }
+            correct += pn_count_correct(logits, yb, nb, C);
             run_loss += (double)loss * nb;
             if (cfg->on_batch) cfg->on_batch(ep, i0 + (size_t)nb, N, cfg->user);
         }

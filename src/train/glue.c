@@ -157,6 +157,20 @@ void pn_infer_extractor_free(pn_infer_extractor *e)
 
 #include "pneumo/weights.h"
 
+/* the pneumo metadata of a trained model file */
+static void fill_meta(pn_model_meta *meta, int classes, const char *const *class_names,
+                      double threshold, const char *training_json, const char *base_sha256_hex)
+{
+    pn_model_meta_default(meta);
+    meta->num_classes = classes;
+    for (int c = 0; c < classes && c < PN_MAX_CLASSES; c++)
+        snprintf(meta->class_names[c], PN_CLASS_NAME_MAX, "%s", class_names[c]);
+    meta->threshold = threshold;
+    if (training_json) snprintf(meta->training_json, PN_TRAINING_JSON_MAX, "%s", training_json);
+    if (base_sha256_hex)
+        snprintf(meta->base_sha256, sizeof meta->base_sha256, "%s", base_sha256_hex);
+}
+
 pn_status pn_save_trained_model(const char *path, const pn_statedict *backbone, const float *w,
                                 const float *b, int classes, int dim, double threshold,
                                 const char *const *class_names, const char *training_json,
@@ -175,15 +189,7 @@ pn_status pn_save_trained_model(const char *path, const pn_statedict *backbone, 
     if (!st) st = pn_statedict_add(&sd, "fc.bias", PN_F32, 1, bs, b, NULL, err);
     if (!st) {
         pn_model_meta meta;
-        pn_model_meta_default(&meta);
-        meta.num_classes = classes;
-        for (int c = 0; c < classes && c < PN_MAX_CLASSES; c++)
-            snprintf(meta.class_names[c], PN_CLASS_NAME_MAX, "%s", class_names[c]);
-        meta.threshold = threshold;
-        if (training_json)
-            snprintf(meta.training_json, PN_TRAINING_JSON_MAX, "%s", training_json);
-        if (base_sha256_hex)
-            snprintf(meta.base_sha256, sizeof meta.base_sha256, "%s", base_sha256_hex);
+        fill_meta(&meta, classes, class_names, threshold, training_json, base_sha256_hex);
         st = pn_modelfile_save(path, &sd, &meta, err);
     }
     pn_statedict_free(&sd);
@@ -201,15 +207,8 @@ pn_status pn_save_engine_model(const char *path, const struct pn_model *m, doubl
     pn_status st = pn_model_save(m, &sd, err);
     if (!st) {
         pn_model_meta meta;
-        pn_model_meta_default(&meta);
-        meta.num_classes = pn_model_get_config(m)->num_classes;
-        for (int c = 0; c < meta.num_classes && c < PN_MAX_CLASSES; c++)
-            snprintf(meta.class_names[c], PN_CLASS_NAME_MAX, "%s", class_names[c]);
-        meta.threshold = threshold;
-        if (training_json)
-            snprintf(meta.training_json, PN_TRAINING_JSON_MAX, "%s", training_json);
-        if (base_sha256_hex)
-            snprintf(meta.base_sha256, sizeof meta.base_sha256, "%s", base_sha256_hex);
+        fill_meta(&meta, pn_model_get_config(m)->num_classes, class_names, threshold,
+                  training_json, base_sha256_hex);
         st = pn_modelfile_save(path, &sd, &meta, err);
     }
     pn_statedict_free(&sd);

@@ -1,4 +1,5 @@
-/* Softmax of logits, row by row (max-subtracted, float). */
+/* Softmax of logits, row by row (max-subtracted, float), and the number of
+ * correct argmax predictions. */
 #include <math.h>
 #include <stddef.h>
 
@@ -19,4 +20,18 @@ void pn_softmax(const float *logits, int n, int c, float *probs)
         }
         for (int k = 0; k < c; k++) p[k] /= s;
     }
+}
+
+size_t pn_count_correct(const float *logits, const int *labels, int n, int c)
+{
+    // logits (N,C), labels (N)
+    size_t correct = 0;
+    for (int i = 0; i < n; i++) {
+        const float *z = logits + (size_t)i * c;
+        int am = 0;
+        for (int k = 1; k < c; k++)
+            if (z[k] > z[am]) am = k;
+        correct += am == labels[i];
+    }
+    return correct;
 }

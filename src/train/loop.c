@@ -81,14 +81,8 @@ pn_status pn_head_evaluate(const float *w, const float *b, int classes, const pn
         double l = lf;
         if (probs) pn_softmax(logits, nb, classes, probs + i * classes);
         double wsum = 0;
-        for (int k = 0; k < nb; k++) {
-            wsum += cw ? cw[fs->label[i + k]] : 1.0;
-            const float *z = logits + (size_t)k * classes;
-            int am = 0;
-            for (int c = 1; c < classes; c++)
-                if (z[c] > z[am]) am = c;
-            correct += am == fs->label[i + k];
-        }
+        for (int k = 0; k < nb; k++) wsum += cw ? cw[fs->label[i + k]] : 1.0;
+        correct += pn_count_correct(logits, fs->label + i, nb, classes);
         num += l * wsum;
         den += wsum;
     }
@@ -255,13 +249,7 @@ pn_status pn_head_train(const pn_head_train_cfg *cfg, const pn_featset *train,
                 pn_error_prefix(err, "epoch %d: ", ep);
                 break;
             }
-            for (int k = 0; k < nb; k++) {
-                const float *z = logits + (size_t)k * C;
-                int am = 0;
-                for (int c = 1; c < C; c++)
-                    if (z[c] > z[am]) am = c;
-                correct += am == yb[k];
-            }
+            correct += pn_count_correct(logits, yb, nb, C);
             pn_linear_backward(nb, D, C, xb, st->w, dlogits, NULL, dw, db);
             st->step++;
             pn_adam_step(nw, st->w, dw, st->mw, st->vw, st->step, &adam);
