@@ -21,4 +21,5 @@
 #include "pneumo/featcache.h"
 #include "pneumo/app.h"
 #include "pneumo/predict.h"
+#include "pneumo/plot_png.h"
 #endif

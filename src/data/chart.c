@@ -1,81 +1,30 @@
 /* Grouped bar chart of a dataset's class counts per split, drawn with
- * PLplot's pngcairo device. PLplot keeps global state: not thread-safe.
- * PLplot writes to a temporary file, whose bytes are then written to the
- * target atomically (pn_write_file_atomic), so a failure leaves no half
- * file. PLplot's fatal errors (which would exit()) longjmp back here. */
-#include <errno.h>
-#include <setjmp.h>
+ * PLplot's pngcairo device through pn_plot_png (src/core/plot_png.c: the
+ * temporary file, PLplot's errors and the atomic write), so a failure leaves
+ * no half file. */
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
 
 #include <plplot.h>
 
 #include "internal.h"
-#include "pneumo/util.h"
+#include "pneumo/plot_png.h"
 
-static jmp_buf plot_jb;
-static char plot_msg[512];
-
-static int on_plexit(PLCHAR_VECTOR msg)
-{
-    snprintf(plot_msg, sizeof plot_msg, "%s", msg ? msg : "PLplot error");
-    longjmp(plot_jb, 1);
-    return 0;
-}
-
-static int have_device(const char *dev)
-{
-    const char *mbuf[64], *nbuf[64];
-    const char **menu = mbuf, **names = nbuf;
-    int n = 64;
-    plgDevs(&menu, &names, &n);
-    for (int i = 0; i < n; i++)
-        if (names[i] && !strcmp(names[i], dev)) return 1;
-    return 0;
-}
+/* colour map 0 from 1: axes/text, then one colour per class */
+static const unsigned char palette[9][3] = {{0, 0, 0},     {70, 130, 180}, {220, 90, 60},
+                                            {90, 170, 90}, {150, 100, 180}, {200, 170, 60},
+                                            {120, 120, 120}, {60, 190, 190}, {190, 60, 140}};
 
 static const int split_order[3] = {PN_SPLIT_TRAIN, PN_SPLIT_VAL, PN_SPLIT_TEST};
 
-pn_status pn_dataset_stats_chart(const pn_dataset_stats *st, const char *title, const char *path,
-                                 pn_error *err)
+typedef struct chart_ctx {
+    const pn_dataset_stats *st;
+    const char *title;
+} chart_ctx;
+
+static void draw_chart(void *vctx)
 {
-    if (!st || !path) return pn_error_set(err, PN_E_ARG, "chart: no stats or path");
-    if (!have_device("pngcairo"))
-        return pn_error_set(err, PN_E_UNSUPPORTED,
-                            "%s: PLplot has no pngcairo device (install plplot-driver-cairo)",
-                            path);
-    char tmp[4200];
-    if (snprintf(tmp, sizeof tmp, "%s.plot.%ld.tmp", path, (long)getpid()) >= (int)sizeof tmp)
-        return pn_error_set(err, PN_E_ARG, "%s: path too long", path);
-    /* PLplot cannot report an unwritable file: it prints a line per retry and
-     * then reads a new file name from stdin. Create the file ourselves first. */
-    FILE *probe = fopen(tmp, "wb");
-    if (!probe) return pn_error_set(err, PN_E_IO, "%s: cannot write: %s", path, strerror(errno));
-    fclose(probe);
-    volatile int begun = 0;
-    if (setjmp(plot_jb)) {
-        if (begun) plend();
-        unlink(tmp);
-        return pn_error_set(err, PN_E_BACKEND, "%s: PLplot failed: %s", path, plot_msg);
-    }
-    plsexit(on_plexit);
-    plsdev("pngcairo");
-    plsfnam(tmp);
-    plspage(0, 0, 1000, 640, 0, 0);
-    plscolbg(255, 255, 255);
-    plscol0(1, 0, 0, 0);        /* axes, text */
-    plscol0(2, 70, 130, 180);   /* class 0 */
-    plscol0(3, 220, 90, 60);    /* class 1 */
-    plscol0(4, 90, 170, 90);    /* more classes */
-    plscol0(5, 150, 100, 180);
-    plscol0(6, 200, 170, 60);
-    plscol0(7, 120, 120, 120);
-    plscol0(8, 60, 190, 190);
-    plscol0(9, 190, 60, 140);
-    plinit();
-    begun = 1;
+    const pn_dataset_stats *st = ((const chart_ctx *)vctx)->st;
+    const char *title = ((const chart_ctx *)vctx)->title;
     int nc = st->num_classes > 0 ? st->num_classes : 1;
     size_t ymax = 1;
     for (int s = 0; s < 3; s++)
@@ -130,14 +79,12 @@ pn_status pn_dataset_stats_chart(const pn_dataset_stats *st, const char *title, 
              PL_POSITION_TOP | PL_POSITION_RIGHT | PL_POSITION_INSIDE, 0.02, 0.02, 0.1, 0, 1, 1,
              nc, 1, nc, opt, 1.0, 1.0, 2.0, 0.0, tcol, text, bcol, bpat, bscale, bwidth, NULL,
              NULL, NULL, NULL, NULL, NULL, NULL);
-    plend();
-    begun = 0;
-    uint8_t *png = NULL;
-    size_t n = 0;
-    pn_status rc = pn_read_file(tmp, (size_t)1 << 28, &png, &n, err);
-    unlink(tmp);
-    if (!rc && n < 8) rc = pn_error_set(err, PN_E_BACKEND, "%s: PLplot wrote no image", path);
-    if (!rc) rc = pn_write_file_atomic(path, png, n, err);
-    free(png);
-    return rc;
+}
+
+pn_status pn_dataset_stats_chart(const pn_dataset_stats *st, const char *title, const char *path,
+                                 pn_error *err)
+{
+    if (!st || !path) return pn_error_set(err, PN_E_ARG, "chart: no stats or path");
+    chart_ctx k = {st, title};
+    return pn_plot_png(path, 1000, 640, palette, 9, draw_chart, &k, err);
 }

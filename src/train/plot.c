@@ -1,68 +1,18 @@
 /* PNG plots with PLplot (pngcairo): training curves, confusion matrix, ROC.
- * PLplot writes to a temporary file next to the target; the bytes are then
- * written atomically to the target and the temporary removed. PLplot keeps
- * global state, so plots are serialised with a mutex. */
+ * Device, temporary file, error handling and the atomic write are
+ * pn_plot_png's (src/core/plot_png.c); this file only draws. */
 #include <math.h>
 #include <plplot.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "pneumo/plot_png.h"
 #include "pneumo/report.h"
-#include "pneumo/util.h"
 
-static pthread_mutex_t plot_lock = PTHREAD_MUTEX_INITIALIZER;
-
-typedef struct plot_ctx {
-    char tmp[4096];
-    const char *path;
-} plot_ctx;
-
-static pn_status plot_begin(plot_ctx *pc, const char *path, int w, int h, pn_error *err)
-{
-    pc->path = path;
-    if (snprintf(pc->tmp, sizeof pc->tmp, "%s.plot.%ld.tmp", path, (long)getpid()) >=
-        (int)sizeof pc->tmp)
-        return pn_error_set(err, PN_E_ARG, "%s: path too long", path);
-    FILE *probe = fopen(pc->tmp, "wb");
-    if (!probe) return pn_error_set(err, PN_E_IO, "%s: cannot write: %m", path);
-    fclose(probe);
-    pthread_mutex_lock(&plot_lock);
-    char geo[64];
-    snprintf(geo, sizeof geo, "%dx%d", w, h);
-    plsetopt("geometry", geo);
-    plsdev("pngcairo");
-    plsfnam(pc->tmp);
-    plscol0(0, 255, 255, 255); /* background */
-    plscol0(1, 0, 0, 0);       /* axes, text */
-    plscol0(2, 31, 119, 180);  /* blue */
-    plscol0(3, 255, 127, 14);  /* orange */
-    plscol0(4, 150, 150, 150); /* grey */
-    plscol0(5, 44, 160, 44);   /* green */
-    plinit();
-    return PN_OK;
-}
-
-static pn_status plot_end(plot_ctx *pc, pn_error *err)
-{
-    plend();
-    pthread_mutex_unlock(&plot_lock);
-    uint8_t *buf;
-    size_t n;
-    pn_status st = pn_read_file(pc->tmp, (size_t)1 << 28, &buf, &n, err);
-    remove(pc->tmp);
-    if (st) return pn_error_prefix(err, "plot %s: ", pc->path);
-    if (n < 8 || memcmp(buf, "\x89PNG", 4)) {
-        free(buf);
-        return pn_error_set(err, PN_E_IO, "plot %s: PLplot wrote no PNG (is plplot-driver-cairo "
-                                          "installed?)", pc->path);
-    }
-    st = pn_write_file_atomic(pc->path, buf, n, err);
-    free(buf);
-    return st;
-}
+/* colour map 0 from 1: axes/text black, blue, orange, grey, green */
+static const unsigned char palette[5][3] = {
+    {0, 0, 0}, {31, 119, 180}, {255, 127, 14}, {150, 150, 150}, {44, 160, 44}};
 
 static void minmax(const double *v, int n, double *lo, double *hi)
 {
@@ -112,6 +62,21 @@ static void panel(const double *ep, const double *tr, const double *va, int n, c
              lsty, lw, scol, ssc, snum, sym);
 }
 
+typedef struct curves_ctx {
+    const double *ep, *tl, *vl, *ta, *vacc; /* (n) each */
+    int n;
+    double lo, hi; /* loss axis */
+} curves_ctx;
+
+static void draw_curves(void *vctx)
+{
+    const curves_ctx *k = vctx;
+    plssub(2, 1);
+    /* plenv advances to the next subpage itself */
+    panel(k->ep, k->tl, k->vl, k->n, "loss", "Loss per epoch", k->lo, k->hi);
+    panel(k->ep, k->ta, k->vacc, k->n, "accuracy", "Accuracy per epoch", 0, 1);
+}
+
 pn_status pn_plot_curves(const char *path, const pn_epoch_stats *hist, int n, pn_error *err)
 {
     if (n < 1 || n > 1024) return pn_error_set(err, PN_E_ARG, "plot %s: %d epochs", path, n);
@@ -125,30 +90,28 @@ pn_status pn_plot_curves(const char *path, const pn_epoch_stats *hist, int n, pn
         ta[i] = hist[i].train_acc;
         vacc[i] = hist[i].val_acc;
     }
-    plot_ctx pc;
-    pn_status st = plot_begin(&pc, path, 1100, 450, err);
-    if (st) {
-        free(ep);
-        return st;
-    }
-    plssub(2, 1);
     double lo = INFINITY, hi = -INFINITY;
     minmax(tl, n, &lo, &hi);
     minmax(vl, n, &lo, &hi);
     if (lo > 0) lo = 0;
-    /* plenv advances to the next subpage itself */
-    panel(ep, tl, vl, n, "loss", "Loss per epoch", lo, hi);
-    panel(ep, ta, vacc, n, "accuracy", "Accuracy per epoch", 0, 1);
+    curves_ctx k = {ep, tl, vl, ta, vacc, n, lo, hi};
+    pn_status st = pn_plot_png(path, 1100, 450, palette, 5, draw_curves, &k, err);
     free(ep);
-    return plot_end(&pc, err);
+    return st;
 }
 
-pn_status pn_plot_confusion(const char *path, const pn_metrics *m, const char *const *class_names,
-                            const char *title, pn_error *err)
+typedef struct confusion_ctx {
+    const pn_metrics *m;
+    const char *const *class_names;
+    const char *title;
+} confusion_ctx;
+
+static void draw_confusion(void *vctx)
 {
-    plot_ctx pc;
-    pn_status st = plot_begin(&pc, path, 520, 500, err);
-    if (st) return st;
+    const confusion_ctx *k = vctx;
+    const pn_metrics *m = k->m;
+    const char *const *class_names = k->class_names;
+    const char *title = k->title;
     pladv(0);
     plvpor(0.22, 0.92, 0.16, 0.86);
     plwind(0, 2, 0, 2);
@@ -188,39 +151,59 @@ pn_status pn_plot_confusion(const char *path, const pn_metrics *m, const char *c
     snprintf(t, sizeof t, "%s (threshold %.3f)", title ? title : "Confusion matrix",
              m->threshold);
     plmtex("t", 1.5, 0.5, 0.5, t);
-    return plot_end(&pc, err);
 }
 
-pn_status pn_plot_roc(const char *path, const pn_roc_point *pts, size_t n, double auc,
-                      const char *title, pn_error *err)
+pn_status pn_plot_confusion(const char *path, const pn_metrics *m, const char *const *class_names,
+                            const char *title, pn_error *err)
 {
-    plot_ctx pc;
-    pn_status st = plot_begin(&pc, path, 520, 500, err);
-    if (st) return st;
+    confusion_ctx k = {m, class_names, title};
+    return pn_plot_png(path, 520, 500, palette, 5, draw_confusion, &k, err);
+}
+
+typedef struct roc_ctx {
+    const double *x, *y; /* (k) finite points */
+    int k;
+    const char *title;
+} roc_ctx;
+
+static void draw_roc(void *vctx)
+{
+    const roc_ctx *r = vctx;
     plcol0(1);
     plenv(0, 1, 0, 1, 1, 0);
-    char t[256];
-    if (isfinite(auc)) snprintf(t, sizeof t, "%s: AUC %.4f", title ? title : "ROC", auc);
-    else snprintf(t, sizeof t, "%s: AUC undefined (one class)", title ? title : "ROC");
-    pllab("false positive rate (1 - specificity)", "true positive rate (sensitivity)", t);
+    pllab("false positive rate (1 - specificity)", "true positive rate (sensitivity)", r->title);
     PLFLT dx[2] = {0, 1}, dy[2] = {0, 1};
     plcol0(4);
     pllsty(2);
     plline(2, dx, dy);
     pllsty(1);
-    PLFLT *x = malloc((n ? n : 1) * sizeof *x), *y = malloc((n ? n : 1) * sizeof *y);
-    int k = 0;
-    if (x && y)
-        for (size_t i = 0; i < n; i++)
-            if (isfinite(pts[i].fpr) && isfinite(pts[i].tpr)) {
-                x[k] = pts[i].fpr;
-                y[k++] = pts[i].tpr;
-            }
     plcol0(2);
     plwidth(2.5);
-    if (k > 1) plline(k, x, y);
+    if (r->k > 1) plline(r->k, r->x, r->y);
     plwidth(1.0);
+}
+
+pn_status pn_plot_roc(const char *path, const pn_roc_point *pts, size_t n, double auc,
+                      const char *title, pn_error *err)
+{
+    char t[256];
+    if (isfinite(auc)) snprintf(t, sizeof t, "%s: AUC %.4f", title ? title : "ROC", auc);
+    else snprintf(t, sizeof t, "%s: AUC undefined (one class)", title ? title : "ROC");
+    PLFLT *x = malloc((n ? n : 1) * sizeof *x), *y = malloc((n ? n : 1) * sizeof *y);
+    if (!x || !y) {
+        free(x);
+        free(y);
+        return pn_error_set(err, PN_E_NOMEM, "plot %s: out of memory", path);
+    }
+    int k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (isfinite(pts[i].fpr) && isfinite(pts[i].tpr)) {
+            x[k] = pts[i].fpr;
+            y[k++] = pts[i].tpr;
+        }
+    roc_ctx r = {x, y, k, t};
+    pn_status st = pn_plot_png(path, 520, 500, palette, 5, draw_roc, &r, err);
     free(x);
     free(y);
-    return plot_end(&pc, err);
+    return st;
 }
