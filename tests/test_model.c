@@ -349,7 +349,7 @@ static void test_adam_op(void **state)
     memcpy(p, fx(&f, "p0")->data, n * sizeof *p);
     pn_adam_config ac = {1e-3, 0, 0, 0};
     for (int s = 0; s < 3; s++) {
-        char key[8];
+        char key[16];
         snprintf(key, sizeof key, "g%d", s);
         pn_adam_step(n, p, fx(&f, key)->data, mm, v, s + 1, &ac);
     }

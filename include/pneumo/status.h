@@ -49,6 +49,13 @@ pn_status pn_error_prefix(pn_error *err, const char *fmt, ...)
 
 void pn_error_clear(pn_error *err);
 
+/* Return the status of `call` from the enclosing function when it is not PN_OK. */
+#define PN_TRY(call)                                                           \
+    do {                                                                       \
+        pn_status pn_try_s_ = (call);                                          \
+        if (pn_try_s_ != PN_OK) return pn_try_s_;                              \
+    } while (0)
+
 /* Short stable name of a status, e.g. "format". */
 const char *pn_status_name(pn_status code);
 

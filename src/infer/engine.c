@@ -125,7 +125,7 @@ pn_status pn_infer_run(pn_infer *e, const float *x, int n, float *out, float *la
                             "pn_infer_run: layer4 output requested but the engine was created "
                             "without want_layer4");
     omp_set_num_threads(e->threads);
-    if (!e->plans[n]) TRY(pn_plan_build(e, n, &e->plans[n], err));
+    if (!e->plans[n]) PN_TRY(pn_plan_build(e, n, &e->plans[n], err));
     pn_plan *p = e->plans[n];
     int logits = e->cfg.stop == PN_INFER_LOGITS;
     DN(dnnl_memory_set_data_handle(p->in_user, (void *)x), "input");

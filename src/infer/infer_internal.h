@@ -99,10 +99,4 @@ const char *pn_dnnl_status_str(dnnl_status_t s);
                                 pn_dnnl_status_str(dn_s_));                                     \
     } while (0)
 
-#define TRY(x)                                        \
-    do {                                              \
-        pn_status try_s_ = (x);                       \
-        if (try_s_ != PN_OK) return try_s_;           \
-    } while (0)
-
 #endif

@@ -147,7 +147,7 @@ static pn_status weights_for(pn_infer *e, pn_plan *p, dnnl_memory_t *base, const
         DN(dnnl_memory_create(&um, user_md, e->eng, (void *)user), "weights memory");
         pn_status st = reorder_now(e, um, *base, err);
         dnnl_memory_destroy(um);
-        TRY(st);
+        PN_TRY(st);
     }
     const dnnl_memory_desc_t *have;
     dnnl_memory_get_memory_desc(*base, &have);
@@ -155,7 +155,7 @@ static pn_status weights_for(pn_infer *e, pn_plan *p, dnnl_memory_t *base, const
         *out = *base;
         return PN_OK;
     }
-    TRY(plan_add_mem(p, want, -1, DNNL_MEMORY_ALLOCATE, e, out, err));
+    PN_TRY(plan_add_mem(p, want, -1, DNNL_MEMORY_ALLOCATE, e, out, err));
     return reorder_now(e, *base, *out, err);
 }
 

@@ -22,13 +22,6 @@ pn_status pn_dnn_fail(pn_error *err, dnnl_status_t s, const char *what);
         if (pn_s_ != dnnl_success) return pn_dnn_fail(err, pn_s_, (what));     \
     } while (0)
 
-/* Return on a failed pn_status. */
-#define PN_TRY(call)                                                           \
-    do {                                                                       \
-        pn_status pn_t_ = (call);                                              \
-        if (pn_t_ != PN_OK) return pn_t_;                                      \
-    } while (0)
-
 /* 4-D activation descriptor in the given layout. */
 dnnl_memory_desc_t pn_dnn_act_md(const pn_dnn *d, pn_layout layout, int n, int c, int h, int w);
 /* Plain descriptors: 1-D (count) and OIHW weights. */
