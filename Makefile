@@ -5,7 +5,7 @@
 #   make asan       the same tests under AddressSanitizer + UBSan (build-asan/)
 #   make bench      benchmarks, pneumo beside PyTorch in the same run
 #   make fuzz       libFuzzer targets (clang), FUZZ_SECONDS each
-#   make deps       install the Debian packages (as root)
+#   make deps       install the Debian packages (uses sudo when not root)
 #
 # WERROR=1 turns warnings into errors (CI does this).
 
@@ -80,8 +80,11 @@ FUZZ_SECONDS ?= 60
 fuzz:
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz/run.sh
 
+# As root, or through sudo otherwise.
+AS_ROOT := $(if $(filter 0,$(shell id -u)),,sudo)
 deps:
-	apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(DEBS)
+	$(AS_ROOT) apt-get update
+	$(AS_ROOT) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(DEBS)
 
 clean:
 	rm -rf build build-asan build-fuzz
