@@ -137,6 +137,22 @@ pn_status pn_model_backward_from(pn_model *m, pn_stage from, const float *in, co
 /* Adam steps taken so far (PyTorch's per-parameter 'step'). */
 long pn_model_adam_steps(const pn_model *m);
 
+/* The Adam state of the trainable suffix, for checkpoints: m and v point
+ * at the model's live arrays (n floats each, in the engine's compute layout:
+ * conv weights blocked as oneDNN chose, e.g. OIhw16i16o), step is the step
+ * count, layout a SHA-256 of that layout (freeze level, sizes, every conv's
+ * blocking) so a checkpoint can refuse a different one. Write m/v to import
+ * (after pn_model_load, which zeroes them) and set the step count with
+ * pn_model_set_adam_steps. */
+typedef struct pn_model_opt {
+    float *m, *v;
+    size_t n;
+    long step;
+    uint8_t layout[32];
+} pn_model_opt;
+pn_status pn_model_opt_state(pn_model *m, pn_model_opt *o, pn_error *err);
+pn_status pn_model_set_adam_steps(pn_model *m, long steps, pn_error *err);
+
 /* Bytes held by the model's planned buffers (params, grads, Adam state,
  * activations), not counting oneDNN primitives. */
 size_t pn_model_memory_bytes(const pn_model *m);

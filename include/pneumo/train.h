@@ -124,8 +124,11 @@ pn_status pn_head_evaluate(const float *w, const float *b, int classes, const pn
  * for --freeze layer4, layer2 output for layer3, the input for none); the
  * trainable suffix (BN in training mode) and fc train with the model's own
  * Adam. The fc head is initialised like pn_head_train's (seeded nn.Linear).
- * No checkpoint/resume at these levels (PN_E_UNSUPPORTED with resume).
- * st gets the history, class weights and a copy of fc. */
+ * With cfg->checkpoint a deep checkpoint (pn_deep_checkpoint_save) is
+ * written after each epoch; cfg->resume loads it (model, Adam state,
+ * generator, history) and continues after its last epoch, giving the same
+ * model as an unbroken run. st gets the history, class weights and a copy
+ * of fc. */
 struct pn_model;
 pn_status pn_model_train_feats(struct pn_model *m, const pn_head_train_cfg *cfg,
                                const pn_featset *train, const pn_featset *val,
@@ -140,6 +143,19 @@ pn_status pn_model_evaluate_feats(struct pn_model *m, const pn_featset *fs, cons
  * sizes and checksum. */
 pn_status pn_checkpoint_save(const char *path, const pn_head_state *st, pn_error *err);
 pn_status pn_checkpoint_load(const char *path, pn_head_state *st, pn_error *err);
+/* The configuration + training data fingerprint a checkpoint records. */
+void pn_head_fingerprint(const pn_head_train_cfg *cfg, const pn_featset *train,
+                         const pn_featset *val, uint8_t out[32]);
+/* Deep checkpoints (--freeze layer4/layer3/none): the model's full state
+ * (pn_model_save), its Adam state (raw, with a layout hash: a checkpoint of
+ * another freeze level, class count or weight layout is refused), and of st
+ * the generator, epochs, class weights, fingerprint and history. Load
+ * restores the model and fills those fields of st (st->hist gets
+ * max(hist_cap, epochs_done) entries; st->w etc. are not touched). */
+pn_status pn_deep_checkpoint_save(const char *path, struct pn_model *m, const pn_head_state *st,
+                                  pn_error *err);
+pn_status pn_deep_checkpoint_load(const char *path, struct pn_model *m, pn_head_state *st,
+                                  int hist_cap, pn_error *err);
 
 #ifdef __cplusplus
 }

@@ -55,8 +55,8 @@ static void help(FILE *f)
             "      --bf16             bfloat16 backbone (faster, not bit-exact)\n"
             "      --fast-decode      JPEG DCT-domain downscaling (faster, not bit-exact)\n"
             "      --skip-bad         leave unreadable images out (listed) instead of stopping\n"
-            "      --resume           continue from DIR/checkpoint.bin (same options; with\n"
-            "                         --freeze fc only; an error when there is none)\n"
+            "      --resume           continue from DIR/checkpoint.bin after its last epoch\n"
+            "                         (same options, any --freeze; an error when there is none)\n"
             "      --no-cache         do not read or write the disk feature cache\n"
             "      --no-shuffle       keep the file order every epoch (parity checks)\n"
             "  -h, --help             this help\n"
@@ -250,8 +250,6 @@ int pn_cmd_train(int argc, char **argv)
         return pn_cli_usage_error(cmd, "--freeze wants fc, layer4, layer3 or none, not '%s'", freeze);
     pn_freeze fz;
     if (pn_freeze_parse(freeze, &fz)) return pn_cli_usage_error(cmd, "bad --freeze '%s'", freeze);
-    if (fz != PN_FREEZE_FC && resume)
-        return pn_cli_usage_error(cmd, "--resume works with --freeze fc only");
     if (fz == PN_FREEZE_NONE) no_cache = 1; /* the "feature" is the image itself */
     int thr_auto = !strcmp(threshold, "auto");
     double thr = 0.5;

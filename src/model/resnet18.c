@@ -20,6 +20,7 @@
 
 #include "model/dnn.h"
 #include "pneumo/model.h"
+#include "pneumo/util.h"
 
 #define NBLOCKS 8
 #define NUNITS 11
@@ -985,5 +986,48 @@ pn_status pn_model_save(const pn_model *m, pn_statedict *out, pn_error *err)
         PN_TRY(pn_statedict_add(out, e->name, e->kind == E_NBT ? PN_I64 : PN_F32, e->ndim,
                                 e->shape, data, NULL, err));
     }
+    return PN_OK;
+}
+
+static void hash_md(pn_sha256 *h, const cbn *c)
+{
+    const dnnl_memory_desc_t *d = &c->w_md;
+    pn_sha256_update(h, &d->ndims, sizeof d->ndims);
+    pn_sha256_update(h, d->dims, sizeof d->dims);
+    pn_sha256_update(h, d->padded_dims, sizeof d->padded_dims);
+    pn_sha256_update(h, &d->format_kind, sizeof d->format_kind);
+    const dnnl_blocking_desc_t *b = &d->format_desc.blocking;
+    pn_sha256_update(h, b->strides, sizeof b->strides);
+    pn_sha256_update(h, &b->inner_nblks, sizeof b->inner_nblks);
+    pn_sha256_update(h, b->inner_blks, sizeof b->inner_blks);
+    pn_sha256_update(h, b->inner_idxs, sizeof b->inner_idxs);
+}
+
+pn_status pn_model_opt_state(pn_model *m, pn_model_opt *o, pn_error *err)
+{
+    pn_sha256 h;
+    PN_TRY(pn_sha256_init(&h, err));
+    int64_t k[5] = {m->cfg.freeze, m->cfg.num_classes, (int64_t)m->nparams, (int64_t)m->train_off,
+                    m->blk};
+    pn_sha256_update(&h, "pneumo-adam-layout-v1", 21);
+    pn_sha256_update(&h, k, sizeof k);
+    hash_md(&h, &m->stem);
+    for (int i = 0; i < NBLOCKS; i++) {
+        hash_md(&h, &m->b[i].c1);
+        hash_md(&h, &m->b[i].c2);
+        if (m->b[i].has_ds) hash_md(&h, &m->b[i].ds);
+    }
+    pn_sha256_final(&h, o->layout);
+    o->m = m->adam_m;
+    o->v = m->adam_v;
+    o->n = m->nparams - m->train_off;
+    o->step = m->adam_step;
+    return PN_OK;
+}
+
+pn_status pn_model_set_adam_steps(pn_model *m, long steps, pn_error *err)
+{
+    if (steps < 0) return pn_error_set(err, PN_E_ARG, "model: Adam step count %ld < 0", steps);
+    m->adam_step = steps;
     return PN_OK;
 }

@@ -53,9 +53,11 @@ pn_status pn_model_train_feats(struct pn_model *m, const pn_head_train_cfg *cfg,
     const int C = mc->num_classes, B = cfg->batch;
     const size_t N = train->n, D = (size_t)train->dim;
     const pn_stage from = pn_model_train_stage(m);
-    if (cfg->resume)
-        return pn_error_set(err, PN_E_UNSUPPORTED,
-                            "--resume works with --freeze fc only in this version");
+    if (cfg->resume && (!cfg->checkpoint || !pn_path_exists(cfg->checkpoint)))
+        return pn_error_set(err, PN_E_NOTFOUND,
+                            "--resume: %s does not exist: nothing to resume (drop --resume to "
+                            "start a new run)",
+                            cfg->checkpoint ? cfg->checkpoint : "(no checkpoint file given)");
     if (C != cfg->classes || B > mc->max_batch || N == 0 || D != pn_model_stage_numel(m, from))
         return pn_error_set(err, PN_E_ARG,
                             "training: model/feature mismatch (%d classes, batch %d, %zu items "
@@ -77,20 +79,38 @@ pn_status pn_model_train_feats(struct pn_model *m, const pn_head_train_cfg *cfg,
     st->classes = C;
     st->dim = 512;
     st->b = st->w + nw;
-    pn_rng_seed(&st->rng, cfg->seed);
-    if (cfg->init_w) {
-        memcpy(fw, cfg->init_w, nw * sizeof *fw);
-        memcpy(fb, cfg->init_b, nb_ * sizeof *fb);
-    } else {
-        pn_rng_linear_init(&st->rng, fw, fb, C, 512);
-    }
-    for (int c = 0; c < PN_MAX_CLASSES; c++) st->class_w[c] = 1.0f;
-    if (cfg->balance == PN_BALANCE_WEIGHT) {
-        rc = pn_class_weights(train->label, N, C, st->class_w, err);
+    uint8_t fp[32];
+    pn_head_fingerprint(cfg, train, val, fp);
+    if (cfg->resume) {
+        /* model (params + running stats), Adam state, generator, history */
+        rc = pn_deep_checkpoint_load(cfg->checkpoint, m, st, cfg->epochs, err);
         if (rc) goto done;
+        if (memcmp(st->fingerprint, fp, 32) || st->classes != C) {
+            rc = pn_error_set(err, PN_E_ARG,
+                              "--resume: checkpoint %s belongs to another run (different data "
+                              "or settings); use the same options, or drop --resume to start "
+                              "over",
+                              cfg->checkpoint);
+            goto done;
+        }
+        /* fc.* moved with the load: the pointers stay, the values are new */
+    } else {
+        pn_rng_seed(&st->rng, cfg->seed);
+        if (cfg->init_w) {
+            memcpy(fw, cfg->init_w, nw * sizeof *fw);
+            memcpy(fb, cfg->init_b, nb_ * sizeof *fb);
+        } else {
+            pn_rng_linear_init(&st->rng, fw, fb, C, 512);
+        }
+        for (int c = 0; c < PN_MAX_CLASSES; c++) st->class_w[c] = 1.0f;
+        if (cfg->balance == PN_BALANCE_WEIGHT) {
+            rc = pn_class_weights(train->label, N, C, st->class_w, err);
+            if (rc) goto done;
+        }
+        memcpy(st->fingerprint, fp, 32);
     }
     const float *cw = cfg->balance == PN_BALANCE_WEIGHT ? st->class_w : NULL;
-    for (int ep = 1; ep <= cfg->epochs && !rc; ep++) {
+    for (int ep = st->epochs_done + 1; ep <= cfg->epochs && !rc; ep++) {
         double t0 = pn_now();
         rc = pn_epoch_order(cfg, &st->rng, train->label, N, order, err);
         if (rc) break;
@@ -98,7 +118,10 @@ pn_status pn_model_train_feats(struct pn_model *m, const pn_head_train_cfg *cfg,
         size_t correct = 0;
         for (size_t i0 = 0; i0 < N; i0 += (size_t)B) {
             if (cfg->cancel && *cfg->cancel) {
-                rc = pn_error_set(err, PN_E_INTERRUPTED, "interrupted in epoch %d", ep);
+                rc = pn_error_set(err, PN_E_INTERRUPTED,
+                                  "interrupted in epoch %d; the checkpoint of epoch %d is kept "
+                                  "(rerun with --resume)",
+                                  ep, ep - 1);
                 break;
             }
             int nb = (int)(N - i0 < (size_t)B ? N - i0 : (size_t)B);
@@ -131,6 +154,10 @@ pn_status pn_model_train_feats(struct pn_model *m, const pn_head_train_cfg *cfg,
         es.seconds = pn_now() - t0;
         st->hist[st->epochs_done++] = es;
         st->step = pn_model_adam_steps(m);
+        if (cfg->checkpoint) {
+            rc = pn_deep_checkpoint_save(cfg->checkpoint, m, st, err);
+            if (rc) break;
+        }
         if (cfg->on_epoch) cfg->on_epoch(&es, cfg->user);
     }
     if (!rc) {

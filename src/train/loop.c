@@ -93,7 +93,7 @@ pn_status pn_head_evaluate(const float *w, const float *b, int classes, const pn
     return PN_OK;
 }
 
-static void fingerprint(const pn_head_train_cfg *cfg, const pn_featset *tr, const pn_featset *va,
+void pn_head_fingerprint(const pn_head_train_cfg *cfg, const pn_featset *tr, const pn_featset *va,
                         uint8_t out[32])
 {
     pn_sha256 h;
@@ -147,7 +147,7 @@ pn_status pn_head_train(const pn_head_train_cfg *cfg, const pn_featset *train,
     const int C = cfg->classes, D = train->dim, B = cfg->batch;
     const size_t N = train->n;
     uint8_t fp[32];
-    fingerprint(cfg, train, val, fp);
+    pn_head_fingerprint(cfg, train, val, fp);
 
     if (cfg->resume && (!cfg->checkpoint || !pn_path_exists(cfg->checkpoint)))
         return pn_error_set(err, PN_E_NOTFOUND,
