@@ -14,6 +14,8 @@
 #include "pneumo/train.h"
 #include "pneumo/util.h"
 
+#include "ckpt_common.h"
+
 #define CK_MAGIC "PNHEADCK"
 #define CK_VERSION 1u
 
@@ -54,14 +56,8 @@ pn_status pn_checkpoint_save(const char *path, const pn_head_state *st, pn_error
     p += sizeof h;
     memcpy(p, st->w, np * sizeof(float)); /* w mw vw b mb vb: one block */
     p += np * sizeof(float);
-    for (int e = 0; e < st->epochs_done; e++) {
-        const pn_epoch_stats *s = &st->hist[e];
-        double row[6] = {s->epoch, s->train_loss, s->train_acc, s->val_loss, s->val_acc,
-                         s->seconds};
-        memcpy(p, row, sizeof row);
-        p += sizeof row;
-    }
-    pn_sha256_buf(buf, (size_t)(p - buf), p);
+    p = pn_ckpt_put_history(p, st->hist, st->epochs_done);
+    pn_ckpt_seal(buf, (size_t)(p - buf));
     pn_status rc = pn_write_file_atomic(path, buf, total, err);
     free(buf);
     return rc;
@@ -93,14 +89,12 @@ pn_status pn_checkpoint_load(const char *path, pn_head_state *st, pn_error *err)
     }
     size_t np = param_floats((int)h.classes, (int)h.dim), nh = (size_t)h.epochs_done * 6;
     size_t want = sizeof h + np * sizeof(float) + nh * sizeof(double) + 32;
-    uint8_t sum[32];
     if (n != want) {
         free(buf);
         return pn_error_set(err, PN_E_FORMAT, "checkpoint %s: %zu bytes, expected %zu", path, n,
                             want);
     }
-    pn_sha256_buf(buf, want - 32, sum);
-    if (memcmp(sum, buf + want - 32, 32)) {
+    if (!pn_ckpt_sealed(buf, want)) {
         free(buf);
         return pn_error_set(err, PN_E_FORMAT, "checkpoint %s: checksum mismatch (corrupt file)",
                             path);
@@ -115,12 +109,7 @@ pn_status pn_checkpoint_load(const char *path, pn_head_state *st, pn_error *err)
     }
     memcpy(blk, buf + sizeof h, np * sizeof *blk);
     const uint8_t *p = buf + sizeof h + np * sizeof(float);
-    for (uint32_t e = 0; e < h.epochs_done; e++) {
-        double row[6];
-        memcpy(row, p, sizeof row);
-        p += sizeof row;
-        hist[e] = (pn_epoch_stats){(int)row[0], row[1], row[2], row[3], row[4], row[5]};
-    }
+    p = pn_ckpt_get_history(p, hist, h.epochs_done);
     free(buf);
     size_t nw = (size_t)h.classes * h.dim;
     st->classes = (int)h.classes;

@@ -19,6 +19,8 @@
 #include "pneumo/train.h"
 #include "pneumo/util.h"
 
+#include "ckpt_common.h"
+
 #define DK_MAGIC "PNDEEPCK"
 #define DK_VERSION 1u
 
@@ -94,14 +96,8 @@ pn_status pn_deep_checkpoint_save(const char *path, pn_model *m, const pn_head_s
     p += o.n * sizeof(float);
     memcpy(p, o.v, o.n * sizeof(float));
     p += o.n * sizeof(float);
-    for (int e = 0; e < st->epochs_done; e++) {
-        const pn_epoch_stats *s = &st->hist[e];
-        double row[6] = {s->epoch, s->train_loss, s->train_acc, s->val_loss, s->val_acc,
-                         s->seconds};
-        memcpy(p, row, sizeof row);
-        p += sizeof row;
-    }
-    pn_sha256_buf(buf, (size_t)(p - buf), p);
+    p = pn_ckpt_put_history(p, st->hist, st->epochs_done);
+    pn_ckpt_seal(buf, (size_t)(p - buf));
     rc = pn_write_file_atomic(path, buf, total, err);
     free(buf);
     return rc;
@@ -142,9 +138,7 @@ pn_status pn_deep_checkpoint_load(const char *path, pn_model *m, pn_head_state *
                           want);
         goto done;
     }
-    uint8_t sum[32];
-    pn_sha256_buf(buf, want - 32, sum);
-    if (memcmp(sum, buf + want - 32, 32)) {
+    if (!pn_ckpt_sealed(buf, want)) {
         rc = pn_error_set(err, PN_E_FORMAT, "checkpoint %s: checksum mismatch (corrupt file)",
                           path);
         goto done;
@@ -191,12 +185,7 @@ pn_status pn_deep_checkpoint_load(const char *path, pn_model *m, pn_head_state *
         free(hist);
         goto done;
     }
-    for (uint32_t e = 0; e < h.epochs_done; e++) {
-        double row[6];
-        memcpy(row, p, sizeof row);
-        p += sizeof row;
-        hist[e] = (pn_epoch_stats){(int)row[0], row[1], row[2], row[3], row[4], row[5]};
-    }
+    p = pn_ckpt_get_history(p, hist, h.epochs_done);
     st->classes = (int)h.classes;
     st->step = (long)h.step;
     st->epochs_done = (int)h.epochs_done;
