@@ -33,8 +33,8 @@ static dnnl_memory_desc_t md4(int64_t n, int64_t c, int64_t h, int64_t w, dnnl_d
     return md;
 }
 
-/* Activation layout between layers. fp32: nChw16c, which selects oneDNN's
- * direct jit:avx512_core convs; with `any`, oneDNN 2.6 picks nhwc + brgconv,
+/* Activation layout between layers. fp32: nChw16c (nChw8c on AVX2), which
+ * selects oneDNN's direct jit:avx512_core (jit:avx2) convs; with `any`, oneDNN 2.6 picks nhwc + brgconv,
  * whose longer fp32 accumulation chains give 3x PyTorch's error (1.3e-5 vs
  * 3.8e-6 at layer4, see docs/inference.md). bf16: oneDNN's choice.
  * PNEUMO_INFER_LAYOUT=any|nchw16c|nhwc overrides (for measurements). */
@@ -44,7 +44,14 @@ static dnnl_format_tag_t act_tag(int bf16)
     if (v && !strcmp(v, "nchw16c")) return dnnl_nChw16c;
     if (v && !strcmp(v, "nhwc")) return dnnl_nhwc;
     if (v && !strcmp(v, "any")) return dnnl_format_tag_any;
-    return bf16 ? dnnl_format_tag_any : dnnl_nChw16c;
+    if (bf16) return dnnl_format_tag_any;
+    /* the channel block the CPU's direct kernels use: a block the ISA has no
+     * kernel for (nChw16c on AVX2) selects oneDNN's reference convolution,
+     * which is ~1000x slower */
+    dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+    if ((isa & dnnl_cpu_isa_avx512_core) == dnnl_cpu_isa_avx512_core) return dnnl_nChw16c;
+    if ((isa & dnnl_cpu_isa_avx2) == dnnl_cpu_isa_avx2) return dnnl_nChw8c;
+    return dnnl_format_tag_any;
 }
 
 static pn_status plan_add_mem(pn_plan *p, const dnnl_memory_desc_t *md, int buf, void *handle,
