@@ -11,6 +11,7 @@
 
 #include "pneumo/cam.h"
 #include "pneumo/featcache.h"
+#include "pneumo/report.h"
 #include "pneumo/util.h"
 
 static void test_cam_hand(void **state)

@@ -9,7 +9,9 @@
 #define PNEUMO_REPORT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
+#include "pneumo/dataset.h"
 #include "pneumo/metrics.h"
 #include "pneumo/status.h"
 #include "pneumo/train.h"
@@ -62,6 +64,13 @@ pn_status pn_plot_confusion(const char *path, const pn_metrics *m, const char *c
                             const char *title, pn_error *err);
 pn_status pn_plot_roc(const char *path, const pn_roc_point *pts, size_t n, double auc,
                       const char *title, pn_error *err);
+
+/* Grouped bar chart of a dataset's class counts per split (`pneumo stats --chart`). */
+pn_status pn_dataset_stats_chart(const pn_dataset_stats *st, const char *title, const char *path,
+                                 pn_error *err);
+
+/* 8-bit RGB PNG (H,W,3), written atomically with libpng. */
+pn_status pn_png_write_rgb(const char *path, const uint8_t *rgb, int W, int H, pn_error *err);
 
 /* report.html: one self-contained page (PNGs from dir embedded as base64
  * data URIs), settings, history, metrics tables. */

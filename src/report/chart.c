@@ -6,7 +6,7 @@
 
 #include <plplot.h>
 
-#include "internal.h"
+#include "pneumo/dataset.h"
 #include "pneumo/plot_png.h"
 
 /* colour map 0 from 1: axes/text, then one colour per class */
