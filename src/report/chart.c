@@ -1,18 +1,12 @@
-/* Grouped bar chart of a dataset's class counts per split, drawn with
- * PLplot's pngcairo device through pn_plot_png (src/core/plot_png.c: the
- * temporary file, PLplot's errors and the atomic write), so a failure leaves
- * no half file. */
+/* The dataset chart of `pneumo stats --chart`: images per split (train, val,
+ * test) and class as grouped bars with their counts, one colour per class.
+ * Layout only: axes, text, legend and the atomic PNG are plot.c's. */
 #include <stdio.h>
 
-#include <plplot.h>
+#include "pneumo/report.h"
+#include "report/plot.h"
 
-#include "pneumo/dataset.h"
-#include "pneumo/plot_png.h"
-
-/* colour map 0 from 1: axes/text, then one colour per class */
-static const unsigned char palette[9][3] = {{0, 0, 0},     {70, 130, 180}, {220, 90, 60},
-                                            {90, 170, 90}, {150, 100, 180}, {200, 170, 60},
-                                            {120, 120, 120}, {60, 190, 190}, {190, 60, 140}};
+enum { CHART_W = 1000, CHART_H = 640 };
 
 static const int split_order[3] = {PN_SPLIT_TRAIN, PN_SPLIT_VAL, PN_SPLIT_TEST};
 
@@ -21,64 +15,55 @@ typedef struct chart_ctx {
     const char *title;
 } chart_ctx;
 
-static void draw_chart(void *vctx)
+static pn_status draw_chart(pn__plot *p, void *vctx, pn_error *err)
 {
-    const pn_dataset_stats *st = ((const chart_ctx *)vctx)->st;
-    const char *title = ((const chart_ctx *)vctx)->title;
-    int nc = st->num_classes > 0 ? st->num_classes : 1;
+    const chart_ctx *k = vctx;
+    const pn_dataset_stats *st = k->st;
+    int nc = st->num_classes < 1 ? 1 : st->num_classes > 8 ? 8 : st->num_classes;
     size_t ymax = 1;
     for (int s = 0; s < 3; s++)
         for (int c = 0; c < nc; c++)
-            if (st->count[s][c] > ymax) ymax = st->count[s][c];
-    PLFLT top = (PLFLT)ymax * 1.18;
-    pladv(0);
-    plvpor(0.12, 0.96, 0.12, 0.86);
-    plwind(-0.5, 2.5, 0.0, top);
-    plcol0(1);
-    plschr(0, 1.1);
-    plbox("bc", 0, 0, "bcnstv", 0, 0);
-    pllab("", "images", title && *title ? title : "images per split and class");
-    PLFLT gw = 0.8, bw = gw / nc;
-    for (int k = 0; k < 3; k++) {
-        int s = split_order[k];
-        char lab[96];
-        snprintf(lab, sizeof lab, "%s (%zu, ratio %.2f)", pn_split_name((pn_split)s),
-                 st->total[s], st->imbalance[s]);
-        plcol0(1);
-        plmtex("b", 1.6, (k + 0.5) / 3.0, 0.5, lab);
+            if (st->count[split_order[s]][c] > ymax) ymax = st->count[split_order[s]][c];
+
+    pn__frame f = {.x0 = 96, .y0 = 84, .x1 = CHART_W - 30, .y1 = CHART_H - 80};
+    f.x = (pn__axis){-0.5, 2.5, 1, NULL, 0};
+    /* headroom for the count over the tallest bar */
+    pn__axis_fit(&f.y, 0, (double)ymax * 1.06, 6, 1, 0, 1e300);
+    f.y.label = "images";
+    pn__axes(p, &f, 0);
+
+    int has_title = k->title && *k->title;
+    pn__title(p, f.x0 - 70, 28, has_title ? k->title : "Images per split and class",
+              has_title ? "images per split and class" : NULL);
+    pn__legend_item it[8];
+    for (int c = 0; c < nc; c++)
+        it[c] = (pn__legend_item){st->class_name[c] ? st->class_name[c] : "?", pn__series[c],
+                                  PN__KEY_BOX};
+    pn__legend(p, f.x1, 62, it, nc);
+
+    double gw = 0.74, bw = gw / nc;
+    for (int g = 0; g < 3; g++) {
+        int s = split_order[g];
         for (int c = 0; c < nc; c++) {
-            PLFLT x0 = k - gw / 2 + c * bw, x1 = x0 + bw * 0.92;
-            PLFLT xs[4] = {x0, x0, x1, x1}, ys[4] = {0, (PLFLT)st->count[s][c],
-                                                     (PLFLT)st->count[s][c], 0};
-            plcol0(2 + c % 8);
-            if (st->count[s][c] > 0) plfill(4, xs, ys);
-            plcol0(1);
-            plline(4, xs, ys);
+            double v = (double)st->count[s][c];
+            double xa = pn__fx(&f, g - gw / 2 + c * bw), xb = pn__fx(&f, g - gw / 2 + (c + 0.9) * bw);
+            double ya = pn__fy(&f, v), yb = pn__fy(&f, 0);
+            cairo_set_source_rgb(p->cr, pn__series[c].r, pn__series[c].g, pn__series[c].b);
+            cairo_rectangle(p->cr, xa, ya, xb - xa, yb - ya);
+            cairo_fill(p->cr);
             char num[32];
             snprintf(num, sizeof num, "%zu", st->count[s][c]);
-            plptex((x0 + x1) / 2, (PLFLT)st->count[s][c] + top * 0.03, 1, 0, 0.5, num);
+            pn__text(p, (xa + xb) / 2, ya - 6, PN__FONT_TICK, 0, 0.5, 1, 0, pn__ink, num);
         }
+        char lab[96];
+        double x = pn__fx(&f, g);
+        pn__text(p, x, f.y1 + 20, PN__FONT_LABEL, 1, 0.5, 0.5, 0, pn__ink, pn_split_name((pn_split)s));
+        if (st->imbalance[s] > 0)
+            snprintf(lab, sizeof lab, "%zu images, ratio %.2f", st->total[s], st->imbalance[s]);
+        else snprintf(lab, sizeof lab, "%zu images, ratio n/a", st->total[s]);
+        pn__text(p, x, f.y1 + 42, PN__FONT_TICK, 0, 0.5, 0.5, 0, pn__ink_soft, lab);
     }
-    /* legend: one coloured box per class */
-    PLINT opt[8], tcol[8], bcol[8], bpat[8], bsty[8];
-    PLFLT bscale[8], bwidth[8];
-    const char *text[8];
-    for (int c = 0; c < nc && c < 8; c++) {
-        opt[c] = PL_LEGEND_COLOR_BOX;
-        tcol[c] = 1;
-        bcol[c] = 2 + c % 8;
-        bpat[c] = 0;
-        bsty[c] = 1;
-        bscale[c] = 0.8;
-        bwidth[c] = 1;
-        text[c] = st->class_name[c] ? st->class_name[c] : "?";
-    }
-    PLFLT lw, lh;
-    (void)bsty;
-    pllegend(&lw, &lh, PL_LEGEND_BACKGROUND | PL_LEGEND_BOUNDING_BOX,
-             PL_POSITION_TOP | PL_POSITION_RIGHT | PL_POSITION_INSIDE, 0.02, 0.02, 0.1, 0, 1, 1,
-             nc, 1, nc, opt, 1.0, 1.0, 2.0, 0.0, tcol, text, bcol, bpat, bscale, bwidth, NULL,
-             NULL, NULL, NULL, NULL, NULL, NULL);
+    return PN_OK;
 }
 
 pn_status pn_dataset_stats_chart(const pn_dataset_stats *st, const char *title, const char *path,
@@ -86,5 +71,5 @@ pn_status pn_dataset_stats_chart(const pn_dataset_stats *st, const char *title, 
 {
     if (!st || !path) return pn_error_set(err, PN_E_ARG, "chart: no stats or path");
     chart_ctx k = {st, title};
-    return pn_plot_png(path, 1000, 640, palette, 9, draw_chart, &k, err);
+    return pn__plot_png(path, CHART_W, CHART_H, draw_chart, &k, err);
 }

@@ -1,209 +1,331 @@
-/* PNG plots with PLplot (pngcairo): training curves, confusion matrix, ROC.
- * Device, temporary file, error handling and the atomic write are
- * pn_plot_png's (src/core/plot_png.c); this file only draws. */
+/* The shared chart helper (see plot.h): page -> PNG in an atomic file, text,
+ * axes with nice ticks, series lines, legends and titles. The charts
+ * themselves (plot_train.c, chart.c) only lay out and call these. */
+#include <errno.h>
 #include <math.h>
-#include <plplot.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include "pneumo/plot_png.h"
-#include "pneumo/report.h"
+#include "pneumo/util.h"
+#include "report/plot.h"
 
-/* colour map 0 from 1: axes/text black, blue, orange, grey, green */
-static const unsigned char palette[5][3] = {
-    {0, 0, 0}, {31, 119, 180}, {255, 127, 14}, {150, 150, 150}, {44, 160, 44}};
+const pn__rgb pn__ink = {0.13, 0.13, 0.13};
+const pn__rgb pn__ink_soft = {0.40, 0.40, 0.40};
+/* tab10's first eight: blue, orange, green, red, purple, brown, pink, grey */
+const pn__rgb pn__series[8] = {
+    {0.122, 0.467, 0.706}, {1.000, 0.498, 0.055}, {0.173, 0.627, 0.173}, {0.839, 0.153, 0.157},
+    {0.580, 0.404, 0.741}, {0.549, 0.337, 0.294}, {0.890, 0.467, 0.761}, {0.498, 0.498, 0.498}};
 
-static void minmax(const double *v, int n, double *lo, double *hi)
+static const pn__rgb grid_rgb = {0.90, 0.90, 0.90};
+
+pn__rgb pn__mix(pn__rgb a, pn__rgb b, double t)
 {
-    for (int i = 0; i < n; i++)
-        if (isfinite(v[i])) {
-            if (v[i] < *lo) *lo = v[i];
-            if (v[i] > *hi) *hi = v[i];
-        }
+    return (pn__rgb){a.r + t * (b.r - a.r), a.g + t * (b.g - a.g), a.b + t * (b.b - a.b)};
 }
 
-/* one panel: train (blue) and val (orange) lines over epochs */
-static void panel(const double *ep, const double *tr, const double *va, int n, const char *ylab,
-                  const char *title, double lo, double hi)
+static void set_rgb(pn__plot *p, pn__rgb c) { cairo_set_source_rgb(p->cr, c.r, c.g, c.b); }
+
+/* ---- PNG into an atomic file --------------------------------------------- */
+
+typedef struct png_sink {
+    FILE *f;
+    int err; /* errno of the first failed write */
+} png_sink;
+
+static cairo_status_t sink_write(void *closure, const unsigned char *data, unsigned int n)
 {
+    png_sink *s = closure;
+    errno = 0;
+    if (fwrite(data, 1, n, s->f) != n) {
+        s->err = errno ? errno : EIO;
+        return CAIRO_STATUS_WRITE_ERROR;
+    }
+    return CAIRO_STATUS_SUCCESS;
+}
+
+pn_status pn__plot_png(const char *path, int w, int h, pn__plot_draw_fn draw, void *ctx,
+                       pn_error *err)
+{
+    if (!path || !draw || w < 1 || h < 1 || w > PN__PLOT_MAX_SIDE || h > PN__PLOT_MAX_SIDE)
+        return pn_error_set(err, PN_E_ARG, "plot %s: bad arguments (%dx%d)", path ? path : "?",
+                            w, h);
+    pn_afile af;
+    pn_status st = pn_afile_open(&af, path, err);
+    if (st) return st;
+    cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_RGB24, w, h);
+    cairo_t *cr = cairo_create(s); /* an inert error context when s failed */
+    if (cairo_status(cr) != CAIRO_STATUS_SUCCESS) {
+        st = pn_error_set(err, PN_E_BACKEND, "plot %s: cairo: %s", path,
+                          cairo_status_to_string(cairo_status(cr)));
+        goto out;
+    }
+    cairo_set_source_rgb(cr, 1, 1, 1);
+    cairo_paint(cr);
+    cairo_select_font_face(cr, "DejaVu Sans", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
+    pn__plot p = {cr, w, h};
+    st = draw(&p, ctx, err);
+    if (st) goto out;
+    if (cairo_status(cr) != CAIRO_STATUS_SUCCESS) {
+        st = pn_error_set(err, PN_E_BACKEND, "plot %s: cairo: %s", path,
+                          cairo_status_to_string(cairo_status(cr)));
+        goto out;
+    }
+    cairo_surface_flush(s);
+    png_sink sink = {af.f, 0};
+    cairo_status_t cs = cairo_surface_write_to_png_stream(s, sink_write, &sink);
+    if (sink.err)
+        st = pn_error_set(err, PN_E_IO, "%s: write failed: %s", path, strerror(sink.err));
+    else if (cs != CAIRO_STATUS_SUCCESS)
+        st = pn_error_set(err, PN_E_BACKEND, "plot %s: cairo PNG: %s", path,
+                          cairo_status_to_string(cs));
+out:
+    cairo_destroy(cr);
+    cairo_surface_destroy(s);
+    if (st) {
+        pn_afile_abort(&af);
+        return st;
+    }
+    return pn_afile_commit(&af, err);
+}
+
+/* ---- text --------------------------------------------------------------- */
+
+static void font(pn__plot *p, double size, int bold)
+{
+    cairo_select_font_face(p->cr, "DejaVu Sans", CAIRO_FONT_SLANT_NORMAL,
+                           bold ? CAIRO_FONT_WEIGHT_BOLD : CAIRO_FONT_WEIGHT_NORMAL);
+    cairo_set_font_size(p->cr, size);
+}
+
+double pn__text_width(pn__plot *p, double size, int bold, const char *s)
+{
+    cairo_text_extents_t te;
+    font(p, size, bold);
+    cairo_text_extents(p->cr, s, &te);
+    return te.x_advance;
+}
+
+double pn__text(pn__plot *p, double x, double y, double size, int bold, double ax, double ay,
+                int vertical, pn__rgb c, const char *s)
+{
+    double wd = pn__text_width(p, size, bold, s);
+    double cap = 0.73 * size; /* DejaVu Sans cap height: digits and capitals are centred */
+    cairo_save(p->cr);
+    cairo_translate(p->cr, x, y);
+    if (vertical) cairo_rotate(p->cr, -M_PI / 2);
+    cairo_move_to(p->cr, -ax * wd, (1 - ay) * cap);
+    set_rgb(p, c);
+    cairo_show_text(p->cr, s);
+    cairo_restore(p->cr);
+    return wd;
+}
+
+/* ---- axes ---------------------------------------------------------------- */
+
+static double nice_step(double raw, int integer)
+{
+    if (!(raw > 0) || !isfinite(raw)) return 1;
+    double e = pow(10, floor(log10(raw))), f = raw / e;
+    double m = f <= 1 ? 1 : f <= 2 ? 2 : f <= 2.5 ? 2.5 : f <= 5 ? 5 : 10;
+    double step = m * e;
+    if (integer) step = step < 1 ? 1 : ceil(step - 1e-9);
+    return step;
+}
+
+void pn__axis_fit(pn__axis *a, double lo, double hi, int nticks, int integer, double floor_v,
+                  double ceil_v)
+{
+    if (!isfinite(lo)) lo = hi;
+    if (!isfinite(hi)) hi = lo;
+    if (!isfinite(lo)) lo = 0, hi = 1;
+    if (lo > hi) {
+        double t = lo;
+        lo = hi;
+        hi = t;
+    }
     if (!(hi > lo)) {
-        lo -= 0.5;
-        hi += 0.5;
+        double d = lo != 0 ? 0.1 * fabs(lo) : 0.5;
+        lo -= d;
+        hi += d;
     }
-    double pad = 0.08 * (hi - lo);
-    plcol0(1);
-    plenv(0.5, n + 0.5, lo - pad, hi + pad, 0, 0);
-    pllab("epoch", ylab, title);
-    plwidth(2.0);
-    plcol0(2);
-    if (n > 1) plline(n, ep, tr);
-    plpoin(n, ep, tr, 17);
-    int nv = 0;
-    double ve[1024], vv[1024];
-    for (int i = 0; i < n && nv < 1024; i++)
-        if (isfinite(va[i])) {
-            ve[nv] = ep[i];
-            vv[nv++] = va[i];
-        }
-    plcol0(3);
-    if (nv > 1) plline(nv, ve, vv);
-    if (nv) plpoin(nv, ve, vv, 17);
-    plwidth(1.0);
-    /* legend */
-    PLINT opt[2] = {PL_LEGEND_LINE | PL_LEGEND_SYMBOL, PL_LEGEND_LINE | PL_LEGEND_SYMBOL};
-    PLINT tcol[2] = {1, 1}, lcol[2] = {2, 3}, lsty[2] = {1, 1}, scol[2] = {2, 3}, snum[2] = {1, 1};
-    PLFLT lw[2] = {2, 2}, ssc[2] = {1, 1};
-    const char *txt[2] = {"train", "val"}, *sym[2] = {"#(728)", "#(728)"};
-    PLFLT lwid, lhei;
-    pllegend(&lwid, &lhei, PL_LEGEND_BACKGROUND | PL_LEGEND_BOUNDING_BOX,
-             PL_POSITION_BOTTOM | PL_POSITION_RIGHT | PL_POSITION_INSIDE, 0.02, 0.02, 0.1, 0, 1, 1,
-             0, 0, nv ? 2 : 1, opt, 1.0, 1.0, 2.0, 1.0, tcol, txt, NULL, NULL, NULL, NULL, lcol,
-             lsty, lw, scol, ssc, snum, sym);
+    double pad = 0.05 * (hi - lo);
+    lo = fmax(lo - pad, floor_v);
+    hi = fmin(hi + pad, ceil_v);
+    double step = nice_step((hi - lo) / (nticks > 1 ? nticks : 1), integer);
+    a->step = step;
+    a->lo = fmax(floor(lo / step + 1e-9) * step, floor_v);
+    a->hi = fmin(ceil(hi / step - 1e-9) * step, ceil_v);
+    if (!(a->hi > a->lo)) a->hi = a->lo + step;
 }
 
-typedef struct curves_ctx {
-    const double *ep, *tl, *vl, *ta, *vacc; /* (n) each */
-    int n;
-    double lo, hi; /* loss axis */
-} curves_ctx;
-
-static void draw_curves(void *vctx)
+double pn__fx(const pn__frame *f, double v)
 {
-    const curves_ctx *k = vctx;
-    plssub(2, 1);
-    /* plenv advances to the next subpage itself */
-    panel(k->ep, k->tl, k->vl, k->n, "loss", "Loss per epoch", k->lo, k->hi);
-    panel(k->ep, k->ta, k->vacc, k->n, "accuracy", "Accuracy per epoch", 0, 1);
+    return f->x0 + (v - f->x.lo) / (f->x.hi - f->x.lo) * (f->x1 - f->x0);
 }
 
-pn_status pn_plot_curves(const char *path, const pn_epoch_stats *hist, int n, pn_error *err)
+double pn__fy(const pn__frame *f, double v)
 {
-    if (n < 1 || n > 1024) return pn_error_set(err, PN_E_ARG, "plot %s: %d epochs", path, n);
-    double *ep = malloc(5 * (size_t)n * sizeof *ep);
-    if (!ep) return pn_error_set(err, PN_E_NOMEM, "plot %s: out of memory", path);
-    double *tl = ep + n, *vl = tl + n, *ta = vl + n, *vacc = ta + n;
+    return f->y1 - (v - f->y.lo) / (f->y.hi - f->y.lo) * (f->y1 - f->y0);
+}
+
+/* smallest number of decimals that writes step exactly */
+static int decimals(double step)
+{
+    for (int d = 0; d < 6; d++) {
+        double s = step * pow(10, d);
+        if (fabs(s - round(s)) < 1e-6 * (s > 1 ? s : 1)) return d;
+    }
+    return 6;
+}
+
+static int tick_count(const pn__axis *a, double *first)
+{
+    if (!(a->step > 0)) return 0;
+    double k0 = ceil(a->lo / a->step - 1e-9), k1 = floor(a->hi / a->step + 1e-9);
+    *first = k0;
+    return k1 >= k0 && k1 - k0 < 1000 ? (int)(k1 - k0) + 1 : 0;
+}
+
+static void tick_label(const pn__axis *a, double v, char *buf, size_t n)
+{
+    double s = a->percent ? 100 : 1;
+    double x = v * s;
+    if (fabs(x) < 1e-9 * a->step * s) x = 0;
+    snprintf(buf, n, "%.*f%s", decimals(a->step * s), x, a->percent ? "%" : "");
+}
+
+static void crisp_line(pn__plot *p, double x0, double y0, double x1, double y1)
+{
+    /* 1 px lines on pixel centres */
+    if (x0 == x1) x0 = x1 = floor(x0) + 0.5;
+    if (y0 == y1) y0 = y1 = floor(y0) + 0.5;
+    cairo_move_to(p->cr, x0, y0);
+    cairo_line_to(p->cr, x1, y1);
+}
+
+void pn__axes(pn__plot *p, const pn__frame *f, int xticks)
+{
+    cairo_t *cr = p->cr;
+    char buf[64];
+    double k0;
+    int ny = tick_count(&f->y, &k0), nx = 0;
+    double kx0 = 0;
+    if (xticks) nx = tick_count(&f->x, &kx0);
+    /* grid */
+    cairo_set_line_width(cr, 1);
+    set_rgb(p, grid_rgb);
+    for (int i = 0; i < ny; i++) crisp_line(p, f->x0, pn__fy(f, (k0 + i) * f->y.step), f->x1,
+                                            pn__fy(f, (k0 + i) * f->y.step));
+    for (int i = 0; i < nx; i++) crisp_line(p, pn__fx(f, (kx0 + i) * f->x.step), f->y0,
+                                            pn__fx(f, (kx0 + i) * f->x.step), f->y1);
+    cairo_stroke(cr);
+    /* left and bottom spines, outward ticks */
+    set_rgb(p, pn__ink);
+    crisp_line(p, f->x0, f->y0, f->x0, f->y1);
+    crisp_line(p, f->x0, f->y1, f->x1, f->y1);
+    double ywid = 0;
+    for (int i = 0; i < ny; i++) {
+        double v = (k0 + i) * f->y.step, y = pn__fy(f, v);
+        crisp_line(p, f->x0 - 5, y, f->x0, y);
+        tick_label(&f->y, v, buf, sizeof buf);
+        double wd = pn__text(p, f->x0 - 9, y, PN__FONT_TICK, 0, 1, 0.5, 0, pn__ink, buf);
+        if (wd > ywid) ywid = wd;
+    }
+    for (int i = 0; i < nx; i++) {
+        double v = (kx0 + i) * f->x.step, x = pn__fx(f, v);
+        crisp_line(p, x, f->y1, x, f->y1 + 5);
+        tick_label(&f->x, v, buf, sizeof buf);
+        pn__text(p, x, f->y1 + 10, PN__FONT_TICK, 0, 0.5, 0, 0, pn__ink, buf);
+    }
+    cairo_stroke(cr);
+    if (f->y.label)
+        pn__text(p, f->x0 - 9 - ywid - 12, (f->y0 + f->y1) / 2, PN__FONT_LABEL, 0, 0.5, 1, 1,
+                 pn__ink, f->y.label);
+    if (f->x.label)
+        pn__text(p, (f->x0 + f->x1) / 2, f->y1 + 10 + PN__FONT_TICK + 12, PN__FONT_LABEL, 0, 0.5,
+                 0, 0, pn__ink, f->x.label);
+}
+
+void pn__clip(pn__plot *p, const pn__frame *f)
+{
+    cairo_save(p->cr);
+    cairo_rectangle(p->cr, f->x0, f->y0, f->x1 - f->x0, f->y1 - f->y0);
+    cairo_clip(p->cr);
+}
+
+void pn__unclip(pn__plot *p) { cairo_restore(p->cr); }
+
+void pn__series_line(pn__plot *p, const pn__frame *f, const double *x, const double *y, int n,
+                     pn__rgb c, double width, int dashed, double dot)
+{
+    cairo_t *cr = p->cr;
+    static const double dash[2] = {7, 5};
+    set_rgb(p, c);
+    cairo_set_line_width(cr, width);
+    cairo_set_line_join(cr, CAIRO_LINE_JOIN_ROUND);
+    cairo_set_line_cap(cr, CAIRO_LINE_CAP_ROUND);
+    cairo_set_dash(cr, dash, dashed ? 2 : 0, 0);
+    int open = 0;
     for (int i = 0; i < n; i++) {
-        ep[i] = hist[i].epoch;
-        tl[i] = hist[i].train_loss;
-        vl[i] = hist[i].val_loss;
-        ta[i] = hist[i].train_acc;
-        vacc[i] = hist[i].val_acc;
-    }
-    double lo = INFINITY, hi = -INFINITY;
-    minmax(tl, n, &lo, &hi);
-    minmax(vl, n, &lo, &hi);
-    if (lo > 0) lo = 0;
-    curves_ctx k = {ep, tl, vl, ta, vacc, n, lo, hi};
-    pn_status st = pn_plot_png(path, 1100, 450, palette, 5, draw_curves, &k, err);
-    free(ep);
-    return st;
-}
-
-typedef struct confusion_ctx {
-    const pn_metrics *m;
-    const char *const *class_names;
-    const char *title;
-} confusion_ctx;
-
-static void draw_confusion(void *vctx)
-{
-    const confusion_ctx *k = vctx;
-    const pn_metrics *m = k->m;
-    const char *const *class_names = k->class_names;
-    const char *title = k->title;
-    pladv(0);
-    plvpor(0.22, 0.92, 0.16, 0.86);
-    plwind(0, 2, 0, 2);
-    /* rows: true label (NORMAL top), columns: predicted */
-    size_t cell[2][2] = {{m->tn, m->fp}, {m->fn, m->tp}};
-    size_t mx = 1;
-    for (int r = 0; r < 2; r++)
-        for (int c = 0; c < 2; c++) mx = cell[r][c] > mx ? cell[r][c] : mx;
-    for (int r = 0; r < 2; r++)
-        for (int c = 0; c < 2; c++) {
-            double f = (double)cell[r][c] / (double)mx;
-            int shade = 245 - (int)(f * 125); /* light (few) to mid blue (most) */
-            plscol0(6, shade, shade + 8, 255);
-            plcol0(6);
-            double x0 = c, y0 = 1 - r;
-            PLFLT xs[4] = {x0, x0 + 1, x0 + 1, x0}, ys[4] = {y0, y0, y0 + 1, y0 + 1};
-            plfill(4, xs, ys);
-            plcol0(1);
-            char num[64];
-            snprintf(num, sizeof num, "%zu", cell[r][c]);
-            plschr(0, 2.2);
-            plptex(x0 + 0.5, y0 + 0.45, 1, 0, 0.5, num);
-            plschr(0, 1.0);
+        if (!isfinite(x[i]) || !isfinite(y[i])) {
+            open = 0;
+            continue;
         }
-    plcol0(1);
-    PLFLT gx[2] = {1, 1}, gy[2] = {0, 2};
-    plline(2, gx, gy);
-    plline(2, gy, gx);
-    plbox("bc", 1, 0, "bc", 1, 0);
-    plmtex("b", 1.5, 0.25, 0.5, class_names[0]);
-    plmtex("b", 1.5, 0.75, 0.5, class_names[1]);
-    plmtex("b", 3.2, 0.5, 0.5, "predicted");
-    plmtex("l", 1.0, 0.75, 1.0, class_names[0]);
-    plmtex("l", 1.0, 0.25, 1.0, class_names[1]);
-    plmtex("l", 7.5, 0.5, 0.5, "true label");
-    char t[256];
-    snprintf(t, sizeof t, "%s (threshold %.3f)", title ? title : "Confusion matrix",
-             m->threshold);
-    plmtex("t", 1.5, 0.5, 0.5, t);
-}
-
-pn_status pn_plot_confusion(const char *path, const pn_metrics *m, const char *const *class_names,
-                            const char *title, pn_error *err)
-{
-    confusion_ctx k = {m, class_names, title};
-    return pn_plot_png(path, 520, 500, palette, 5, draw_confusion, &k, err);
-}
-
-typedef struct roc_ctx {
-    const double *x, *y; /* (k) finite points */
-    int k;
-    const char *title;
-} roc_ctx;
-
-static void draw_roc(void *vctx)
-{
-    const roc_ctx *r = vctx;
-    plcol0(1);
-    plenv(0, 1, 0, 1, 1, 0);
-    pllab("false positive rate (1 - specificity)", "true positive rate (sensitivity)", r->title);
-    PLFLT dx[2] = {0, 1}, dy[2] = {0, 1};
-    plcol0(4);
-    pllsty(2);
-    plline(2, dx, dy);
-    pllsty(1);
-    plcol0(2);
-    plwidth(2.5);
-    if (r->k > 1) plline(r->k, r->x, r->y);
-    plwidth(1.0);
-}
-
-pn_status pn_plot_roc(const char *path, const pn_roc_point *pts, size_t n, double auc,
-                      const char *title, pn_error *err)
-{
-    char t[256];
-    if (isfinite(auc)) snprintf(t, sizeof t, "%s: AUC %.4f", title ? title : "ROC", auc);
-    else snprintf(t, sizeof t, "%s: AUC undefined (one class)", title ? title : "ROC");
-    PLFLT *x = malloc((n ? n : 1) * sizeof *x), *y = malloc((n ? n : 1) * sizeof *y);
-    if (!x || !y) {
-        free(x);
-        free(y);
-        return pn_error_set(err, PN_E_NOMEM, "plot %s: out of memory", path);
+        if (open) cairo_line_to(cr, pn__fx(f, x[i]), pn__fy(f, y[i]));
+        else cairo_move_to(cr, pn__fx(f, x[i]), pn__fy(f, y[i]));
+        open = 1;
     }
-    int k = 0;
-    for (size_t i = 0; i < n; i++)
-        if (isfinite(pts[i].fpr) && isfinite(pts[i].tpr)) {
-            x[k] = pts[i].fpr;
-            y[k++] = pts[i].tpr;
+    cairo_stroke(cr);
+    cairo_set_dash(cr, NULL, 0, 0);
+    if (dot > 0)
+        for (int i = 0; i < n; i++)
+            if (isfinite(x[i]) && isfinite(y[i])) {
+                cairo_new_sub_path(cr);
+                cairo_arc(cr, pn__fx(f, x[i]), pn__fy(f, y[i]), dot, 0, 2 * M_PI);
+            }
+    cairo_fill(cr);
+}
+
+/* ---- legend and title ------------------------------------------------------- */
+
+enum { KEY_W = 26, KEY_GAP = 7, ITEM_GAP = 20 };
+
+double pn__legend(pn__plot *p, double x_right, double y, const pn__legend_item *it, int n)
+{
+    double total = 0, wd[16];
+    if (n > 16) n = 16;
+    for (int i = 0; i < n; i++) {
+        wd[i] = pn__text_width(p, PN__FONT_LABEL, 0, it[i].text);
+        total += KEY_W + KEY_GAP + wd[i] + (i + 1 < n ? ITEM_GAP : 0);
+    }
+    cairo_t *cr = p->cr;
+    double x = x_right - total;
+    for (int i = 0; i < n; i++) {
+        set_rgb(p, it[i].c);
+        if (it[i].key == PN__KEY_BOX) {
+            cairo_rectangle(cr, x + KEY_W - 14, y - 7, 14, 14);
+            cairo_fill(cr);
+        } else {
+            static const double dash[2] = {5, 4};
+            cairo_set_line_width(cr, 2.5);
+            cairo_set_dash(cr, dash, it[i].key == PN__KEY_DASH ? 2 : 0, 0);
+            cairo_move_to(cr, x, y);
+            cairo_line_to(cr, x + KEY_W, y);
+            cairo_stroke(cr);
+            cairo_set_dash(cr, NULL, 0, 0);
+            if (it[i].key == PN__KEY_DOTS) {
+                cairo_arc(cr, x + KEY_W / 2.0, y, 3.5, 0, 2 * M_PI);
+                cairo_fill(cr);
+            }
         }
-    roc_ctx r = {x, y, k, t};
-    pn_status st = pn_plot_png(path, 520, 500, palette, 5, draw_roc, &r, err);
-    free(x);
-    free(y);
-    return st;
+        pn__text(p, x + KEY_W + KEY_GAP, y, PN__FONT_LABEL, 0, 0, 0.5, 0, pn__ink, it[i].text);
+        x += KEY_W + KEY_GAP + wd[i] + ITEM_GAP;
+    }
+    return total;
+}
+
+void pn__title(pn__plot *p, double x, double y, const char *title, const char *sub)
+{
+    pn__text(p, x, y, PN__FONT_TITLE, 1, 0, 0.5, 0, pn__ink, title);
+    if (sub) pn__text(p, x, y + 21, PN__FONT_TICK, 0, 0, 0.5, 0, pn__ink_soft, sub);
 }
