@@ -143,10 +143,12 @@ void pn__axis_fit(pn__axis *a, double lo, double hi, int nticks, int integer, do
         lo = hi;
         hi = t;
     }
-    if (!(hi > lo)) {
-        double d = lo != 0 ? 0.1 * fabs(lo) : 0.5;
-        lo -= d;
-        hi += d;
+    /* at least 10% of the values' size, so near-equal values get readable ticks */
+    double want = fmax(fabs(lo), fabs(hi)) > 0 ? 0.1 * fmax(fabs(lo), fabs(hi)) : 1;
+    if (hi - lo < want) {
+        double mid = (lo + hi) / 2;
+        lo = mid - want / 2;
+        hi = mid + want / 2;
     }
     double pad = 0.05 * (hi - lo);
     lo = fmax(lo - pad, floor_v);
@@ -249,7 +251,9 @@ void pn__axes(pn__plot *p, const pn__frame *f, int xticks)
 void pn__clip(pn__plot *p, const pn__frame *f)
 {
     cairo_save(p->cr);
-    cairo_rectangle(p->cr, f->x0, f->y0, f->x1 - f->x0, f->y1 - f->y0);
+    /* a few pixels beyond the frame, so that a line along an edge (a ROC
+     * at sensitivity 1, an accuracy of 100%) shows its whole width */
+    cairo_rectangle(p->cr, f->x0 - 3, f->y0 - 3, f->x1 - f->x0 + 6, f->y1 - f->y0 + 6);
     cairo_clip(p->cr);
 }
 

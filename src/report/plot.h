@@ -60,9 +60,10 @@ typedef struct pn__axis {
 } pn__axis;
 
 /* Range and ticks for data in [lo, hi] (non-finite ends are ignored; an
- * empty or flat range is widened): about nticks nice steps (1, 2, 2.5, 5
+ * empty or narrow range is widened): about nticks nice steps (1, 2, 2.5, 5
  * times a power of ten; whole numbers when integer), a margin so that no
- * point sits on the frame, and never outside [floor, ceil]. */
+ * point sits on the frame, a span of at least a tenth of the values' size,
+ * and never outside [floor, ceil]. */
 void pn__axis_fit(pn__axis *a, double lo, double hi, int nticks, int integer, double floor,
                   double ceil);
 
@@ -79,7 +80,7 @@ double pn__fy(const pn__frame *f, double v);
  * category axes drawn by the chart). */
 void pn__axes(pn__plot *p, const pn__frame *f, int xticks);
 
-/* Clip to the plot area (pn__unclip ends it). */
+/* Clip to the plot area and a 3 px rim (pn__unclip ends it). */
 void pn__clip(pn__plot *p, const pn__frame *f);
 void pn__unclip(pn__plot *p);
 

@@ -45,7 +45,7 @@ static void curve_panel(pn__plot *p, const curves_ctx *k, double px, double pw, 
     f.x.step = k->n <= 12 ? 1 : ceil(k->n / 10.0);
     if (f.x.step > 1) { /* 2, 5, 10, 20, 25, 50, ... */
         double e = pow(10, floor(log10(f.x.step))), m = f.x.step / e;
-        f.x.step = (m <= 2 ? 2 : m <= 2.5 && e >= 10 ? 2.5 : m <= 5 ? 5 : 10) * e;
+        f.x.step = (m <= 1 ? 1 : m <= 2 ? 2 : m <= 2.5 && e >= 10 ? 2.5 : m <= 5 ? 5 : 10) * e;
     }
     f.x.label = "epoch";
     double lo, hi;
