@@ -145,7 +145,7 @@ const pn_bad_list *pn_loader_bad(const pn_loader *l);
 /* Stops the workers and frees everything (also mid-epoch). */
 void pn_loader_free(pn_loader *l);
 
-/* ---- statistics ------------------------------------------------------------ */
+/* ---- statistics ---------------------------------------------------------- */
 typedef struct pn_dataset_stats {
     int num_classes;
     const char *class_name[8];
