@@ -1,5 +1,5 @@
 /* pn__plot_png, the one cairo -> PNG path used by the training plots and the
- * dataset chart: the size asked for, a picture that decodes and has the
+ * dataset chart: the size asked for (all four charts), a picture that decodes and has the
  * colours drawn, atomic write (no temporary left), an unwritable target, a
  * full disk (a file size limit) leaving no file and naming it, bad
  * arguments. */
@@ -148,7 +148,26 @@ static void test_plot_png(void **state)
     assert_true(count_colour(px, w, h, pn__series[1]) > 2000); /* PNEUMONIA bars */
     assert_int_equal(count_colour(px, w, h, pn__series[2]), 0); /* no third class */
     free(px);
-    assert_int_equal(entries(dir), 3);
+    /* confusion: the 520x500 page with its cells; ROC: the curve in the series colour */
+    pn_metrics m = {.n = 10, .tn = 4, .fp = 1, .fn = 2, .tp = 3, .threshold = 0.5, .accuracy = 0.7,
+                    .sensitivity = 0.6, .specificity = 0.8};
+    const char *cn[2] = {"NORMAL", "PNEUMONIA"};
+    snprintf(p, sizeof p, "%s/confusion.png", dir);
+    assert_int_equal(pn_plot_confusion(p, &m, cn, "val", &err), PN_OK);
+    px = png_pixels(p, &w, &h);
+    assert_int_equal(w, 520);
+    assert_int_equal(h, 500);
+    assert_true(count_not_white(px, w, h) > 100000); /* four filled cells */
+    free(px);
+    pn_roc_point roc[3] = {{0, 0, 1}, {0.2, 0.9, 0.5}, {1, 1, 0}};
+    snprintf(p, sizeof p, "%s/roc.png", dir);
+    assert_int_equal(pn_plot_roc(p, roc, 3, 0.85, "val", &err), PN_OK);
+    px = png_pixels(p, &w, &h);
+    assert_int_equal(w, 520);
+    assert_int_equal(h, 500);
+    assert_true(count_colour(px, w, h, pn__series[0]) > 300); /* the curve */
+    free(px);
+    assert_int_equal(entries(dir), 5);
 
     /* an unwritable target: an error naming it and the reason, nothing drawn or left */
     d.calls = 0;
@@ -157,17 +176,17 @@ static void test_plot_png(void **state)
     assert_non_null(strstr(err.msg, "missing/line.png"));
     assert_non_null(strstr(err.msg, "No such file"));
     assert_int_equal(d.calls, 0);
-    assert_int_equal(entries(dir), 3);
+    assert_int_equal(entries(dir), 5);
     /* a failing drawing: its error, no file */
     snprintf(p, sizeof p, "%s/x.png", dir);
     assert_int_equal(pn__plot_png(p, 300, 200, draw_fail, NULL, &err), PN_E_BACKEND);
-    assert_int_equal(entries(dir), 3);
+    assert_int_equal(entries(dir), 5);
     /* bad arguments */
     assert_int_equal(pn__plot_png(p, 0, 200, draw_line, &d, &err), PN_E_ARG);
     assert_int_equal(pn__plot_png(p, 300, 200, NULL, &d, &err), PN_E_ARG);
     assert_int_equal(pn__plot_png(p, 300, PN__PLOT_MAX_SIDE + 1, draw_line, &d, &err), PN_E_ARG);
     assert_int_equal(d.calls, 0);
-    assert_int_equal(entries(dir), 3);
+    assert_int_equal(entries(dir), 5);
     tu_rmtree(dir);
 }
 
