@@ -11,9 +11,9 @@
 
 CC      ?= gcc
 BUILD   ?= build
-PKGS    := libjpeg libpng libzip libcjson libcurl libarchive plplot libcrypto
+PKGS    := libjpeg libpng libzip libcjson libcurl libarchive cairo libcrypto
 DEBS    := build-essential pkg-config libdnnl-dev libjpeg62-turbo-dev libpng-dev libzip-dev \
-           libcjson-dev libcurl4-openssl-dev libarchive-dev libplplot-dev plplot-driver-cairo \
+           libcjson-dev libcurl4-openssl-dev libarchive-dev libcairo2-dev fonts-dejavu-core \
            libssl-dev libcmocka-dev clang libclang-rt-dev python3 python3-torch python3-torchvision \
            python3-pil python3-numpy
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)

@@ -21,5 +21,4 @@
 #include "pneumo/featcache.h"
 #include "pneumo/app.h"
 #include "pneumo/predict.h"
-#include "pneumo/plot_png.h"
 #endif

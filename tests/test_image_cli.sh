@@ -5,7 +5,7 @@ BIN=${PNEUMO_BIN:-build/pneumo}
 DATA=${PNEUMO_DATA:-../shared/data}
 PY=${PYTHON:-/usr/bin/python3}
 [ -d "$DATA/chest_xray" ] || { echo "FAIL: test data $DATA is missing (needs ../shared/data)"; exit 1; }
-# under make asan: PLplot's cairo driver leaks fontconfig/ltdl state, not ours
+# under make asan: fontconfig (cairo's text) keeps its caches for the process lifetime, not ours
 export LSAN_OPTIONS="suppressions=$PWD/tests/fixtures/image_lsan.supp:print_suppressions=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 T=$(mktemp -d /tmp/pneumo-cli-XXXXXX)
 trap 'rm -rf "$T"' EXIT
@@ -69,7 +69,7 @@ PYEOF
 "$BIN" stats "$T/missing" 2>/dev/null; [ $? = 1 ] || fail "stats on a missing folder"
 "$BIN" stats --help | grep -q "usage: pneumo stats" || fail "stats --help"
 "$BIN" stats "$DATA/chest_xray" --chart "$T/none/c.png" --no-check >/dev/null 2>&1 && fail "chart into a missing folder"
-# the reason is named once, and PLplot never falls back to asking for a file name on stdin
+# the reason is named once, and nothing falls back to asking for a file name on stdin
 "$BIN" stats "$DATA/chest_xray" --chart "$T/none/c.png" --no-check </dev/null >/dev/null 2>"$T/chart.err"
 grep -q "none/c.png.*No such file or directory" "$T/chart.err" || fail "chart error names the reason: $(head -c 300 "$T/chart.err")"
 [ "$(wc -l <"$T/chart.err")" = 1 ] || fail "chart error is one line, got $(wc -l <"$T/chart.err")"

@@ -1,18 +1,22 @@
-/* pn_plot_png, the one PLplot -> PNG path used by the training plots and the
- * dataset chart: the size asked for, the palette, atomic write (no
- * temporary left), an unwritable target, bad arguments. */
+/* pn__plot_png, the one cairo -> PNG path used by the training plots and the
+ * dataset chart: the size asked for (all four charts), a picture that decodes and has the
+ * colours drawn, atomic write (no temporary left), an unwritable target, a
+ * full disk (a file size limit) leaving no file and naming it, bad
+ * arguments. */
 #include "testutil.h"
 
 #include <dirent.h>
-#include <plplot.h>
+#include <png.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "pneumo/dataset.h"
-#include "pneumo/plot_png.h"
 #include "pneumo/report.h"
 #include "pneumo/util.h"
+#include "report/plot.h"
 
 /* width and height from the PNG's IHDR chunk */
 static void png_size(const char *path, unsigned *w, unsigned *h)
@@ -29,6 +33,43 @@ static void png_size(const char *path, unsigned *w, unsigned *h)
     free(buf);
 }
 
+/* Decodes the PNG (libpng) as RGB; *w x *h; caller frees. */
+static uint8_t *png_pixels(const char *path, unsigned *w, unsigned *h)
+{
+    png_image img;
+    memset(&img, 0, sizeof img);
+    img.version = PNG_IMAGE_VERSION;
+    assert_true(png_image_begin_read_from_file(&img, path));
+    img.format = PNG_FORMAT_RGB;
+    uint8_t *px = malloc(PNG_IMAGE_SIZE(img));
+    assert_non_null(px);
+    assert_true(png_image_finish_read(&img, NULL, px, 0, NULL));
+    *w = img.width;
+    *h = img.height;
+    return px;
+}
+
+/* pixels of exactly (r,g,b) */
+static size_t count_rgb(const uint8_t *px, unsigned w, unsigned h, int r, int g, int b)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < (size_t)w * h; i++)
+        k += px[3 * i] == r && px[3 * i + 1] == g && px[3 * i + 2] == b;
+    return k;
+}
+
+static size_t count_not_white(const uint8_t *px, unsigned w, unsigned h)
+{
+    return (size_t)w * h - count_rgb(px, w, h, 255, 255, 255);
+}
+
+static int c8(double v) { return (int)(v * 255 + 0.5); }
+
+static size_t count_colour(const uint8_t *px, unsigned w, unsigned h, pn__rgb c)
+{
+    return count_rgb(px, w, h, c8(c.r), c8(c.g), c8(c.b));
+}
+
 static int entries(const char *dir)
 {
     DIR *d = opendir(dir);
@@ -43,19 +84,23 @@ static int entries(const char *dir)
 
 typedef struct draw_rec {
     int calls;
-    PLINT r, g, b; /* colour 2 as seen while drawing */
 } draw_rec;
 
-static void draw_line(void *vctx)
+/* a 6 px wide green bar on whole pixels: its colour comes back exactly */
+static pn_status draw_line(pn__plot *p, void *vctx, pn_error *err)
 {
     draw_rec *d = vctx;
     d->calls++;
-    plgcol0(2, &d->r, &d->g, &d->b);
-    plcol0(1);
-    plenv(0, 1, 0, 1, 0, 0);
-    PLFLT x[2] = {0, 1}, y[2] = {0, 1};
-    plcol0(2);
-    plline(2, x, y);
+    cairo_set_source_rgb(p->cr, 10 / 255.0, 200 / 255.0, 30 / 255.0);
+    cairo_rectangle(p->cr, 20, 100, p->w - 40, 6);
+    cairo_fill(p->cr);
+    pn__text(p, 20, 40, PN__FONT_LABEL, 0, 0, 0.5, 0, pn__ink, "text");
+    return PN_OK;
+}
+
+static pn_status draw_fail(pn__plot *p, void *vctx, pn_error *err)
+{
+    return pn_error_set(err, PN_E_BACKEND, "no");
 }
 
 static void test_plot_png(void **state)
@@ -64,54 +109,124 @@ static void test_plot_png(void **state)
     const char *dir = tu_tmpdir();
     char p[1024];
     pn_error err = {0};
-    static const unsigned char pal[2][3] = {{0, 0, 0}, {10, 200, 30}};
     draw_rec d = {0};
     snprintf(p, sizeof p, "%s/line.png", dir);
-    assert_int_equal(pn_plot_png(p, 300, 200, pal, 2, draw_line, &d, &err), PN_OK);
+    assert_int_equal(pn__plot_png(p, 300, 200, draw_line, &d, &err), PN_OK);
     assert_int_equal(d.calls, 1);
-    assert_int_equal(d.r, 10);
-    assert_int_equal(d.g, 200);
-    assert_int_equal(d.b, 30);
     unsigned w, h;
     png_size(p, &w, &h);
     assert_int_equal(w, 300);
     assert_int_equal(h, 200);
+    uint8_t *px = png_pixels(p, &w, &h);
+    assert_int_equal(w, 300);
+    assert_int_equal(h, 200);
+    assert_int_equal(count_rgb(px, w, h, 10, 200, 30), 260 * 6); /* the bar, exactly */
+    assert_true(count_not_white(px, w, h) > 260 * 6 + 20);      /* and the text */
+    assert_int_equal(px[0], 255);                               /* white page */
+    free(px);
     assert_int_equal(entries(dir), 1); /* no temporary left */
 
-    /* both users get the sizes they ask for */
+    /* both users get the sizes they ask for, with their series colours */
     pn_epoch_stats hist[2] = {{1, 0.7, 0.6, 0.8, 0.5, 1}, {2, 0.5, 0.7, 0.6, 0.6, 1}};
     snprintf(p, sizeof p, "%s/curves.png", dir);
     assert_int_equal(pn_plot_curves(p, hist, 2, &err), PN_OK);
     png_size(p, &w, &h);
     assert_int_equal(w, 1100);
     assert_int_equal(h, 450);
+    px = png_pixels(p, &w, &h);
+    assert_true(count_colour(px, w, h, pn__series[0]) > 200); /* train */
+    assert_true(count_colour(px, w, h, pn__series[1]) > 200); /* val */
+    free(px);
     pn_dataset_stats st = {2, {"NORMAL", "PNEUMONIA"}, {{200, 600}, {8, 8}, {4, 7}}, {800, 16, 11}, {3, 1, 1.75}};
     snprintf(p, sizeof p, "%s/chart.png", dir);
     assert_int_equal(pn_dataset_stats_chart(&st, "t", p, &err), PN_OK);
     png_size(p, &w, &h);
     assert_int_equal(w, 1000);
     assert_int_equal(h, 640);
-    assert_int_equal(entries(dir), 3);
+    px = png_pixels(p, &w, &h);
+    assert_true(count_colour(px, w, h, pn__series[0]) > 2000); /* NORMAL bars */
+    assert_true(count_colour(px, w, h, pn__series[1]) > 2000); /* PNEUMONIA bars */
+    assert_int_equal(count_colour(px, w, h, pn__series[2]), 0); /* no third class */
+    free(px);
+    /* confusion: the 520x500 page with its cells; ROC: the curve in the series colour */
+    pn_metrics m = {.n = 10, .tn = 4, .fp = 1, .fn = 2, .tp = 3, .threshold = 0.5, .accuracy = 0.7,
+                    .sensitivity = 0.6, .specificity = 0.8};
+    const char *cn[2] = {"NORMAL", "PNEUMONIA"};
+    snprintf(p, sizeof p, "%s/confusion.png", dir);
+    assert_int_equal(pn_plot_confusion(p, &m, cn, "val", &err), PN_OK);
+    px = png_pixels(p, &w, &h);
+    assert_int_equal(w, 520);
+    assert_int_equal(h, 500);
+    assert_true(count_not_white(px, w, h) > 100000); /* four filled cells */
+    free(px);
+    pn_roc_point roc[3] = {{0, 0, 1}, {0.2, 0.9, 0.5}, {1, 1, 0}};
+    snprintf(p, sizeof p, "%s/roc.png", dir);
+    assert_int_equal(pn_plot_roc(p, roc, 3, 0.85, "val", &err), PN_OK);
+    px = png_pixels(p, &w, &h);
+    assert_int_equal(w, 520);
+    assert_int_equal(h, 500);
+    assert_true(count_colour(px, w, h, pn__series[0]) > 300); /* the curve */
+    free(px);
+    assert_int_equal(entries(dir), 5);
 
     /* an unwritable target: an error naming it and the reason, nothing drawn or left */
     d.calls = 0;
     snprintf(p, sizeof p, "%s/missing/line.png", dir);
-    assert_int_equal(pn_plot_png(p, 300, 200, pal, 2, draw_line, &d, &err), PN_E_IO);
+    assert_int_equal(pn__plot_png(p, 300, 200, draw_line, &d, &err), PN_E_IO);
     assert_non_null(strstr(err.msg, "missing/line.png"));
     assert_non_null(strstr(err.msg, "No such file"));
     assert_int_equal(d.calls, 0);
-    assert_int_equal(entries(dir), 3);
-    /* bad arguments */
+    assert_int_equal(entries(dir), 5);
+    /* a failing drawing: its error, no file */
     snprintf(p, sizeof p, "%s/x.png", dir);
-    assert_int_equal(pn_plot_png(p, 0, 200, pal, 2, draw_line, &d, &err), PN_E_ARG);
-    assert_int_equal(pn_plot_png(p, 300, 200, pal, 2, NULL, &d, &err), PN_E_ARG);
-    assert_int_equal(pn_plot_png(p, 300, 200, pal, 16, draw_line, &d, &err), PN_E_ARG);
+    assert_int_equal(pn__plot_png(p, 300, 200, draw_fail, NULL, &err), PN_E_BACKEND);
+    assert_int_equal(entries(dir), 5);
+    /* bad arguments */
+    assert_int_equal(pn__plot_png(p, 0, 200, draw_line, &d, &err), PN_E_ARG);
+    assert_int_equal(pn__plot_png(p, 300, 200, NULL, &d, &err), PN_E_ARG);
+    assert_int_equal(pn__plot_png(p, 300, PN__PLOT_MAX_SIDE + 1, draw_line, &d, &err), PN_E_ARG);
     assert_int_equal(d.calls, 0);
+    assert_int_equal(entries(dir), 5);
+    tu_rmtree(dir);
+}
+
+/* A full disk, simulated by a 4 KiB file size limit: every plot fails with
+ * an error naming its own file, and no PNG (whole or truncated) and no
+ * temporary is left. */
+static void test_plot_full_disk(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir();
+    char p[1024];
+    pn_error err = {0};
+    struct rlimit old, lim;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+    void (*prev)(int) = signal(SIGXFSZ, SIG_IGN);
+    lim = old;
+    lim.rlim_cur = 4096;
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    pn_epoch_stats hist[2] = {{1, 0.7, 0.6, 0.8, 0.5, 1}, {2, 0.5, 0.7, 0.6, 0.6, 1}};
+    snprintf(p, sizeof p, "%s/curves.png", dir);
+    pn_status s1 = pn_plot_curves(p, hist, 2, &err);
+    char msg1[1024];
+    snprintf(msg1, sizeof msg1, "%s", err.msg);
+    pn_dataset_stats st = {2, {"NORMAL", "PNEUMONIA"}, {{200, 600}, {8, 8}, {4, 7}}, {800, 16, 11}, {3, 1, 1.75}};
+    snprintf(p, sizeof p, "%s/chart.png", dir);
+    pn_status s2 = pn_dataset_stats_chart(&st, "t", p, &err);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+    signal(SIGXFSZ, prev);
+    assert_int_equal(s1, PN_E_IO);
+    assert_non_null(strstr(msg1, "curves.png"));
+    assert_non_null(strstr(msg1, "File too large"));
+    assert_int_equal(s2, PN_E_IO);
+    assert_non_null(strstr(err.msg, "chart.png"));
+    assert_int_equal(entries(dir), 0);
     tu_rmtree(dir);
 }
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_plot_png)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_plot_png),
+                                       cmocka_unit_test(test_plot_full_disk)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,16 +1,21 @@
 /* CAM (hand case), bilinear upsampling (values of torch's
  * F.interpolate(mode='bilinear', align_corners=False)), the overlay, the
- * PNG writer (read back with libpng), and the feature cache. */
+ * PNG writer (read back with libpng; a full disk leaves nothing), and the
+ * feature cache. */
 #include "testutil.h"
 
+#include <dirent.h>
 #include <math.h>
 #include <png.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "pneumo/cam.h"
 #include "pneumo/featcache.h"
+#include "pneumo/report.h"
 #include "pneumo/util.h"
 
 static void test_cam_hand(void **state)
@@ -81,6 +86,56 @@ static void test_overlay_png(void **state)
     snprintf(p, sizeof p, "%s/no/such/dir/cam.png", dir);
     assert_int_equal(pn_png_write_rgb(p, rgb, W, H, &err), PN_E_IO);
     assert_non_null(strstr(err.msg, "cam.png"));
+    assert_int_equal(pn_png_write_rgb(p, rgb, 0, H, &err), PN_E_ARG);
+    tu_rmtree(dir);
+}
+
+/* A full disk, simulated by a 4 KiB file size limit: the PNG writer fails
+ * naming its file, and leaves neither a truncated PNG nor a temporary. */
+static void test_png_full_disk(void **state)
+{
+    (void)state;
+    enum { S = 200 };
+    static uint8_t noise[S * S * 3];
+    uint32_t x = 12345;
+    for (size_t i = 0; i < sizeof noise; i++) {
+        x = x * 1103515245u + 12345u;
+        noise[i] = (uint8_t)(x >> 24);
+    }
+    const char *dir = tu_tmpdir();
+    char p[1024];
+    snprintf(p, sizeof p, "%s/cam.png", dir);
+    pn_error err = {0};
+    struct rlimit old, lim;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+    void (*prev)(int) = signal(SIGXFSZ, SIG_IGN);
+    lim = old;
+    lim.rlim_cur = 4096;
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    pn_status st = pn_png_write_rgb(p, noise, S, S, &err);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+    signal(SIGXFSZ, prev);
+    assert_int_equal(st, PN_E_IO);
+    assert_non_null(strstr(err.msg, "cam.png"));
+    assert_non_null(strstr(err.msg, "File too large"));
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    struct dirent *e;
+    int k = 0;
+    while ((e = readdir(d)))
+        if (e->d_name[0] != '.') k++;
+    closedir(d);
+    assert_int_equal(k, 0);
+    /* without the limit the same image is written and reads back */
+    assert_int_equal(pn_png_write_rgb(p, noise, S, S, &err), PN_OK);
+    png_image img;
+    memset(&img, 0, sizeof img);
+    img.version = PNG_IMAGE_VERSION;
+    assert_true(png_image_begin_read_from_file(&img, p));
+    img.format = PNG_FORMAT_RGB;
+    static uint8_t back[S * S * 3];
+    assert_true(png_image_finish_read(&img, NULL, back, 0, NULL));
+    assert_memory_equal(back, noise, sizeof back);
     tu_rmtree(dir);
 }
 
@@ -138,6 +193,7 @@ int main(void)
         cmocka_unit_test(test_cam_hand),
         cmocka_unit_test(test_bilinear),
         cmocka_unit_test(test_overlay_png),
+        cmocka_unit_test(test_png_full_disk),
         cmocka_unit_test(test_featcache),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,5 +1,5 @@
 /* Run outputs: metrics.json (NaN -> null), predictions.csv quoting, the
- * PLplot PNGs, report.html with embedded images, base64, and a failed write
+ * cairo PNGs, report.html with embedded images, base64 (EVP), and a failed write
  * into a missing folder leaving nothing behind. */
 #include "testutil.h"
 
@@ -12,6 +12,7 @@
 
 #include "pneumo/report.h"
 #include "pneumo/util.h"
+#include "report/internal.h"
 
 static const char *classes[2] = {"NORMAL", "PNEUMONIA"};
 static const char *settings[] = {"epochs", "3", "seed", "42", NULL};
@@ -140,22 +141,22 @@ static void test_outputs(void **state)
 static void test_base64_csv(void **state)
 {
     (void)state;
-    char *b = pn_base64("Man", 3);
+    char *b = pn__base64("Man", 3);
     assert_string_equal(b, "TWFu");
     free(b);
-    b = pn_base64("Ma", 2);
+    b = pn__base64("Ma", 2);
     assert_string_equal(b, "TWE=");
     free(b);
-    b = pn_base64("M", 1);
+    b = pn__base64("M", 1);
     assert_string_equal(b, "TQ==");
     free(b);
-    b = pn_base64("", 0);
+    b = pn__base64("", 0);
     assert_string_equal(b, "");
     free(b);
     char q[64];
-    assert_string_equal(pn_csv_field("plain.jpeg", q, sizeof q), "plain.jpeg");
-    assert_string_equal(pn_csv_field("a\"b", q, sizeof q), "\"a\"\"b\"");
-    assert_string_equal(pn_csv_field("line\nbreak", q, sizeof q), "\"line\nbreak\"");
+    assert_string_equal(pn__csv_field("plain.jpeg", q, sizeof q), "plain.jpeg");
+    assert_string_equal(pn__csv_field("a\"b", q, sizeof q), "\"a\"\"b\"");
+    assert_string_equal(pn__csv_field("line\nbreak", q, sizeof q), "\"line\nbreak\"");
 }
 
 int main(void)

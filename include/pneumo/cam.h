@@ -33,9 +33,6 @@ void pn_jet(float v, uint8_t rgb[3]);
 pn_status pn_cam_overlay(const float *cam, int h, int w, const uint8_t *img, int H, int W,
                          int channels, float alpha, uint8_t *out, pn_error *err);
 
-/* 8-bit RGB PNG, written atomically with libpng. */
-pn_status pn_png_write_rgb(const char *path, const uint8_t *rgb, int W, int H, pn_error *err);
-
 #ifdef __cplusplus
 }
 #endif

@@ -145,7 +145,7 @@ const pn_bad_list *pn_loader_bad(const pn_loader *l);
 /* Stops the workers and frees everything (also mid-epoch). */
 void pn_loader_free(pn_loader *l);
 
-/* ---- statistics and chart ------------------------------------------------ */
+/* ---- statistics ---------------------------------------------------------- */
 typedef struct pn_dataset_stats {
     int num_classes;
     const char *class_name[8];
@@ -155,9 +155,7 @@ typedef struct pn_dataset_stats {
 } pn_dataset_stats;
 /* Counts per split and class (no decoding). PN_E_UNSUPPORTED over 8 classes. */
 pn_status pn_dataset_stats_get(const pn_dataset *ds, pn_dataset_stats *st, pn_error *err);
-/* Grouped bar chart (PLplot, pngcairo) of the counts, written atomically. */
-pn_status pn_dataset_stats_chart(const pn_dataset_stats *st, const char *title, const char *path,
-                                 pn_error *err);
+/* The bar chart of these counts is pn_dataset_stats_chart (pneumo/report.h). */
 
 #ifdef __cplusplus
 }

@@ -1,15 +1,22 @@
-/* pneumo: run outputs — metrics.json, predictions.csv, curves.png,
- * confusion.png, roc.png and report.html — each written atomically (a
- * failed write leaves no half file).
+/* pneumo: every file written for a reader (src/report/) — metrics.json,
+ * predictions.csv, curves.png, confusion.png, roc.png, report.html, the
+ * dataset chart of `pneumo stats` and the RGB PNG of a CAM overlay.
+ *
+ * Each is written atomically and checked (pn_afile): a failed write, a
+ * full disk included, leaves no file, whole or half, and the error names
+ * the file. Charts are drawn with cairo into an image surface (white page,
+ * DejaVu Sans) and streamed to PNG; every call is thread-safe.
  *
  * NaN metrics (undefined 0/0 ratios, AUC with one class) are written as
- * JSON null and as empty CSV/HTML cells ("n/a").
+ * JSON null and as "n/a" in the HTML tables and charts.
  */
 #ifndef PNEUMO_REPORT_H
 #define PNEUMO_REPORT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
+#include "pneumo/dataset.h"
 #include "pneumo/metrics.h"
 #include "pneumo/status.h"
 #include "pneumo/train.h"
@@ -53,23 +60,31 @@ pn_status pn_write_metrics_json(const char *path, const pn_run_report *rep, pn_e
 char *pn_metrics_json_string(const pn_metrics *m, const char *const *class_names);
 /* split,file,label,prob_<class>...,prediction (RFC 4180 quoting) */
 pn_status pn_write_predictions_csv(const char *path, const pn_run_report *rep, pn_error *err);
-/* Quote a CSV field into buf when it needs it. Returns buf. */
-const char *pn_csv_field(const char *s, char *buf, size_t bufsize);
 
-/* PLplot (pngcairo) plots. */
+/* curves.png: loss and accuracy per epoch, train vs val (1100x450). */
 pn_status pn_plot_curves(const char *path, const pn_epoch_stats *hist, int n, pn_error *err);
+/* confusion.png: counts and row percentages, true label by predicted, at
+ * m->threshold, with accuracy, sensitivity and specificity (520x500);
+ * title names the split (may be NULL). */
 pn_status pn_plot_confusion(const char *path, const pn_metrics *m, const char *const *class_names,
                             const char *title, pn_error *err);
+/* roc.png: the curve through pts (non-finite points skipped), the chance
+ * diagonal and the AUC (520x500; NaN auc: "undefined"). */
 pn_status pn_plot_roc(const char *path, const pn_roc_point *pts, size_t n, double auc,
                       const char *title, pn_error *err);
+
+/* Grouped bar chart of a dataset's class counts per split with their
+ * counts (`pneumo stats --chart`, 1000x640); title may be NULL. */
+pn_status pn_dataset_stats_chart(const pn_dataset_stats *st, const char *title, const char *path,
+                                 pn_error *err);
+
+/* 8-bit RGB PNG (H,W,3), written atomically with libpng. */
+pn_status pn_png_write_rgb(const char *path, const uint8_t *rgb, int W, int H, pn_error *err);
 
 /* report.html: one self-contained page (PNGs from dir embedded as base64
  * data URIs), settings, history, metrics tables. */
 pn_status pn_write_report_html(const char *path, const pn_run_report *rep, const char *png_dir,
                                pn_error *err);
-
-/* Base64 of n bytes into a malloc'ed NUL-terminated string (NULL on OOM). */
-char *pn_base64(const void *data, size_t n);
 
 #ifdef __cplusplus
 }

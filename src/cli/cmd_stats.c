@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "pneumo/dataset.h"
+#include "pneumo/report.h"
 
 static void help(FILE *f)
 {

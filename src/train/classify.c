@@ -8,6 +8,7 @@
 #include "pneumo/cam.h"
 #include "pneumo/head.h"
 #include "pneumo/predict.h"
+#include "pneumo/report.h"
 
 pn_status pn_classifier_open(pn_classifier *c, const char *model_path, int batch, int threads,
                              int bf16, int want_cam, pn_error *err)

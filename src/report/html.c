@@ -1,35 +1,23 @@
-/* report.html: one self-contained page; PNGs embedded as base64 data URIs. */
+/* report.html: one self-contained page; PNGs embedded as base64 data URIs
+ * (libcrypto's encoder). */
+#include <limits.h>
 #include <math.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "pneumo/report.h"
 #include "pneumo/util.h"
+#include "report/internal.h"
 
-char *pn_base64(const void *data, size_t n)
+char *pn__base64(const void *data, size_t n)
 {
-    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    const uint8_t *p = data;
-    char *out = malloc(4 * ((n + 2) / 3) + 1), *o = out;
+    if (n > (size_t)INT_MAX / 4 * 3) return NULL; /* EVP_EncodeBlock takes an int */
+    unsigned char *out = malloc(4 * ((n + 2) / 3) + 1);
     if (!out) return NULL;
-    size_t i = 0;
-    for (; i + 2 < n; i += 3) {
-        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
-        *o++ = tab[v >> 18];
-        *o++ = tab[(v >> 12) & 63];
-        *o++ = tab[(v >> 6) & 63];
-        *o++ = tab[v & 63];
-    }
-    if (i < n) {
-        uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0);
-        *o++ = tab[v >> 18];
-        *o++ = tab[(v >> 12) & 63];
-        *o++ = i + 1 < n ? tab[(v >> 6) & 63] : '=';
-        *o++ = '=';
-    }
-    *o = 0;
-    return out;
+    EVP_EncodeBlock(out, data, (int)n); /* writes the NUL too */
+    return (char *)out;
 }
 
 static void html_text(FILE *f, const char *s)
@@ -60,7 +48,7 @@ static void image(FILE *f, const char *dir, const char *name, const char *alt)
         fprintf(f, "<p class=na>(%s not available)</p>\n", name);
         return;
     }
-    char *b64 = pn_base64(buf, n);
+    char *b64 = pn__base64(buf, n);
     free(buf);
     if (!b64) return;
     fprintf(f, "<figure><img alt=\"%s\" src=\"data:image/png;base64,%s\"><figcaption>%s</figcaption></figure>\n",

@@ -4,8 +4,9 @@
 
 #include "pneumo/report.h"
 #include "pneumo/util.h"
+#include "report/internal.h"
 
-const char *pn_csv_field(const char *s, char *buf, size_t bufsize)
+const char *pn__csv_field(const char *s, char *buf, size_t bufsize)
 {
     if (!strpbrk(s, ",\"\r\n") && s[0] != ' ' && (!*s || s[strlen(s) - 1] != ' ')) {
         snprintf(buf, bufsize, "%s", s);
@@ -45,11 +46,11 @@ pn_status pn_write_predictions_csv(const char *path, const pn_run_report *rep, p
                 for (int c = 1; c < rep->classes; c++)
                     if (p[c] > p[pred]) pred = c;
             }
-            fprintf(af.f, "%s,", pn_csv_field(r->name, q, sizeof q));
-            fprintf(af.f, "%s,", pn_csv_field(r->files[i], q, sizeof q));
-            fprintf(af.f, "%s", pn_csv_field(rep->class_names[r->labels[i]], q, sizeof q));
+            fprintf(af.f, "%s,", pn__csv_field(r->name, q, sizeof q));
+            fprintf(af.f, "%s,", pn__csv_field(r->files[i], q, sizeof q));
+            fprintf(af.f, "%s", pn__csv_field(rep->class_names[r->labels[i]], q, sizeof q));
             for (int c = 0; c < rep->classes; c++) fprintf(af.f, ",%.6f", p[c]);
-            fprintf(af.f, ",%s\n", pn_csv_field(rep->class_names[pred], q, sizeof q));
+            fprintf(af.f, ",%s\n", pn__csv_field(rep->class_names[pred], q, sizeof q));
         }
     }
     return pn_afile_commit(&af, err);

@@ -1,0 +1,17 @@
+/* Helpers shared inside src/report/ (and its tests); not public API. */
+#ifndef PN_REPORT_INTERNAL_H
+#define PN_REPORT_INTERNAL_H
+
+#include <stddef.h>
+
+/* One CSV field (RFC 4180): s itself, or s in double quotes with quotes
+ * doubled when it holds a comma, quote, CR/LF or edge spaces. Written into
+ * buf (truncated to bufsize); returns buf. */
+const char *pn__csv_field(const char *s, char *buf, size_t bufsize);
+
+/* Base64 (RFC 4648, padded, no line breaks) of n bytes, by libcrypto's
+ * EVP_EncodeBlock, into a malloc'ed NUL-terminated string; NULL when out of
+ * memory or n is too large for it. */
+char *pn__base64(const void *data, size_t n);
+
+#endif
