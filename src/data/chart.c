@@ -60,10 +60,11 @@ static void draw_chart(void *vctx)
         }
     }
     /* legend: one coloured box per class */
-    PLINT opt[8], tcol[8], bcol[8], bpat[8], bsty[8];
-    PLFLT bscale[8], bwidth[8];
-    const char *text[8];
-    for (int c = 0; c < nc && c < 8; c++) {
+    PLINT opt[PN_MAX_CLASSES], tcol[PN_MAX_CLASSES], bcol[PN_MAX_CLASSES], bpat[PN_MAX_CLASSES],
+        bsty[PN_MAX_CLASSES];
+    PLFLT bscale[PN_MAX_CLASSES], bwidth[PN_MAX_CLASSES];
+    const char *text[PN_MAX_CLASSES];
+    for (int c = 0; c < nc && c < PN_MAX_CLASSES; c++) {
         opt[c] = PL_LEGEND_COLOR_BOX;
         tcol[c] = 1;
         bcol[c] = 2 + c % 8;

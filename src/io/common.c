@@ -117,36 +117,20 @@ pn_status pn_io_sd_push(pn_statedict *sd, const char *name, pn_dtype fdt, int nd
     if (ndim < 0 || ndim > PN_MAX_DIMS)
         return pn_error_set(err, PN_E_UNSUPPORTED, "tensor '%s': %d dimensions (at most %d)", name,
                             ndim, PN_MAX_DIMS);
-    if (sd->n == sd->cap) {
-        size_t cap = sd->cap ? sd->cap * 2 : 64;
-        pn_tensor *t = realloc(sd->t, cap * sizeof *t);
-        if (!t) return pn_error_set(err, PN_E_NOMEM, "out of memory adding tensor '%s'", name);
-        sd->t = t;
-        sd->cap = cap;
-    }
-    pn_dtype mdt = pn_io_mem_dtype(fdt);
-    pn_tensor *t = &sd->t[sd->n];
-    memset(t, 0, sizeof *t);
-    t->name = strdup(name);
-    t->data = malloc(numel ? numel * pn_dtype_size(mdt) : 1);
-    if (!t->name || !t->data) {
-        free(t->name);
-        free(t->data);
-        return pn_error_set(err, PN_E_NOMEM, "out of memory for tensor '%s' (%zu elements)", name,
+    pn_tensor *t;
+    pn_status st = pn_statedict_add(sd, name, pn_io_mem_dtype(fdt), ndim, shape, NULL, &t, err);
+    if (st) return st;
+    if (t->numel != numel) { /* the callers compute numel from the same shape */
+        pn_statedict_remove(sd, name);
+        return pn_error_set(err, PN_E_FORMAT, "tensor '%s': %zu elements for its shape", name,
                             numel);
     }
     if (numel && pn_io_convert(fdt, src, numel, t->data) != 0) {
-        free(t->name);
-        free(t->data);
+        pn_statedict_remove(sd, name);
         return pn_error_set(err, PN_E_FORMAT, "tensor '%s': bool data holds a byte other than 0/1",
                             name);
     }
-    t->dtype = mdt;
     t->file_dtype = fdt;
-    t->ndim = ndim;
-    for (int i = 0; i < ndim; i++) t->shape[i] = shape[i];
-    t->numel = numel;
-    sd->n++;
     return PN_OK;
 }
 
