@@ -4,7 +4,8 @@
  * bytes by padding the local header's extra field ("FB" + len + 'Z'...), so
  * storages can be mmapped; libzip gives no control over where data lands.
  * The format needed is small: stored (uncompressed) records, local headers
- * with sizes and CRC-32 up front, a central directory and the end record.
+ * with sizes and CRC-32 (zlib's crc32) up front, a central directory and the
+ * end record.
  * Files above 4 GiB (which would need ZIP64) are refused.
  *
  * Records (as torch.save writes them, archive name = file name without
@@ -15,10 +16,11 @@
  *   <ar>/byteorder    "little"
  *   <ar>/data/<k>     the raw little-endian bytes of tensor k
  *   <ar>/version      "3\n" */
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <zlib.h>
 
 #include "io/io_internal.h"
 #include "pneumo/util.h"
@@ -26,23 +28,10 @@
 
 #define ZIP_ALIGN 64
 
-static uint32_t crc_table[256];
-
-static void crc_init(void)
-{
-    for (uint32_t i = 0; i < 256; i++) {
-        uint32_t c = i;
-        for (int k = 0; k < 8; k++) c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
-        crc_table[i] = c;
-    }
-}
-
+/* zlib's CRC-32 (the zip one), over any size */
 static uint32_t crc32_buf(const void *p, size_t n)
 {
-    const uint8_t *b = p;
-    uint32_t c = 0xffffffffu;
-    for (size_t i = 0; i < n; i++) c = crc_table[(c ^ b[i]) & 0xff] ^ (c >> 8);
-    return c ^ 0xffffffffu;
+    return (uint32_t)crc32_z(0L, (const Bytef *)p, (z_size_t)n);
 }
 
 /* little-endian integers into a pn_iobuf */
@@ -146,8 +135,6 @@ static void archive_name(const char *path, char *out, size_t outsz)
 
 pn_status pn_pth_save(const char *path, const pn_statedict *sd, pn_error *err)
 {
-    static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
-    pthread_once(&crc_once, crc_init);
     for (size_t i = 0; i < sd->n; i++)
         if (sd->t[i].dtype != PN_F32 && sd->t[i].dtype != PN_I64)
             return pn_error_set(err, PN_E_ARG, "%s: tensor '%s' is %s in memory (float32 or int64 expected)",
