@@ -1,5 +1,5 @@
 /* Helpers for the fetch tests: the local HTTP server (tests/server/
- * fileserver.py on 127.0.0.1), zips built with libarchive, small file
+ * fileserver.py on 127.0.0.1), zips built with libzip, small file
  * utilities. Included by tests/test_fetch*.c only. */
 #ifndef PNEUMO_TEST_FETCH_UTIL_H
 #define PNEUMO_TEST_FETCH_UTIL_H
