@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "pneumo.h"
-#include "net/net.h"
+#include "cli/progress.h"
 
 #include "fetch_util.c"
 
@@ -152,7 +152,6 @@ static void url(char *out, size_t n, const fu_server *s, const char *path)
 static void quick_opts(pn_fetch_opts *o)
 {
     pn_fetch_opts_init(o);
-    o->progress = PN_PROGRESS_QUIET;
     o->retries = 0;
     o->backoff_s = 0.05;
     o->stall_timeout_s = 1;
@@ -184,7 +183,7 @@ static void test_weights_full_download(void **state)
     assert_int_equal(pn_fetch_find_weights_opts(&o, found, sizeof found, &err), PN_OK);
     assert_string_equal(found, want);
     /* the real prefix (f37072fd) doesn't match the fake file: not found */
-    assert_int_equal(pn_fetch_find_weights(found, sizeof found, &err), PN_E_NOTFOUND);
+    assert_int_equal(pn_fetch_find_weights_opts(NULL, found, sizeof found, &err), PN_E_NOTFOUND);
     assert_non_null(strstr(err.msg, "pneumo fetch weights"));
     assert_non_null(strstr(err.msg, "--weights FILE"));
     /* the environment variable is the URL when no option is given */
@@ -334,13 +333,20 @@ static void test_resume_bad_content_range(void **state)
     assert_true(fu_same(dest, g_weights));
 }
 
-/* Progress on stderr: a live line rewritten with \r (terminal), plain lines
- * (not a terminal), or nothing. */
-static char *capture_download(pn_progress mode)
+/* Progress on stderr, drawn by the CLI's drawer (src/cli/progress.c) from
+ * the library's reports: a live line rewritten with \r (terminal), plain
+ * lines (not a terminal), or nothing; without a callback the library itself
+ * prints nothing. */
+static char *capture_download(int mode)
 {
     pn_fetch_opts o;
     quick_opts(&o);
-    o.progress = mode;
+    pn_cli_progress bar;
+    if (mode >= 0) {
+        pn_cli_progress_init(&bar, (pn_cli_progress_mode)mode);
+        o.progress = pn_cli_fetch_progress;
+        o.progress_user = &bar;
+    }
     char u[256], dest[4096], log[4096];
     url(u, sizeof u, &g_a, "/weights.pth");
     path2(dest, sizeof dest, g_work, "w.pth");
@@ -365,17 +371,23 @@ static char *capture_download(pn_progress mode)
 static void test_progress_output(void **state)
 {
     (void)state;
-    char *bar = capture_download(PN_PROGRESS_BAR);
+    char *bar = capture_download(PN_CLI_BAR);
     assert_non_null(strstr(bar, "\rw.pth: 300.0 KiB / 300.0 KiB (100%)"));
     assert_non_null(strstr(bar, "/s  ETA "));
-    char *lines = capture_download(PN_PROGRESS_LINES);
+    char *lines = capture_download(PN_CLI_LINES);
     assert_null(strchr(lines, '\r'));
     assert_non_null(strstr(lines, "w.pth: 300.0 KiB / 300.0 KiB (100%)"));
-    char *quiet = capture_download(PN_PROGRESS_QUIET);
+    /* the 100% line once, not again at the end */
+    const char *first = strstr(lines, "(100%)");
+    assert_null(strstr(first + 1, "(100%)"));
+    char *quiet = capture_download(PN_CLI_QUIET);
     assert_string_equal(quiet, "");
+    char *none = capture_download(-1); /* no callback: the library is silent */
+    assert_string_equal(none, "");
     free(bar);
     free(lines);
     free(quiet);
+    free(none);
 }
 
 /* Two downloads of the same file at once: the second stops (the .part is
@@ -553,7 +565,7 @@ static void test_kaggle_download_redirect(void **state)
     char dir[4200];
     path2(dir, sizeof dir, g_work, "xdg/pneumo/datasets");
     assert_string_equal(fu_list(dir, list, sizeof list), "chest-xray-pneumonia"); /* zip removed */
-    assert_int_equal(pn_fetch_find_dataset(want, sizeof want, &err), PN_OK);
+    assert_int_equal(pn_fetch_find_dataset_opts(NULL, want, sizeof want, &err), PN_OK);
     assert_string_equal(want, path);
 }
 
@@ -829,7 +841,7 @@ static void test_reuse_kagglehub(void **state)
     snprintf(dup, sizeof dup, "%s/chest_xray", v2); /* Kaggle's nested duplicate */
     make_layout(dup);
     pn_error err = {0};
-    assert_int_equal(pn_fetch_find_dataset(path, sizeof path, &err), PN_OK);
+    assert_int_equal(pn_fetch_find_dataset_opts(NULL, path, sizeof path, &err), PN_OK);
     assert_string_equal(path, v2);
     /* pn_fetch_dataset reuses it without a request */
     pn_fetch_opts o;
@@ -853,11 +865,11 @@ static void test_reuse_kagglehub(void **state)
     snprintf(v3, sizeof v3, "%s/datasets/paultimothymooney/chest-xray-pneumonia/versions/1", hub);
     make_layout(v3); /* train/ etc. directly in the version folder */
     setenv("KAGGLEHUB_CACHE", hub, 1);
-    assert_int_equal(pn_fetch_find_dataset(path, sizeof path, &err), PN_OK);
+    assert_int_equal(pn_fetch_find_dataset_opts(NULL, path, sizeof path, &err), PN_OK);
     assert_string_equal(path, v3);
     /* nothing anywhere: the message says how to get it */
     setenv("KAGGLEHUB_CACHE", "/nonexistent", 1);
-    assert_int_equal(pn_fetch_find_dataset(path, sizeof path, &err), PN_E_NOTFOUND);
+    assert_int_equal(pn_fetch_find_dataset_opts(NULL, path, sizeof path, &err), PN_E_NOTFOUND);
     assert_non_null(strstr(err.msg, "pneumo fetch dataset --from chest-xray-pneumonia.zip"));
     assert_non_null(strstr(err.msg, "--data DIR"));
 }
@@ -942,19 +954,6 @@ static void test_kaggle_credentials(void **state)
 
 /* ---- a full disk: a 256 KiB tmpfs (needs root; skipped otherwise) ----------- */
 /* ---- helpers --------------------------------------------------------------- */
-static void test_parent_dir(void **state)
-{
-    (void)state;
-    char d[16];
-    const char *cases[][2] = {{"a/b/c", "a/b"}, {"a/b/", "a"},  {"a//", "."}, {"x", "."},
-                              {"/x", "/"},       {"/x/", "/"},  {"/", "/"},  {"./d", "."}};
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        assert_int_equal(pn_net_parent_dir(cases[i][0], d, sizeof d), 0);
-        if (strcmp(d, cases[i][1])) fail_msg("parent of '%s': got '%s', want '%s'", cases[i][0], d, cases[i][1]);
-    }
-    assert_int_equal(pn_net_parent_dir("0123456789abcdef/x", d, sizeof d), -1);
-}
-
 static void test_disk_full(void **state)
 {
     (void)state;
@@ -1032,7 +1031,6 @@ int main(void)
         cmocka_unit_test_setup(test_reuse_torch_cache, setup),
         cmocka_unit_test_setup(test_kaggle_credentials, setup),
         cmocka_unit_test_setup(test_disk_full, setup),
-        cmocka_unit_test(test_parent_dir),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
