@@ -19,6 +19,7 @@
 
 #include "pneumo.h"
 #include "cli/progress.h"
+#include "net/net.h"
 
 #include "fetch_util.c"
 
@@ -644,7 +645,7 @@ static void expect_refused(const fu_entry *e, size_t n, const char *why)
     fu_make_zip(zip, e, n);
     path2(dest, sizeof dest, g_work, "out/ds");
     pn_error err = {0};
-    assert_int_equal(pn_unpack_dataset(zip, dest, &err), PN_E_FORMAT);
+    assert_int_equal(pn__unpack_dataset(zip, dest, &err), PN_E_FORMAT);
     if (!strstr(err.msg, why)) fail_msg("message '%s' lacks '%s'", err.msg, why);
     /* nothing written: not the destination, no temporary, nothing outside */
     char out[4096];
@@ -700,18 +701,18 @@ static void test_zip_corrupt(void **state)
     memcpy(c, z, n);
     for (size_t i = 2000; i < 2100; i++) c[i] ^= 0x5a;
     fu_write(zip, c, n);
-    assert_int_equal(pn_unpack_dataset(zip, dest, &err), PN_E_FORMAT);
+    assert_int_equal(pn__unpack_dataset(zip, dest, &err), PN_E_FORMAT);
     assert_non_null(strstr(err.msg, "corrupt zip"));
     assert_string_equal(fu_list(out, list, sizeof list), "");
     /* truncated to half */
     fu_write(zip, z, n / 2);
-    assert_int_equal(pn_unpack_dataset(zip, dest, &err), PN_E_FORMAT);
+    assert_int_equal(pn__unpack_dataset(zip, dest, &err), PN_E_FORMAT);
     if (strstr(err.msg, "(null)") || !strstr(err.msg, "truncated"))
         fail_msg("truncated zip: '%s' should say truncated, with no (null)", err.msg);
     assert_string_equal(fu_list(out, list, sizeof list), "");
     /* not a zip at all */
     fu_write(zip, "this is not a zip file at all, just text", 40);
-    assert_int_equal(pn_unpack_dataset(zip, dest, &err), PN_E_FORMAT);
+    assert_int_equal(pn__unpack_dataset(zip, dest, &err), PN_E_FORMAT);
     assert_non_null(strstr(err.msg, zip));
     assert_string_equal(fu_list(out, list, sizeof list), "");
     free(c);
@@ -719,7 +720,7 @@ static void test_zip_corrupt(void **state)
     /* a fine zip without the layout */
     fu_entry e[] = {{"photos/cat.jpeg", FU_FILE, NULL, "meow"}};
     fu_make_zip(zip, e, 1);
-    assert_int_equal(pn_unpack_dataset(zip, dest, &err), PN_E_FORMAT);
+    assert_int_equal(pn__unpack_dataset(zip, dest, &err), PN_E_FORMAT);
     assert_non_null(strstr(err.msg, "NORMAL"));
     assert_string_equal(fu_list(out, list, sizeof list), "");
     /* a downloaded corrupt zip is removed so the next run fetches it again */
@@ -770,7 +771,7 @@ static void test_from_zip(void **state)
     o.force = 1;
     assert_int_equal(pn_fetch_dataset(&o, path, sizeof path, &err), PN_OK);
     assert_false(pn_path_exists(f));
-    assert_true(pn_fetch_layout_ok(path));
+    assert_true(pn__fetch_layout_ok(path));
     char dir[4200];
     path2(dir, sizeof dir, g_work, "xdg/pneumo/datasets");
     assert_string_equal(fu_list(dir, list, sizeof list), "chest-xray-pneumonia");
@@ -917,7 +918,7 @@ static void test_kaggle_credentials(void **state)
     (void)state;
     char user[64], key[64], src[4096], json[4200];
     pn_error err = {0};
-    assert_int_equal(pn_kaggle_credentials(user, sizeof user, key, sizeof key, src, sizeof src,
+    assert_int_equal(pn__kaggle_credentials(user, sizeof user, key, sizeof key, src, sizeof src,
                                            &err),
                      PN_E_NOTFOUND);
     /* ~/.kaggle/kaggle.json */
@@ -925,7 +926,7 @@ static void test_kaggle_credentials(void **state)
     mkdir(json, 0700);
     strcat(json, "/kaggle.json");
     fu_write(json, "{\"username\":\"bob\",\"key\":\"k1\"}", 30);
-    assert_int_equal(pn_kaggle_credentials(user, sizeof user, key, sizeof key, src, sizeof src,
+    assert_int_equal(pn__kaggle_credentials(user, sizeof user, key, sizeof key, src, sizeof src,
                                            &err),
                      PN_OK);
     assert_string_equal(user, "bob");
@@ -934,7 +935,7 @@ static void test_kaggle_credentials(void **state)
     /* the environment wins */
     setenv("KAGGLE_USERNAME", "eve", 1);
     setenv("KAGGLE_KEY", "k2", 1);
-    assert_int_equal(pn_kaggle_credentials(user, sizeof user, key, sizeof key, src, sizeof src,
+    assert_int_equal(pn__kaggle_credentials(user, sizeof user, key, sizeof key, src, sizeof src,
                                            &err),
                      PN_OK);
     assert_string_equal(user, "eve");
@@ -942,12 +943,12 @@ static void test_kaggle_credentials(void **state)
     unsetenv("KAGGLE_KEY");
     /* broken files */
     fu_write(json, "{\"username\":\"bob\"}", 18);
-    assert_int_equal(pn_kaggle_credentials(user, sizeof user, key, sizeof key, src, sizeof src,
+    assert_int_equal(pn__kaggle_credentials(user, sizeof user, key, sizeof key, src, sizeof src,
                                            &err),
                      PN_E_FORMAT);
     assert_non_null(strstr(err.msg, json));
     fu_write(json, "not json", 8);
-    assert_int_equal(pn_kaggle_credentials(user, sizeof user, key, sizeof key, src, sizeof src,
+    assert_int_equal(pn__kaggle_credentials(user, sizeof user, key, sizeof key, src, sizeof src,
                                            &err),
                      PN_E_FORMAT);
 }
@@ -988,7 +989,7 @@ static void test_disk_full(void **state)
     char dest[4200];
     path2(dest, sizeof dest, mnt, "ds");
     pn_error err2 = {0};
-    pn_status st2 = pn_unpack_dataset(g_zip, dest, &err2);
+    pn_status st2 = pn__unpack_dataset(g_zip, dest, &err2);
     fu_list(mnt, list, sizeof list);
     umount(mnt);
     assert_int_equal(st0, PN_E_IO);

@@ -112,13 +112,6 @@ pn_status pn_fetch_weights(const pn_fetch_opts *o, char *path, size_t n, pn_erro
 
 /* ---- building blocks ----------------------------------------------------- */
 
-/* Basic-auth credentials for Kaggle: KAGGLE_USERNAME + KAGGLE_KEY, else
- * $KAGGLE_CONFIG_DIR/kaggle.json or ~/.kaggle/kaggle.json. PN_E_NOTFOUND when
- * none (anonymous); PN_E_FORMAT for a broken kaggle.json. `source` says where
- * they came from. */
-pn_status pn_kaggle_credentials(char *user, size_t user_n, char *key, size_t key_n,
-                                char *source, size_t source_n, pn_error *err);
-
 /* Download url to dest_path: data goes to "<dest_path>.part" (resumed with
  * Range when it exists), is checked (size, o->expected_sha256_prefix with no
  * default) and renamed to dest_path. userpwd: "user:key" for HTTP basic auth
@@ -126,16 +119,6 @@ pn_status pn_kaggle_credentials(char *user, size_t user_n, char *key, size_t key
  * checksum, a write error or a server error nothing is left. */
 pn_status pn_download(const pn_fetch_opts *o, const char *url, const char *userpwd,
                       const char *dest_path, pn_error *err);
-
-/* Unpack the data set zip into dest (which must not exist): entries are
- * checked first (no ../, absolute paths or links; total size against free
- * space), __MACOSX/ is skipped, the folder holding train/ val/ test/ (also
- * when nested, e.g. chest_xray/ or chest_xray/chest_xray/) is extracted into a
- * temporary folder beside dest and renamed to dest. */
-pn_status pn_unpack_dataset(const char *zip_path, const char *dest, pn_error *err);
-
-/* 1 when dir holds {train,val,test}/{NORMAL,PNEUMONIA}/ folders. */
-int pn_fetch_layout_ok(const char *dir);
 
 #ifdef __cplusplus
 }

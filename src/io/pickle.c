@@ -328,7 +328,7 @@ pn_status pk_run(pk_vm *vm, const uint8_t *buf, size_t n, size_t *used, pk_value
             break;
         case 'r': /* LONG_BINPUT */
             NEED(4);
-            if ((st = memo_put(vm, op_pos, pn_le32(buf + i), n))) return st;
+            if ((st = memo_put(vm, op_pos, pn__le32(buf + i), n))) return st;
             i += 4;
             break;
         case 0x94: /* MEMOIZE */
@@ -342,7 +342,7 @@ pn_status pk_run(pk_vm *vm, const uint8_t *buf, size_t n, size_t *used, pk_value
                 idx = buf[i++];
             } else {
                 NEED(4);
-                idx = pn_le32(buf + i);
+                idx = pn__le32(buf + i);
                 i += 4;
             }
             if (idx >= vm->nmemo || !vm->memo[idx])
@@ -432,14 +432,14 @@ pn_status pk_run(pk_vm *vm, const uint8_t *buf, size_t n, size_t *used, pk_value
         case 'M': /* BININT2 */
             NEED(2);
             v = newval(vm, PK_INT);
-            if (v) v->u.i = pn_le16(buf + i);
+            if (v) v->u.i = pn__le16(buf + i);
             i += 2;
             PUSH(v);
             break;
         case 'J': /* BININT */
             NEED(4);
             v = newval(vm, PK_INT);
-            if (v) v->u.i = (int32_t)pn_le32(buf + i);
+            if (v) v->u.i = (int32_t)pn__le32(buf + i);
             i += 4;
             PUSH(v);
             break;
@@ -485,7 +485,7 @@ pn_status pk_run(pk_vm *vm, const uint8_t *buf, size_t n, size_t *used, pk_value
             size_t k;
             if (op == 'X' || op == 'T') {
                 NEED(4);
-                k = pn_le32(buf + i);
+                k = pn__le32(buf + i);
                 i += 4;
             } else {
                 NEED(1);

@@ -199,7 +199,7 @@ static pn_status build_sd(const pk_value *d, sref *s, size_t ns, zip_t *za, cons
                                 "%s: tensor '%s': offset %lld + %zu elements run past its storage "
                                 "'%s' of %lld elements",
                                 file, name, (long long)off, numel, r->key, (long long)r->numel);
-        pn_status st = pn_io_sd_push(sd, name, (pn_dtype)r->dtype, ndim, shape, numel,
+        pn_status st = pn__io_sd_push(sd, name, (pn_dtype)r->dtype, ndim, shape, numel,
                                      r->data + (size_t)off * esz, err);
         if (st) return pn_error_prefix(err, "%s: ", file);
         if (r->owned && --r->uses == 0) {
@@ -454,7 +454,7 @@ static pn_status load_legacy(const uint8_t *buf, size_t n, const char *file, pn_
             st = pn_error_set(err, PN_E_FORMAT, "%s: truncated: storage '%s' is missing", file, r->key);
             goto done;
         }
-        int64_t numel = (int64_t)pn_le64(buf + pos);
+        int64_t numel = (int64_t)pn__le64(buf + pos);
         pos += 8;
         uint64_t want = storage_bytes(r);
         if (want == (uint64_t)-1) {
@@ -509,5 +509,5 @@ pn_status pn_pth_load_mem(const void *buf, size_t n, const char *file, pn_stated
 
 pn_status pn_pth_load(const char *path, pn_statedict *sd, pn_error *err)
 {
-    return pn_io_load_path(path, pn_pth_load_mem, sd, err);
+    return pn__io_load_path(path, pn_pth_load_mem, sd, err);
 }

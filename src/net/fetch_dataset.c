@@ -62,7 +62,7 @@ static void free_names(char **v, size_t n)
 static int find_layout_at(const char *dir, int depth, char *out, size_t n)
 {
     if (depth == 0) {
-        if (!pn_fetch_layout_ok(dir)) return 0;
+        if (!pn__fetch_layout_ok(dir)) return 0;
         return snprintf(out, n, "%s", dir) < (int)n;
     }
     size_t k;
@@ -130,7 +130,7 @@ pn_status pn_fetch_find_dataset_opts(const pn_fetch_opts *o, char *path, size_t 
     pn_status st = pn__net_dest_dir(o, "datasets", dir, sizeof dir, err);
     if (st) return st;
     snprintf(ours, sizeof ours, "%s/" PN_DATASET_DIR, dir);
-    if (pn_fetch_layout_ok(ours)) return pn__net_copy_path(path, n, ours, ours, err);
+    if (pn__fetch_layout_ok(ours)) return pn__net_copy_path(path, n, ours, ours, err);
     int reuse = !(o && (o->no_reuse || (o->dest_dir && *o->dest_dir)));
     if (reuse && find_kagglehub(path, n, hub, sizeof hub)) return PN_OK;
     return pn_error_set(err, PN_E_NOTFOUND,
@@ -163,7 +163,7 @@ static void cleanup_stale(const char *dir, const char *final)
         if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue; /* alive (or unknown) */
         if (snprintf(p, sizeof p, "%s/%s", dir, e->d_name) >= (int)sizeof p) continue;
         if (!strncmp(e->d_name + bl, "old.", 4) && !pn_path_exists(final) &&
-            pn_fetch_layout_ok(p) && rename(p, final) == 0)
+            pn__fetch_layout_ok(p) && rename(p, final) == 0)
             continue;
         if (!strncmp(e->d_name + bl, "old.", 4) || !strncmp(e->d_name + bl, "new.", 4) ||
             strstr(e->d_name + bl, "unpack."))
@@ -177,16 +177,16 @@ static pn_status install(const char *zip, const char *dir, const char *final, in
                          pn_error *err)
 {
     cleanup_stale(dir, final);
-    if (!pn_path_exists(final)) return pn_unpack_dataset(zip, final, err);
+    if (!pn_path_exists(final)) return pn__unpack_dataset(zip, final, err);
     if (!replace) {
-        if (pn_fetch_layout_ok(final)) return PN_OK; /* put back by cleanup_stale */
+        if (pn__fetch_layout_ok(final)) return PN_OK; /* put back by cleanup_stale */
         return pn_error_set(err, PN_E_ARG, "%s already exists (--force replaces it)", final);
     }
     char fresh[4300], old[4300];
     snprintf(fresh, sizeof fresh, "%s.new.%ld", final, (long)getpid());
     snprintf(old, sizeof old, "%s.old.%ld", final, (long)getpid());
     pn__rmtree(fresh);
-    pn_status st = pn_unpack_dataset(zip, fresh, err);
+    pn_status st = pn__unpack_dataset(zip, fresh, err);
     if (st) return st;
     if (rename(final, old) != 0) {
         st = pn_error_set(err, PN_E_IO, "%s: cannot move aside: %s", final, strerror(errno));
@@ -216,7 +216,7 @@ pn_status pn_fetch_dataset(const pn_fetch_opts *o, char *path, size_t n, pn_erro
     snprintf(final, sizeof final, "%s/" PN_DATASET_DIR, dir);
 
     if (o->from_zip && *o->from_zip) {
-        if (!o->force && pn_fetch_layout_ok(final))
+        if (!o->force && pn__fetch_layout_ok(final))
             return pn__net_copy_path(path, n, final, final, err);
         if ((st = pn_mkdirs(dir, err))) return st;
         st = install(o->from_zip, dir, final, o->force, err);
@@ -232,7 +232,7 @@ pn_status pn_fetch_dataset(const pn_fetch_opts *o, char *path, size_t n, pn_erro
     if (!pn_path_exists(zip)) { /* a complete zip from an earlier run is reused */
         char user[256], key[256], source[4200], userpwd[520];
         pn_error cerr = {0};
-        pn_status cs = pn_kaggle_credentials(user, sizeof user, key, sizeof key, source,
+        pn_status cs = pn__kaggle_credentials(user, sizeof user, key, sizeof key, source,
                                              sizeof source, &cerr);
         if (cs && cs != PN_E_NOTFOUND) return pn_error_set(err, cs, "%s", cerr.msg);
         if (!cs) snprintf(userpwd, sizeof userpwd, "%s:%s", user, key);

@@ -28,4 +28,21 @@ void pn__net_report(const pn_fetch_opts *o, pn_fetch_event_kind kind, const char
 void pn__net_note(const pn_fetch_opts *o, const char *label, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Basic-auth credentials for Kaggle: KAGGLE_USERNAME + KAGGLE_KEY, else
+ * $KAGGLE_CONFIG_DIR/kaggle.json or ~/.kaggle/kaggle.json. PN_E_NOTFOUND when
+ * none (anonymous); PN_E_FORMAT for a broken kaggle.json. `source` says where
+ * they came from. */
+pn_status pn__kaggle_credentials(char *user, size_t user_n, char *key, size_t key_n,
+                                 char *source, size_t source_n, pn_error *err);
+
+/* Unpack the data set zip into dest (which must not exist): entries are
+ * checked first (no ../, absolute paths or links; total size against free
+ * space), __MACOSX/ is skipped, the folder holding train/ val/ test/ (also
+ * when nested, e.g. chest_xray/ or chest_xray/chest_xray/) is extracted into a
+ * temporary folder beside dest and renamed to dest. */
+pn_status pn__unpack_dataset(const char *zip_path, const char *dest, pn_error *err);
+
+/* 1 when dir holds {train,val,test}/{NORMAL,PNEUMONIA}/ folders. */
+int pn__fetch_layout_ok(const char *dir);
+
 #endif

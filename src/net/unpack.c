@@ -21,7 +21,7 @@
 static const char *splits[] = {"train", "val", "test"};
 static const char *classes[] = {"NORMAL", "PNEUMONIA"};
 
-int pn_fetch_layout_ok(const char *dir)
+int pn__fetch_layout_ok(const char *dir)
 {
     char p[4096];
     for (int s = 0; s < 3; s++)
@@ -337,7 +337,7 @@ static pn_status extract(const char *zip, const char *prefix, const char *tmp, p
     return st;
 }
 
-pn_status pn_unpack_dataset(const char *zip_path, const char *dest, pn_error *err)
+pn_status pn__unpack_dataset(const char *zip_path, const char *dest, pn_error *err)
 {
     if (!zip_path || !dest || !*dest) return pn_error_set(err, PN_E_ARG, "unpack: missing path");
     struct stat sb;
@@ -368,7 +368,7 @@ pn_status pn_unpack_dataset(const char *zip_path, const char *dest, pn_error *er
     if (mkdir(tmp, 0755) != 0)
         return pn_error_set(err, PN_E_IO, "%s: cannot create: %s", tmp, strerror(errno));
     st = extract(zip_path, prefix, tmp, err);
-    if (!st && !pn_fetch_layout_ok(tmp))
+    if (!st && !pn__fetch_layout_ok(tmp))
         st = pn_error_set(err, PN_E_FORMAT,
                           "%s: the unpacked folder has no train/, val/ and test/ each with "
                           "NORMAL/ and PNEUMONIA/",
