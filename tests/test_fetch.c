@@ -615,6 +615,10 @@ static void test_no_network(void **state)
     assert_int_equal(pn_fetch_dataset(&o, path, sizeof path, &err), PN_E_NET);
     assert_non_null(strstr(err.msg, "pneumo fetch dataset --from chest-xray-pneumonia.zip"));
     assert_non_null(strstr(err.msg, "--data DIR"));
+    /* without an error struct the status is still the failure */
+    assert_int_equal(pn_fetch_dataset(&o, path, sizeof path, NULL), PN_E_NET);
+    o.url = u;
+    assert_int_equal(pn_fetch_weights(&o, path, sizeof path, NULL), PN_E_NET);
 }
 
 static void test_proxy_error(void **state)

@@ -201,7 +201,10 @@ static pn_status build_sd(const pn__pk_value *d, sref *s, size_t ns, zip_t *za, 
                                 file, name, (long long)off, numel, r->key, (long long)r->numel);
         pn_status st = pn__io_sd_push(sd, name, (pn_dtype)r->dtype, ndim, shape, numel,
                                      r->data + (size_t)off * esz, err);
-        if (st) return pn_error_prefix(err, "%s: ", file);
+        if (st) {
+            pn_error_prefix(err, "%s: ", file);
+            return st; /* (err may be NULL) */
+        }
         if (r->owned && --r->uses == 0) {
             free(r->owned);
             r->owned = NULL;

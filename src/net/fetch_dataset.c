@@ -242,25 +242,27 @@ pn_status pn_fetch_dataset(const pn_fetch_opts *o, char *path, size_t n, pn_erro
         st = pn__net_download(o, url, cs ? NULL : userpwd, zip, &code, err);
         if (st == PN_E_NET && (code == 401 || code == 403)) {
             if (cs)
-                return pn_error_prefix(err,
-                                       "Kaggle refused an anonymous download; set KAGGLE_USERNAME "
-                                       "and KAGGLE_KEY, or save your Kaggle API token (kaggle.com "
-                                       "> Settings > API > Create New Token) as "
-                                       "~/.kaggle/kaggle.json; or " OFFLINE_HINT "; the server "
-                                       "said: ");
-            return pn_error_prefix(err,
-                                   "Kaggle rejected the credentials from %s; check the username "
-                                   "and key (kaggle.com > Settings > API > Create New Token); "
-                                   "or " OFFLINE_HINT "; the server said: ",
-                                   source);
+                pn_error_prefix(err,
+                                "Kaggle refused an anonymous download; set KAGGLE_USERNAME and "
+                                "KAGGLE_KEY, or save your Kaggle API token (kaggle.com > Settings "
+                                "> API > Create New Token) as ~/.kaggle/kaggle.json; or " OFFLINE_HINT
+                                "; the server said: ");
+            else
+                pn_error_prefix(err,
+                                "Kaggle rejected the credentials from %s; check the username and "
+                                "key (kaggle.com > Settings > API > Create New Token); or " OFFLINE_HINT
+                                "; the server said: ",
+                                source);
+            return st;
         }
-        if (st == PN_E_NET) return pn_error_prefix(err, "%s; the download failed: ", OFFLINE_HINT);
+        if (st == PN_E_NET) pn_error_prefix(err, "%s; the download failed: ", OFFLINE_HINT);
         if (st) return st;
     }
     st = install(zip, dir, final, o->force, err);
     if (st == PN_E_FORMAT) {
         unlink(zip); /* a broken download: the next run fetches it again */
-        return pn_error_prefix(err, "the downloaded zip was removed: ");
+        pn_error_prefix(err, "the downloaded zip was removed: ");
+        return st;
     }
     if (st) return st;
     if (!o->keep_archive) unlink(zip);

@@ -83,11 +83,11 @@ pn_status pn_fetch_weights(const pn_fetch_opts *o, char *path, size_t n, pn_erro
     long code;
     st = pn__net_download(&opts, url, NULL, dest, &code, err);
     if (st == PN_E_NET)
-        return pn_error_prefix(err,
-                               "without network: download " PN_WEIGHTS_URL
-                               " by hand and pass it to 'pneumo train --weights FILE' (or save"
-                               " it as %s); the download failed: ",
-                               dest);
+        pn_error_prefix(err,
+                        "without network: download " PN_WEIGHTS_URL
+                        " by hand and pass it to 'pneumo train --weights FILE' (or save it as "
+                        "%s); the download failed: ",
+                        dest);
     if (st) return st;
     return pn__net_copy_path(path, n, dest, dest, err);
 }
