@@ -140,7 +140,9 @@ void fu_make_zip(const char *path, const fu_entry *e, size_t n)
             assert_non_null(src);
             idx = zip_file_add(z, e[i].name, src, ZIP_FL_ENC_UTF_8);
             if (idx < 0) zip_source_free(src);
-            mode = e[i].kind == FU_SYMLINK ? S_IFLNK | 0777 : S_IFREG | 0644;
+            mode = e[i].kind == FU_SYMLINK ? S_IFLNK | 0777
+                   : e[i].kind == FU_FIFO  ? S_IFIFO | 0644
+                                           : S_IFREG | 0644;
         }
         if (idx < 0) fail_msg("%s: cannot add '%s': %s", path, e[i].name, zip_strerror(z));
         assert_int_equal(zip_file_set_external_attributes(z, (zip_uint64_t)idx, 0,

@@ -686,8 +686,11 @@ static void test_zip_links_refused(void **state)
     fu_entry e[] = {{"chest_xray/train/NORMAL/a.jpeg", FU_FILE, NULL, "a"},
                     {"chest_xray/train/NORMAL/link.jpeg", FU_SYMLINK, NULL, "/etc/passwd"}};
     expect_refused(e, 2, "symbolic link");
-    /* (zip has no hard links: libarchive writes them as plain files, so the
-     * hard-link refusal can't be exercised with a zip) */
+    /* a FIFO (Unix mode in the external attributes) is no file either; zip
+     * itself has no hard-link entries */
+    fu_entry f[] = {{"chest_xray/train/NORMAL/a.jpeg", FU_FILE, NULL, "a"},
+                    {"chest_xray/train/NORMAL/fifo", FU_FIFO, NULL, ""}};
+    expect_refused(f, 2, "not a file or folder");
 }
 
 static void test_zip_corrupt(void **state)
