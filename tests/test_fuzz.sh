@@ -13,7 +13,10 @@ if ! command -v "$CC" >/dev/null 2>&1; then
 fi
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-if ! ${MAKE:-make} --no-print-directory fuzz FUZZ_CC="$CC" FUZZ_SECONDS="${FUZZ_SECONDS:-3}" >"$log" 2>&1; then
+# a make of its own (not the jobserver or the variables of a calling make test /
+# make asan): the fuzz build always goes to build-fuzz/ with clang's flags
+if ! env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL ${MAKE:-make} --no-print-directory -j2 fuzz \
+    FUZZ_CC="$CC" FUZZ_SECONDS="${FUZZ_SECONDS:-3}" >"$log" 2>&1; then
     tail -n 60 "$log"
     echo "FAIL: make fuzz"
     exit 1
