@@ -4,16 +4,17 @@
 #   make test       build and run every test; ends with "N passed, N failed"
 #   make asan       the same tests under AddressSanitizer + UBSan (build-asan/)
 #   make bench      benchmarks, pneumo beside PyTorch in the same run
-#   make fuzz       libFuzzer targets (clang), FUZZ_SECONDS each
+#   make fuzz       libFuzzer targets (clang, build-fuzz/), FUZZ_SECONDS each;
+#                   make test runs each for 3 s (tests/test_fuzz.sh)
 #   make deps       install the Debian packages (uses sudo when not root)
 #
 # WERROR=1 turns warnings into errors (CI does this).
 
 CC      ?= gcc
 BUILD   ?= build
-PKGS    := libjpeg libpng libzip libcjson libcurl libarchive cairo libcrypto
+PKGS    := libjpeg libpng libzip zlib libcjson libcurl cairo libcrypto
 DEBS    := build-essential pkg-config libdnnl-dev libjpeg62-turbo-dev libpng-dev libzip-dev \
-           libcjson-dev libcurl4-openssl-dev libarchive-dev libcairo2-dev fonts-dejavu-core \
+           zlib1g-dev libcjson-dev libcurl4-openssl-dev libcairo2-dev fonts-dejavu-core \
            libssl-dev libcmocka-dev clang libclang-rt-dev python3 python3-torch python3-torchvision \
            python3-pil python3-numpy
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -44,9 +45,14 @@ TUTIL_OBJ:= $(TUTIL_SRC:%.c=$(BUILD)/%.o)
 TESTS    := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 LIB      := $(BUILD)/libpneumo.a
 BIN      := $(BUILD)/pneumo
+# src/core (libc + libcrypto only) on its own, for the fuzz targets
+CORE_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(sort $(wildcard src/core/*.c)))
+CORE_LIB := $(BUILD)/libpneumo_core.a
+# the CLI without main(), so tests can link its drawer and option table
+CLI_LIB  := $(BUILD)/libpneumo_cli.a
 
-.PHONY: all test asan bench fuzz deps clean check-deps
-all: $(BIN)
+.PHONY: all test asan bench fuzz fuzz-bins deps clean check-deps
+all: $(BIN) $(CORE_LIB)
 
 $(BUILD)/src/data/%.o: ALL_CFLAGS += $(PARITY_CFLAGS)
 $(BUILD)/tests/%.o: ALL_CFLAGS += -Itests/util
@@ -59,12 +65,20 @@ $(LIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
+$(CORE_LIB): $(CORE_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(CLI_LIB): $(filter-out $(BUILD)/src/cli/main.o,$(CLI_OBJ))
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
 $(BIN): $(CLI_OBJ) $(LIB)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJ) $(LIB) $(LDLIBS)
 
 .SECONDARY:
-$(BUILD)/tests/%: $(BUILD)/tests/%.o $(TUTIL_OBJ) $(LIB)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(TUTIL_OBJ) $(LIB) $(LDLIBS) -lcmocka
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(TUTIL_OBJ) $(CLI_LIB) $(LIB)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(TUTIL_OBJ) $(CLI_LIB) $(LIB) $(LDLIBS) -lcmocka
 
 # Tests read ../shared/data (override with PNEUMO_DATA) and Debian's python3.
 test: $(BIN) $(TESTS)
@@ -76,9 +90,32 @@ asan:
 bench: $(BIN)
 	@BUILD=$(BUILD) bench/run.sh
 
+# libFuzzer targets: clang, ASan + UBSan, objects in build-fuzz/ built by
+# the rules above (no folder globbing: each target links the objects of the
+# code it fuzzes and libpneumo_core.a). fuzz/run.sh runs them.
 FUZZ_SECONDS ?= 60
+FUZZ_CC      ?= clang
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_TARGETS := pickle pth safetensors image npy
+IO_OBJ       := $(patsubst %.c,$(BUILD)/%.o,$(sort $(wildcard src/io/*.c)))
+IMAGE_OBJ    := $(addprefix $(BUILD)/src/data/,image.o jpeg.o png.o resize.o)
+NPY_OBJ      := $(BUILD)/src/data/npy.o
+FUZZ_IO_LIBS := $(shell pkg-config --libs libzip zlib libcjson libcrypto 2>/dev/null)
+FUZZ_IMG_LIBS:= $(shell pkg-config --libs libjpeg libpng libcrypto 2>/dev/null)
+
 fuzz:
+	$(MAKE) BUILD=build-fuzz CC=$(FUZZ_CC) OPT=-O1 SAN="$(FUZZ_SAN) -fsanitize=fuzzer-no-link" fuzz-bins
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz/run.sh
+
+fuzz-bins: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
+
+$(BUILD)/fuzz/fuzz_pickle $(BUILD)/fuzz/fuzz_pth $(BUILD)/fuzz/fuzz_safetensors: \
+		$(BUILD)/fuzz/fuzz_%: $(BUILD)/fuzz/fuzz_%.o $(IO_OBJ) $(CORE_LIB)
+	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -o $@ $< $(IO_OBJ) $(CORE_LIB) $(FUZZ_IO_LIBS) -lm -lpthread
+$(BUILD)/fuzz/fuzz_image: $(BUILD)/fuzz/fuzz_image.o $(IMAGE_OBJ) $(CORE_LIB)
+	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(FUZZ_IMG_LIBS) -lm -lpthread
+$(BUILD)/fuzz/fuzz_npy: $(BUILD)/fuzz/fuzz_npy.o $(NPY_OBJ) $(CORE_LIB)
+	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -o $@ $^ -lm
 
 # As root, or through sudo otherwise.
 AS_ROOT := $(if $(filter 0,$(shell id -u)),,sudo)
@@ -89,4 +126,5 @@ deps:
 clean:
 	rm -rf build build-asan build-fuzz
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TUTIL_OBJ:.o=.d) $(TESTS:=.d)
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TUTIL_OBJ:.o=.d) $(TESTS:=.d) \
+         $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%.d)

@@ -19,7 +19,7 @@ REPS=${REPS:-3}
 [ -d "$SET" ] || { echo "bench_images: $SET is missing"; exit 1; }
 make -s "$BUILD/libpneumo.a"
 mkdir -p "$BUILD/bench"
-PKGS="libjpeg libpng libzip libcjson cairo libcrypto"
+PKGS="libjpeg libpng libzip zlib libcjson cairo libcrypto"
 ${CC:-gcc} -std=c17 -O2 -D_GNU_SOURCE -Iinclude bench/bench_images.c -o "$BUILD/bench/bench_images" \
     "$BUILD/libpneumo.a" $(pkg-config --libs $PKGS) -ldnnl -lgomp -lpthread -lm
 B="$BUILD/bench/bench_images"

@@ -19,7 +19,7 @@ LEVELS=${BENCH_LEVELS:-eval fc layer4 layer3 none}
 make -s -j2 "$BUILD/libpneumo.a"
 bin="$BUILD/bench/engine_train"
 mkdir -p "$BUILD/bench"
-PKGS="libjpeg libpng libzip libcjson libcurl libarchive cairo libcrypto"
+PKGS="libjpeg libpng libzip zlib libcjson libcurl cairo libcrypto"
 ${CC:-gcc} -std=c17 -D_GNU_SOURCE -O2 -Iinclude bench/engine_train.c "$BUILD/libpneumo.a" \
     $(pkg-config --libs $PKGS) -ldnnl -lpthread -lm -o "$bin"
 rate() { sed -n 's/.* \([0-9.]*\) img\/s.*/\1/p'; }

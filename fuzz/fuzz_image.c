@@ -1,9 +1,7 @@
 /* libFuzzer target: the JPEG/PNG decoders and the resize behind them
  * (src/data). Any input must return normally: an image or an error. The
  * pixel limit is lowered so that huge declared sizes fail fast.
- * Build: clang -std=c17 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude
- *   -Isrc $(pkg-config --cflags libpng) fuzz/fuzz_image.c src/data/{image,jpeg,png,resize}.c
- *   src/core/[a-z]*.c $(pkg-config --libs libjpeg libpng libcrypto) -lm -lpthread
+ * Built by `make fuzz` (the src/data decoder objects + libpneumo_core.a);
  * seeds: fuzz/corpus/image. */
 #include <stdint.h>
 #include <stdlib.h>

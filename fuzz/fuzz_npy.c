@@ -1,6 +1,5 @@
 /* libFuzzer target: the strict .npy header parser (src/data/npy.c).
- * Build: clang -std=c17 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude
- *   -Isrc fuzz/fuzz_npy.c src/data/npy.c src/core/status.c -lm; seeds: fuzz/corpus/npy. */
+ * Built by `make fuzz` (src/data/npy.o + libpneumo_core.a); seeds: fuzz/corpus/npy. */
 #include <stdint.h>
 #include <stdlib.h>
 

@@ -18,12 +18,12 @@
  * also runs the state_dict extraction and storage checks. */
 static inline int fz_pickle(const uint8_t *data, size_t n)
 {
-    pk_vm vm;
-    pk_init(&vm, "fuzz.pkl", NULL);
+    pn__pk_vm vm;
+    pn__pk_init(&vm, "fuzz.pkl", NULL);
     size_t pos = 0, used = 0;
-    pk_value *out;
-    while (pos < n && pk_run(&vm, data + pos, n - pos, &used, &out) == PN_OK) pos += used;
-    pk_free(&vm);
+    pn__pk_value *out;
+    while (pos < n && pn__pk_run(&vm, data + pos, n - pos, &used, &out) == PN_OK) pos += used;
+    pn__pk_free(&vm);
     static const uint8_t head[] = {0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20,
                                    0x6a, 0xa8, 0x50, 0x19, '.',  0x80, 0x02, 'M',  0xe9, 0x03,
                                    '.',  0x80, 0x02, '}',  '.'};

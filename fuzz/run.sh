@@ -1,41 +1,31 @@
 #!/usr/bin/env bash
-# make fuzz: builds the libFuzzer targets (clang, ASan + UBSan) into
-# build-fuzz/ and runs each for FUZZ_SECONDS (default 60) on a copy of its
-# seed corpus fuzz/corpus/<target>/ (new inputs stay in build-fuzz/).
-# Usage: fuzz/run.sh [target...]   targets: pickle pth safetensors image npy
+# Runs the libFuzzer targets that `make fuzz` builds into build-fuzz/fuzz/
+# (clang, ASan + UBSan, linked from the Makefile's objects and
+# build-fuzz/libpneumo_core.a), each for FUZZ_SECONDS (default 60) on a copy
+# of its seed corpus fuzz/corpus/<target>/ (new inputs stay in build-fuzz/).
+# Usage: make fuzz [FUZZ_SECONDS=N]      (builds, then runs this script)
+#        fuzz/run.sh [target...]         targets: pickle pth safetensors image npy
 # A crash, leak, timeout or out-of-memory writes build-fuzz/crashes/<target>-*
 # and makes this script fail: add that file to fuzz/corpus/<target>/ once fixed
 # (tests/test_weights_corpus.c replays the corpus in `make test`).
 set -eu
 cd "$(dirname "$0")/.."
 SECS=${FUZZ_SECONDS:-60}
-CC=${FUZZ_CC:-clang}
-OUT=build-fuzz
+OUT=${FUZZ_BUILD:-build-fuzz}
 mkdir -p "$OUT/crashes"
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(pickle pth safetensors image npy)
-BASE="-std=c17 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Iinclude -Isrc"
 fail=0
 for t in "${targets[@]}"; do
-    bin="$OUT/fuzz_$t"
     case "$t" in
-    pickle | pth | safetensors) # the model-file readers (src/io)
-        SRC=$(ls src/core/*.c src/io/*.c)
-        FLAGS="$BASE $(pkg-config --cflags libzip libcjson libcrypto)"
-        LIBS="$(pkg-config --libs libzip libcjson libcrypto) -lm -lpthread" ;;
-    image) # the JPEG/PNG decoders and the resize (src/data)
-        SRC="src/data/image.c src/data/jpeg.c src/data/png.c src/data/resize.c $(ls src/core/*.c)"
-        FLAGS="$BASE -ffp-contract=off $(pkg-config --cflags libpng)"
-        LIBS="$(pkg-config --libs libjpeg libpng libcrypto) -lm -lpthread" ;;
-    npy) # the .npy header parser (src/data)
-        SRC="src/data/npy.c src/core/status.c"
-        FLAGS="$BASE"
-        LIBS="-lm" ;;
+    pickle | pth | safetensors | image | npy) ;;
     *) echo "unknown fuzz target '$t' (pickle pth safetensors image npy)" >&2; exit 2 ;;
     esac
-    echo "== building $bin"
-    # shellcheck disable=SC2086
-    $CC $FLAGS -o "$bin" "fuzz/fuzz_$t.c" $SRC $LIBS
+    bin="$OUT/fuzz/fuzz_$t"
+    if [ ! -x "$bin" ]; then
+        echo "!! $bin is not built: run 'make fuzz' (or make BUILD=$OUT CC=clang ... fuzz-bins)" >&2
+        exit 2
+    fi
     work="$OUT/corpus-$t"
     mkdir -p "$work"
     cp -n fuzz/corpus/"$t"/* "$work"/ 2>/dev/null || true

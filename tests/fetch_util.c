@@ -15,9 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <cjson/cJSON.h>
+#include <zip.h>
 
 #include "fetch_util.h"
 #include "pneumo/util.h"
@@ -115,46 +114,45 @@ int fu_server_total(const fu_server *s) { return fu_server_requests(s, NULL, NUL
 
 void fu_make_zip(const char *path, const fu_entry *e, size_t n)
 {
-    struct archive *a = archive_write_new();
-    assert_non_null(a);
-    assert_int_equal(archive_write_set_format_zip(a), ARCHIVE_OK);
-    assert_int_equal(archive_write_open_filename(a, path), ARCHIVE_OK);
+    unlink(path);
+    int ze = 0;
+    zip_t *z = zip_open(path, ZIP_CREATE | ZIP_EXCL, &ze);
+    if (!z) fail_msg("%s: zip_open failed (%d)", path, ze);
+    uint8_t **bufs = calloc(n ? n : 1, sizeof *bufs); /* alive until zip_close */
+    assert_non_null(bufs);
     for (size_t i = 0; i < n; i++) {
-        struct archive_entry *en = archive_entry_new();
-        archive_entry_set_pathname(en, e[i].name);
-        archive_entry_set_perm(en, 0644);
-        archive_entry_set_mtime(en, 1600000000, 0);
-        uint8_t *buf = NULL;
-        size_t len = 0;
-        switch (e[i].kind) {
-        case FU_DIR:
-            archive_entry_set_filetype(en, AE_IFDIR);
-            archive_entry_set_perm(en, 0755);
-            break;
-        case FU_SYMLINK:
-            archive_entry_set_filetype(en, AE_IFLNK);
-            archive_entry_set_symlink(en, e[i].data);
-            break;
-        case FU_FILE:
-            archive_entry_set_filetype(en, AE_IFREG);
-            if (e[i].src) {
-                buf = fu_read(e[i].src, &len);
-                if (!buf) fail_msg("cannot read %s", e[i].src);
+        zip_int64_t idx;
+        mode_t mode;
+        if (e[i].kind == FU_DIR) {
+            idx = zip_dir_add(z, e[i].name, ZIP_FL_ENC_UTF_8);
+            mode = S_IFDIR | 0755;
+        } else {
+            const void *data = e[i].data;
+            size_t len = 0;
+            if (e[i].kind == FU_FILE && e[i].src) {
+                bufs[i] = fu_read(e[i].src, &len);
+                if (!bufs[i]) fail_msg("cannot read %s", e[i].src);
+                data = bufs[i];
             } else {
                 len = strlen(e[i].data);
             }
-            archive_entry_set_size(en, (la_int64_t)len);
-            break;
+            zip_source_t *src = zip_source_buffer(z, data, len, 0);
+            assert_non_null(src);
+            idx = zip_file_add(z, e[i].name, src, ZIP_FL_ENC_UTF_8);
+            if (idx < 0) zip_source_free(src);
+            mode = e[i].kind == FU_SYMLINK ? S_IFLNK | 0777
+                   : e[i].kind == FU_FIFO  ? S_IFIFO | 0644
+                                           : S_IFREG | 0644;
         }
-        assert_int_equal(archive_write_header(a, en), ARCHIVE_OK);
-        if (e[i].kind == FU_FILE && len)
-            assert_int_equal(archive_write_data(a, buf ? (const void *)buf : e[i].data, len),
-                             (la_ssize_t)len);
-        free(buf);
-        archive_entry_free(en);
+        if (idx < 0) fail_msg("%s: cannot add '%s': %s", path, e[i].name, zip_strerror(z));
+        assert_int_equal(zip_file_set_external_attributes(z, (zip_uint64_t)idx, 0,
+                                                          ZIP_OPSYS_UNIX, (zip_uint32_t)mode << 16),
+                         0);
+        assert_int_equal(zip_file_set_mtime(z, (zip_uint64_t)idx, 1600000000, 0), 0);
     }
-    assert_int_equal(archive_write_close(a), ARCHIVE_OK);
-    archive_write_free(a);
+    if (zip_close(z) != 0) fail_msg("%s: zip_close: %s", path, zip_strerror(z));
+    for (size_t i = 0; i < n; i++) free(bufs[i]);
+    free(bufs);
 }
 
 void fu_write(const char *path, const void *data, size_t n)

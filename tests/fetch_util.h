@@ -1,5 +1,5 @@
 /* Helpers for the fetch tests: the local HTTP server (tests/server/
- * fileserver.py on 127.0.0.1), zips built with libarchive, small file
+ * fileserver.py on 127.0.0.1), zips built with libzip, small file
  * utilities. Included by tests/test_fetch*.c only. */
 #ifndef PNEUMO_TEST_FETCH_UTIL_H
 #define PNEUMO_TEST_FETCH_UTIL_H
@@ -26,9 +26,9 @@ int fu_server_requests(const fu_server *s, const char *path, char *range, size_t
 /* Total number of logged requests. */
 int fu_server_total(const fu_server *s);
 
-/* Zip entries: a file from disk (src), inline bytes (data), a folder or a
- * symlink (data = target). */
-typedef enum { FU_FILE, FU_DIR, FU_SYMLINK } fu_kind;
+/* Zip entries: a file from disk (src), inline bytes (data), a folder, a
+ * symlink (data = target) or a FIFO (Unix modes in the external attributes). */
+typedef enum { FU_FILE, FU_DIR, FU_SYMLINK, FU_FIFO } fu_kind;
 typedef struct fu_entry {
     const char *name;
     fu_kind kind;

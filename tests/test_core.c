@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/files.h"
 #include "pneumo.h"
 
 static void test_error_prefix(void **state)
@@ -159,6 +160,45 @@ static void test_read_not_regular(void **state)
     tu_rmtree(dir);
 }
 
+/* core/files.c's private folder helpers (were net/fsutil.c) */
+static void test_parent_dir(void **state)
+{
+    (void)state;
+    char d[16];
+    const char *cases[][2] = {{"a/b/c", "a/b"}, {"a/b/", "a"},  {"a//", "."}, {"x", "."},
+                              {"/x", "/"},       {"/x/", "/"},  {"/", "/"},  {"./d", "."}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        assert_int_equal(pn__parent_dir(cases[i][0], d, sizeof d), 0);
+        if (strcmp(d, cases[i][1])) fail_msg("parent of '%s': got '%s', want '%s'", cases[i][0], d, cases[i][1]);
+    }
+    assert_int_equal(pn__parent_dir("0123456789abcdef/x", d, sizeof d), -1);
+}
+
+static void test_rmtree_is_dir(void **state)
+{
+    (void)state;
+    char root[] = "/tmp/pneumo-core-XXXXXX", p[256], link[256];
+    assert_non_null(mkdtemp(root));
+    snprintf(p, sizeof p, "%s/a/b/c", root);
+    assert_int_equal(pn_mkdirs(p, NULL), PN_OK);
+    assert_true(pn__is_dir(p));
+    snprintf(p, sizeof p, "%s/a/b/f.txt", root);
+    assert_int_equal(pn_write_file_atomic(p, "x", 1, NULL), PN_OK);
+    assert_false(pn__is_dir(p));
+    /* a link to a folder outside: removed, the target kept */
+    char outside[] = "/tmp/pneumo-core-out-XXXXXX", keep[256];
+    assert_non_null(mkdtemp(outside));
+    snprintf(keep, sizeof keep, "%s/keep.txt", outside);
+    assert_int_equal(pn_write_file_atomic(keep, "k", 1, NULL), PN_OK);
+    snprintf(link, sizeof link, "%s/a/out", root);
+    assert_int_equal(symlink(outside, link), 0);
+    assert_int_equal(pn__rmtree(root), 0);
+    assert_false(pn_path_exists(root));
+    assert_true(pn_path_exists(keep));
+    assert_int_equal(pn__rmtree(root), 0); /* missing: fine */
+    assert_int_equal(pn__rmtree(outside), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -167,6 +207,8 @@ int main(void)
         cmocka_unit_test(test_atomic_write),
         cmocka_unit_test(test_sha256),
         cmocka_unit_test(test_read_not_regular),
+        cmocka_unit_test(test_parent_dir),
+        cmocka_unit_test(test_rmtree_is_dir),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,7 +8,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define SHUFFLE_PIN "23140"
 
 #include <zip.h>
 
@@ -439,7 +438,13 @@ static void test_loader_deterministic(void **state)
     assert_int_equal(pn_dataset_open(path_of(tu_data_dir(), "chest_xray"), &ds, &err), PN_OK);
     size_t nval = pn_dataset_count(ds, PN_SPLIT_VAL);
     size_t order[16];
-    pn_shuffle_order(order, nval, 42);
+    /* a shuffled order, from the one RNG (PyTorch's randperm) */
+    int64_t perm[16];
+    pn_rng g;
+    pn_rng_seed(&g, 42);
+    assert_true(nval <= 16);
+    pn_rng_randperm(&g, nval, perm);
+    for (size_t i = 0; i < nval; i++) order[i] = (size_t)perm[i];
     char ref[65] = "";
     float *x = malloc(sizeof(float) * ROW * 5);
     for (int threads = 1; threads <= 3; threads++) {
@@ -496,28 +501,54 @@ static void test_loader_deterministic(void **state)
     pn_dataset_free(ds);
 }
 
-static void test_shuffle(void **state)
+/* pn_list_images: recursive, sorted per folder, hidden entries and
+ * non-images skipped, link loops entered once, unreadable folders reported. */
+static void test_list_images(void **state)
 {
     (void)state;
-    size_t a[100], b[100], c[100];
-    pn_shuffle_order(a, 100, 7);
-    pn_shuffle_order(b, 100, 7);
-    pn_shuffle_order(c, 100, 8);
-    assert_memory_equal(a, b, sizeof a);
-    assert_memory_not_equal(a, c, sizeof a);
-    int seen[100] = {0};
-    for (int i = 0; i < 100; i++) seen[a[i]]++;
-    for (int i = 0; i < 100; i++) assert_int_equal(seen[i], 1);
-    /* pinned values: the permutation must not change between versions */
-    size_t p[5];
-    pn_shuffle_order(p, 5, 0);
-    char got[64];
-    snprintf(got, sizeof got, "%zu%zu%zu%zu%zu", p[0], p[1], p[2], p[3], p[4]);
-    fprintf(stderr, "shuffle(5, seed 0) = %s\n", got);
-    assert_string_equal(got, SHUFFLE_PIN);
-    pn_shuffle_order(p, 0, 1); /* no-op */
-    pn_shuffle_order(p, 1, 1);
-    assert_int_equal(p[0], 0);
+    char root[] = "/tmp/pneumo-list-XXXXXX", p[512];
+    assert_non_null(mkdtemp(root));
+    const char *files[] = {"b/2.PNG", "b/1.jpeg", "a/x.jpg", "a/.hidden.jpg", "a/notes.txt",
+                           ".dot/y.jpg", "top.jpeg", "a/deep/z.Jpg"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        snprintf(p, sizeof p, "%s/%s", root, files[i]);
+        char dir[512];
+        snprintf(dir, sizeof dir, "%s", p);
+        *strrchr(dir, '/') = '\0';
+        assert_int_equal(pn_mkdirs(dir, NULL), PN_OK);
+        assert_int_equal(pn_write_file_atomic(p, "x", 1, NULL), PN_OK);
+    }
+    snprintf(p, sizeof p, "%s/a/deep/loop", root); /* a link back up: a loop */
+    assert_int_equal(symlink(root, p), 0);
+    snprintf(p, sizeof p, "%s/locked", root);
+    assert_int_equal(mkdir(p, 0), 0);
+    pn_path_list l = {0};
+    pn_bad_list bad = {0};
+    size_t unreadable = 0;
+    pn_error err = {0};
+    assert_int_equal(pn_list_images(root, &l, &bad, &unreadable, &err), PN_OK);
+    const char *want[] = {"a/deep/z.Jpg", "a/x.jpg", "b/1.jpeg", "b/2.PNG", "top.jpeg"};
+    assert_int_equal(l.n, 5);
+    for (size_t i = 0; i < 5; i++) {
+        snprintf(p, sizeof p, "%s/%s", root, want[i]);
+        assert_string_equal(l.v[i], p);
+    }
+    if (geteuid() != 0) { /* root reads a mode-0 folder */
+        assert_int_equal(unreadable, 1);
+        assert_int_equal(bad.n, 1);
+        assert_null(bad.v[0].item);
+        assert_non_null(strstr(bad.v[0].reason, "locked: cannot open folder"));
+    }
+    pn_path_list_free(&l);
+    pn_bad_list_free(&bad);
+    assert_true(pn_is_image_name("dir/a.JPEG"));
+    assert_false(pn_is_image_name("dir/.a.jpg"));
+    assert_false(pn_is_image_name("a.gif"));
+    assert_false(pn_is_image_name("jpg"));
+    snprintf(p, sizeof p, "%s/locked", root);
+    assert_int_equal(chmod(p, 0755), 0);
+    snprintf(p, sizeof p, "rm -rf '%s'", root);
+    assert_int_equal(system(p), 0);
 }
 
 static void test_patient_id(void **state)
@@ -561,7 +592,7 @@ int main(void)
         cmocka_unit_test(test_zip),              cmocka_unit_test(test_npz),
         cmocka_unit_test(test_npz_bad),          cmocka_unit_test(test_npy_corpus),
         cmocka_unit_test(test_loader_deterministic),
-        cmocka_unit_test(test_shuffle),          cmocka_unit_test(test_patient_id),
+        cmocka_unit_test(test_list_images), cmocka_unit_test(test_patient_id),
         cmocka_unit_test(test_split_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,4 +1,4 @@
-/* pneumo: image datasets, a parallel batch loader and a seeded shuffle.
+/* pneumo: image datasets, the image-file walker and a parallel batch loader.
  *
  * A dataset is opened from
  *   - a folder with torchvision ImageFolder semantics: classes are the
@@ -30,6 +30,7 @@
 
 #include "pneumo/image.h"
 #include "pneumo/status.h"
+#include "pneumo/tensor.h" /* PN_MAX_CLASSES */
 
 #ifdef __cplusplus
 extern "C" {
@@ -105,6 +106,31 @@ void pn_bad_list_free(pn_bad_list *l);
 pn_status pn_dataset_check(const pn_dataset *ds, pn_split s, const pn_decode_opts *o,
                            int threads, pn_bad_list *bad, pn_error *err);
 
+/* ---- image files ----------------------------------------------------------- */
+/* 1 when the last part of path is an image file name: ends in .jpg, .jpeg or
+ * .png (any case) and does not start with '.'. */
+int pn_is_image_name(const char *path);
+
+/* A list of malloc'ed paths. */
+typedef struct pn_path_list {
+    char **v;
+    size_t n, cap;
+} pn_path_list;
+/* Appends "dir/name" (name NULL: dir itself). */
+pn_status pn_path_list_add(pn_path_list *l, const char *dir, const char *name, pn_error *err);
+void pn_path_list_free(pn_path_list *l);
+
+/* Appends the image files under folder dir to out, walked recursively as
+ * "dir/sub/x.jpeg": hidden entries skipped, the entries of each folder in
+ * byte order (chest_xray/test gives NORMAL/... then PNEUMONIA/...), links
+ * followed but a folder already on the way down (a link loop) never entered
+ * again, at most 32 levels deep. A folder that cannot be read adds 1 to
+ * *unreadable (if not NULL) and, when bad is not NULL, an entry with
+ * item = NULL and the reason ("DIR: cannot open folder: ..."). Only out of
+ * memory is an error. */
+pn_status pn_list_images(const char *dir, pn_path_list *out, pn_bad_list *bad,
+                         size_t *unreadable, pn_error *err);
+
 /* ---- patient ids --------------------------------------------------------- */
 /* Patient id from a Kermany file name (any folder part is ignored):
  *   "person1234_bacteria_5678.jpeg" -> "person1234"
@@ -118,7 +144,6 @@ int pn_patient_id(const char *name, char *out, size_t outsize);
 /* ---- shuffling ----------------------------------------------------------- */
 /* order[i] = a permutation of 0..n-1, deterministic for a given seed
  * (Fisher-Yates driven by splitmix64; identical on every platform). */
-void pn_shuffle_order(size_t *order, size_t n, uint64_t seed);
 
 /* ---- parallel loader ----------------------------------------------------- */
 /* Worker threads read, decode and preprocess items into a bounded ring of
@@ -148,12 +173,12 @@ void pn_loader_free(pn_loader *l);
 /* ---- statistics ---------------------------------------------------------- */
 typedef struct pn_dataset_stats {
     int num_classes;
-    const char *class_name[8];
-    size_t count[PN_NUM_SPLITS][8]; /* [split][class] */
+    const char *class_name[PN_MAX_CLASSES];
+    size_t count[PN_NUM_SPLITS][PN_MAX_CLASSES]; /* [split][class] */
     size_t total[PN_NUM_SPLITS];
     double imbalance[PN_NUM_SPLITS]; /* largest / smallest class; 0 when a class is empty */
 } pn_dataset_stats;
-/* Counts per split and class (no decoding). PN_E_UNSUPPORTED over 8 classes. */
+/* Counts per split and class (no decoding). PN_E_UNSUPPORTED over PN_MAX_CLASSES classes. */
 pn_status pn_dataset_stats_get(const pn_dataset *ds, pn_dataset_stats *st, pn_error *err);
 /* The bar chart of these counts is pn_dataset_stats_chart (pneumo/report.h). */
 

@@ -5,13 +5,14 @@
  * with HTTP Range from a ".part" file, retries with exponential backoff,
  * stall timeout, proxies from the environment as libcurl does), verified
  * (size, SHA-256) and only then renamed into place. The zip is unpacked with
- * libarchive into a temporary folder beside the destination and renamed when
+ * libzip into a temporary folder beside the destination and renamed when
  * complete; entries that escape (../, absolute paths, links) are refused.
+ * The library prints nothing: progress and notes go to o->progress.
  *
  *     pn_fetch_opts o;
  *     pn_fetch_opts_init(&o);
  *     char path[4096];
- *     if (pn_fetch_find_weights(path, sizeof path, &err) == PN_E_NOTFOUND)
+ *     if (pn_fetch_find_weights_opts(&o, path, sizeof path, &err) == PN_E_NOTFOUND)
  *         st = pn_fetch_weights(&o, path, sizeof path, &err);
  */
 #ifndef PNEUMO_FETCH_H
@@ -34,13 +35,28 @@ extern "C" {
 #define PN_WEIGHTS_SHA256_PREFIX "f37072fd"
 #define PN_DATASET_DIR "chest-xray-pneumonia"
 
-/* Progress display on stderr. */
-typedef enum pn_progress {
-    PN_PROGRESS_AUTO = 0, /* a live line on a terminal, plain lines otherwise */
-    PN_PROGRESS_QUIET,    /* nothing */
-    PN_PROGRESS_LINES,    /* plain lines (every 10% or 15 s) */
-    PN_PROGRESS_BAR,      /* a live line (bytes, rate, ETA) rewritten with \r */
-} pn_progress;
+/* What a download reports through pn_fetch_opts.progress (the library never
+ * draws or prints: pneumo's CLI draws these in src/cli/progress.c). */
+typedef enum pn_fetch_event_kind {
+    PN_FETCH_NOTE = 0, /* msg: one whole line of information ("downloading URL
+                        * (...)", "w.pth: the server ignored the Range request; ...") */
+    PN_FETCH_START,    /* an attempt begins; done: bytes already in the .part
+                        * (> 0 when resuming), total -1 */
+    PN_FETCH_BYTES,    /* done: bytes in the file so far; total: expected size or -1 */
+    PN_FETCH_END,      /* the attempt is over (done, total); msg: NULL when it
+                        * completed, else why it failed and when it is retried */
+} pn_fetch_event_kind;
+
+typedef struct pn_fetch_event {
+    pn_fetch_event_kind kind;
+    const char *label; /* what is downloaded: the destination's file name */
+    int64_t done, total;
+    const char *msg;
+} pn_fetch_event;
+
+/* Called on the downloading thread; ev and its strings are valid during the
+ * call only. BYTES comes as often as libcurl reports (many times a second). */
+typedef void (*pn_fetch_progress_fn)(const pn_fetch_event *ev, void *user);
 
 typedef struct pn_fetch_opts {
     /* Full URL of the file. NULL: env PNEUMO_KAGGLE_URL / PNEUMO_WEIGHTS_URL,
@@ -59,7 +75,8 @@ typedef struct pn_fetch_opts {
     /* Exact size in bytes the download must have; -1: whatever the server
      * announces (Content-Length / Content-Range), which is always checked. */
     int64_t expected_size;
-    pn_progress progress;
+    pn_fetch_progress_fn progress; /* NULL: no reports */
+    void *progress_user;           /* passed to progress */
     double connect_timeout_s; /* 0: 30 s */
     double stall_timeout_s;   /* abort when slower than stall_bytes_per_s this long; 0: 60 s */
     long stall_bytes_per_s;   /* 0: 1 byte/s (i.e. nothing arrives) */
@@ -80,9 +97,8 @@ void pn_fetch_opts_init(pn_fetch_opts *o);
  * $TORCH_HOME/hub/checkpoints/ ($TORCH_HOME defaults to
  * $XDG_CACHE_HOME/torch or ~/.cache/torch), SHA-256 prefix checked.
  * PN_E_NOTFOUND (message names the command/option that supplies it) if none. */
-pn_status pn_fetch_find_dataset(char *path, size_t n, pn_error *err);
-pn_status pn_fetch_find_weights(char *path, size_t n, pn_error *err);
-/* The same, honouring o->dest_dir, o->no_reuse and o->expected_sha256_prefix. */
+/* o (NULL: defaults): o->dest_dir, o->no_reuse and o->expected_sha256_prefix
+ * are honoured. */
 pn_status pn_fetch_find_dataset_opts(const pn_fetch_opts *o, char *path, size_t n,
                                      pn_error *err);
 pn_status pn_fetch_find_weights_opts(const pn_fetch_opts *o, char *path, size_t n,
@@ -96,13 +112,6 @@ pn_status pn_fetch_weights(const pn_fetch_opts *o, char *path, size_t n, pn_erro
 
 /* ---- building blocks ----------------------------------------------------- */
 
-/* Basic-auth credentials for Kaggle: KAGGLE_USERNAME + KAGGLE_KEY, else
- * $KAGGLE_CONFIG_DIR/kaggle.json or ~/.kaggle/kaggle.json. PN_E_NOTFOUND when
- * none (anonymous); PN_E_FORMAT for a broken kaggle.json. `source` says where
- * they came from. */
-pn_status pn_kaggle_credentials(char *user, size_t user_n, char *key, size_t key_n,
-                                char *source, size_t source_n, pn_error *err);
-
 /* Download url to dest_path: data goes to "<dest_path>.part" (resumed with
  * Range when it exists), is checked (size, o->expected_sha256_prefix with no
  * default) and renamed to dest_path. userpwd: "user:key" for HTTP basic auth
@@ -110,16 +119,6 @@ pn_status pn_kaggle_credentials(char *user, size_t user_n, char *key, size_t key
  * checksum, a write error or a server error nothing is left. */
 pn_status pn_download(const pn_fetch_opts *o, const char *url, const char *userpwd,
                       const char *dest_path, pn_error *err);
-
-/* Unpack the data set zip into dest (which must not exist): entries are
- * checked first (no ../, absolute paths or links; total size against free
- * space), __MACOSX/ is skipped, the folder holding train/ val/ test/ (also
- * when nested, e.g. chest_xray/ or chest_xray/chest_xray/) is extracted into a
- * temporary folder beside dest and renamed to dest. */
-pn_status pn_unpack_dataset(const char *zip_path, const char *dest, pn_error *err);
-
-/* 1 when dir holds {train,val,test}/{NORMAL,PNEUMONIA}/ folders. */
-int pn_fetch_layout_ok(const char *dir);
 
 #ifdef __cplusplus
 }

@@ -32,6 +32,9 @@ typedef enum pn_dtype {
 } pn_dtype;
 
 #define PN_MAX_DIMS 8
+/* The most classes a pneumo classifier, data set statistics or checkpoint
+ * supports (the only definition). */
+#define PN_MAX_CLASSES 16
 
 typedef struct pn_tensor {
     char *name;                  /* owned, NUL-terminated */

@@ -15,14 +15,12 @@
 
 #include "pneumo/rng.h"
 #include "pneumo/status.h"
+#include "pneumo/tensor.h" /* PN_MAX_CLASSES */
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-#ifndef PN_MAX_CLASSES
-#define PN_MAX_CLASSES 16 /* as in pneumo/weights.h */
-#endif
 
 typedef enum pn_balance {
     PN_BALANCE_WEIGHT = 0, /* loss weights w_c = N / (C * n_c) (default) */

@@ -113,7 +113,6 @@ int pn_resnet18_keys(int num_classes, pn_r18_key *keys, int cap);
  * A model file is a safetensors file with the torchvision state_dict of the
  * trained network (backbone + head) and this metadata (keys "pneumo.*"). */
 #define PN_MODEL_FORMAT_VERSION 1
-#define PN_MAX_CLASSES 16
 #define PN_CLASS_NAME_MAX 64
 #define PN_TRAINING_JSON_MAX 4096
 

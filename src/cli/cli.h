@@ -5,6 +5,8 @@
 #ifndef PNEUMO_CLI_H
 #define PNEUMO_CLI_H
 
+#include <getopt.h>
+
 #include "pneumo/status.h"
 
 typedef struct pn_command {
@@ -21,7 +23,6 @@ int pn_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((for
 /* getopt_long (optstring starting with ':') returned ch ':' or '?': print
  * what is wrong ("--out needs a value", "unrecognized option '--x'", ...);
  * returns 2. */
-struct option;
 int pn_cli_option_error(const char *cmd, int ch, char *const *argv, const struct option *opts);
 
 /* Parse a positive integer / a float option value; on error prints a usage
@@ -29,6 +30,64 @@ int pn_cli_option_error(const char *cmd, int ch, char *const *argv, const struct
 int pn_cli_parse_int(const char *cmd, const char *opt, const char *s, long min, long max, long *out);
 int pn_cli_parse_double(const char *cmd, const char *opt, const char *s, double min, double max,
                         double *out);
+
+/* ---- shared options (src/cli/options.c) ---------------------------------
+ * One table holds the options several commands share; a command picks them
+ * by bit and lists only its own in a struct option array:
+ *
+ *     static const struct option own[] = {{"chart", required_argument, 0, 'c'}, {0}};
+ *     pn_cli_parser ps;
+ *     pn_cli_opts co = {.threads = 2};             // defaults first
+ *     pn_cli_parser_init(&ps, "stats", "c:", own, PN_OPT_JSON | PN_OPT_THREADS | PN_OPT_HELP);
+ *     while ((ch = pn_cli_getopt(&ps, argc, argv, &co)) != -1) switch (ch) {
+ *         case 'c': chart = optarg; break;
+ *         case PN_CLI_HELP: usage(stdout); return 0;
+ *         default: return 2;                        // PN_CLI_BAD: already said why
+ *     }
+ *
+ * Shared values are checked against the table's limits with the usual
+ * messages ("--threads wants a whole number from 1 to 256, not 'x'"); an
+ * unknown option or a missing value is reported by pn_cli_option_error.
+ * Short names: -h --help, -q --quiet, -j --threads (the others are long only). */
+enum {
+    PN_OPT_HELP = 1u << 0,        /* -h, --help: pn_cli_getopt returns PN_CLI_HELP */
+    PN_OPT_JSON = 1u << 1,        /* --json */
+    PN_OPT_QUIET = 1u << 2,       /* -q, --quiet */
+    PN_OPT_THREADS = 1u << 3,     /* -j, --threads N (1..256) */
+    PN_OPT_BATCH = 1u << 4,       /* --batch N (1..4096) */
+    PN_OPT_BF16 = 1u << 5,        /* --bf16 */
+    PN_OPT_FAST_DECODE = 1u << 6, /* --fast-decode */
+    PN_OPT_SKIP_BAD = 1u << 7,    /* --skip-bad */
+    PN_OPT_MIN_SIDE = 1u << 8,    /* --min-side PX (1..2^20) */
+    PN_OPT_MAX_PIXELS = 1u << 9,  /* --max-pixels N (1..2^40) */
+};
+
+/* Where the shared options land; set the defaults before parsing. */
+typedef struct pn_cli_opts {
+    int help, json, quiet, bf16, fast_decode, skip_bad;
+    long threads, batch, min_side, max_pixels;
+    unsigned given; /* PN_OPT_* bits of the options that were given */
+} pn_cli_opts;
+
+#define PN_CLI_MAX_OPTS 64
+typedef struct pn_cli_parser {
+    const char *cmd;
+    unsigned shared;
+    char shortopts[128];
+    struct option longopts[PN_CLI_MAX_OPTS];
+} pn_cli_parser;
+
+#define PN_CLI_HELP (-2) /* --help was given: print the usage, exit 0 */
+#define PN_CLI_BAD (-3)  /* a usage error, already printed: exit 2 */
+
+/* own: the command's options (may be NULL), ended by a zero entry;
+ * shortopts: the short letters of its own options, getopt style ("c:o:").
+ * Resets getopt (optind = 1). Returns 0. */
+int pn_cli_parser_init(pn_cli_parser *p, const char *cmd, const char *shortopts,
+                       const struct option *own, unsigned shared);
+/* The next option of the command's own (its getopt value, optarg set), -1
+ * at the end, PN_CLI_HELP or PN_CLI_BAD. Shared options are stored in o. */
+int pn_cli_getopt(pn_cli_parser *p, int argc, char **argv, pn_cli_opts *o);
 
 /* Subcommands (src/cli/cmd_*.c). */
 int pn_cmd_version(int argc, char **argv);

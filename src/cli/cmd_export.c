@@ -34,19 +34,22 @@ static int ends_with(const char *s, const char *suf)
 
 int pn_cmd_export(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"model", required_argument, 0, 'm'}, {"output", required_argument, 0, 'o'},
-        {"format", required_argument, 0, 'f'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    static const struct option opts[] = {{"model", required_argument, 0, 'm'},
+                                         {"output", required_argument, 0, 'o'},
+                                         {"format", required_argument, 0, 'f'},
+                                         {0, 0, 0, 0}};
     const char *model = NULL, *out = NULL, *fmt = NULL;
+    pn_cli_parser ps;
+    pn_cli_opts co = {0};
+    pn_cli_parser_init(&ps, "export", "m:o:f:", opts, PN_OPT_HELP);
     int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "m:o:f:h", opts, NULL)) != -1) {
+    while ((c = pn_cli_getopt(&ps, argc, argv, &co)) != -1) {
         switch (c) {
         case 'm': model = optarg; break;
         case 'o': out = optarg; break;
         case 'f': fmt = optarg; break;
-        case 'h': export_usage(stdout); return 0;
-        default: return pn_cli_usage_error("export", "unknown option");
+        case PN_CLI_HELP: export_usage(stdout); return 0;
+        default: return 2;
         }
     }
     if (optind < argc) return pn_cli_usage_error("export", "unexpected argument '%s'", argv[optind]);

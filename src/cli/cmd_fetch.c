@@ -1,10 +1,10 @@
 /* pneumo fetch dataset|weights: download (or install) the data set and the
  * pretrained weights into the cache; prints the final path on stdout. */
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cli.h"
+#include "cli/progress.h"
 #include "pneumo/fetch.h"
 
 static void usage(FILE *f)
@@ -59,18 +59,18 @@ int pn_cmd_fetch(int argc, char **argv)
         {"backoff", required_argument, NULL, O_BACKOFF},
         {"connect-timeout", required_argument, NULL, O_CONNECT},
         {"stall-timeout", required_argument, NULL, O_STALL},
-        {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *cmd = "fetch";
     pn_fetch_opts o;
     pn_fetch_opts_init(&o);
+    pn_cli_parser ps;
+    pn_cli_opts co = {0};
+    pn_cli_parser_init(&ps, cmd, "", longopts, PN_OPT_QUIET | PN_OPT_HELP);
     long l;
     double d;
     int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {
+    while ((c = pn_cli_getopt(&ps, argc, argv, &co)) != -1) {
         switch (c) {
         case O_TO: o.dest_dir = optarg; break;
         case O_FROM: o.from_zip = optarg; break;
@@ -100,14 +100,19 @@ int pn_cmd_fetch(int argc, char **argv)
             if (pn_cli_parse_double(cmd, "--stall-timeout", optarg, 1, 86400, &d)) return 2;
             o.stall_timeout_s = d;
             break;
-        case 'q': o.progress = PN_PROGRESS_QUIET; break;
-        case 'h': usage(stdout); return 0;
-        default: return pn_cli_usage_error(cmd, "unknown option");
+        case PN_CLI_HELP: usage(stdout); return 0;
+        default: return 2;
         }
     }
     if (optind >= argc) return pn_cli_usage_error(cmd, "say what to fetch: dataset or weights");
     if (optind + 1 < argc) return pn_cli_usage_error(cmd, "unexpected argument '%s'", argv[optind + 1]);
     const char *what = argv[optind];
+    pn_cli_progress bar;
+    pn_cli_progress_init(&bar, co.quiet ? PN_CLI_QUIET : PN_CLI_AUTO);
+    if (!co.quiet) {
+        o.progress = pn_cli_fetch_progress;
+        o.progress_user = &bar;
+    }
     char path[4096];
     pn_error err = {0};
     pn_status st;
@@ -121,7 +126,7 @@ int pn_cmd_fetch(int argc, char **argv)
         return pn_cli_usage_error(cmd, "unknown item '%s' (dataset or weights)", what);
     }
     if (st) return pn_cli_fail(cmd, &err);
-    if (o.progress != PN_PROGRESS_QUIET) fprintf(stderr, "%s: %s\n", what, path);
+    if (!co.quiet) fprintf(stderr, "%s: %s\n", what, path);
     printf("%s\n", path);
     return 0;
 }

@@ -23,17 +23,18 @@ static void inspect_usage(FILE *f)
 
 int pn_cmd_inspect(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"quiet", no_argument, 0, 'q'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-    int quiet = 0, c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
-        switch (c) {
-        case 'q': quiet = 1; break;
-        case 'h': inspect_usage(stdout); return 0;
-        default: return pn_cli_usage_error("inspect", "unknown option");
+    pn_cli_parser ps;
+    pn_cli_opts co = {0};
+    pn_cli_parser_init(&ps, "inspect", "", NULL, PN_OPT_QUIET | PN_OPT_HELP);
+    int c;
+    while ((c = pn_cli_getopt(&ps, argc, argv, &co)) != -1) {
+        if (c == PN_CLI_HELP) {
+            inspect_usage(stdout);
+            return 0;
         }
+        return 2;
     }
+    int quiet = co.quiet;
     if (optind + 1 != argc) return pn_cli_usage_error("inspect", "give exactly one FILE");
     const char *path = argv[optind];
     pn_statedict sd;

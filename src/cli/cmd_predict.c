@@ -1,6 +1,5 @@
 /* pneumo predict --model M [--json] [--cam DIR] IMAGE|DIR...: one line per
  * image, optionally a class activation map PNG per image. */
-#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -12,6 +11,7 @@
 #include <cjson/cJSON.h>
 
 #include "cli.h"
+#include "pneumo/dataset.h"
 #include "pneumo/predict.h"
 #include "pneumo/util.h"
 
@@ -45,98 +45,23 @@ static void help(FILE *f)
             "are still printed), 2 on a usage error.\n");
 }
 
-static int is_image_name(const char *path)
-{
-    const char *n = strrchr(path, '/');
-    n = n ? n + 1 : path;
-    const char *dot = strrchr(n, '.');
-    return n[0] != '.' && dot &&
-           (!strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg") || !strcasecmp(dot, ".png"));
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-typedef struct path_list {
-    char **v;
-    size_t n, cap;
-} path_list;
-
-static void list_free(path_list *l)
-{
-    for (size_t i = 0; i < l->n; i++) free(l->v[i]);
-    free(l->v);
-    memset(l, 0, sizeof *l);
-}
-
-/* appends dir/name (name NULL: dir itself) */
-static pn_status list_add(path_list *l, const char *dir, const char *name, pn_error *err)
-{
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? 2 * l->cap : 64;
-        char **nv = realloc(l->v, cap * sizeof *nv);
-        if (!nv) return pn_error_set(err, PN_E_NOMEM, "out of memory");
-        l->v = nv;
-        l->cap = cap;
-    }
-    size_t len = strlen(dir) + (name ? strlen(name) + 1 : 0) + 1;
-    char *p = malloc(len);
-    if (!p) return pn_error_set(err, PN_E_NOMEM, "out of memory");
-    if (name) snprintf(p, len, "%s/%s", dir, name);
-    else snprintf(p, len, "%s", dir);
-    l->v[l->n++] = p;
-    return PN_OK;
-}
-
-/* The images under dir, walked recursively (hidden entries skipped; the
- * entries of each folder in byte order, so chest_xray/test gives NORMAL/...
- * then PNEUMONIA/...). A folder that cannot be read is reported on stderr
- * and counted in *bad; only out of memory is an error. */
-static pn_status walk(const char *dir, int depth, path_list *out, int *bad, pn_error *err)
-{
-    DIR *d = opendir(dir);
-    if (!d) {
-        fprintf(stderr, "pneumo predict: %s: cannot open folder: %s\n", dir, strerror(errno));
-        *bad = 1;
-        return PN_OK;
-    }
-    path_list ents = {0};
-    pn_status st = PN_OK;
-    struct dirent *e;
-    while (!st && (e = readdir(d)))
-        if (e->d_name[0] != '.') st = list_add(&ents, dir, e->d_name, err);
-    closedir(d);
-    if (ents.n) qsort(ents.v, ents.n, sizeof *ents.v, cmp_str);
-    for (size_t i = 0; i < ents.n && !st; i++) {
-        struct stat sb;
-        if (stat(ents.v[i], &sb)) continue; /* a dangling link: not an image we were asked for */
-        if (S_ISDIR(sb.st_mode)) {
-            if (depth < 32) st = walk(ents.v[i], depth + 1, out, bad, err);
-        } else if (is_image_name(ents.v[i]) && S_ISREG(sb.st_mode)) {
-            st = list_add(out, ents.v[i], NULL, err);
-        }
-    }
-    list_free(&ents);
-    return st;
-}
-
 /* Expand the arguments into image paths: files as given (a missing one is
  * kept, so that it is reported in its place), folders walked. A folder
  * without any image is reported on stderr and counted in *bad. */
-static pn_status collect(char **args, int nargs, path_list *out, int *bad, pn_error *err)
+static pn_status collect(char **args, int nargs, pn_path_list *out, int *bad, pn_error *err)
 {
     pn_status st = PN_OK;
     for (int a = 0; a < nargs && !st; a++) {
         struct stat sb;
         if (stat(args[a], &sb) || !S_ISDIR(sb.st_mode)) {
-            st = list_add(out, args[a], NULL, err);
+            st = pn_path_list_add(out, args[a], NULL, err);
             continue;
         }
-        size_t before = out->n;
-        int unreadable = 0;
-        st = walk(args[a], 0, out, &unreadable, err);
+        size_t before = out->n, unreadable = 0;
+        pn_bad_list why = {0};
+        st = pn_list_images(args[a], out, &why, &unreadable, err);
+        for (size_t i = 0; i < why.n; i++) fprintf(stderr, "pneumo predict: %s\n", why.v[i].reason);
+        pn_bad_list_free(&why);
         if (!st && out->n == before && !unreadable)
             fprintf(stderr, "pneumo predict: %s: no .jpg/.jpeg/.png files (nor in its subfolders)\n",
                     args[a]);
@@ -177,7 +102,7 @@ int pn_cmd_predict(int argc, char **argv)
     if (!model) return pn_cli_usage_error(cmd, "--model is required");
     if (optind >= argc) return pn_cli_usage_error(cmd, "give at least one IMAGE or folder");
     pn_error err = {0};
-    path_list files = {0};
+    pn_path_list files = {0};
     pn_classifier c = {0};
     pn_image img = {0};
     pn_prep_scratch scratch = {0};
@@ -243,7 +168,7 @@ int pn_cmd_predict(int argc, char **argv)
 fail:
     rc = pn_cli_fail(cmd, &err);
 done:
-    list_free(&files);
+    pn_path_list_free(&files);
     free(x);
     free(l4);
     pn_image_free(&img);

@@ -34,37 +34,30 @@ static void help(FILE *f)
 int pn_cmd_preprocess(int argc, char **argv)
 {
     const char *cmd = "preprocess", *out = NULL, *fmt = "f32";
-    long size = PN_IMAGE_SIZE, v;
-    pn_decode_opts o = {0};
-    enum { OPT_FAST = 256, OPT_MINSIDE, OPT_MAXPX };
-    static const struct option opts[] = {
-        {"output", required_argument, 0, 'o'},   {"format", required_argument, 0, 'f'},
-        {"size", required_argument, 0, 's'},     {"fast-decode", no_argument, 0, OPT_FAST},
-        {"min-side", required_argument, 0, OPT_MINSIDE},
-        {"max-pixels", required_argument, 0, OPT_MAXPX},
-        {"help", no_argument, 0, 'h'},           {0, 0, 0, 0}};
+    long size = PN_IMAGE_SIZE;
+    static const struct option opts[] = {{"output", required_argument, 0, 'o'},
+                                         {"format", required_argument, 0, 'f'},
+                                         {"size", required_argument, 0, 's'},
+                                         {0, 0, 0, 0}};
+    pn_cli_parser ps;
+    pn_cli_opts co = {0};
+    pn_cli_parser_init(&ps, cmd, "o:f:s:", opts,
+                       PN_OPT_FAST_DECODE | PN_OPT_MIN_SIDE | PN_OPT_MAX_PIXELS | PN_OPT_HELP);
     int ch;
-    optind = 1;
-    while ((ch = getopt_long(argc, argv, "o:f:s:h", opts, NULL)) != -1) {
+    while ((ch = pn_cli_getopt(&ps, argc, argv, &co)) != -1) {
         switch (ch) {
         case 'o': out = optarg; break;
         case 'f': fmt = optarg; break;
         case 's':
             if (pn_cli_parse_int(cmd, "--size", optarg, 1, 4096, &size)) return 2;
             break;
-        case OPT_FAST: o.fast_decode = 1; break;
-        case OPT_MINSIDE:
-            if (pn_cli_parse_int(cmd, "--min-side", optarg, 1, 1 << 20, &v)) return 2;
-            o.min_side = (int)v;
-            break;
-        case OPT_MAXPX:
-            if (pn_cli_parse_int(cmd, "--max-pixels", optarg, 1, 1L << 40, &v)) return 2;
-            o.max_pixels = v;
-            break;
-        case 'h': help(stdout); return 0;
-        default: return pn_cli_usage_error(cmd, "unknown option");
+        case PN_CLI_HELP: help(stdout); return 0;
+        default: return 2;
         }
     }
+    pn_decode_opts o = {.fast_decode = co.fast_decode,
+                        .min_side = (int)co.min_side,
+                        .max_pixels = co.max_pixels};
     if (optind != argc - 1) return pn_cli_usage_error(cmd, "expected exactly one IMAGE");
     if (!out) return pn_cli_usage_error(cmd, "missing -o FILE");
     int f32 = !strcmp(fmt, "f32");

@@ -38,37 +38,30 @@ static void help(FILE *f)
 int pn_cmd_stats(int argc, char **argv)
 {
     const char *cmd = "stats", *chart = "dataset_stats.png";
-    int json = 0, check = 1;
-    long threads = 2, v;
-    pn_decode_opts o = {.fast_decode = 1}; /* full entropy decode; IDCT scaled */
-    enum { OPT_JSON = 256, OPT_NOCHART, OPT_NOCHECK, OPT_MINSIDE };
-    static const struct option opts[] = {{"json", no_argument, 0, OPT_JSON},
-                                         {"chart", required_argument, 0, 'c'},
+    int check = 1;
+    enum { OPT_NOCHART = 256, OPT_NOCHECK };
+    static const struct option opts[] = {{"chart", required_argument, 0, 'c'},
                                          {"no-chart", no_argument, 0, OPT_NOCHART},
                                          {"no-check", no_argument, 0, OPT_NOCHECK},
-                                         {"threads", required_argument, 0, 'j'},
-                                         {"min-side", required_argument, 0, OPT_MINSIDE},
-                                         {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
+    pn_cli_parser ps;
+    pn_cli_opts co = {.threads = 2};
+    pn_cli_parser_init(&ps, cmd, "c:", opts,
+                       PN_OPT_JSON | PN_OPT_THREADS | PN_OPT_MIN_SIDE | PN_OPT_HELP);
     int ch;
-    optind = 1;
-    while ((ch = getopt_long(argc, argv, "c:j:h", opts, NULL)) != -1) {
+    while ((ch = pn_cli_getopt(&ps, argc, argv, &co)) != -1) {
         switch (ch) {
-        case OPT_JSON: json = 1; break;
         case 'c': chart = optarg; break;
         case OPT_NOCHART: chart = NULL; break;
         case OPT_NOCHECK: check = 0; break;
-        case 'j':
-            if (pn_cli_parse_int(cmd, "--threads", optarg, 1, 64, &threads)) return 2;
-            break;
-        case OPT_MINSIDE:
-            if (pn_cli_parse_int(cmd, "--min-side", optarg, 1, 1 << 20, &v)) return 2;
-            o.min_side = (int)v;
-            break;
-        case 'h': help(stdout); return 0;
-        default: return pn_cli_usage_error(cmd, "unknown option");
+        case PN_CLI_HELP: help(stdout); return 0;
+        default: return 2;
         }
     }
+    int json = co.json;
+    long threads = co.threads;
+    pn_decode_opts o = {.fast_decode = 1, /* full entropy decode; IDCT scaled */
+                        .min_side = (int)co.min_side};
     if (optind != argc - 1) return pn_cli_usage_error(cmd, "expected exactly one DATA path");
     const char *path = argv[optind];
 
@@ -86,7 +79,7 @@ int pn_cmd_stats(int argc, char **argv)
     }
 
     int nc = st.num_classes;
-    size_t all[8] = {0}, all_total = 0, lo = (size_t)-1, hi = 0;
+    size_t all[PN_MAX_CLASSES] = {0}, all_total = 0, lo = (size_t)-1, hi = 0;
     for (int c = 0; c < nc; c++) {
         for (int s = 0; s < PN_NUM_SPLITS; s++) all[c] += st.count[s][c];
         all_total += all[c];

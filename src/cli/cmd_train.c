@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli/progress.h"
 #include "pneumo/app.h"
 #include "pneumo/model.h"
 #include "pneumo/util.h"
@@ -176,6 +177,10 @@ static int fetch_default(const char *cmd, int dataset, char *buf, size_t n)
     pn_error err = {0};
     pn_fetch_opts fo;
     pn_fetch_opts_init(&fo);
+    pn_cli_progress bar; /* the download's progress, drawn by the CLI */
+    pn_cli_progress_init(&bar, PN_CLI_AUTO);
+    fo.progress = pn_cli_fetch_progress;
+    fo.progress_user = &bar;
     fprintf(stderr, "no %s given: using %s\n", dataset ? "--data" : "--weights",
             dataset ? "Kaggle's " PN_KAGGLE_DATASET " (fetched if needed)"
                     : "torchvision's " PN_WEIGHTS_FILE " (fetched if needed)");

@@ -21,15 +21,16 @@ static void version_usage(void)
 
 int pn_cmd_version(int argc, char **argv)
 {
-    static const struct option opts[] = {{"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    pn_cli_parser ps;
+    pn_cli_opts co = {0};
+    pn_cli_parser_init(&ps, "version", "", NULL, PN_OPT_HELP);
     int ch;
-    optind = 1;
-    while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (ch == 'h') {
+    while ((ch = pn_cli_getopt(&ps, argc, argv, &co)) != -1) {
+        if (ch == PN_CLI_HELP) {
             version_usage();
             return 0;
         }
-        return pn_cli_usage_error("version", "unknown option");
+        return 2;
     }
     if (optind < argc) return pn_cli_usage_error("version", "unexpected argument '%s'", argv[optind]);
     const dnnl_version_t *v = dnnl_version();

@@ -1,8 +1,12 @@
-/* Files: atomic writes, whole-file reads, folders, cache dir. */
+/* Files: atomic writes, whole-file reads, folders (mkdir -p, rm -rf, fsync),
+ * the cache dir. The only file-system helpers of pneumo: see util.h for the
+ * public ones and core/files.h for the private ones. */
+#include "core/files.h"
 #include "pneumo/util.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,18 +15,52 @@
 
 static atomic_uint tmp_counter;
 
-static char *dup_dirname(const char *path)
+int pn__parent_dir(const char *path, char *out, size_t n)
 {
-    const char *slash = strrchr(path, '/');
-    if (!slash) return strdup(".");
-    if (slash == path) return strdup("/");
-    size_t n = (size_t)(slash - path);
-    char *d = malloc(n + 1);
-    if (d) {
-        memcpy(d, path, n);
-        d[n] = '\0';
+    size_t len = strlen(path);
+    if (len >= n) return -1;
+    memcpy(out, path, len + 1);
+    while (len > 1 && out[len - 1] == '/') out[--len] = '\0';
+    char *s = strrchr(out, '/');
+    if (!s)
+        strcpy(out, ".");
+    else if (s == out)
+        s[1] = '\0';
+    else
+        *s = '\0';
+    return 0;
+}
+
+void pn__fsync_parent(const char *path)
+{
+    char dir[4096];
+    if (pn__parent_dir(path, dir, sizeof dir)) return;
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        fsync(fd); /* best effort: some file systems refuse it */
+        close(fd);
     }
-    return d;
+}
+
+static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)ftw;
+    return (flag == FTW_DP ? rmdir(p) : unlink(p)) != 0 ? -1 : 0;
+}
+
+int pn__rmtree(const char *path)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0) return 0;
+    if (!S_ISDIR(st.st_mode)) return unlink(path);
+    return nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+int pn__is_dir(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
 pn_status pn_afile_open(pn_afile *af, const char *path, pn_error *err)
@@ -79,15 +117,7 @@ pn_status pn_afile_commit(pn_afile *af, pn_error *err)
         pn_afile_abort(af);
         return st;
     }
-    char *dir = dup_dirname(af->path);
-    if (dir) {
-        int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd >= 0) {
-            fsync(dfd); /* best effort: some file systems refuse it */
-            close(dfd);
-        }
-        free(dir);
-    }
+    pn__fsync_parent(af->path);
     free(af->path);
     free(af->tmp);
     memset(af, 0, sizeof *af);
@@ -188,9 +218,7 @@ pn_status pn_mkdirs(const char *path, pn_error *err)
             buf[i] = c;
         }
     }
-    struct stat st;
-    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
-        return pn_error_set(err, PN_E_IO, "%s: not a folder", path);
+    if (!pn__is_dir(path)) return pn_error_set(err, PN_E_IO, "%s: not a folder", path);
     return PN_OK;
 }
 
@@ -218,4 +246,19 @@ int pn_path_exists(const char *path)
 {
     struct stat st;
     return stat(path, &st) == 0;
+}
+
+const char *pn__fmt_bytes(double b, char *buf, size_t n)
+{
+    static const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    int u = 0;
+    while (b >= 1024.0 && u < 4) {
+        b /= 1024.0;
+        u++;
+    }
+    if (u == 0)
+        snprintf(buf, n, "%.0f %s", b, units[u]);
+    else
+        snprintf(buf, n, "%.1f %s", b, units[u]);
+    return buf;
 }

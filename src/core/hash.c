@@ -1,10 +1,9 @@
-/* SHA-256 through OpenSSL's EVP interface, and a monotonic clock. */
+/* SHA-256 through OpenSSL's EVP interface, and hex. */
 #include "pneumo/util.h"
 
 #include <errno.h>
 #include <openssl/evp.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 pn_status pn_sha256_init(pn_sha256 *h, pn_error *err)
@@ -85,11 +84,4 @@ void pn_hex(const uint8_t *bytes, size_t n, char *out)
         out[2 * i + 1] = d[bytes[i] & 15];
     }
     out[2 * n] = '\0';
-}
-
-double pn_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }

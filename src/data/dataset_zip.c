@@ -90,7 +90,7 @@ pn_status pn__ds_open_zip(pn_dataset *ds, pn_error *err)
             if (!name || strlen(name) >= sizeof buf) continue;
             strcpy(buf, name);
             int n = split_path(buf, parts);
-            if (n < 2 || skip_entry(parts, n) || !pn__is_image_name(parts[n - 1])) continue;
+            if (n < 2 || skip_entry(parts, n) || !pn_is_image_name(parts[n - 1])) continue;
             if (pass == 0) {
                 if (n >= 3 && pn__split_from_name(parts[n - 3]) >= 0)
                     consider(&with_split, parts, n - 3);
@@ -123,7 +123,7 @@ pn_status pn__ds_open_zip(pn_dataset *ds, pn_error *err)
         if (!name || strlen(name) >= sizeof buf) continue;
         strcpy(buf, name);
         int n = split_path(buf, parts);
-        if (n != need || skip_entry(parts, n) || !pn__is_image_name(parts[n - 1])) continue;
+        if (n != need || skip_entry(parts, n) || !pn_is_image_name(parts[n - 1])) continue;
         char pre[4096];
         join_prefix(parts, c->depth, pre, sizeof pre);
         if (strcmp(pre, c->prefix)) continue;

@@ -7,9 +7,9 @@ pn_status pn_dataset_stats_get(const pn_dataset *ds, pn_dataset_stats *st, pn_er
 {
     memset(st, 0, sizeof *st);
     int nc = pn_dataset_num_classes(ds);
-    if (nc > 8)
-        return pn_error_set(err, PN_E_UNSUPPORTED, "%s: %d classes, stats support up to 8",
-                            pn_dataset_path(ds), nc);
+    if (nc > PN_MAX_CLASSES)
+        return pn_error_set(err, PN_E_UNSUPPORTED, "%s: %d classes, stats support up to %d",
+                            pn_dataset_path(ds), nc, PN_MAX_CLASSES);
     st->num_classes = nc;
     for (int c = 0; c < nc; c++) st->class_name[c] = pn_dataset_class_name(ds, c);
     for (int s = 0; s < PN_NUM_SPLITS; s++) {

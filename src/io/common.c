@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-pn_status pn_io_map(const char *path, pn_mapped *m, pn_error *err)
+pn_status pn__io_map(const char *path, pn__mapped *m, pn_error *err)
 {
     m->data = NULL;
     m->size = 0;
@@ -32,14 +32,14 @@ pn_status pn_io_map(const char *path, pn_mapped *m, pn_error *err)
     return PN_OK;
 }
 
-void pn_io_unmap(pn_mapped *m)
+void pn__io_unmap(pn__mapped *m)
 {
     if (m->data) munmap((void *)m->data, m->size);
     m->data = NULL;
     m->size = 0;
 }
 
-float pn_half_to_float(uint16_t h)
+float pn__half_to_float(uint16_t h)
 {
     uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
     uint32_t exp = (h >> 10) & 0x1fu;
@@ -64,7 +64,7 @@ float pn_half_to_float(uint16_t h)
     return f;
 }
 
-float pn_bf16_to_float(uint16_t b)
+float pn__bf16_to_float(uint16_t b)
 {
     uint32_t bits = (uint32_t)b << 16;
     float f;
@@ -72,7 +72,7 @@ float pn_bf16_to_float(uint16_t b)
     return f;
 }
 
-pn_dtype pn_io_mem_dtype(pn_dtype fdt)
+pn_dtype pn__io_mem_dtype(pn_dtype fdt)
 {
     switch (fdt) {
     case PN_F32: case PN_F16: case PN_BF16: case PN_F64: return PN_F32;
@@ -80,14 +80,14 @@ pn_dtype pn_io_mem_dtype(pn_dtype fdt)
     }
 }
 
-int pn_io_convert(pn_dtype fdt, const uint8_t *src, size_t n, void *dst)
+int pn__io_convert(pn_dtype fdt, const uint8_t *src, size_t n, void *dst)
 {
     float *f = dst;
     int64_t *q = dst;
     switch (fdt) {
     case PN_F32: memcpy(dst, src, n * 4); break;
-    case PN_F16: for (size_t i = 0; i < n; i++) f[i] = pn_half_to_float(pn_le16(src + 2 * i)); break;
-    case PN_BF16: for (size_t i = 0; i < n; i++) f[i] = pn_bf16_to_float(pn_le16(src + 2 * i)); break;
+    case PN_F16: for (size_t i = 0; i < n; i++) f[i] = pn__half_to_float(pn__le16(src + 2 * i)); break;
+    case PN_BF16: for (size_t i = 0; i < n; i++) f[i] = pn__bf16_to_float(pn__le16(src + 2 * i)); break;
     case PN_F64:
         for (size_t i = 0; i < n; i++) {
             double d;
@@ -97,7 +97,7 @@ int pn_io_convert(pn_dtype fdt, const uint8_t *src, size_t n, void *dst)
         break;
     case PN_I64: memcpy(dst, src, n * 8); break;
     case PN_I32:
-        for (size_t i = 0; i < n; i++) q[i] = (int32_t)pn_le32(src + 4 * i);
+        for (size_t i = 0; i < n; i++) q[i] = (int32_t)pn__le32(src + 4 * i);
         break;
     case PN_U8: for (size_t i = 0; i < n; i++) q[i] = src[i]; break;
     case PN_I8: for (size_t i = 0; i < n; i++) q[i] = (int8_t)src[i]; break;
@@ -111,42 +111,26 @@ int pn_io_convert(pn_dtype fdt, const uint8_t *src, size_t n, void *dst)
     return 0;
 }
 
-pn_status pn_io_sd_push(pn_statedict *sd, const char *name, pn_dtype fdt, int ndim,
+pn_status pn__io_sd_push(pn_statedict *sd, const char *name, pn_dtype fdt, int ndim,
                         const int64_t *shape, size_t numel, const uint8_t *src, pn_error *err)
 {
     if (ndim < 0 || ndim > PN_MAX_DIMS)
         return pn_error_set(err, PN_E_UNSUPPORTED, "tensor '%s': %d dimensions (at most %d)", name,
                             ndim, PN_MAX_DIMS);
-    if (sd->n == sd->cap) {
-        size_t cap = sd->cap ? sd->cap * 2 : 64;
-        pn_tensor *t = realloc(sd->t, cap * sizeof *t);
-        if (!t) return pn_error_set(err, PN_E_NOMEM, "out of memory adding tensor '%s'", name);
-        sd->t = t;
-        sd->cap = cap;
-    }
-    pn_dtype mdt = pn_io_mem_dtype(fdt);
-    pn_tensor *t = &sd->t[sd->n];
-    memset(t, 0, sizeof *t);
-    t->name = strdup(name);
-    t->data = malloc(numel ? numel * pn_dtype_size(mdt) : 1);
-    if (!t->name || !t->data) {
-        free(t->name);
-        free(t->data);
-        return pn_error_set(err, PN_E_NOMEM, "out of memory for tensor '%s' (%zu elements)", name,
+    pn_tensor *t;
+    pn_status st = pn_statedict_add(sd, name, pn__io_mem_dtype(fdt), ndim, shape, NULL, &t, err);
+    if (st) return st;
+    if (t->numel != numel) { /* the callers compute numel from the same shape */
+        pn_statedict_remove(sd, name);
+        return pn_error_set(err, PN_E_FORMAT, "tensor '%s': %zu elements for its shape", name,
                             numel);
     }
-    if (numel && pn_io_convert(fdt, src, numel, t->data) != 0) {
-        free(t->name);
-        free(t->data);
+    if (numel && pn__io_convert(fdt, src, numel, t->data) != 0) {
+        pn_statedict_remove(sd, name);
         return pn_error_set(err, PN_E_FORMAT, "tensor '%s': bool data holds a byte other than 0/1",
                             name);
     }
-    t->dtype = mdt;
     t->file_dtype = fdt;
-    t->ndim = ndim;
-    for (int i = 0; i < ndim; i++) t->shape[i] = shape[i];
-    t->numel = numel;
-    sd->n++;
     return PN_OK;
 }
 
@@ -174,7 +158,7 @@ int pn_io_find_duplicate(const char *const *names, size_t n, const char **dup)
     return found;
 }
 
-void pn_iobuf_put(pn_iobuf *b, const void *s, size_t n)
+void pn__iobuf_put(pn__iobuf *b, const void *s, size_t n)
 {
     if (b->oom) return;
     if (n > SIZE_MAX / 4 - b->n) {
@@ -196,16 +180,16 @@ void pn_iobuf_put(pn_iobuf *b, const void *s, size_t n)
     b->n += n;
 }
 
-void pn_iobuf_str(pn_iobuf *b, const char *s) { pn_iobuf_put(b, s, strlen(s)); }
+void pn__iobuf_str(pn__iobuf *b, const char *s) { pn__iobuf_put(b, s, strlen(s)); }
 
-pn_status pn_io_load_path(const char *path, pn_io_mem_loader load, pn_statedict *sd,
+pn_status pn__io_load_path(const char *path, pn__io_mem_loader load, pn_statedict *sd,
                           pn_error *err)
 {
     pn_statedict_init(sd);
-    pn_mapped m;
-    pn_status st = pn_io_map(path, &m, err);
+    pn__mapped m;
+    pn_status st = pn__io_map(path, &m, err);
     if (st) return st;
     st = load(m.data, m.size, path, sd, err);
-    pn_io_unmap(&m);
+    pn__io_unmap(&m);
     return st;
 }

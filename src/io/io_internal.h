@@ -1,4 +1,6 @@
-/* Internal helpers shared by the weight-file readers and writers. */
+/* Private helpers shared by the weight-file readers and writers (pn__ names;
+ * pn_io_find_duplicate and pn_io_r18_names keep theirs until io/resnet18_keys.c,
+ * which uses them, has moved to the ResNet-18 table). */
 #ifndef PNEUMO_IO_INTERNAL_H
 #define PNEUMO_IO_INTERNAL_H
 
@@ -13,57 +15,57 @@
 #endif
 
 /* A read-only whole-file mapping (mmap; an empty file maps to NULL/0). */
-typedef struct pn_mapped {
+typedef struct pn__mapped {
     const uint8_t *data;
     size_t size;
-} pn_mapped;
-pn_status pn_io_map(const char *path, pn_mapped *m, pn_error *err);
-void pn_io_unmap(pn_mapped *m);
+} pn__mapped;
+pn_status pn__io_map(const char *path, pn__mapped *m, pn_error *err);
+void pn__io_unmap(pn__mapped *m);
 
 /* The body of every pn_*_load(path): sd is initialised, path is mapped and
  * handed to `load` (one of the pn_*_load_mem readers), then unmapped. */
-typedef pn_status (*pn_io_mem_loader)(const void *buf, size_t n, const char *name,
+typedef pn_status (*pn__io_mem_loader)(const void *buf, size_t n, const char *name,
                                       pn_statedict *sd, pn_error *err);
-pn_status pn_io_load_path(const char *path, pn_io_mem_loader load, pn_statedict *sd,
+pn_status pn__io_load_path(const char *path, pn__io_mem_loader load, pn_statedict *sd,
                           pn_error *err);
 
 /* Little-endian loads from unaligned bytes. */
-static inline uint16_t pn_le16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
-static inline uint32_t pn_le32(const uint8_t *p)
+static inline uint16_t pn__le16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
+static inline uint32_t pn__le32(const uint8_t *p)
 {
     return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
 }
-static inline uint64_t pn_le64(const uint8_t *p)
+static inline uint64_t pn__le64(const uint8_t *p)
 {
-    return (uint64_t)pn_le32(p) | ((uint64_t)pn_le32(p + 4) << 32);
+    return (uint64_t)pn__le32(p) | ((uint64_t)pn__le32(p + 4) << 32);
 }
 
 /* A growable byte buffer for the writers (a .pth's pickle and zip headers,
  * a safetensors JSON header). After a failed allocation it stops growing and
  * sets oom: check that once, at the end. Free p when done. */
-typedef struct pn_iobuf {
+typedef struct pn__iobuf {
     uint8_t *p;
     size_t n, cap;
     int oom;
-} pn_iobuf;
-void pn_iobuf_put(pn_iobuf *b, const void *s, size_t n);
-void pn_iobuf_str(pn_iobuf *b, const char *s);
+} pn__iobuf;
+void pn__iobuf_put(pn__iobuf *b, const void *s, size_t n);
+void pn__iobuf_str(pn__iobuf *b, const char *s);
 
-float pn_half_to_float(uint16_t h);
-float pn_bf16_to_float(uint16_t b);
+float pn__half_to_float(uint16_t h);
+float pn__bf16_to_float(uint16_t b);
 
 /* In-memory dtype a file dtype is converted to (PN_F32 or PN_I64). */
-pn_dtype pn_io_mem_dtype(pn_dtype file_dtype);
+pn_dtype pn__io_mem_dtype(pn_dtype file_dtype);
 
 /* Converts n little-endian elements of file dtype `fdt` at src (any
- * alignment) into dst (float* or int64_t* per pn_io_mem_dtype). Returns 0,
+ * alignment) into dst (float* or int64_t* per pn__io_mem_dtype). Returns 0,
  * or -1 when a BOOL byte is not 0/1. */
-int pn_io_convert(pn_dtype fdt, const uint8_t *src, size_t n, void *dst);
+int pn__io_convert(pn_dtype fdt, const uint8_t *src, size_t n, void *dst);
 
-/* Appends a tensor to sd WITHOUT the duplicate-name check (the caller has
- * checked names already); converts `n` elements of `fdt` from src.
- * The name is copied. */
-pn_status pn_io_sd_push(pn_statedict *sd, const char *name, pn_dtype fdt, int ndim,
+/* Appends a tensor through pn_statedict_add (in-memory dtype of fdt),
+ * converting `numel` elements of file dtype `fdt` from src; PN_E_UNSUPPORTED
+ * over PN_MAX_DIMS dimensions. The name is copied. */
+pn_status pn__io_sd_push(pn_statedict *sd, const char *name, pn_dtype fdt, int ndim,
                         const int64_t *shape, size_t numel, const uint8_t *src, pn_error *err);
 
 /* 1 if any two of the n names are equal (sorts a copy of the pointers);

@@ -80,8 +80,10 @@ pn_status pn_modelfile_save(const char *path, const pn_statedict *sd, const pn_m
     pn_status st = check_meta(meta, path, err);
     if (st) return st;
     char **names = NULL;
-    if ((st = pn_io_r18_names(sd, meta->num_classes, &names, err)))
-        return pn_error_prefix(err, "%s: ", path);
+    if ((st = pn_io_r18_names(sd, meta->num_classes, &names, err))) {
+        pn_error_prefix(err, "%s: ", path);
+        return st; /* (err may be NULL) */
+    }
     /* a view of sd with normalised names and the model metadata */
     pn_statedict v;
     pn_statedict_init(&v);

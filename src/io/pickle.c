@@ -9,24 +9,24 @@
 
 #define PK_MAX_VALUES (1u << 22) /* ~4M values: far above any state_dict */
 
-const char *pk_kind_name(int kind)
+const char *pn__pk_kind_name(int kind)
 {
     static const char *names[] = {"None", "bool", "int", "int", "float", "str",
                                   "tuple", "list", "dict", "global", "storage", "tensor"};
     return kind >= 0 && kind < (int)(sizeof names / sizeof names[0]) ? names[kind] : "?";
 }
 
-void pk_init(pk_vm *vm, const char *file, pn_error *err)
+void pn__pk_init(pn__pk_vm *vm, const char *file, pn_error *err)
 {
     memset(vm, 0, sizeof *vm);
     vm->file = file ? file : "<memory>";
     vm->err = err;
 }
 
-void pk_free(pk_vm *vm)
+void pn__pk_free(pn__pk_vm *vm)
 {
     for (size_t i = 0; i < vm->nall; i++) {
-        pk_value *v = vm->all[i];
+        pn__pk_value *v = vm->all[i];
         if (v->kind == PK_STR || v->kind == PK_BIGINT) free(v->u.str.s);
         if (v->kind == PK_TUPLE || v->kind == PK_LIST || v->kind == PK_DICT) free(v->u.seq.v);
         free(v);
@@ -38,34 +38,34 @@ void pk_free(pk_vm *vm)
     memset(vm, 0, sizeof *vm);
 }
 
-static pn_status fail(pk_vm *vm, pn_status code, size_t pos, const char *what)
+static pn_status fail(pn__pk_vm *vm, pn_status code, size_t pos, const char *what)
 {
     return pn_error_set(vm->err, code, "%s: pickle at byte %zu: %s", vm->file, pos, what);
 }
 
-static pk_value *newval(pk_vm *vm, pk_kind kind)
+static pn__pk_value *newval(pn__pk_vm *vm, pn__pk_kind kind)
 {
     if (vm->nall >= PK_MAX_VALUES) return NULL;
     if (vm->nall == vm->capall) {
         size_t cap = vm->capall ? vm->capall * 2 : 256;
-        pk_value **a = realloc(vm->all, cap * sizeof *a);
+        pn__pk_value **a = realloc(vm->all, cap * sizeof *a);
         if (!a) return NULL;
         vm->all = a;
         vm->capall = cap;
     }
-    pk_value *v = calloc(1, sizeof *v);
+    pn__pk_value *v = calloc(1, sizeof *v);
     if (!v) return NULL;
     v->kind = (uint8_t)kind;
     vm->all[vm->nall++] = v;
     return v;
 }
 
-static int push(pk_vm *vm, pk_value *v)
+static int push(pn__pk_vm *vm, pn__pk_value *v)
 {
     if (!v) return -1;
     if (vm->sp == vm->scap) {
         size_t cap = vm->scap ? vm->scap * 2 : 64;
-        pk_value **s = realloc(vm->stack, cap * sizeof *s);
+        pn__pk_value **s = realloc(vm->stack, cap * sizeof *s);
         if (!s) return -1;
         vm->stack = s;
         vm->scap = cap;
@@ -74,11 +74,11 @@ static int push(pk_vm *vm, pk_value *v)
     return 0;
 }
 
-static int seq_append(pk_value *s, pk_value *v)
+static int seq_append(pn__pk_value *s, pn__pk_value *v)
 {
     if (s->u.seq.n == s->u.seq.cap) {
         size_t cap = s->u.seq.cap ? s->u.seq.cap * 2 : 8;
-        pk_value **a = realloc(s->u.seq.v, cap * sizeof *a);
+        pn__pk_value **a = realloc(s->u.seq.v, cap * sizeof *a);
         if (!a) return -1;
         s->u.seq.v = a;
         s->u.seq.cap = cap;
@@ -88,9 +88,9 @@ static int seq_append(pk_value *s, pk_value *v)
 }
 
 /* A new tuple/list from stack items [from, sp). */
-static pk_value *make_seq(pk_vm *vm, pk_kind kind, size_t from)
+static pn__pk_value *make_seq(pn__pk_vm *vm, pn__pk_kind kind, size_t from)
 {
-    pk_value *t = newval(vm, kind);
+    pn__pk_value *t = newval(vm, kind);
     if (!t) return NULL;
     size_t n = vm->sp - from;
     if (n) {
@@ -103,11 +103,11 @@ static pk_value *make_seq(pk_vm *vm, pk_kind kind, size_t from)
     return t;
 }
 
-const pk_value *pk_dict_get(const pk_value *d, const char *key)
+const pn__pk_value *pn__pk_dict_get(const pn__pk_value *d, const char *key)
 {
     if (!d || d->kind != PK_DICT) return NULL;
     for (size_t i = 0; i + 1 < d->u.seq.n; i += 2) {
-        const pk_value *k = d->u.seq.v[i];
+        const pn__pk_value *k = d->u.seq.v[i];
         if (k->kind == PK_STR && !strcmp(k->u.str.s, key)) return d->u.seq.v[i + 1];
     }
     return NULL;
@@ -115,7 +115,7 @@ const pk_value *pk_dict_get(const pk_value *d, const char *key)
 
 static const struct {
     const char *module, *name;
-    pk_global g;
+    pn__pk_global g;
     int dtype;
 } whitelist[] = {
     {"collections", "OrderedDict", PKG_ORDEREDDICT, 0},
@@ -150,9 +150,9 @@ static int read_line(const uint8_t *buf, size_t n, size_t *pos, char *out, size_
     return 0;
 }
 
-static int is_int(const pk_value *v) { return v->kind == PK_INT || v->kind == PK_BOOL; }
+static int is_int(const pn__pk_value *v) { return v->kind == PK_INT || v->kind == PK_BOOL; }
 
-static int int_tuple(const pk_value *t, int64_t *out, int *n)
+static int int_tuple(const pn__pk_value *t, int64_t *out, int *n)
 {
     if (t->kind != PK_TUPLE || t->u.seq.n > PN_MAX_DIMS) return -1;
     for (size_t i = 0; i < t->u.seq.n; i++) {
@@ -164,14 +164,14 @@ static int int_tuple(const pk_value *t, int64_t *out, int *n)
 }
 
 /* The call of a whitelisted global on an argument tuple. */
-static pn_status call(pk_vm *vm, size_t pos, const pk_value *fn, const pk_value *args,
-                      pk_value **out)
+static pn_status call(pn__pk_vm *vm, size_t pos, const pn__pk_value *fn, const pn__pk_value *args,
+                      pn__pk_value **out)
 {
     if (fn->kind != PK_GLOBAL) return fail(vm, PN_E_FORMAT, pos, "REDUCE on a non-callable");
     if (args->kind != PK_TUPLE) return fail(vm, PN_E_FORMAT, pos, "REDUCE arguments are not a tuple");
     size_t na = args->u.seq.n;
-    pk_value *const *a = args->u.seq.v;
-    switch ((pk_global)fn->global) {
+    pn__pk_value *const *a = args->u.seq.v;
+    switch ((pn__pk_global)fn->global) {
     case PKG_ORDEREDDICT:
         if (na != 0) return fail(vm, PN_E_UNSUPPORTED, pos, "OrderedDict called with arguments");
         *out = newval(vm, PK_DICT);
@@ -182,7 +182,7 @@ static pn_status call(pk_vm *vm, size_t pos, const pk_value *fn, const pk_value 
         if (a[0]->kind != PK_STORAGE || a[1]->kind != PK_INT)
             return fail(vm, PN_E_FORMAT, pos,
                         "_rebuild_tensor_v2: argument 1 must be a storage and 2 an int");
-        pk_value *t = newval(vm, PK_TENSOR);
+        pn__pk_value *t = newval(vm, PK_TENSOR);
         if (!t) break;
         int ns = 0, nst = 0;
         if (int_tuple(a[2], t->u.tensor.shape, &ns) || int_tuple(a[3], t->u.tensor.stride, &nst) ||
@@ -213,11 +213,11 @@ static pn_status call(pk_vm *vm, size_t pos, const pk_value *fn, const pk_value 
 }
 
 /* BINPERSID: ('storage', <Storage type>, key, location, numel[, view_metadata]). */
-static pn_status persistent_load(pk_vm *vm, size_t pos, const pk_value *pid, pk_value **out)
+static pn_status persistent_load(pn__pk_vm *vm, size_t pos, const pn__pk_value *pid, pn__pk_value **out)
 {
     if (pid->kind != PK_TUPLE || pid->u.seq.n < 5 || pid->u.seq.n > 6)
         return fail(vm, PN_E_FORMAT, pos, "persistent id is not a 5- or 6-tuple");
-    pk_value *const *a = pid->u.seq.v;
+    pn__pk_value *const *a = pid->u.seq.v;
     if (a[0]->kind != PK_STR || strcmp(a[0]->u.str.s, "storage"))
         return fail(vm, PN_E_UNSUPPORTED, pos,
                     "persistent id is not a 'storage' (whole pickled modules are not supported)");
@@ -227,7 +227,7 @@ static pn_status persistent_load(pk_vm *vm, size_t pos, const pk_value *pid, pk_
                     "storage id must be ('storage', torch.<T>Storage, key, location, numel)");
     if (pid->u.seq.n == 6 && a[5]->kind != PK_NONE)
         return fail(vm, PN_E_UNSUPPORTED, pos, "legacy storage views are not supported");
-    pk_value *s = newval(vm, PK_STORAGE);
+    pn__pk_value *s = newval(vm, PK_STORAGE);
     if (!s) return fail(vm, PN_E_NOMEM, pos, "out of memory or too many values");
     s->dtype = a[1]->dtype;
     s->u.storage.key = a[2]->u.str.s;
@@ -237,13 +237,13 @@ static pn_status persistent_load(pk_vm *vm, size_t pos, const pk_value *pid, pk_
     return PN_OK;
 }
 
-static pn_status memo_put(pk_vm *vm, size_t pos, size_t idx, size_t n)
+static pn_status memo_put(pn__pk_vm *vm, size_t pos, size_t idx, size_t n)
 {
     if (!vm->sp) return fail(vm, PN_E_FORMAT, pos, "memo put on an empty stack");
     if (idx > n + 1024) return fail(vm, PN_E_FORMAT, pos, "memo index out of range");
     if (idx >= vm->capmemo) {
         size_t nm = idx + 1 > vm->capmemo * 2 ? idx + 1 : vm->capmemo * 2;
-        pk_value **m = realloc(vm->memo, nm * sizeof *m);
+        pn__pk_value **m = realloc(vm->memo, nm * sizeof *m);
         if (!m) return fail(vm, PN_E_NOMEM, pos, "out of memory for the memo");
         memset(m + vm->capmemo, 0, (nm - vm->capmemo) * sizeof *m);
         vm->memo = m;
@@ -254,7 +254,7 @@ static pn_status memo_put(pk_vm *vm, size_t pos, size_t idx, size_t n)
     return PN_OK;
 }
 
-pn_status pk_run(pk_vm *vm, const uint8_t *buf, size_t n, size_t *used, pk_value **out)
+pn_status pn__pk_run(pn__pk_vm *vm, const uint8_t *buf, size_t n, size_t *used, pn__pk_value **out)
 {
     size_t i = 0;
     vm->sp = 0;
@@ -279,7 +279,7 @@ pn_status pk_run(pk_vm *vm, const uint8_t *buf, size_t n, size_t *used, pk_value
     while (i < n) {
         size_t op_pos = i;
         uint8_t op = buf[i++];
-        pk_value *v = NULL, *w = NULL, *x = NULL;
+        pn__pk_value *v = NULL, *w = NULL, *x = NULL;
         pn_status st;
         switch (op) {
         case 0x80: /* PROTO */
@@ -328,7 +328,7 @@ pn_status pk_run(pk_vm *vm, const uint8_t *buf, size_t n, size_t *used, pk_value
             break;
         case 'r': /* LONG_BINPUT */
             NEED(4);
-            if ((st = memo_put(vm, op_pos, pn_le32(buf + i), n))) return st;
+            if ((st = memo_put(vm, op_pos, pn__le32(buf + i), n))) return st;
             i += 4;
             break;
         case 0x94: /* MEMOIZE */
@@ -342,7 +342,7 @@ pn_status pk_run(pk_vm *vm, const uint8_t *buf, size_t n, size_t *used, pk_value
                 idx = buf[i++];
             } else {
                 NEED(4);
-                idx = pn_le32(buf + i);
+                idx = pn__le32(buf + i);
                 i += 4;
             }
             if (idx >= vm->nmemo || !vm->memo[idx])
@@ -391,7 +391,7 @@ pn_status pk_run(pk_vm *vm, const uint8_t *buf, size_t n, size_t *used, pk_value
         case 'a': /* APPEND */
         case 'e': { /* APPENDS */
             size_t from;
-            pk_value *target;
+            pn__pk_value *target;
             if (op == 's' || op == 'a') {
                 size_t floor = vm->nmarks ? vm->marks[vm->nmarks - 1] : 0;
                 size_t k = op == 's' ? 2 : 1;
@@ -432,14 +432,14 @@ pn_status pk_run(pk_vm *vm, const uint8_t *buf, size_t n, size_t *used, pk_value
         case 'M': /* BININT2 */
             NEED(2);
             v = newval(vm, PK_INT);
-            if (v) v->u.i = pn_le16(buf + i);
+            if (v) v->u.i = pn__le16(buf + i);
             i += 2;
             PUSH(v);
             break;
         case 'J': /* BININT */
             NEED(4);
             v = newval(vm, PK_INT);
-            if (v) v->u.i = (int32_t)pn_le32(buf + i);
+            if (v) v->u.i = (int32_t)pn__le32(buf + i);
             i += 4;
             PUSH(v);
             break;
@@ -485,7 +485,7 @@ pn_status pk_run(pk_vm *vm, const uint8_t *buf, size_t n, size_t *used, pk_value
             size_t k;
             if (op == 'X' || op == 'T') {
                 NEED(4);
-                k = pn_le32(buf + i);
+                k = pn__le32(buf + i);
                 i += 4;
             } else {
                 NEED(1);

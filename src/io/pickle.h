@@ -15,31 +15,31 @@
 #include "pneumo/status.h"
 #include "pneumo/tensor.h"
 
-typedef enum pk_kind {
+typedef enum pn__pk_kind {
     PK_NONE, PK_BOOL, PK_INT, PK_BIGINT, PK_FLOAT, PK_STR,
     PK_TUPLE, PK_LIST, PK_DICT, PK_GLOBAL, PK_STORAGE, PK_TENSOR,
-} pk_kind;
+} pn__pk_kind;
 
-typedef enum pk_global {
+typedef enum pn__pk_global {
     PKG_ORDEREDDICT = 1, PKG_REBUILD_TENSOR_V2, PKG_REBUILD_PARAMETER,
     PKG_REBUILD_PARAMETER_STATE, PKG_STORAGE,
-} pk_global;
+} pn__pk_global;
 
 #define PK_DTYPE_UNSUPPORTED (-1)
 
-typedef struct pk_value pk_value;
-struct pk_value {
-    uint8_t kind;   /* pk_kind */
-    uint8_t global; /* PK_GLOBAL: pk_global */
+typedef struct pn__pk_value pn__pk_value;
+struct pn__pk_value {
+    uint8_t kind;   /* pn__pk_kind */
+    uint8_t global; /* PK_GLOBAL: pn__pk_global */
     int8_t dtype;   /* PK_GLOBAL storage type / PK_STORAGE: pn_dtype or PK_DTYPE_UNSUPPORTED */
     union {
         int64_t i;                                   /* PK_INT, PK_BOOL */
         double f;                                    /* PK_FLOAT */
         struct { char *s; size_t len; } str;         /* PK_STR (NUL-terminated), PK_BIGINT (LE bytes) */
-        struct { pk_value **v; size_t n, cap; } seq; /* tuple, list; dict: key,value,key,value... */
+        struct { pn__pk_value **v; size_t n, cap; } seq; /* tuple, list; dict: key,value,key,value... */
         struct { const char *key; const char *type; int64_t numel; } storage;
         struct {
-            const pk_value *storage;
+            const pn__pk_value *storage;
             int64_t offset; /* in elements */
             int ndim;
             int64_t shape[PN_MAX_DIMS], stride[PN_MAX_DIMS];
@@ -47,28 +47,28 @@ struct pk_value {
     } u;
 };
 
-typedef struct pk_vm {
+typedef struct pn__pk_vm {
     const char *file; /* for messages */
     pn_error *err;
-    pk_value **all; /* every value made, freed together */
+    pn__pk_value **all; /* every value made, freed together */
     size_t nall, capall;
-    pk_value **stack;
+    pn__pk_value **stack;
     size_t sp, scap;
     size_t *marks;
     size_t nmarks, capmarks;
-    pk_value **memo;
+    pn__pk_value **memo;
     size_t nmemo, capmemo; /* nmemo: highest index set + 1 */
-} pk_vm;
+} pn__pk_vm;
 
-void pk_init(pk_vm *vm, const char *file, pn_error *err);
+void pn__pk_init(pn__pk_vm *vm, const char *file, pn_error *err);
 /* Runs one pickle from buf[0..n) up to its STOP; *used gets the bytes
- * consumed. *out points into the vm (valid until pk_free). Values survive
+ * consumed. *out points into the vm (valid until pn__pk_free). Values survive
  * between runs on the same vm (the legacy format is several pickles). */
-pn_status pk_run(pk_vm *vm, const uint8_t *buf, size_t n, size_t *used, pk_value **out);
-void pk_free(pk_vm *vm);
+pn_status pn__pk_run(pn__pk_vm *vm, const uint8_t *buf, size_t n, size_t *used, pn__pk_value **out);
+void pn__pk_free(pn__pk_vm *vm);
 
-const char *pk_kind_name(int kind);
+const char *pn__pk_kind_name(int kind);
 /* dict lookup by string key; NULL when absent. */
-const pk_value *pk_dict_get(const pk_value *d, const char *key);
+const pn__pk_value *pn__pk_dict_get(const pn__pk_value *d, const char *key);
 
 #endif

@@ -62,27 +62,27 @@ static size_t uniq_srefs(sref *s, size_t n, const char *file, pn_error *err)
 }
 
 /* Finds the state_dict in the unpickled object. */
-static int all_tensors(const pk_value *d)
+static int all_tensors(const pn__pk_value *d)
 {
     for (size_t i = 0; i + 1 < d->u.seq.n; i += 2)
         if (d->u.seq.v[i]->kind != PK_STR || d->u.seq.v[i + 1]->kind != PK_TENSOR) return 0;
     return 1;
 }
 
-static pn_status find_state_dict(const pk_value *root, const char *file, const pk_value **out,
+static pn_status find_state_dict(const pn__pk_value *root, const char *file, const pn__pk_value **out,
                                  pn_error *err)
 {
     if (root->kind != PK_DICT)
         return pn_error_set(err, PN_E_FORMAT,
                             "%s: the pickled object is a %s, not a state_dict (a dict of tensors)",
-                            file, pk_kind_name(root->kind));
+                            file, pn__pk_kind_name(root->kind));
     if (all_tensors(root)) {
         *out = root;
         return PN_OK;
     }
     static const char *keys[] = {"state_dict", "model_state_dict", "model"};
     for (size_t k = 0; k < 3; k++) {
-        const pk_value *v = pk_dict_get(root, keys[k]);
+        const pn__pk_value *v = pn__pk_dict_get(root, keys[k]);
         if (v && v->kind == PK_DICT && all_tensors(v)) {
             *out = v;
             return PN_OK;
@@ -106,14 +106,14 @@ static pn_status find_state_dict(const pk_value *root, const char *file, const p
 }
 
 /* The storages the state_dict's tensors use (unique, sorted by key). */
-static pn_status collect_srefs(const pk_value *d, const char *file, sref **out, size_t *nout,
+static pn_status collect_srefs(const pn__pk_value *d, const char *file, sref **out, size_t *nout,
                                pn_error *err)
 {
     size_t nt = d->u.seq.n / 2;
     sref *s = calloc(nt ? nt : 1, sizeof *s);
     if (!s) return pn_error_set(err, PN_E_NOMEM, "%s: out of memory", file);
     for (size_t i = 0; i < nt; i++) {
-        const pk_value *st = d->u.seq.v[2 * i + 1]->u.tensor.storage;
+        const pn__pk_value *st = d->u.seq.v[2 * i + 1]->u.tensor.storage;
         s[i].key = st->u.storage.key;
         s[i].type = st->u.storage.type;
         s[i].dtype = st->dtype;
@@ -142,7 +142,7 @@ static pn_status zip_load_storage(zip_t *za, const char *prefix, sref *r, const 
 /* Converts the state_dict's tensors, whose storages are all described in
  * s[]. With a zip (za), each storage record is read when first needed and
  * freed after its last tensor, so at most one record is held at a time. */
-static pn_status build_sd(const pk_value *d, sref *s, size_t ns, zip_t *za, const char *prefix,
+static pn_status build_sd(const pn__pk_value *d, sref *s, size_t ns, zip_t *za, const char *prefix,
                           const char *file, pn_statedict *sd, pn_error *err)
 {
     size_t nt = d->u.seq.n / 2;
@@ -156,8 +156,8 @@ static pn_status build_sd(const pk_value *d, sref *s, size_t ns, zip_t *za, cons
                           : pn_error_set(err, PN_E_FORMAT, "%s: tensor '%s' appears twice", file, dup);
     for (size_t i = 0; i < nt; i++) {
         const char *name = d->u.seq.v[2 * i]->u.str.s;
-        const pk_value *t = d->u.seq.v[2 * i + 1];
-        const pk_value *stv = t->u.tensor.storage;
+        const pn__pk_value *t = d->u.seq.v[2 * i + 1];
+        const pn__pk_value *stv = t->u.tensor.storage;
         sref *r = find_sref(s, ns, stv->u.storage.key);
         if (r && r->dtype == PK_DTYPE_UNSUPPORTED)
             return pn_error_set(err, PN_E_UNSUPPORTED,
@@ -199,9 +199,12 @@ static pn_status build_sd(const pk_value *d, sref *s, size_t ns, zip_t *za, cons
                                 "%s: tensor '%s': offset %lld + %zu elements run past its storage "
                                 "'%s' of %lld elements",
                                 file, name, (long long)off, numel, r->key, (long long)r->numel);
-        pn_status st = pn_io_sd_push(sd, name, (pn_dtype)r->dtype, ndim, shape, numel,
+        pn_status st = pn__io_sd_push(sd, name, (pn_dtype)r->dtype, ndim, shape, numel,
                                      r->data + (size_t)off * esz, err);
-        if (st) return pn_error_prefix(err, "%s: ", file);
+        if (st) {
+            pn_error_prefix(err, "%s: ", file);
+            return st; /* (err may be NULL) */
+        }
         if (r->owned && --r->uses == 0) {
             free(r->owned);
             r->owned = NULL;
@@ -326,8 +329,8 @@ static pn_status load_zip(const uint8_t *buf, size_t n, const char *file, pn_sta
     size_t npkl = 0, nbo = 0;
     sref *s = NULL;
     size_t ns = 0;
-    pk_vm vm;
-    pk_init(&vm, file, err);
+    pn__pk_vm vm;
+    pn__pk_init(&vm, file, err);
     char prefix[256], name[600];
     const char *first = zip_get_num_entries(za, 0) > 0 ? zip_get_name(za, 0, ZIP_FL_ENC_RAW) : NULL;
     const char *slash = first ? strchr(first, '/') : NULL;
@@ -352,16 +355,16 @@ static pn_status load_zip(const uint8_t *buf, size_t n, const char *file, pn_sta
                           file, (int)(nbo < 16 ? nbo : 16), (const char *)bo);
         goto done;
     }
-    pk_value *root;
+    pn__pk_value *root;
     size_t used;
-    if ((st = pk_run(&vm, pkl, npkl, &used, &root))) goto done;
-    const pk_value *d;
+    if ((st = pn__pk_run(&vm, pkl, npkl, &used, &root))) goto done;
+    const pn__pk_value *d;
     if ((st = find_state_dict(root, file, &d, err))) goto done;
     if ((st = collect_srefs(d, file, &s, &ns, err))) goto done;
     st = build_sd(d, s, ns, za, prefix, file, sd, err);
 done:
     free_srefs(s, ns);
-    pk_free(&vm);
+    pn__pk_free(&vm);
     free(pkl);
     free(bo);
     zip_close(za); /* read-only: discards */
@@ -375,37 +378,37 @@ static const uint8_t legacy_magic[10] = {0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6
 static pn_status load_legacy(const uint8_t *buf, size_t n, const char *file, pn_statedict *sd,
                              pn_error *err)
 {
-    pk_vm vm;
-    pk_init(&vm, file, err);
+    pn__pk_vm vm;
+    pn__pk_init(&vm, file, err);
     pn_status st;
     size_t pos = 0, used;
-    pk_value *magic, *proto, *info, *root, *keys;
+    pn__pk_value *magic, *proto, *info, *root, *keys;
     sref *all = NULL, *s = NULL;
     size_t nall = 0, ns = 0;
-    if ((st = pk_run(&vm, buf, n, &used, &magic))) goto done;
+    if ((st = pn__pk_run(&vm, buf, n, &used, &magic))) goto done;
     pos += used;
     if (magic->kind != PK_BIGINT || magic->u.str.len != 10 || memcmp(magic->u.str.s, legacy_magic, 10)) {
         st = pn_error_set(err, PN_E_FORMAT, "%s: wrong magic number (not a PyTorch legacy .pth file)", file);
         goto done;
     }
-    if ((st = pk_run(&vm, buf + pos, n - pos, &used, &proto))) goto done;
+    if ((st = pn__pk_run(&vm, buf + pos, n - pos, &used, &proto))) goto done;
     pos += used;
     if (proto->kind != PK_INT || proto->u.i != 1001) {
         st = pn_error_set(err, PN_E_UNSUPPORTED, "%s: legacy protocol version is not 1001", file);
         goto done;
     }
-    if ((st = pk_run(&vm, buf + pos, n - pos, &used, &info))) goto done;
+    if ((st = pn__pk_run(&vm, buf + pos, n - pos, &used, &info))) goto done;
     pos += used;
-    const pk_value *le = pk_dict_get(info, "little_endian");
+    const pn__pk_value *le = pn__pk_dict_get(info, "little_endian");
     if (info->kind != PK_DICT || (le && (le->kind != PK_BOOL || !le->u.i))) {
         st = pn_error_set(err, PN_E_UNSUPPORTED, "%s: legacy file is not little-endian", file);
         goto done;
     }
-    if ((st = pk_run(&vm, buf + pos, n - pos, &used, &root))) goto done;
+    if ((st = pn__pk_run(&vm, buf + pos, n - pos, &used, &root))) goto done;
     pos += used;
-    const pk_value *d;
+    const pn__pk_value *d;
     if ((st = find_state_dict(root, file, &d, err))) goto done;
-    if ((st = pk_run(&vm, buf + pos, n - pos, &used, &keys))) goto done;
+    if ((st = pn__pk_run(&vm, buf + pos, n - pos, &used, &keys))) goto done;
     pos += used;
     if (keys->kind != PK_LIST) {
         st = pn_error_set(err, PN_E_FORMAT, "%s: legacy storage key list is not a list", file);
@@ -420,7 +423,7 @@ static pn_status load_legacy(const uint8_t *buf, size_t n, const char *file, pn_
     }
     nall = 0;
     for (size_t i = 0; i < vm.nall; i++) {
-        const pk_value *v = vm.all[i];
+        const pn__pk_value *v = vm.all[i];
         if (v->kind != PK_STORAGE) continue;
         all[nall].key = v->u.storage.key;
         all[nall].type = v->u.storage.type;
@@ -435,7 +438,7 @@ static pn_status load_legacy(const uint8_t *buf, size_t n, const char *file, pn_
         goto done;
     }
     for (size_t k = 0; k < keys->u.seq.n; k++) {
-        const pk_value *kv = keys->u.seq.v[k];
+        const pn__pk_value *kv = keys->u.seq.v[k];
         if (kv->kind != PK_STR) {
             st = pn_error_set(err, PN_E_FORMAT, "%s: legacy storage key is not a string", file);
             goto done;
@@ -454,7 +457,7 @@ static pn_status load_legacy(const uint8_t *buf, size_t n, const char *file, pn_
             st = pn_error_set(err, PN_E_FORMAT, "%s: truncated: storage '%s' is missing", file, r->key);
             goto done;
         }
-        int64_t numel = (int64_t)pn_le64(buf + pos);
+        int64_t numel = (int64_t)pn__le64(buf + pos);
         pos += 8;
         uint64_t want = storage_bytes(r);
         if (want == (uint64_t)-1) {
@@ -481,7 +484,7 @@ static pn_status load_legacy(const uint8_t *buf, size_t n, const char *file, pn_
 done:
     free_srefs(s, ns);
     free(all); /* data points into buf */
-    pk_free(&vm);
+    pn__pk_free(&vm);
     return st;
 }
 
@@ -509,5 +512,5 @@ pn_status pn_pth_load_mem(const void *buf, size_t n, const char *file, pn_stated
 
 pn_status pn_pth_load(const char *path, pn_statedict *sd, pn_error *err)
 {
-    return pn_io_load_path(path, pn_pth_load_mem, sd, err);
+    return pn__io_load_path(path, pn_pth_load_mem, sd, err);
 }

@@ -4,7 +4,8 @@
  * bytes by padding the local header's extra field ("FB" + len + 'Z'...), so
  * storages can be mmapped; libzip gives no control over where data lands.
  * The format needed is small: stored (uncompressed) records, local headers
- * with sizes and CRC-32 up front, a central directory and the end record.
+ * with sizes and CRC-32 (zlib's crc32) up front, a central directory and the
+ * end record.
  * Files above 4 GiB (which would need ZIP64) are refused.
  *
  * Records (as torch.save writes them, archive name = file name without
@@ -15,10 +16,11 @@
  *   <ar>/byteorder    "little"
  *   <ar>/data/<k>     the raw little-endian bytes of tensor k
  *   <ar>/version      "3\n" */
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <zlib.h>
 
 #include "io/io_internal.h"
 #include "pneumo/util.h"
@@ -26,45 +28,32 @@
 
 #define ZIP_ALIGN 64
 
-static uint32_t crc_table[256];
-
-static void crc_init(void)
-{
-    for (uint32_t i = 0; i < 256; i++) {
-        uint32_t c = i;
-        for (int k = 0; k < 8; k++) c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
-        crc_table[i] = c;
-    }
-}
-
+/* zlib's CRC-32 (the zip one), over any size */
 static uint32_t crc32_buf(const void *p, size_t n)
 {
-    const uint8_t *b = p;
-    uint32_t c = 0xffffffffu;
-    for (size_t i = 0; i < n; i++) c = crc_table[(c ^ b[i]) & 0xff] ^ (c >> 8);
-    return c ^ 0xffffffffu;
+    return (uint32_t)crc32_z(0L, (const Bytef *)p, (z_size_t)n);
 }
 
-/* little-endian integers into a pn_iobuf */
-static void bb_u8(pn_iobuf *b, unsigned v)
+/* little-endian integers into a pn__iobuf */
+static void bb_u8(pn__iobuf *b, unsigned v)
 {
     uint8_t x = (uint8_t)v;
-    pn_iobuf_put(b, &x, 1);
+    pn__iobuf_put(b, &x, 1);
 }
-static void bb_u16(pn_iobuf *b, unsigned v)
+static void bb_u16(pn__iobuf *b, unsigned v)
 {
     uint8_t x[2] = {(uint8_t)v, (uint8_t)(v >> 8)};
-    pn_iobuf_put(b, x, 2);
+    pn__iobuf_put(b, x, 2);
 }
-static void bb_u32(pn_iobuf *b, uint32_t v)
+static void bb_u32(pn__iobuf *b, uint32_t v)
 {
     uint8_t x[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
-    pn_iobuf_put(b, x, 4);
+    pn__iobuf_put(b, x, 4);
 }
 
 /* ---- pickle ---- */
 
-static void pk_int(pn_iobuf *b, int64_t v)
+static void pk_int(pn__iobuf *b, int64_t v)
 {
     if (v >= 0 && v < 256) {
         bb_u8(b, 'K');
@@ -83,41 +72,41 @@ static void pk_int(pn_iobuf *b, int64_t v)
     }
 }
 
-static void pk_str(pn_iobuf *b, const char *s)
+static void pk_str(pn__iobuf *b, const char *s)
 {
     bb_u8(b, 'X');
     bb_u32(b, (uint32_t)strlen(s));
-    pn_iobuf_str(b, s);
+    pn__iobuf_str(b, s);
 }
 
-static void build_pickle(pn_iobuf *b, const pn_statedict *sd)
+static void build_pickle(pn__iobuf *b, const pn_statedict *sd)
 {
-    pn_iobuf_str(b, "\x80\x02" "ccollections\nOrderedDict\n)R(");
+    pn__iobuf_str(b, "\x80\x02" "ccollections\nOrderedDict\n)R(");
     for (size_t i = 0; i < sd->n; i++) {
         const pn_tensor *t = &sd->t[i];
         char key[32];
         snprintf(key, sizeof key, "%zu", i);
         pk_str(b, t->name);
-        pn_iobuf_str(b, "ctorch._utils\n_rebuild_tensor_v2\n((");
+        pn__iobuf_str(b, "ctorch._utils\n_rebuild_tensor_v2\n((");
         pk_str(b, "storage");
-        pn_iobuf_str(b, t->dtype == PN_I64 ? "ctorch\nLongStorage\n" : "ctorch\nFloatStorage\n");
+        pn__iobuf_str(b, t->dtype == PN_I64 ? "ctorch\nLongStorage\n" : "ctorch\nFloatStorage\n");
         pk_str(b, key);
         pk_str(b, "cpu");
         pk_int(b, (int64_t)t->numel);
-        pn_iobuf_str(b, "tQ");
+        pn__iobuf_str(b, "tQ");
         pk_int(b, 0);
-        pn_iobuf_str(b, "(");
+        pn__iobuf_str(b, "(");
         for (int k = 0; k < t->ndim; k++) pk_int(b, t->shape[k]);
-        pn_iobuf_str(b, "t(");
+        pn__iobuf_str(b, "t(");
         int64_t stride = 1, strides[PN_MAX_DIMS];
         for (int k = t->ndim - 1; k >= 0; k--) {
             strides[k] = stride;
             stride *= t->shape[k] ? t->shape[k] : 1;
         }
         for (int k = 0; k < t->ndim; k++) pk_int(b, strides[k]);
-        pn_iobuf_str(b, "t\x89" "ccollections\nOrderedDict\n)RtR");
+        pn__iobuf_str(b, "t\x89" "ccollections\nOrderedDict\n)RtR");
     }
-    pn_iobuf_str(b, "u.");
+    pn__iobuf_str(b, "u.");
 }
 
 /* ---- zip ---- */
@@ -146,8 +135,6 @@ static void archive_name(const char *path, char *out, size_t outsz)
 
 pn_status pn_pth_save(const char *path, const pn_statedict *sd, pn_error *err)
 {
-    static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
-    pthread_once(&crc_once, crc_init);
     for (size_t i = 0; i < sd->n; i++)
         if (sd->t[i].dtype != PN_F32 && sd->t[i].dtype != PN_I64)
             return pn_error_set(err, PN_E_ARG, "%s: tensor '%s' is %s in memory (float32 or int64 expected)",
@@ -155,7 +142,7 @@ pn_status pn_pth_save(const char *path, const pn_statedict *sd, pn_error *err)
     char ar[200];
     archive_name(path, ar, sizeof ar);
     pn_status st = PN_OK;
-    pn_iobuf pkl = {0}, hdr = {0};
+    pn__iobuf pkl = {0}, hdr = {0};
     size_t nrec = sd->n + 3;
     rec *r = calloc(nrec, sizeof *r);
     if (!r) return pn_error_set(err, PN_E_NOMEM, "%s: out of memory", path);
@@ -208,10 +195,10 @@ pn_status pn_pth_save(const char *path, const pn_statedict *sd, pn_error *err)
         bb_u32(&hdr, (uint32_t)r[i].size);
         bb_u16(&hdr, (unsigned)nl);
         bb_u16(&hdr, (unsigned)(4 + padn));
-        pn_iobuf_put(&hdr, r[i].name, nl);
-        pn_iobuf_str(&hdr, "FB");
+        pn__iobuf_put(&hdr, r[i].name, nl);
+        pn__iobuf_str(&hdr, "FB");
         bb_u16(&hdr, (unsigned)padn);
-        pn_iobuf_put(&hdr, zs, padn);
+        pn__iobuf_put(&hdr, zs, padn);
         if (hdr.oom) break;
         fwrite(hdr.p, 1, hdr.n, af.f);
         if (r[i].size) fwrite(r[i].data, 1, (size_t)r[i].size, af.f);
@@ -239,7 +226,7 @@ pn_status pn_pth_save(const char *path, const pn_statedict *sd, pn_error *err)
         bb_u16(&hdr, 0); /* internal attributes */
         bb_u32(&hdr, 0); /* external attributes */
         bb_u32(&hdr, (uint32_t)r[i].offset);
-        pn_iobuf_put(&hdr, r[i].name, nl);
+        pn__iobuf_put(&hdr, r[i].name, nl);
     }
     uint64_t cd_size = hdr.n;
     bb_u32(&hdr, 0x06054b50);

@@ -116,7 +116,7 @@ pn_status pn_safetensors_load_mem(const void *buf, size_t n, const char *file, p
     if (n < 8)
         return pn_error_set(err, PN_E_FORMAT,
                             "%s: truncated: %zu bytes, a safetensors file has at least 8", file, n);
-    uint64_t hlen = pn_le64(p);
+    uint64_t hlen = pn__le64(p);
     if (hlen > ST_MAX_HEADER)
         return pn_error_set(err, PN_E_FORMAT,
                             "%s: header size %llu is over the 100000000-byte limit (not a "
@@ -238,7 +238,7 @@ pn_status pn_safetensors_load_mem(const void *buf, size_t n, const char *file, p
     const uint8_t *data = p + 8 + hlen;
     for (size_t i = 0; i < nt; i++) {
         st_entry *e = &ents[i];
-        st = pn_io_sd_push(sd, e->name, e->dt->dt, e->ndim, e->shape, e->numel, data + e->begin,
+        st = pn__io_sd_push(sd, e->name, e->dt->dt, e->ndim, e->shape, e->numel, data + e->begin,
                            err);
         if (st) {
             pn_error_prefix(err, "%s: ", file);
@@ -262,41 +262,41 @@ done:
 
 pn_status pn_safetensors_load(const char *path, pn_statedict *sd, pn_error *err)
 {
-    return pn_io_load_path(path, pn_safetensors_load_mem, sd, err);
+    return pn__io_load_path(path, pn_safetensors_load_mem, sd, err);
 }
 
 /* ---- writer ---------------------------------------------------------------- */
 
-static void sb_fmt(pn_iobuf *b, const char *fmt, unsigned long long v)
+static void sb_fmt(pn__iobuf *b, const char *fmt, unsigned long long v)
 {
     char t[32];
     int k = snprintf(t, sizeof t, fmt, v);
-    pn_iobuf_put(b, t, (size_t)k);
+    pn__iobuf_put(b, t, (size_t)k);
 }
 /* JSON string, escaped as serde_json does. */
-static void sb_json(pn_iobuf *b, const char *s)
+static void sb_json(pn__iobuf *b, const char *s)
 {
-    pn_iobuf_put(b, "\"", 1);
+    pn__iobuf_put(b, "\"", 1);
     for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
         char t[8];
         switch (*c) {
-        case '"': pn_iobuf_put(b, "\\\"", 2); break;
-        case '\\': pn_iobuf_put(b, "\\\\", 2); break;
-        case '\b': pn_iobuf_put(b, "\\b", 2); break;
-        case '\f': pn_iobuf_put(b, "\\f", 2); break;
-        case '\n': pn_iobuf_put(b, "\\n", 2); break;
-        case '\r': pn_iobuf_put(b, "\\r", 2); break;
-        case '\t': pn_iobuf_put(b, "\\t", 2); break;
+        case '"': pn__iobuf_put(b, "\\\"", 2); break;
+        case '\\': pn__iobuf_put(b, "\\\\", 2); break;
+        case '\b': pn__iobuf_put(b, "\\b", 2); break;
+        case '\f': pn__iobuf_put(b, "\\f", 2); break;
+        case '\n': pn__iobuf_put(b, "\\n", 2); break;
+        case '\r': pn__iobuf_put(b, "\\r", 2); break;
+        case '\t': pn__iobuf_put(b, "\\t", 2); break;
         default:
             if (*c < 0x20) {
                 snprintf(t, sizeof t, "\\u%04x", *c);
-                pn_iobuf_put(b, t, 6);
+                pn__iobuf_put(b, t, 6);
             } else {
-                pn_iobuf_put(b, (const char *)c, 1);
+                pn__iobuf_put(b, (const char *)c, 1);
             }
         }
     }
-    pn_iobuf_put(b, "\"", 1);
+    pn__iobuf_put(b, "\"", 1);
 }
 
 static int cmp_write_order(const void *a, const void *b)
@@ -316,7 +316,7 @@ static int cmp_meta(const void *a, const void *b)
 pn_status pn_safetensors_save(const char *path, const pn_statedict *sd, pn_error *err)
 {
     pn_status st = PN_OK;
-    pn_iobuf h = {0};
+    pn__iobuf h = {0};
     const pn_tensor **order = calloc(sd->n ? sd->n : 1, sizeof *order);
     const pn_meta **mord = calloc(sd->nmeta ? sd->nmeta : 1, sizeof *mord);
     if (!order || !mord) {
@@ -346,31 +346,31 @@ pn_status pn_safetensors_save(const char *path, const pn_statedict *sd, pn_error
     for (size_t i = 0; i < sd->nmeta; i++) mord[i] = &sd->meta[i];
     qsort(mord, sd->nmeta, sizeof *mord, cmp_meta);
 
-    pn_iobuf_str(&h, "{");
+    pn__iobuf_str(&h, "{");
     if (sd->nmeta) {
-        pn_iobuf_str(&h, "\"__metadata__\":{");
+        pn__iobuf_str(&h, "\"__metadata__\":{");
         for (size_t i = 0; i < sd->nmeta; i++) {
-            if (i) pn_iobuf_str(&h, ",");
+            if (i) pn__iobuf_str(&h, ",");
             sb_json(&h, mord[i]->key);
-            pn_iobuf_str(&h, ":");
+            pn__iobuf_str(&h, ":");
             sb_json(&h, mord[i]->value);
         }
-        pn_iobuf_str(&h, "}");
+        pn__iobuf_str(&h, "}");
     }
     uint64_t off = 0;
     for (size_t i = 0; i < sd->n; i++) {
         const pn_tensor *t = order[i];
-        if (i || sd->nmeta) pn_iobuf_str(&h, ",");
+        if (i || sd->nmeta) pn__iobuf_str(&h, ",");
         sb_json(&h, t->name);
-        pn_iobuf_str(&h, t->dtype == PN_I64 ? ":{\"dtype\":\"I64\",\"shape\":[" : ":{\"dtype\":\"F32\",\"shape\":[");
+        pn__iobuf_str(&h, t->dtype == PN_I64 ? ":{\"dtype\":\"I64\",\"shape\":[" : ":{\"dtype\":\"F32\",\"shape\":[");
         for (int k = 0; k < t->ndim; k++) sb_fmt(&h, k ? ",%llu" : "%llu", (unsigned long long)t->shape[k]);
         uint64_t nb = (uint64_t)t->numel * pn_dtype_size(t->dtype);
         sb_fmt(&h, "],\"data_offsets\":[%llu", (unsigned long long)off);
         sb_fmt(&h, ",%llu]}", (unsigned long long)(off + nb));
         off += nb;
     }
-    pn_iobuf_str(&h, "}");
-    while (!h.oom && h.n % 8) pn_iobuf_str(&h, " ");
+    pn__iobuf_str(&h, "}");
+    while (!h.oom && h.n % 8) pn__iobuf_str(&h, " ");
     if (h.oom) {
         st = pn_error_set(err, PN_E_NOMEM, "%s: out of memory building the header", path);
         goto done;

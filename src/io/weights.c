@@ -11,7 +11,7 @@ pn_weights_format pn_weights_detect(const void *head, size_t n)
     /* legacy: PROTO 2, LONG1 of 10 bytes (the magic number) */
     if (n >= 4 && p[0] == 0x80 && p[1] == 0x02 && p[2] == 0x8a && p[3] == 0x0a)
         return PN_FMT_PTH_LEGACY;
-    if (n >= 9 && pn_le64(p) <= 100000000ull && p[8] == '{') return PN_FMT_SAFETENSORS;
+    if (n >= 9 && pn__le64(p) <= 100000000ull && p[8] == '{') return PN_FMT_SAFETENSORS;
     return PN_FMT_UNKNOWN;
 }
 
@@ -45,5 +45,5 @@ pn_status pn_weights_load_mem(const void *buf, size_t n, const char *name, pn_st
 
 pn_status pn_weights_load(const char *path, pn_statedict *sd, pn_error *err)
 {
-    return pn_io_load_path(path, pn_weights_load_mem, sd, err);
+    return pn__io_load_path(path, pn_weights_load_mem, sd, err);
 }

@@ -19,7 +19,6 @@
 #include <curl/curl.h>
 
 #include "net/net.h"
-#include "net/progress.h"
 #include "pneumo/fetch.h"
 #include "pneumo/util.h"
 #include "pneumo/version.h"
@@ -51,7 +50,8 @@ typedef struct dl {
     int no_room;       /* the rest of the file won't fit on the disk */
     int64_t need;      /* bytes still to come */
     double avail;      /* free bytes on the disk */
-    pn_progress_state prog;
+    const pn_fetch_opts *o; /* where progress is reported */
+    const char *label;      /* the destination's file name */
 } dl;
 
 static size_t on_header(char *buf, size_t size, size_t nitems, void *ud)
@@ -215,7 +215,7 @@ static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_
     (void)ultotal;
     (void)ulnow;
     dl *d = ud;
-    if (d->body_started) pn_progress_update(&d->prog, d->have, d->total);
+    if (d->body_started) pn__net_report(d->o, PN_FETCH_BYTES, d->label, d->have, d->total, NULL);
     return 0;
 }
 
@@ -311,7 +311,7 @@ static pn_status verify_and_commit(const pn_fetch_opts *o, const char *url, dl *
         drop_part(d);
         return pn_error_set(err, PN_E_IO, "%s: cannot move into place: %s", dest, strerror(e));
     }
-    pn_net_fsync_parent(dest);
+    pn__fsync_parent(dest);
     return PN_OK;
 }
 
@@ -319,10 +319,10 @@ pn_status pn_download(const pn_fetch_opts *o, const char *url, const char *userp
                       const char *dest_path, pn_error *err)
 {
     long code;
-    return pn_net_download(o, url, userpwd, dest_path, &code, err);
+    return pn__net_download(o, url, userpwd, dest_path, &code, err);
 }
 
-pn_status pn_net_download(const pn_fetch_opts *o, const char *url, const char *userpwd,
+pn_status pn__net_download(const pn_fetch_opts *o, const char *url, const char *userpwd,
                           const char *dest_path, long *http_code, pn_error *err)
 {
     *http_code = 0;
@@ -370,6 +370,7 @@ pn_status pn_net_download(const pn_fetch_opts *o, const char *url, const char *u
     d.part = part;
     d.meta = meta;
     d.total = -1;
+    d.o = o;
 
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
@@ -398,6 +399,7 @@ pn_status pn_net_download(const pn_fetch_opts *o, const char *url, const char *u
     }
 
     const char *label = base_name(dest_path);
+    d.label = label;
     struct curl_slist *hdrs = NULL;
     pn_status st = PN_OK;
     int attempt = 0;
@@ -440,17 +442,15 @@ pn_status pn_net_download(const pn_fetch_opts *o, const char *url, const char *u
             free(v);
         }
         curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-        if (d.offset > 0 && o->progress != PN_PROGRESS_QUIET)
-            fprintf(stderr, "%s: resuming at byte %" PRId64 "\n", label, d.offset);
-        pn_progress_begin(&d.prog, o->progress, label, d.offset);
+        pn__net_report(o, PN_FETCH_START, label, d.offset, -1, NULL);
 
         CURLcode rc = curl_easy_perform(c);
         long code = 0;
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
         *http_code = code;
-        if (d.restarted && o->progress != PN_PROGRESS_QUIET)
-            fprintf(stderr, "%s: the server ignored the Range request; started again at 0\n",
-                    label);
+        if (d.restarted)
+            pn__net_note(o, label, "%s: the server ignored the Range request; started again at 0",
+                         label);
 
         if (rc == CURLE_OK) {
             if (code < 200 || code >= 300) {
@@ -467,7 +467,7 @@ pn_status pn_net_download(const pn_fetch_opts *o, const char *url, const char *u
             }
         }
         if (rc == CURLE_OK) {
-            pn_progress_end(&d.prog, d.have, d.total, NULL);
+            pn__net_report(o, PN_FETCH_END, label, d.have, d.total, NULL);
             if (d.total >= 0 && d.have != d.total) {
                 /* the server sent less or more than it announced: start over */
                 st = pn_error_set(err, PN_E_NET,
@@ -508,8 +508,8 @@ pn_status pn_net_download(const pn_fetch_opts *o, const char *url, const char *u
             st = pn_error_set(err, PN_E_IO,
                               "%s: not enough free space for %s: it needs %s more, %s free; "
                               "nothing was kept",
-                              part, url, pn_fmt_bytes((double)d.need, need, sizeof need),
-                              pn_fmt_bytes(d.avail, avail, sizeof avail));
+                              part, url, pn__fmt_bytes((double)d.need, need, sizeof need),
+                              pn__fmt_bytes(d.avail, avail, sizeof avail));
             break;
         } else if (rc == CURLE_WRITE_ERROR && d.bad_range) {
             if (ftruncate(fd, 0) != 0) {
@@ -555,16 +555,16 @@ pn_status pn_net_download(const pn_fetch_opts *o, const char *url, const char *u
             transient = is_transient_curl(rc);
         }
         if (!transient || attempt >= retries) {
-            pn_progress_end(&d.prog, d.have, d.total, NULL);
+            pn__net_report(o, PN_FETCH_END, label, d.have, d.total, NULL);
             if (attempt > 0) pn_error_prefix(err, "after %d attempts: ", attempt + 1);
             break;
         }
         attempt++;
-        if (o->progress != PN_PROGRESS_QUIET) {
+        if (o->progress) {
             char note[PN_ERROR_MSG_MAX + 64];
             snprintf(note, sizeof note, "%s; retry %d of %d in %.1f s", err ? err->msg : why,
                      attempt, retries, wait);
-            pn_progress_end(&d.prog, d.have, d.total, note);
+            pn__net_report(o, PN_FETCH_END, label, d.have, d.total, note);
         }
         sleep_s(wait);
         wait = wait * 2 > 60 ? 60 : wait * 2;

@@ -36,7 +36,7 @@ static char **subdirs(const char *dir, size_t *count)
     while ((e = readdir(d))) {
         if (e->d_name[0] == '.' || !strcmp(e->d_name, "__MACOSX")) continue;
         if (snprintf(p, sizeof p, "%s/%s", dir, e->d_name) >= (int)sizeof p) continue;
-        if (!pn_net_is_dir(p)) continue;
+        if (!pn__is_dir(p)) continue;
         if (n == cap) {
             cap = cap ? cap * 2 : 8;
             char **nv = realloc(v, cap * sizeof *v);
@@ -62,7 +62,7 @@ static void free_names(char **v, size_t n)
 static int find_layout_at(const char *dir, int depth, char *out, size_t n)
 {
     if (depth == 0) {
-        if (!pn_fetch_layout_ok(dir)) return 0;
+        if (!pn__fetch_layout_ok(dir)) return 0;
         return snprintf(out, n, "%s", dir) < (int)n;
     }
     size_t k;
@@ -127,10 +127,10 @@ pn_status pn_fetch_find_dataset_opts(const pn_fetch_opts *o, char *path, size_t 
                                      pn_error *err)
 {
     char dir[4096], ours[4200], hub[4300] = "";
-    pn_status st = pn_net_dest_dir(o, "datasets", dir, sizeof dir, err);
+    pn_status st = pn__net_dest_dir(o, "datasets", dir, sizeof dir, err);
     if (st) return st;
     snprintf(ours, sizeof ours, "%s/" PN_DATASET_DIR, dir);
-    if (pn_fetch_layout_ok(ours)) return pn_net_copy_path(path, n, ours, ours, err);
+    if (pn__fetch_layout_ok(ours)) return pn__net_copy_path(path, n, ours, ours, err);
     int reuse = !(o && (o->no_reuse || (o->dest_dir && *o->dest_dir)));
     if (reuse && find_kagglehub(path, n, hub, sizeof hub)) return PN_OK;
     return pn_error_set(err, PN_E_NOTFOUND,
@@ -140,11 +140,6 @@ pn_status pn_fetch_find_dataset_opts(const pn_fetch_opts *o, char *path, size_t 
                         "https://www.kaggle.com/datasets/" PN_KAGGLE_DATASET
                         ", or pass --data DIR",
                         ours, *hub ? " and " : "", hub);
-}
-
-pn_status pn_fetch_find_dataset(char *path, size_t n, pn_error *err)
-{
-    return pn_fetch_find_dataset_opts(NULL, path, n, err);
 }
 
 /* Leftovers of a run that died (its pid is gone) beside final:
@@ -168,11 +163,11 @@ static void cleanup_stale(const char *dir, const char *final)
         if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue; /* alive (or unknown) */
         if (snprintf(p, sizeof p, "%s/%s", dir, e->d_name) >= (int)sizeof p) continue;
         if (!strncmp(e->d_name + bl, "old.", 4) && !pn_path_exists(final) &&
-            pn_fetch_layout_ok(p) && rename(p, final) == 0)
+            pn__fetch_layout_ok(p) && rename(p, final) == 0)
             continue;
         if (!strncmp(e->d_name + bl, "old.", 4) || !strncmp(e->d_name + bl, "new.", 4) ||
             strstr(e->d_name + bl, "unpack."))
-            pn_net_rmtree(p);
+            pn__rmtree(p);
     }
     closedir(d);
 }
@@ -182,29 +177,29 @@ static pn_status install(const char *zip, const char *dir, const char *final, in
                          pn_error *err)
 {
     cleanup_stale(dir, final);
-    if (!pn_path_exists(final)) return pn_unpack_dataset(zip, final, err);
+    if (!pn_path_exists(final)) return pn__unpack_dataset(zip, final, err);
     if (!replace) {
-        if (pn_fetch_layout_ok(final)) return PN_OK; /* put back by cleanup_stale */
+        if (pn__fetch_layout_ok(final)) return PN_OK; /* put back by cleanup_stale */
         return pn_error_set(err, PN_E_ARG, "%s already exists (--force replaces it)", final);
     }
     char fresh[4300], old[4300];
     snprintf(fresh, sizeof fresh, "%s.new.%ld", final, (long)getpid());
     snprintf(old, sizeof old, "%s.old.%ld", final, (long)getpid());
-    pn_net_rmtree(fresh);
-    pn_status st = pn_unpack_dataset(zip, fresh, err);
+    pn__rmtree(fresh);
+    pn_status st = pn__unpack_dataset(zip, fresh, err);
     if (st) return st;
     if (rename(final, old) != 0) {
         st = pn_error_set(err, PN_E_IO, "%s: cannot move aside: %s", final, strerror(errno));
-        pn_net_rmtree(fresh);
+        pn__rmtree(fresh);
         return st;
     }
     if (rename(fresh, final) != 0) {
         st = pn_error_set(err, PN_E_IO, "%s: cannot move into place: %s", final, strerror(errno));
         rename(old, final);
-        pn_net_rmtree(fresh);
+        pn__rmtree(fresh);
         return st;
     }
-    pn_net_rmtree(old);
+    pn__rmtree(old);
     return PN_OK;
 }
 
@@ -216,58 +211,60 @@ pn_status pn_fetch_dataset(const pn_fetch_opts *o, char *path, size_t n, pn_erro
         o = &defaults;
     }
     char dir[4096], final[4200];
-    pn_status st = pn_net_dest_dir(o, "datasets", dir, sizeof dir, err);
+    pn_status st = pn__net_dest_dir(o, "datasets", dir, sizeof dir, err);
     if (st) return st;
     snprintf(final, sizeof final, "%s/" PN_DATASET_DIR, dir);
 
     if (o->from_zip && *o->from_zip) {
-        if (!o->force && pn_fetch_layout_ok(final))
-            return pn_net_copy_path(path, n, final, final, err);
+        if (!o->force && pn__fetch_layout_ok(final))
+            return pn__net_copy_path(path, n, final, final, err);
         if ((st = pn_mkdirs(dir, err))) return st;
         st = install(o->from_zip, dir, final, o->force, err);
         if (st) return st;
-        return pn_net_copy_path(path, n, final, final, err);
+        return pn__net_copy_path(path, n, final, final, err);
     }
     if (!o->force && pn_fetch_find_dataset_opts(o, path, n, NULL) == PN_OK) return PN_OK;
 
     if ((st = pn_mkdirs(dir, err))) return st;
     char zip[4300];
     snprintf(zip, sizeof zip, "%s/" PN_DATASET_DIR ".zip", dir);
-    const char *url = pn_net_url(o, "PNEUMO_KAGGLE_URL", PN_KAGGLE_URL);
+    const char *url = pn__net_url(o, "PNEUMO_KAGGLE_URL", PN_KAGGLE_URL);
     if (!pn_path_exists(zip)) { /* a complete zip from an earlier run is reused */
         char user[256], key[256], source[4200], userpwd[520];
         pn_error cerr = {0};
-        pn_status cs = pn_kaggle_credentials(user, sizeof user, key, sizeof key, source,
+        pn_status cs = pn__kaggle_credentials(user, sizeof user, key, sizeof key, source,
                                              sizeof source, &cerr);
         if (cs && cs != PN_E_NOTFOUND) return pn_error_set(err, cs, "%s", cerr.msg);
         if (!cs) snprintf(userpwd, sizeof userpwd, "%s:%s", user, key);
-        if (o->progress != PN_PROGRESS_QUIET)
-            fprintf(stderr, "downloading %s (%s)\n", url,
-                    cs ? "anonymous: no Kaggle credentials" : source);
+        pn__net_note(o, PN_DATASET_DIR ".zip", "downloading %s (%s)", url,
+                     cs ? "anonymous: no Kaggle credentials" : source);
         long code = 0;
-        st = pn_net_download(o, url, cs ? NULL : userpwd, zip, &code, err);
+        st = pn__net_download(o, url, cs ? NULL : userpwd, zip, &code, err);
         if (st == PN_E_NET && (code == 401 || code == 403)) {
             if (cs)
-                return pn_net_append(st, err,
-                                     ": Kaggle refused an anonymous download; set KAGGLE_USERNAME "
-                                     "and KAGGLE_KEY, or save your Kaggle API token (kaggle.com > "
-                                     "Settings > API > Create New Token) as ~/.kaggle/kaggle.json; "
-                                     "or " OFFLINE_HINT);
-            return pn_net_append(st, err,
-                                 ": Kaggle rejected the credentials from %s; check the username "
-                                 "and key (kaggle.com > Settings > API > Create New Token); "
-                                 "or " OFFLINE_HINT,
-                                 source);
+                pn_error_prefix(err,
+                                "Kaggle refused an anonymous download; set KAGGLE_USERNAME and "
+                                "KAGGLE_KEY, or save your Kaggle API token (kaggle.com > Settings "
+                                "> API > Create New Token) as ~/.kaggle/kaggle.json; or " OFFLINE_HINT
+                                "; the server said: ");
+            else
+                pn_error_prefix(err,
+                                "Kaggle rejected the credentials from %s; check the username and "
+                                "key (kaggle.com > Settings > API > Create New Token); or " OFFLINE_HINT
+                                "; the server said: ",
+                                source);
+            return st;
         }
-        if (st == PN_E_NET) return pn_net_append(st, err, "; %s", OFFLINE_HINT);
+        if (st == PN_E_NET) pn_error_prefix(err, "%s; the download failed: ", OFFLINE_HINT);
         if (st) return st;
     }
     st = install(zip, dir, final, o->force, err);
     if (st == PN_E_FORMAT) {
         unlink(zip); /* a broken download: the next run fetches it again */
-        return pn_net_append(st, err, " (the downloaded zip was removed)");
+        pn_error_prefix(err, "the downloaded zip was removed: ");
+        return st;
     }
     if (st) return st;
     if (!o->keep_archive) unlink(zip);
-    return pn_net_copy_path(path, n, final, final, err);
+    return pn__net_copy_path(path, n, final, final, err);
 }

@@ -48,25 +48,20 @@ pn_status pn_fetch_find_weights_opts(const pn_fetch_opts *o, char *path, size_t 
 {
     const char *prefix = want_prefix(o);
     char dir[4096], ours[4200], torch[4096], theirs[4200] = "";
-    pn_status st = pn_net_dest_dir(o, "weights", dir, sizeof dir, err);
+    pn_status st = pn__net_dest_dir(o, "weights", dir, sizeof dir, err);
     if (st) return st;
     snprintf(ours, sizeof ours, "%s/" PN_WEIGHTS_FILE, dir);
-    if (hash_ok(ours, prefix)) return pn_net_copy_path(path, n, ours, ours, err);
+    if (hash_ok(ours, prefix)) return pn__net_copy_path(path, n, ours, ours, err);
     int reuse = !(o && (o->no_reuse || (o->dest_dir && *o->dest_dir)));
     if (reuse && torch_checkpoints(torch, sizeof torch)) {
         snprintf(theirs, sizeof theirs, "%s/" PN_WEIGHTS_FILE, torch);
-        if (hash_ok(theirs, prefix)) return pn_net_copy_path(path, n, theirs, theirs, err);
+        if (hash_ok(theirs, prefix)) return pn__net_copy_path(path, n, theirs, theirs, err);
     }
     return pn_error_set(err, PN_E_NOTFOUND,
                         "no ResNet-18 weights with a SHA-256 beginning %s found (looked for "
                         "%s%s%s): run 'pneumo fetch weights' to download them, or pass "
                         "--weights FILE",
                         prefix, ours, *theirs ? " and " : "", theirs);
-}
-
-pn_status pn_fetch_find_weights(char *path, size_t n, pn_error *err)
-{
-    return pn_fetch_find_weights_opts(NULL, path, n, err);
 }
 
 pn_status pn_fetch_weights(const pn_fetch_opts *o, char *path, size_t n, pn_error *err)
@@ -79,20 +74,20 @@ pn_status pn_fetch_weights(const pn_fetch_opts *o, char *path, size_t n, pn_erro
     opts.expected_sha256_prefix = want_prefix(o);
     if (!opts.force && pn_fetch_find_weights_opts(&opts, path, n, NULL) == PN_OK) return PN_OK;
     char dir[4096], dest[4200];
-    pn_status st = pn_net_dest_dir(&opts, "weights", dir, sizeof dir, err);
+    pn_status st = pn__net_dest_dir(&opts, "weights", dir, sizeof dir, err);
     if (st) return st;
     if ((st = pn_mkdirs(dir, err))) return st;
     snprintf(dest, sizeof dest, "%s/" PN_WEIGHTS_FILE, dir);
-    const char *url = pn_net_url(&opts, "PNEUMO_WEIGHTS_URL", PN_WEIGHTS_URL);
-    if (opts.progress != PN_PROGRESS_QUIET) fprintf(stderr, "downloading %s\n", url);
+    const char *url = pn__net_url(&opts, "PNEUMO_WEIGHTS_URL", PN_WEIGHTS_URL);
+    pn__net_note(&opts, PN_WEIGHTS_FILE, "downloading %s", url);
     long code;
-    st = pn_net_download(&opts, url, NULL, dest, &code, err);
+    st = pn__net_download(&opts, url, NULL, dest, &code, err);
     if (st == PN_E_NET)
-        return pn_net_append(st, err,
-                             "; without network: download " PN_WEIGHTS_URL
-                             " by hand and pass it to 'pneumo train --weights FILE' (or save it"
-                             " as %s)",
-                             dest);
+        pn_error_prefix(err,
+                        "without network: download " PN_WEIGHTS_URL
+                        " by hand and pass it to 'pneumo train --weights FILE' (or save it as "
+                        "%s); the download failed: ",
+                        dest);
     if (st) return st;
-    return pn_net_copy_path(path, n, dest, dest, err);
+    return pn__net_copy_path(path, n, dest, dest, err);
 }

@@ -18,7 +18,7 @@ static pn_status put(char *dst, size_t n, const char *src, const char *what, pn_
     return PN_OK;
 }
 
-pn_status pn_kaggle_credentials(char *user, size_t user_n, char *key, size_t key_n,
+pn_status pn__kaggle_credentials(char *user, size_t user_n, char *key, size_t key_n,
                                 char *source, size_t source_n, pn_error *err)
 {
     const char *u = getenv("KAGGLE_USERNAME"), *k = getenv("KAGGLE_KEY");

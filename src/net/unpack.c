@@ -1,7 +1,7 @@
-/* Unpacking the data set zip with libarchive: check every entry first (no
- * ../, absolute paths or links; free space against the uncompressed size),
- * extract the folder holding train/ val/ test/ into a temporary folder beside
- * the destination, then rename it into place. */
+/* Unpacking the data set zip with libzip: check every entry first (no ../,
+ * absolute paths or links; free space against the uncompressed size), extract
+ * the folder holding train/ val/ test/ into a temporary folder beside the
+ * destination, then rename it into place. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -12,8 +12,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
-#include <archive.h>
-#include <archive_entry.h>
+#include <zip.h>
 
 #include "net/net.h"
 #include "pneumo/fetch.h"
@@ -22,14 +21,14 @@
 static const char *splits[] = {"train", "val", "test"};
 static const char *classes[] = {"NORMAL", "PNEUMONIA"};
 
-int pn_fetch_layout_ok(const char *dir)
+int pn__fetch_layout_ok(const char *dir)
 {
     char p[4096];
     for (int s = 0; s < 3; s++)
         for (int c = 0; c < 2; c++) {
             if (snprintf(p, sizeof p, "%s/%s/%s", dir, splits[s], classes[c]) >= (int)sizeof p)
                 return 0;
-            if (!pn_net_is_dir(p)) return 0;
+            if (!pn__is_dir(p)) return 0;
         }
     return 1;
 }
@@ -104,26 +103,64 @@ static long layout_prefix(const char *name)
     return -1;
 }
 
-/* libarchive's message for the last error; it has none (NULL) when a zip
- * merely ends early. */
-static const char *arc_msg(struct archive *a)
+static pn_status open_zip(zip_t **out, const char *zip, pn_error *err)
 {
-    const char *m = archive_error_string(a);
-    return m && *m ? m : "unexpected end of the archive (truncated download?)";
-}
-
-static pn_status open_zip(struct archive **out, const char *zip, pn_error *err)
-{
-    struct archive *a = archive_read_new();
-    if (!a) return pn_error_set(err, PN_E_NOMEM, "%s: libarchive: out of memory", zip);
-    archive_read_support_format_zip(a);
-    if (archive_read_open_filename(a, zip, 1 << 16) != ARCHIVE_OK) {
-        pn_status st = pn_error_set(err, errno == ENOENT ? PN_E_NOTFOUND : PN_E_FORMAT,
-                                    "%s: not a readable zip: %s", zip, arc_msg(a));
-        archive_read_free(a);
+    int ze = 0;
+    zip_t *z = zip_open(zip, ZIP_RDONLY | ZIP_CHECKCONS, &ze);
+    if (!z) {
+        zip_error_t e;
+        zip_error_init_with_code(&e, ze);
+        pn_status st;
+        if (ze == ZIP_ER_NOENT)
+            st = pn_error_set(err, PN_E_NOTFOUND, "%s: not a readable zip: %s", zip,
+                              zip_error_strerror(&e));
+        else if (ze == ZIP_ER_NOZIP || ze == ZIP_ER_INCONS)
+            /* no end-of-archive record, or one that disagrees with the
+             * entries: what a cut-short download looks like */
+            st = pn_error_set(err, PN_E_FORMAT,
+                              "%s: corrupt zip: %s (truncated download, or not a zip?)", zip,
+                              zip_error_strerror(&e));
+        else
+            st = pn_error_set(err, PN_E_FORMAT, "%s: not a readable zip: %s", zip,
+                              zip_error_strerror(&e));
+        zip_error_fini(&e);
         return st;
     }
-    *out = a;
+    *out = z;
+    return PN_OK;
+}
+
+/* One entry: its name, uncompressed size, and what it is. */
+typedef enum { ENT_FILE, ENT_DIR, ENT_LINK, ENT_OTHER } ent_kind;
+typedef struct ent {
+    const char *name;
+    uint64_t size;
+    ent_kind kind;
+} ent;
+
+static pn_status entry(zip_t *z, const char *zip, zip_uint64_t i, ent *e, pn_error *err)
+{
+    zip_stat_t sb;
+    zip_stat_init(&sb);
+    if (zip_stat_index(z, i, 0, &sb) != 0 || !(sb.valid & ZIP_STAT_NAME) || !sb.name)
+        return pn_error_set(err, PN_E_FORMAT, "%s: entry %" PRIu64 " has an unreadable name: %s",
+                            zip, (uint64_t)i, zip_strerror(z));
+    e->name = sb.name;
+    e->size = (sb.valid & ZIP_STAT_SIZE) ? sb.size : 0;
+    size_t len = strlen(sb.name);
+    e->kind = len && sb.name[len - 1] == '/' ? ENT_DIR : ENT_FILE;
+    zip_uint8_t opsys;
+    zip_uint32_t attr;
+    if (zip_file_get_external_attributes(z, i, 0, &opsys, &attr) == 0 &&
+        opsys == ZIP_OPSYS_UNIX) {
+        mode_t m = (mode_t)(attr >> 16);
+        if (S_ISLNK(m))
+            e->kind = ENT_LINK;
+        else if (S_ISDIR(m))
+            e->kind = ENT_DIR;
+        else if (m & S_IFMT && !S_ISREG(m))
+            e->kind = ENT_OTHER;
+    }
     return PN_OK;
 }
 
@@ -131,55 +168,38 @@ static pn_status open_zip(struct archive **out, const char *zip, pn_error *err)
 static pn_status scan(const char *zip, char *prefix, size_t prefix_n, int64_t *bytes,
                       long *entries, pn_error *err)
 {
-    struct archive *a;
-    pn_status st = open_zip(&a, zip, err);
+    zip_t *z;
+    pn_status st = open_zip(&z, zip, err);
     if (st) return st;
-    struct archive_entry *e;
+    zip_int64_t n = zip_get_num_entries(z, 0);
     long best = -1;
-    int r;
     prefix[0] = '\0';
-    /* sizes are summed for every entry and corrected below: the prefix is
-     * known only at the end, so collect per-entry sizes in a second pass */
-    while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
-        const char *name = archive_entry_pathname(e);
-        if (!name) {
-            st = pn_error_set(err, PN_E_FORMAT, "%s: an entry has an unreadable name", zip);
-            goto out;
-        }
-        const char *why = unsafe_name(name);
+    for (zip_int64_t i = 0; i < n; i++) {
+        ent e;
+        if ((st = entry(z, zip, (zip_uint64_t)i, &e, err))) goto out;
+        const char *why = unsafe_name(e.name);
         if (why) {
-            st = pn_error_set(err, PN_E_FORMAT, "%s: refusing entry '%s': %s", zip, name, why);
+            st = pn_error_set(err, PN_E_FORMAT, "%s: refusing entry '%s': %s", zip, e.name, why);
             goto out;
         }
-        if (archive_entry_hardlink(e)) {
-            st = pn_error_set(err, PN_E_FORMAT, "%s: refusing entry '%s': a hard link", zip,
-                              name);
-            goto out;
-        }
-        mode_t t = archive_entry_filetype(e);
-        if (t == AE_IFLNK) {
+        if (e.kind == ENT_LINK) {
             st = pn_error_set(err, PN_E_FORMAT, "%s: refusing entry '%s': a symbolic link", zip,
-                              name);
+                              e.name);
             goto out;
         }
-        if (t != AE_IFREG && t != AE_IFDIR) {
+        if (e.kind == ENT_OTHER) {
             st = pn_error_set(err, PN_E_FORMAT, "%s: refusing entry '%s': not a file or folder",
-                              zip, name);
+                              zip, e.name);
             goto out;
         }
-        if (!skipped(name)) {
-            long pl = layout_prefix(name);
+        if (!skipped(e.name)) {
+            long pl = layout_prefix(e.name);
             if (pl >= 0 && (best < 0 || pl < best) && (size_t)pl < prefix_n) {
                 best = pl;
-                memcpy(prefix, name, (size_t)pl);
+                memcpy(prefix, e.name, (size_t)pl);
                 prefix[pl] = '\0';
             }
         }
-        archive_read_data_skip(a);
-    }
-    if (r != ARCHIVE_EOF) {
-        st = pn_error_set(err, PN_E_FORMAT, "%s: corrupt zip: %s", zip, arc_msg(a));
-        goto out;
     }
     if (best < 0) {
         st = pn_error_set(err, PN_E_FORMAT,
@@ -188,24 +208,20 @@ static pn_status scan(const char *zip, char *prefix, size_t prefix_n, int64_t *b
                           zip);
         goto out;
     }
-    archive_read_free(a);
-    /* sizes of what will be extracted */
-    if ((st = open_zip(&a, zip, err))) return st;
+    /* sizes of what will be extracted (the prefix is known only now) */
     size_t pl = strlen(prefix);
     *bytes = 0;
     *entries = 0;
-    while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
-        const char *name = archive_entry_pathname(e);
-        if (name && !skipped(name) && !strncmp(name, prefix, pl) && wanted(name + pl)) {
+    for (zip_int64_t i = 0; i < n; i++) {
+        ent e;
+        if ((st = entry(z, zip, (zip_uint64_t)i, &e, err))) goto out;
+        if (!skipped(e.name) && !strncmp(e.name, prefix, pl) && wanted(e.name + pl)) {
             (*entries)++;
-            if (archive_entry_size_is_set(e)) *bytes += archive_entry_size(e);
+            *bytes += (int64_t)e.size;
         }
-        archive_read_data_skip(a);
     }
-    if (r != ARCHIVE_EOF)
-        st = pn_error_set(err, PN_E_FORMAT, "%s: corrupt zip: %s", zip, arc_msg(a));
 out:
-    archive_read_free(a);
+    zip_discard(z);
     return st;
 }
 
@@ -227,93 +243,101 @@ static pn_status check_space(const char *dir, int64_t bytes, long entries, pn_er
     return PN_OK;
 }
 
-static pn_status write_entry(struct archive *a, const char *zip, const char *name,
+static pn_status write_entry(zip_t *z, zip_uint64_t i, const char *zip, const ent *e,
                              const char *path, pn_error *err)
 {
+    zip_file_t *zf = zip_fopen_index(z, i, 0);
+    if (!zf)
+        return pn_error_set(err, PN_E_FORMAT, "%s: corrupt zip: entry '%s': %s", zip, e->name,
+                            zip_strerror(z));
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
-    if (fd < 0) return pn_error_set(err, PN_E_IO, "%s: cannot create: %s", path, strerror(errno));
+    if (fd < 0) {
+        pn_status st = pn_error_set(err, PN_E_IO, "%s: cannot create: %s", path, strerror(errno));
+        zip_fclose(zf);
+        return st;
+    }
     static __thread char buf[1 << 16];
+    pn_status st = PN_OK;
+    uint64_t total = 0;
     for (;;) {
-        la_ssize_t n = archive_read_data(a, buf, sizeof buf);
+        zip_int64_t n = zip_fread(zf, buf, sizeof buf);
         if (n == 0) break;
         if (n < 0) {
-            close(fd);
-            return pn_error_set(err, PN_E_FORMAT, "%s: corrupt zip: entry '%s': %s", zip, name,
-                                arc_msg(a));
+            st = pn_error_set(err, PN_E_FORMAT, "%s: corrupt zip: entry '%s': %s", zip, e->name,
+                              zip_file_strerror(zf));
+            break;
+        }
+        total += (uint64_t)n;
+        if (total > e->size) { /* more than the size the free-space check counted */
+            st = pn_error_set(err, PN_E_FORMAT,
+                              "%s: corrupt zip: entry '%s' holds more than its %" PRIu64
+                              " bytes",
+                              zip, e->name, e->size);
+            break;
         }
         size_t done = 0;
         while (done < (size_t)n) {
             ssize_t w = write(fd, buf + done, (size_t)n - done);
             if (w < 0) {
                 if (errno == EINTR) continue;
-                int e = errno;
-                close(fd);
-                return pn_error_set(err, PN_E_IO, "%s: %s", path,
-                                    e == ENOSPC ? "disk full (no space left on device)"
-                                                : strerror(e));
+                int en = errno;
+                st = pn_error_set(err, PN_E_IO, "%s: %s", path,
+                                  en == ENOSPC ? "disk full (no space left on device)"
+                                               : strerror(en));
+                break;
             }
             done += (size_t)w;
         }
+        if (st) break;
     }
-    if (close(fd) != 0)
-        return pn_error_set(err, PN_E_IO, "%s: write failed: %s", path, strerror(errno));
-    return PN_OK;
+    zip_fclose(zf);
+    if (close(fd) != 0 && !st)
+        st = pn_error_set(err, PN_E_IO, "%s: write failed: %s", path, strerror(errno));
+    return st;
 }
 
 static pn_status extract(const char *zip, const char *prefix, const char *tmp, pn_error *err)
 {
-    struct archive *a;
-    pn_status st = open_zip(&a, zip, err);
+    zip_t *z;
+    pn_status st = open_zip(&z, zip, err);
     if (st) return st;
     size_t pl = strlen(prefix);
-    struct archive_entry *e;
-    int r;
     char path[4096];
-    while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
-        const char *name = archive_entry_pathname(e);
-        if (!name || skipped(name) || strncmp(name, prefix, pl) != 0 || !wanted(name + pl)) {
-            archive_read_data_skip(a);
+    zip_int64_t n = zip_get_num_entries(z, 0);
+    for (zip_int64_t i = 0; i < n && !st; i++) {
+        ent e;
+        if ((st = entry(z, zip, (zip_uint64_t)i, &e, err))) break;
+        if (skipped(e.name) || strncmp(e.name, prefix, pl) != 0 || !wanted(e.name + pl))
             continue;
-        }
-        const char *rel = name + pl;
+        const char *rel = e.name + pl;
+        if (!*rel) continue;
         /* checked in the scan, checked again: the zip could have changed */
-        if (!*rel || unsafe_name(rel) || archive_entry_hardlink(e)) {
-            if (!*rel) {
-                archive_read_data_skip(a);
-                continue;
-            }
-            st = pn_error_set(err, PN_E_FORMAT, "%s: refusing entry '%s'", zip, name);
+        if (unsafe_name(rel) || e.kind == ENT_LINK || e.kind == ENT_OTHER) {
+            st = pn_error_set(err, PN_E_FORMAT, "%s: refusing entry '%s'", zip, e.name);
             break;
         }
         if (snprintf(path, sizeof path, "%s/%s", tmp, rel) >= (int)sizeof path) {
-            st = pn_error_set(err, PN_E_FORMAT, "%s: entry name too long: '%s'", zip, name);
+            st = pn_error_set(err, PN_E_FORMAT, "%s: entry name too long: '%s'", zip, e.name);
             break;
         }
         size_t len = strlen(path);
         while (len > 0 && path[len - 1] == '/') path[--len] = '\0';
-        mode_t t = archive_entry_filetype(e);
-        if (t == AE_IFDIR) {
-            if ((st = pn_mkdirs(path, err))) break;
+        if (e.kind == ENT_DIR) {
+            st = pn_mkdirs(path, err);
             continue;
-        }
-        if (t != AE_IFREG) {
-            st = pn_error_set(err, PN_E_FORMAT, "%s: refusing entry '%s': not a file", zip, name);
-            break;
         }
         char *slash = strrchr(path, '/');
         *slash = '\0';
         st = pn_mkdirs(path, err);
         *slash = '/';
         if (st) break;
-        if ((st = write_entry(a, zip, name, path, err))) break;
+        st = write_entry(z, (zip_uint64_t)i, zip, &e, path, err);
     }
-    if (!st && r != ARCHIVE_EOF)
-        st = pn_error_set(err, PN_E_FORMAT, "%s: corrupt zip: %s", zip, arc_msg(a));
-    archive_read_free(a);
+    zip_discard(z);
     return st;
 }
 
-pn_status pn_unpack_dataset(const char *zip_path, const char *dest, pn_error *err)
+pn_status pn__unpack_dataset(const char *zip_path, const char *dest, pn_error *err)
 {
     if (!zip_path || !dest || !*dest) return pn_error_set(err, PN_E_ARG, "unpack: missing path");
     struct stat sb;
@@ -325,7 +349,7 @@ pn_status pn_unpack_dataset(const char *zip_path, const char *dest, pn_error *er
         return pn_error_set(err, PN_E_ARG, "%s: already exists", dest);
 
     char parent[4096];
-    if (pn_net_parent_dir(dest, parent, sizeof parent))
+    if (pn__parent_dir(dest, parent, sizeof parent))
         return pn_error_set(err, PN_E_ARG, "%s: path too long", dest);
     pn_status st = pn_mkdirs(parent, err);
     if (st) return st;
@@ -340,11 +364,11 @@ pn_status pn_unpack_dataset(const char *zip_path, const char *dest, pn_error *er
     while (dl > 1 && dest[dl - 1] == '/') dl--;
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%.*s.unpack.%ld", (int)dl, dest, (long)getpid());
-    pn_net_rmtree(tmp); /* a leftover from a crashed run of this pid */
+    pn__rmtree(tmp); /* a leftover from a crashed run of this pid */
     if (mkdir(tmp, 0755) != 0)
         return pn_error_set(err, PN_E_IO, "%s: cannot create: %s", tmp, strerror(errno));
     st = extract(zip_path, prefix, tmp, err);
-    if (!st && !pn_fetch_layout_ok(tmp))
+    if (!st && !pn__fetch_layout_ok(tmp))
         st = pn_error_set(err, PN_E_FORMAT,
                           "%s: the unpacked folder has no train/, val/ and test/ each with "
                           "NORMAL/ and PNEUMONIA/",
@@ -359,8 +383,8 @@ pn_status pn_unpack_dataset(const char *zip_path, const char *dest, pn_error *er
             st = pn_error_set(err, PN_E_IO, "%s: cannot move into place: %s", dest,
                               strerror(errno));
         else
-            pn_net_fsync_parent(dest);
+            pn__fsync_parent(dest);
     }
-    if (st) pn_net_rmtree(tmp);
+    if (st) pn__rmtree(tmp);
     return st;
 }

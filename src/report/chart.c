@@ -35,9 +35,9 @@ static pn_status draw_chart(pn__plot *p, void *vctx, pn_error *err)
     int has_title = k->title && *k->title;
     pn__title(p, f.x0 - 70, 28, has_title ? k->title : "Images per split and class",
               has_title ? "images per split and class" : NULL);
-    pn__legend_item it[8];
+    pn__legend_item it[PN_MAX_CLASSES];
     for (int c = 0; c < nc; c++)
-        it[c] = (pn__legend_item){st->class_name[c] ? st->class_name[c] : "?", pn__series[c],
+        it[c] = (pn__legend_item){st->class_name[c] ? st->class_name[c] : "?", pn__series[c % 8],
                                   PN__KEY_BOX};
     pn__legend(p, f.x1, 62, it, nc);
 
@@ -48,7 +48,7 @@ static pn_status draw_chart(pn__plot *p, void *vctx, pn_error *err)
             double v = (double)st->count[s][c];
             double xa = pn__fx(&f, g - gw / 2 + c * bw), xb = pn__fx(&f, g - gw / 2 + (c + 0.9) * bw);
             double ya = pn__fy(&f, v), yb = pn__fy(&f, 0);
-            cairo_set_source_rgb(p->cr, pn__series[c].r, pn__series[c].g, pn__series[c].b);
+            cairo_set_source_rgb(p->cr, pn__series[c % 8].r, pn__series[c % 8].g, pn__series[c % 8].b);
             cairo_rectangle(p->cr, xa, ya, xb - xa, yb - ya);
             cairo_fill(p->cr);
             char num[32];
