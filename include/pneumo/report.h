@@ -10,7 +10,7 @@
 
 #include <stddef.h>
 
-#include "pneumo/metrics.h"
+#include "pneumo/eval.h"
 #include "pneumo/status.h"
 #include "pneumo/train.h"
 

@@ -7,8 +7,8 @@
 #include <string.h>
 
 #include "cli.h"
-#include "pneumo/metrics.h"
-#include "pneumo/predict.h"
+#include "pneumo/eval.h"
+#include "pneumo/eval.h"
 #include "pneumo/report.h"
 
 static void help(FILE *f)

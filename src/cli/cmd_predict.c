@@ -12,7 +12,7 @@
 #include <cjson/cJSON.h>
 
 #include "cli.h"
-#include "pneumo/predict.h"
+#include "pneumo/eval.h"
 #include "pneumo/util.h"
 
 static void help(FILE *f)

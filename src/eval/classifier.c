@@ -6,8 +6,8 @@
 #include <unistd.h>
 
 #include "pneumo/cam.h"
-#include "pneumo/head.h"
-#include "pneumo/predict.h"
+#include "pneumo/eval.h"
+#include "pneumo/eval.h"
 
 pn_status pn_classifier_open(pn_classifier *c, const char *model_path, int batch, int threads,
                              int bf16, int want_cam, pn_error *err)
