@@ -261,8 +261,8 @@ pn_status pn_checkpoint_load(const char *path, pn_trainer *t, pn_head_state *st,
     }
     if (strcmp(meta(&sd, "freeze"), t->level) || atoi(meta(&sd, "classes")) != t->classes) {
         rc = pn_error_set(err, PN_E_FORMAT,
-                          "checkpoint %s: made for another model (--freeze %s, %s classes; this "
-                          "run: --freeze %s, %d classes)",
+                          "checkpoint %s: made for another model or Adam layout (--freeze %s, %s "
+                          "classes; this run: --freeze %s, %d classes)",
                           path, meta(&sd, "freeze"), meta(&sd, "classes"), t->level, t->classes);
         goto done;
     }
@@ -285,6 +285,7 @@ pn_status pn_checkpoint_load(const char *path, pn_trainer *t, pn_head_state *st,
     for (int i = 0; i < PN_MT_N; i++) st->rng.state[i] = (uint32_t)r[i];
     st->rng.left = (int)r[PN_MT_N];
     memcpy(&st->rng.seed, &r[PN_MT_N + 1], 8);
+    pn_statedict_remove(&sd, "rng.mt19937"); /* the rest is the trainer's */
     rc = t->import_state(t->ctx, &sd, st->step, err);
     if (rc) pn_error_prefix(err, "checkpoint %s: ", path);
 done:
