@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "pneumo/model.h"
-#include "pneumo/ops.h"
+#include "ops/ops.h"
 #include "pneumo/util.h"
 #include "pneumo/weights.h"
 #include "testutil.h"

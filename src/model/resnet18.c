@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/dnn.h"
+#include "ops/dnn.h"
 #include "pneumo/model.h"
 #include "pneumo/util.h"
 
@@ -696,7 +696,8 @@ static pn_status run_units(pn_model *m, pn_stage from, const float *in, int n, p
     } else {
         int c, h, w;
         pn_model_stage_shape(m, from, &c, &h, &w);
-        pn_nchw_to_blocked(in, stage_buffer(m, from), n, c, h * w, c % m->blk ? 1 : m->blk);
+        PN_TRY(pn_dnn_to_blocked(m->dnn, in, stage_buffer(m, from), n, c, h * w,
+                                 c % m->blk ? 1 : m->blk, err));
     }
     for (int u = stage_unit[from]; u < stage_unit[to]; u++)
         PN_TRY(unit_forward(m, u, x, n, training, err));
@@ -710,8 +711,8 @@ pn_status pn_model_run(pn_model *m, pn_stage from, const float *in, int n, pn_st
     PN_TRY(run_units(m, from, in, n, to, training, err));
     int c, h, w;
     pn_model_stage_shape(m, to, &c, &h, &w);
-    pn_blocked_to_nchw(stage_buffer(m, to), out, n, c, h * w, c % m->blk ? 1 : m->blk);
-    return PN_OK;
+    return pn_dnn_to_nchw(m->dnn, stage_buffer(m, to), out, n, c, h * w, c % m->blk ? 1 : m->blk,
+                          err);
 }
 
 pn_status pn_model_forward(pn_model *m, const float *x, int n, int training, float *logits,

@@ -6,7 +6,7 @@
 
 #include "pneumo/head.h"
 #include "pneumo/model.h"
-#include "pneumo/ops.h"
+#include "ops/ops.h"
 #include "pneumo/train.h"
 #include "pneumo/util.h"
 
