@@ -14,7 +14,7 @@
 #include <oneapi/dnnl/dnnl.h>
 
 #include "pneumo/model.h"
-#include "pneumo/ops.h"
+#include "ops/ops.h"
 #include "pneumo/util.h"
 
 /* user + sys CPU seconds of this process (all threads) */

@@ -3,7 +3,6 @@
 #define PNEUMO_H
 #include "pneumo/fetch.h"
 #include "pneumo/model.h"
-#include "pneumo/ops.h"
 #include "pneumo/status.h"
 #include "pneumo/image.h"
 #include "pneumo/dataset.h"

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pneumo/ops.h"
+#include "ops/ops.h"
 #include "testutil.h"
 
 static void ref_step(size_t n, float *p, const float *g, float *m, float *v, long step,

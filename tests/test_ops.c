@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pneumo/ops.h"
+#include "ops/ops.h"
 #include "testutil.h"
 
 static pn_dnn *D;
@@ -47,14 +47,18 @@ static int blk(int c) { return c % pn_dnn_block(D) ? 1 : pn_dnn_block(D); }
 static float *to_layout(const float *x, int n, int c, int hw, pn_layout l)
 {
     float *y = malloc((size_t)n * c * hw * sizeof *y);
-    pn_nchw_to_blocked(x, y, n, c, hw, l == PN_LAYOUT_BLOCKED ? blk(c) : 1);
+    pn_error err = {0};
+    if (pn_dnn_to_blocked(D, x, y, n, c, hw, l == PN_LAYOUT_BLOCKED ? blk(c) : 1, &err))
+        fail_msg("%s", err.msg);
     return y;
 }
 static void from_layout(float *x, int n, int c, int hw, pn_layout l)
 {
     size_t cnt = (size_t)n * c * hw;
     float *t = malloc(cnt * sizeof *t);
-    pn_blocked_to_nchw(x, t, n, c, hw, l == PN_LAYOUT_BLOCKED ? blk(c) : 1);
+    pn_error err = {0};
+    if (pn_dnn_to_nchw(D, x, t, n, c, hw, l == PN_LAYOUT_BLOCKED ? blk(c) : 1, &err))
+        fail_msg("%s", err.msg);
     memcpy(x, t, cnt * sizeof *t);
     free(t);
 }
@@ -69,10 +73,16 @@ static void test_layout_roundtrip(void **s)
 {
     (void)s;
     float *x = rnd(2 * 32 * 5, 1, -1, 1), *b = malloc(2 * 32 * 5 * 4), *y = malloc(2 * 32 * 5 * 4);
-    pn_nchw_to_blocked(x, b, 2, 32, 5, 16);
+    pn_error err = {0};
+    assert_int_equal(pn_dnn_to_blocked(D, x, b, 2, 32, 5, 16, &err), PN_OK);
     /* element (n=1, c=17, p=3) lands at ((1*2 + 1)*5 + 3)*16 + 1 */
     assert_true(b[((1 * 2 + 1) * 5 + 3) * 16 + 1] == x[(1 * 32 + 17) * 5 + 3]);
-    pn_blocked_to_nchw(b, y, 2, 32, 5, 16);
+    assert_int_equal(pn_dnn_to_nchw(D, b, y, 2, 32, 5, 16, &err), PN_OK);
+    assert_memory_equal(x, y, 2 * 32 * 5 * 4);
+    /* the same with 8-channel blocks: (1*4 + 2)*5 + 3)*8 + 1 */
+    assert_int_equal(pn_dnn_to_blocked(D, x, b, 2, 32, 5, 8, &err), PN_OK);
+    assert_true(b[((1 * 4 + 2) * 5 + 3) * 8 + 1] == x[(1 * 32 + 17) * 5 + 3]);
+    assert_int_equal(pn_dnn_to_nchw(D, b, y, 2, 32, 5, 8, &err), PN_OK);
     assert_memory_equal(x, y, 2 * 32 * 5 * 4);
     free(x), free(b), free(y);
 }

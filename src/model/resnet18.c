@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/dnn.h"
+#include "ops/dnn.h"
 #include "pneumo/model.h"
 #include "pneumo/util.h"
 
@@ -30,15 +30,6 @@
 #define MAX_ENTRIES 128
 
 enum { E_PARAM, E_RMEAN, E_RVAR, E_NBT };
-
-/* Per-entry state of the conv weights' OIHW views (in m->params, m->grads)
- * against the blocked working copies (m->w, m->gw). Every other parameter
- * has one copy, m->w / m->gw, handed out directly (always current). */
-enum {
-    VS_STALE = 1,  /* m->w is newer than the view: copy before handing the view out */
-    VS_DIRTY = 2,  /* the view was handed out (may be written): copy back before computing */
-    VS_GSTALE = 4, /* m->gw is newer than the gradient view */
-};
 
 struct cbn;
 
@@ -90,14 +81,11 @@ struct pn_model {
     entry ent[MAX_ENTRIES];
     int nent;
     size_t nparams, nstats, train_off; /* floats; train_off: first trainable param */
-    float *params;   // all parameters, state_dict order, torchvision layout (view)
-    float *w;        // the same in compute layout (conv weights in cbn.w_md): the master copy
+    float *w;        // all parameters, state_dict order, compute layout (conv weights in cbn.w_md)
     float *stats;    // running_mean / running_var of the 20 BNs
     int64_t nbt[20]; // num_batches_tracked
-    float *grads;    // (nparams - train_off): gradients of the trainable suffix (view)
-    float *gw;       // the same in compute layout
+    float *gw;       // (nparams - train_off): gradients of the trainable suffix, compute layout
     float *adam_m, *adam_v; // same shape and layout as gw
-    uint8_t *vstate; // (nent) VS_* flags
     long adam_step;
     float *acts;     // one allocation: all activations + activation grads + batch stats
     size_t acts_floats;
@@ -399,12 +387,9 @@ void pn_model_free(pn_model *m)
     free_ops(m);
     free_layouts(m);
     pn_dnn_free(m->dnn);
-    free(m->params);
     free(m->w);
     free(m->stats);
-    free(m->grads);
     free(m->gw);
-    free(m->vstate);
     free(m->adam_m);
     free(m->adam_v);
     free(m->acts);
@@ -421,7 +406,7 @@ static void init_bn_defaults(pn_model *m)
             for (size_t j = 0; j < e->numel; j++) m->stats[e->off + j] = 1.f;
         if (e->kind == E_PARAM && e->ndim == 1 && strncmp(e->name, "fc.", 3) &&
             l > 7 && !strcmp(e->name + l - 7, ".weight"))
-            for (size_t j = 0; j < e->numel; j++) m->params[e->off + j] = 1.f;
+            for (size_t j = 0; j < e->numel; j++) m->w[e->off + j] = 1.f;
     }
 }
 
@@ -463,36 +448,6 @@ static pn_status convert(const pn_model *m, const entry *e, const float *src, fl
     dnnl_exec_arg_t a[] = {{DNNL_ARG_FROM, to_view ? c->m_master : c->m_oihw},
                            {DNNL_ARG_TO, to_view ? c->m_oihw : c->m_master}};
     return pn_prim_exec(r, m->dnn, 2, a, "weight layout reorder", err);
-}
-
-/* Bring the OIHW view of conv weight entry i up to date. */
-static pn_status sync_param_view(const pn_model *m, int i, pn_error *err)
-{
-    const entry *e = &m->ent[i];
-    if (!e->conv || !(m->vstate[i] & VS_STALE)) return PN_OK;
-    PN_TRY(convert(m, e, m->w + e->off, m->params + e->off, 1, err));
-    m->vstate[i] &= (uint8_t)~VS_STALE;
-    return PN_OK;
-}
-
-/* Copy every handed-out view back into the compute copy (before computing). */
-static pn_status push_views(pn_model *m, pn_error *err)
-{
-    for (int i = 0; i < m->nent; i++) {
-        if (!(m->vstate[i] & VS_DIRTY)) continue;
-        const entry *e = &m->ent[i];
-        PN_TRY(convert(m, e, m->params + e->off, m->w + e->off, 0, err));
-        m->vstate[i] &= (uint8_t)~VS_DIRTY;
-        if (e->conv) m->weights_dirty = 1;
-    }
-    return PN_OK;
-}
-
-/* After a backward (grads) / an update (params) of the trainable suffix. */
-static void mark_trainable(pn_model *m, uint8_t flag)
-{
-    for (int i = 0; i < m->nent; i++)
-        if (m->ent[i].conv && m->ent[i].off >= m->train_off) m->vstate[i] |= flag;
 }
 
 pn_status pn_model_create(pn_model **out, const pn_model_config *cfg, pn_error *err)
@@ -539,21 +494,17 @@ pn_status pn_model_create(pn_model **out, const pn_model_config *cfg, pn_error *
                                         "layer3.0.conv1.weight", "conv1.weight"};
     m->train_off = find_entry(m, first_param[c.freeze])->off;
     size_t ng = m->nparams - m->train_off;
-    m->params = calloc(m->nparams, sizeof(float));
     m->w = aligned_alloc(64, (m->nparams * sizeof(float) + 63) / 64 * 64);
     m->stats = calloc(m->nstats, sizeof(float));
-    m->grads = calloc(ng, sizeof(float));
     m->gw = aligned_alloc(64, (ng * sizeof(float) + 63) / 64 * 64);
-    m->vstate = calloc((size_t)m->nent, 1);
     m->adam_m = calloc(ng, sizeof(float));
     m->adam_v = calloc(ng, sizeof(float));
     carver cv = {NULL, 0};
     carve_all(m, &cv);
     m->acts_floats = cv.off;
     m->acts = aligned_alloc(64, cv.off * sizeof(float));
-    if (!m->params || !m->w || !m->stats || !m->grads || !m->gw || !m->vstate || !m->adam_m ||
-        !m->adam_v || !m->acts) {
-        size_t mb = (m->acts_floats + 6 * m->nparams) * sizeof(float) >> 20;
+    if (!m->w || !m->stats || !m->gw || !m->adam_m || !m->adam_v || !m->acts) {
+        size_t mb = (m->acts_floats + 4 * m->nparams) * sizeof(float) >> 20;
         pn_model_free(m);
         return pn_error_set(err, PN_E_NOMEM,
                             "model: cannot allocate %zu MiB for max_batch %d at %dx%d", mb,
@@ -563,8 +514,8 @@ pn_status pn_model_create(pn_model **out, const pn_model_config *cfg, pn_error *
     cv.base = m->acts;
     cv.off = 0;
     carve_all(m, &cv);
-    init_bn_defaults(m); /* into the views */
-    memcpy(m->w, m->params, m->nparams * sizeof(float)); /* conv weights are all zero */
+    memset(m->w, 0, m->nparams * sizeof(float)); /* conv weights all zero: any layout */
+    init_bn_defaults(m);
     memset(m->gw, 0, ng * sizeof(float));
     st = plan_layouts(m, err);
     if (st) {
@@ -579,7 +530,7 @@ pn_status pn_model_create(pn_model **out, const pn_model_config *cfg, pn_error *
 size_t pn_model_memory_bytes(const pn_model *m)
 {
     size_t ng = m->nparams - m->train_off;
-    return (2 * m->nparams + m->nstats + 4 * ng + m->acts_floats) * sizeof(float);
+    return (m->nparams + m->nstats + 3 * ng + m->acts_floats) * sizeof(float);
 }
 
 /* ---- oneDNN ops for batch size n ---------------------------------------- */
@@ -642,7 +593,6 @@ static pn_status ensure_ops(pn_model *m, int n, pn_error *err)
         m->ops_n = n;
         m->weights_dirty = 1;
     }
-    PN_TRY(push_views(m, err));
     if (m->weights_dirty) {
         PN_TRY(set_conv_weights(m, 0, err));
         m->weights_dirty = 0;
@@ -746,7 +696,8 @@ static pn_status run_units(pn_model *m, pn_stage from, const float *in, int n, p
     } else {
         int c, h, w;
         pn_model_stage_shape(m, from, &c, &h, &w);
-        pn_nchw_to_blocked(in, stage_buffer(m, from), n, c, h * w, c % m->blk ? 1 : m->blk);
+        PN_TRY(pn_dnn_to_blocked(m->dnn, in, stage_buffer(m, from), n, c, h * w,
+                                 c % m->blk ? 1 : m->blk, err));
     }
     for (int u = stage_unit[from]; u < stage_unit[to]; u++)
         PN_TRY(unit_forward(m, u, x, n, training, err));
@@ -760,8 +711,8 @@ pn_status pn_model_run(pn_model *m, pn_stage from, const float *in, int n, pn_st
     PN_TRY(run_units(m, from, in, n, to, training, err));
     int c, h, w;
     pn_model_stage_shape(m, to, &c, &h, &w);
-    pn_blocked_to_nchw(stage_buffer(m, to), out, n, c, h * w, c % m->blk ? 1 : m->blk);
-    return PN_OK;
+    return pn_dnn_to_nchw(m->dnn, stage_buffer(m, to), out, n, c, h * w, c % m->blk ? 1 : m->blk,
+                          err);
 }
 
 pn_status pn_model_forward(pn_model *m, const float *x, int n, int training, float *logits,
@@ -825,7 +776,6 @@ pn_status pn_model_backward_from(pn_model *m, pn_stage from, const float *in, co
     PN_TRY(pn_cross_entropy(n, K, m->logits, labels, class_weights, loss, m->dlogits, err));
     float *G = m->gw - m->train_off;
     const float *x = from == PN_STAGE_INPUT ? in : NULL;
-    mark_trainable(m, VS_GSTALE);
     pn_linear_backward(n, FEAT, K, m->feat, m->w + m->fc_w_off, m->dlogits,
                        m->first_train <= U_POOL ? m->d_feat : NULL, G + m->fc_w_off,
                        G + m->fc_b_off);
@@ -853,7 +803,6 @@ pn_status pn_model_train_step_from(pn_model *m, pn_stage from, const float *in,
     m->adam_step++;
     pn_adam_step(m->nparams - m->train_off, m->w + m->train_off, m->gw, m->adam_m, m->adam_v,
                  m->adam_step, &ac);
-    mark_trainable(m, VS_STALE);
     return set_conv_weights(m, 1, err);
 }
 
@@ -865,34 +814,116 @@ pn_status pn_model_train_step(pn_model *m, const float *x, const int *labels, in
                                     logits, err);
 }
 
-/* ---- parameters by name, load, save ---------------------------------------- */
+/* ---- tensors by name: copies in torchvision layout ------------------------ */
 
+/* A float tensor (parameter or running stat) by name, n checked. */
+static pn_status find_float(const pn_model *m, const char *name, size_t n, const entry **out,
+                            pn_error *err)
+{
+    const entry *e = name ? find_entry(m, name) : NULL;
+    if (!e || e->kind == E_NBT)
+        return pn_error_set(err, PN_E_ARG, "model: no float tensor '%s'", name ? name : "(null)");
+    if (n != e->numel)
+        return pn_error_set(err, PN_E_ARG, "model: '%s' has %zu elements, not %zu", name,
+                            e->numel, n);
+    *out = e;
+    return PN_OK;
+}
+
+/* A trainable parameter by name, n checked; *g its offset into gw/adam. */
+static pn_status find_trainable(const pn_model *m, const char *name, size_t n, const entry **out,
+                                size_t *g, pn_error *err)
+{
+    PN_TRY(find_float(m, name, n, out, err));
+    if ((*out)->kind != E_PARAM || (*out)->off < m->train_off)
+        return pn_error_set(err, PN_E_ARG, "model: '%s' is not trainable at freeze level '%s'",
+                            name, pn_freeze_name(m->cfg.freeze));
+    *g = (*out)->off - m->train_off;
+    return PN_OK;
+}
+
+size_t pn_model_numel(const pn_model *m, const char *name)
+{
+    const entry *e = name ? find_entry(m, name) : NULL;
+    return e && e->kind != E_NBT ? e->numel : 0;
+}
+
+pn_status pn_model_get(const pn_model *m, const char *name, float *dst, size_t n, pn_error *err)
+{
+    const entry *e;
+    PN_TRY(find_float(m, name, n, &e, err));
+    if (e->kind != E_PARAM) {
+        memcpy(dst, m->stats + e->off, n * sizeof *dst);
+        return PN_OK;
+    }
+    return convert(m, e, m->w + e->off, dst, 1, err);
+}
+
+pn_status pn_model_set(pn_model *m, const char *name, const float *src, size_t n, pn_error *err)
+{
+    const entry *e;
+    PN_TRY(find_float(m, name, n, &e, err));
+    if (e->kind != E_PARAM) {
+        memcpy(m->stats + e->off, src, n * sizeof *src);
+        return PN_OK;
+    }
+    if (e->conv) m->weights_dirty = 1; /* the ops hold the weights: hand them over again */
+    return convert(m, e, src, m->w + e->off, 0, err);
+}
+
+pn_status pn_model_get_grad(const pn_model *m, const char *name, float *dst, size_t n,
+                            pn_error *err)
+{
+    const entry *e;
+    size_t g;
+    PN_TRY(find_trainable(m, name, n, &e, &g, err));
+    return convert(m, e, m->gw + g, dst, 1, err);
+}
+
+int pn_model_num_trainable(const pn_model *m)
+{
+    int k = 0;
+    for (int i = 0; i < m->nent; i++)
+        k += m->ent[i].kind == E_PARAM && m->ent[i].off >= m->train_off;
+    return k;
+}
+
+const char *pn_model_trainable_name(const pn_model *m, int i)
+{
+    for (int j = 0; j < m->nent && i >= 0; j++)
+        if (m->ent[j].kind == E_PARAM && m->ent[j].off >= m->train_off && i-- == 0)
+            return m->ent[j].name;
+    return NULL;
+}
+
+pn_status pn_model_get_adam(const pn_model *m, const char *name, float *exp_avg,
+                            float *exp_avg_sq, size_t n, pn_error *err)
+{
+    const entry *e;
+    size_t g;
+    PN_TRY(find_trainable(m, name, n, &e, &g, err));
+    PN_TRY(convert(m, e, m->adam_m + g, exp_avg, 1, err));
+    return convert(m, e, m->adam_v + g, exp_avg_sq, 1, err);
+}
+
+pn_status pn_model_set_adam(pn_model *m, const char *name, const float *exp_avg,
+                            const float *exp_avg_sq, size_t n, pn_error *err)
+{
+    const entry *e;
+    size_t g;
+    PN_TRY(find_trainable(m, name, n, &e, &g, err));
+    PN_TRY(convert(m, e, exp_avg, m->adam_m + g, 0, err));
+    return convert(m, e, exp_avg_sq, m->adam_v + g, 0, err);
+}
+
+/* Thin wrappers, removed once R2 lands: live pointers to the non-conv
+ * tensors only (conv weights live in a blocked layout: NULL). */
 float *pn_model_param(pn_model *m, const char *name, size_t *numel)
 {
     const entry *e = find_entry(m, name);
-    if (!e || e->kind == E_NBT) return NULL;
+    if (!e || e->kind == E_NBT || e->conv) return NULL;
     if (numel) *numel = e->numel;
-    if (e->kind != E_PARAM) return m->stats + e->off;
-    if (!e->conv) return m->w + e->off; /* the live copy */
-    int i = (int)(e - m->ent);
-    if (sync_param_view(m, i, NULL)) return NULL;
-    m->vstate[i] |= VS_DIRTY; /* the caller may write it */
-    return m->params + e->off;
-}
-
-const float *pn_model_grad(const pn_model *m, const char *name, size_t *numel)
-{
-    const entry *e = find_entry(m, name);
-    if (!e || e->kind != E_PARAM || e->off < m->train_off) return NULL;
-    if (numel) *numel = e->numel;
-    int i = (int)(e - m->ent);
-    size_t g = e->off - m->train_off;
-    if (!e->conv) return m->gw + g; /* the live copy */
-    if (m->vstate[i] & VS_GSTALE) {
-        if (convert(m, e, m->gw + g, m->grads + g, 1, NULL)) return NULL;
-        m->vstate[i] &= (uint8_t)~VS_GSTALE;
-    }
-    return m->grads + g;
+    return (e->kind == E_PARAM ? m->w : m->stats) + e->off;
 }
 
 /* Append "s" to a bounded list buffer, "..." once full. */
@@ -953,11 +984,8 @@ pn_status pn_model_load(pn_model *m, const pn_statedict *sd, int skip_fc, pn_err
         if (!t) continue;
         if (e->kind == E_NBT) {
             m->nbt[e->off] = *(const int64_t *)t->data;
-        } else if (e->kind == E_PARAM && e->conv) {
-            memcpy(m->params + e->off, t->data, e->numel * sizeof(float));
-            m->vstate[i] = VS_DIRTY; /* the view is the newest copy now */
         } else if (e->kind == E_PARAM) {
-            memcpy(m->w + e->off, t->data, e->numel * sizeof(float));
+            PN_TRY(convert(m, e, t->data, m->w + e->off, 0, err));
         } else {
             memcpy(m->stats + e->off, t->data, e->numel * sizeof(float));
         }
@@ -966,9 +994,7 @@ pn_status pn_model_load(pn_model *m, const pn_statedict *sd, int skip_fc, pn_err
     size_t ng = m->nparams - m->train_off;
     memset(m->adam_m, 0, ng * sizeof(float));
     memset(m->adam_v, 0, ng * sizeof(float));
-    memset(m->grads, 0, ng * sizeof(float));
     memset(m->gw, 0, ng * sizeof(float));
-    for (int i = 0; i < m->nent; i++) m->vstate[i] &= (uint8_t)~VS_GSTALE;
     m->adam_step = 0;
     m->weights_dirty = 1;
     return PN_OK;
@@ -978,13 +1004,11 @@ pn_status pn_model_save(const pn_model *m, pn_statedict *out, pn_error *err)
 {
     for (int i = 0; i < m->nent; i++) {
         const entry *e = &m->ent[i];
-        if (e->kind == E_PARAM) PN_TRY(sync_param_view(m, i, err));
-        const float *pv = (e->conv ? m->params : m->w) + e->off; /* OIHW view or live copy */
-        const void *data = e->kind == E_NBT     ? (const void *)&m->nbt[e->off]
-                           : e->kind == E_PARAM ? (const void *)pv
-                                                : (const void *)(m->stats + e->off);
+        pn_tensor *t;
         PN_TRY(pn_statedict_add(out, e->name, e->kind == E_NBT ? PN_I64 : PN_F32, e->ndim,
-                                e->shape, data, NULL, err));
+                                e->shape, e->kind == E_NBT ? (const void *)&m->nbt[e->off] : NULL,
+                                &t, err));
+        if (e->kind != E_NBT) PN_TRY(pn_model_get(m, e->name, t->data, e->numel, err));
     }
     return PN_OK;
 }

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "pneumo/eval.h"
-#include "pneumo/ops.h"
+#include "ops/ops.h"
 #include "pneumo/train.h"
 #include "pneumo/util.h"
 

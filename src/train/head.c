@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pneumo/ops.h"
+#include "ops/ops.h"
 #include "pneumo/train.h"
 
 typedef struct head {

@@ -1,5 +1,6 @@
 /* The model-suffix trainer: a pn_model trained from its train stage (the
  * deeper freeze levels) with the model's own backward and Adam. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,45 +27,48 @@ static pn_status sx_logits(void *ctx, const float *x, int n, float *logits, pn_e
     return pn_model_run(s->m, s->from, x, n, PN_STAGE_LOGITS, 0, logits, err);
 }
 
-/* ---- model access: the one place that knows how pn_model exposes its
- * state. ADAPTER until pn_model_get/set and pn_model_get_adam/set_adam
- * (OIHW) exist: the Adam moments travel as the engine's raw arrays
- * (optim.raw.*) with the engine's layout hash; import refuses another. */
+/* ---- Adam moments <-> optim.exp_avg[_sq].<name> (torchvision layout) ---- */
 
 static int is_optim(const char *name) { return !strncmp(name, "optim.", 6); }
 
 static pn_status adam_export(pn_model *m, pn_statedict *sd, pn_error *err)
 {
-    pn_model_opt o;
-    PN_TRY(pn_model_opt_state(m, &o, err));
-    int64_t n = (int64_t)o.n, nl = 32, lay[32];
-    for (int i = 0; i < 32; i++) lay[i] = o.layout[i];
-    PN_TRY(pn_statedict_add(sd, "optim.raw.exp_avg", PN_F32, 1, &n, o.m, NULL, err));
-    PN_TRY(pn_statedict_add(sd, "optim.raw.exp_avg_sq", PN_F32, 1, &n, o.v, NULL, err));
-    return pn_statedict_add(sd, "optim.raw.layout", PN_I64, 1, &nl, lay, NULL, err);
+    char km[300], kv[300];
+    for (int i = 0; i < pn_model_num_trainable(m); i++) {
+        const char *name = pn_model_trainable_name(m, i);
+        const pn_tensor *p = pn_statedict_findc(sd, name);
+        if (!p) return pn_error_set(err, PN_E_BACKEND, "model: trainable %s not saved", name);
+        int ndim = p->ndim;
+        int64_t shape[PN_MAX_DIMS];
+        memcpy(shape, p->shape, sizeof shape);
+        snprintf(km, sizeof km, "optim.exp_avg.%s", name);
+        snprintf(kv, sizeof kv, "optim.exp_avg_sq.%s", name);
+        PN_TRY(pn_statedict_add(sd, km, PN_F32, ndim, shape, NULL, NULL, err));
+        PN_TRY(pn_statedict_add(sd, kv, PN_F32, ndim, shape, NULL, NULL, err));
+        pn_tensor *tm = pn_statedict_find(sd, km), *tv = pn_statedict_find(sd, kv);
+        PN_TRY(pn_model_get_adam(m, name, tm->data, tv->data, tm->numel, err));
+    }
+    return PN_OK;
 }
 
 static pn_status adam_import(pn_model *m, const pn_statedict *sd, pn_error *err)
 {
-    const pn_tensor *mt = pn_statedict_findc(sd, "optim.raw.exp_avg");
-    const pn_tensor *vt = pn_statedict_findc(sd, "optim.raw.exp_avg_sq");
-    const pn_tensor *lt = pn_statedict_findc(sd, "optim.raw.layout");
-    if (!mt && !vt) return PN_OK; /* stays as it is */
-    pn_model_opt o;
-    PN_TRY(pn_model_opt_state(m, &o, err));
-    int same = mt && vt && lt && mt->numel == o.n && vt->numel == o.n && lt->numel == 32;
-    for (int i = 0; same && i < 32; i++) same = ((const int64_t *)lt->data)[i] == o.layout[i];
-    if (!same)
-        return pn_error_set(err, PN_E_FORMAT,
-                            "made for another model or Adam layout (another freeze level, class "
-                            "count, or CPU's oneDNN weight layout)");
-    memcpy(o.m, mt->data, o.n * sizeof(float));
-    memcpy(o.v, vt->data, o.n * sizeof(float));
+    char km[300], kv[300];
+    for (int i = 0; i < pn_model_num_trainable(m); i++) {
+        const char *name = pn_model_trainable_name(m, i);
+        snprintf(km, sizeof km, "optim.exp_avg.%s", name);
+        snprintf(kv, sizeof kv, "optim.exp_avg_sq.%s", name);
+        const pn_tensor *tm = pn_statedict_findc(sd, km), *tv = pn_statedict_findc(sd, kv);
+        if (!tm && !tv) continue; /* stays as it is */
+        if (!tm || !tv || tm->numel != tv->numel)
+            return pn_error_set(err, PN_E_FORMAT, "%s: the Adam moments do not match", name);
+        PN_TRY(pn_model_set_adam(m, name, tm->data, tv->data, tm->numel, err));
+    }
     return PN_OK;
 }
 
-/* sd's model tensors -> m: all of them at once (pn_model_load), or float
- * tensors one by one */
+/* sd's model tensors -> m: the whole state at once (pn_model_load, with
+ * num_batches_tracked), or float tensors one by one */
 static pn_status model_set(pn_model *m, const pn_statedict *sd, pn_error *err)
 {
     pn_statedict part;
@@ -75,19 +79,13 @@ static pn_status model_set(pn_model *m, const pn_statedict *sd, pn_error *err)
         if (!is_optim(t->name))
             rc = pn_statedict_add(&part, t->name, t->dtype, t->ndim, t->shape, t->data, NULL, err);
     }
-    if (!rc && part.n >= 122) {
+    int whole = 0;
+    for (size_t i = 0; i < part.n; i++) whole |= part.t[i].dtype == PN_I64;
+    if (!rc && whole) {
         rc = pn_model_load(m, &part, 0, err); /* zeroes the Adam state: imported after */
     } else {
-        for (size_t i = 0; i < part.n && !rc; i++) {
-            const pn_tensor *t = &part.t[i];
-            size_t n = 0;
-            float *p = t->dtype == PN_F32 ? pn_model_param(m, t->name, &n) : NULL;
-            if (!p || n != t->numel)
-                rc = pn_error_set(err, PN_E_FORMAT, "model: no float tensor %s of %zu values",
-                                  t->name, t->numel);
-            else
-                memcpy(p, t->data, n * sizeof *p);
-        }
+        for (size_t i = 0; i < part.n && !rc; i++)
+            rc = pn_model_set(m, part.t[i].name, part.t[i].data, part.t[i].numel, err);
     }
     pn_statedict_free(&part);
     return rc;

@@ -1,18 +1,30 @@
-/* oneDNN context, descriptors and small execution helpers for the ops. */
-#include <dlfcn.h>
+/* The only oneDNN plumbing: the engine and stream, the OpenMP thread count,
+ * the dnnl_status -> pn_error mapping, memory descriptors, primitive
+ * creation and execution, and reorders (NCHW <-> blocked included). */
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include "model/dnn.h"
+#include "ops/dnn.h"
+
+const char *pn_dnn_status_str(dnnl_status_t s)
+{
+    switch (s) {
+    case dnnl_success: return "success";
+    case dnnl_out_of_memory: return "out of memory";
+    case dnnl_invalid_arguments: return "invalid arguments";
+    case dnnl_unimplemented: return "no implementation";
+    case dnnl_iterator_ends: return "iterator ends";
+    case dnnl_runtime_error: return "runtime error";
+    case dnnl_not_required: return "not required";
+    }
+    return "unknown error";
+}
 
 pn_status pn_dnn_fail(pn_error *err, dnnl_status_t s, const char *what)
 {
-    static const char *names[] = {"success", "out of memory", "invalid arguments",
-                                  "unimplemented", "iterator ends", "runtime error",
-                                  "not required"};
-    const char *nm = ((unsigned)s < sizeof names / sizeof names[0]) ? names[s] : "unknown error";
-    return pn_error_set(err, PN_E_BACKEND, "oneDNN %s failed: %s (status %d)", what, nm, (int)s);
+    return pn_error_set(err, s == dnnl_out_of_memory ? PN_E_NOMEM : PN_E_BACKEND,
+                        "oneDNN %s failed: %s (status %d)", what, pn_dnn_status_str(s), (int)s);
 }
 
 pn_status pn_dnn_create(pn_dnn **out, pn_error *err)
@@ -31,13 +43,7 @@ pn_status pn_dnn_create(pn_dnn **out, pn_error *err)
         free(d);
         return pn_dnn_fail(err, s, "stream creation");
     }
-    d->omp_set = (void (*)(int))dlsym(RTLD_DEFAULT, "omp_set_num_threads");
-    d->omp_get = (int (*)(void))dlsym(RTLD_DEFAULT, "omp_get_max_threads");
-    dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
-    /* the ISA enum values nest: every AVX-512 flavour contains avx512_core */
-    if ((isa & dnnl_cpu_isa_avx512_core) == dnnl_cpu_isa_avx512_core) d->block = 16;
-    else if ((isa & dnnl_cpu_isa_avx2) == dnnl_cpu_isa_avx2) d->block = 8;
-    else d->block = 1;
+    d->block = pn_dnn_cpu_block();
     *out = d;
     return PN_OK;
 }
@@ -52,25 +58,22 @@ void pn_dnn_free(pn_dnn *d)
 
 int pn_dnn_block(const pn_dnn *d) { return d->block; }
 
-/* oneDNN here runs on GNU OpenMP, a dependency of libdnnl; look its entry
- * points up at run time so that pneumo itself needs no -fopenmp. */
-static void *omp_sym(const char *name) { return dlsym(RTLD_DEFAULT, name); }
+int pn_dnn_cpu_block(void)
+{
+    dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+    /* the ISA enum values nest: every AVX-512 flavour contains avx512_core */
+    if ((isa & dnnl_cpu_isa_avx512_core) == dnnl_cpu_isa_avx512_core) return 16;
+    if ((isa & dnnl_cpu_isa_avx2) == dnnl_cpu_isa_avx2) return 8;
+    return 1;
+}
 
+/* oneDNN here runs on GNU OpenMP (linked with -lgomp). */
 void pn_set_threads(int threads)
 {
-    if (threads <= 0) {
-        long nc = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = nc > 0 ? (int)nc : 1;
-    }
-    void (*set)(int) = (void (*)(int))omp_sym("omp_set_num_threads");
-    if (set) set(threads);
+    omp_set_num_threads(threads > 0 ? threads : omp_get_num_procs());
 }
 
-int pn_get_threads(void)
-{
-    int (*get)(void) = (int (*)(void))omp_sym("omp_get_max_threads");
-    return get ? get() : 1;
-}
+int pn_get_threads(void) { return omp_get_max_threads(); }
 
 dnnl_memory_desc_t pn_dnn_act_md(const pn_dnn *d, pn_layout layout, int n, int c, int h, int w)
 {
@@ -93,9 +96,15 @@ dnnl_memory_desc_t pn_dnn_md_1d(size_t count)
 
 dnnl_memory_desc_t pn_dnn_md_oihw(int oc, int ic, int kh, int kw)
 {
+    return pn_dnn_md4(oc, ic, kh, kw, dnnl_f32, dnnl_oihw);
+}
+
+dnnl_memory_desc_t pn_dnn_md4(int64_t a, int64_t b, int64_t c, int64_t d, dnnl_data_type_t dt,
+                              dnnl_format_tag_t tag)
+{
     dnnl_memory_desc_t md;
-    dnnl_dims_t dims = {oc, ic, kh, kw};
-    dnnl_memory_desc_init_by_tag(&md, 4, dims, dnnl_f32, dnnl_oihw);
+    dnnl_dims_t dims = {a, b, c, d};
+    dnnl_memory_desc_init_by_tag(&md, 4, dims, dt, tag);
     return md;
 }
 
@@ -128,6 +137,13 @@ pn_status pn_mem_create(dnnl_memory_t *m, const dnnl_memory_desc_t *md, pn_dnn *
     return PN_OK;
 }
 
+pn_status pn_mem_create_with(dnnl_memory_t *m, const dnnl_memory_desc_t *md, void *handle,
+                             pn_dnn *d, pn_error *err)
+{
+    PN_DNN(dnnl_memory_create(m, md, d->eng, handle), "memory object creation");
+    return PN_OK;
+}
+
 void pn_mem_bind(dnnl_memory_t m, const void *ptr)
 {
     /* cannot fail for a CPU memory object with a valid handle */
@@ -150,6 +166,50 @@ pn_status pn_reorder_create(pn_prim *pr, const dnnl_memory_desc_t *src_md,
     return PN_OK;
 }
 
+pn_status pn_reorder_now(pn_dnn *d, const dnnl_memory_desc_t *src_md, const void *src,
+                         const dnnl_memory_desc_t *dst_md, void *dst, pn_error *err)
+{
+    pn_prim r;
+    dnnl_memory_t ms = NULL, md = NULL;
+    PN_TRY(pn_reorder_create(&r, src_md, dst_md, d, err));
+    if (!r.p) { /* same layout: a copy */
+        memcpy(dst, src, dnnl_memory_desc_get_size(dst_md));
+        return PN_OK;
+    }
+    pn_status st = pn_mem_create_with(&ms, src_md, (void *)src, d, err);
+    if (st == PN_OK) st = pn_mem_create_with(&md, dst_md, dst, d, err);
+    if (st == PN_OK) {
+        dnnl_exec_arg_t a[] = {{DNNL_ARG_FROM, ms}, {DNNL_ARG_TO, md}};
+        st = pn_prim_exec(&r, d, 2, a, "reorder", err);
+    }
+    if (ms) dnnl_memory_destroy(ms);
+    if (md) dnnl_memory_destroy(md);
+    pn_prim_free(&r);
+    return st;
+}
+
+/* (N,C,HW) NCHW <-> nChw<block>c as oneDNN memory descriptors */
+static dnnl_format_tag_t block_tag(int block)
+{
+    return block == 16 ? dnnl_nChw16c : block == 8 ? dnnl_nChw8c : dnnl_nchw;
+}
+
+pn_status pn_dnn_to_blocked(pn_dnn *d, const float *src, float *dst, int n, int c, int hw,
+                            int block, pn_error *err)
+{
+    dnnl_memory_desc_t a = pn_dnn_md4(n, c, hw, 1, dnnl_f32, dnnl_nchw);
+    dnnl_memory_desc_t b = pn_dnn_md4(n, c, hw, 1, dnnl_f32, block_tag(block));
+    return pn_reorder_now(d, &a, src, &b, dst, err);
+}
+
+pn_status pn_dnn_to_nchw(pn_dnn *d, const float *src, float *dst, int n, int c, int hw,
+                         int block, pn_error *err)
+{
+    dnnl_memory_desc_t a = pn_dnn_md4(n, c, hw, 1, dnnl_f32, block_tag(block));
+    dnnl_memory_desc_t b = pn_dnn_md4(n, c, hw, 1, dnnl_f32, dnnl_nchw);
+    return pn_reorder_now(d, &a, src, &b, dst, err);
+}
+
 pn_status pn_prim_exec(const pn_prim *pr, pn_dnn *d, int nargs, const dnnl_exec_arg_t *args,
                        const char *what, pn_error *err)
 {
@@ -162,21 +222,19 @@ pn_status pn_prim_create_serial(pn_prim *pr, const void *op_desc,
                                 const_dnnl_primitive_desc_t hint, pn_dnn *d, const char *what,
                                 pn_error *err)
 {
-    if (!d->omp_set || !d->omp_get) return pn_prim_create(pr, op_desc, hint, d, what, err);
-    int saved = d->omp_get();
-    if (saved > 1) d->omp_set(1);
+    int saved = omp_get_max_threads();
+    if (saved > 1) omp_set_num_threads(1);
     pn_status st = pn_prim_create(pr, op_desc, hint, d, what, err);
-    if (saved > 1) d->omp_set(saved);
+    if (saved > 1) omp_set_num_threads(saved);
     return st;
 }
 
 pn_status pn_prim_exec_serial(const pn_prim *pr, pn_dnn *d, int nargs,
                               const dnnl_exec_arg_t *args, const char *what, pn_error *err)
 {
-    if (!d->omp_set || !d->omp_get) return pn_prim_exec(pr, d, nargs, args, what, err);
-    int saved = d->omp_get();
-    if (saved > 1) d->omp_set(1);
+    int saved = omp_get_max_threads();
+    if (saved > 1) omp_set_num_threads(1);
     pn_status st = pn_prim_exec(pr, d, nargs, args, what, err);
-    if (saved > 1) d->omp_set(saved);
+    if (saved > 1) omp_set_num_threads(saved);
     return st;
 }

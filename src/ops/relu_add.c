@@ -1,9 +1,9 @@
-/* ReLU on oneDNN, residual add, NCHW <-> blocked layout conversion, and
- * the plain-C references. */
+/* ReLU and the residual add (+ReLU) on oneDNN, with the plain-C
+ * references. */
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/dnn.h"
+#include "ops/dnn.h"
 
 struct pn_relu {
     pn_dnn *d;
@@ -189,33 +189,4 @@ pn_status pn_addrelu_backward(pn_addrelu *op, const float *y, const float *dy, f
     dnnl_exec_arg_t args[] = {{DNNL_ARG_DST, op->m_y}, {DNNL_ARG_DIFF_DST, op->m_dy},
                               {DNNL_ARG_DIFF_SRC, op->m_ds}};
     return pn_prim_exec_serial(&op->bwd, op->d, 3, args, "add+relu backward", err);
-}
-
-void pn_nchw_to_blocked(const float *src, float *dst, int n, int c, int hw, int block)
-{
-    if (block <= 1) {
-        memcpy(dst, src, (size_t)n * c * hw * sizeof *dst);
-        return;
-    }
-    // src (N,C,HW) -> dst (N, C/B, HW, B)
-    for (int i = 0; i < n; i++)
-        for (int cb = 0; cb < c / block; cb++)
-            for (int p = 0; p < hw; p++)
-                for (int b = 0; b < block; b++)
-                    dst[(((size_t)i * (c / block) + cb) * hw + p) * block + b] =
-                        src[((size_t)i * c + cb * block + b) * hw + p];
-}
-
-void pn_blocked_to_nchw(const float *src, float *dst, int n, int c, int hw, int block)
-{
-    if (block <= 1) {
-        memcpy(dst, src, (size_t)n * c * hw * sizeof *dst);
-        return;
-    }
-    for (int i = 0; i < n; i++)
-        for (int cb = 0; cb < c / block; cb++)
-            for (int b = 0; b < block; b++)
-                for (int p = 0; p < hw; p++)
-                    dst[((size_t)i * c + cb * block + b) * hw + p] =
-                        src[(((size_t)i * (c / block) + cb) * hw + p) * block + b];
 }

@@ -1,4 +1,7 @@
-/* pneumo: the ResNet-18 training ops, forward and backward side by side.
+/* Internal (src/ops/): the ResNet-18 training ops, forward and backward
+ * side by side, each next to its plain-C reference (conv.c bn.c pool.c
+ * relu_add.c on oneDNN; linear.c loss.c adam.c in plain C; dnn.c the
+ * oneDNN plumbing, dnn.h).
  *
  * Dimension letters: N batch, C/IC channels in, OC channels out, H/W height
  * and width in, OH/OW out, K kernel side, K classes for the head.
@@ -49,10 +52,12 @@ int pn_get_threads(void);
 
 typedef enum pn_layout { PN_LAYOUT_NCHW = 0, PN_LAYOUT_BLOCKED = 1 } pn_layout;
 
-/* Plain-C layout conversion between NCHW and nChw<block>c (C % block == 0;
- * block 1 = copy). */
-void pn_nchw_to_blocked(const float *src, float *dst, int n, int c, int hw, int block);
-void pn_blocked_to_nchw(const float *src, float *dst, int n, int c, int hw, int block);
+/* Layout conversion between NCHW (N,C,HW) and nChw<block>c (C % block == 0;
+ * block 16, 8, or 1 = copy), by a oneDNN reorder. */
+pn_status pn_dnn_to_blocked(pn_dnn *d, const float *src, float *dst, int n, int c, int hw,
+                            int block, pn_error *err);
+pn_status pn_dnn_to_nchw(pn_dnn *d, const float *src, float *dst, int n, int c, int hw,
+                         int block, pn_error *err);
 
 /* ---------------------------------------------------------------------------
  * conv2d, no bias, square kernel, same stride and padding on both axes.

@@ -1,20 +1,27 @@
-/* Internal oneDNN helpers shared by the ops (src/model/ops_*.c). */
-#ifndef PNEUMO_MODEL_DNN_H
-#define PNEUMO_MODEL_DNN_H
+/* The only oneDNN plumbing (src/ops/dnn.c), for the ops (src/ops/) and the
+ * inference engine (src/infer/): engine + stream, status mapping,
+ * descriptors, primitives, reorders. */
+#ifndef PNEUMO_OPS_DNN_H
+#define PNEUMO_OPS_DNN_H
 
 #include <oneapi/dnnl/dnnl.h>
 
-#include "pneumo/ops.h"
+#include "ops/ops.h"
 
 struct pn_dnn {
     dnnl_engine_t eng;
     dnnl_stream_t stream;
     int block; /* channel block of PN_LAYOUT_BLOCKED: 16, 8 or 1 */
-    void (*omp_set)(int); /* OpenMP's omp_set/get_num_threads (NULL: not loaded) */
-    int (*omp_get)(void);
 };
 
-/* A oneDNN call failed: PN_E_BACKEND naming what and the oneDNN status. */
+/* Channel block of this CPU's direct convolutions: 16 (AVX-512), 8 (AVX2)
+ * or 1. A block the ISA has no kernel for selects oneDNN's reference
+ * convolution, ~1000x slower. */
+int pn_dnn_cpu_block(void);
+
+/* A oneDNN call failed: PN_E_BACKEND (PN_E_NOMEM when out of memory)
+ * naming what and the oneDNN status. */
+const char *pn_dnn_status_str(dnnl_status_t s);
 pn_status pn_dnn_fail(pn_error *err, dnnl_status_t s, const char *what);
 #define PN_DNN(call, what)                                                     \
     do {                                                                       \
@@ -27,6 +34,9 @@ dnnl_memory_desc_t pn_dnn_act_md(const pn_dnn *d, pn_layout layout, int n, int c
 /* Plain descriptors: 1-D (count) and OIHW weights. */
 dnnl_memory_desc_t pn_dnn_md_1d(size_t count);
 dnnl_memory_desc_t pn_dnn_md_oihw(int oc, int ic, int kh, int kw);
+/* Any 4-D descriptor by tag. */
+dnnl_memory_desc_t pn_dnn_md4(int64_t a, int64_t b, int64_t c, int64_t d, dnnl_data_type_t dt,
+                              dnnl_format_tag_t tag);
 
 /* A primitive with its descriptor. */
 typedef struct pn_prim {
@@ -40,9 +50,15 @@ void pn_prim_free(pn_prim *pr);
 pn_status pn_mem_create(dnnl_memory_t *m, const dnnl_memory_desc_t *md, pn_dnn *d,
                         pn_error *err);
 void pn_mem_bind(dnnl_memory_t m, const void *ptr);
+/* Memory object on handle (a buffer, DNNL_MEMORY_ALLOCATE or NONE). */
+pn_status pn_mem_create_with(dnnl_memory_t *m, const dnnl_memory_desc_t *md, void *handle,
+                             pn_dnn *d, pn_error *err);
 /* Reorder src_md -> dst_md; *pr zeroed when the two are equal (copy). */
 pn_status pn_reorder_create(pn_prim *pr, const dnnl_memory_desc_t *src_md,
                             const dnnl_memory_desc_t *dst_md, pn_dnn *d, pn_error *err);
+/* Reorder src (src_md) into dst (dst_md) once, now. */
+pn_status pn_reorder_now(pn_dnn *d, const dnnl_memory_desc_t *src_md, const void *src,
+                         const dnnl_memory_desc_t *dst_md, void *dst, pn_error *err);
 /* Execute with args and wait. */
 pn_status pn_prim_exec(const pn_prim *pr, pn_dnn *d, int nargs, const dnnl_exec_arg_t *args,
                        const char *what, pn_error *err);

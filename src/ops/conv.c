@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/dnn.h"
+#include "ops/dnn.h"
 
 struct pn_conv2d {
     pn_dnn *d;

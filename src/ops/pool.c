@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/dnn.h"
+#include "ops/dnn.h"
 
 struct pn_pool {
     pn_dnn *d;
