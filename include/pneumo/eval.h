@@ -85,6 +85,8 @@ typedef struct pn_classifier {
     pn_model_meta meta;
     pn_infer *engine;
     int batch, classes, want_cam;
+    int size;          /* input side: images are (3, size, size) */
+    int cam_h, cam_w;  /* layer4's spatial size (CAM) */
     const float *fc_w; /* (C,512) inside sd */
     float *logits;     /* (batch, C) */
 } pn_classifier;
@@ -94,7 +96,7 @@ pn_status pn_classifier_open(pn_classifier *c, const char *model_path, int batch
                              int bf16, int want_cam, pn_error *err);
 void pn_classifier_free(pn_classifier *c);
 
-/* x (n,3,224,224) -> probs (n,C) softmax; layer4 (n,512,7,7) when want_cam
+/* x (n,3,size,size) -> probs (n,C) softmax; layer4 (n,512,cam_h,cam_w) when want_cam
  * (NULL otherwise). n <= batch. */
 pn_status pn_classifier_run(pn_classifier *c, const float *x, int n, float *probs, float *layer4,
                             pn_error *err);

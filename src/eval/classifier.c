@@ -7,7 +7,6 @@
 
 #include "pneumo/cam.h"
 #include "pneumo/eval.h"
-#include "pneumo/eval.h"
 
 pn_status pn_classifier_open(pn_classifier *c, const char *model_path, int batch, int threads,
                              int bf16, int want_cam, pn_error *err)
@@ -41,6 +40,11 @@ pn_status pn_classifier_open(pn_classifier *c, const char *model_path, int batch
         return st;
     }
     if (err) err->msg[0] = 0;
+    c->size = ic.height;
+    int64_t chw[3];
+    pn_infer_stage_shape(c->engine, PN_INFER_LAYER4, chw);
+    c->cam_h = (int)chw[1];
+    c->cam_w = (int)chw[2];
     c->logits = malloc((size_t)batch * c->classes * sizeof *c->logits);
     if (!c->logits) {
         pn_classifier_free(c);
@@ -106,7 +110,7 @@ pn_status pn_classifier_eval_split(pn_classifier *c, const pn_dataset *ds, pn_sp
         return pn_error_set(err, PN_E_ARG, "%s: the %s split is empty", pn_dataset_path(ds),
                             pn_split_name(split));
     const int C = c->classes, B = c->batch;
-    float *p = malloc(total * C * sizeof *p), *x = malloc((size_t)B * 3 * 224 * 224 * sizeof *x);
+    float *p = malloc(total * C * sizeof *p), *x = malloc((size_t)B * 3 * c->size * c->size * sizeof *x);
     int *y = malloc(total * sizeof *y), *yb = malloc((size_t)B * sizeof *yb);
     const char **nm = malloc(total * sizeof *nm);
     size_t *idx = malloc((size_t)B * sizeof *idx);
