@@ -21,6 +21,22 @@ run() { # out epochs [extra...]
 run full 3 || { cat "$tmp/full.log"; fail "unbroken run"; }
 run part 2 || { cat "$tmp/part.log"; fail "2-epoch run"; }
 cp "$tmp/part/checkpoint.safetensors" "$tmp/ck2.safetensors"
+# the checkpoint is a plain safetensors file: Adam moments in torchvision's layout, metadata
+"$PY" - "$tmp/ck2.safetensors" <<'PYEOF'
+import json, struct, sys
+b = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", b[:8])[0]
+h = json.loads(b[8:8 + n]); meta = h.pop("__metadata__")
+assert meta["kind"] == "suffix" and meta["freeze"] == "layer4" and meta["epochs_done"] == "2", meta
+assert int(meta["adam_step"]) == 2 * 6, meta["adam_step"]  # 48 images, batch 8
+assert len(json.loads(meta["history"])) == 2
+for k in ("layer4.0.conv1.weight", "optim.exp_avg.layer4.0.conv1.weight",
+          "optim.exp_avg_sq.layer4.0.conv1.weight"):
+    assert h[k]["shape"] == [512, 256, 3, 3] and h[k]["dtype"] == "F32", (k, h[k])
+assert "optim.exp_avg.layer3.0.conv1.weight" not in h  # frozen: no Adam state
+assert h["rng.mt19937"]["shape"] == [626] and h["rng.mt19937"]["dtype"] == "I64"
+print("checkpoint readable from Python: OK")
+PYEOF
 run part 3 --resume || { cat "$tmp/part.log"; fail "resume"; }
 grep -q "^epoch 1/3" "$tmp/part.log" && fail "resume repeated epoch 1"
 grep -q "^epoch 3/3" "$tmp/part.log" || { cat "$tmp/part.log"; fail "resume did not run epoch 3"; }
