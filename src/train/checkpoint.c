@@ -139,13 +139,12 @@ pn_status pn_checkpoint_save(const char *path, pn_trainer *t, const pn_head_stat
 
 int pn__checkpoint_is_old(const char *path)
 {
-    uint8_t *buf;
-    size_t n;
-    pn_error e = {0};
-    if (pn_read_file(path, (size_t)1 << 32, &buf, &n, &e)) return 0;
-    int old = n >= 8 && (!memcmp(buf, "PNHEADCK", 8) || !memcmp(buf, "PNDEEPCK", 8));
-    free(buf);
-    return old;
+    char magic[8] = {0};
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    size_t got = fread(magic, 1, 8, f);
+    fclose(f);
+    return got == 8 && (!memcmp(magic, "PNHEADCK", 8) || !memcmp(magic, "PNDEEPCK", 8));
 }
 
 static const char *meta(const pn_statedict *sd, const char *key)
@@ -225,7 +224,7 @@ pn_status pn_checkpoint_load(const char *path, pn_trainer *t, pn_head_state *st,
     pn_status rc = PN_OK;
     char hex[65];
     const char *bad;
-    if (n >= 8 && (!memcmp(buf, "PNHEADCK", 8) || !memcmp(buf, "PNDEEPCK", 8))) {
+    if (pn__checkpoint_is_old(path)) {
         rc = pn_error_set(err, PN_E_FORMAT,
                           "checkpoint %s is in the format of an older pneumo, which cannot be "
                           "resumed: rerun without --resume",
