@@ -113,6 +113,11 @@ pn_status pn_classifier_eval_split(pn_classifier *c, const pn_dataset *ds, pn_sp
                                    float **probs, int **labels, const char ***names, size_t *n,
                                    pn_bad_list *bad, pn_error *err);
 
+/* Binary metrics (pn_metrics_compute on P(class 1)) of n probability rows
+ * (n,2) with labels; PN_E_UNSUPPORTED unless the classifier has 2 classes. */
+pn_status pn_classifier_metrics(const pn_classifier *c, const float *probs, const int *labels,
+                                size_t n, double threshold, pn_metrics *m, pn_error *err);
+
 /* CAM of class cls for one image: layer4 (512,h,w), img the decoded
  * original image; writes an RGB PNG of the image's size at png_path. */
 pn_status pn_classifier_cam_png(const pn_classifier *c, const float *layer4, int h, int w,

@@ -179,3 +179,17 @@ pn_status pn_classifier_cam_png(const pn_classifier *c, const float *layer4, int
     free(out);
     return st;
 }
+
+pn_status pn_classifier_metrics(const pn_classifier *c, const float *probs, const int *labels,
+                                size_t n, double threshold, pn_metrics *m, pn_error *err)
+{
+    if (c->classes != 2)
+        return pn_error_set(err, PN_E_UNSUPPORTED, "%d classes: the metrics are binary",
+                            c->classes);
+    float *p1 = malloc((n ? n : 1) * sizeof *p1);
+    if (!p1) return pn_error_set(err, PN_E_NOMEM, "metrics: out of memory");
+    for (size_t i = 0; i < n; i++) p1[i] = probs[2 * i + 1]; /* P(PNEUMONIA) */
+    pn_status st = pn_metrics_compute(p1, labels, n, threshold, m, err);
+    free(p1);
+    return st;
+}
