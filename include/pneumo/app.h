@@ -131,9 +131,9 @@ typedef struct pn_infer_extractor {
     char settings[256];
 } pn_infer_extractor;
 
-/* Backbone outputs at `stage` (a pn_infer_stage: PN_INFER_POOL = the
- * 512-d pooled feature, PN_INFER_LAYER3/LAYER2 = boundary activations; -1 =
- * the preprocessed input itself, no engine) of dataset items through the
+/* Backbone outputs at `stage` (a pn_stage: PN_STAGE_POOL = the 512-d
+ * pooled feature, PN_STAGE_LAYER3/LAYER2 = boundary activations;
+ * PN_STAGE_INPUT = the preprocessed input itself, no engine) of dataset items through the
  * loader (threads workers) and the infer engine (batch, threads, bf16).
  * weights_hash: SHA-256 of the weights file (cache key). With skip_bad,
  * unreadable items get NaN features (dropped by pn_train_run, never cached). */

@@ -294,10 +294,7 @@ int pn_cmd_train(int argc, char **argv)
             goto fail;
         }
     }
-    int stage = fz == PN_FREEZE_FC       ? PN_INFER_POOL
-                : fz == PN_FREEZE_LAYER4 ? PN_INFER_LAYER3
-                : fz == PN_FREEZE_LAYER3 ? PN_INFER_LAYER2
-                                         : -1;
+    int stage = (int)pn_freeze_stage(fz); /* PN_STAGE_INPUT: no engine */
     if (pn_infer_extractor_init(&ix, ds, &sd, wh, stage, (int)batch, (int)threads, bf16, fast, skip_bad,
                                 &err))
         goto fail;

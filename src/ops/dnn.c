@@ -75,6 +75,8 @@ void pn_set_threads(int threads)
 
 int pn_get_threads(void) { return omp_get_max_threads(); }
 
+int pn_dnn_cores(void) { return omp_get_num_procs(); }
+
 dnnl_memory_desc_t pn_dnn_act_md(const pn_dnn *d, pn_layout layout, int n, int c, int h, int w)
 {
     dnnl_memory_desc_t md;

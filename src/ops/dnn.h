@@ -18,6 +18,8 @@ struct pn_dnn {
  * or 1. A block the ISA has no kernel for selects oneDNN's reference
  * convolution, ~1000x slower. */
 int pn_dnn_cpu_block(void);
+/* Cores OpenMP may use (the default thread count). */
+int pn_dnn_cores(void);
 
 /* A oneDNN call failed: PN_E_BACKEND (PN_E_NOMEM when out of memory)
  * naming what and the oneDNN status. */

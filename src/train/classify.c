@@ -32,7 +32,7 @@ pn_status pn_classifier_open(pn_classifier *c, const char *model_path, int batch
     ic.max_batch = batch;
     ic.threads = threads;
     ic.bf16 = bf16;
-    ic.stop = PN_INFER_LOGITS;
+    ic.stop = PN_STAGE_LOGITS;
     ic.want_layer4 = want_cam;
     st = pn_infer_create(&c->engine, &c->sd, &ic, err);
     if (st) {

@@ -118,14 +118,14 @@ pn_status pn_infer_extractor_init(pn_infer_extractor *e, const pn_dataset *ds,
     ic.bf16 = bf16;
     size_t dim = (size_t)3 * 224 * 224;
     const char *stage_name = "input";
-    if (stage >= 0) {
-        ic.stop = (pn_infer_stage)stage;
+    if (stage > PN_STAGE_INPUT) {
+        ic.stop = (pn_stage)stage;
         pn_status st = pn_infer_create(&e->engine, sd, &ic, err);
         if (st) return st;
         if (err) err->msg[0] = 0; /* a bf16 notice is not an error */
         int64_t chw[3];
-        dim = pn_infer_stage_shape(e->engine, (pn_infer_stage)stage, chw);
-        stage_name = pn_infer_stage_name((pn_infer_stage)stage);
+        dim = pn_infer_stage_shape(e->engine, (pn_stage)stage, chw);
+        stage_name = pn_stage_name((pn_stage)stage);
     }
     /* chunk buffers: x (chunk,3,224,224), rows (chunk); feat (batch,512) */
     const int chunk = batch > PN_EXTRACT_CHUNK ? batch : PN_EXTRACT_CHUNK;
