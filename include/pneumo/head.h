@@ -1,6 +1,6 @@
 /* pneumo: softmax and accuracy for the classifier head. The head's linear layer,
  * cross-entropy and Adam are the engine's ops (src/ops/ops.h:
- * pn_linear_forward/backward, pn_cross_entropy, pn_adam_step). */
+ * pn__linear_forward/backward, pn__cross_entropy, pn__adam_step). */
 #ifndef PNEUMO_HEAD_H
 #define PNEUMO_HEAD_H
 

@@ -37,7 +37,7 @@ pn_status pn_infer_create(pn_infer **out, const pn_statedict *sd, const pn_infer
     pn_infer *e = calloc(1, sizeof *e);
     if (!e) return pn_error_set(err, PN_E_NOMEM, "inference: out of memory");
     e->cfg = cfg;
-    e->threads = cfg.threads ? cfg.threads : pn_dnn_cores();
+    e->threads = cfg.threads ? cfg.threads : pn__dnn_cores();
     e->bf16 = cfg.bf16 != 0;
     if (e->bf16) {
         dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
@@ -63,8 +63,8 @@ pn_status pn_infer_create(pn_infer **out, const pn_statedict *sd, const pn_infer
     }
     e->shp[PN_STAGE_LOGITS][0] = e->net.ncls;
     e->shp[PN_STAGE_LOGITS][1] = e->shp[PN_STAGE_LOGITS][2] = 1;
-    pn_set_threads(e->threads);
-    st = pn_dnn_create(&e->dnn, err);
+    pn__set_threads(e->threads);
+    st = pn__dnn_create(&e->dnn, err);
     e->plans = calloc((size_t)cfg.max_batch + 1, sizeof *e->plans);
     e->pool_f32 = malloc(sizeof(float) * 512 * (size_t)cfg.max_batch);
     if (st == PN_OK && (!e->plans || !e->pool_f32))
@@ -93,22 +93,22 @@ pn_status pn_infer_run(pn_infer *e, const float *x, int n, float *out, float *la
         return pn_error_set(err, PN_E_ARG,
                             "pn_infer_run: layer4 output requested but the engine was created "
                             "without want_layer4");
-    pn_set_threads(e->threads);
+    pn__set_threads(e->threads);
     if (!e->plans[n]) PN_TRY(pn__plan_build(e, n, &e->plans[n], err));
     pn__plan *p = e->plans[n];
     int logits = e->cfg.stop == PN_STAGE_LOGITS;
-    PN_DNN(dnnl_memory_set_data_handle(p->in_user, (void *)x), "input");
-    PN_DNN(dnnl_memory_set_data_handle(p->out_user, logits ? (void *)e->pool_f32 : (void *)out),
+    PN__DNN(dnnl_memory_set_data_handle(p->in_user, (void *)x), "input");
+    PN__DNN(dnnl_memory_set_data_handle(p->out_user, logits ? (void *)e->pool_f32 : (void *)out),
        "output");
-    if (layer4) PN_DNN(dnnl_memory_set_data_handle(p->l4_user, layer4), "layer4 output");
+    if (layer4) PN__DNN(dnnl_memory_set_data_handle(p->l4_user, layer4), "layer4 output");
     for (int i = 0; i < p->nst; i++)
-        PN_DNN(dnnl_primitive_execute(p->st[i].p, e->dnn->stream, p->st[i].nargs, p->st[i].a), "forward");
+        PN__DNN(dnnl_primitive_execute(p->st[i].p, e->dnn->stream, p->st[i].nargs, p->st[i].a), "forward");
     if (layer4)
-        PN_DNN(dnnl_primitive_execute(p->l4_reorder.p, e->dnn->stream, 2, p->l4_reorder.a), "layer4 output");
-    PN_DNN(dnnl_primitive_execute(p->out_reorder.p, e->dnn->stream, 2, p->out_reorder.a), "output");
-    PN_DNN(dnnl_stream_wait(e->dnn->stream), "forward");
+        PN__DNN(dnnl_primitive_execute(p->l4_reorder.p, e->dnn->stream, 2, p->l4_reorder.a), "layer4 output");
+    PN__DNN(dnnl_primitive_execute(p->out_reorder.p, e->dnn->stream, 2, p->out_reorder.a), "output");
+    PN__DNN(dnnl_stream_wait(e->dnn->stream), "forward");
     if (logits) // fc: out (n, K) = pool (n, 512) . fcw (K, 512)^T + fcb, accumulated in double
-        pn_linear_forward(n, PN__ARCH_FEAT, e->net.ncls, e->pool_f32, e->net.fcw, e->net.fcb, out);
+        pn__linear_forward(n, PN__ARCH_FEAT, e->net.ncls, e->pool_f32, e->net.fcw, e->net.fcb, out);
     return PN_OK;
 }
 
@@ -129,7 +129,7 @@ void pn_infer_free(pn_infer *e)
     for (int i = 0; i < PN_INFER_NBUF; i++) free(e->buf[i]);
     free(e->pool_f32);
     pn__inet_free(&e->net);
-    pn_dnn_free(e->dnn);
+    pn__dnn_free(e->dnn);
     free(e);
 }
 

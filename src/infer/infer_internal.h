@@ -73,7 +73,7 @@ struct pn_infer {
     char notice[200];
     int64_t shp[PN_STAGE_COUNT][3];
     pn__inet net;
-    pn_dnn *dnn;                      /* engine + stream */
+    pn__dnn *dnn;                      /* engine + stream */
     pn__layer_mem lm[PN__ARCH_NCONV]; /* pn__arch order */
     void *buf[PN_INFER_NBUF];
     size_t bufsz[PN_INFER_NBUF];

@@ -24,7 +24,7 @@ static dnnl_format_tag_t act_tag(int bf16)
     /* the channel block the CPU's direct kernels use: a block the ISA has no
      * kernel for (nChw16c on AVX2) selects oneDNN's reference convolution,
      * which is ~1000x slower */
-    int block = pn_dnn_cpu_block();
+    int block = pn__dnn_cpu_block();
     return block == 16 ? dnnl_nChw16c : block == 8 ? dnnl_nChw8c : dnnl_format_tag_any;
 }
 
@@ -37,7 +37,7 @@ static pn_status plan_add_mem(pn__plan *p, const dnnl_memory_desc_t *md, int buf
         if (!m) return pn_error_set(err, PN_E_NOMEM, "inference plan: out of memory");
         p->mem = m, p->capmem = cap;
     }
-    PN_DNN(dnnl_memory_create(out, md, e->dnn->eng, handle), "memory");
+    PN__DNN(dnnl_memory_create(out, md, e->dnn->eng, handle), "memory");
     p->mem[p->nmem++] = (pn__memref){*out, buf};
     if (buf >= 0) {
         size_t sz = dnnl_memory_desc_get_size(md);
@@ -63,7 +63,7 @@ static pn_status plan_add_step(pn__plan *p, dnnl_primitive_desc_t pd, int nargs,
         p->st = s, p->capst = cap;
     }
     pn__step *s = &p->st[p->nst];
-    PN_DNN(dnnl_primitive_create(&s->p, pd), "primitive");
+    PN__DNN(dnnl_primitive_create(&s->p, pd), "primitive");
     s->nargs = nargs;
     memcpy(s->a, a, sizeof *a * (size_t)nargs);
     p->nst++;
@@ -78,12 +78,12 @@ static pn_status reorder_step(pn_infer *e, pn__plan *p, dnnl_memory_t src, dnnl_
     dnnl_memory_get_memory_desc(src, &smd);
     dnnl_memory_get_memory_desc(dst, &dmd);
     dnnl_primitive_desc_t pd;
-    PN_DNN(dnnl_reorder_primitive_desc_create(&pd, smd, e->dnn->eng, dmd, e->dnn->eng, NULL), "reorder");
+    PN__DNN(dnnl_reorder_primitive_desc_create(&pd, smd, e->dnn->eng, dmd, e->dnn->eng, NULL), "reorder");
     dnnl_exec_arg_t a[2] = {{DNNL_ARG_FROM, src}, {DNNL_ARG_TO, dst}};
     pn_status st;
     if (one) {
         dnnl_status_t s = dnnl_primitive_create(&one->p, pd);
-        st = s == dnnl_success ? PN_OK : pn_dnn_fail(err, s, "reorder");
+        st = s == dnnl_success ? PN_OK : pn__dnn_fail(err, s, "reorder");
         one->nargs = 2;
         memcpy(one->a, a, sizeof a);
     } else {
@@ -100,9 +100,9 @@ static pn_status reorder_now(pn_infer *e, dnnl_memory_t src, dnnl_memory_t dst, 
     void *sh, *dh;
     dnnl_memory_get_memory_desc(src, &smd);
     dnnl_memory_get_memory_desc(dst, &dmd);
-    PN_DNN(dnnl_memory_get_data_handle(src, &sh), "weights reorder");
-    PN_DNN(dnnl_memory_get_data_handle(dst, &dh), "weights reorder");
-    return pn_reorder_now(e->dnn, smd, sh, dmd, dh, err);
+    PN__DNN(dnnl_memory_get_data_handle(src, &sh), "weights reorder");
+    PN__DNN(dnnl_memory_get_data_handle(dst, &dh), "weights reorder");
+    return pn__reorder_now(e->dnn, smd, sh, dmd, dh, err);
 }
 
 /* The weights (or bias) memory this pd wants: the base copy when its layout
@@ -114,8 +114,8 @@ static pn_status weights_for(pn_infer *e, pn__plan *p, dnnl_memory_t *base, cons
 {
     if (!*base) {
         dnnl_memory_t um;
-        PN_DNN(dnnl_memory_create(base, want, e->dnn->eng, DNNL_MEMORY_ALLOCATE), "weights memory");
-        PN_DNN(dnnl_memory_create(&um, user_md, e->dnn->eng, (void *)user), "weights memory");
+        PN__DNN(dnnl_memory_create(base, want, e->dnn->eng, DNNL_MEMORY_ALLOCATE), "weights memory");
+        PN__DNN(dnnl_memory_create(&um, user_md, e->dnn->eng, (void *)user), "weights memory");
         pn_status st = reorder_now(e, um, *base, err);
         dnnl_memory_destroy(um);
         PN_TRY(st);
@@ -146,7 +146,7 @@ static pn_status add_conv(pn_infer *e, pn__plan *p, int i, dnnl_memory_t src, in
     int64_t h = smd->dims[2], w = smd->dims[3];
     int64_t oh = (h + 2 * c->pad - c->k) / c->stride + 1;
     int64_t ow = (w + 2 * c->pad - c->k) / c->stride + 1;
-    dnnl_memory_desc_t wmd = pn_dnn_md4(c->cout, c->cin, c->k, c->k, dt, dnnl_format_tag_any);
+    dnnl_memory_desc_t wmd = pn__dnn_md4(c->cout, c->cin, c->k, c->k, dt, dnnl_format_tag_any);
     dnnl_memory_desc_t bmd;
     dnnl_dims_t bd = {c->cout};
     dnnl_memory_desc_init_by_tag(&bmd, 1, bd, dnnl_f32, dnnl_x);
@@ -156,17 +156,17 @@ static pn_status add_conv(pn_infer *e, pn__plan *p, int i, dnnl_memory_t src, in
         dnnl_memory_get_memory_desc(dst_fixed, &fmd);
         dmd = *fmd;
     } else {
-        dmd = pn_dnn_md4(p->n, c->cout, oh, ow, dt, act_tag(e->bf16));
+        dmd = pn__dnn_md4(p->n, c->cout, oh, ow, dt, act_tag(e->bf16));
     }
     dnnl_dims_t strides = {c->stride, c->stride}, pad = {c->pad, c->pad};
     dnnl_convolution_desc_t cd;
-    PN_DNN(dnnl_convolution_forward_desc_init(&cd, dnnl_forward_inference, dnnl_convolution_direct,
+    PN__DNN(dnnl_convolution_forward_desc_init(&cd, dnnl_forward_inference, dnnl_convolution_direct,
                                           smd, &wmd, &bmd, &dmd, strides, pad, pad),
        c->conv);
     dnnl_primitive_attr_t attr;
     dnnl_post_ops_t po;
-    PN_DNN(dnnl_primitive_attr_create(&attr), c->conv);
-    PN_DNN(dnnl_post_ops_create(&po), c->conv);
+    PN__DNN(dnnl_primitive_attr_create(&attr), c->conv);
+    PN__DNN(dnnl_post_ops_create(&po), c->conv);
     if (sum) dnnl_post_ops_append_sum(po, 1.0f);
     if (relu) dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, 0.f, 0.f);
     dnnl_primitive_attr_set_post_ops(attr, po);
@@ -174,11 +174,11 @@ static pn_status add_conv(pn_infer *e, pn__plan *p, int i, dnnl_memory_t src, in
     dnnl_status_t s = dnnl_primitive_desc_create(&pd, &cd, attr, e->dnn->eng, NULL);
     dnnl_post_ops_destroy(po);
     dnnl_primitive_attr_destroy(attr);
-    PN_DNN(s, c->conv);
+    PN__DNN(s, c->conv);
 
     pn_status st = PN_OK;
     dnnl_memory_t wm = NULL, bm = NULL, dm = dst_fixed;
-    dnnl_memory_desc_t uwmd = pn_dnn_md4(c->cout, c->cin, c->k, c->k, dnnl_f32, dnnl_oihw);
+    dnnl_memory_desc_t uwmd = pn__dnn_md4(c->cout, c->cin, c->k, c->k, dnnl_f32, dnnl_oihw);
     st = weights_for(e, p, &lm->w, ic->w, &uwmd,
                      dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0), &wm, err);
     if (st == PN_OK)
@@ -214,15 +214,15 @@ static pn_status add_pool(pn_infer *e, pn__plan *p, dnnl_memory_t src, int avg, 
     int64_t oh = avg ? 1 : (h + 2 - 3) / 2 + 1, ow = avg ? 1 : (w + 2 - 3) / 2 + 1;
     dnnl_dims_t strides = {avg ? 1 : 2, avg ? 1 : 2}, kernel = {avg ? h : 3, avg ? w : 3};
     dnnl_dims_t dil = {0, 0}, pad = {avg ? 0 : 1, avg ? 0 : 1};
-    dnnl_memory_desc_t dmd = pn_dnn_md4(p->n, c, oh, ow, dt, act_tag(e->bf16));
+    dnnl_memory_desc_t dmd = pn__dnn_md4(p->n, c, oh, ow, dt, act_tag(e->bf16));
     dnnl_pooling_v2_desc_t d;
     const char *what = avg ? "global average pool" : "maxpool";
-    PN_DNN(dnnl_pooling_v2_forward_desc_init(&d, dnnl_forward_inference,
+    PN__DNN(dnnl_pooling_v2_forward_desc_init(&d, dnnl_forward_inference,
                                          avg ? dnnl_pooling_avg_exclude_padding : dnnl_pooling_max,
                                          smd, &dmd, strides, kernel, dil, pad, pad),
        what);
     dnnl_primitive_desc_t pd;
-    PN_DNN(dnnl_primitive_desc_create(&pd, &d, NULL, e->dnn->eng, NULL), what);
+    PN__DNN(dnnl_primitive_desc_create(&pd, &d, NULL, e->dnn->eng, NULL), what);
     dnnl_memory_t dm = NULL;
     pn_status st = plan_add_mem(p, dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0), dbuf,
                                 NULL, e, &dm, err);
@@ -273,16 +273,16 @@ pn_status pn__plan_build(pn_infer *e, int n, pn__plan **out, pn_error *err)
     } while (0)
 
     // input: x (n,3,H,W) f32 nchw, handle set per call
-    dnnl_memory_desc_t umd = pn_dnn_md4(n, 3, cfg->height, cfg->width, dnnl_f32, dnnl_nchw);
+    dnnl_memory_desc_t umd = pn__dnn_md4(n, 3, cfg->height, cfg->width, dnnl_f32, dnnl_nchw);
     GO(plan_add_mem(p, &umd, -1, NULL, e, &p->in_user, err));
 
     // stem conv: decide the input layout the conv wants (3 channels: special case)
     dnnl_memory_t x = p->in_user;
     if (st == PN_OK) {
         int64_t oh = (cfg->height + 6 - 7) / 2 + 1, ow = (cfg->width + 6 - 7) / 2 + 1;
-        dnnl_memory_desc_t smd = pn_dnn_md4(n, 3, cfg->height, cfg->width, dt, dnnl_format_tag_any);
-        dnnl_memory_desc_t wmd = pn_dnn_md4(64, 3, 7, 7, dt, dnnl_format_tag_any);
-        dnnl_memory_desc_t dmd = pn_dnn_md4(n, 64, oh, ow, dt, act_tag(e->bf16)), bmd;
+        dnnl_memory_desc_t smd = pn__dnn_md4(n, 3, cfg->height, cfg->width, dt, dnnl_format_tag_any);
+        dnnl_memory_desc_t wmd = pn__dnn_md4(64, 3, 7, 7, dt, dnnl_format_tag_any);
+        dnnl_memory_desc_t dmd = pn__dnn_md4(n, 64, oh, ow, dt, act_tag(e->bf16)), bmd;
         dnnl_dims_t bd = {64}, s2 = {2, 2}, p3 = {3, 3};
         dnnl_memory_desc_init_by_tag(&bmd, 1, bd, dnnl_f32, dnnl_x);
         dnnl_convolution_desc_t cd;
@@ -292,7 +292,7 @@ pn_status pn__plan_build(pn_infer *e, int n, pn__plan **out, pn_error *err)
             p3);
         if (s == dnnl_success) s = dnnl_primitive_desc_create(&pd, &cd, NULL, e->dnn->eng, NULL);
         if (s != dnnl_success)
-            st = pn_dnn_fail(err, s, "conv1");
+            st = pn__dnn_fail(err, s, "conv1");
         if (st == PN_OK) {
             const dnnl_memory_desc_t *want = dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0);
             if (!dnnl_memory_desc_equal(want, &umd)) {
@@ -333,13 +333,13 @@ pn_status pn__plan_build(pn_infer *e, int n, pn__plan **out, pn_error *err)
     pn_stage os = stop == PN_STAGE_LOGITS ? PN_STAGE_POOL : stop;
     if (st == PN_OK) {
         const int64_t *s = e->shp[os];
-        dnnl_memory_desc_t omd = pn_dnn_md4(n, s[0], s[1], s[2], dnnl_f32, dnnl_nchw);
+        dnnl_memory_desc_t omd = pn__dnn_md4(n, s[0], s[1], s[2], dnnl_f32, dnnl_nchw);
         GO(plan_add_mem(p, &omd, -1, NULL, e, &p->out_user, err));
         GO(reorder_step(e, p, stage_out[os], p->out_user, &p->out_reorder, err));
     }
     if (st == PN_OK && cfg->want_layer4) {
         const int64_t *s = e->shp[PN_STAGE_LAYER4];
-        dnnl_memory_desc_t omd = pn_dnn_md4(n, s[0], s[1], s[2], dnnl_f32, dnnl_nchw);
+        dnnl_memory_desc_t omd = pn__dnn_md4(n, s[0], s[1], s[2], dnnl_f32, dnnl_nchw);
         GO(plan_add_mem(p, &omd, -1, NULL, e, &p->l4_user, err));
         GO(reorder_step(e, p, stage_out[PN_STAGE_LAYER4], p->l4_user, &p->l4_reorder, err));
     }
@@ -360,7 +360,7 @@ pn_status pn__plan_build(pn_infer *e, int n, pn__plan **out, pn_error *err)
         if (p->mem[i].buf >= 0) {
             dnnl_status_t s = dnnl_memory_set_data_handle(p->mem[i].m, e->buf[p->mem[i].buf]);
             if (s != dnnl_success)
-                st = pn_dnn_fail(err, s, "set handle");
+                st = pn__dnn_fail(err, s, "set handle");
         }
     if (st != PN_OK) {
         pn__plan_free(p);

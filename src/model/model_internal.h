@@ -54,10 +54,10 @@ typedef struct cbn {
      * AVX-512), so no per-step reorder for the forward or the weight
      * gradient; OIHW only in the copies of pn_model_get/set. */
     dnnl_memory_desc_t w_md;
-    pn_prim to_oihw, to_master; /* p NULL: the layouts agree (plain copy) */
+    pn__prim to_oihw, to_master; /* p NULL: the layouts agree (plain copy) */
     dnnl_memory_t m_oihw, m_master;
-    pn_conv2d *conv;  /* per batch size */
-    pn_bn2d *bnop;
+    pn__conv2d *conv;  /* per batch size */
+    pn__bn2d *bnop;
     float *y_conv;    // (N,cout,hout,wout) conv output
     float *y_bn;      // (N,cout,hout,wout) bn output (relu(bn) when relu)
     float *d;         // (N,cout,hout,wout) grad w.r.t. conv output (trainable only)
@@ -67,7 +67,7 @@ typedef struct cbn {
 typedef struct block {
     int trainable, has_ds;
     cbn c1, c2, ds;
-    pn_addrelu *addrelu; /* out = relu(bn2 + identity) */
+    pn__addrelu *addrelu; /* out = relu(bn2 + identity) */
     // r1 = relu(bn1(conv1(x))) is c1.y_bn (BN + ReLU fused)
     float *out;   // (N,C,Hs,Ws) relu(sum)
     float *d_out; // (N,C,Hs,Ws) grad w.r.t. out
@@ -77,7 +77,7 @@ typedef struct block {
 
 struct pn_model {
     pn_model_config cfg;
-    pn_dnn *dnn;
+    pn__dnn *dnn;
     int first_train; /* first trainable unit */
     int blk;         /* channel block of the activations */
 
@@ -94,7 +94,7 @@ struct pn_model {
     size_t acts_floats;
 
     cbn stem;
-    pn_pool *maxpool, *avgpool;
+    pn__pool *maxpool, *avgpool;
     int h0, w0, hp, wp; /* stem conv output and maxpool output sizes */
     // relu(bn1(conv1(x))) is stem.y_bn (fused)
     float *p0;    // (N,64,hp,wp) maxpool output

@@ -233,8 +233,8 @@ void pn__model_free_layouts(pn_model *m)
     for (int i = 0; i < m->nent; i++) {
         cbn *c = m->ent[i].conv;
         if (!c) continue;
-        pn_prim_free(&c->to_oihw);
-        pn_prim_free(&c->to_master);
+        pn__prim_free(&c->to_oihw);
+        pn__prim_free(&c->to_master);
         if (c->m_oihw) dnnl_memory_destroy(c->m_oihw);
         if (c->m_master) dnnl_memory_destroy(c->m_master);
         c->m_oihw = c->m_master = NULL;
@@ -250,16 +250,16 @@ pn_status pn__model_plan_layouts(pn_model *m, pn_error *err)
     for (int i = 0; i < m->nent; i++) {
         cbn *c = m->ent[i].conv;
         if (!c) continue;
-        pn_conv2d_dims d = {m->cfg.max_batch, c->cin, c->hin, c->win, c->cout, c->k, c->stride,
+        pn__conv2d_dims d = {m->cfg.max_batch, c->cin, c->hin, c->win, c->cout, c->k, c->stride,
                             c->pad};
-        dnnl_memory_desc_t oihw = pn_dnn_md_oihw(c->cout, c->cin, c->k, c->k);
-        PN_TRY(pn_conv2d_weights_md(m->dnn, &d, PN_LAYOUT_BLOCKED, c->trainable, &c->w_md, err));
+        dnnl_memory_desc_t oihw = pn__dnn_md_oihw(c->cout, c->cin, c->k, c->k);
+        PN_TRY(pn__conv2d_weights_md(m->dnn, &d, PN__LAYOUT_BLOCKED, c->trainable, &c->w_md, err));
         if (dnnl_memory_desc_get_size(&c->w_md) != m->ent[i].numel * sizeof(float))
             c->w_md = oihw;
-        PN_TRY(pn_reorder_create(&c->to_master, &oihw, &c->w_md, m->dnn, err));
-        PN_TRY(pn_reorder_create(&c->to_oihw, &c->w_md, &oihw, m->dnn, err));
-        PN_TRY(pn_mem_create(&c->m_oihw, &oihw, m->dnn, err));
-        PN_TRY(pn_mem_create(&c->m_master, &c->w_md, m->dnn, err));
+        PN_TRY(pn__reorder_create(&c->to_master, &oihw, &c->w_md, m->dnn, err));
+        PN_TRY(pn__reorder_create(&c->to_oihw, &c->w_md, &oihw, m->dnn, err));
+        PN_TRY(pn__mem_create(&c->m_oihw, &oihw, m->dnn, err));
+        PN_TRY(pn__mem_create(&c->m_master, &c->w_md, m->dnn, err));
     }
     return PN_OK;
 }
@@ -269,16 +269,16 @@ static pn_status convert(const pn_model *m, const entry *e, const float *src, fl
                          int to_view, pn_error *err)
 {
     const cbn *c = e->conv;
-    const pn_prim *r = c ? (to_view ? &c->to_oihw : &c->to_master) : NULL;
+    const pn__prim *r = c ? (to_view ? &c->to_oihw : &c->to_master) : NULL;
     if (!r || !r->p) {
         memcpy(dst, src, e->numel * sizeof(float));
         return PN_OK;
     }
-    pn_mem_bind(c->m_oihw, to_view ? dst : src);
-    pn_mem_bind(c->m_master, to_view ? src : dst);
+    pn__mem_bind(c->m_oihw, to_view ? dst : src);
+    pn__mem_bind(c->m_master, to_view ? src : dst);
     dnnl_exec_arg_t a[] = {{DNNL_ARG_FROM, to_view ? c->m_master : c->m_oihw},
                            {DNNL_ARG_TO, to_view ? c->m_oihw : c->m_master}};
-    return pn_prim_exec(r, m->dnn, 2, a, "weight layout reorder", err);
+    return pn__prim_exec(r, m->dnn, 2, a, "weight layout reorder", err);
 }
 
 size_t pn_model_memory_bytes(const pn_model *m)

@@ -77,17 +77,17 @@ static void free_ops(pn_model *m)
         all[na++] = &m->b[i].c1;
         all[na++] = &m->b[i].c2;
         if (m->b[i].has_ds) all[na++] = &m->b[i].ds;
-        pn_addrelu_free(m->b[i].addrelu);
+        pn__addrelu_free(m->b[i].addrelu);
         m->b[i].addrelu = NULL;
     }
     for (int i = 0; i < na; i++) {
-        pn_conv2d_free(all[i]->conv);
-        pn_bn2d_free(all[i]->bnop);
+        pn__conv2d_free(all[i]->conv);
+        pn__bn2d_free(all[i]->bnop);
         all[i]->conv = NULL;
         all[i]->bnop = NULL;
     }
-    pn_pool_free(m->maxpool);
-    pn_pool_free(m->avgpool);
+    pn__pool_free(m->maxpool);
+    pn__pool_free(m->avgpool);
     m->maxpool = m->avgpool = NULL;
     m->ops_n = 0;
 }
@@ -97,7 +97,7 @@ void pn_model_free(pn_model *m)
     if (!m) return;
     free_ops(m);
     pn__model_free_layouts(m);
-    pn_dnn_free(m->dnn);
+    pn__dnn_free(m->dnn);
     free(m->w);
     free(m->stats);
     free(m->gw);
@@ -130,13 +130,13 @@ pn_status pn_model_create(pn_model **out, const pn_model_config *cfg, pn_error *
     pn_model *m = calloc(1, sizeof *m);
     if (!m) return pn_error_set(err, PN_E_NOMEM, "model: out of memory");
     m->cfg = c;
-    pn_status st = pn_dnn_create(&m->dnn, err);
+    pn_status st = pn__dnn_create(&m->dnn, err);
     if (st) {
         free(m);
         return pn_error_prefix(err, "model: ");
     }
-    m->blk = pn_dnn_block(m->dnn);
-    pn_set_threads(c.threads);
+    m->blk = pn__dnn_block(m->dnn);
+    pn__set_threads(c.threads);
     m->first_train = pn__stage_unit[pn_freeze_stage(c.freeze)];
     pn__model_plan_entries(m);
     /* trainable flags: a unit trains when u >= first_train */
@@ -164,13 +164,13 @@ pn_status pn_model_create(pn_model **out, const pn_model_config *cfg, pn_error *
 /* ---- oneDNN ops for batch size n ---------------------------------------- */
 
 /* The stem conv reads the NCHW input: the blocked descriptor of a
- * 3-channel tensor is plain NCHW (pn_dnn_act_md). */
+ * 3-channel tensor is plain NCHW (pn__dnn_act_md). */
 static pn_status make_cbn_ops(pn_model *m, cbn *c, int n, pn_error *err)
 {
-    pn_conv2d_dims d = {n, c->cin, c->hin, c->win, c->cout, c->k, c->stride, c->pad};
-    PN_TRY(pn_conv2d_create_md(&c->conv, m->dnn, &d, PN_LAYOUT_BLOCKED, c->trainable, &c->w_md,
+    pn__conv2d_dims d = {n, c->cin, c->hin, c->win, c->cout, c->k, c->stride, c->pad};
+    PN_TRY(pn__conv2d_create_md(&c->conv, m->dnn, &d, PN__LAYOUT_BLOCKED, c->trainable, &c->w_md,
                                1, err));
-    PN_TRY(pn_bn2d_create(&c->bnop, m->dnn, n, c->cout, c->hout, c->wout, PN_LAYOUT_BLOCKED,
+    PN_TRY(pn__bn2d_create(&c->bnop, m->dnn, n, c->cout, c->hout, c->wout, PN__LAYOUT_BLOCKED,
                           c->trainable, c->relu, err));
     return PN_OK;
 }
@@ -179,13 +179,13 @@ static pn_status set_conv_weights(pn_model *m, int only_trainable, pn_error *err
 {
     if (!m->ops_n) return PN_OK;
     if (!only_trainable || m->stem.trainable)
-        PN_TRY(pn_conv2d_set_weights(m->stem.conv, m->w + m->stem.w_off, err));
+        PN_TRY(pn__conv2d_set_weights(m->stem.conv, m->w + m->stem.w_off, err));
     for (int i = 0; i < NBLOCKS; i++) {
         block *b = &m->b[i];
         if (only_trainable && !b->trainable) continue;
-        PN_TRY(pn_conv2d_set_weights(b->c1.conv, m->w + b->c1.w_off, err));
-        PN_TRY(pn_conv2d_set_weights(b->c2.conv, m->w + b->c2.w_off, err));
-        if (b->has_ds) PN_TRY(pn_conv2d_set_weights(b->ds.conv, m->w + b->ds.w_off, err));
+        PN_TRY(pn__conv2d_set_weights(b->c1.conv, m->w + b->c1.w_off, err));
+        PN_TRY(pn__conv2d_set_weights(b->c2.conv, m->w + b->c2.w_off, err));
+        if (b->has_ds) PN_TRY(pn__conv2d_set_weights(b->ds.conv, m->w + b->ds.w_off, err));
     }
     return PN_OK;
 }
@@ -193,7 +193,7 @@ static pn_status set_conv_weights(pn_model *m, int only_trainable, pn_error *err
 static pn_status build_ops(pn_model *m, int n, pn_error *err)
 {
     PN_TRY(make_cbn_ops(m, &m->stem, n, err));
-    PN_TRY(pn_maxpool_create(&m->maxpool, m->dnn, n, 64, m->h0, m->w0, 3, 2, 1, PN_LAYOUT_BLOCKED,
+    PN_TRY(pn__maxpool_create(&m->maxpool, m->dnn, n, 64, m->h0, m->w0, 3, 2, 1, PN__LAYOUT_BLOCKED,
                              m->stem.trainable, err));
     for (int i = 0; i < NBLOCKS; i++) {
         block *b = &m->b[i];
@@ -201,11 +201,11 @@ static pn_status build_ops(pn_model *m, int n, pn_error *err)
         PN_TRY(make_cbn_ops(m, &b->c1, n, err));
         PN_TRY(make_cbn_ops(m, &b->c2, n, err));
         if (b->has_ds) PN_TRY(make_cbn_ops(m, &b->ds, n, err));
-        PN_TRY(pn_addrelu_create(&b->addrelu, m->dnn, sz, b->trainable, err));
+        PN_TRY(pn__addrelu_create(&b->addrelu, m->dnn, sz, b->trainable, err));
     }
     const cbn *last = &m->b[NBLOCKS - 1].c2;
-    PN_TRY(pn_avgpool_global_create(&m->avgpool, m->dnn, n, FEAT, last->hout, last->wout,
-                                    PN_LAYOUT_BLOCKED, m->first_train <= U_POOL, err));
+    PN_TRY(pn__avgpool_global_create(&m->avgpool, m->dnn, n, FEAT, last->hout, last->wout,
+                                    PN__LAYOUT_BLOCKED, m->first_train <= U_POOL, err));
     return PN_OK;
 }
 
@@ -233,16 +233,16 @@ static pn_status ensure_ops(pn_model *m, int n, pn_error *err)
 static pn_status cbn_forward(pn_model *m, cbn *c, const float *x, int training, int n,
                              pn_error *err)
 {
-    PN_TRY(pn_conv2d_forward(c->conv, x, c->y_conv, err));
+    PN_TRY(pn__conv2d_forward(c->conv, x, c->y_conv, err));
     const float *g = m->w + c->g_off, *b = m->w + c->b_off;
     float *rm = m->stats + c->rm_off, *rv = m->stats + c->rv_off;
     if (training) {
-        PN_TRY(pn_bn2d_forward(c->bnop, 1, c->y_conv, g, b, c->bmean, c->bvar, c->y_bn, err));
-        pn_bn2d_update_running(rm, rv, c->bmean, c->bvar, c->cout,
-                               (size_t)n * c->hout * c->wout, PN_BN_MOMENTUM);
+        PN_TRY(pn__bn2d_forward(c->bnop, 1, c->y_conv, g, b, c->bmean, c->bvar, c->y_bn, err));
+        pn__bn2d_update_running(rm, rv, c->bmean, c->bvar, c->cout,
+                               (size_t)n * c->hout * c->wout, PN__BN_MOMENTUM);
         m->nbt[c->bn]++;
     } else {
-        PN_TRY(pn_bn2d_forward(c->bnop, 0, c->y_conv, g, b, rm, rv, c->y_bn, err));
+        PN_TRY(pn__bn2d_forward(c->bnop, 0, c->y_conv, g, b, rm, rv, c->y_bn, err));
     }
     return PN_OK;
 }
@@ -262,7 +262,7 @@ static pn_status unit_forward(pn_model *m, int u, const float *x, int n, int tra
     int tr = training && u >= m->first_train;
     if (u == 0) {
         PN_TRY(cbn_forward(m, &m->stem, x, tr, n, err));
-        return pn_pool_forward(m->maxpool, m->stem.y_bn, m->p0, err);
+        return pn__pool_forward(m->maxpool, m->stem.y_bn, m->p0, err);
     }
     if (u <= NBLOCKS) {
         block *b = &m->b[u - 1];
@@ -274,10 +274,10 @@ static pn_status unit_forward(pn_model *m, int u, const float *x, int n, int tra
             PN_TRY(cbn_forward(m, &b->ds, in, tr, n, err));
             id = b->ds.y_bn;
         }
-        return pn_addrelu_forward(b->addrelu, b->c2.y_bn, id, b->out, err);
+        return pn__addrelu_forward(b->addrelu, b->c2.y_bn, id, b->out, err);
     }
-    if (u == U_POOL) return pn_pool_forward(m->avgpool, m->b[NBLOCKS - 1].out, m->feat, err);
-    pn_linear_forward(n, FEAT, m->cfg.num_classes, m->feat, m->w + m->fc_w_off,
+    if (u == U_POOL) return pn__pool_forward(m->avgpool, m->b[NBLOCKS - 1].out, m->feat, err);
+    pn__linear_forward(n, FEAT, m->cfg.num_classes, m->feat, m->w + m->fc_w_off,
                       m->w + m->fc_b_off, m->logits);
     return PN_OK;
 }
@@ -321,7 +321,7 @@ static pn_status run_units(pn_model *m, pn_stage from, const float *in, int n, p
     } else {
         int c, h, w;
         pn_model_stage_shape(m, from, &c, &h, &w);
-        PN_TRY(pn_dnn_to_blocked(m->dnn, in, stage_buffer(m, from), n, c, h * w,
+        PN_TRY(pn__dnn_to_blocked(m->dnn, in, stage_buffer(m, from), n, c, h * w,
                                  c % m->blk ? 1 : m->blk, err));
     }
     for (int u = pn__stage_unit[from]; u < pn__stage_unit[to]; u++)
@@ -336,7 +336,7 @@ pn_status pn_model_run(pn_model *m, pn_stage from, const float *in, int n, pn_st
     PN_TRY(run_units(m, from, in, n, to, training, err));
     int c, h, w;
     pn_model_stage_shape(m, to, &c, &h, &w);
-    return pn_dnn_to_nchw(m->dnn, stage_buffer(m, to), out, n, c, h * w, c % m->blk ? 1 : m->blk,
+    return pn__dnn_to_nchw(m->dnn, stage_buffer(m, to), out, n, c, h * w, c % m->blk ? 1 : m->blk,
                           err);
 }
 
@@ -354,9 +354,9 @@ static pn_status cbn_backward(pn_model *m, cbn *c, const float *x, const float *
                               pn_error *err)
 {
     float *G = m->gw - m->train_off; /* indexed by param offset */
-    PN_TRY(pn_bn2d_backward(c->bnop, c->y_conv, dy, m->w + c->g_off, c->bmean, c->bvar,
+    PN_TRY(pn__bn2d_backward(c->bnop, c->y_conv, dy, m->w + c->g_off, c->bmean, c->bvar,
                             c->d, G + c->g_off, G + c->b_off, err));
-    return pn_conv2d_backward(c->conv, x, c->d, dx, G + c->w_off, err);
+    return pn__conv2d_backward(c->conv, x, c->d, dx, G + c->w_off, err);
 }
 
 /* Block u-1 backward: d_out -> grads, and (if dx) the grad of its input. */
@@ -367,14 +367,14 @@ static pn_status block_backward(pn_model *m, int u, const float *x, int n, float
     const float *in = unit_input(m, u, x);
     size_t sz = (size_t)n * b->c2.cout * b->c2.hout * b->c2.wout;
     size_t szin = (size_t)n * b->c1.cin * b->c1.hin * b->c1.win;
-    PN_TRY(pn_addrelu_backward(b->addrelu, b->out, b->d_out, b->d_sum, err));
+    PN_TRY(pn__addrelu_backward(b->addrelu, b->out, b->d_out, b->d_sum, err));
     PN_TRY(cbn_backward(m, &b->c2, b->c1.y_bn, b->d_sum, b->d_r1, err));
     PN_TRY(cbn_backward(m, &b->c1, in, b->d_r1, dx, err));
     if (b->has_ds) {
         PN_TRY(cbn_backward(m, &b->ds, in, b->d_sum, dx ? m->scratch : NULL, err));
-        if (dx) pn_add_backward(szin, dx, m->scratch, dx);
+        if (dx) pn__add_backward(szin, dx, m->scratch, dx);
     } else if (dx) {
-        pn_add_backward(sz, dx, b->d_sum, dx);
+        pn__add_backward(sz, dx, b->d_sum, dx);
     }
     return PN_OK;
 }
@@ -398,21 +398,21 @@ pn_status pn_model_backward_from(pn_model *m, pn_stage from, const float *in, co
                                 labels[i], i, K);
     PN_TRY(run_units(m, from, in, n, PN_STAGE_LOGITS, 1, err));
     if (logits) memcpy(logits, m->logits, (size_t)n * K * sizeof *logits);
-    PN_TRY(pn_cross_entropy(n, K, m->logits, labels, class_weights, loss, m->dlogits, err));
+    PN_TRY(pn__cross_entropy(n, K, m->logits, labels, class_weights, loss, m->dlogits, err));
     float *G = m->gw - m->train_off;
     const float *x = from == PN_STAGE_INPUT ? in : NULL;
-    pn_linear_backward(n, FEAT, K, m->feat, m->w + m->fc_w_off, m->dlogits,
+    pn__linear_backward(n, FEAT, K, m->feat, m->w + m->fc_w_off, m->dlogits,
                        m->first_train <= U_POOL ? m->d_feat : NULL, G + m->fc_w_off,
                        G + m->fc_b_off);
     if (m->first_train > U_POOL) return PN_OK;
-    PN_TRY(pn_pool_backward(m->avgpool, m->d_feat, m->b[NBLOCKS - 1].d_out, err));
+    PN_TRY(pn__pool_backward(m->avgpool, m->d_feat, m->b[NBLOCKS - 1].d_out, err));
     for (int u = NBLOCKS; u >= 1 && u >= m->first_train; u--) {
         float *dx = NULL;
         if (u - 1 >= m->first_train) dx = u == 1 ? m->d_p0 : m->b[u - 2].d_out;
         PN_TRY(block_backward(m, u, x, n, dx, err));
     }
     if (m->first_train == 0) {
-        PN_TRY(pn_pool_backward(m->maxpool, m->d_p0, m->d_r0, err));
+        PN_TRY(pn__pool_backward(m->maxpool, m->d_p0, m->d_r0, err));
         PN_TRY(cbn_backward(m, &m->stem, x, m->d_r0, NULL, err));
     }
     return PN_OK;
@@ -424,9 +424,9 @@ pn_status pn_model_train_step_from(pn_model *m, pn_stage from, const float *in,
 {
     if (!(lr >= 0) || lr > 1e3) return pn_error_set(err, PN_E_ARG, "model: bad learning rate %g", lr);
     PN_TRY(pn_model_backward_from(m, from, in, labels, n, class_weights, loss, logits, err));
-    pn_adam_config ac = {lr, 0.9, 0.999, 1e-8};
+    pn__adam_config ac = {lr, 0.9, 0.999, 1e-8};
     m->adam_step++;
-    pn_adam_step(m->nparams - m->train_off, m->w + m->train_off, m->gw, m->adam_m, m->adam_v,
+    pn__adam_step(m->nparams - m->train_off, m->w + m->train_off, m->gw, m->adam_m, m->adam_v,
                  m->adam_step, &ac);
     return set_conv_weights(m, 1, err);
 }

@@ -28,7 +28,7 @@ pn_status pn_model_evaluate_feats(struct pn_model *m, const pn_featset *fs, cons
                           err);
         if (st) break;
         float lf;
-        st = pn_cross_entropy(nb, C, logits, fs->label + i, cw, &lf, NULL, err);
+        st = pn__cross_entropy(nb, C, logits, fs->label + i, cw, &lf, NULL, err);
         if (st) break;
         double wsum = 0;
         for (int k = 0; k < nb; k++) wsum += cw ? cw[fs->label[i + k]] : 1.0;

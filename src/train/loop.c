@@ -74,9 +74,9 @@ pn_status pn_head_evaluate(const float *w, const float *b, int classes, const pn
     pn_status st = PN_OK;
     for (size_t i = 0; i < fs->n && !st; i += CHUNK) {
         int nb = (int)(fs->n - i < CHUNK ? fs->n - i : CHUNK);
-        pn_linear_forward(nb, fs->dim, classes, fs->x + i * fs->dim, w, b, logits);
+        pn__linear_forward(nb, fs->dim, classes, fs->x + i * fs->dim, w, b, logits);
         float lf;
-        st = pn_cross_entropy(nb, classes, logits, fs->label + i, cw, &lf, NULL, err);
+        st = pn__cross_entropy(nb, classes, logits, fs->label + i, cw, &lf, NULL, err);
         if (st) break;
         double l = lf;
         if (probs) pn_softmax(logits, nb, classes, probs + i * classes);
@@ -216,7 +216,7 @@ pn_status pn_head_train(const pn_head_train_cfg *cfg, const pn_featset *train,
     }
     float *xb = fbuf, *logits = xb + (size_t)B * D, *dlogits = logits + (size_t)B * C,
           *dw = dlogits + (size_t)B * C, *db = dw + nw;
-    pn_adam_config adam = {cfg->lr, 0.9, 0.999, 1e-8};
+    pn__adam_config adam = {cfg->lr, 0.9, 0.999, 1e-8};
 
     for (int ep = st->epochs_done + 1; ep <= cfg->epochs; ep++) {
         double t0 = pn_now();
@@ -238,9 +238,9 @@ pn_status pn_head_train(const pn_head_train_cfg *cfg, const pn_featset *train,
                 memcpy(xb + (size_t)k * D, train->x + src * D, (size_t)D * sizeof *xb);
                 yb[k] = train->label[src];
             }
-            pn_linear_forward(nb, D, C, xb, st->w, st->b, logits);
+            pn__linear_forward(nb, D, C, xb, st->w, st->b, logits);
             float loss;
-            rc = pn_cross_entropy(nb, C, logits, yb, cw, &loss, dlogits, err);
+            rc = pn__cross_entropy(nb, C, logits, yb, cw, &loss, dlogits, err);
             if (rc) {
                 if (rc == PN_E_NUMERIC)
                     pn_error_set(err, rc,
@@ -250,10 +250,10 @@ pn_status pn_head_train(const pn_head_train_cfg *cfg, const pn_featset *train,
                 break;
             }
             correct += pn_count_correct(logits, yb, nb, C);
-            pn_linear_backward(nb, D, C, xb, st->w, dlogits, NULL, dw, db);
+            pn__linear_backward(nb, D, C, xb, st->w, dlogits, NULL, dw, db);
             st->step++;
-            pn_adam_step(nw, st->w, dw, st->mw, st->vw, st->step, &adam);
-            pn_adam_step((size_t)C, st->b, db, st->mb, st->vb, st->step, &adam);
+            pn__adam_step(nw, st->w, dw, st->mw, st->vw, st->step, &adam);
+            pn__adam_step((size_t)C, st->b, db, st->mb, st->vb, st->step, &adam);
             run_loss += (double)loss * nb;
             if (cfg->on_batch) cfg->on_batch(ep, i0 + (size_t)nb, N, cfg->user);
         }
