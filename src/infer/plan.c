@@ -37,7 +37,7 @@ static pn_status plan_add_mem(pn__plan *p, const dnnl_memory_desc_t *md, int buf
         if (!m) return pn_error_set(err, PN_E_NOMEM, "inference plan: out of memory");
         p->mem = m, p->capmem = cap;
     }
-    PN__DNN(dnnl_memory_create(out, md, e->dnn->eng, handle), "memory");
+    PN_TRY(pn__mem_create_with(out, md, handle, e->dnn, err));
     p->mem[p->nmem++] = (pn__memref){*out, buf};
     if (buf >= 0) {
         size_t sz = dnnl_memory_desc_get_size(md);
@@ -113,12 +113,10 @@ static pn_status weights_for(pn_infer *e, pn__plan *p, dnnl_memory_t *base, cons
                              dnnl_memory_t *out, pn_error *err)
 {
     if (!*base) {
-        dnnl_memory_t um;
-        PN__DNN(dnnl_memory_create(base, want, e->dnn->eng, DNNL_MEMORY_ALLOCATE), "weights memory");
-        PN__DNN(dnnl_memory_create(&um, user_md, e->dnn->eng, (void *)user), "weights memory");
-        pn_status st = reorder_now(e, um, *base, err);
-        dnnl_memory_destroy(um);
-        PN_TRY(st);
+        void *h;
+        PN_TRY(pn__mem_create_with(base, want, DNNL_MEMORY_ALLOCATE, e->dnn, err));
+        PN__DNN(dnnl_memory_get_data_handle(*base, &h), "weights memory");
+        PN_TRY(pn__reorder_now(e->dnn, user_md, user, want, h, err));
     }
     const dnnl_memory_desc_t *have;
     dnnl_memory_get_memory_desc(*base, &have);
