@@ -241,7 +241,7 @@ void pn__model_free_layouts(pn_model *m)
     }
 }
 
-/* ---- master weight layouts and the torchvision views ------------------------ */
+/* ---- master weight layouts and the OIHW copies ------------------------------ */
 
 /* Each conv's master layout: the forward primitive's choice at max_batch
  * (OIHW when that layout is padded, so every entry keeps numel floats). */
@@ -264,20 +264,21 @@ pn_status pn__model_plan_layouts(pn_model *m, pn_error *err)
     return PN_OK;
 }
 
-/* Copy entry e between the torchvision view and the compute layout. */
+/* Copy entry e between torchvision's layout (to_oihw: into dst) and the
+ * compute layout (else: into the model's buffer dst). */
 static pn_status convert(const pn_model *m, const entry *e, const float *src, float *dst,
-                         int to_view, pn_error *err)
+                         int to_oihw, pn_error *err)
 {
     const cbn *c = e->conv;
-    const pn__prim *r = c ? (to_view ? &c->to_oihw : &c->to_master) : NULL;
+    const pn__prim *r = c ? (to_oihw ? &c->to_oihw : &c->to_master) : NULL;
     if (!r || !r->p) {
         memcpy(dst, src, e->numel * sizeof(float));
         return PN_OK;
     }
-    pn__mem_bind(c->m_oihw, to_view ? dst : src);
-    pn__mem_bind(c->m_master, to_view ? src : dst);
-    dnnl_exec_arg_t a[] = {{DNNL_ARG_FROM, to_view ? c->m_master : c->m_oihw},
-                           {DNNL_ARG_TO, to_view ? c->m_oihw : c->m_master}};
+    pn__mem_bind(c->m_oihw, to_oihw ? dst : src);
+    pn__mem_bind(c->m_master, to_oihw ? src : dst);
+    dnnl_exec_arg_t a[] = {{DNNL_ARG_FROM, to_oihw ? c->m_master : c->m_oihw},
+                           {DNNL_ARG_TO, to_oihw ? c->m_oihw : c->m_master}};
     return pn__prim_exec(r, m->dnn, 2, a, "weight layout reorder", err);
 }
 
