@@ -20,7 +20,7 @@ for t in "${targets[@]}"; do
     bin="$OUT/fuzz_$t"
     case "$t" in
     pickle | pth | safetensors) # the model-file readers (src/io)
-        SRC=$(ls src/core/*.c src/io/*.c)
+        SRC="$(ls src/core/*.c src/io/*.c) src/model/arch.c" # arch.c: the ResNet-18 key check
         FLAGS="$BASE $(pkg-config --cflags libzip libcjson libcrypto)"
         LIBS="$(pkg-config --libs libzip libcjson libcrypto) -lm -lpthread" ;;
     image) # the JPEG/PNG decoders and the resize (src/data)

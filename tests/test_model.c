@@ -197,7 +197,7 @@ static void test_threads(void **state)
     pn_model *m = NULL;
     pn_error err = {0};
     assert_int_equal(pn_model_create(&m, &cfg, &err), PN_OK);
-    assert_int_equal(pn_get_threads(), 1);
+    assert_int_equal(pn__get_threads(), 1);
     pn_statedict sd;
     pn_statedict_init(&sd);
     assert_int_equal(pn_model_save(m, &sd, &err), PN_OK);
@@ -207,8 +207,8 @@ static void test_threads(void **state)
     assert_int_equal(pn_model_forward(m, x, N, 0, logits, &err), PN_OK);
     const pn_tensor *want = fx(&f, "logits");
     tu_assert_close("eval logits, 1 thread", logits, want->data, N * K, 1e-2 * max_abs(want->data, N * K), TU_FP32_RTOL);
-    pn_set_threads(0);
-    assert_true(pn_get_threads() >= 1);
+    pn__set_threads(0);
+    assert_true(pn__get_threads() >= 1);
     free(x);
     pn_statedict_free(&sd);
     pn_model_free(m);
@@ -355,11 +355,11 @@ static void test_adam_op(void **state)
     size_t n = fx(&f, "p0")->numel;
     float *p = malloc(n * sizeof *p), *mm = calloc(n, sizeof *mm), *v = calloc(n, sizeof *v);
     memcpy(p, fx(&f, "p0")->data, n * sizeof *p);
-    pn_adam_config ac = {1e-3, 0, 0, 0};
+    pn__adam_config ac = {1e-3, 0, 0, 0};
     for (int s = 0; s < 3; s++) {
         char key[16];
         snprintf(key, sizeof key, "g%d", s);
-        pn_adam_step(n, p, fx(&f, key)->data, mm, v, s + 1, &ac);
+        pn__adam_step(n, p, fx(&f, key)->data, mm, v, s + 1, &ac);
     }
     /* PyTorch's order of operations: a few ulp at most */
     tu_assert_close("adam m", mm, fx(&f, "m3")->data, n, 1e-12, 1e-6);

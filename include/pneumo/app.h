@@ -128,15 +128,15 @@ typedef struct pn_infer_extractor {
     char settings[256];
 } pn_infer_extractor;
 
-/* Backbone outputs at `stage` (a pn_infer_stage: PN_INFER_POOL = the
- * 512-d pooled feature, PN_INFER_LAYER3/LAYER2 = boundary activations; -1 =
- * the preprocessed input itself, no engine) of dataset items through the
+/* Backbone outputs at `stage` (a pn_stage: PN_STAGE_POOL = the 512-d
+ * pooled feature, PN_STAGE_LAYER3/LAYER2 = boundary activations;
+ * PN_STAGE_INPUT = the preprocessed input itself, no engine) of dataset items through the
  * loader (threads workers) and the infer engine (batch, threads, bf16).
  * weights_hash: SHA-256 of the weights file (cache key). With skip_bad,
  * unreadable items get NaN features (dropped by pn_train_run, never cached). */
 pn_status pn_infer_extractor_init(pn_infer_extractor *e, const pn_dataset *ds,
                                   const pn_statedict *sd, const uint8_t weights_hash[32],
-                                  int stage, int batch, int threads, int bf16, int fast_decode,
+                                  pn_stage stage, int batch, int threads, int bf16, int fast_decode,
                                   int skip_bad, pn_error *err);
 void pn_infer_extractor_free(pn_infer_extractor *e);
 
@@ -144,7 +144,7 @@ void pn_infer_extractor_free(pn_infer_extractor *e);
 
 typedef struct pn_recipe {
     pn_freeze freeze;
-    int stage;        /* the extractor's pn_infer_stage; -1: the preprocessed input */
+    pn_stage stage;   /* where the extractor stops; PN_STAGE_INPUT: the preprocessed image */
     int use_cache;    /* 0 when the cache cannot pay off (--freeze none: items are images) */
     struct pn_model *model; /* the trainable model; NULL for --freeze fc (head alone) */
 } pn_recipe;

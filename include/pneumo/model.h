@@ -2,8 +2,7 @@
  *
  * The model's tensors carry torchvision's state_dict names ("conv1.weight",
  * "layer2.0.downsample.1.running_var", "fc.bias", ...). Convs, batch norms,
- * ReLUs and pooling run on oneDNN (src/model/ops_*.c), the 512->K head in
- * plain C.
+ * ReLUs and pooling run on oneDNN (src/ops/), the 512->K head in plain C.
  *
  * Freeze levels: the trainable part is always a suffix of the network.
  *   PN_FREEZE_FC      only fc trains; the whole backbone runs in eval mode
@@ -58,21 +57,39 @@ typedef struct pn_model_config {
 
 typedef struct pn_model pn_model;
 
-/* Stage boundaries, for feature caching. The activation at a boundary is
- * NCHW float32 of pn_model_stage_numel() floats per image:
- *   PN_STAGE_INPUT   (3,H,W) normalized image
+/* Stage boundaries of ResNet-18, shared by this model and the inference
+ * engine (pneumo/infer.h). The activation at a boundary is NCHW float32 of
+ * pn_model_stage_numel() floats per image:
+ *   PN_STAGE_INPUT   (3,H,W)          normalized image
+ *   PN_STAGE_STEM    (64,H/4,W/4)     conv1+bn1+relu+maxpool
+ *   PN_STAGE_LAYER1  (64,H/4,W/4)     after layer1
  *   PN_STAGE_LAYER2  (128,H/8,W/8)    after layer2
  *   PN_STAGE_LAYER3  (256,H/16,W/16)  after layer3
+ *   PN_STAGE_LAYER4  (512,H/32,W/32)  after layer4
  *   PN_STAGE_POOL    (512)            pooled feature (fc input)
  *   PN_STAGE_LOGITS  (K)
- * (spatial sizes are the conv-arithmetic ones; exact for multiples of 32). */
+ * (spatial sizes round up: each stride-2 step maps h to (h-1)/2+1). */
 typedef enum pn_stage {
     PN_STAGE_INPUT = 0,
+    PN_STAGE_STEM,
+    PN_STAGE_LAYER1,
     PN_STAGE_LAYER2,
     PN_STAGE_LAYER3,
+    PN_STAGE_LAYER4,
     PN_STAGE_POOL,
-    PN_STAGE_LOGITS
+    PN_STAGE_LOGITS,
+    PN_STAGE_COUNT
 } pn_stage;
+
+/* "input", "stem", "layer1".."layer4", "pool", "logits"; and the reverse
+ * (-1 for an unknown name). */
+const char *pn_stage_name(pn_stage s);
+int pn_stage_from_name(const char *name);
+
+/* The stage a freeze level trains from: the input of its first trainable
+ * module (PN_STAGE_POOL for PN_FREEZE_FC, PN_STAGE_LAYER3 for LAYER4,
+ * PN_STAGE_LAYER2 for LAYER3, PN_STAGE_INPUT for NONE). */
+pn_stage pn_freeze_stage(pn_freeze f);
 
 /* Parameters are zero (BN: gamma 1, beta 0, running var 1) until loaded. */
 pn_status pn_model_create(pn_model **m, const pn_model_config *cfg, pn_error *err);
@@ -80,13 +97,11 @@ void pn_model_free(pn_model *m);
 const pn_model_config *pn_model_get_config(const pn_model *m);
 
 /* Per-image float count at a stage boundary, and its (C,H,W) shape (H=W=1
- * for POOL and LOGITS). */
+ * for POOL and LOGITS); 0 for an unknown stage. */
 size_t pn_model_stage_numel(const pn_model *m, pn_stage s);
 void pn_model_stage_shape(const pn_model *m, pn_stage s, int *c, int *h, int *w);
-/* The earliest stage a training step may start from: the input of the
- * first trainable module (PN_STAGE_POOL for PN_FREEZE_FC, PN_STAGE_LAYER3
- * for LAYER4, PN_STAGE_LAYER2 for LAYER3, PN_STAGE_INPUT for NONE). Any
- * stage up to it may be used. */
+/* The latest stage a training step may start from: pn_freeze_stage of the
+ * model's freeze level. Any stage up to it may be used. */
 pn_stage pn_model_train_stage(const pn_model *m);
 
 /* Load from a state dict with torchvision names. Missing, unexpected or

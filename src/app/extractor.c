@@ -60,7 +60,7 @@ static pn_status ix_run(void *c, int split, const size_t *idx, int n, float *out
 
 pn_status pn_infer_extractor_init(pn_infer_extractor *e, const pn_dataset *ds,
                                   const pn_statedict *sd, const uint8_t weights_hash[32],
-                                  int stage, int batch, int threads, int bf16, int fast_decode,
+                                  pn_stage stage, int batch, int threads, int bf16, int fast_decode,
                                   int skip_bad, pn_error *err)
 {
     memset(e, 0, sizeof *e);
@@ -79,14 +79,14 @@ pn_status pn_infer_extractor_init(pn_infer_extractor *e, const pn_dataset *ds,
     ic.bf16 = bf16;
     size_t dim = (size_t)3 * e->size * e->size;
     const char *stage_name = "input";
-    if (stage >= 0) {
-        ic.stop = (pn_infer_stage)stage;
+    if (stage > PN_STAGE_INPUT) {
+        ic.stop = stage;
         pn_status st = pn_infer_create(&e->engine, sd, &ic, err);
         if (st) return st;
         if (err) err->msg[0] = 0; /* a bf16 notice is not an error */
         int64_t chw[3];
-        dim = pn_infer_stage_shape(e->engine, (pn_infer_stage)stage, chw);
-        stage_name = pn_infer_stage_name((pn_infer_stage)stage);
+        dim = pn_infer_stage_shape(e->engine, stage, chw);
+        stage_name = pn_stage_name(stage);
     }
     /* chunk buffers: x (chunk,3,size,size), rows (chunk); feat (batch,dim) */
     const int chunk = batch > PN_EXTRACT_CHUNK ? batch : PN_EXTRACT_CHUNK;

@@ -11,10 +11,7 @@ pn_status pn_recipe_init(pn_recipe *r, pn_freeze freeze, const pn_statedict *sd,
     memset(r, 0, sizeof *r);
     r->freeze = freeze;
     r->use_cache = freeze != PN_FREEZE_NONE; /* the "feature" is the image itself */
-    r->stage = freeze == PN_FREEZE_FC       ? PN_INFER_POOL
-               : freeze == PN_FREEZE_LAYER4 ? PN_INFER_LAYER3
-               : freeze == PN_FREEZE_LAYER3 ? PN_INFER_LAYER2
-                                            : -1;
+    r->stage = pn_freeze_stage(freeze); /* the first trainable module's input */
     if (freeze == PN_FREEZE_FC) return PN_OK; /* the head trains alone on pooled features */
     pn_model_config mc = {classes, batch, PN_IMAGE_SIZE, PN_IMAGE_SIZE, freeze, threads};
     pn_status st = pn_model_create(&r->model, &mc, err);

@@ -31,7 +31,7 @@ pn_status pn_classifier_open(pn_classifier *c, const char *model_path, int batch
     ic.max_batch = batch;
     ic.threads = threads;
     ic.bf16 = bf16;
-    ic.stop = PN_INFER_LOGITS;
+    ic.stop = PN_STAGE_LOGITS;
     ic.want_layer4 = want_cam;
     st = pn_infer_create(&c->engine, &c->sd, &ic, err);
     if (st) {
@@ -42,7 +42,7 @@ pn_status pn_classifier_open(pn_classifier *c, const char *model_path, int batch
     if (err) err->msg[0] = 0;
     c->size = ic.height;
     int64_t chw[3];
-    pn_infer_stage_shape(c->engine, PN_INFER_LAYER4, chw);
+    pn_infer_stage_shape(c->engine, PN_STAGE_LAYER4, chw);
     c->cam_h = (int)chw[1];
     c->cam_w = (int)chw[2];
     c->logits = malloc((size_t)batch * c->classes * sizeof *c->logits);

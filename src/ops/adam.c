@@ -64,8 +64,8 @@ __attribute__((target("avx512f"))) static size_t adam_avx512(size_t count, float
 }
 #endif
 
-void pn_adam_step(size_t count, float *p, const float *g, float *m, float *v, long step,
-                  const pn_adam_config *cfg)
+void pn__adam_step(size_t count, float *p, const float *g, float *m, float *v, long step,
+                  const pn__adam_config *cfg)
 {
     double b1 = cfg->beta1 > 0 ? cfg->beta1 : 0.9, b2 = cfg->beta2 > 0 ? cfg->beta2 : 0.999;
     double eps = cfg->eps > 0 ? cfg->eps : 1e-8;

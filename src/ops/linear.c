@@ -4,7 +4,7 @@
 
 #include "ops/ops.h"
 
-void pn_linear_forward(int n, int in, int out, const float *x, const float *w, const float *b,
+void pn__linear_forward(int n, int in, int out, const float *x, const float *w, const float *b,
                        float *y)
 {
     for (int i = 0; i < n; i++)
@@ -16,7 +16,7 @@ void pn_linear_forward(int n, int in, int out, const float *x, const float *w, c
 }
 
 // dy (N,O) -> dx (N,I) (optional), dw (O,I), db (O)
-void pn_linear_backward(int n, int in, int out, const float *x, const float *w, const float *dy,
+void pn__linear_backward(int n, int in, int out, const float *x, const float *w, const float *dy,
                         float *dx, float *dw, float *db)
 {
     if (dx)

@@ -5,7 +5,7 @@
 #include "ops/ops.h"
 
 // logits (N,K), labels (N), class_weights (K) or NULL, dlogits (N,K) or NULL
-pn_status pn_cross_entropy(int n, int k, const float *logits, const int *labels,
+pn_status pn__cross_entropy(int n, int k, const float *logits, const int *labels,
                            const float *class_weights, float *loss, float *dlogits,
                            pn_error *err)
 {

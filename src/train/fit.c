@@ -59,7 +59,7 @@ pn_status pn_fit_evaluate(pn_trainer *t, const pn_featset *fs, const float *cw, 
         st = t->logits(t->ctx, fs->x + i * (size_t)fs->dim, nb, logits, err);
         if (st) break;
         float lf;
-        st = pn_cross_entropy(nb, C, logits, fs->label + i, cw, &lf, NULL, err);
+        st = pn__cross_entropy(nb, C, logits, fs->label + i, cw, &lf, NULL, err);
         if (st) break;
         double wsum = 0;
         for (int k = 0; k < nb; k++) wsum += cw ? cw[fs->label[i + k]] : 1.0;

@@ -18,20 +18,20 @@ static pn_status head_step(void *ctx, const float *x, const int *y, int n, const
 {
     head *h = ctx;
     const int C = h->classes, D = h->dim;
-    pn_linear_forward(n, D, C, x, h->w, h->b, logits);
-    PN_TRY(pn_cross_entropy(n, C, logits, y, cw, loss, h->dlogits, err));
-    pn_linear_backward(n, D, C, x, h->w, h->dlogits, NULL, h->dw, h->db);
-    pn_adam_config adam = {lr, 0.9, 0.999, 1e-8};
+    pn__linear_forward(n, D, C, x, h->w, h->b, logits);
+    PN_TRY(pn__cross_entropy(n, C, logits, y, cw, loss, h->dlogits, err));
+    pn__linear_backward(n, D, C, x, h->w, h->dlogits, NULL, h->dw, h->db);
+    pn__adam_config adam = {lr, 0.9, 0.999, 1e-8};
     h->step++;
-    pn_adam_step((size_t)C * D, h->w, h->dw, h->mw, h->vw, h->step, &adam);
-    pn_adam_step((size_t)C, h->b, h->db, h->mb, h->vb, h->step, &adam);
+    pn__adam_step((size_t)C * D, h->w, h->dw, h->mw, h->vw, h->step, &adam);
+    pn__adam_step((size_t)C, h->b, h->db, h->mb, h->vb, h->step, &adam);
     return PN_OK;
 }
 
 static pn_status head_logits(void *ctx, const float *x, int n, float *logits, pn_error *err)
 {
     head *h = ctx;
-    pn_linear_forward(n, h->dim, h->classes, x, h->w, h->b, logits);
+    pn__linear_forward(n, h->dim, h->classes, x, h->w, h->b, logits);
     return PN_OK;
 }
 
