@@ -20,8 +20,9 @@ make -s -j2 "$BUILD/libpneumo.a"
 bin="$BUILD/bench/engine_train"
 mkdir -p "$BUILD/bench"
 PKGS="libjpeg libpng libzip zlib libcjson libcurl cairo libcrypto"
-${CC:-gcc} -std=c17 -D_GNU_SOURCE -O2 -Iinclude bench/engine_train.c "$BUILD/libpneumo.a" \
-    $(pkg-config --libs $PKGS) -ldnnl -lpthread -lm -o "$bin"
+${CC:-gcc} -std=c17 -D_GNU_SOURCE -O2 -Iinclude -Isrc bench/engine_train.c src/cli/bench_run.c \
+    "$BUILD/libpneumo.a" \
+    $(pkg-config --libs $PKGS) -ldnnl -lgomp -lpthread -lm -o "$bin"
 rate() { sed -n 's/.* \([0-9.]*\) img\/s.*/\1/p'; }
 cpus() { sed -n 's/.* \([0-9.]*\) cpu-s\/img.*/\1/p'; }
 printf "%-14s %5s %7s %12s %11s %6s %12s %11s %6s\n" workload batch threads "pneumo img/s" \

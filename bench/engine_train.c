@@ -3,28 +3,21 @@
  * prints one line "<what> batch=<N> threads=<T> <img/s> img/s <cpu> cpu-s/img":
  * wall-clock rate of the best timed iteration and the process CPU time
  * (user+sys, getrusage) per image averaged over the timed iterations (robust
- * on a loaded machine). Weights are arbitrary (speed does not depend on them).
+ * on a loaded machine). Weights: the synthetic ResNet-18 of the tests and
+ * `pneumo bench` (speed does not depend on them); the timer is
+ * src/cli/bench_run.c's.
  * BENCH_DNN_VERBOSE=1: oneDNN's verbose exec lines for the timed iterations
  * only (to stdout; bench_train.sh sums them). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 
 #include <oneapi/dnnl/dnnl.h>
 
+#include "cli/bench_run.h"
+#include "infer/synthetic.h"
 #include "pneumo/model.h"
-#include "pneumo/ops.h"
 #include "pneumo/util.h"
-
-/* user + sys CPU seconds of this process (all threads) */
-static double cpu_seconds(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 + (double)ru.ru_stime.tv_sec +
-           ru.ru_stime.tv_usec * 1e-6;
-}
 
 int main(int argc, char **argv)
 {
@@ -48,22 +41,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s\n", err.msg);
         return 1;
     }
-    /* small random weights so nothing overflows */
     pn_statedict sd;
-    pn_statedict_init(&sd);
-    if (pn_model_save(m, &sd, &err)) return 1;
-    uint64_t s = 1;
-    for (size_t i = 0; i < sd.n; i++) {
-        if (sd.t[i].dtype != PN_F32) continue;
-        float *d = sd.t[i].data;
-        int var = strstr(sd.t[i].name, "running_var") != NULL;
-        for (size_t j = 0; j < sd.t[i].numel; j++) {
-            s = s * 6364136223846793005ull + 1442695040888963407ull;
-            float u = (float)(s >> 40) / 16777216.0f - 0.5f;
-            d[j] = var ? 1.0f + u * 0.5f : u * 0.05f;
-        }
+    if (pn__resnet18_synthetic(&sd, 2, &err) || pn_model_load(m, &sd, 0, &err)) {
+        fprintf(stderr, "%s\n", err.msg);
+        return 1;
     }
-    if (pn_model_load(m, &sd, 0, &err)) return 1;
     pn_statedict_free(&sd);
     size_t nx = (size_t)n * 3 * size * size;
     float *x = malloc(nx * sizeof *x), *logits = malloc((size_t)n * 2 * sizeof *logits), loss;
@@ -75,7 +57,7 @@ int main(int argc, char **argv)
     int verbose = vb && atoi(vb) > 0;
     for (int it = 0; it < iters + 1; it++) { /* first = warm-up (primitive creation) */
         if (verbose) dnnl_set_verbose(it > 0 ? 1 : 0);
-        double t0 = pn_now(), c0 = cpu_seconds();
+        double t0 = pn_now(), c0 = pn__cpu_seconds();
         pn_status st = eval ? pn_model_forward(m, x, n, 0, logits, &err)
                             : pn_model_train_step(m, x, labels, n, NULL, 1e-4, &loss, NULL, &err);
         if (st) {
@@ -84,7 +66,7 @@ int main(int argc, char **argv)
         }
         double dt = pn_now() - t0;
         if (it > 0 && dt < best) best = dt;
-        if (it > 0) cpu += cpu_seconds() - c0;
+        if (it > 0) cpu += pn__cpu_seconds() - c0;
     }
     if (verbose) dnnl_set_verbose(0);
     fflush(stdout);

@@ -8,16 +8,14 @@
 #include "pneumo/image.h"   /* decode, Pillow resize, ToTensor + Normalize */
 #include "pneumo/dataset.h" /* folder/zip/npz data sets, image walker, loader, stats */
 #include "pneumo/weights.h" /* .pth and safetensors, model files, ResNet-18 keys */
-#include "pneumo/model.h"
-#include "pneumo/infer.h"
-#include "pneumo/train.h"
-#include "pneumo/rng.h"
-#include "pneumo/head.h"
-#include "pneumo/metrics.h"
-#include "pneumo/predict.h"
-#include "pneumo/cam.h"
-#include "pneumo/report.h"
+#include "pneumo/model.h"   /* trainable ResNet-18: create, load/save, get/set, forward/backward */
+#include "pneumo/infer.h"   /* frozen fast ResNet-18 (BN folded, fused post-ops, bf16) */
+#include "pneumo/rng.h"     /* PyTorch's mt19937, randperm, nn.Linear init */
+#include "pneumo/train.h"   /* pn_fit (the one epoch loop), trainers, checkpoints, balance, split */
+#include "pneumo/eval.h"    /* classifier, softmax, metrics, ROC/AUC/Youden */
+#include "pneumo/cam.h"     /* class activation maps: compute and overlay */
+#include "pneumo/report.h"  /* metrics.json, predictions.csv, charts, report.html */
 #include "pneumo/fetch.h"   /* find/download the data set and weights (progress by callback) */
-#include "pneumo/app.h"
+#include "pneumo/app.h"     /* pn_source / pn_extractor and pn_train_run */
 #include "pneumo/version.h"
 #endif

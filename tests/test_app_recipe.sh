@@ -28,7 +28,7 @@ PYEOF
 "$BIN" train --data "$DATA" --weights "$tmp/r18.pth" --out "$tmp/a" --seed 1 --threshold auto \
     >"$tmp/a.log" 2>&1 || { cat "$tmp/a.log"; fail "train"; }
 cat "$tmp/a.log"
-for f in model.safetensors metrics.json predictions.csv curves.png confusion.png roc.png report.html checkpoint.bin; do
+for f in model.safetensors metrics.json predictions.csv curves.png confusion.png roc.png report.html checkpoint.safetensors; do
     [ -s "$tmp/a/$f" ] || fail "$f missing"
 done
 grep -q "^epoch 5/5" "$tmp/a.log" || fail "no epoch lines"
@@ -53,7 +53,7 @@ grep -q "^epoch 3/5" "$tmp/b2.log" || fail "resume did not run epoch 3"
 # --resume without a checkpoint: an error naming the file, nothing trained
 if "$BIN" train --data "$DATA" --weights "$tmp/r18.pth" --out "$tmp/nr" --resume >"$tmp/nr.log" 2>&1; then
     cat "$tmp/nr.log"; fail "--resume without a checkpoint accepted"; fi
-grep -q "nr/checkpoint.bin does not exist: nothing to resume" "$tmp/nr.log" || { cat "$tmp/nr.log"; fail "--resume message"; }
+grep -q "nr/checkpoint.safetensors does not exist: nothing to resume" "$tmp/nr.log" || { cat "$tmp/nr.log"; fail "--resume message"; }
 grep -q "^epoch" "$tmp/nr.log" && fail "--resume without a checkpoint trained"
 "$BIN" train --help | grep -A1 -e "--resume" | grep -q "any --freeze" || fail "--help: --resume levels"
 # a missing option value is named as such (not "unknown option")
@@ -205,7 +205,7 @@ touch "$tmp/file"
 if "$BIN" train --data "$DATA" --weights "$tmp/r18.pth" --out "$tmp/file/sub" >"$tmp/w.log" 2>&1; then fail "unwritable out accepted"; fi
 grep -q -- "--out" "$tmp/w.log" || { cat "$tmp/w.log"; fail "unwritable out message"; }
 if "$BIN" train --data "$DATA" --weights "$tmp/r18.pth" --freeze layer4 --resume --out "$tmp/f" >"$tmp/f.log" 2>&1; then fail "--freeze layer4 --resume without a checkpoint accepted"; fi
-grep -q "f/checkpoint.bin does not exist: nothing to resume" "$tmp/f.log" || { cat "$tmp/f.log"; fail "freeze/resume message"; }
+grep -q "f/checkpoint.safetensors does not exist: nothing to resume" "$tmp/f.log" || { cat "$tmp/f.log"; fail "freeze/resume message"; }
 if "$BIN" train --data "$DATA" --weights "$tmp/r18.pth" --freeze layer5 --out "$tmp/f" >"$tmp/f.log" 2>&1; then fail "--freeze layer5 accepted"; fi
 grep -q "freeze" "$tmp/f.log" || fail "bad freeze message"
 # an unreadable image: named and fatal, or skipped (named) with --skip-bad

@@ -3,7 +3,7 @@
  * bf16, every stop stage, batch sizes 1..max, bad input.
  *
  * The weights and inputs are not stored (47 MB): both sides make them with
- * the same counter-based generator (pn_resnet18_synthetic() here,
+ * the same counter-based generator (pn__resnet18_synthetic() here,
  * gen_tensor() in the python script), checked first against spot values in
  * the fixture. */
 #include "testutil.h"
@@ -14,12 +14,14 @@
 #include <string.h>
 
 #include "pneumo.h"
+#include "infer/synthetic.h"
+#include "infer/infer_internal.h"
 
 /* torchvision resnet18(num_classes=ncls) state dict from the generator */
 static void make_resnet18(pn_statedict *sd, int ncls)
 {
     pn_error err = {0};
-    if (pn_resnet18_synthetic(sd, ncls, &err) != PN_OK) fail_msg("%s", err.msg);
+    if (pn__resnet18_synthetic(sd, ncls, &err) != PN_OK) fail_msg("%s", err.msg);
 }
 
 static float *gen_input(const char *name, int n, int h, int w)
@@ -28,7 +30,7 @@ static float *gen_input(const char *name, int n, int h, int w)
     size_t numel = (size_t)n * 3 * h * w;
     float *x = malloc(sizeof(float) * numel);
     assert_non_null(x);
-    pn_synthetic_fill(name, 4, shape, x, numel);
+    pn__synthetic_fill(name, 4, shape, x, numel);
     return x;
 }
 
@@ -109,18 +111,18 @@ static void test_fold_bn_hand(void **state)
     float w[4] = {1, -2, 0.5f, 4}, b[2];
     float g[2] = {2, 0.5f}, be[2] = {0.1f, -1}, m[2] = {1, -2}, v[2] = {3, 0.25f};
     pn_error err = {0};
-    assert_int_equal(pn_fold_bn(w, b, 2, 2, g, be, m, v, 1e-5, "bn", &err), PN_OK);
+    assert_int_equal(pn__fold_bn(w, b, 2, 2, g, be, m, v, 1e-5, "bn", &err), PN_OK);
     double s0 = 2 / sqrt(3 + 1e-5), s1 = 0.5 / sqrt(0.25 + 1e-5);
     assert_true(w[0] == (float)(1 * s0) && w[1] == (float)(-2 * s0));
     assert_true(w[2] == (float)(0.5 * s1) && w[3] == (float)(4 * s1));
     assert_true(b[0] == (float)(0.1f - 1 * s0) && b[1] == (float)(-1 + 2 * s1));
     float vbad[2] = {3, -1};
-    assert_int_equal(pn_fold_bn(w, b, 2, 2, g, be, m, vbad, 1e-5, "layer1.0.bn1", &err),
+    assert_int_equal(pn__fold_bn(w, b, 2, 2, g, be, m, vbad, 1e-5, "layer1.0.bn1", &err),
                      PN_E_NUMERIC);
     assert_non_null(strstr(err.msg, "layer1.0.bn1"));
 }
 
-static pn_infer *mk(int max_batch, int hw, pn_infer_stage stop, int want_l4, int bf16)
+static pn_infer *mk(int max_batch, int hw, pn_stage stop, int want_l4, int bf16)
 {
     pn_infer_config c = pn_infer_config_default();
     c.max_batch = max_batch, c.height = c.width = hw, c.stop = stop, c.want_layer4 = want_l4;
@@ -142,16 +144,16 @@ static void test_fp32_taps_64(void **state)
 {
     (void)state;
     float *x = gen_input("input64", 4, 64, 64);
-    for (int s = PN_INFER_STEM; s <= PN_INFER_LOGITS; s++) {
+    for (int s = PN_STAGE_STEM; s <= PN_STAGE_LOGITS; s++) {
         char key[64];
-        snprintf(key, sizeof key, "s64.%s", pn_infer_stage_name(s));
+        snprintf(key, sizeof key, "s64.%s", pn_stage_name(s));
         const pn_tensor *want = fix(key);
-        pn_infer *e = mk(4, 64, s, s >= PN_INFER_LAYER4, 0);
+        pn_infer *e = mk(4, 64, s, s >= PN_STAGE_LAYER4, 0);
         int64_t chw[3];
         size_t per = pn_infer_stage_shape(e, s, chw);
         assert_int_equal(per * 4, want->numel);
         float *out = malloc(sizeof(float) * want->numel);
-        float *l4 = s >= PN_INFER_LAYER4 ? malloc(sizeof(float) * 4 * 512 * 2 * 2) : NULL;
+        float *l4 = s >= PN_STAGE_LAYER4 ? malloc(sizeof(float) * 4 * 512 * 2 * 2) : NULL;
         run_ok(e, x, 4, out, l4);
         check(key, out, want, 0, want->numel, TU_FP32_RTOL);
         if (l4) check("s64.layer4 (side)", l4, fix("s64.layer4"), 0, 4 * 512 * 4, TU_FP32_RTOL);
@@ -167,7 +169,7 @@ static void test_fp32_224(void **state)
 {
     (void)state;
     float *x = gen_input("input224", 2, 224, 224);
-    pn_infer *e = mk(2, 224, PN_INFER_LOGITS, 1, 0);
+    pn_infer *e = mk(2, 224, PN_STAGE_LOGITS, 1, 0);
     assert_int_equal(pn_infer_num_classes(e), 2);
     float logits[4], *l4 = malloc(sizeof(float) * 2 * 512 * 49);
     run_ok(e, x, 2, logits, l4);
@@ -175,10 +177,10 @@ static void test_fp32_224(void **state)
     check("s224.layer4", l4, fix("s224.layer4"), 0, 2 * 512 * 49, TU_FP32_RTOL);
     pn_infer_free(e);
     free(l4);
-    static const pn_infer_stage st[3] = {PN_INFER_LAYER2, PN_INFER_LAYER3, PN_INFER_POOL};
+    static const pn_stage st[3] = {PN_STAGE_LAYER2, PN_STAGE_LAYER3, PN_STAGE_POOL};
     for (int i = 0; i < 3; i++) {
         char key[64];
-        snprintf(key, sizeof key, "s224.%s", pn_infer_stage_name(st[i]));
+        snprintf(key, sizeof key, "s224.%s", pn_stage_name(st[i]));
         const pn_tensor *want = fix(key);
         e = mk(2, 224, st[i], 0, 0);
         float *out = malloc(sizeof(float) * want->numel);
@@ -194,7 +196,7 @@ static void test_bf16_224(void **state)
 {
     (void)state;
     float *x = gen_input("input224", 2, 224, 224);
-    pn_infer *e = mk(2, 224, PN_INFER_LOGITS, 0, 1);
+    pn_infer *e = mk(2, 224, PN_STAGE_LOGITS, 0, 1);
     if (!pn_infer_is_bf16(e)) printf("  %s\n", pn_infer_notice(e));
     float logits[4];
     run_ok(e, x, 2, logits, NULL);
@@ -218,8 +220,8 @@ static void test_batch_sizes(void **state)
     float *x = gen_input("input64", 4, 64, 64);
     const pn_tensor *want = fix("s64.logits"), *wp = fix("s64.pool");
     size_t img = 3 * 64 * 64;
-    pn_infer *e = mk(4, 64, PN_INFER_LOGITS, 0, 0);
-    pn_infer *ep = mk(3, 64, PN_INFER_POOL, 0, 0);
+    pn_infer *e = mk(4, 64, PN_STAGE_LOGITS, 0, 0);
+    pn_infer *ep = mk(3, 64, PN_STAGE_POOL, 0, 0);
     for (int rep = 0; rep < 2; rep++)
         for (int n = 1; n <= 4; n++)
             for (int first = 0; first + n <= 4; first++) {
@@ -251,12 +253,12 @@ static void test_three_classes(void **state)
     pn_infer *e, *ep;
     pn_error err = {0};
     assert_int_equal(pn_infer_create(&e, &sd, &c, &err), PN_OK);
-    c.stop = PN_INFER_POOL;
+    c.stop = PN_STAGE_POOL;
     assert_int_equal(pn_infer_create(&ep, &sd, &c, &err), PN_OK);
     assert_int_equal(pn_infer_num_classes(e), 3);
     assert_int_equal(pn_infer_threads(e), 1);
     int64_t chw[3];
-    assert_int_equal(pn_infer_stage_shape(e, PN_INFER_LAYER4, chw), 512 * 2 * 3);
+    assert_int_equal(pn_infer_stage_shape(e, PN_STAGE_LAYER4, chw), 512 * 2 * 3);
     assert_true(chw[1] == 2 && chw[2] == 3);
     float *x = gen_input("input64x96", 2, 64, 96);
     float logits[6], pool[1024];
@@ -299,7 +301,7 @@ static void test_bad_input(void **state)
     assert_non_null(strstr(err.msg, "missing layer1.0.conv1.weight"));
     assert_non_null(strstr(err.msg, "3 problems"));
     // stop at layer2: the missing layer3 / fc tensors are not needed, layer1's still is
-    c.stop = PN_INFER_LAYER2;
+    c.stop = PN_STAGE_LAYER2;
     assert_int_equal(pn_infer_create(&e, &sd, &c, &err), PN_E_ARG);
     assert_null(strstr(err.msg, "layer3"));
     assert_non_null(strstr(err.msg, "layer1.0.conv1.weight"));
@@ -312,7 +314,7 @@ static void test_bad_input(void **state)
     pn_statedict_remove(&sd, "bn1.bias");
     int64_t one = 64;
     assert_int_equal(pn_statedict_add(&sd, "bn1.bias", PN_I64, 1, &one, NULL, NULL, &err), PN_OK);
-    c.stop = PN_INFER_LOGITS;
+    c.stop = PN_STAGE_LOGITS;
     assert_int_equal(pn_infer_create(&e, &sd, &c, &err), PN_E_ARG);
     printf("  %s\n", err.msg);
     assert_non_null(strstr(err.msg, "layer2.0.downsample.0.weight has shape [256, 32, 1, 1], "
@@ -335,14 +337,14 @@ static void test_bad_input(void **state)
     c.max_batch = 2, c.height = 16;
     assert_int_equal(pn_infer_create(&e, &sd, &c, &err), PN_E_ARG);
     assert_non_null(strstr(err.msg, "16x64"));
-    c.height = 64, c.stop = PN_INFER_LAYER3, c.want_layer4 = 1;
+    c.height = 64, c.stop = PN_STAGE_LAYER3, c.want_layer4 = 1;
     assert_int_equal(pn_infer_create(&e, &sd, &c, &err), PN_E_ARG);
     assert_non_null(strstr(err.msg, "want_layer4"));
-    c.stop = (pn_infer_stage)42, c.want_layer4 = 0;
+    c.stop = (pn_stage)42, c.want_layer4 = 0;
     assert_int_equal(pn_infer_create(&e, &sd, &c, &err), PN_E_ARG);
 
     // bad runs: n > max_batch, n = 0, layer4 not prepared, NULL buffers
-    c.stop = PN_INFER_LOGITS;
+    c.stop = PN_STAGE_LOGITS;
     assert_int_equal(pn_infer_create(&e, &sd, &c, &err), PN_OK);
     float *x = gen_input("input64", 3, 64, 64), out[6];
     assert_int_equal(pn_infer_run(e, x, 3, out, NULL, &err), PN_E_ARG);
@@ -357,8 +359,8 @@ static void test_bad_input(void **state)
     free(x);
     pn_statedict_free(&sd);
 
-    assert_int_equal(pn_infer_stage_from_name("layer3"), PN_INFER_LAYER3);
-    assert_int_equal(pn_infer_stage_from_name("nope"), -1);
+    assert_int_equal(pn_stage_from_name("layer3"), PN_STAGE_LAYER3);
+    assert_int_equal(pn_stage_from_name("nope"), -1);
 }
 
 int main(void)

@@ -12,13 +12,14 @@
 #include <oneapi/dnnl/dnnl.h>
 
 #include "pneumo.h"
+#include "infer/synthetic.h"
 
 static void test_bf16_falls_back(void **state)
 {
     (void)state;
     pn_statedict sd;
     pn_error err = {0};
-    assert_int_equal(pn_resnet18_synthetic(&sd, 2, &err), PN_OK);
+    assert_int_equal(pn__resnet18_synthetic(&sd, 2, &err), PN_OK);
     pn_infer_config c = pn_infer_config_default();
     c.max_batch = 2, c.height = c.width = 64, c.bf16 = 1;
     pn_infer *e = NULL;
@@ -39,7 +40,7 @@ static void test_bf16_falls_back(void **state)
     int64_t shape[4] = {2, 3, 64, 64};
     float *x = malloc(sizeof(float) * 2 * 3 * 64 * 64), a[4], b[4];
     assert_non_null(x);
-    pn_synthetic_fill("input64", 4, shape, x, 2 * 3 * 64 * 64);
+    pn__synthetic_fill("input64", 4, shape, x, 2 * 3 * 64 * 64);
     assert_int_equal(pn_infer_run(e, x, 2, a, NULL, &err), PN_OK);
     assert_int_equal(pn_infer_run(f, x, 2, b, NULL, &err), PN_OK);
     assert_memory_equal(a, b, sizeof a);

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pneumo/metrics.h"
+#include "pneumo/eval.h"
 
 static void test_hand_case(void **state)
 {

@@ -1,19 +1,18 @@
 /* The model keeps conv weights, their gradients and Adam state in oneDNN's
- * blocked layout and hands out torchvision (OIHW) views: pn_model_param /
- * pn_model_grad / pn_model_save must show the current values in OIHW, and
- * writes through pn_model_param must reach the computation. References:
- * the loaded state dict itself (an lr=0 step changes nothing, so the views
- * after the blocked round trip must be bit-identical to it), a second model
- * loaded with the written value, Adam's first-step formula per OIHW element,
- * and central differences of the loss along the gradient view. Non-conv
- * parameters are handed out live (pointers stay current across steps). */
+ * blocked layout and copies them in and out in torchvision's layout (OIHW):
+ * pn_model_get / pn_model_get_grad / pn_model_get_adam / pn_model_save must
+ * show the current values in OIHW, and pn_model_set must reach the
+ * computation. References: the loaded state dict itself (an lr=0 step
+ * changes nothing, so the copies after the blocked round trip must be
+ * bit-identical to it), a second model loaded with the written value,
+ * Adam's first-step formula per OIHW element (weights and moments), and
+ * central differences of the loss along the gradient copy. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "pneumo/model.h"
-#include "pneumo/ops.h"
 #include "testutil.h"
 
 #define K 2
@@ -76,12 +75,21 @@ static void test_roundtrip(void **state)
         assert_non_null(b);
         if (memcmp(a->data, b->data, a->numel * sizeof(float)))
             fail_msg("%s: saved tensor differs from the loaded one after an lr=0 step", a->name);
-        size_t n = 0;
-        const float *p = pn_model_param(m, a->name, &n);
-        assert_non_null(p);
+        size_t n = pn_model_numel(m, a->name);
         assert_int_equal(n, a->numel);
+        float *p = malloc(n * sizeof *p);
+        if (pn_model_get(m, a->name, p, n, &err)) fail_msg("%s", err.msg);
         if (memcmp(a->data, p, n * sizeof(float)))
-            fail_msg("%s: pn_model_param view differs from the loaded tensor", a->name);
+            fail_msg("%s: pn_model_get differs from the loaded tensor", a->name);
+        /* set + get round trip: a permuted copy comes back bit for bit */
+        for (size_t j = 0; j < n; j++) p[j] = ((const float *)a->data)[n - 1 - j];
+        if (pn_model_set(m, a->name, p, n, &err)) fail_msg("%s", err.msg);
+        memset(p, 0, n * sizeof *p);
+        if (pn_model_get(m, a->name, p, n, &err)) fail_msg("%s", err.msg);
+        for (size_t j = 0; j < n; j++)
+            if (p[j] != ((const float *)a->data)[n - 1 - j])
+                fail_msg("%s[%zu]: set/get round trip changed the value", a->name, j);
+        free(p);
         nconv += a->ndim == 4;
     }
     assert_int_equal(nconv, 20);
@@ -90,9 +98,9 @@ static void test_roundtrip(void **state)
     pn_model_free(m);
 }
 
-/* Writing a conv weight through pn_model_param changes the logits exactly
- * as loading a state dict with that value does; after a real step the view
- * and save agree and differ from the loaded weights. */
+/* Writing a conv weight with pn_model_set changes the logits exactly as
+ * loading a state dict with that value does; after a real step get and save
+ * agree and differ from the loaded weights. */
 static void test_write_through(void **state)
 {
     (void)state;
@@ -107,9 +115,9 @@ static void test_write_through(void **state)
     if (pn_model_forward(a, x, N, 0, la, &err)) fail_msg("%s", err.msg); /* builds the ops */
     const char *names[] = {"layer1.0.conv1.weight", "layer4.1.conv2.weight", "conv1.weight"};
     for (int k = 0; k < 3; k++) {
-        size_t n = 0;
-        float *w = pn_model_param(a, names[k], &n);
-        assert_non_null(w);
+        size_t n = pn_model_numel(a, names[k]);
+        float *w = malloc(n * sizeof *w);
+        if (pn_model_get(a, names[k], w, n, &err)) fail_msg("%s", err.msg);
         pn_tensor *t = pn_statedict_find(&sd, names[k]);
         assert_non_null(t);
         /* an asymmetric change: scale output channel 5 and input channel 1 differently */
@@ -120,51 +128,92 @@ static void test_write_through(void **state)
             w[j] *= f;
             ((float *)t->data)[j] *= f;
         }
+        if (pn_model_set(a, names[k], w, n, &err)) fail_msg("%s", err.msg);
+        free(w);
     }
     if (pn_model_forward(a, x, N, 0, la, &err)) fail_msg("%s", err.msg);
     pn_model *b = make(PN_FREEZE_LAYER4, &sd);
     if (pn_model_forward(b, x, N, 0, lb, &err)) fail_msg("%s", err.msg);
     for (int i = 0; i < N * K; i++)
         if (la[i] != lb[i]) fail_msg("logit %d: %g after writing the views, %g loaded", i, la[i], lb[i]);
-    /* a real step: view == save, and the trained tensor moved */
-    const float *fcw = pn_model_param(a, "fc.weight", NULL);
-    const float *bnb = pn_model_param(a, "layer4.0.bn1.bias", NULL);
+    /* a real step: get == save, and the trained tensor moved */
     float loss;
     if (pn_model_train_step(a, x, labels, N, NULL, 1e-2, &loss, NULL, &err)) fail_msg("%s", err.msg);
     pn_statedict out;
     pn_statedict_init(&out);
     if (pn_model_save(a, &out, &err)) fail_msg("%s", err.msg);
-    /* non-conv parameters are handed out live: pointers taken before the
-     * step show the trained values (what src/train relies on) */
+    /* after the step, get shows the trained values for every kind of tensor */
+    const char *live[] = {"fc.weight", "layer4.0.bn1.bias", "layer4.1.conv2.weight"};
+    for (int k = 0; k < 3; k++) {
+        const pn_tensor *st = pn_statedict_findc(&out, live[k]);
+        float *v = malloc(st->numel * sizeof *v);
+        if (pn_model_get(a, live[k], v, st->numel, &err)) fail_msg("%s", err.msg);
+        assert_memory_equal(st->data, v, st->numel * sizeof(float));
+        free(v);
+    }
     const pn_tensor *sf = pn_statedict_findc(&out, "fc.weight");
-    const pn_tensor *sb = pn_statedict_findc(&out, "layer4.0.bn1.bias");
-    assert_memory_equal(sf->data, fcw, sf->numel * sizeof(float));
-    assert_memory_equal(sb->data, bnb, sb->numel * sizeof(float));
     assert_true(memcmp(sf->data, pn_statedict_findc(&sd, "fc.weight")->data,
                        sf->numel * sizeof(float)));
     const pn_tensor *s4 = pn_statedict_findc(&out, "layer4.1.conv2.weight");
-    const float *v4 = pn_model_param(a, "layer4.1.conv2.weight", NULL);
-    assert_memory_equal(s4->data, v4, s4->numel * sizeof(float));
-    /* Adam's first step is -lr * g / (|g| + eps) per element, in OIHW order */
+    size_t n4 = s4->numel;
+    float *v4 = malloc(n4 * sizeof *v4), *g = malloc(n4 * sizeof *g);
+    float *m1 = malloc(n4 * sizeof *m1), *m2 = malloc(n4 * sizeof *m2);
+    if (pn_model_get(a, "layer4.1.conv2.weight", v4, n4, &err)) fail_msg("%s", err.msg);
+    assert_memory_equal(s4->data, v4, n4 * sizeof(float));
+    /* Adam's first step is -lr * g / (|g| + eps) per element, in OIHW order;
+     * its moments are (1-b1) g and (1-b2) g^2 in the same order */
     const float *old = pn_statedict_findc(&sd, "layer4.1.conv2.weight")->data;
-    const float *g = pn_model_grad(a, "layer4.1.conv2.weight", NULL);
+    if (pn_model_get_grad(a, "layer4.1.conv2.weight", g, n4, &err)) fail_msg("%s", err.msg);
+    if (pn_model_get_adam(a, "layer4.1.conv2.weight", m1, m2, n4, &err)) fail_msg("%s", err.msg);
+    assert_int_equal(pn_model_adam_steps(a), 1);
     size_t nz = 0;
-    for (size_t j = 0; j < s4->numel; j++) {
+    for (size_t j = 0; j < n4; j++) {
         double want = old[j] - 1e-2 * (double)g[j] / (fabs((double)g[j]) + 1e-8);
         if (fabs(v4[j] - want) > 1e-6)
             fail_msg("layer4.1.conv2.weight[%zu]: %.9g after the step, want %.9g (grad %g)", j,
                      v4[j], want, g[j]);
+        if (fabs(m1[j] - 0.1 * g[j]) > 1e-6 * fabs(g[j]) ||
+            fabs(m2[j] - 0.001 * (double)g[j] * g[j]) > 1e-5 * (double)g[j] * g[j] + 1e-30)
+            fail_msg("layer4.1.conv2.weight[%zu]: Adam moments %g %g for grad %g", j, m1[j],
+                     m2[j], g[j]);
         nz += g[j] != 0;
     }
-    assert_true(nz > s4->numel / 4);
+    assert_true(nz > n4 / 4);
+    /* set_adam / get_adam round trip; frozen parameters have no Adam state */
+    for (size_t j = 0; j < n4; j++) m1[j] = (float)j, m2[j] = (float)(n4 - j);
+    if (pn_model_set_adam(a, "layer4.1.conv2.weight", m1, m2, n4, &err)) fail_msg("%s", err.msg);
+    memset(m1, 0, n4 * sizeof *m1);
+    memset(m2, 0, n4 * sizeof *m2);
+    if (pn_model_get_adam(a, "layer4.1.conv2.weight", m1, m2, n4, &err)) fail_msg("%s", err.msg);
+    for (size_t j = 0; j < n4; j++)
+        if (m1[j] != (float)j || m2[j] != (float)(n4 - j)) fail_msg("adam round trip [%zu]", j);
+    size_t n3 = pn_model_numel(a, "layer3.1.conv2.weight");
+    float *f3 = malloc(2 * n3 * sizeof *f3);
+    assert_int_equal(pn_model_get_adam(a, "layer3.1.conv2.weight", f3, f3 + n3, n3, &err), PN_E_ARG);
+    assert_int_equal(pn_model_get_grad(a, "layer3.1.conv2.weight", f3, n3, &err), PN_E_ARG);
+    free(f3);
+    /* the trainable list: layer4 + fc in state_dict order */
+    int nt = pn_model_num_trainable(a);
+    assert_int_equal(nt, 5 * 3 + 2); /* 5 convs with their BN weight and bias, fc w and b */
+    assert_string_equal(pn_model_trainable_name(a, 0), "layer4.0.conv1.weight");
+    assert_string_equal(pn_model_trainable_name(a, nt - 2), "fc.weight");
+    assert_string_equal(pn_model_trainable_name(a, nt - 1), "fc.bias");
+    assert_null(pn_model_trainable_name(a, nt));
+    assert_int_equal(pn_model_set_adam_steps(a, 7, &err), PN_OK);
+    assert_int_equal(pn_model_adam_steps(a), 7);
+    assert_int_equal(pn_model_set_adam_steps(a, -1, &err), PN_E_ARG);
+    free(v4);
+    free(g);
+    free(m1);
+    free(m2);
     pn_statedict_free(&out);
     pn_statedict_free(&sd);
     pn_model_free(a);
     pn_model_free(b);
 }
 
-/* The OIHW gradient view against central differences of the loss through
- * OIHW-indexed writes (pn_model_param): a layout mix-up would pair an element
+/* The OIHW gradient copy against central differences of the loss through
+ * OIHW-indexed writes (pn_model_set): a layout mix-up would pair an element
  * with another element's gradient. Zero after load, stable across calls. */
 static void test_grad_view(void **state)
 {
@@ -173,21 +222,20 @@ static void test_grad_view(void **state)
     pn_statedict_init(&sd);
     pn_model *m = make(PN_FREEZE_LAYER4, &sd);
     const char *nm = "layer4.0.conv1.weight";
-    size_t n = 0;
-    const float *g = pn_model_grad(m, nm, &n);
-    assert_non_null(g);
-    for (size_t j = 0; j < n; j++) assert_true(g[j] == 0.0f);
+    size_t n = pn_model_numel(m, nm);
+    pn_error err = {0};
+    float *gc = malloc(n * sizeof *gc), *g2c = malloc(n * sizeof *g2c);
+    if (pn_model_get_grad(m, nm, gc, n, &err)) fail_msg("%s", err.msg);
+    for (size_t j = 0; j < n; j++) assert_true(gc[j] == 0.0f);
     static float x[N * 3 * HW * HW];
     int labels[N];
     input(x, labels);
     float loss;
-    pn_error err = {0};
     if (pn_model_backward_from(m, PN_STAGE_INPUT, x, labels, N, NULL, &loss, NULL, &err))
         fail_msg("%s", err.msg);
-    g = pn_model_grad(m, nm, &n);
-    float *gc = malloc(n * sizeof *gc);
-    memcpy(gc, g, n * sizeof *gc);
-    assert_memory_equal(pn_model_grad(m, nm, NULL), gc, n * sizeof *gc);
+    if (pn_model_get_grad(m, nm, gc, n, &err)) fail_msg("%s", err.msg);
+    if (pn_model_get_grad(m, nm, g2c, n, &err)) fail_msg("%s", err.msg);
+    assert_memory_equal(g2c, gc, n * sizeof *gc);
     /* directional derivative along the gradient view itself, by central
      * differences (all weights written through the OIHW view): equals
      * |g|^2 / max|g|; a misplaced gradient would give about 0 */
@@ -199,12 +247,12 @@ static void test_grad_view(void **state)
     }
     assert_true(gmax > 0);
     const double h = 1e-4;
-    float *w = pn_model_param(m, nm, NULL), *w0 = malloc(n * sizeof *w0);
-    memcpy(w0, w, n * sizeof *w0);
+    float *w = malloc(n * sizeof *w), *w0 = malloc(n * sizeof *w0);
+    if (pn_model_get(m, nm, w0, n, &err)) fail_msg("%s", err.msg);
     double l[2];
     for (int sgn = 0; sgn < 2; sgn++) {
-        w = pn_model_param(m, nm, NULL);
         for (size_t j = 0; j < n; j++) w[j] = w0[j] + (float)((sgn ? -h : h) * gc[j] / gmax);
+        if (pn_model_set(m, nm, w, n, &err)) fail_msg("%s", err.msg);
         if (pn_model_backward_from(m, PN_STAGE_INPUT, x, labels, N, NULL, &loss, NULL, &err))
             fail_msg("%s", err.msg);
         l[sgn] = loss;
@@ -213,8 +261,10 @@ static void test_grad_view(void **state)
     if (fabs(fd - want) > 0.03 * want)
         fail_msg("%s: directional derivative %g by differences, %g from the gradient view", nm,
                  fd, want);
+    free(w);
     free(w0);
     free(gc);
+    free(g2c);
     pn_statedict_free(&sd);
     pn_model_free(m);
 }

@@ -14,7 +14,7 @@
 #include <sys/resource.h>
 
 #include "pneumo/cam.h"
-#include "pneumo/featcache.h"
+#include "app/featcache.h"
 #include "pneumo/report.h"
 #include "pneumo/util.h"
 
@@ -147,25 +147,25 @@ static void test_featcache(void **state)
     snprintf(d, sizeof d, "%s/features", dir);
     pn_featcache fc;
     pn_error err = {0};
-    assert_int_equal(pn_featcache_open(&fc, d, &err), PN_OK);
+    assert_int_equal(pn__featcache_open(&fc, d, &err), PN_OK);
     uint8_t wh[32] = {1}, ch[32] = {2}, k1[32], k2[32], k3[32], k4[32];
-    pn_featcache_key(wh, "224x224 squash fast-decode=0", "pool", ch, k1);
-    pn_featcache_key(wh, "224x224 squash fast-decode=1", "pool", ch, k2);
-    pn_featcache_key(wh, "224x224 squash fast-decode=0", "layer4", ch, k3);
+    pn__featcache_key(wh, "224x224 squash fast-decode=0", "pool", ch, k1);
+    pn__featcache_key(wh, "224x224 squash fast-decode=1", "pool", ch, k2);
+    pn__featcache_key(wh, "224x224 squash fast-decode=0", "layer4", ch, k3);
     ch[31] = 1;
-    pn_featcache_key(wh, "224x224 squash fast-decode=0", "pool", ch, k4);
+    pn__featcache_key(wh, "224x224 squash fast-decode=0", "pool", ch, k4);
     assert_true(memcmp(k1, k2, 32) && memcmp(k1, k3, 32) && memcmp(k1, k4, 32));
     float x[512], y[512];
     tu_fill_uniform(x, 512, 3, 0, 4);
     int hit;
-    assert_int_equal(pn_featcache_get(&fc, k1, y, 512, &hit, &err), PN_OK);
+    assert_int_equal(pn__featcache_get(&fc, k1, y, 512, &hit, &err), PN_OK);
     assert_int_equal(hit, 0);
-    assert_int_equal(pn_featcache_put(&fc, k1, x, 512, &err), PN_OK);
-    assert_int_equal(pn_featcache_get(&fc, k1, y, 512, &hit, &err), PN_OK);
+    assert_int_equal(pn__featcache_put(&fc, k1, x, 512, &err), PN_OK);
+    assert_int_equal(pn__featcache_get(&fc, k1, y, 512, &hit, &err), PN_OK);
     assert_int_equal(hit, 1);
     assert_memory_equal(x, y, sizeof x);
     /* wrong size asked: a miss, not garbage */
-    assert_int_equal(pn_featcache_get(&fc, k1, y, 256, &hit, &err), PN_OK);
+    assert_int_equal(pn__featcache_get(&fc, k1, y, 256, &hit, &err), PN_OK);
     assert_int_equal(hit, 0);
     /* a corrupted entry is a miss */
     char hex[65], p[2048];
@@ -176,12 +176,12 @@ static void test_featcache(void **state)
     assert_int_equal(pn_read_file(p, 1 << 20, &buf, &n, &err), PN_OK);
     buf[100] ^= 0x40;
     assert_int_equal(pn_write_file_atomic(p, buf, n, &err), PN_OK);
-    assert_int_equal(pn_featcache_get(&fc, k1, y, 512, &hit, &err), PN_OK);
+    assert_int_equal(pn__featcache_get(&fc, k1, y, 512, &hit, &err), PN_OK);
     assert_int_equal(hit, 0);
     assert_true(fc.bad >= 1);
     /* truncated */
     assert_int_equal(pn_write_file_atomic(p, buf, n - 1, &err), PN_OK);
-    assert_int_equal(pn_featcache_get(&fc, k1, y, 512, &hit, &err), PN_OK);
+    assert_int_equal(pn__featcache_get(&fc, k1, y, 512, &hit, &err), PN_OK);
     assert_int_equal(hit, 0);
     free(buf);
     tu_rmtree(dir);

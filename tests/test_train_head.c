@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pneumo/head.h"
+#include "pneumo/eval.h"
 #include "pneumo/train.h"
 #include "pneumo/util.h"
 #include "train_st.h"
@@ -27,8 +27,8 @@ static void test_parity_pytorch(void **state)
     const char *names[2] = {"plain", "weighted"};
     for (int k = 0; k < 2; k++) {
         char key[64];
-        pn_head_train_cfg cfg;
-        pn_head_train_cfg_default(&cfg);
+        pn_fit_cfg cfg;
+        pn_fit_cfg_default(&cfg);
         cfg.seed = 3;
         cfg.shuffle = 0;
         cfg.balance = k ? PN_BALANCE_WEIGHT : PN_BALANCE_NONE;
@@ -133,8 +133,8 @@ static void test_resume(void **state)
     snprintf(ck2, sizeof ck2, "%s/b.ckpt", dir);
     pn_error err = {0};
     for (int bal = 0; bal < 2; bal++) {
-        pn_head_train_cfg cfg;
-        pn_head_train_cfg_default(&cfg);
+        pn_fit_cfg cfg;
+        pn_fit_cfg_default(&cfg);
         cfg.seed = 77;
         cfg.batch = 16;
         cfg.balance = bal ? PN_BALANCE_SAMPLE : PN_BALANCE_WEIGHT;
@@ -157,10 +157,13 @@ static void test_resume(void **state)
         cfg.cancel = &sp.cancel;
         assert_int_equal(pn_head_train(&cfg, &tr, &va, &part, &err), PN_E_INTERRUPTED);
         assert_non_null(strstr(err.msg, "--resume"));
-        pn_head_state ck;
-        assert_int_equal(pn_checkpoint_load(ck2, &ck, &err), PN_OK);
+        pn_head_state ck = {0};
+        pn_trainer t;
+        assert_int_equal(pn_head_trainer_create(&t, 2, D, 16, &err), PN_OK);
+        assert_int_equal(pn_checkpoint_load(ck2, &t, &ck, 0, &err), PN_OK);
         assert_int_equal(ck.epochs_done, 2);
         pn_head_state_free(&ck);
+        pn_trainer_free(&t);
         /* ... then resumed: the same model and history as the unbroken run */
         cfg.on_epoch = NULL;
         cfg.cancel = NULL;
@@ -186,16 +189,19 @@ static void test_resume(void **state)
     assert_int_equal(pn_read_file(ck2, 1 << 24, &buf, &n, &err), PN_OK);
     buf[n / 2] ^= 1;
     assert_int_equal(pn_write_file_atomic(ck2, buf, n, &err), PN_OK);
-    pn_head_state ck;
-    assert_int_equal(pn_checkpoint_load(ck2, &ck, &err), PN_E_FORMAT);
+    pn_head_state ck = {0};
+    pn_trainer t;
+    assert_int_equal(pn_head_trainer_create(&t, 2, D, 16, &err), PN_OK);
+    assert_int_equal(pn_checkpoint_load(ck2, &t, &ck, 0, &err), PN_E_FORMAT);
     assert_non_null(strstr(err.msg, "checksum"));
     assert_int_equal(pn_write_file_atomic(ck2, buf, 100, &err), PN_OK);
-    assert_int_equal(pn_checkpoint_load(ck2, &ck, &err), PN_E_FORMAT);
+    assert_int_equal(pn_checkpoint_load(ck2, &t, &ck, 0, &err), PN_E_FORMAT);
+    pn_trainer_free(&t);
     free(buf);
     /* NaN features: training stops with a numeric error */
     x[5] = NAN;
-    pn_head_train_cfg cfg;
-    pn_head_train_cfg_default(&cfg);
+    pn_fit_cfg cfg;
+    pn_fit_cfg_default(&cfg);
     pn_head_state st;
     assert_int_equal(pn_head_train(&cfg, &tr, NULL, &st, &err), PN_E_NUMERIC);
     assert_non_null(strstr(err.msg, "epoch 1"));

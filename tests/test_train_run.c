@@ -93,15 +93,15 @@ static void test_run_and_cache(void **state)
     pn_train_config_default(&cfg);
     cfg.out_dir = out1;
     cfg.cache_dir = cache;
-    cfg.head.seed = 9;
-    cfg.head.lr = 1e-2;
+    cfg.fit.seed = 9;
+    cfg.fit.lr = 1e-2;
     pn_train_summary s1, s2, s3;
     pn_error err = {0};
     assert_int_equal(pn_train_run(&cfg, &src, &ex, &s1, &err), PN_OK);
     assert_int_equal(f.extracted, 340);
     assert_int_equal(s1.cache_misses, 340);
     const char *files[] = {"metrics.json", "predictions.csv", "curves.png", "confusion.png",
-                           "roc.png", "report.html", "checkpoint.bin"};
+                           "roc.png", "report.html", "checkpoint.safetensors"};
     for (int i = 0; i < 7; i++)
         if (!exists(out1, files[i])) fail_msg("%s missing", files[i]);
     assert_int_equal(s1.head.epochs_done, 5);

@@ -5,7 +5,9 @@
  *   pn_source     the dataset: splits, display names, labels, content hashes
  *   pn_extractor  the frozen backbone: a batch of items -> (n, dim) features
  *
- * src/train/glue_*.c connect them to pn_dataset (images) and pn_infer.
+ * The adapters at the end connect them to pn_dataset (images, src/app/source.c)
+ * and pn_infer (src/app/extractor.c); pn_recipe (src/app/recipe.c) turns a
+ * --freeze level into the extractor's stage and the trainable model.
  */
 #ifndef PNEUMO_APP_H
 #define PNEUMO_APP_H
@@ -14,7 +16,7 @@
 #include <stdint.h>
 
 #include "pneumo/dataset.h"
-#include "pneumo/featcache.h"
+#include "pneumo/model.h"
 #include "pneumo/report.h"
 #include "pneumo/train.h"
 
@@ -49,19 +51,11 @@ typedef struct pn_extractor {
 
 typedef void (*pn_progress_fn)(const char *what, size_t done, size_t total, void *user);
 
-/* Features of every item of a split -> out (count, dim), through the cache
- * when cache is non-NULL (hits skip the backbone; misses are computed in
- * batches of max_batch and stored). cancel (may be NULL): non-zero stops
- * between batches with PN_E_INTERRUPTED (what was cached stays cached). */
-pn_status pn_features_compute(const pn_source *src, const pn_extractor *ex, pn_featcache *cache,
-                              int split, float *out, pn_progress_fn progress, void *user,
-                              volatile const int *cancel, pn_error *err);
-
 typedef struct pn_train_config {
-    pn_head_train_cfg head;     /* epochs, batch, lr, seed, balance, callbacks */
+    pn_fit_cfg fit;             /* epochs, batch, lr, seed, balance, callbacks */
     /* NULL: train the head on pooled features (--freeze fc). Otherwise the
      * engine's model (--freeze layer4/layer3/none): the extractor must give
-     * the activation at pn_model_train_stage(model). */
+     * the activation at pn_model_train_stage(model). pn_recipe chooses. */
     struct pn_model *model;
     double val_split;           /* > 0: carve val from train by patient; 0: use val/ */
     int threshold_auto;         /* Youden's J on val */
@@ -70,10 +64,12 @@ typedef struct pn_train_config {
     int use_cache;              /* disk cache on (default) */
     const char *cache_dir;      /* NULL: pn_cache_dir()/features */
     const char *const *settings; /* key/value pairs for the report, NULL-terminated */
-    /* writes <out>/model.safetensors (head w (C,D), b (C)); NULL: skipped */
-    pn_status (*save_model)(void *ctx, const char *path, const float *w, const float *b,
-                            int classes, int dim, double threshold, pn_error *err);
-    void *save_ctx;
+    /* <out>/model.safetensors: the model (with a model), else backbone's
+     * tensors + the trained head; skipped when both are NULL. Its metadata
+     * gets the class names, threshold, training_json and weights_sha256. */
+    const pn_statedict *backbone;
+    const char *training_json;  /* may be NULL */
+    const char *weights_sha256; /* hex of the source weights; may be NULL */
     /* messages for the user (warnings, weights, cache stats); may be NULL */
     void (*log)(const char *msg, void *user);
     pn_progress_fn progress;
@@ -99,7 +95,7 @@ void pn_train_summary_free(pn_train_summary *sum);
 }
 #endif
 
-/* ---- glue: a pn_dataset as a pn_source, pn_infer as a pn_extractor -------- */
+/* ---- adapters: a pn_dataset as a pn_source, pn_infer as a pn_extractor ---- */
 #include "pneumo/image.h"
 #include "pneumo/infer.h"
 #include "pneumo/tensor.h"
@@ -123,39 +119,43 @@ typedef struct pn_infer_extractor {
     const pn_dataset *ds;
     pn_infer *engine;
     int batch, threads, skip_bad;
+    int size;          /* input side (the loader's images, the engine's input) */
     pn_decode_opts decode;
-    float *x;          /* (chunk, 3, 224, 224): a decoded chunk (128 images) */
+    float *x;          /* (chunk, 3, size, size): a decoded chunk (128 images) */
     float *feat;       /* (batch, dim) */
     size_t *rows;      /* (chunk) */
     size_t skipped;    /* unreadable items left out (skip_bad) */
     char settings[256];
 } pn_infer_extractor;
 
-/* Backbone outputs at `stage` (a pn_infer_stage: PN_INFER_POOL = the
- * 512-d pooled feature, PN_INFER_LAYER3/LAYER2 = boundary activations; -1 =
- * the preprocessed input itself, no engine) of dataset items through the
+/* Backbone outputs at `stage` (a pn_stage: PN_STAGE_POOL = the 512-d
+ * pooled feature, PN_STAGE_LAYER3/LAYER2 = boundary activations;
+ * PN_STAGE_INPUT = the preprocessed input itself, no engine) of dataset items through the
  * loader (threads workers) and the infer engine (batch, threads, bf16).
  * weights_hash: SHA-256 of the weights file (cache key). With skip_bad,
  * unreadable items get NaN features (dropped by pn_train_run, never cached). */
 pn_status pn_infer_extractor_init(pn_infer_extractor *e, const pn_dataset *ds,
                                   const pn_statedict *sd, const uint8_t weights_hash[32],
-                                  int stage, int batch, int threads, int bf16, int fast_decode,
+                                  pn_stage stage, int batch, int threads, int bf16, int fast_decode,
                                   int skip_bad, pn_error *err);
 void pn_infer_extractor_free(pn_infer_extractor *e);
 
-/* model.safetensors: the backbone tensors of sd plus the trained head as
- * fc.weight (C,D) / fc.bias (C), with pneumo metadata (class names,
- * threshold, training settings JSON, SHA-256 hex of the source weights). */
-pn_status pn_save_trained_model(const char *path, const pn_statedict *backbone, const float *w,
-                                const float *b, int classes, int dim, double threshold,
-                                const char *const *class_names, const char *training_json,
-                                const char *base_sha256_hex, pn_error *err);
-/* The same for a model trained at a deeper freeze level: every tensor of the
- * engine's model (pn_model_save) with the same metadata. */
-struct pn_model;
-pn_status pn_save_engine_model(const char *path, const struct pn_model *m, double threshold,
-                               const char *const *class_names, const char *training_json,
-                               const char *base_sha256_hex, pn_error *err);
+/* ---- the freeze-level recipe ------------------------------------------------ */
+
+typedef struct pn_recipe {
+    pn_freeze freeze;
+    pn_stage stage;   /* where the extractor stops; PN_STAGE_INPUT: the preprocessed image */
+    int use_cache;    /* 0 when the cache cannot pay off (--freeze none: items are images) */
+    struct pn_model *model; /* the trainable model; NULL for --freeze fc (head alone) */
+} pn_recipe;
+
+/* What a --freeze level trains and caches: fc -> the pooled feature, the
+ * head alone; layer4 -> layer3's output, layer4 + fc of a pn_model made
+ * from sd (fc fresh); layer3 -> layer2's output; none -> the image.
+ * classes, batch (the model's max batch) and threads size the model. */
+pn_status pn_recipe_init(pn_recipe *r, pn_freeze freeze, const pn_statedict *sd, int classes,
+                         int batch, int threads, pn_error *err);
+void pn_recipe_free(pn_recipe *r);
 
 #ifdef __cplusplus
 }

@@ -14,7 +14,7 @@
  *    a smaller batch builds (once, then reuses) a plan for that size on the
  *    same buffers.
  * Only the tensors of the stages up to `stop` are needed (fc.* only for
- * PN_INFER_LOGITS, any number of classes). Missing or mis-shaped tensors
+ * PN_STAGE_LOGITS, any number of classes). Missing or mis-shaped tensors
  * give one PN_E_ARG error listing all of them.
  *
  * Threads: `threads` (0 = all cores). oneDNN here uses the OpenMP runtime;
@@ -27,7 +27,7 @@
  * notice (pn_infer_notice(), also copied to err->msg with PN_OK).
  *
  *     pn_infer_config cfg = pn_infer_config_default();
- *     cfg.max_batch = 32; cfg.stop = PN_INFER_POOL;
+ *     cfg.max_batch = 32; cfg.stop = PN_STAGE_POOL;
  *     pn_infer *e;
  *     if (pn_infer_create(&e, &sd, &cfg, &err)) ...;
  *     pn_infer_run(e, x, n, feats, NULL, &err);   // x (n,3,224,224), feats (n,512)
@@ -41,6 +41,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pneumo/model.h" /* pn_stage */
 #include "pneumo/status.h"
 #include "pneumo/tensor.h"
 
@@ -48,26 +49,15 @@
 extern "C" {
 #endif
 
-typedef enum pn_infer_stage {
-    PN_INFER_STEM = 0, /* conv1+bn1+relu+maxpool: (64, H/4, W/4) */
-    PN_INFER_LAYER1,   /* (64, H/4, W/4) */
-    PN_INFER_LAYER2,   /* (128, H/8, W/8) */
-    PN_INFER_LAYER3,   /* (256, H/16, W/16) */
-    PN_INFER_LAYER4,   /* (512, H/32, W/32) */
-    PN_INFER_POOL,     /* global average pool: (512) */
-    PN_INFER_LOGITS,   /* fc: (num_classes) */
-    PN_INFER_NSTAGES
-} pn_infer_stage;
-/* (sizes above round up: each stride-2 step maps h to (h-1)/2+1) */
-
 typedef struct pn_infer_config {
     int max_batch;     /* >= 1; default 32 */
     int height, width; /* input size, 32..4096; default 224 */
     int threads;       /* 0 = all cores (default) */
     int bf16;          /* 1 = bfloat16 compute (falls back to fp32 without CPU support) */
-    pn_infer_stage stop;     /* last stage computed and returned; default PN_INFER_LOGITS */
+    pn_stage stop;     /* last stage computed and returned, PN_STAGE_STEM..LOGITS;
+                          default PN_STAGE_LOGITS */
     int want_layer4;   /* also return the layer4 activation (N,512,h,w), e.g. for CAM;
-                          needs stop >= PN_INFER_LAYER4 */
+                          needs stop >= PN_STAGE_LAYER4 */
 } pn_infer_config;
 
 typedef struct pn_infer pn_infer;
@@ -92,7 +82,7 @@ void pn_infer_free(pn_infer *e);
 /* Per-image shape (C, H, W) of a stage's output for this engine's input size
  * (H = W = 1 for POOL and LOGITS); returns the per-image element count
  * (0 for a stage this engine does not compute). */
-size_t pn_infer_stage_shape(const pn_infer *e, pn_infer_stage s, int64_t chw[3]);
+size_t pn_infer_stage_shape(const pn_infer *e, pn_stage s, int64_t chw[3]);
 
 /* Effective settings: 1 if running bf16, threads in use, number of classes
  * (0 when stop < LOGITS), and the notice ("" when none). */
@@ -100,50 +90,6 @@ int pn_infer_is_bf16(const pn_infer *e);
 int pn_infer_threads(const pn_infer *e);
 int pn_infer_num_classes(const pn_infer *e);
 const char *pn_infer_notice(const pn_infer *e);
-
-/* Name of a stage ("stem", "layer1", ..., "pool", "logits"), and the
- * reverse (returns -1 for an unknown name). */
-const char *pn_infer_stage_name(pn_infer_stage s);
-int pn_infer_stage_from_name(const char *name);
-
-/* Fold one BatchNorm into a conv (exposed for tests and the trainer):
- * w (oc, k) in place, b (oc) written; computed in double, rounded once.
- * Returns PN_E_NUMERIC (naming `what`) when var+eps <= 0 or a result is
- * not finite. */
-pn_status pn_fold_bn(float *w, float *b, int oc, size_t k, const float *gamma,
-                     const float *beta, const float *mean, const float *var, double eps,
-                     const char *what, pn_error *err);
-
-/* ---- synthetic weights (benchmarks, tests) --------------------------------
- * A full torchvision-named ResNet-18 state dict (num_batches_tracked
- * included) with deterministic pseudo-random weights and BN statistics
- * (kaiming-uniform conv scale, gamma and var in [0.5, 1.5), beta and mean in
- * [-0.2, 0.2)). tests/pytorch/make_infer_fixtures.py makes the same values.
- * pn_synthetic_fill() fills one tensor by name (names starting with "input"
- * give inputs in [-2, 2)). */
-pn_status pn_resnet18_synthetic(pn_statedict *sd, int num_classes, pn_error *err);
-void pn_synthetic_fill(const char *name, int ndim, const int64_t *shape, float *v, size_t n);
-
-/* ---- benchmark -----------------------------------------------------------
- * Forward `iters` timed batches (after one untimed warm-up) of a fresh
- * engine with cfg. img_per_s comes from the median batch time;
- * cpu_s_per_img is the process CPU time (user + sys, all threads) per image
- * over the timed batches, the steadier number on a shared machine; bf16 says
- * whether bf16 really ran. */
-typedef struct pn_bench_result {
-    double img_per_s;
-    double cpu_s_per_img;
-    int bf16;
-} pn_bench_result;
-
-pn_status pn_infer_bench(const pn_statedict *sd, const pn_infer_config *cfg, int iters,
-                         pn_bench_result *r, pn_error *err);
-
-/* The same for one training step (forward, cross-entropy, backward, Adam)
- * of the trainable model (include/pneumo/model.h) at a freeze level ("fc",
- * "layer4", "layer3", "none"), batch `batch`, size x size, from images. */
-pn_status pn_train_bench(const pn_statedict *sd, const char *freeze, int batch, int size,
-                         int threads, int iters, pn_bench_result *r, pn_error *err);
 
 #ifdef __cplusplus
 }

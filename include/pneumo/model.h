@@ -2,8 +2,7 @@
  *
  * The model's tensors carry torchvision's state_dict names ("conv1.weight",
  * "layer2.0.downsample.1.running_var", "fc.bias", ...). Convs, batch norms,
- * ReLUs and pooling run on oneDNN (src/model/ops_*.c), the 512->K head in
- * plain C.
+ * ReLUs and pooling run on oneDNN (src/ops/), the 512->K head in plain C.
  *
  * Freeze levels: the trainable part is always a suffix of the network.
  *   PN_FREEZE_FC      only fc trains; the whole backbone runs in eval mode
@@ -58,21 +57,39 @@ typedef struct pn_model_config {
 
 typedef struct pn_model pn_model;
 
-/* Stage boundaries, for feature caching. The activation at a boundary is
- * NCHW float32 of pn_model_stage_numel() floats per image:
- *   PN_STAGE_INPUT   (3,H,W) normalized image
+/* Stage boundaries of ResNet-18, shared by this model and the inference
+ * engine (pneumo/infer.h). The activation at a boundary is NCHW float32 of
+ * pn_model_stage_numel() floats per image:
+ *   PN_STAGE_INPUT   (3,H,W)          normalized image
+ *   PN_STAGE_STEM    (64,H/4,W/4)     conv1+bn1+relu+maxpool
+ *   PN_STAGE_LAYER1  (64,H/4,W/4)     after layer1
  *   PN_STAGE_LAYER2  (128,H/8,W/8)    after layer2
  *   PN_STAGE_LAYER3  (256,H/16,W/16)  after layer3
+ *   PN_STAGE_LAYER4  (512,H/32,W/32)  after layer4
  *   PN_STAGE_POOL    (512)            pooled feature (fc input)
  *   PN_STAGE_LOGITS  (K)
- * (spatial sizes are the conv-arithmetic ones; exact for multiples of 32). */
+ * (spatial sizes round up: each stride-2 step maps h to (h-1)/2+1). */
 typedef enum pn_stage {
     PN_STAGE_INPUT = 0,
+    PN_STAGE_STEM,
+    PN_STAGE_LAYER1,
     PN_STAGE_LAYER2,
     PN_STAGE_LAYER3,
+    PN_STAGE_LAYER4,
     PN_STAGE_POOL,
-    PN_STAGE_LOGITS
+    PN_STAGE_LOGITS,
+    PN_STAGE_COUNT
 } pn_stage;
+
+/* "input", "stem", "layer1".."layer4", "pool", "logits"; and the reverse
+ * (-1 for an unknown name). */
+const char *pn_stage_name(pn_stage s);
+int pn_stage_from_name(const char *name);
+
+/* The stage a freeze level trains from: the input of its first trainable
+ * module (PN_STAGE_POOL for PN_FREEZE_FC, PN_STAGE_LAYER3 for LAYER4,
+ * PN_STAGE_LAYER2 for LAYER3, PN_STAGE_INPUT for NONE). */
+pn_stage pn_freeze_stage(pn_freeze f);
 
 /* Parameters are zero (BN: gamma 1, beta 0, running var 1) until loaded. */
 pn_status pn_model_create(pn_model **m, const pn_model_config *cfg, pn_error *err);
@@ -80,13 +97,11 @@ void pn_model_free(pn_model *m);
 const pn_model_config *pn_model_get_config(const pn_model *m);
 
 /* Per-image float count at a stage boundary, and its (C,H,W) shape (H=W=1
- * for POOL and LOGITS). */
+ * for POOL and LOGITS); 0 for an unknown stage. */
 size_t pn_model_stage_numel(const pn_model *m, pn_stage s);
 void pn_model_stage_shape(const pn_model *m, pn_stage s, int *c, int *h, int *w);
-/* The earliest stage a training step may start from: the input of the
- * first trainable module (PN_STAGE_POOL for PN_FREEZE_FC, PN_STAGE_LAYER3
- * for LAYER4, PN_STAGE_LAYER2 for LAYER3, PN_STAGE_INPUT for NONE). Any
- * stage up to it may be used. */
+/* The latest stage a training step may start from: pn_freeze_stage of the
+ * model's freeze level. Any stage up to it may be used. */
 pn_stage pn_model_train_stage(const pn_model *m);
 
 /* Load from a state dict with torchvision names. Missing, unexpected or
@@ -98,16 +113,25 @@ pn_status pn_model_load(pn_model *m, const pn_statedict *sd, int skip_fc, pn_err
  * running stats, num_batches_tracked as int64) to out. */
 pn_status pn_model_save(const pn_model *m, pn_statedict *out, pn_error *err);
 
-/* Parameter / buffer by name (float tensors only), its gradient (NULL when
- * the parameter is frozen; valid after a train step), and element count.
- * BN and fc tensors (and running stats) are the live copies: the pointer
- * always shows current values. Conv weights and their gradients live in
- * oneDNN's blocked layout, so for them these return torchvision-layout
- * (OIHW) views refreshed by each call: call again after a training step or
- * a load to see new values (the address stays the same). Writes through a
- * pn_model_param pointer reach the model at its next forward. */
+/* Tensors by name, as copies in torchvision's layout (OIHW for convs):
+ * parameters and running stats (float tensors; num_batches_tracked only
+ * through pn_model_save). n must be the tensor's element count. A set takes
+ * effect at the next forward; it does not touch the Adam state. */
+size_t pn_model_numel(const pn_model *m, const char *name); /* 0 when unknown */
+pn_status pn_model_get(const pn_model *m, const char *name, float *dst, size_t n, pn_error *err);
+pn_status pn_model_set(pn_model *m, const char *name, const float *src, size_t n, pn_error *err);
+/* The gradient of a trainable parameter (after a backward or train step;
+ * zero after a load); PN_E_ARG when the parameter is frozen. */
+pn_status pn_model_get_grad(const pn_model *m, const char *name, float *dst, size_t n,
+                            pn_error *err);
+/* The trainable parameters, in state_dict order (i in [0, num_trainable)). */
+int pn_model_num_trainable(const pn_model *m);
+const char *pn_model_trainable_name(const pn_model *m, int i);
+
+/* Removed once the deep trainer moves to pn_model_get/set: a live pointer
+ * to a non-conv float tensor (BN, fc, running stats); NULL for conv
+ * weights and unknown names. */
 float *pn_model_param(pn_model *m, const char *name, size_t *numel);
-const float *pn_model_grad(const pn_model *m, const char *name, size_t *numel);
 
 /* Forward n <= max_batch images x (N,3,H,W) -> logits (N,K). training != 0:
  * trainable parts in training mode (batch-stat BN, running stats updated). */
@@ -122,8 +146,8 @@ pn_status pn_model_run(pn_model *m, pn_stage from, const float *in, int n, pn_st
  * cross-entropy with optional class weights (K floats, NULL = none), backward
  * through the trainable part only, then one Adam step (betas 0.9/0.999,
  * eps 1e-8, lr given). loss gets the loss before the update; logits (N,K)
- * may be NULL. Gradients stay readable with pn_model_grad until the next
- * step. train_step_from starts at a stage boundary <= pn_model_train_stage. */
+ * may be NULL. Gradients stay readable with pn_model_get_grad until the
+ * next step. train_step_from starts at a stage boundary <= pn_model_train_stage. */
 pn_status pn_model_train_step(pn_model *m, const float *x, const int *labels, int n,
                               const float *class_weights, double lr, float *loss, float *logits,
                               pn_error *err);
@@ -134,16 +158,20 @@ pn_status pn_model_train_step_from(pn_model *m, pn_stage from, const float *in,
 pn_status pn_model_backward_from(pn_model *m, pn_stage from, const float *in, const int *labels,
                                  int n, const float *class_weights, float *loss, float *logits,
                                  pn_error *err);
-/* Adam steps taken so far (PyTorch's per-parameter 'step'). */
+/* Adam state of a trainable parameter (PyTorch's exp_avg / exp_avg_sq, in
+ * the parameter's torchvision layout), for checkpoints; zero after a load.
+ * The step count is shared by all parameters (PyTorch's per-parameter
+ * 'step', equal for all). Restore with set_adam + set_adam_steps after
+ * pn_model_load (which zeroes both). */
+pn_status pn_model_get_adam(const pn_model *m, const char *name, float *exp_avg,
+                            float *exp_avg_sq, size_t n, pn_error *err);
+pn_status pn_model_set_adam(pn_model *m, const char *name, const float *exp_avg,
+                            const float *exp_avg_sq, size_t n, pn_error *err);
 long pn_model_adam_steps(const pn_model *m);
+pn_status pn_model_set_adam_steps(pn_model *m, long steps, pn_error *err);
 
-/* The Adam state of the trainable suffix, for checkpoints: m and v point
- * at the model's live arrays (n floats each, in the engine's compute layout:
- * conv weights blocked as oneDNN chose, e.g. OIhw16i16o), step is the step
- * count, layout a SHA-256 of that layout (freeze level, sizes, every conv's
- * blocking) so a checkpoint can refuse a different one. Write m/v to import
- * (after pn_model_load, which zeroes them) and set the step count with
- * pn_model_set_adam_steps. */
+/* Removed once the checkpoint moves to pn_model_get/set_adam: the raw Adam
+ * arrays in the engine's compute layout with a SHA-256 of that layout. */
 typedef struct pn_model_opt {
     float *m, *v;
     size_t n;
@@ -151,7 +179,6 @@ typedef struct pn_model_opt {
     uint8_t layout[32];
 } pn_model_opt;
 pn_status pn_model_opt_state(pn_model *m, pn_model_opt *o, pn_error *err);
-pn_status pn_model_set_adam_steps(pn_model *m, long steps, pn_error *err);
 
 /* Bytes held by the model's planned buffers (params, grads, Adam state,
  * activations), not counting oneDNN primitives. */

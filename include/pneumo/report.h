@@ -17,7 +17,7 @@
 #include <stdint.h>
 
 #include "pneumo/dataset.h"
-#include "pneumo/metrics.h"
+#include "pneumo/eval.h"
 #include "pneumo/status.h"
 #include "pneumo/train.h"
 

@@ -51,7 +51,7 @@ pn_status pn_balanced_sample(pn_rng *g, const int *label, size_t n, int classes,
 pn_status pn_val_split(const char *const *names, const int *label, size_t n, int classes,
                        double fraction, uint64_t seed, unsigned char *is_val, pn_error *err);
 
-/* ---- head training on features ------------------------------------------ */
+/* ---- the epoch loop over a trainer ---------------------------------------- */
 
 typedef struct pn_featset {
     size_t n;
@@ -67,7 +67,7 @@ typedef struct pn_epoch_stats {
     double seconds;
 } pn_epoch_stats;
 
-typedef struct pn_head_train_cfg {
+typedef struct pn_fit_cfg {
     int classes;    /* C (2) */
     int epochs;     /* 5 */
     int batch;      /* 32 */
@@ -75,7 +75,7 @@ typedef struct pn_head_train_cfg {
     uint64_t seed;  /* torch.manual_seed */
     int shuffle;    /* 1: DataLoader(shuffle=True) order; 0: file order */
     pn_balance balance;
-    const float *init_w, *init_b; /* optional initial head (C,D),(C); else seeded init */
+    const float *init_w, *init_b; /* optional initial fc (C,in),(C); else seeded nn.Linear init */
     const char *checkpoint;       /* written after each epoch (atomically), or NULL */
     int resume;                   /* continue from checkpoint (PN_E_NOTFOUND when missing) */
     /* callbacks (may be NULL) */
@@ -83,19 +83,58 @@ typedef struct pn_head_train_cfg {
     void (*on_batch)(int epoch, size_t done, size_t total, void *user);
     void *user;
     volatile const int *cancel; /* non-zero: stop after the current batch */
-} pn_head_train_cfg;
+} pn_fit_cfg;
 
-void pn_head_train_cfg_default(pn_head_train_cfg *cfg);
+void pn_fit_cfg_default(pn_fit_cfg *cfg);
+
+/* What trains: a small interface with two implementations, the head on raw
+ * features (pn_head_trainer_create) and a pn_model from its train stage
+ * (pn_suffix_trainer_create). Items are `dim` floats; the trained model
+ * ends in fc (classes, fc_in). */
+typedef struct pn_trainer {
+    void *ctx;
+    const char *kind;  /* "head" or "suffix" (checkpoint kind) */
+    const char *level; /* the --freeze level it trains ("fc", "layer4", ...) */
+    int classes, dim, fc_in;
+    int max_batch;     /* items per step() call */
+    int eval_batch;    /* items per logits() call */
+    /* batch x (n, dim), y (n) -> mean loss (class weights cw or NULL) and
+     * logits (n, C): forward, loss, backward, one Adam step (lr) */
+    pn_status (*step)(void *ctx, const float *x, const int *y, int n, const float *cw, double lr,
+                      float *loss, float *logits, pn_error *err);
+    /* forward only (eval mode): x (n, dim) -> logits (n, C), n <= eval_batch */
+    pn_status (*logits)(void *ctx, const float *x, int n, float *logits, pn_error *err);
+    /* state -> sd: parameters (torchvision names, OIHW), buffers, and the
+     * Adam moments as optim.exp_avg.<name> / optim.exp_avg_sq.<name> */
+    pn_status (*export_state)(void *ctx, pn_statedict *sd, pn_error *err);
+    /* sd -> state: the tensors of sd are set (names as export_state; a
+     * tensor sd lacks keeps its value), Adam's step count becomes step */
+    pn_status (*import_state)(void *ctx, const pn_statedict *sd, long step, pn_error *err);
+    void (*free)(void *ctx);
+} pn_trainer;
+
+/* Head trainer: Linear(dim, classes) + cross-entropy + Adam on raw
+ * features; its state is fc.weight, fc.bias and their moments. */
+pn_status pn_head_trainer_create(pn_trainer *t, int classes, int dim, int max_batch,
+                                 pn_error *err);
+/* Model-suffix trainer: the trainable part of m (pn_model_train_stage(m)
+ * on) with the model's own backward and Adam; items are activations at the
+ * train stage. m stays owned by the caller. */
+struct pn_model;
+pn_status pn_suffix_trainer_create(pn_trainer *t, struct pn_model *m, pn_error *err);
+void pn_trainer_free(pn_trainer *t);
 
 /* The item order of one epoch: balanced sample (--balance sample), the
  * DataLoader(shuffle=True) order (shuffle), or 0..n-1. */
-pn_status pn_epoch_order(const pn_head_train_cfg *cfg, pn_rng *g, const int *label, size_t n,
+pn_status pn_epoch_order(const pn_fit_cfg *cfg, pn_rng *g, const int *label, size_t n,
                          int64_t *order, pn_error *err);
 
+/* Training state and result, whatever the trainer: fc (one block: w
+ * (classes, fc_in) then b (classes)), the generator, history, class
+ * weights and the fingerprint of the configuration and data. */
 typedef struct pn_head_state {
-    int classes, dim;
-    float *w, *b;            /* (C,D), (C) */
-    float *mw, *vw, *mb, *vb; /* Adam moments */
+    int classes, dim;        /* dim: fc_in */
+    float *w, *b;            /* (C,dim), (C); b points into w's block */
     long step;               /* Adam steps taken */
     int epochs_done;
     pn_rng rng;              /* generator after the last finished epoch */
@@ -103,57 +142,39 @@ typedef struct pn_head_state {
     pn_epoch_stats *hist;    /* epochs_done entries */
     uint8_t fingerprint[32]; /* configuration + training data this state belongs to */
 } pn_head_state;
-
-/* Train (or resume) the head. On success *st holds the final head and the
- * history (free with pn_head_state_free). PN_E_INTERRUPTED when cancelled:
- * the checkpoint of the last finished epoch stays valid for resume. */
-pn_status pn_head_train(const pn_head_train_cfg *cfg, const pn_featset *train,
-                        const pn_featset *val, pn_head_state *st, pn_error *err);
 void pn_head_state_free(pn_head_state *st);
 
+/* The one epoch loop: seeds (or, with cfg->resume, restores from
+ * cfg->checkpoint: refused when it belongs to another run) and trains t
+ * for the remaining epochs, with validation on val (may be NULL), the
+ * history, a checkpoint after each epoch and the callbacks. On success *st
+ * holds the final fc and the history (free with pn_head_state_free).
+ * PN_E_INTERRUPTED when cancelled: the checkpoint of the last finished
+ * epoch stays valid for resume. */
+pn_status pn_fit(const pn_fit_cfg *cfg, pn_trainer *t, const pn_featset *train,
+                 const pn_featset *val, pn_head_state *st, pn_error *err);
+
 /* Loss (with class weights cw or NULL), accuracy and softmax probabilities
- * (N,C) (probs may be NULL) of a head over a feature set. */
-pn_status pn_head_evaluate(const float *w, const float *b, int classes, const pn_featset *fs,
-                           const float *cw, double *loss, double *acc, float *probs,
-                           pn_error *err);
+ * (N,C) (probs may be NULL) of the trainer's current model on fs. */
+pn_status pn_fit_evaluate(pn_trainer *t, const pn_featset *fs, const float *cw, double *loss,
+                          double *acc, float *probs, pn_error *err);
 
-/* ---- deeper freeze levels (the engine's trainable ResNet-18) ------------
- * Features are the activations at pn_model_train_stage(m) (layer3 output
- * for --freeze layer4, layer2 output for layer3, the input for none); the
- * trainable suffix (BN in training mode) and fc train with the model's own
- * Adam. The fc head is initialised like pn_head_train's (seeded nn.Linear).
- * With cfg->checkpoint a deep checkpoint (pn_deep_checkpoint_save) is
- * written after each epoch; cfg->resume loads it (model, Adam state,
- * generator, history) and continues after its last epoch, giving the same
- * model as an unbroken run. st gets the history, class weights and a copy
- * of fc. */
-struct pn_model;
-pn_status pn_model_train_feats(struct pn_model *m, const pn_head_train_cfg *cfg,
-                               const pn_featset *train, const pn_featset *val,
-                               pn_head_state *st, pn_error *err);
-/* Loss, accuracy and softmax probabilities (N,C) (may be NULL) of the model
- * from its train stage on a feature set (eval mode). */
-pn_status pn_model_evaluate_feats(struct pn_model *m, const pn_featset *fs, const float *cw,
-                                  double *loss, double *acc, float *probs, pn_error *err);
+/* pn_fit with a head trainer: the seed's recipe on features. */
+pn_status pn_head_train(const pn_fit_cfg *cfg, const pn_featset *train, const pn_featset *val,
+                        pn_head_state *st, pn_error *err);
 
-/* Checkpoint files: save / load a head state (versioned binary with a
- * SHA-256 trailer; written atomically). Load checks the magic, version,
- * sizes and checksum. */
-pn_status pn_checkpoint_save(const char *path, const pn_head_state *st, pn_error *err);
-pn_status pn_checkpoint_load(const char *path, pn_head_state *st, pn_error *err);
-/* The configuration + training data fingerprint a checkpoint records. */
-void pn_head_fingerprint(const pn_head_train_cfg *cfg, const pn_featset *train,
-                         const pn_featset *val, uint8_t out[32]);
-/* Deep checkpoints (--freeze layer4/layer3/none): the model's full state
- * (pn_model_save), its Adam state (raw, with a layout hash: a checkpoint of
- * another freeze level, class count or weight layout is refused), and of st
- * the generator, epochs, class weights, fingerprint and history. Load
- * restores the model and fills those fields of st (st->hist gets
- * max(hist_cap, epochs_done) entries; st->w etc. are not touched). */
-pn_status pn_deep_checkpoint_save(const char *path, struct pn_model *m, const pn_head_state *st,
-                                  pn_error *err);
-pn_status pn_deep_checkpoint_load(const char *path, struct pn_model *m, pn_head_state *st,
-                                  int hist_cap, pn_error *err);
+/* Checkpoints: one safetensors file holding the trainer's state
+ * (export_state), rng.mt19937 (I64: 624 words, left, seed) and in the
+ * metadata the kind, format version, Adam step, epochs done, fingerprint,
+ * freeze level, class weights and history (JSON), plus a SHA-256 of the
+ * tensor data. Written atomically. Load checks all of it against t (names
+ * and shapes of its export_state), imports the state into t and fills st's
+ * step, epochs, generator, class weights, fingerprint and history
+ * (max(hist_cap, epochs_done) entries); st->w/b are not touched. */
+pn_status pn_checkpoint_save(const char *path, pn_trainer *t, const pn_head_state *st,
+                             pn_error *err);
+pn_status pn_checkpoint_load(const char *path, pn_trainer *t, pn_head_state *st, int hist_cap,
+                             pn_error *err);
 
 #ifdef __cplusplus
 }

@@ -7,7 +7,9 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "bench_run.h"
 #include "cli.h"
+#include "infer/synthetic.h"
 #include "pneumo/infer.h"
 
 static void help(FILE *f)
@@ -81,7 +83,7 @@ int pn_cmd_bench(int argc, char **argv)
 
     pn_error err = {0};
     pn_statedict sd;
-    if (pn_resnet18_synthetic(&sd, 2, &err) != PN_OK) return pn_cli_fail(cmd, &err);
+    if (pn__resnet18_synthetic(&sd, 2, &err) != PN_OK) return pn_cli_fail(cmd, &err);
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     int tlist[2] = {1, (int)(ncpu > 0 ? ncpu : 1)}, nt = tlist[1] > 1 ? 2 : 1;
     if (threads) tlist[0] = (int)threads, nt = 1;
@@ -97,9 +99,9 @@ int pn_cmd_bench(int argc, char **argv)
         for (int k = 0; k < nt; k++) {
             pn_infer_config cfg = pn_infer_config_default();
             cfg.max_batch = (int)batch, cfg.height = cfg.width = (int)size;
-            cfg.threads = tlist[k], cfg.bf16 = d, cfg.stop = PN_INFER_LOGITS;
-            pn_bench_result r;
-            if (pn_infer_bench(&sd, &cfg, (int)iters, &r, &err) != PN_OK) {
+            cfg.threads = tlist[k], cfg.bf16 = d, cfg.stop = PN_STAGE_LOGITS;
+            pn__bench_result r;
+            if (pn__bench_infer(&sd, &cfg, (int)iters, &r, &err) != PN_OK) {
                 rc = pn_cli_fail(cmd, &err);
                 break;
             }
@@ -119,10 +121,10 @@ int pn_cmd_bench(int argc, char **argv)
     // training step per freeze level (the trainable model), at the largest thread count
     static const char *const levels[4] = {"fc", "layer4", "layer3", "none"};
     for (int k = 0; train && rc == 0 && k < 4; k++) {
-        pn_bench_result r;
+        pn__bench_result r;
         int tt = tlist[nt - 1];
-        pn_status st = pn_train_bench(&sd, levels[k], (int)batch, (int)size, tt, (int)iters, &r,
-                                      &err);
+        pn_status st = pn__bench_train(&sd, levels[k], (int)batch, (int)size, tt, (int)iters, &r,
+                                       &err);
         if (st == PN_E_UNSUPPORTED) {
             if (!json) printf("  (training step: %s)\n", err.msg);
             break;

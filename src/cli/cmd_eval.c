@@ -7,8 +7,8 @@
 #include <string.h>
 
 #include "cli.h"
-#include "pneumo/metrics.h"
-#include "pneumo/predict.h"
+#include "pneumo/eval.h"
+#include "pneumo/eval.h"
 #include "pneumo/report.h"
 
 static void help(FILE *f)
@@ -85,7 +85,7 @@ int pn_cmd_eval(int argc, char **argv)
     int rc = 1;
     pn_classifier c = {0};
     pn_dataset *ds = NULL;
-    float *probs = NULL, *p1 = NULL;
+    float *probs = NULL;
     int *labels = NULL;
     const char **names = NULL;
     size_t n = 0;
@@ -119,14 +119,8 @@ int pn_cmd_eval(int argc, char **argv)
         fprintf(stderr, "pneumo eval: %zu unreadable image%s left out (--skip-bad); the metrics are "
                         "on the other %zu\n",
                 bad.n, bad.n == 1 ? "" : "s", n);
-    p1 = malloc(n * sizeof *p1);
-    if (!p1) {
-        pn_error_set(&err, PN_E_NOMEM, "out of memory");
-        goto fail;
-    }
-    for (size_t i = 0; i < n; i++) p1[i] = probs[2 * i + 1];
     pn_metrics m;
-    if (pn_metrics_compute(p1, labels, n, thr, &m, &err)) goto fail;
+    if (pn_classifier_metrics(&c, probs, labels, n, thr, &m, &err)) goto fail;
     const char *cn[2] = {c.meta.class_names[0], c.meta.class_names[1]};
     if (json) {
         char *s = pn_metrics_json_string(&m, cn);
@@ -159,7 +153,6 @@ fail:
 done:
     pn_bad_list_free(&bad);
     free(probs);
-    free(p1);
     free(labels);
     free(names);
     if (ds) pn_dataset_free(ds);

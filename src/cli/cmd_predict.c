@@ -12,7 +12,7 @@
 
 #include "cli.h"
 #include "pneumo/dataset.h"
-#include "pneumo/predict.h"
+#include "pneumo/eval.h"
 #include "pneumo/util.h"
 
 static void help(FILE *f)
@@ -116,8 +116,8 @@ int pn_cmd_predict(int argc, char **argv)
         goto fail;
     }
     if (thr < 0) thr = c.meta.threshold;
-    x = malloc(3 * 224 * 224 * sizeof *x);
-    l4 = malloc(512 * 7 * 7 * sizeof *l4);
+    x = malloc((size_t)3 * c.size * c.size * sizeof *x);
+    l4 = malloc((size_t)512 * c.cam_h * c.cam_w * sizeof *l4);
     if (!x || !l4) {
         pn_error_set(&err, PN_E_NOMEM, "out of memory");
         goto fail;
@@ -126,7 +126,7 @@ int pn_cmd_predict(int argc, char **argv)
         const char *file = files.v[i];
         pn_error e = {0};
         if (pn_image_load(file, &dopt, &img, &e) ||
-            pn_preprocess(&img, 224, x, NULL, &scratch, &e) ||
+            pn_preprocess(&img, c.size, x, NULL, &scratch, &e) ||
             pn_classifier_run(&c, x, 1, probs, cam_dir ? l4 : NULL, &e)) {
             /* reported in its place; the other images are still classified */
             if (strstr(e.msg, file)) fprintf(stderr, "pneumo predict: %s\n", e.msg);
@@ -156,7 +156,7 @@ int pn_cmd_predict(int argc, char **argv)
             char *dot = strrchr(stem, '.');
             if (dot) *dot = 0;
             snprintf(png, sizeof png, "%s/%s_cam.png", cam_dir, stem);
-            if (pn_classifier_cam_png(&c, l4, 7, 7, k, &img, png, &e)) {
+            if (pn_classifier_cam_png(&c, l4, c.cam_h, c.cam_w, k, &img, png, &e)) {
                 fprintf(stderr, "pneumo predict: %s\n", e.msg);
                 failed = 1;
             }

@@ -2,6 +2,7 @@
  * recipe (frozen ResNet-18 features, new Linear head, Adam) or, with
  * --freeze layer4|layer3|none, deeper fine-tuning; cached features, class
  * balance, a real validation set, metrics, plots, report. */
+#include <cJSON.h>
 #include <getopt.h>
 #include <math.h>
 #include <signal.h>
@@ -56,15 +57,16 @@ static void help(FILE *f)
             "      --bf16             bfloat16 backbone (faster, not bit-exact)\n"
             "      --fast-decode      JPEG DCT-domain downscaling (faster, not bit-exact)\n"
             "      --skip-bad         leave unreadable images out (listed) instead of stopping\n"
-            "      --resume           continue from DIR/checkpoint.bin after its last epoch\n"
-            "                         (same options, any --freeze; an error when there is none)\n"
+            "      --resume           continue from DIR/checkpoint.safetensors after its\n"
+            "                         last epoch (same options, any --freeze; an error when\n"
+            "                         there is none)\n"
             "      --no-cache         do not read or write the disk feature cache\n"
             "      --no-shuffle       keep the file order every epoch (parity checks)\n"
             "  -h, --help             this help\n"
             "\n"
             "Outputs in DIR: model.safetensors, metrics.json, predictions.csv, curves.png,\n"
-            "confusion.png, roc.png, report.html, checkpoint.bin. Ctrl-C stops after the\n"
-            "current batch; the last finished epoch's checkpoint is kept for --resume.\n");
+            "confusion.png, roc.png, report.html, checkpoint.safetensors. Ctrl-C stops after\n"
+            "the current batch; the last finished epoch's checkpoint is kept for --resume.\n");
 }
 
 static volatile int g_stop;
@@ -139,25 +141,6 @@ static void ui_epoch(const pn_epoch_stats *s, void *user)
     fflush(stdout);
 }
 
-typedef struct save_ctx {
-    const pn_statedict *sd;
-    const pn_model *model;
-    const char *const *class_names;
-    const char *training_json;
-    const char *sha_hex;
-} save_ctx;
-
-static pn_status save_model(void *c, const char *path, const float *w, const float *b,
-                            int classes, int dim, double thr, pn_error *err)
-{
-    save_ctx *s = c;
-    if (s->model)
-        return pn_save_engine_model(path, s->model, thr, s->class_names, s->training_json,
-                                    s->sha_hex, err);
-    return pn_save_trained_model(path, s->sd, w, b, classes, dim, thr, s->class_names,
-                                 s->training_json, s->sha_hex, err);
-}
-
 static void print_metrics(const char *name, const pn_metrics *m)
 {
     if (!m->n) return;
@@ -189,6 +172,30 @@ static int fetch_default(const char *cmd, int dataset, char *buf, size_t n)
     /* the message already says which command or option supplies it */
     fprintf(stderr, "pneumo %s: %s\n", cmd, err.msg);
     return 1;
+}
+
+/* The training settings recorded in model.safetensors (cJSON). */
+static char *training_json(long epochs, long batch, double lr, long seed, const char *freeze,
+                           pn_balance balance, double val_split, const char *threshold, int bf16,
+                           int fast, int shuffle)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o) return NULL;
+    cJSON_AddNumberToObject(o, "epochs", (double)epochs);
+    cJSON_AddNumberToObject(o, "batch", (double)batch);
+    cJSON_AddNumberToObject(o, "lr", lr);
+    cJSON_AddNumberToObject(o, "seed", (double)seed);
+    cJSON_AddStringToObject(o, "freeze", freeze);
+    cJSON_AddStringToObject(o, "balance", pn_balance_name(balance));
+    cJSON_AddNumberToObject(o, "val_split", val_split);
+    cJSON_AddStringToObject(o, "threshold", threshold);
+    cJSON_AddNumberToObject(o, "bf16", bf16);
+    cJSON_AddNumberToObject(o, "fast_decode", fast);
+    cJSON_AddNumberToObject(o, "shuffle", shuffle);
+    cJSON_AddStringToObject(o, "optimizer", "adam");
+    char *txt = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return txt;
 }
 
 int pn_cmd_train(int argc, char **argv)
@@ -250,12 +257,9 @@ int pn_cmd_train(int argc, char **argv)
     if (!data) data = data_buf;
     if (!weights && fetch_default(cmd, 0, weights_buf, sizeof weights_buf)) return 1;
     if (!weights) weights = weights_buf;
-    if (strcmp(freeze, "fc") && strcmp(freeze, "layer4") && strcmp(freeze, "layer3") &&
-        strcmp(freeze, "none"))
-        return pn_cli_usage_error(cmd, "--freeze wants fc, layer4, layer3 or none, not '%s'", freeze);
     pn_freeze fz;
-    if (pn_freeze_parse(freeze, &fz)) return pn_cli_usage_error(cmd, "bad --freeze '%s'", freeze);
-    if (fz == PN_FREEZE_NONE) no_cache = 1; /* the "feature" is the image itself */
+    if (pn_freeze_parse(freeze, &fz))
+        return pn_cli_usage_error(cmd, "--freeze wants fc, layer4, layer3 or none, not '%s'", freeze);
     int thr_auto = !strcmp(threshold, "auto");
     double thr = 0.5;
     if (!thr_auto && pn_cli_parse_double(cmd, "--threshold", threshold, 0, 1, &thr)) return 2;
@@ -273,7 +277,8 @@ int pn_cmd_train(int argc, char **argv)
     pn_statedict sd;
     pn_statedict_init(&sd);
     pn_infer_extractor ix = {0};
-    pn_model *model = NULL;
+    pn_recipe rcp = {0};
+    char *tjson = NULL;
     pn_train_summary sum = {0};
     uint8_t wh[32];
     char whex[65];
@@ -292,19 +297,12 @@ int pn_cmd_train(int argc, char **argv)
     }
     if (pn_sha256_file(weights, wh, &err)) goto fail;
     pn_hex(wh, 32, whex);
-    if (fz != PN_FREEZE_FC) {
-        pn_model_config mc = {C, (int)batch, 224, 224, fz, (int)threads};
-        if (pn_model_create(&model, &mc, &err) || pn_model_load(model, &sd, 1, &err)) {
-            pn_error_prefix(&err, "%s: ", weights);
-            goto fail;
-        }
+    if (pn_recipe_init(&rcp, fz, &sd, C, (int)batch, (int)threads, &err)) {
+        pn_error_prefix(&err, "%s: ", weights);
+        goto fail;
     }
-    int stage = fz == PN_FREEZE_FC       ? PN_INFER_POOL
-                : fz == PN_FREEZE_LAYER4 ? PN_INFER_LAYER3
-                : fz == PN_FREEZE_LAYER3 ? PN_INFER_LAYER2
-                                         : -1;
-    if (pn_infer_extractor_init(&ix, ds, &sd, wh, stage, (int)batch, (int)threads, bf16, fast, skip_bad,
-                                &err))
+    if (pn_infer_extractor_init(&ix, ds, &sd, wh, rcp.stage, (int)batch, (int)threads, bf16,
+                                fast, skip_bad, &err))
         goto fail;
     pn_dataset_source src;
     if (pn_dataset_source_init(&src, ds, &err)) goto fail;
@@ -323,13 +321,12 @@ int pn_cmd_train(int argc, char **argv)
                               "bf16", pn_infer_is_bf16(ix.engine) ? "yes" : "no",
                               "fast_decode", fast ? "yes" : "no", "shuffle", shuffle ? "yes" : "no",
                               NULL};
-    char tjson[1024];
-    snprintf(tjson, sizeof tjson,
-             "{\"epochs\":%ld,\"batch\":%ld,\"lr\":%g,\"seed\":%ld,\"freeze\":\"%s\","
-             "\"balance\":\"%s\",\"val_split\":%g,\"threshold\":\"%s\",\"bf16\":%d,"
-             "\"fast_decode\":%d,\"shuffle\":%d,\"optimizer\":\"adam\"}",
-             epochs, batch, lr, seed, freeze, pn_balance_name(balance), val_split, threshold,
-             pn_infer_is_bf16(ix.engine), fast, shuffle);
+    tjson = training_json(epochs, batch, lr, seed, freeze, balance, val_split, threshold,
+                          pn_infer_is_bf16(ix.engine), fast, shuffle);
+    if (!tjson) {
+        pn_error_set(&err, PN_E_NOMEM, "out of memory");
+        goto fail;
+    }
 
     printf("pneumo train: seed %ld, %ld epochs, batch %ld, Adam lr %g, freeze %s, balance %s\n",
            seed, epochs, batch, lr, freeze, pn_balance_name(balance));
@@ -342,29 +339,29 @@ int pn_cmd_train(int argc, char **argv)
     fflush(stdout);
 
     ui u = {isatty(2), (int)epochs, pn_now(), NULL, 0, 0};
-    save_ctx sc = {&sd, model, src.class_names, tjson, whex};
     pn_train_config cfg;
     pn_train_config_default(&cfg);
-    cfg.head.epochs = (int)epochs;
-    cfg.head.batch = (int)batch;
-    cfg.head.lr = lr;
-    cfg.head.seed = (uint64_t)seed;
-    cfg.head.balance = balance;
-    cfg.head.resume = resume;
-    cfg.head.shuffle = shuffle;
-    cfg.head.on_epoch = ui_epoch;
-    cfg.head.on_batch = ui_batch;
-    cfg.head.user = &u;
-    cfg.head.cancel = &g_stop;
+    cfg.fit.epochs = (int)epochs;
+    cfg.fit.batch = (int)batch;
+    cfg.fit.lr = lr;
+    cfg.fit.seed = (uint64_t)seed;
+    cfg.fit.balance = balance;
+    cfg.fit.resume = resume;
+    cfg.fit.shuffle = shuffle;
+    cfg.fit.on_epoch = ui_epoch;
+    cfg.fit.on_batch = ui_batch;
+    cfg.fit.user = &u;
+    cfg.fit.cancel = &g_stop;
     cfg.val_split = val_split;
     cfg.threshold_auto = thr_auto;
     cfg.threshold = thr;
     cfg.out_dir = out;
-    cfg.use_cache = !no_cache;
+    cfg.use_cache = !no_cache && rcp.use_cache;
     cfg.settings = settings;
-    cfg.save_model = save_model;
-    cfg.save_ctx = &sc;
-    cfg.model = model;
+    cfg.backbone = &sd;
+    cfg.training_json = tjson;
+    cfg.weights_sha256 = whex;
+    cfg.model = rcp.model;
     cfg.log = ui_log;
     cfg.progress = ui_progress;
     cfg.user = &u;
@@ -384,7 +381,8 @@ fail:
 done:
     pn_train_summary_free(&sum);
     pn_infer_extractor_free(&ix);
-    if (model) pn_model_free(model);
+    pn_recipe_free(&rcp);
+    free(tjson);
     pn_statedict_free(&sd);
     if (ds) pn_dataset_free(ds);
     return rc;

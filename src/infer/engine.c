@@ -1,37 +1,18 @@
 /* The ResNet-18 inference engine: creation (checks, BN folding, the base
- * plan), the run (plan per batch size, output reorders, the fc head) and the
- * accessors. The oneDNN plans are built in plan.c. */
-#include <omp.h>
+ * plan), the run (plan per batch size, output reorders, the fc head through
+ * the ops' linear layer) and the accessors. The oneDNN plans are built in
+ * plan.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "infer/infer_internal.h"
 
-/* ---- public API ----------------------------------------------------------- */
-
-static const char *const stage_names[PN_INFER_NSTAGES] = {"stem",   "layer1", "layer2", "layer3",
-                                                         "layer4", "pool",   "logits"};
-
-const char *pn_infer_stage_name(pn_infer_stage s)
-{
-    return (s >= 0 && s < PN_INFER_NSTAGES) ? stage_names[s] : "?";
-}
-
-int pn_infer_stage_from_name(const char *name)
-{
-    for (int i = 0; name && i < PN_INFER_NSTAGES; i++)
-        if (!strcmp(name, stage_names[i])) return i;
-    return -1;
-}
-
 pn_infer_config pn_infer_config_default(void)
 {
     return (pn_infer_config){.max_batch = 32, .height = 224, .width = 224, .threads = 0,
-                             .bf16 = 0, .stop = PN_INFER_LOGITS, .want_layer4 = 0};
+                             .bf16 = 0, .stop = PN_STAGE_LOGITS, .want_layer4 = 0};
 }
-
-static int64_t down2(int64_t h, int k, int pad) { return (h + 2 * pad - k) / 2 + 1; }
 
 pn_status pn_infer_create(pn_infer **out, const pn_statedict *sd, const pn_infer_config *cfgp,
                           pn_error *err)
@@ -47,16 +28,16 @@ pn_status pn_infer_create(pn_infer **out, const pn_statedict *sd, const pn_infer
                             cfg.height, cfg.width);
     if (cfg.threads < 0 || cfg.threads > 1024)
         return pn_error_set(err, PN_E_ARG, "inference: threads %d is not in 0..1024", cfg.threads);
-    if ((int)cfg.stop < 0 || cfg.stop >= PN_INFER_NSTAGES)
+    if ((int)cfg.stop < PN_STAGE_STEM || cfg.stop >= PN_STAGE_COUNT)
         return pn_error_set(err, PN_E_ARG, "inference: unknown stop stage %d", (int)cfg.stop);
-    if (cfg.want_layer4 && cfg.stop < PN_INFER_LAYER4)
+    if (cfg.want_layer4 && cfg.stop < PN_STAGE_LAYER4)
         return pn_error_set(err, PN_E_ARG,
                             "inference: want_layer4 needs stop >= layer4 (stop is %s)",
-                            pn_infer_stage_name(cfg.stop));
+                            pn_stage_name(cfg.stop));
     pn_infer *e = calloc(1, sizeof *e);
     if (!e) return pn_error_set(err, PN_E_NOMEM, "inference: out of memory");
     e->cfg = cfg;
-    e->threads = cfg.threads ? cfg.threads : omp_get_num_procs();
+    e->threads = cfg.threads ? cfg.threads : pn__dnn_cores();
     e->bf16 = cfg.bf16 != 0;
     if (e->bf16) {
         dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
@@ -68,41 +49,29 @@ pn_status pn_infer_create(pn_infer **out, const pn_statedict *sd, const pn_infer
                      (unsigned)isa);
         }
     }
-    // per-image shapes (C, H, W) of each stage
-    int64_t h = down2(down2(cfg.height, 7, 3), 3, 1), w = down2(down2(cfg.width, 7, 3), 3, 1);
-    for (int s = PN_INFER_STEM; s <= PN_INFER_LAYER4; s++) {
-        if (s >= PN_INFER_LAYER2) h = down2(h, 3, 1), w = down2(w, 3, 1);
-        int64_t c = s == PN_INFER_STEM ? 64 : 64 << (s - 1);
+    // per-image shapes (C, H, W) of each stage (LOGITS once the classes are known)
+    for (int s = PN_STAGE_STEM; s <= PN_STAGE_POOL; s++) {
+        int c, h, w;
+        pn__arch_stage_shape((pn_stage)s, cfg.height, cfg.width, 0, &c, &h, &w);
         e->shp[s][0] = c, e->shp[s][1] = h, e->shp[s][2] = w;
     }
-    e->shp[PN_INFER_POOL][0] = 512, e->shp[PN_INFER_POOL][1] = e->shp[PN_INFER_POOL][2] = 1;
 
-    pn_status st = pn_inet_gather(&e->net, sd, cfg.stop, err);
+    pn_status st = pn__inet_gather(&e->net, sd, cfg.stop, err);
     if (st != PN_OK) {
         free(e);
         return st;
     }
-    e->shp[PN_INFER_LOGITS][0] = e->net.ncls;
-    e->shp[PN_INFER_LOGITS][1] = e->shp[PN_INFER_LOGITS][2] = 1;
-    omp_set_num_threads(e->threads);
-    dnnl_status_t s = dnnl_engine_create(&e->eng, dnnl_cpu, 0);
-    if (s == dnnl_success) s = dnnl_stream_create(&e->strm, e->eng, dnnl_stream_default_flags);
-    if (s != dnnl_success)
-        st = pn_error_set(err, PN_E_BACKEND, "oneDNN engine: %s", pn_dnnl_status_str(s));
+    e->shp[PN_STAGE_LOGITS][0] = e->net.ncls;
+    e->shp[PN_STAGE_LOGITS][1] = e->shp[PN_STAGE_LOGITS][2] = 1;
+    pn__set_threads(e->threads);
+    st = pn__dnn_create(&e->dnn, err);
     e->plans = calloc((size_t)cfg.max_batch + 1, sizeof *e->plans);
     e->pool_f32 = malloc(sizeof(float) * 512 * (size_t)cfg.max_batch);
     if (st == PN_OK && (!e->plans || !e->pool_f32))
         st = pn_error_set(err, PN_E_NOMEM, "inference: out of memory");
-    if (st == PN_OK) st = pn_plan_build(e, cfg.max_batch, &e->plans[cfg.max_batch], err);
-    if (st == PN_OK) {
-        /* the weights now live in oneDNN's layout; drop the float copies */
-        free(e->net.stem.w), e->net.stem.w = NULL;
-        for (int j = 0; j < PN_RN_BLOCKS; j++) {
-            free(e->net.c1[j].w), e->net.c1[j].w = NULL;
-            free(e->net.c2[j].w), e->net.c2[j].w = NULL;
-            free(e->net.ds[j].w), e->net.ds[j].w = NULL;
-        }
-    }
+    if (st == PN_OK) st = pn__plan_build(e, cfg.max_batch, &e->plans[cfg.max_batch], err);
+    if (st == PN_OK) /* the weights now live in oneDNN's layout; drop the float copies */
+        for (int i = 0; i < PN__ARCH_NCONV; i++) free(e->net.conv[i].w), e->net.conv[i].w = NULL;
     if (st != PN_OK) {
         pn_infer_free(e);
         return st;
@@ -124,35 +93,26 @@ pn_status pn_infer_run(pn_infer *e, const float *x, int n, float *out, float *la
         return pn_error_set(err, PN_E_ARG,
                             "pn_infer_run: layer4 output requested but the engine was created "
                             "without want_layer4");
-    omp_set_num_threads(e->threads);
-    if (!e->plans[n]) PN_TRY(pn_plan_build(e, n, &e->plans[n], err));
-    pn_plan *p = e->plans[n];
-    int logits = e->cfg.stop == PN_INFER_LOGITS;
-    DN(dnnl_memory_set_data_handle(p->in_user, (void *)x), "input");
-    DN(dnnl_memory_set_data_handle(p->out_user, logits ? (void *)e->pool_f32 : (void *)out),
+    pn__set_threads(e->threads);
+    if (!e->plans[n]) PN_TRY(pn__plan_build(e, n, &e->plans[n], err));
+    pn__plan *p = e->plans[n];
+    int logits = e->cfg.stop == PN_STAGE_LOGITS;
+    PN__DNN(dnnl_memory_set_data_handle(p->in_user, (void *)x), "input");
+    PN__DNN(dnnl_memory_set_data_handle(p->out_user, logits ? (void *)e->pool_f32 : (void *)out),
        "output");
-    if (layer4) DN(dnnl_memory_set_data_handle(p->l4_user, layer4), "layer4 output");
+    if (layer4) PN__DNN(dnnl_memory_set_data_handle(p->l4_user, layer4), "layer4 output");
     for (int i = 0; i < p->nst; i++)
-        DN(dnnl_primitive_execute(p->st[i].p, e->strm, p->st[i].nargs, p->st[i].a), "forward");
+        PN__DNN(dnnl_primitive_execute(p->st[i].p, e->dnn->stream, p->st[i].nargs, p->st[i].a), "forward");
     if (layer4)
-        DN(dnnl_primitive_execute(p->l4_reorder.p, e->strm, 2, p->l4_reorder.a), "layer4 output");
-    DN(dnnl_primitive_execute(p->out_reorder.p, e->strm, 2, p->out_reorder.a), "output");
-    DN(dnnl_stream_wait(e->strm), "forward");
-    if (logits) {
-        // fc: out (n, K) = pool (n, 512) . fcw (K, 512)^T + fcb, accumulated in double
-        int K = e->net.ncls;
-        for (int i = 0; i < n; i++)
-            for (int k = 0; k < K; k++) {
-                const float *f = e->pool_f32 + (size_t)i * 512, *wk = e->net.fcw + (size_t)k * 512;
-                double acc = e->net.fcb[k];
-                for (int j = 0; j < 512; j++) acc += (double)f[j] * wk[j];
-                out[(size_t)i * K + k] = (float)acc;
-            }
-    }
+        PN__DNN(dnnl_primitive_execute(p->l4_reorder.p, e->dnn->stream, 2, p->l4_reorder.a), "layer4 output");
+    PN__DNN(dnnl_primitive_execute(p->out_reorder.p, e->dnn->stream, 2, p->out_reorder.a), "output");
+    PN__DNN(dnnl_stream_wait(e->dnn->stream), "forward");
+    if (logits) // fc: out (n, K) = pool (n, 512) . fcw (K, 512)^T + fcb, accumulated in double
+        pn__linear_forward(n, PN__ARCH_FEAT, e->net.ncls, e->pool_f32, e->net.fcw, e->net.fcb, out);
     return PN_OK;
 }
 
-static void lm_free(pn_layer_mem *m)
+static void lm_free(pn__layer_mem *m)
 {
     if (m->w) dnnl_memory_destroy(m->w);
     if (m->b) dnnl_memory_destroy(m->b);
@@ -163,21 +123,19 @@ void pn_infer_free(pn_infer *e)
 {
     if (!e) return;
     if (e->plans)
-        for (int i = 0; i <= e->cfg.max_batch; i++) pn_plan_free(e->plans[i]);
+        for (int i = 0; i <= e->cfg.max_batch; i++) pn__plan_free(e->plans[i]);
     free(e->plans);
-    lm_free(&e->stem);
-    for (int j = 0; j < PN_RN_BLOCKS; j++) lm_free(&e->c1[j]), lm_free(&e->c2[j]), lm_free(&e->ds[j]);
+    for (int i = 0; i < PN__ARCH_NCONV; i++) lm_free(&e->lm[i]);
     for (int i = 0; i < PN_INFER_NBUF; i++) free(e->buf[i]);
     free(e->pool_f32);
-    pn_inet_free(&e->net);
-    if (e->strm) dnnl_stream_destroy(e->strm);
-    if (e->eng) dnnl_engine_destroy(e->eng);
+    pn__inet_free(&e->net);
+    pn__dnn_free(e->dnn);
     free(e);
 }
 
-size_t pn_infer_stage_shape(const pn_infer *e, pn_infer_stage s, int64_t chw[3])
+size_t pn_infer_stage_shape(const pn_infer *e, pn_stage s, int64_t chw[3])
 {
-    if (!e || (int)s < 0 || s >= PN_INFER_NSTAGES || s > e->cfg.stop) {
+    if (!e || (int)s < PN_STAGE_STEM || s >= PN_STAGE_COUNT || s > e->cfg.stop) {
         if (chw) chw[0] = chw[1] = chw[2] = 0;
         return 0;
     }

@@ -7,31 +7,7 @@
 
 #include "infer/infer_internal.h"
 
-/* ---- small oneDNN helpers ---------------------------------------------- */
-
-const char *pn_dnnl_status_str(dnnl_status_t s)
-{
-    switch (s) {
-    case dnnl_success: return "success";
-    case dnnl_out_of_memory: return "out of memory";
-    case dnnl_invalid_arguments: return "invalid arguments";
-    case dnnl_unimplemented: return "no implementation";
-    case dnnl_iterator_ends: return "iterator ends";
-    case dnnl_runtime_error: return "runtime error";
-    case dnnl_not_required: return "not required";
-    }
-    return "unknown status";
-}
-
-
-static dnnl_memory_desc_t md4(int64_t n, int64_t c, int64_t h, int64_t w, dnnl_data_type_t dt,
-                              dnnl_format_tag_t tag)
-{
-    dnnl_memory_desc_t md;
-    dnnl_dims_t d = {n, c, h, w};
-    dnnl_memory_desc_init_by_tag(&md, 4, d, dt, tag);
-    return md;
-}
+/* ---- helpers on src/ops/dnn.c --------------------------------------------- */
 
 /* Activation layout between layers. fp32: nChw16c (nChw8c on AVX2), which
  * selects oneDNN's direct jit:avx512_core (jit:avx2) convs; with `any`, oneDNN 2.6 picks nhwc + brgconv,
@@ -48,30 +24,28 @@ static dnnl_format_tag_t act_tag(int bf16)
     /* the channel block the CPU's direct kernels use: a block the ISA has no
      * kernel for (nChw16c on AVX2) selects oneDNN's reference convolution,
      * which is ~1000x slower */
-    dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
-    if ((isa & dnnl_cpu_isa_avx512_core) == dnnl_cpu_isa_avx512_core) return dnnl_nChw16c;
-    if ((isa & dnnl_cpu_isa_avx2) == dnnl_cpu_isa_avx2) return dnnl_nChw8c;
-    return dnnl_format_tag_any;
+    int block = pn__dnn_cpu_block();
+    return block == 16 ? dnnl_nChw16c : block == 8 ? dnnl_nChw8c : dnnl_format_tag_any;
 }
 
-static pn_status plan_add_mem(pn_plan *p, const dnnl_memory_desc_t *md, int buf, void *handle,
+static pn_status plan_add_mem(pn__plan *p, const dnnl_memory_desc_t *md, int buf, void *handle,
                               pn_infer *e, dnnl_memory_t *out, pn_error *err)
 {
     if (p->nmem == p->capmem) {
         int cap = p->capmem ? 2 * p->capmem : 64;
-        pn_memref *m = realloc(p->mem, sizeof *m * (size_t)cap);
-        if (!m) return pn_error_set(err, PN_E_NOMEM, "inference pn_plan: out of memory");
+        pn__memref *m = realloc(p->mem, sizeof *m * (size_t)cap);
+        if (!m) return pn_error_set(err, PN_E_NOMEM, "inference plan: out of memory");
         p->mem = m, p->capmem = cap;
     }
-    DN(dnnl_memory_create(out, md, e->eng, handle), "memory");
-    p->mem[p->nmem++] = (pn_memref){*out, buf};
+    PN_TRY(pn__mem_create_with(out, md, handle, e->dnn, err));
+    p->mem[p->nmem++] = (pn__memref){*out, buf};
     if (buf >= 0) {
         size_t sz = dnnl_memory_desc_get_size(md);
         if (e->buf[buf] == NULL) { /* base plan: sizing pass */
             if (sz > e->bufsz[buf]) e->bufsz[buf] = sz;
         } else if (sz > e->bufsz[buf]) {
             return pn_error_set(err, PN_E_BACKEND,
-                                "inference pn_plan for batch %d needs %zu bytes in buffer %d, "
+                                "inference plan for batch %d needs %zu bytes in buffer %d, "
                                 "which has %zu",
                                 p->n, sz, buf, e->bufsz[buf]);
         }
@@ -79,17 +53,17 @@ static pn_status plan_add_mem(pn_plan *p, const dnnl_memory_desc_t *md, int buf,
     return PN_OK;
 }
 
-static pn_status plan_add_step(pn_plan *p, dnnl_primitive_desc_t pd, int nargs,
+static pn_status plan_add_step(pn__plan *p, dnnl_primitive_desc_t pd, int nargs,
                                const dnnl_exec_arg_t *a, pn_error *err)
 {
     if (p->nst == p->capst) {
         int cap = p->capst ? 2 * p->capst : 32;
-        pn_step *s = realloc(p->st, sizeof *s * (size_t)cap);
-        if (!s) return pn_error_set(err, PN_E_NOMEM, "inference pn_plan: out of memory");
+        pn__step *s = realloc(p->st, sizeof *s * (size_t)cap);
+        if (!s) return pn_error_set(err, PN_E_NOMEM, "inference plan: out of memory");
         p->st = s, p->capst = cap;
     }
-    pn_step *s = &p->st[p->nst];
-    DN(dnnl_primitive_create(&s->p, pd), "primitive");
+    pn__step *s = &p->st[p->nst];
+    PN__DNN(dnnl_primitive_create(&s->p, pd), "primitive");
     s->nargs = nargs;
     memcpy(s->a, a, sizeof *a * (size_t)nargs);
     p->nst++;
@@ -97,21 +71,19 @@ static pn_status plan_add_step(pn_plan *p, dnnl_primitive_desc_t pd, int nargs,
 }
 
 /* A reorder src -> dst as a step (or into *one when one != NULL). */
-static pn_status reorder_step(pn_infer *e, pn_plan *p, dnnl_memory_t src, dnnl_memory_t dst,
-                              pn_step *one, pn_error *err)
+static pn_status reorder_step(pn_infer *e, pn__plan *p, dnnl_memory_t src, dnnl_memory_t dst,
+                              pn__step *one, pn_error *err)
 {
     const dnnl_memory_desc_t *smd, *dmd;
     dnnl_memory_get_memory_desc(src, &smd);
     dnnl_memory_get_memory_desc(dst, &dmd);
     dnnl_primitive_desc_t pd;
-    DN(dnnl_reorder_primitive_desc_create(&pd, smd, e->eng, dmd, e->eng, NULL), "reorder");
+    PN__DNN(dnnl_reorder_primitive_desc_create(&pd, smd, e->dnn->eng, dmd, e->dnn->eng, NULL), "reorder");
     dnnl_exec_arg_t a[2] = {{DNNL_ARG_FROM, src}, {DNNL_ARG_TO, dst}};
     pn_status st;
     if (one) {
         dnnl_status_t s = dnnl_primitive_create(&one->p, pd);
-        st = s == dnnl_success ? PN_OK
-                               : pn_error_set(err, PN_E_BACKEND, "oneDNN reorder: %s",
-                                              pn_dnnl_status_str(s));
+        st = s == dnnl_success ? PN_OK : pn__dnn_fail(err, s, "reorder");
         one->nargs = 2;
         memcpy(one->a, a, sizeof a);
     } else {
@@ -121,40 +93,30 @@ static pn_status reorder_step(pn_infer *e, pn_plan *p, dnnl_memory_t src, dnnl_m
     return st;
 }
 
-/* Run a one-off reorder now (weights upload). */
+/* Run a one-off reorder between two memory objects now (weights upload). */
 static pn_status reorder_now(pn_infer *e, dnnl_memory_t src, dnnl_memory_t dst, pn_error *err)
 {
     const dnnl_memory_desc_t *smd, *dmd;
+    void *sh, *dh;
     dnnl_memory_get_memory_desc(src, &smd);
     dnnl_memory_get_memory_desc(dst, &dmd);
-    dnnl_primitive_desc_t pd;
-    dnnl_primitive_t r;
-    DN(dnnl_reorder_primitive_desc_create(&pd, smd, e->eng, dmd, e->eng, NULL), "weights reorder");
-    dnnl_status_t s = dnnl_primitive_create(&r, pd);
-    dnnl_primitive_desc_destroy(pd);
-    DN(s, "weights reorder");
-    dnnl_exec_arg_t a[2] = {{DNNL_ARG_FROM, src}, {DNNL_ARG_TO, dst}};
-    s = dnnl_primitive_execute(r, e->strm, 2, a);
-    if (s == dnnl_success) s = dnnl_stream_wait(e->strm);
-    dnnl_primitive_destroy(r);
-    DN(s, "weights reorder");
-    return PN_OK;
+    PN__DNN(dnnl_memory_get_data_handle(src, &sh), "weights reorder");
+    PN__DNN(dnnl_memory_get_data_handle(dst, &dh), "weights reorder");
+    return pn__reorder_now(e->dnn, smd, sh, dmd, dh, err);
 }
 
 /* The weights (or bias) memory this pd wants: the base copy when its layout
  * matches, else a plan-owned copy reordered from it. On the base plan, the
  * folded float OIHW weights are uploaded into the preferred layout. */
-static pn_status weights_for(pn_infer *e, pn_plan *p, dnnl_memory_t *base, const float *user,
+static pn_status weights_for(pn_infer *e, pn__plan *p, dnnl_memory_t *base, const float *user,
                              const dnnl_memory_desc_t *user_md, const dnnl_memory_desc_t *want,
                              dnnl_memory_t *out, pn_error *err)
 {
     if (!*base) {
-        dnnl_memory_t um;
-        DN(dnnl_memory_create(base, want, e->eng, DNNL_MEMORY_ALLOCATE), "weights memory");
-        DN(dnnl_memory_create(&um, user_md, e->eng, (void *)user), "weights memory");
-        pn_status st = reorder_now(e, um, *base, err);
-        dnnl_memory_destroy(um);
-        PN_TRY(st);
+        void *h;
+        PN_TRY(pn__mem_create_with(base, want, DNNL_MEMORY_ALLOCATE, e->dnn, err));
+        PN__DNN(dnnl_memory_get_data_handle(*base, &h), "weights memory");
+        PN_TRY(pn__reorder_now(e->dnn, user_md, user, want, h, err));
     }
     const dnnl_memory_desc_t *have;
     dnnl_memory_get_memory_desc(*base, &have);
@@ -169,19 +131,22 @@ static pn_status weights_for(pn_infer *e, pn_plan *p, dnnl_memory_t *base, const
 /* One conv (BN folded into weights + bias), optional sum and relu post-ops.
  * src (n, ic, h, w) -> dst (n, oc, oh, ow) in buffer dbuf; when dst_fixed is
  * given, dst is that existing memory (the residual, for sum). */
-static pn_status add_conv(pn_infer *e, pn_plan *p, const pn_iconv *c, pn_layer_mem *lm,
-                          dnnl_memory_t src, int dbuf, dnnl_memory_t dst_fixed, int sum, int relu,
-                          dnnl_memory_t *dst_out, pn_error *err)
+static pn_status add_conv(pn_infer *e, pn__plan *p, int i, dnnl_memory_t src, int dbuf,
+                          dnnl_memory_t dst_fixed, int sum, int relu, dnnl_memory_t *dst_out,
+                          pn_error *err)
 {
+    const pn__iconv *ic = &e->net.conv[i];
+    const pn__arch_unit *c = ic->u;
+    pn__layer_mem *lm = &e->lm[i];
     dnnl_data_type_t dt = e->bf16 ? dnnl_bf16 : dnnl_f32;
     const dnnl_memory_desc_t *smd;
     dnnl_memory_get_memory_desc(src, &smd);
     int64_t h = smd->dims[2], w = smd->dims[3];
     int64_t oh = (h + 2 * c->pad - c->k) / c->stride + 1;
     int64_t ow = (w + 2 * c->pad - c->k) / c->stride + 1;
-    dnnl_memory_desc_t wmd = md4(c->oc, c->ic, c->k, c->k, dt, dnnl_format_tag_any);
+    dnnl_memory_desc_t wmd = pn__dnn_md4(c->cout, c->cin, c->k, c->k, dt, dnnl_format_tag_any);
     dnnl_memory_desc_t bmd;
-    dnnl_dims_t bd = {c->oc};
+    dnnl_dims_t bd = {c->cout};
     dnnl_memory_desc_init_by_tag(&bmd, 1, bd, dnnl_f32, dnnl_x);
     dnnl_memory_desc_t dmd;
     if (dst_fixed) {
@@ -189,33 +154,33 @@ static pn_status add_conv(pn_infer *e, pn_plan *p, const pn_iconv *c, pn_layer_m
         dnnl_memory_get_memory_desc(dst_fixed, &fmd);
         dmd = *fmd;
     } else {
-        dmd = md4(p->n, c->oc, oh, ow, dt, act_tag(e->bf16));
+        dmd = pn__dnn_md4(p->n, c->cout, oh, ow, dt, act_tag(e->bf16));
     }
     dnnl_dims_t strides = {c->stride, c->stride}, pad = {c->pad, c->pad};
     dnnl_convolution_desc_t cd;
-    DN(dnnl_convolution_forward_desc_init(&cd, dnnl_forward_inference, dnnl_convolution_direct,
+    PN__DNN(dnnl_convolution_forward_desc_init(&cd, dnnl_forward_inference, dnnl_convolution_direct,
                                           smd, &wmd, &bmd, &dmd, strides, pad, pad),
-       c->name);
+       c->conv);
     dnnl_primitive_attr_t attr;
     dnnl_post_ops_t po;
-    DN(dnnl_primitive_attr_create(&attr), c->name);
-    DN(dnnl_post_ops_create(&po), c->name);
+    PN__DNN(dnnl_primitive_attr_create(&attr), c->conv);
+    PN__DNN(dnnl_post_ops_create(&po), c->conv);
     if (sum) dnnl_post_ops_append_sum(po, 1.0f);
     if (relu) dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, 0.f, 0.f);
     dnnl_primitive_attr_set_post_ops(attr, po);
     dnnl_primitive_desc_t pd;
-    dnnl_status_t s = dnnl_primitive_desc_create(&pd, &cd, attr, e->eng, NULL);
+    dnnl_status_t s = dnnl_primitive_desc_create(&pd, &cd, attr, e->dnn->eng, NULL);
     dnnl_post_ops_destroy(po);
     dnnl_primitive_attr_destroy(attr);
-    DN(s, c->name);
+    PN__DNN(s, c->conv);
 
     pn_status st = PN_OK;
     dnnl_memory_t wm = NULL, bm = NULL, dm = dst_fixed;
-    dnnl_memory_desc_t uwmd = md4(c->oc, c->ic, c->k, c->k, dnnl_f32, dnnl_oihw);
-    st = weights_for(e, p, &lm->w, c->w, &uwmd,
+    dnnl_memory_desc_t uwmd = pn__dnn_md4(c->cout, c->cin, c->k, c->k, dnnl_f32, dnnl_oihw);
+    st = weights_for(e, p, &lm->w, ic->w, &uwmd,
                      dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0), &wm, err);
     if (st == PN_OK)
-        st = weights_for(e, p, &lm->b, c->b, &bmd,
+        st = weights_for(e, p, &lm->b, ic->b, &bmd,
                          dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 1), &bm, err);
     if (st == PN_OK && !dm)
         st = plan_add_mem(p, dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0), dbuf, NULL,
@@ -224,7 +189,7 @@ static pn_status add_conv(pn_infer *e, pn_plan *p, const pn_iconv *c, pn_layer_m
         /* the src layout is fixed by the previous layer; check it was kept */
         if (!dnnl_memory_desc_equal(smd, dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0)))
             st = pn_error_set(err, PN_E_BACKEND, "oneDNN %s: the conv changed its input layout",
-                              c->name);
+                              c->conv);
     }
     if (st == PN_OK) {
         dnnl_exec_arg_t a[4] = {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wm},
@@ -237,7 +202,7 @@ static pn_status add_conv(pn_infer *e, pn_plan *p, const pn_iconv *c, pn_layer_m
 }
 
 /* Pooling (max 3x3/2 pad 1, or global average): src -> new memory in dbuf. */
-static pn_status add_pool(pn_infer *e, pn_plan *p, dnnl_memory_t src, int avg, int dbuf,
+static pn_status add_pool(pn_infer *e, pn__plan *p, dnnl_memory_t src, int avg, int dbuf,
                           dnnl_memory_t *dst_out, pn_error *err)
 {
     dnnl_data_type_t dt = e->bf16 ? dnnl_bf16 : dnnl_f32;
@@ -247,15 +212,15 @@ static pn_status add_pool(pn_infer *e, pn_plan *p, dnnl_memory_t src, int avg, i
     int64_t oh = avg ? 1 : (h + 2 - 3) / 2 + 1, ow = avg ? 1 : (w + 2 - 3) / 2 + 1;
     dnnl_dims_t strides = {avg ? 1 : 2, avg ? 1 : 2}, kernel = {avg ? h : 3, avg ? w : 3};
     dnnl_dims_t dil = {0, 0}, pad = {avg ? 0 : 1, avg ? 0 : 1};
-    dnnl_memory_desc_t dmd = md4(p->n, c, oh, ow, dt, act_tag(e->bf16));
+    dnnl_memory_desc_t dmd = pn__dnn_md4(p->n, c, oh, ow, dt, act_tag(e->bf16));
     dnnl_pooling_v2_desc_t d;
     const char *what = avg ? "global average pool" : "maxpool";
-    DN(dnnl_pooling_v2_forward_desc_init(&d, dnnl_forward_inference,
+    PN__DNN(dnnl_pooling_v2_forward_desc_init(&d, dnnl_forward_inference,
                                          avg ? dnnl_pooling_avg_exclude_padding : dnnl_pooling_max,
                                          smd, &dmd, strides, kernel, dil, pad, pad),
        what);
     dnnl_primitive_desc_t pd;
-    DN(dnnl_primitive_desc_create(&pd, &d, NULL, e->eng, NULL), what);
+    PN__DNN(dnnl_primitive_desc_create(&pd, &d, NULL, e->dnn->eng, NULL), what);
     dnnl_memory_t dm = NULL;
     pn_status st = plan_add_mem(p, dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0), dbuf,
                                 NULL, e, &dm, err);
@@ -275,7 +240,7 @@ static int other_buf(int a, int b)
     return 0;
 }
 
-void pn_plan_free(pn_plan *p)
+void pn__plan_free(pn__plan *p)
 {
     if (!p) return;
     for (int i = 0; i < p->nst; i++) dnnl_primitive_destroy(p->st[i].p);
@@ -289,15 +254,15 @@ void pn_plan_free(pn_plan *p)
 
 /* Build the plan for batch n. The first plan built (the base, n = max_batch)
  * also sizes and allocates the shared buffers and uploads the weights. */
-pn_status pn_plan_build(pn_infer *e, int n, pn_plan **out, pn_error *err)
+pn_status pn__plan_build(pn_infer *e, int n, pn__plan **out, pn_error *err)
 {
-    pn_plan *p = calloc(1, sizeof *p);
-    if (!p) return pn_error_set(err, PN_E_NOMEM, "inference pn_plan: out of memory");
+    pn__plan *p = calloc(1, sizeof *p);
+    if (!p) return pn_error_set(err, PN_E_NOMEM, "inference plan: out of memory");
     p->n = n;
     pn_status st = PN_OK;
     dnnl_data_type_t dt = e->bf16 ? dnnl_bf16 : dnnl_f32;
     const pn_infer_config *cfg = &e->cfg;
-    pn_infer_stage stop = cfg->stop;
+    pn_stage stop = cfg->stop;
     int base = e->buf[0] == NULL;
 
 #define GO(x)                               \
@@ -306,16 +271,16 @@ pn_status pn_plan_build(pn_infer *e, int n, pn_plan **out, pn_error *err)
     } while (0)
 
     // input: x (n,3,H,W) f32 nchw, handle set per call
-    dnnl_memory_desc_t umd = md4(n, 3, cfg->height, cfg->width, dnnl_f32, dnnl_nchw);
+    dnnl_memory_desc_t umd = pn__dnn_md4(n, 3, cfg->height, cfg->width, dnnl_f32, dnnl_nchw);
     GO(plan_add_mem(p, &umd, -1, NULL, e, &p->in_user, err));
 
     // stem conv: decide the input layout the conv wants (3 channels: special case)
     dnnl_memory_t x = p->in_user;
     if (st == PN_OK) {
         int64_t oh = (cfg->height + 6 - 7) / 2 + 1, ow = (cfg->width + 6 - 7) / 2 + 1;
-        dnnl_memory_desc_t smd = md4(n, 3, cfg->height, cfg->width, dt, dnnl_format_tag_any);
-        dnnl_memory_desc_t wmd = md4(64, 3, 7, 7, dt, dnnl_format_tag_any);
-        dnnl_memory_desc_t dmd = md4(n, 64, oh, ow, dt, act_tag(e->bf16)), bmd;
+        dnnl_memory_desc_t smd = pn__dnn_md4(n, 3, cfg->height, cfg->width, dt, dnnl_format_tag_any);
+        dnnl_memory_desc_t wmd = pn__dnn_md4(64, 3, 7, 7, dt, dnnl_format_tag_any);
+        dnnl_memory_desc_t dmd = pn__dnn_md4(n, 64, oh, ow, dt, act_tag(e->bf16)), bmd;
         dnnl_dims_t bd = {64}, s2 = {2, 2}, p3 = {3, 3};
         dnnl_memory_desc_init_by_tag(&bmd, 1, bd, dnnl_f32, dnnl_x);
         dnnl_convolution_desc_t cd;
@@ -323,10 +288,9 @@ pn_status pn_plan_build(pn_infer *e, int n, pn_plan **out, pn_error *err)
         dnnl_status_t s = dnnl_convolution_forward_desc_init(
             &cd, dnnl_forward_inference, dnnl_convolution_direct, &smd, &wmd, &bmd, &dmd, s2, p3,
             p3);
-        if (s == dnnl_success) s = dnnl_primitive_desc_create(&pd, &cd, NULL, e->eng, NULL);
+        if (s == dnnl_success) s = dnnl_primitive_desc_create(&pd, &cd, NULL, e->dnn->eng, NULL);
         if (s != dnnl_success)
-            st = pn_error_set(err, PN_E_BACKEND, "oneDNN conv1: no implementation (%s)",
-                              pn_dnnl_status_str(s));
+            st = pn__dnn_fail(err, s, "conv1");
         if (st == PN_OK) {
             const dnnl_memory_desc_t *want = dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0);
             if (!dnnl_memory_desc_equal(want, &umd)) {
@@ -338,39 +302,44 @@ pn_status pn_plan_build(pn_infer *e, int n, pn_plan **out, pn_error *err)
     }
     // stem: conv1+bn1+relu -> buf 0 (n,64,H/2,W/2); maxpool -> buf 1 (n,64,H/4,W/4)
     dnnl_memory_t y = NULL;
-    GO(add_conv(e, p, &e->net.stem, &e->stem, x, 0, NULL, 0, 1, &y, err));
+    GO(add_conv(e, p, 0, x, 0, NULL, 0, 1, &y, err));
     GO(add_pool(e, p, y, 0, 1, &x, err));
     int cur = 1;
-    dnnl_memory_t stage_out[PN_INFER_NSTAGES] = {x};
+    dnnl_memory_t stage_out[PN_STAGE_COUNT] = {NULL};
+    stage_out[PN_STAGE_STEM] = x;
 
-    // blocks: x (cur) -> t = relu(conv1 x) ; out = relu(conv2 t + identity)
-    for (int j = 0; st == PN_OK && j < e->net.nblocks; j++) {
+    // blocks (pn__arch units conv1, conv2[, downsample]):
+    // x (cur) -> t = relu(conv1 x) ; out = relu(conv2 t + identity)
+    for (int i = 1; st == PN_OK && i < PN__ARCH_NCONV && pn__arch[i].block < e->net.nblocks;) {
+        int blk = pn__arch[i].block, c1 = i, c2 = i + 1;
+        int ds = i + 2 < PN__ARCH_NCONV && pn__arch[i + 2].role == PN__ROLE_DOWNSAMPLE ? i + 2 : -1;
         int tb = other_buf(cur, -1);
         dnnl_memory_t t = NULL, id = x;
-        GO(add_conv(e, p, &e->net.c1[j], &e->c1[j], x, tb, NULL, 0, 1, &t, err));
-        if (e->net.ds[j].oc) {
+        GO(add_conv(e, p, c1, x, tb, NULL, 0, 1, &t, err));
+        if (ds >= 0) {
             int db = other_buf(cur, tb);
-            GO(add_conv(e, p, &e->net.ds[j], &e->ds[j], x, db, NULL, 0, 0, &id, err));
+            GO(add_conv(e, p, ds, x, db, NULL, 0, 0, &id, err));
             cur = db;
         }
-        GO(add_conv(e, p, &e->net.c2[j], &e->c2[j], t, -1, id, 1, 1, &x, err));
-        if (j % 2 == 1) stage_out[PN_INFER_LAYER1 + j / 2] = x;
+        GO(add_conv(e, p, c2, t, -1, id, 1, 1, &x, err));
+        if (blk % 2 == 1) stage_out[PN_STAGE_LAYER1 + blk / 2] = x;
+        i += ds >= 0 ? 3 : 2;
     }
-    if (stop >= PN_INFER_POOL) GO(add_pool(e, p, x, 1, 3, &stage_out[PN_INFER_POOL], err));
+    if (stop >= PN_STAGE_POOL) GO(add_pool(e, p, x, 1, 3, &stage_out[PN_STAGE_POOL], err));
 
     // outputs: stop stage (LOGITS: the pooled features into e->pool_f32) and layer4
-    pn_infer_stage os = stop == PN_INFER_LOGITS ? PN_INFER_POOL : stop;
+    pn_stage os = stop == PN_STAGE_LOGITS ? PN_STAGE_POOL : stop;
     if (st == PN_OK) {
         const int64_t *s = e->shp[os];
-        dnnl_memory_desc_t omd = md4(n, s[0], s[1], s[2], dnnl_f32, dnnl_nchw);
+        dnnl_memory_desc_t omd = pn__dnn_md4(n, s[0], s[1], s[2], dnnl_f32, dnnl_nchw);
         GO(plan_add_mem(p, &omd, -1, NULL, e, &p->out_user, err));
         GO(reorder_step(e, p, stage_out[os], p->out_user, &p->out_reorder, err));
     }
     if (st == PN_OK && cfg->want_layer4) {
-        const int64_t *s = e->shp[PN_INFER_LAYER4];
-        dnnl_memory_desc_t omd = md4(n, s[0], s[1], s[2], dnnl_f32, dnnl_nchw);
+        const int64_t *s = e->shp[PN_STAGE_LAYER4];
+        dnnl_memory_desc_t omd = pn__dnn_md4(n, s[0], s[1], s[2], dnnl_f32, dnnl_nchw);
         GO(plan_add_mem(p, &omd, -1, NULL, e, &p->l4_user, err));
-        GO(reorder_step(e, p, stage_out[PN_INFER_LAYER4], p->l4_user, &p->l4_reorder, err));
+        GO(reorder_step(e, p, stage_out[PN_STAGE_LAYER4], p->l4_user, &p->l4_reorder, err));
     }
 #undef GO
     if (st == PN_OK && base) { /* allocate the shared buffers now that sizes are known */
@@ -389,10 +358,10 @@ pn_status pn_plan_build(pn_infer *e, int n, pn_plan **out, pn_error *err)
         if (p->mem[i].buf >= 0) {
             dnnl_status_t s = dnnl_memory_set_data_handle(p->mem[i].m, e->buf[p->mem[i].buf]);
             if (s != dnnl_success)
-                st = pn_error_set(err, PN_E_BACKEND, "oneDNN set handle: %s", pn_dnnl_status_str(s));
+                st = pn__dnn_fail(err, s, "set handle");
         }
     if (st != PN_OK) {
-        pn_plan_free(p);
+        pn__plan_free(p);
         return st;
     }
     *out = p;

@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "pneumo/infer.h"
+#include "infer/synthetic.h"
 
 #define SYN_SEED UINT64_C(0x5EED2026)
 
@@ -31,7 +31,7 @@ static int ends_with(const char *s, const char *suf)
     return a >= b && !strcmp(s + a - b, suf);
 }
 
-void pn_synthetic_fill(const char *name, int ndim, const int64_t *shape, float *v, size_t n)
+void pn__synthetic_fill(const char *name, int ndim, const int64_t *shape, float *v, size_t n)
 {
     uint64_t base = fnv1a64(name) ^ SYN_SEED;
     int one_plus = ends_with(name, ".weight") || ends_with(name, ".running_var");
@@ -54,7 +54,7 @@ static pn_status add(pn_statedict *sd, const char *name, int ndim, int64_t a, in
     int64_t shape[4] = {a, b, c, d};
     pn_tensor *t;
     pn_status st = pn_statedict_add(sd, name, PN_F32, ndim, shape, NULL, &t, err);
-    if (st == PN_OK) pn_synthetic_fill(name, ndim, shape, t->data, t->numel);
+    if (st == PN_OK) pn__synthetic_fill(name, ndim, shape, t->data, t->numel);
     return st;
 }
 
@@ -74,7 +74,7 @@ static pn_status add_convbn(pn_statedict *sd, const char *conv, const char *bn, 
     return st;
 }
 
-pn_status pn_resnet18_synthetic(pn_statedict *sd, int num_classes, pn_error *err)
+pn_status pn__resnet18_synthetic(pn_statedict *sd, int num_classes, pn_error *err)
 {
     if (num_classes < 1 || num_classes > (1 << 20))
         return pn_error_set(err, PN_E_ARG, "synthetic ResNet-18: num_classes %d is not in 1..%d",

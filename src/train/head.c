@@ -1,37 +1,130 @@
-/* Softmax of logits, row by row (max-subtracted, float), and the number of
- * correct argmax predictions. */
-#include <math.h>
-#include <stddef.h>
+/* The head trainer: Linear(dim, classes) + cross-entropy + Adam on raw
+ * features (the engine's plain-C head ops), and pn_head_train. */
+#include <stdlib.h>
+#include <string.h>
 
-#include "pneumo/head.h"
+#include "ops/ops.h"
+#include "pneumo/train.h"
 
-void pn_softmax(const float *logits, int n, int c, float *probs)
+typedef struct head {
+    int classes, dim, max_batch;
+    long step;
+    /* one block: w mw vw dw (C,D), b mb vb db (C), dlogits (B,C) */
+    float *w, *mw, *vw, *dw, *b, *mb, *vb, *db, *dlogits;
+} head;
+
+static pn_status head_step(void *ctx, const float *x, const int *y, int n, const float *cw,
+                           double lr, float *loss, float *logits, pn_error *err)
 {
-    // logits (N,C) -> probs (N,C)
-    for (int i = 0; i < n; i++) {
-        const float *z = logits + (size_t)i * c;
-        float *p = probs + (size_t)i * c;
-        float mx = z[0];
-        for (int k = 1; k < c; k++) mx = z[k] > mx ? z[k] : mx;
-        float s = 0.0f;
-        for (int k = 0; k < c; k++) {
-            p[k] = expf(z[k] - mx);
-            s += p[k];
-        }
-        for (int k = 0; k < c; k++) p[k] /= s;
-    }
+    head *h = ctx;
+    const int C = h->classes, D = h->dim;
+    pn__linear_forward(n, D, C, x, h->w, h->b, logits);
+    PN_TRY(pn__cross_entropy(n, C, logits, y, cw, loss, h->dlogits, err));
+    pn__linear_backward(n, D, C, x, h->w, h->dlogits, NULL, h->dw, h->db);
+    pn__adam_config adam = {lr, 0.9, 0.999, 1e-8};
+    h->step++;
+    pn__adam_step((size_t)C * D, h->w, h->dw, h->mw, h->vw, h->step, &adam);
+    pn__adam_step((size_t)C, h->b, h->db, h->mb, h->vb, h->step, &adam);
+    return PN_OK;
 }
 
-size_t pn_count_correct(const float *logits, const int *labels, int n, int c)
+static pn_status head_logits(void *ctx, const float *x, int n, float *logits, pn_error *err)
 {
-    // logits (N,C), labels (N)
-    size_t correct = 0;
-    for (int i = 0; i < n; i++) {
-        const float *z = logits + (size_t)i * c;
-        int am = 0;
-        for (int k = 1; k < c; k++)
-            if (z[k] > z[am]) am = k;
-        correct += am == labels[i];
+    head *h = ctx;
+    pn__linear_forward(n, h->dim, h->classes, x, h->w, h->b, logits);
+    return PN_OK;
+}
+
+/* the state's tensors: name, data, shape rank */
+typedef struct slot {
+    const char *name;
+    float *p;
+    int bias;
+} slot;
+
+static int slots(head *h, slot s[6])
+{
+    s[0] = (slot){"fc.weight", h->w, 0};
+    s[1] = (slot){"fc.bias", h->b, 1};
+    s[2] = (slot){"optim.exp_avg.fc.weight", h->mw, 0};
+    s[3] = (slot){"optim.exp_avg.fc.bias", h->mb, 1};
+    s[4] = (slot){"optim.exp_avg_sq.fc.weight", h->vw, 0};
+    s[5] = (slot){"optim.exp_avg_sq.fc.bias", h->vb, 1};
+    return 6;
+}
+
+static pn_status head_export(void *ctx, pn_statedict *sd, pn_error *err)
+{
+    head *h = ctx;
+    slot s[6];
+    int64_t ws[2] = {h->classes, h->dim}, bs[1] = {h->classes};
+    for (int i = 0, n = slots(h, s); i < n; i++)
+        PN_TRY(pn_statedict_add(sd, s[i].name, PN_F32, s[i].bias ? 1 : 2, s[i].bias ? bs : ws,
+                                s[i].p, NULL, err));
+    return PN_OK;
+}
+
+static pn_status head_import(void *ctx, const pn_statedict *sd, long step, pn_error *err)
+{
+    head *h = ctx;
+    slot s[6];
+    const int n = slots(h, s);
+    for (int i = 0; i < n; i++) { /* check everything before changing anything */
+        const pn_tensor *t = pn_statedict_findc(sd, s[i].name);
+        size_t want = s[i].bias ? (size_t)h->classes : (size_t)h->classes * h->dim;
+        if (t && (t->dtype != PN_F32 || t->numel != want))
+            return pn_error_set(err, PN_E_FORMAT, "%s: %zu values, the head has %zu", s[i].name,
+                                t->numel, want);
     }
-    return correct;
+    for (int i = 0; i < n; i++) {
+        const pn_tensor *t = pn_statedict_findc(sd, s[i].name);
+        if (t) memcpy(s[i].p, t->data, t->numel * sizeof(float));
+    }
+    h->step = step;
+    return PN_OK;
+}
+
+static void head_free(void *ctx)
+{
+    head *h = ctx;
+    if (!h) return;
+    free(h->w);
+    free(h);
+}
+
+pn_status pn_head_trainer_create(pn_trainer *t, int classes, int dim, int max_batch,
+                                 pn_error *err)
+{
+    memset(t, 0, sizeof *t);
+    if (classes < 1 || dim < 1 || max_batch < 1)
+        return pn_error_set(err, PN_E_ARG, "head trainer: %d classes, %d features, batch %d",
+                            classes, dim, max_batch);
+    const size_t nw = (size_t)classes * dim, nb = (size_t)classes;
+    head *h = calloc(1, sizeof *h);
+    float *blk = calloc(4 * (nw + nb) + (size_t)max_batch * nb, sizeof *blk);
+    if (!h || !blk) {
+        free(h);
+        free(blk);
+        return pn_error_set(err, PN_E_NOMEM, "head state: out of memory");
+    }
+    *h = (head){classes, dim, max_batch, 0, blk, blk + nw, blk + 2 * nw, blk + 3 * nw,
+                blk + 4 * nw, blk + 4 * nw + nb, blk + 4 * nw + 2 * nb, blk + 4 * nw + 3 * nb,
+                blk + 4 * (nw + nb)};
+    /* eval_batch 256: the validation loss is summed over chunks of 256 */
+    *t = (pn_trainer){h, "head", "fc", classes, dim, dim, max_batch, 256,
+                      head_step, head_logits, head_export, head_import, head_free};
+    return PN_OK;
+}
+
+pn_status pn_head_train(const pn_fit_cfg *cfg, const pn_featset *train, const pn_featset *val,
+                        pn_head_state *st, pn_error *err)
+{
+    memset(st, 0, sizeof *st);
+    pn_trainer t;
+    PN_TRY(pn_head_trainer_create(&t, cfg->classes < 1 ? 1 : cfg->classes,
+                                  train && train->dim > 0 ? train->dim : 1,
+                                  cfg->batch < 1 ? 1 : cfg->batch, err));
+    pn_status rc = pn_fit(cfg, &t, train, val, st, err);
+    pn_trainer_free(&t);
+    return rc;
 }

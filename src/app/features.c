@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pneumo/app.h"
+#include "featcache.h"
 
-pn_status pn_features_compute(const pn_source *src, const pn_extractor *ex, pn_featcache *cache,
+pn_status pn__features_compute(const pn_source *src, const pn_extractor *ex, pn_featcache *cache,
                               int split, float *out, pn_progress_fn progress, void *user,
                               volatile const int *cancel, pn_error *err)
 {
@@ -29,8 +29,8 @@ pn_status pn_features_compute(const pn_source *src, const pn_extractor *ex, pn_f
             uint8_t ch[32];
             st = src->content_hash(src->ctx, split, i, ch, err);
             if (st) goto done;
-            pn_featcache_key(ex->weights_hash, ex->settings, ex->stage, ch, keys[i]);
-            st = pn_featcache_get(cache, keys[i], out + i * D, D, &hit, err);
+            pn__featcache_key(ex->weights_hash, ex->settings, ex->stage, ch, keys[i]);
+            st = pn__featcache_get(cache, keys[i], out + i * D, D, &hit, err);
             if (st) goto done;
         }
         if (!hit) miss[nmiss++] = i;
@@ -57,7 +57,7 @@ pn_status pn_features_compute(const pn_source *src, const pn_extractor *ex, pn_f
             int finite = 1;
             for (size_t q = 0; q < D && finite; q++) finite = isfinite(tmp[(size_t)k * D + q]);
             if (cache && finite) { /* unreadable (skipped) items are never cached */
-                st = pn_featcache_put(cache, keys[i], tmp + (size_t)k * D, D, err);
+                st = pn__featcache_put(cache, keys[i], tmp + (size_t)k * D, D, err);
                 if (st) {
                     pn_error_prefix(err, "feature cache (use --no-cache to skip it): ");
                     goto done;

@@ -1,4 +1,7 @@
-/* pneumo: the ResNet-18 training ops, forward and backward side by side.
+/* Internal (src/ops/): the ResNet-18 training ops, forward and backward
+ * side by side, each next to its plain-C reference (conv.c bn.c pool.c
+ * relu_add.c on oneDNN; linear.c loss.c adam.c in plain C; dnn.c the
+ * oneDNN plumbing, dnn.h).
  *
  * Dimension letters: N batch, C/IC channels in, OC channels out, H/W height
  * and width in, OH/OW out, K kernel side, K classes for the head.
@@ -7,13 +10,13 @@
  * oneDNN 2.6. Each is an object created once for a fixed shape (primitives
  * are built at creation, never per call) and then run on caller buffers.
  * Activations use a layout chosen at creation:
- *   PN_LAYOUT_NCHW     plain NCHW, what callers and PyTorch use;
- *   PN_LAYOUT_BLOCKED  oneDNN's blocked nChw16c (AVX-512) / nChw8c (AVX2)
+ *   PN__LAYOUT_NCHW     plain NCHW, what callers and PyTorch use;
+ *   PN__LAYOUT_BLOCKED  oneDNN's blocked nChw16c (AVX-512) / nChw8c (AVX2)
  *                      when C is a multiple of the block, else NCHW
- *                      (pn_dnn_block() tells the block; buffers have the
+ *                      (pn__dnn_block() tells the block; buffers have the
  *                      same size as NCHW because C is a multiple of it).
  * Weights are always given and returned in PyTorch's OIHW layout; ops
- * reorder them internally (once per pn_conv2d_set_weights).
+ * reorder them internally (once per pn__conv2d_set_weights).
  * Backward functions OVERWRITE their outputs (no accumulation).
  *
  * The head ops (linear, log-softmax + NLL, Adam) are plain C on raw float
@@ -37,96 +40,98 @@ extern "C" {
 
 /* ---------------------------------------------------------------------------
  * oneDNN context (engine + stream). One per model; not thread-safe. */
-typedef struct pn_dnn pn_dnn;
-pn_status pn_dnn_create(pn_dnn **d, pn_error *err);
-void pn_dnn_free(pn_dnn *d);
-/* Channel block of PN_LAYOUT_BLOCKED on this CPU: 16, 8, or 1 (= NCHW). */
-int pn_dnn_block(const pn_dnn *d);
+typedef struct pn__dnn pn__dnn;
+pn_status pn__dnn_create(pn__dnn **d, pn_error *err);
+void pn__dnn_free(pn__dnn *d);
+/* Channel block of PN__LAYOUT_BLOCKED on this CPU: 16, 8, or 1 (= NCHW). */
+int pn__dnn_block(const pn__dnn *d);
 
 /* Threads used by oneDNN (OpenMP, process-wide): 0 = all cores. */
-void pn_set_threads(int threads);
-int pn_get_threads(void);
+void pn__set_threads(int threads);
+int pn__get_threads(void);
 
-typedef enum pn_layout { PN_LAYOUT_NCHW = 0, PN_LAYOUT_BLOCKED = 1 } pn_layout;
+typedef enum pn__layout { PN__LAYOUT_NCHW = 0, PN__LAYOUT_BLOCKED = 1 } pn__layout;
 
-/* Plain-C layout conversion between NCHW and nChw<block>c (C % block == 0;
- * block 1 = copy). */
-void pn_nchw_to_blocked(const float *src, float *dst, int n, int c, int hw, int block);
-void pn_blocked_to_nchw(const float *src, float *dst, int n, int c, int hw, int block);
+/* Layout conversion between NCHW (N,C,HW) and nChw<block>c (C % block == 0;
+ * block 16, 8, or 1 = copy), by a oneDNN reorder. */
+pn_status pn__dnn_to_blocked(pn__dnn *d, const float *src, float *dst, int n, int c, int hw,
+                            int block, pn_error *err);
+pn_status pn__dnn_to_nchw(pn__dnn *d, const float *src, float *dst, int n, int c, int hw,
+                         int block, pn_error *err);
 
 /* ---------------------------------------------------------------------------
  * conv2d, no bias, square kernel, same stride and padding on both axes.
  * x (N,IC,H,W), w (OC,IC,K,K) OIHW, y (N,OC,OH,OW), OH = (H+2P-K)/S + 1. */
-typedef struct pn_conv2d_dims {
+typedef struct pn__conv2d_dims {
     int n, ic, h, w, oc, k, stride, pad;
-} pn_conv2d_dims;
-typedef struct pn_conv2d pn_conv2d;
+} pn__conv2d_dims;
+typedef struct pn__conv2d pn__conv2d;
 
 /* backward != 0 also builds the backward-data and backward-weights
  * primitives (forward then runs in training mode). */
-pn_status pn_conv2d_create(pn_conv2d **op, pn_dnn *d, const pn_conv2d_dims *dims,
-                           pn_layout layout, int backward, pn_error *err);
-void pn_conv2d_free(pn_conv2d *op);
-void pn_conv2d_out_hw(const pn_conv2d_dims *dims, int *oh, int *ow);
+pn_status pn__conv2d_create(pn__conv2d **op, pn__dnn *d, const pn__conv2d_dims *dims,
+                           pn__layout layout, int backward, pn_error *err);
+void pn__conv2d_free(pn__conv2d *op);
+void pn__conv2d_out_hw(const pn__conv2d_dims *dims, int *oh, int *ow);
 /* Copy/reorder w (OC,IC,K,K) into the primitives' formats. Call again after
  * every weight update. */
-pn_status pn_conv2d_set_weights(pn_conv2d *op, const float *w, pn_error *err);
-pn_status pn_conv2d_forward(pn_conv2d *op, const float *x, float *y, pn_error *err);
+pn_status pn__conv2d_set_weights(pn__conv2d *op, const float *w, pn_error *err);
+pn_status pn__conv2d_forward(pn__conv2d *op, const float *x, float *y, pn_error *err);
 /* dx (N,IC,H,W) and/or dw (OC,IC,K,K) may be NULL to skip them. */
-pn_status pn_conv2d_backward(pn_conv2d *op, const float *x, const float *dy, float *dx,
+pn_status pn__conv2d_backward(pn__conv2d *op, const float *x, const float *dy, float *dx,
                              float *dw, pn_error *err);
 
-void pn_conv2d_forward_ref(const pn_conv2d_dims *dims, const float *x, const float *w, float *y);
-void pn_conv2d_backward_ref(const pn_conv2d_dims *dims, const float *x, const float *w,
+void pn__conv2d_forward_ref(const pn__conv2d_dims *dims, const float *x, const float *w, float *y);
+void pn__conv2d_backward_ref(const pn__conv2d_dims *dims, const float *x, const float *w,
                             const float *dy, float *dx, float *dw);
 
 /* ---------------------------------------------------------------------------
- * batch norm 2d, eps 1e-5 (PN_BN_EPS), affine.
+ * batch norm 2d, eps 1e-5 (PN__BN_EPS), affine.
  * x, y (N,C,H,W); gamma, beta, mean, var (C).
  * Training mode: mean/var are OUTPUTS, the batch mean and the biased
  * (population) variance used to normalize; update the running stats with
- * pn_bn2d_update_running(). Eval mode: mean/var are INPUTS (running stats). */
-#define PN_BN_EPS 1e-5f
-#define PN_BN_MOMENTUM 0.1f
-typedef struct pn_bn2d pn_bn2d;
+ * pn__bn2d_update_running(). Eval mode: mean/var are INPUTS (running stats). */
+#define PN__BN_EPS 1e-5f
+#define PN__BN_MOMENTUM 0.1f
+typedef struct pn__bn2d pn__bn2d;
 /* training != 0 builds the training-mode forward and the backward.
  * fuse_relu != 0: y = relu(bn(x)) in one pass (oneDNN fuse_norm_relu); the
  * training forward keeps a ReLU mask workspace inside the op, and the
  * backward then takes dy w.r.t. the ReLU output and refers to the last
  * training forward. */
-pn_status pn_bn2d_create(pn_bn2d **op, pn_dnn *d, int n, int c, int h, int w, pn_layout layout,
+pn_status pn__bn2d_create(pn__bn2d **op, pn__dnn *d, int n, int c, int h, int w, pn__layout layout,
                          int training, int fuse_relu, pn_error *err);
-void pn_bn2d_free(pn_bn2d *op);
-pn_status pn_bn2d_forward(pn_bn2d *op, int training, const float *x, const float *gamma,
+void pn__bn2d_free(pn__bn2d *op);
+pn_status pn__bn2d_forward(pn__bn2d *op, int training, const float *x, const float *gamma,
                           const float *beta, float *mean, float *var, float *y, pn_error *err);
 /* Backward of the training-mode forward (mean/var = the batch stats it
  * returned): dx (N,C,H,W), dgamma, dbeta (C); dx may be NULL to skip it. */
-pn_status pn_bn2d_backward(pn_bn2d *op, const float *x, const float *dy, const float *gamma,
+pn_status pn__bn2d_backward(pn__bn2d *op, const float *x, const float *dy, const float *gamma,
                            const float *mean, const float *var, float *dx, float *dgamma,
                            float *dbeta, pn_error *err);
 /* PyTorch's running-stat update: rm = (1-m) rm + m mean,
  * rv = (1-m) rv + m var * count/(count-1), count = N*H*W (> 1). */
-void pn_bn2d_update_running(float *running_mean, float *running_var, const float *mean,
+void pn__bn2d_update_running(float *running_mean, float *running_var, const float *mean,
                             const float *var, int c, size_t count, float momentum);
 
 /* training: mean/var out (batch stats); else mean/var in. */
-void pn_bn2d_forward_ref(int n, int c, int hw, int training, const float *x, const float *gamma,
+void pn__bn2d_forward_ref(int n, int c, int hw, int training, const float *x, const float *gamma,
                          const float *beta, float *mean, float *var, float *y);
-void pn_bn2d_backward_ref(int n, int c, int hw, const float *x, const float *dy,
+void pn__bn2d_backward_ref(int n, int c, int hw, const float *x, const float *dy,
                           const float *gamma, const float *mean, const float *var, float *dx,
                           float *dgamma, float *dbeta);
 
 /* ---------------------------------------------------------------------------
  * ReLU on count contiguous floats (any layout). y = max(x, 0);
  * dx = dy where x > 0 else 0. In-place (y == x, dx == dy) is allowed. */
-typedef struct pn_relu pn_relu;
-pn_status pn_relu_create(pn_relu **op, pn_dnn *d, size_t count, int backward, pn_error *err);
-void pn_relu_free(pn_relu *op);
-pn_status pn_relu_forward(pn_relu *op, const float *x, float *y, pn_error *err);
-pn_status pn_relu_backward(pn_relu *op, const float *x, const float *dy, float *dx,
+typedef struct pn__relu pn__relu;
+pn_status pn__relu_create(pn__relu **op, pn__dnn *d, size_t count, int backward, pn_error *err);
+void pn__relu_free(pn__relu *op);
+pn_status pn__relu_forward(pn__relu *op, const float *x, float *y, pn_error *err);
+pn_status pn__relu_backward(pn__relu *op, const float *x, const float *dy, float *dx,
                            pn_error *err);
-void pn_relu_forward_ref(size_t count, const float *x, float *y);
-void pn_relu_backward_ref(size_t count, const float *x, const float *dy, float *dx);
+void pn__relu_forward_ref(size_t count, const float *x, float *y);
+void pn__relu_backward_ref(size_t count, const float *x, const float *dy, float *dx);
 
 /* ---------------------------------------------------------------------------
  * Pooling. Max: K x K window, stride S, padding P acting as -inf,
@@ -134,58 +139,58 @@ void pn_relu_backward_ref(size_t count, const float *x, const float *dy, float *
  * argmax) inside the op for the backward, so backward refers to the last
  * forward. Global average: (N,C,H,W) -> (N,C,1,1), which has the same bytes
  * in every layout. */
-typedef struct pn_pool pn_pool;
-pn_status pn_maxpool_create(pn_pool **op, pn_dnn *d, int n, int c, int h, int w, int k,
-                            int stride, int pad, pn_layout layout, int backward, pn_error *err);
-pn_status pn_avgpool_global_create(pn_pool **op, pn_dnn *d, int n, int c, int h, int w,
-                                   pn_layout layout, int backward, pn_error *err);
-void pn_pool_free(pn_pool *op);
-void pn_pool_out_hw(const pn_pool *op, int *oh, int *ow);
-pn_status pn_pool_forward(pn_pool *op, const float *x, float *y, pn_error *err);
-pn_status pn_pool_backward(pn_pool *op, const float *dy, float *dx, pn_error *err);
+typedef struct pn__pool pn__pool;
+pn_status pn__maxpool_create(pn__pool **op, pn__dnn *d, int n, int c, int h, int w, int k,
+                            int stride, int pad, pn__layout layout, int backward, pn_error *err);
+pn_status pn__avgpool_global_create(pn__pool **op, pn__dnn *d, int n, int c, int h, int w,
+                                   pn__layout layout, int backward, pn_error *err);
+void pn__pool_free(pn__pool *op);
+void pn__pool_out_hw(const pn__pool *op, int *oh, int *ow);
+pn_status pn__pool_forward(pn__pool *op, const float *x, float *y, pn_error *err);
+pn_status pn__pool_backward(pn__pool *op, const float *dy, float *dx, pn_error *err);
 
 /* Reference max pool (first maximum wins, like PyTorch); argmax (N,C,OH,OW)
  * gets the flat h*W+w index of the winner. */
-void pn_maxpool_forward_ref(int n, int c, int h, int w, int k, int stride, int pad,
+void pn__maxpool_forward_ref(int n, int c, int h, int w, int k, int stride, int pad,
                             const float *x, float *y, int *argmax);
-void pn_maxpool_backward_ref(int n, int c, int h, int w, int k, int stride, int pad,
+void pn__maxpool_backward_ref(int n, int c, int h, int w, int k, int stride, int pad,
                              const int *argmax, const float *dy, float *dx);
-void pn_avgpool_global_forward_ref(int n, int c, int hw, const float *x, float *y);
-void pn_avgpool_global_backward_ref(int n, int c, int hw, const float *dy, float *dx);
+void pn__avgpool_global_forward_ref(int n, int c, int hw, const float *x, float *y);
+void pn__avgpool_global_backward_ref(int n, int c, int hw, const float *dy, float *dx);
 
 /* ---------------------------------------------------------------------------
  * Residual add: y = a + b (count floats, any layout; y may alias a or b). */
-void pn_add_forward(size_t count, const float *a, const float *b, float *y);
+void pn__add_forward(size_t count, const float *a, const float *b, float *y);
 /* Backward of y = a + b w.r.t. one input when the other path's gradient
  * is also present: d = d1 + d2. */
-void pn_add_backward(size_t count, const float *d1, const float *d2, float *d);
+void pn__add_backward(size_t count, const float *d1, const float *d2, float *d);
 
 /* Residual add + ReLU in one oneDNN pass (binary add with a ReLU post-op):
  * y = max(a + b, 0) on count floats (any layout). The backward needs only y:
  * d(a+b) = dy where y > 0 else 0 (ReLU backward from the output). */
-typedef struct pn_addrelu pn_addrelu;
-pn_status pn_addrelu_create(pn_addrelu **op, pn_dnn *d, size_t count, int backward,
+typedef struct pn__addrelu pn__addrelu;
+pn_status pn__addrelu_create(pn__addrelu **op, pn__dnn *d, size_t count, int backward,
                             pn_error *err);
-void pn_addrelu_free(pn_addrelu *op);
-pn_status pn_addrelu_forward(pn_addrelu *op, const float *a, const float *b, float *y,
+void pn__addrelu_free(pn__addrelu *op);
+pn_status pn__addrelu_forward(pn__addrelu *op, const float *a, const float *b, float *y,
                              pn_error *err);
-pn_status pn_addrelu_backward(pn_addrelu *op, const float *y, const float *dy, float *dsum,
+pn_status pn__addrelu_backward(pn__addrelu *op, const float *y, const float *dy, float *dsum,
                               pn_error *err);
 
 /* ---------------------------------------------------------------------------
  * Head ops, plain C on raw pointers (exact: dot products in double).
  * linear: x (N,I), w (O,I), b (O), y (N,O) = x W^T + b. */
-void pn_linear_forward(int n, int in, int out, const float *x, const float *w, const float *b,
+void pn__linear_forward(int n, int in, int out, const float *x, const float *w, const float *b,
                        float *y);
 /* dx (N,I) may be NULL; dw (O,I), db (O) are overwritten. */
-void pn_linear_backward(int n, int in, int out, const float *x, const float *w, const float *dy,
+void pn__linear_backward(int n, int in, int out, const float *x, const float *w, const float *dy,
                         float *dx, float *dw, float *db);
 
 /* Cross-entropy = log-softmax + NLL, mean reduction, optional class weights
  * (K floats or NULL): loss = sum_i w[y_i] (-log p_i[y_i]) / sum_i w[y_i].
  * logits (N,K); labels in [0,K). dlogits (N,K) may be NULL: the gradient of
  * the loss. Errors: a label out of range, or zero total weight. */
-pn_status pn_cross_entropy(int n, int k, const float *logits, const int *labels,
+pn_status pn__cross_entropy(int n, int k, const float *logits, const int *labels,
                            const float *class_weights, float *loss, float *dlogits,
                            pn_error *err);
 
@@ -193,11 +198,11 @@ pn_status pn_cross_entropy(int n, int k, const float *logits, const int *labels,
  * m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
  * p -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps), t = step (1-based).
  * Same operation order and float/double roundings as PyTorch's CPU kernels. */
-typedef struct pn_adam_config {
+typedef struct pn__adam_config {
     double lr, beta1, beta2, eps; /* Python floats in PyTorch; 0 for beta1/beta2/eps = default */
-} pn_adam_config;
-void pn_adam_step(size_t count, float *p, const float *g, float *m, float *v, long step,
-                  const pn_adam_config *cfg);
+} pn__adam_config;
+void pn__adam_step(size_t count, float *p, const float *g, float *m, float *v, long step,
+                  const pn__adam_config *cfg);
 
 #ifdef __cplusplus
 }

@@ -3,39 +3,39 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/dnn.h"
+#include "ops/dnn.h"
 
-struct pn_conv2d {
-    pn_dnn *d;
-    pn_conv2d_dims dm;
+struct pn__conv2d {
+    pn__dnn *d;
+    pn__conv2d_dims dm;
     int oh, ow, backward;
-    int borrow;    /* weights are the caller's buffer (pn_conv2d_create_md), not copied */
+    int borrow;    /* weights are the caller's buffer (pn__conv2d_create_md), not copied */
     int bwd_stale; /* borrowed weights changed: w_bwd must be reordered again */
     const float *w_borrowed;
     dnnl_memory_desc_t x_md, y_md, w_user_md; /* w_user_md: the caller's weight layout */
-    pn_prim fwd, bwd_data, bwd_w;
-    pn_prim w_to_fwd, w_to_bwd, dw_to_user; /* reorders (p NULL = same format) */
+    pn__prim fwd, bwd_data, bwd_w;
+    pn__prim w_to_fwd, w_to_bwd, dw_to_user; /* reorders (p NULL = same format) */
     float *w_fwd, *w_bwd, *dw_tmp;          /* weights in the primitives' formats */
     size_t w_fwd_bytes, w_bwd_bytes, dw_bytes;
     dnnl_memory_t m_x, m_y, m_wuser, m_wfwd, m_wbwd, m_dx, m_dy, m_dwtmp, m_dwuser;
     int weights_set;
 };
 
-void pn_conv2d_out_hw(const pn_conv2d_dims *dm, int *oh, int *ow)
+void pn__conv2d_out_hw(const pn__conv2d_dims *dm, int *oh, int *ow)
 {
     *oh = (dm->h + 2 * dm->pad - dm->k) / dm->stride + 1;
     *ow = (dm->w + 2 * dm->pad - dm->k) / dm->stride + 1;
 }
 
-void pn_conv2d_free(pn_conv2d *op)
+void pn__conv2d_free(pn__conv2d *op)
 {
     if (!op) return;
-    pn_prim_free(&op->fwd);
-    pn_prim_free(&op->bwd_data);
-    pn_prim_free(&op->bwd_w);
-    pn_prim_free(&op->w_to_fwd);
-    pn_prim_free(&op->w_to_bwd);
-    pn_prim_free(&op->dw_to_user);
+    pn__prim_free(&op->fwd);
+    pn__prim_free(&op->bwd_data);
+    pn__prim_free(&op->bwd_w);
+    pn__prim_free(&op->w_to_fwd);
+    pn__prim_free(&op->w_to_bwd);
+    pn__prim_free(&op->dw_to_user);
     dnnl_memory_t *ms[] = {&op->m_x, &op->m_y, &op->m_wuser, &op->m_wfwd, &op->m_wbwd,
                            &op->m_dx, &op->m_dy, &op->m_dwtmp, &op->m_dwuser};
     for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++)
@@ -46,7 +46,7 @@ void pn_conv2d_free(pn_conv2d *op)
     free(op);
 }
 
-static pn_status check_dims(const pn_conv2d_dims *dm, pn_error *err)
+static pn_status check_dims(const pn__conv2d_dims *dm, pn_error *err)
 {
     if (dm->n < 1 || dm->ic < 1 || dm->oc < 1 || dm->h < 1 || dm->w < 1 || dm->k < 1 ||
         dm->stride < 1 || dm->pad < 0)
@@ -66,7 +66,7 @@ static void *alloc_md(const dnnl_memory_desc_t *md, size_t *bytes)
 }
 
 /* The forward descriptor shared by create and weights_md. */
-static dnnl_status_t fwd_desc(dnnl_convolution_desc_t *cd, const pn_conv2d_dims *dm, int backward,
+static dnnl_status_t fwd_desc(dnnl_convolution_desc_t *cd, const pn__conv2d_dims *dm, int backward,
                               const dnnl_memory_desc_t *x_md, const dnnl_memory_desc_t *y_md)
 {
     dnnl_memory_desc_t w_any;
@@ -78,45 +78,45 @@ static dnnl_status_t fwd_desc(dnnl_convolution_desc_t *cd, const pn_conv2d_dims 
         x_md, &w_any, NULL, y_md, strides, pad, pad);
 }
 
-pn_status pn_conv2d_weights_md(pn_dnn *d, const pn_conv2d_dims *dm, pn_layout layout,
+pn_status pn__conv2d_weights_md(pn__dnn *d, const pn__conv2d_dims *dm, pn__layout layout,
                                int backward, dnnl_memory_desc_t *md, pn_error *err)
 {
     PN_TRY(check_dims(dm, err));
     int oh, ow;
-    pn_conv2d_out_hw(dm, &oh, &ow);
-    dnnl_memory_desc_t x_md = pn_dnn_act_md(d, layout, dm->n, dm->ic, dm->h, dm->w);
-    dnnl_memory_desc_t y_md = pn_dnn_act_md(d, layout, dm->n, dm->oc, oh, ow);
+    pn__conv2d_out_hw(dm, &oh, &ow);
+    dnnl_memory_desc_t x_md = pn__dnn_act_md(d, layout, dm->n, dm->ic, dm->h, dm->w);
+    dnnl_memory_desc_t y_md = pn__dnn_act_md(d, layout, dm->n, dm->oc, oh, ow);
     dnnl_convolution_desc_t cd;
-    PN_DNN(fwd_desc(&cd, dm, backward, &x_md, &y_md), "conv2d forward descriptor");
+    PN__DNN(fwd_desc(&cd, dm, backward, &x_md, &y_md), "conv2d forward descriptor");
     dnnl_primitive_desc_t pd;
-    PN_DNN(dnnl_primitive_desc_create(&pd, &cd, NULL, d->eng, NULL), "conv2d forward");
+    PN__DNN(dnnl_primitive_desc_create(&pd, &cd, NULL, d->eng, NULL), "conv2d forward");
     *md = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
     dnnl_primitive_desc_destroy(pd);
     return PN_OK;
 }
 
-pn_status pn_conv2d_create(pn_conv2d **out, pn_dnn *d, const pn_conv2d_dims *dm,
-                           pn_layout layout, int backward, pn_error *err)
+pn_status pn__conv2d_create(pn__conv2d **out, pn__dnn *d, const pn__conv2d_dims *dm,
+                           pn__layout layout, int backward, pn_error *err)
 {
-    dnnl_memory_desc_t oihw = pn_dnn_md_oihw(dm->oc, dm->ic, dm->k, dm->k);
-    return pn_conv2d_create_md(out, d, dm, layout, backward, &oihw, 0, err);
+    dnnl_memory_desc_t oihw = pn__dnn_md_oihw(dm->oc, dm->ic, dm->k, dm->k);
+    return pn__conv2d_create_md(out, d, dm, layout, backward, &oihw, 0, err);
 }
 
-pn_status pn_conv2d_create_md(pn_conv2d **out, pn_dnn *d, const pn_conv2d_dims *dm,
-                              pn_layout layout, int backward, const dnnl_memory_desc_t *w_md,
+pn_status pn__conv2d_create_md(pn__conv2d **out, pn__dnn *d, const pn__conv2d_dims *dm,
+                              pn__layout layout, int backward, const dnnl_memory_desc_t *w_md,
                               int borrow, pn_error *err)
 {
     *out = NULL;
     PN_TRY(check_dims(dm, err));
-    pn_conv2d *op = calloc(1, sizeof *op);
+    pn__conv2d *op = calloc(1, sizeof *op);
     if (!op) return pn_error_set(err, PN_E_NOMEM, "conv2d: out of memory");
     op->d = d;
     op->dm = *dm;
     op->backward = backward;
     op->borrow = borrow;
-    pn_conv2d_out_hw(dm, &op->oh, &op->ow);
-    op->x_md = pn_dnn_act_md(d, layout, dm->n, dm->ic, dm->h, dm->w);
-    op->y_md = pn_dnn_act_md(d, layout, dm->n, dm->oc, op->oh, op->ow);
+    pn__conv2d_out_hw(dm, &op->oh, &op->ow);
+    op->x_md = pn__dnn_act_md(d, layout, dm->n, dm->ic, dm->h, dm->w);
+    op->y_md = pn__dnn_act_md(d, layout, dm->n, dm->oc, op->oh, op->ow);
     op->w_user_md = *w_md;
     dnnl_memory_desc_t w_any;
     dnnl_dims_t wdims = {dm->oc, dm->ic, dm->k, dm->k};
@@ -132,60 +132,60 @@ pn_status pn_conv2d_create_md(pn_conv2d **out, pn_dnn *d, const pn_conv2d_dims *
     do {                                                                       \
         dnnl_status_t s_ = (call);                                             \
         if (s_ != dnnl_success) {                                              \
-            st = pn_dnn_fail(err, s_, (what));                                 \
+            st = pn__dnn_fail(err, s_, (what));                                 \
             goto fail;                                                         \
         }                                                                      \
     } while (0)
     TRYD(fwd_desc(&cd, dm, backward, &op->x_md, &op->y_md), "conv2d forward descriptor");
-    TRY(pn_prim_create(&op->fwd, &cd, NULL, d, "conv2d forward", err));
+    TRY(pn__prim_create(&op->fwd, &cd, NULL, d, "conv2d forward", err));
     const dnnl_memory_desc_t *wf = dnnl_primitive_desc_query_md(op->fwd.pd, dnnl_query_weights_md, 0);
-    TRY(pn_reorder_create(&op->w_to_fwd, &op->w_user_md, wf, d, err));
+    TRY(pn__reorder_create(&op->w_to_fwd, &op->w_user_md, wf, d, err));
     if (!borrow || op->w_to_fwd.p) { /* borrowed in the right layout: no copy */
         op->w_fwd = alloc_md(wf, &op->w_fwd_bytes);
         if (!op->w_fwd) goto nomem;
     }
-    TRY(pn_mem_create(&op->m_x, &op->x_md, d, err));
-    TRY(pn_mem_create(&op->m_y, &op->y_md, d, err));
-    TRY(pn_mem_create(&op->m_wuser, &op->w_user_md, d, err));
-    TRY(pn_mem_create(&op->m_wfwd, wf, d, err));
-    if (op->w_fwd) pn_mem_bind(op->m_wfwd, op->w_fwd);
+    TRY(pn__mem_create(&op->m_x, &op->x_md, d, err));
+    TRY(pn__mem_create(&op->m_y, &op->y_md, d, err));
+    TRY(pn__mem_create(&op->m_wuser, &op->w_user_md, d, err));
+    TRY(pn__mem_create(&op->m_wfwd, wf, d, err));
+    if (op->w_fwd) pn__mem_bind(op->m_wfwd, op->w_fwd);
     if (backward) {
         TRYD(dnnl_convolution_backward_data_desc_init(&cd, dnnl_convolution_direct, &op->x_md,
                                                       &w_any, &op->y_md, strides, pad, pad),
              "conv2d backward-data descriptor");
-        TRY(pn_prim_create(&op->bwd_data, &cd, op->fwd.pd, d, "conv2d backward data", err));
+        TRY(pn__prim_create(&op->bwd_data, &cd, op->fwd.pd, d, "conv2d backward data", err));
         const dnnl_memory_desc_t *wb =
             dnnl_primitive_desc_query_md(op->bwd_data.pd, dnnl_query_weights_md, 0);
-        TRY(pn_reorder_create(&op->w_to_bwd, &op->w_user_md, wb, d, err));
+        TRY(pn__reorder_create(&op->w_to_bwd, &op->w_user_md, wb, d, err));
         if (!borrow || op->w_to_bwd.p) {
             op->w_bwd = alloc_md(wb, &op->w_bwd_bytes);
             if (!op->w_bwd) goto nomem;
         }
-        TRY(pn_mem_create(&op->m_wbwd, wb, d, err));
-        if (op->w_bwd) pn_mem_bind(op->m_wbwd, op->w_bwd);
+        TRY(pn__mem_create(&op->m_wbwd, wb, d, err));
+        if (op->w_bwd) pn__mem_bind(op->m_wbwd, op->w_bwd);
         TRYD(dnnl_convolution_backward_weights_desc_init(&cd, dnnl_convolution_direct, &op->x_md,
                                                          &w_any, NULL, &op->y_md, strides, pad,
                                                          pad),
              "conv2d backward-weights descriptor");
-        TRY(pn_prim_create(&op->bwd_w, &cd, op->fwd.pd, d, "conv2d backward weights", err));
+        TRY(pn__prim_create(&op->bwd_w, &cd, op->fwd.pd, d, "conv2d backward weights", err));
         const dnnl_memory_desc_t *dwm =
             dnnl_primitive_desc_query_md(op->bwd_w.pd, dnnl_query_diff_weights_md, 0);
-        TRY(pn_reorder_create(&op->dw_to_user, dwm, &op->w_user_md, d, err));
+        TRY(pn__reorder_create(&op->dw_to_user, dwm, &op->w_user_md, d, err));
         if (op->dw_to_user.p) {
             op->dw_tmp = alloc_md(dwm, &op->dw_bytes);
             if (!op->dw_tmp) goto nomem;
         }
-        TRY(pn_mem_create(&op->m_dwtmp, dwm, d, err));
-        TRY(pn_mem_create(&op->m_dwuser, &op->w_user_md, d, err));
-        TRY(pn_mem_create(&op->m_dx, &op->x_md, d, err));
-        TRY(pn_mem_create(&op->m_dy, &op->y_md, d, err));
+        TRY(pn__mem_create(&op->m_dwtmp, dwm, d, err));
+        TRY(pn__mem_create(&op->m_dwuser, &op->w_user_md, d, err));
+        TRY(pn__mem_create(&op->m_dx, &op->x_md, d, err));
+        TRY(pn__mem_create(&op->m_dy, &op->y_md, d, err));
     }
     *out = op;
     return PN_OK;
 nomem:
     st = pn_error_set(err, PN_E_NOMEM, "conv2d: out of memory for weights");
 fail:
-    pn_conv2d_free(op);
+    pn__conv2d_free(op);
     return st;
 #undef TRY
 #undef TRYD
@@ -194,38 +194,38 @@ fail:
 /* Borrowed weights: bind them where the layouts agree, reorder into the
  * forward copy where not; the backward-data copy is refreshed lazily (the
  * caller updates w in place and calls this again after each change). */
-static pn_status borrow_weights(pn_conv2d *op, const float *w, pn_error *err)
+static pn_status borrow_weights(pn__conv2d *op, const float *w, pn_error *err)
 {
     op->w_borrowed = w;
-    pn_mem_bind(op->m_wuser, w);
+    pn__mem_bind(op->m_wuser, w);
     if (op->w_to_fwd.p) {
         dnnl_exec_arg_t a[] = {{DNNL_ARG_FROM, op->m_wuser}, {DNNL_ARG_TO, op->m_wfwd}};
-        PN_TRY(pn_prim_exec_serial(&op->w_to_fwd, op->d, 2, a, "conv2d weight reorder", err));
+        PN_TRY(pn__prim_exec_serial(&op->w_to_fwd, op->d, 2, a, "conv2d weight reorder", err));
     } else {
-        pn_mem_bind(op->m_wfwd, w);
+        pn__mem_bind(op->m_wfwd, w);
     }
     if (op->backward) {
         if (op->w_to_bwd.p) op->bwd_stale = 1;
-        else pn_mem_bind(op->m_wbwd, w);
+        else pn__mem_bind(op->m_wbwd, w);
     }
     op->weights_set = 1;
     return PN_OK;
 }
 
-pn_status pn_conv2d_set_weights(pn_conv2d *op, const float *w, pn_error *err)
+pn_status pn__conv2d_set_weights(pn__conv2d *op, const float *w, pn_error *err)
 {
     if (op->borrow) return borrow_weights(op, w, err);
-    pn_mem_bind(op->m_wuser, w);
+    pn__mem_bind(op->m_wuser, w);
     if (op->w_to_fwd.p) {
         dnnl_exec_arg_t a[] = {{DNNL_ARG_FROM, op->m_wuser}, {DNNL_ARG_TO, op->m_wfwd}};
-        PN_TRY(pn_prim_exec_serial(&op->w_to_fwd, op->d, 2, a, "conv2d weight reorder", err));
+        PN_TRY(pn__prim_exec_serial(&op->w_to_fwd, op->d, 2, a, "conv2d weight reorder", err));
     } else {
         memcpy(op->w_fwd, w, op->w_fwd_bytes);
     }
     if (op->backward) {
         if (op->w_to_bwd.p) {
             dnnl_exec_arg_t a[] = {{DNNL_ARG_FROM, op->m_wuser}, {DNNL_ARG_TO, op->m_wbwd}};
-            PN_TRY(pn_prim_exec_serial(&op->w_to_bwd, op->d, 2, a, "conv2d weight reorder", err));
+            PN_TRY(pn__prim_exec_serial(&op->w_to_bwd, op->d, 2, a, "conv2d weight reorder", err));
         } else {
             memcpy(op->w_bwd, w, op->w_bwd_bytes);
         }
@@ -234,47 +234,47 @@ pn_status pn_conv2d_set_weights(pn_conv2d *op, const float *w, pn_error *err)
     return PN_OK;
 }
 
-pn_status pn_conv2d_forward(pn_conv2d *op, const float *x, float *y, pn_error *err)
+pn_status pn__conv2d_forward(pn__conv2d *op, const float *x, float *y, pn_error *err)
 {
     if (!op->weights_set)
         return pn_error_set(err, PN_E_ARG, "conv2d forward: weights not set");
-    pn_mem_bind(op->m_x, x);
-    pn_mem_bind(op->m_y, y);
+    pn__mem_bind(op->m_x, x);
+    pn__mem_bind(op->m_y, y);
     dnnl_exec_arg_t a[] = {{DNNL_ARG_SRC, op->m_x}, {DNNL_ARG_WEIGHTS, op->m_wfwd},
                            {DNNL_ARG_DST, op->m_y}};
-    return pn_prim_exec(&op->fwd, op->d, 3, a, "conv2d forward", err);
+    return pn__prim_exec(&op->fwd, op->d, 3, a, "conv2d forward", err);
 }
 
-pn_status pn_conv2d_backward(pn_conv2d *op, const float *x, const float *dy, float *dx,
+pn_status pn__conv2d_backward(pn__conv2d *op, const float *x, const float *dy, float *dx,
                              float *dw, pn_error *err)
 {
     if (!op->backward)
         return pn_error_set(err, PN_E_ARG, "conv2d backward: op was created forward-only");
     if (!op->weights_set)
         return pn_error_set(err, PN_E_ARG, "conv2d backward: weights not set");
-    pn_mem_bind(op->m_dy, dy);
+    pn__mem_bind(op->m_dy, dy);
     if (dx && op->bwd_stale) {
-        pn_mem_bind(op->m_wuser, op->w_borrowed);
+        pn__mem_bind(op->m_wuser, op->w_borrowed);
         dnnl_exec_arg_t a[] = {{DNNL_ARG_FROM, op->m_wuser}, {DNNL_ARG_TO, op->m_wbwd}};
-        PN_TRY(pn_prim_exec_serial(&op->w_to_bwd, op->d, 2, a, "conv2d weight reorder", err));
+        PN_TRY(pn__prim_exec_serial(&op->w_to_bwd, op->d, 2, a, "conv2d weight reorder", err));
         op->bwd_stale = 0;
     }
     if (dx) {
-        pn_mem_bind(op->m_dx, dx);
+        pn__mem_bind(op->m_dx, dx);
         dnnl_exec_arg_t a[] = {{DNNL_ARG_DIFF_DST, op->m_dy}, {DNNL_ARG_WEIGHTS, op->m_wbwd},
                                {DNNL_ARG_DIFF_SRC, op->m_dx}};
-        PN_TRY(pn_prim_exec(&op->bwd_data, op->d, 3, a, "conv2d backward data", err));
+        PN_TRY(pn__prim_exec(&op->bwd_data, op->d, 3, a, "conv2d backward data", err));
     }
     if (dw) {
-        pn_mem_bind(op->m_x, x);
-        pn_mem_bind(op->m_dwtmp, op->dw_to_user.p ? (void *)op->dw_tmp : (void *)dw);
+        pn__mem_bind(op->m_x, x);
+        pn__mem_bind(op->m_dwtmp, op->dw_to_user.p ? (void *)op->dw_tmp : (void *)dw);
         dnnl_exec_arg_t a[] = {{DNNL_ARG_SRC, op->m_x}, {DNNL_ARG_DIFF_DST, op->m_dy},
                                {DNNL_ARG_DIFF_WEIGHTS, op->m_dwtmp}};
-        PN_TRY(pn_prim_exec(&op->bwd_w, op->d, 3, a, "conv2d backward weights", err));
+        PN_TRY(pn__prim_exec(&op->bwd_w, op->d, 3, a, "conv2d backward weights", err));
         if (op->dw_to_user.p) {
-            pn_mem_bind(op->m_dwuser, dw);
+            pn__mem_bind(op->m_dwuser, dw);
             dnnl_exec_arg_t r[] = {{DNNL_ARG_FROM, op->m_dwtmp}, {DNNL_ARG_TO, op->m_dwuser}};
-            PN_TRY(pn_prim_exec_serial(&op->dw_to_user, op->d, 2, r, "conv2d weight-gradient reorder",
+            PN_TRY(pn__prim_exec_serial(&op->dw_to_user, op->d, 2, r, "conv2d weight-gradient reorder",
                              err));
         }
     }
@@ -283,10 +283,10 @@ pn_status pn_conv2d_backward(pn_conv2d *op, const float *x, const float *dy, flo
 
 /* ---- plain-C reference (NCHW, double accumulation) ---------------------- */
 
-void pn_conv2d_forward_ref(const pn_conv2d_dims *dm, const float *x, const float *w, float *y)
+void pn__conv2d_forward_ref(const pn__conv2d_dims *dm, const float *x, const float *w, float *y)
 {
     int oh, ow;
-    pn_conv2d_out_hw(dm, &oh, &ow);
+    pn__conv2d_out_hw(dm, &oh, &ow);
     int H = dm->h, W = dm->w, K = dm->k, S = dm->stride, P = dm->pad;
     for (int n = 0; n < dm->n; n++)
         for (int o = 0; o < dm->oc; o++)
@@ -308,11 +308,11 @@ void pn_conv2d_forward_ref(const pn_conv2d_dims *dm, const float *x, const float
                 }
 }
 
-void pn_conv2d_backward_ref(const pn_conv2d_dims *dm, const float *x, const float *w,
+void pn__conv2d_backward_ref(const pn__conv2d_dims *dm, const float *x, const float *w,
                             const float *dy, float *dx, float *dw)
 {
     int oh, ow;
-    pn_conv2d_out_hw(dm, &oh, &ow);
+    pn__conv2d_out_hw(dm, &oh, &ow);
     int H = dm->h, W = dm->w, K = dm->k, S = dm->stride, P = dm->pad;
     size_t nx = (size_t)dm->n * dm->ic * H * W, nw = (size_t)dm->oc * dm->ic * K * K;
     double *gx = calloc(nx, sizeof *gx), *gw = calloc(nw, sizeof *gw);

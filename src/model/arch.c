@@ -1,11 +1,93 @@
-/* ResNet-18 state_dict keys: the torchvision layout, normalisation of the
- * seed notebook's / DataParallel's names, and one-message checking. */
+/* The one ResNet-18 description (src/model/arch.h): the table of the 20
+ * conv+BN units, stage boundaries and names, the state_dict keys, their
+ * normalisation (the seed notebook's / DataParallel's names) and the
+ * one-message check of a state dict (pn_resnet18_check). */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "io/io_internal.h"
-#include "pneumo/weights.h"
+#include "model/arch.h"
+
+#define U(conv, bn, cin, cout, k, s, p, relu, role, blk) {conv, bn, cin, cout, k, s, p, relu, role, blk}
+#define BLOCK(L, B, cin, cout, s, blk)                                                          \
+    U("layer" #L "." #B ".conv1", "layer" #L "." #B ".bn1", cin, cout, 3, s, 1, 1,           \
+      PN__ROLE_CONV1, blk),                                                                  \
+    U("layer" #L "." #B ".conv2", "layer" #L "." #B ".bn2", cout, cout, 3, 1, 1, 0,          \
+      PN__ROLE_CONV2, blk)
+#define DOWNSAMPLE(L, cin, cout, blk)                                                          \
+    U("layer" #L ".0.downsample.0", "layer" #L ".0.downsample.1", cin, cout, 1, 2, 0, 0,    \
+      PN__ROLE_DOWNSAMPLE, blk)
+
+/*                     conv      bn     cin cout k stride pad relu role block */
+const pn__arch_unit pn__arch[PN__ARCH_NCONV] = {
+    U("conv1", "bn1", 3, 64, 7, 2, 3, 1, PN__ROLE_STEM, -1),
+    BLOCK(1, 0, 64, 64, 1, 0),
+    BLOCK(1, 1, 64, 64, 1, 1),
+    BLOCK(2, 0, 64, 128, 2, 2),
+    DOWNSAMPLE(2, 64, 128, 2),
+    BLOCK(2, 1, 128, 128, 1, 3),
+    BLOCK(3, 0, 128, 256, 2, 4),
+    DOWNSAMPLE(3, 128, 256, 4),
+    BLOCK(3, 1, 256, 256, 1, 5),
+    BLOCK(4, 0, 256, 512, 2, 6),
+    DOWNSAMPLE(4, 256, 512, 6),
+    BLOCK(4, 1, 512, 512, 1, 7),
+};
+
+/* ---- stages ------------------------------------------------------------- */
+
+static const char *const stage_names[PN_STAGE_COUNT] = {
+    "input", "stem", "layer1", "layer2", "layer3", "layer4", "pool", "logits"};
+
+const char *pn_stage_name(pn_stage s)
+{
+    return ((int)s >= 0 && s < PN_STAGE_COUNT) ? stage_names[s] : "?";
+}
+
+int pn_stage_from_name(const char *name)
+{
+    for (int i = 0; name && i < PN_STAGE_COUNT; i++)
+        if (!strcmp(name, stage_names[i])) return i;
+    return -1;
+}
+
+int pn__arch_stage_blocks(pn_stage s)
+{
+    if (s <= PN_STAGE_STEM) return 0;
+    if (s <= PN_STAGE_LAYER4) return 2 * (s - PN_STAGE_STEM);
+    return PN__ARCH_NBLOCKS;
+}
+
+size_t pn__arch_stage_shape(pn_stage s, int h, int w, int K, int *c, int *oh, int *ow)
+{
+    *c = 0, *oh = *ow = 1;
+    if ((int)s < 0 || s >= PN_STAGE_COUNT) return 0;
+    if (s == PN_STAGE_POOL || s == PN_STAGE_LOGITS) {
+        *c = s == PN_STAGE_POOL ? PN__ARCH_FEAT : K;
+        return (size_t)*c;
+    }
+    *c = 3;
+    if (s >= PN_STAGE_STEM) { /* conv1 and the 3x3/2 max pool */
+        const pn__arch_unit *u = &pn__arch[0];
+        h = pn__arch_out(pn__arch_out(h, u->k, u->stride, u->pad), 3, 2, 1);
+        w = pn__arch_out(pn__arch_out(w, u->k, u->stride, u->pad), 3, 2, 1);
+        *c = u->cout;
+    }
+    int nb = pn__arch_stage_blocks(s);
+    for (int i = 1; i < PN__ARCH_NCONV; i++) {
+        const pn__arch_unit *u = &pn__arch[i];
+        if (u->block >= nb || u->role != PN__ROLE_CONV1) continue;
+        h = pn__arch_out(h, u->k, u->stride, u->pad); /* conv2 keeps the size */
+        w = pn__arch_out(w, u->k, u->stride, u->pad);
+        *c = u->cout;
+    }
+    *oh = h, *ow = w;
+    return (size_t)*c * h * w;
+}
+
+/* ---- keys --------------------------------------------------------------- */
 
 static int add_key(pn_r18_key *k, int n, int cap, const char *name, int ndim, int64_t a,
                    int64_t b, int64_t c, int64_t d, int is_int)
@@ -20,50 +102,67 @@ static int add_key(pn_r18_key *k, int n, int cap, const char *name, int ndim, in
     return n + 1;
 }
 
-static int add_bn(pn_r18_key *k, int n, int cap, const char *p, int64_t c)
+int pn__arch_keys(int num_classes, pn_r18_key *k, int cap)
 {
     static const char *f[] = {"weight", "bias", "running_mean", "running_var"};
     char name[48];
-    for (int i = 0; i < 4; i++) {
-        snprintf(name, sizeof name, "%s.%s", p, f[i]);
-        n = add_key(k, n, cap, name, 1, c, 0, 0, 0, 0);
+    int n = 0;
+    for (int i = 0; i < PN__ARCH_NCONV; i++) {
+        const pn__arch_unit *u = &pn__arch[i];
+        snprintf(name, sizeof name, "%s.weight", u->conv);
+        n = add_key(k, n, cap, name, 4, u->cout, u->cin, u->k, u->k, 0);
+        for (int j = 0; j < 4; j++) {
+            snprintf(name, sizeof name, "%s.%s", u->bn, f[j]);
+            n = add_key(k, n, cap, name, 1, u->cout, 0, 0, 0, 0);
+        }
+        snprintf(name, sizeof name, "%s.num_batches_tracked", u->bn);
+        n = add_key(k, n, cap, name, 0, 0, 0, 0, 0, 1);
     }
-    snprintf(name, sizeof name, "%s.num_batches_tracked", p);
-    return add_key(k, n, cap, name, 0, 0, 0, 0, 0, 1);
+    n = add_key(k, n, cap, "fc.weight", 2, num_classes, PN__ARCH_FEAT, 0, 0, 0);
+    n = add_key(k, n, cap, "fc.bias", 1, num_classes, 0, 0, 0, 0);
+    return n;
 }
 
 int pn_resnet18_keys(int num_classes, pn_r18_key *k, int cap)
 {
-    int n = 0;
-    char p[48], q[48];
-    n = add_key(k, n, cap, "conv1.weight", 4, 64, 3, 7, 7, 0);
-    n = add_bn(k, n, cap, "bn1", 64);
-    int64_t in = 64;
-    for (int l = 1; l <= 4; l++) {
-        int64_t c = 64 << (l - 1);
-        for (int b = 0; b < 2; b++) {
-            int64_t cin = b == 0 ? in : c;
-            snprintf(p, sizeof p, "layer%d.%d.conv1.weight", l, b);
-            n = add_key(k, n, cap, p, 4, c, cin, 3, 3, 0);
-            snprintf(q, sizeof q, "layer%d.%d.bn1", l, b);
-            n = add_bn(k, n, cap, q, c);
-            snprintf(p, sizeof p, "layer%d.%d.conv2.weight", l, b);
-            n = add_key(k, n, cap, p, 4, c, c, 3, 3, 0);
-            snprintf(q, sizeof q, "layer%d.%d.bn2", l, b);
-            n = add_bn(k, n, cap, q, c);
-            if (b == 0 && l > 1) {
-                snprintf(p, sizeof p, "layer%d.0.downsample.0.weight", l);
-                n = add_key(k, n, cap, p, 4, c, in, 1, 1, 0);
-                snprintf(q, sizeof q, "layer%d.0.downsample.1", l);
-                n = add_bn(k, n, cap, q, c);
-            }
-        }
-        in = c;
-    }
-    n = add_key(k, n, cap, "fc.weight", 2, num_classes, 512, 0, 0, 0);
-    n = add_key(k, n, cap, "fc.bias", 1, num_classes, 0, 0, 0, 0);
-    return n;
+    return pn__arch_keys(num_classes, k, cap);
 }
+
+/* ---- the problem list ------------------------------------------------------ */
+
+void pn__keylist_init(pn__keylist *l, const char *sep)
+{
+    memset(l, 0, sizeof *l);
+    l->sep = sep;
+}
+
+void pn__keylist_add(pn__keylist *l, const char *fmt, ...)
+{
+    char item[240];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(item, sizeof item, fmt, ap);
+    va_end(ap);
+    l->count++;
+    size_t il = strlen(item), sl = strlen(l->sep);
+    /* keep room for the ", ... N more" tail */
+    if (l->dropped || l->len + sl + il + 24 >= sizeof l->buf) {
+        l->dropped++;
+        return;
+    }
+    if (l->len) memcpy(l->buf + l->len, l->sep, sl), l->len += sl;
+    memcpy(l->buf + l->len, item, il + 1);
+    l->len += il;
+}
+
+const char *pn__keylist_str(pn__keylist *l)
+{
+    if (l->dropped)
+        snprintf(l->buf + l->len, sizeof l->buf - l->len, ", ... %d more", l->dropped);
+    return l->buf;
+}
+
+/* ---- checking a state dict ----------------------------------------------- */
 
 /* The name a key has after normalisation ("module." stripped, seed head). */
 static const char *norm_name(const char *name, char *buf, size_t bufsz)
@@ -73,31 +172,6 @@ static const char *norm_name(const char *name, char *buf, size_t bufsz)
     if (!strcmp(name, "fc.0.bias")) return "fc.bias";
     snprintf(buf, bufsz, "%s", name);
     return buf;
-}
-
-/* Capped list appender for the one error message. */
-typedef struct msglist {
-    char buf[300];
-    size_t len;
-    int count, dropped;
-} msglist;
-
-static void ml_add(msglist *m, const char *fmt, const char *a, const char *b, const char *c)
-{
-    char item[200];
-    snprintf(item, sizeof item, fmt, a, b, c);
-    m->count++;
-    size_t il = strlen(item);
-    if (m->len + il + 3 >= sizeof m->buf) {
-        m->dropped++;
-        return;
-    }
-    if (m->len) {
-        memcpy(m->buf + m->len, ", ", 2);
-        m->len += 2;
-    }
-    memcpy(m->buf + m->len, item, il + 1);
-    m->len += il;
 }
 
 static int same_shape(const pn_tensor *t, const pn_r18_key *k)
@@ -157,22 +231,25 @@ static pn_status r18_check(const pn_statedict *sd, int num_classes, unsigned fla
     if (optional && (fw || fb) && (!found || (num_classes > 0 && found != num_classes)))
         *drop_head = 1;
     int check_head = !(optional && (*drop_head || (!fw && !fb)));
-    pn_r18_key keys[122];
-    int nk = pn_resnet18_keys(want > 0 ? want : 2, keys, 122);
-    msglist missing = {0}, unexpected = {0}, shaped = {0};
+    pn_r18_key keys[PN__ARCH_NKEYS];
+    int nk = pn__arch_keys(want > 0 ? want : 2, keys, PN__ARCH_NKEYS);
+    pn__keylist missing, unexpected, shaped;
+    pn__keylist_init(&missing, ", ");
+    pn__keylist_init(&unexpected, ", ");
+    pn__keylist_init(&shaped, ", ");
     for (int i = 0; i < nk; i++) {
         int is_head = !strncmp(keys[i].name, "fc.", 3);
         if (is_head && !check_head) continue;
         const pn_tensor *t;
         FIND(keys[i].name, t);
         if (!t) {
-            if (!keys[i].is_int) ml_add(&missing, "%s", keys[i].name, "", "");
+            if (!keys[i].is_int) pn__keylist_add(&missing, "%s", keys[i].name);
             continue;
         }
         if (is_head && want <= 0) { /* a malformed head and no class count to expect */
             char g[160];
             pn_shape_str(t->ndim, t->shape, g, sizeof g);
-            ml_add(&shaped, "%s %s (want [classes, 512] and [classes])", keys[i].name, g, "");
+            pn__keylist_add(&shaped, "%s %s (want [classes, 512] and [classes])", keys[i].name, g);
             continue;
         }
         if (!same_shape(t, &keys[i])) {
@@ -182,26 +259,23 @@ static pn_status r18_check(const pn_statedict *sd, int num_classes, unsigned fla
             if ((t->dtype == PN_I64) != (keys[i].is_int != 0))
                 snprintf(w + strlen(w), sizeof w - strlen(w), " %s",
                          keys[i].is_int ? "int64" : "float");
-            ml_add(&shaped, "%s %s (want %s)", keys[i].name, g, w);
+            pn__keylist_add(&shaped, "%s %s (want %s)", keys[i].name, g, w);
         }
     }
     for (size_t j = 0; j < n; j++) {
         int known = 0;
         for (int i = 0; i < nk && !known; i++) known = !strcmp(names[j], keys[i].name);
-        if (!known) ml_add(&unexpected, "%s", names[j], "", "");
+        if (!known) pn__keylist_add(&unexpected, "%s", names[j]);
     }
     if (missing.count || unexpected.count || shaped.count) {
-        char m[3][400];
-        msglist *ls[3] = {&missing, &unexpected, &shaped};
+        char m[3][440];
+        pn__keylist *ls[3] = {&missing, &unexpected, &shaped};
         const char *what[3] = {"missing", "unexpected", "mis-shaped"};
         for (int i = 0; i < 3; i++) {
-            if (!ls[i]->count) {
-                m[i][0] = '\0';
-                continue;
-            }
-            char more[40] = "";
-            if (ls[i]->dropped) snprintf(more, sizeof more, ", ... %d more", ls[i]->dropped);
-            snprintf(m[i], sizeof m[i], "; %d %s: %s%s", ls[i]->count, what[i], ls[i]->buf, more);
+            m[i][0] = '\0';
+            if (ls[i]->count)
+                snprintf(m[i], sizeof m[i], "; %d %s: %s", ls[i]->count, what[i],
+                         pn__keylist_str(ls[i]));
         }
         st = pn_error_set(err, PN_E_FORMAT, "not a torchvision ResNet-18 state_dict%s%s%s%s",
                           want > 0 ? "" : " (no usable fc head)", m[0], m[1], m[2]);

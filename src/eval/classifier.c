@@ -6,8 +6,7 @@
 #include <unistd.h>
 
 #include "pneumo/cam.h"
-#include "pneumo/head.h"
-#include "pneumo/predict.h"
+#include "pneumo/eval.h"
 #include "pneumo/report.h"
 
 pn_status pn_classifier_open(pn_classifier *c, const char *model_path, int batch, int threads,
@@ -33,7 +32,7 @@ pn_status pn_classifier_open(pn_classifier *c, const char *model_path, int batch
     ic.max_batch = batch;
     ic.threads = threads;
     ic.bf16 = bf16;
-    ic.stop = PN_INFER_LOGITS;
+    ic.stop = PN_STAGE_LOGITS;
     ic.want_layer4 = want_cam;
     st = pn_infer_create(&c->engine, &c->sd, &ic, err);
     if (st) {
@@ -42,6 +41,11 @@ pn_status pn_classifier_open(pn_classifier *c, const char *model_path, int batch
         return st;
     }
     if (err) err->msg[0] = 0;
+    c->size = ic.height;
+    int64_t chw[3];
+    pn_infer_stage_shape(c->engine, PN_STAGE_LAYER4, chw);
+    c->cam_h = (int)chw[1];
+    c->cam_w = (int)chw[2];
     c->logits = malloc((size_t)batch * c->classes * sizeof *c->logits);
     if (!c->logits) {
         pn_classifier_free(c);
@@ -107,7 +111,7 @@ pn_status pn_classifier_eval_split(pn_classifier *c, const pn_dataset *ds, pn_sp
         return pn_error_set(err, PN_E_ARG, "%s: the %s split is empty", pn_dataset_path(ds),
                             pn_split_name(split));
     const int C = c->classes, B = c->batch;
-    float *p = malloc(total * C * sizeof *p), *x = malloc((size_t)B * 3 * 224 * 224 * sizeof *x);
+    float *p = malloc(total * C * sizeof *p), *x = malloc((size_t)B * 3 * c->size * c->size * sizeof *x);
     int *y = malloc(total * sizeof *y), *yb = malloc((size_t)B * sizeof *yb);
     const char **nm = malloc(total * sizeof *nm);
     size_t *idx = malloc((size_t)B * sizeof *idx);
@@ -174,5 +178,19 @@ pn_status pn_classifier_cam_png(const pn_classifier *c, const float *layer4, int
     free(cam);
     free(rgb);
     free(out);
+    return st;
+}
+
+pn_status pn_classifier_metrics(const pn_classifier *c, const float *probs, const int *labels,
+                                size_t n, double threshold, pn_metrics *m, pn_error *err)
+{
+    if (c->classes != 2)
+        return pn_error_set(err, PN_E_UNSUPPORTED, "%d classes: the metrics are binary",
+                            c->classes);
+    float *p1 = malloc((n ? n : 1) * sizeof *p1);
+    if (!p1) return pn_error_set(err, PN_E_NOMEM, "metrics: out of memory");
+    for (size_t i = 0; i < n; i++) p1[i] = probs[2 * i + 1]; /* P(PNEUMONIA) */
+    pn_status st = pn_metrics_compute(p1, labels, n, threshold, m, err);
+    free(p1);
     return st;
 }

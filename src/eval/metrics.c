@@ -3,7 +3,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "pneumo/metrics.h"
+#include "pneumo/eval.h"
 
 static pn_status check_input(const float *score, const int *label, size_t n, pn_error *err)
 {

@@ -1,81 +1,9 @@
-/* Head ops in plain C: linear (x W^T + b), cross-entropy (log-softmax + NLL
- * with class weights), and Adam as torch 1.13 computes it. */
+/* Adam as torch 1.13 computes it (plain C, with a bit-identical AVX-512
+ * path). */
 #include <math.h>
-#include <stdlib.h>
-#include <string.h>
+#include <stddef.h>
 
-#include "pneumo/ops.h"
-
-// x (N,I), w (O,I), b (O), y (N,O)
-void pn_linear_forward(int n, int in, int out, const float *x, const float *w, const float *b,
-                       float *y)
-{
-    for (int i = 0; i < n; i++)
-        for (int o = 0; o < out; o++) {
-            double acc = b ? b[o] : 0.0;
-            for (int k = 0; k < in; k++) acc += (double)x[(size_t)i * in + k] * w[(size_t)o * in + k];
-            y[(size_t)i * out + o] = (float)acc;
-        }
-}
-
-// dy (N,O) -> dx (N,I) (optional), dw (O,I), db (O)
-void pn_linear_backward(int n, int in, int out, const float *x, const float *w, const float *dy,
-                        float *dx, float *dw, float *db)
-{
-    if (dx)
-        for (int i = 0; i < n; i++)
-            for (int k = 0; k < in; k++) {
-                double acc = 0;
-                for (int o = 0; o < out; o++) acc += (double)dy[(size_t)i * out + o] * w[(size_t)o * in + k];
-                dx[(size_t)i * in + k] = (float)acc;
-            }
-    for (int o = 0; o < out; o++) {
-        double sb = 0;
-        for (int i = 0; i < n; i++) sb += dy[(size_t)i * out + o];
-        if (db) db[o] = (float)sb;
-        if (!dw) continue;
-        for (int k = 0; k < in; k++) {
-            double acc = 0;
-            for (int i = 0; i < n; i++) acc += (double)dy[(size_t)i * out + o] * x[(size_t)i * in + k];
-            dw[(size_t)o * in + k] = (float)acc;
-        }
-    }
-}
-
-// logits (N,K), labels (N), class_weights (K) or NULL, dlogits (N,K) or NULL
-pn_status pn_cross_entropy(int n, int k, const float *logits, const int *labels,
-                           const float *class_weights, float *loss, float *dlogits,
-                           pn_error *err)
-{
-    if (n < 1 || k < 1) return pn_error_set(err, PN_E_ARG, "cross entropy: bad dims n=%d k=%d", n, k);
-    double wsum = 0, lsum = 0;
-    for (int i = 0; i < n; i++) {
-        if (labels[i] < 0 || labels[i] >= k)
-            return pn_error_set(err, PN_E_ARG, "cross entropy: label %d of sample %d not in [0,%d)",
-                                labels[i], i, k);
-        wsum += class_weights ? class_weights[labels[i]] : 1.0;
-    }
-    if (!(wsum > 0) || !isfinite(wsum))
-        return pn_error_set(err, PN_E_ARG, "cross entropy: total target weight %g is not positive",
-                            wsum);
-    for (int i = 0; i < n; i++) {
-        const float *z = logits + (size_t)i * k;
-        double mx = z[0], se = 0;
-        for (int c = 1; c < k; c++) mx = z[c] > mx ? z[c] : mx;
-        for (int c = 0; c < k; c++) se += exp(z[c] - mx);
-        double lse = mx + log(se);
-        double wi = class_weights ? class_weights[labels[i]] : 1.0;
-        lsum += wi * (lse - z[labels[i]]);
-        if (dlogits)
-            for (int c = 0; c < k; c++)
-                dlogits[(size_t)i * k + c] =
-                    (float)(wi / wsum * (exp(z[c] - lse) - (c == labels[i] ? 1.0 : 0.0)));
-    }
-    *loss = (float)(lsum / wsum);
-    if (!isfinite(*loss))
-        return pn_error_set(err, PN_E_NUMERIC, "cross entropy: loss is not finite");
-    return PN_OK;
-}
+#include "ops/ops.h"
 
 /* torch 1.13 _single_tensor_adam, per element, float tensors, Python-float
  * hyper-parameters:
@@ -136,8 +64,8 @@ __attribute__((target("avx512f"))) static size_t adam_avx512(size_t count, float
 }
 #endif
 
-void pn_adam_step(size_t count, float *p, const float *g, float *m, float *v, long step,
-                  const pn_adam_config *cfg)
+void pn__adam_step(size_t count, float *p, const float *g, float *m, float *v, long step,
+                  const pn__adam_config *cfg)
 {
     double b1 = cfg->beta1 > 0 ? cfg->beta1 : 0.9, b2 = cfg->beta2 > 0 ? cfg->beta2 : 0.999;
     double eps = cfg->eps > 0 ? cfg->eps : 1e-8;

@@ -6,14 +6,17 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "app_internal.h"
+#include "featcache.h"
 #include "pneumo/app.h"
-#include "pneumo/head.h"
+#include "pneumo/eval.h"
 #include "pneumo/util.h"
+#include "train/train_internal.h"
 
 void pn_train_config_default(pn_train_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
-    pn_head_train_cfg_default(&cfg->head);
+    pn_fit_cfg_default(&cfg->fit);
     cfg->threshold = 0.5;
     cfg->use_cache = 1;
 }
@@ -76,8 +79,8 @@ static pn_status load_split(const pn_train_config *cfg, const pn_source *src,
         s->y[i] = src->label(src->ctx, split, i);
         s->names[i] = src->name(src->ctx, split, i);
     }
-    st = pn_features_compute(src, ex, cache, split, s->x, cfg->progress, cfg->user,
-                             cfg->head.cancel, err);
+    st = pn__features_compute(src, ex, cache, split, s->x, cfg->progress, cfg->user,
+                             cfg->fit.cancel, err);
     if (st) {
         split_free(s);
         return st;
@@ -199,11 +202,17 @@ pn_status pn_train_run(const pn_train_config *cfg, const pn_source *src, const p
                             "PNEUMONIA) under train/",
                             C);
     if (!cfg->out_dir) return pn_error_set(err, PN_E_ARG, "no --out folder");
-    char ckpt[4096];
-    pn_status st = out_path(ckpt, sizeof ckpt, cfg->out_dir, "checkpoint.bin", err);
+    char ckpt[4096], old[4096];
+    pn_status st = out_path(ckpt, sizeof ckpt, cfg->out_dir, "checkpoint.safetensors", err);
+    if (!st) st = out_path(old, sizeof old, cfg->out_dir, "checkpoint.bin", err);
     if (st) return st;
     /* before the features (minutes): --resume needs the checkpoint */
-    if (cfg->head.resume && !pn_path_exists(ckpt))
+    if (cfg->fit.resume && !pn_path_exists(ckpt) && pn__checkpoint_is_old(old))
+        return pn_error_set(err, PN_E_FORMAT,
+                            "--resume: %s is a checkpoint of an older pneumo, which this one "
+                            "cannot resume: rerun without --resume to start over",
+                            old);
+    if (cfg->fit.resume && !pn_path_exists(ckpt))
         return pn_error_set(err, PN_E_NOTFOUND,
                             "--resume: %s does not exist: nothing to resume (drop --resume to "
                             "start a new run)",
@@ -228,9 +237,10 @@ pn_status pn_train_run(const pn_train_config *cfg, const pn_source *src, const p
     if (st) return st;
 
     split_data sp[PN_NSPLITS] = {{0}};
+    pn_trainer trainer = {0};
     pn_featcache cache, *cp = NULL;
     if (cfg->use_cache) {
-        st = pn_featcache_open(&cache, cfg->cache_dir, err);
+        st = pn__featcache_open(&cache, cfg->cache_dir, err);
         if (st) goto done;
         cp = &cache;
     }
@@ -256,7 +266,7 @@ pn_status pn_train_run(const pn_train_config *cfg, const pn_source *src, const p
             st = pn_error_set(err, PN_E_NOMEM, "--val-split: out of memory");
             goto done;
         }
-        st = pn_val_split(tr->names, tr->y, tr->n, C, cfg->val_split, cfg->head.seed, isv, err);
+        st = pn_val_split(tr->names, tr->y, tr->n, C, cfg->val_split, cfg->fit.seed, isv, err);
         if (st) {
             free(isv);
             goto done;
@@ -318,12 +328,12 @@ pn_status pn_train_run(const pn_train_config *cfg, const pn_source *src, const p
                 goto done;
             }
 
-    /* train the head */
-    pn_head_train_cfg hc = cfg->head;
-    hc.classes = C;
-    hc.checkpoint = ckpt;
+    /* train: the head alone, or the model from its train stage */
+    pn_fit_cfg fc = cfg->fit;
+    fc.classes = C;
+    fc.checkpoint = ckpt;
     pn_featset ftr = {sp[0].n, D, sp[0].x, sp[0].y}, fva = {sp[1].n, D, sp[1].x, sp[1].y};
-    if (cfg->head.balance == PN_BALANCE_WEIGHT) {
+    if (cfg->fit.balance == PN_BALANCE_WEIGHT) {
         float w[PN_MAX_CLASSES];
         st = pn_class_weights(ftr.label, ftr.n, C, w, err);
         if (st) goto done;
@@ -334,22 +344,18 @@ pn_status pn_train_run(const pn_train_config *cfg, const pn_source *src, const p
                           w[c]);
         logf_(cfg, "%s", line);
     }
-    if (cfg->model)
-        st = pn_model_train_feats(cfg->model, &hc, &ftr, fva.n ? &fva : NULL, &sum->head, err);
-    else
-        st = pn_head_train(&hc, &ftr, fva.n ? &fva : NULL, &sum->head, err);
+    if (cfg->model) st = pn_suffix_trainer_create(&trainer, cfg->model, err);
+    else st = pn_head_trainer_create(&trainer, C, D, fc.batch, err);
+    if (!st) st = pn_fit(&fc, &trainer, &ftr, fva.n ? &fva : NULL, &sum->head, err);
     if (st) goto done;
-    const float *cw = cfg->head.balance == PN_BALANCE_WEIGHT ? sum->head.class_w : NULL;
+    const float *cw = cfg->fit.balance == PN_BALANCE_WEIGHT ? sum->head.class_w : NULL;
 
     /* probabilities, threshold, metrics */
     for (int s = 1; s < PN_NSPLITS; s++) {
         if (!sp[s].n) continue;
         pn_featset fs = {sp[s].n, D, sp[s].x, sp[s].y};
         double l, a;
-        if (cfg->model)
-            st = pn_model_evaluate_feats(cfg->model, &fs, cw, &l, &a, sp[s].probs, err);
-        else
-            st = pn_head_evaluate(sum->head.w, sum->head.b, C, &fs, cw, &l, &a, sp[s].probs, err);
+        st = pn_fit_evaluate(&trainer, &fs, cw, &l, &a, sp[s].probs, err);
         if (st) goto done;
     }
     double thr = cfg->threshold;
@@ -392,10 +398,15 @@ pn_status pn_train_run(const pn_train_config *cfg, const pn_source *src, const p
     char p[4096];
     pn_run_report rep = {C, src->class_names, cfg->settings, sum->head.hist,
                          sum->head.epochs_done, thr, thr_src, cw, res, nres};
-    if (!st && cfg->save_model) {
+    if (!st && (cfg->model || cfg->backbone)) {
         st = out_path(p, sizeof p, cfg->out_dir, "model.safetensors", err);
-        if (!st)
-            st = cfg->save_model(cfg->save_ctx, p, sum->head.w, sum->head.b, C, D, thr, err);
+        if (!st && cfg->model)
+            st = pn__save_full_model(p, cfg->model, thr, src->class_names, cfg->training_json,
+                                     cfg->weights_sha256, err);
+        else if (!st)
+            st = pn__save_head_model(p, cfg->backbone, sum->head.w, sum->head.b, C, D, thr,
+                                     src->class_names, cfg->training_json, cfg->weights_sha256,
+                                     err);
     }
     if (!st) st = out_path(p, sizeof p, cfg->out_dir, "metrics.json", err);
     if (!st) st = pn_write_metrics_json(p, &rep, err);
@@ -416,6 +427,7 @@ pn_status pn_train_run(const pn_train_config *cfg, const pn_source *src, const p
     if (!st) st = pn_write_report_html(p, &rep, cfg->out_dir, err);
     for (int i = 0; i < nres; i++) pn_split_result_free(&res[i]);
 done:
+    pn_trainer_free(&trainer);
     for (int s = 0; s < PN_NSPLITS; s++) split_free(&sp[s]);
     if (st) {
         pn_head_state_free(&sum->head);

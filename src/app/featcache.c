@@ -1,15 +1,15 @@
-/* The on-disk feature cache (see pneumo/featcache.h). */
+/* The on-disk feature cache (see featcache.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "pneumo/featcache.h"
+#include "featcache.h"
 #include "pneumo/util.h"
 
 #define FC_MAGIC "PNFEAT01"
 #define FC_HDR (8 + 4 + 32)
 
-pn_status pn_featcache_open(pn_featcache *fc, const char *dir, pn_error *err)
+pn_status pn__featcache_open(pn_featcache *fc, const char *dir, pn_error *err)
 {
     memset(fc, 0, sizeof *fc);
     char base[4096];
@@ -27,7 +27,7 @@ pn_status pn_featcache_open(pn_featcache *fc, const char *dir, pn_error *err)
     return st;
 }
 
-void pn_featcache_key(const uint8_t weights_hash[32], const char *settings, const char *stage,
+void pn__featcache_key(const uint8_t weights_hash[32], const char *settings, const char *stage,
                       const uint8_t content_hash[32], uint8_t key[32])
 {
     size_t ls = strlen(settings), lt = strlen(stage);
@@ -60,7 +60,7 @@ static pn_status entry_path(const pn_featcache *fc, const uint8_t key[32], char 
     return PN_OK;
 }
 
-pn_status pn_featcache_get(pn_featcache *fc, const uint8_t key[32], float *out, size_t numel,
+pn_status pn__featcache_get(pn_featcache *fc, const uint8_t key[32], float *out, size_t numel,
                            int *hit, pn_error *err)
 {
     *hit = 0;
@@ -101,7 +101,7 @@ pn_status pn_featcache_get(pn_featcache *fc, const uint8_t key[32], float *out, 
     return PN_OK;
 }
 
-pn_status pn_featcache_put(pn_featcache *fc, const uint8_t key[32], const float *x, size_t numel,
+pn_status pn__featcache_put(pn_featcache *fc, const uint8_t key[32], const float *x, size_t numel,
                            pn_error *err)
 {
     char path[4200];

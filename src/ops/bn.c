@@ -4,24 +4,24 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/dnn.h"
+#include "ops/dnn.h"
 
-struct pn_bn2d {
-    pn_dnn *d;
+struct pn__bn2d {
+    pn__dnn *d;
     int n, c, h, w, training, fuse_relu;
-    pn_prim fwd_train, fwd_eval, bwd;
+    pn__prim fwd_train, fwd_eval, bwd;
     void *ws; /* ReLU mask of the last training forward (fuse_relu) */
     dnnl_memory_t m_ws;
     dnnl_memory_t m_x, m_y, m_mean, m_var, m_scale, m_shift, m_dy, m_dx, m_dscale, m_dshift;
     float *dx_scratch; /* diff_src when the caller does not want dx */
 };
 
-void pn_bn2d_free(pn_bn2d *op)
+void pn__bn2d_free(pn__bn2d *op)
 {
     if (!op) return;
-    pn_prim_free(&op->fwd_train);
-    pn_prim_free(&op->fwd_eval);
-    pn_prim_free(&op->bwd);
+    pn__prim_free(&op->fwd_train);
+    pn__prim_free(&op->fwd_eval);
+    pn__prim_free(&op->bwd);
     dnnl_memory_t ms[] = {op->m_x,  op->m_y,  op->m_mean, op->m_var,    op->m_scale,
                           op->m_shift, op->m_dy, op->m_dx, op->m_dscale, op->m_dshift, op->m_ws};
     for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++)
@@ -31,39 +31,39 @@ void pn_bn2d_free(pn_bn2d *op)
     free(op);
 }
 
-pn_status pn_bn2d_create(pn_bn2d **out, pn_dnn *d, int n, int c, int h, int w, pn_layout layout,
+pn_status pn__bn2d_create(pn__bn2d **out, pn__dnn *d, int n, int c, int h, int w, pn__layout layout,
                          int training, int fuse_relu, pn_error *err)
 {
     *out = NULL;
     if (n < 1 || c < 1 || h < 1 || w < 1)
         return pn_error_set(err, PN_E_ARG, "batch norm: bad dims n=%d c=%d h=%d w=%d", n, c, h, w);
-    pn_bn2d *op = calloc(1, sizeof *op);
+    pn__bn2d *op = calloc(1, sizeof *op);
     if (!op) return pn_error_set(err, PN_E_NOMEM, "batch norm: out of memory");
     op->d = d;
     op->n = n, op->c = c, op->h = h, op->w = w, op->training = training;
     op->fuse_relu = fuse_relu;
-    dnnl_memory_desc_t xmd = pn_dnn_act_md(d, layout, n, c, h, w), cmd = pn_dnn_md_1d((size_t)c);
+    dnnl_memory_desc_t xmd = pn__dnn_act_md(d, layout, n, c, h, w), cmd = pn__dnn_md_1d((size_t)c);
     dnnl_batch_normalization_desc_t bd;
     unsigned flags = dnnl_use_scale | dnnl_use_shift | (fuse_relu ? dnnl_fuse_norm_relu : 0u);
     pn_status st = PN_OK;
     dnnl_status_t s;
-    s = dnnl_batch_normalization_forward_desc_init(&bd, dnnl_forward_inference, &xmd, PN_BN_EPS,
+    s = dnnl_batch_normalization_forward_desc_init(&bd, dnnl_forward_inference, &xmd, PN__BN_EPS,
                                                    flags | dnnl_use_global_stats);
-    if (s != dnnl_success) { st = pn_dnn_fail(err, s, "batch norm eval descriptor"); goto fail; }
-    if ((st = pn_prim_create_serial(&op->fwd_eval, &bd, NULL, d, "batch norm eval forward",
+    if (s != dnnl_success) { st = pn__dnn_fail(err, s, "batch norm eval descriptor"); goto fail; }
+    if ((st = pn__prim_create_serial(&op->fwd_eval, &bd, NULL, d, "batch norm eval forward",
                                     err)))
         goto fail;
     if (training) {
         s = dnnl_batch_normalization_forward_desc_init(&bd, dnnl_forward_training, &xmd,
-                                                       PN_BN_EPS, flags);
-        if (s != dnnl_success) { st = pn_dnn_fail(err, s, "batch norm training descriptor"); goto fail; }
-        if ((st = pn_prim_create_serial(&op->fwd_train, &bd, NULL, d,
+                                                       PN__BN_EPS, flags);
+        if (s != dnnl_success) { st = pn__dnn_fail(err, s, "batch norm training descriptor"); goto fail; }
+        if ((st = pn__prim_create_serial(&op->fwd_train, &bd, NULL, d,
                                         "batch norm training forward", err)))
             goto fail;
         s = dnnl_batch_normalization_backward_desc_init(&bd, dnnl_backward, &xmd, &xmd,
-                                                        PN_BN_EPS, flags);
-        if (s != dnnl_success) { st = pn_dnn_fail(err, s, "batch norm backward descriptor"); goto fail; }
-        if ((st = pn_prim_create_serial(&op->bwd, &bd, op->fwd_train.pd, d, "batch norm backward",
+                                                        PN__BN_EPS, flags);
+        if (s != dnnl_success) { st = pn__dnn_fail(err, s, "batch norm backward descriptor"); goto fail; }
+        if ((st = pn__prim_create_serial(&op->bwd, &bd, op->fwd_train.pd, d, "batch norm backward",
                                         err)))
             goto fail;
         const dnnl_memory_desc_t *wmd =
@@ -72,74 +72,74 @@ pn_status pn_bn2d_create(pn_bn2d **out, pn_dnn *d, int n, int c, int h, int w, p
         if (wbytes) {
             op->ws = aligned_alloc(64, (wbytes + 63) / 64 * 64);
             if (!op->ws) { st = pn_error_set(err, PN_E_NOMEM, "batch norm: out of memory"); goto fail; }
-            if ((st = pn_mem_create(&op->m_ws, wmd, d, err))) goto fail;
-            pn_mem_bind(op->m_ws, op->ws);
+            if ((st = pn__mem_create(&op->m_ws, wmd, d, err))) goto fail;
+            pn__mem_bind(op->m_ws, op->ws);
         }
         op->dx_scratch = aligned_alloc(64, ((size_t)n * c * h * w * sizeof(float) + 63) / 64 * 64);
         if (!op->dx_scratch) { st = pn_error_set(err, PN_E_NOMEM, "batch norm: out of memory"); goto fail; }
     }
     dnnl_memory_t *xs[] = {&op->m_x, &op->m_y, &op->m_dy, &op->m_dx};
     for (size_t i = 0; i < 4; i++)
-        if ((st = pn_mem_create(xs[i], &xmd, d, err))) goto fail;
+        if ((st = pn__mem_create(xs[i], &xmd, d, err))) goto fail;
     dnnl_memory_t *cs[] = {&op->m_mean, &op->m_var, &op->m_scale, &op->m_shift, &op->m_dscale,
                            &op->m_dshift};
     for (size_t i = 0; i < 6; i++)
-        if ((st = pn_mem_create(cs[i], &cmd, d, err))) goto fail;
+        if ((st = pn__mem_create(cs[i], &cmd, d, err))) goto fail;
     *out = op;
     return PN_OK;
 fail:
-    pn_bn2d_free(op);
+    pn__bn2d_free(op);
     return st;
 }
 
-pn_status pn_bn2d_forward(pn_bn2d *op, int training, const float *x, const float *gamma,
+pn_status pn__bn2d_forward(pn__bn2d *op, int training, const float *x, const float *gamma,
                           const float *beta, float *mean, float *var, float *y, pn_error *err)
 {
     if (training && !op->training)
         return pn_error_set(err, PN_E_ARG, "batch norm: training forward on an eval-only op");
-    pn_mem_bind(op->m_x, x);
-    pn_mem_bind(op->m_y, y);
-    pn_mem_bind(op->m_mean, mean);
-    pn_mem_bind(op->m_var, var);
-    pn_mem_bind(op->m_scale, gamma);
-    pn_mem_bind(op->m_shift, beta);
+    pn__mem_bind(op->m_x, x);
+    pn__mem_bind(op->m_y, y);
+    pn__mem_bind(op->m_mean, mean);
+    pn__mem_bind(op->m_var, var);
+    pn__mem_bind(op->m_scale, gamma);
+    pn__mem_bind(op->m_shift, beta);
     dnnl_exec_arg_t a[] = {{DNNL_ARG_SRC, op->m_x},     {DNNL_ARG_MEAN, op->m_mean},
                            {DNNL_ARG_VARIANCE, op->m_var}, {DNNL_ARG_SCALE, op->m_scale},
                            {DNNL_ARG_SHIFT, op->m_shift},  {DNNL_ARG_DST, op->m_y},
                            {DNNL_ARG_WORKSPACE, op->m_ws}};
-    /* single-threaded: see pn_prim_exec_serial */
+    /* single-threaded: see pn__prim_exec_serial */
     if (!training)
-        return pn_prim_exec_serial(&op->fwd_eval, op->d, 6, a, "batch norm eval forward", err);
-    return pn_prim_exec_serial(&op->fwd_train, op->d, op->m_ws ? 7 : 6, a,
+        return pn__prim_exec_serial(&op->fwd_eval, op->d, 6, a, "batch norm eval forward", err);
+    return pn__prim_exec_serial(&op->fwd_train, op->d, op->m_ws ? 7 : 6, a,
                                "batch norm training forward", err);
 }
 
-pn_status pn_bn2d_backward(pn_bn2d *op, const float *x, const float *dy, const float *gamma,
+pn_status pn__bn2d_backward(pn__bn2d *op, const float *x, const float *dy, const float *gamma,
                            const float *mean, const float *var, float *dx, float *dgamma,
                            float *dbeta, pn_error *err)
 {
     if (!op->training)
         return pn_error_set(err, PN_E_ARG, "batch norm backward: op was created eval-only");
-    pn_mem_bind(op->m_x, x);
-    pn_mem_bind(op->m_dy, dy);
-    pn_mem_bind(op->m_mean, mean);
-    pn_mem_bind(op->m_var, var);
-    pn_mem_bind(op->m_scale, gamma);
-    pn_mem_bind(op->m_dx, dx ? dx : op->dx_scratch);
-    pn_mem_bind(op->m_dscale, dgamma);
-    pn_mem_bind(op->m_dshift, dbeta);
+    pn__mem_bind(op->m_x, x);
+    pn__mem_bind(op->m_dy, dy);
+    pn__mem_bind(op->m_mean, mean);
+    pn__mem_bind(op->m_var, var);
+    pn__mem_bind(op->m_scale, gamma);
+    pn__mem_bind(op->m_dx, dx ? dx : op->dx_scratch);
+    pn__mem_bind(op->m_dscale, dgamma);
+    pn__mem_bind(op->m_dshift, dbeta);
     /* oneDNN 2.6 wants SHIFT bound too when use_shift is set (not read) */
-    pn_mem_bind(op->m_shift, dbeta);
+    pn__mem_bind(op->m_shift, dbeta);
     dnnl_exec_arg_t a[] = {{DNNL_ARG_SRC, op->m_x},           {DNNL_ARG_MEAN, op->m_mean},
                            {DNNL_ARG_VARIANCE, op->m_var},      {DNNL_ARG_DIFF_DST, op->m_dy},
                            {DNNL_ARG_SCALE, op->m_scale},       {DNNL_ARG_SHIFT, op->m_shift},
                            {DNNL_ARG_DIFF_SRC, op->m_dx},       {DNNL_ARG_DIFF_SCALE, op->m_dscale},
                            {DNNL_ARG_DIFF_SHIFT, op->m_dshift}, {DNNL_ARG_WORKSPACE, op->m_ws}};
-    return pn_prim_exec_serial(&op->bwd, op->d, op->m_ws ? 10 : 9, a, "batch norm backward",
+    return pn__prim_exec_serial(&op->bwd, op->d, op->m_ws ? 10 : 9, a, "batch norm backward",
                                err);
 }
 
-void pn_bn2d_update_running(float *rm, float *rv, const float *mean, const float *var, int c,
+void pn__bn2d_update_running(float *rm, float *rv, const float *mean, const float *var, int c,
                             size_t count, float momentum)
 {
     /* PyTorch (batch_norm_cpu_update_stats_template) works in double:
@@ -153,7 +153,7 @@ void pn_bn2d_update_running(float *rm, float *rv, const float *mean, const float
 
 /* ---- plain-C reference (NCHW, double) ------------------------------------ */
 
-void pn_bn2d_forward_ref(int n, int c, int hw, int training, const float *x, const float *gamma,
+void pn__bn2d_forward_ref(int n, int c, int hw, int training, const float *x, const float *gamma,
                          const float *beta, float *mean, float *var, float *y)
 {
     double cnt = (double)n * hw;
@@ -176,7 +176,7 @@ void pn_bn2d_forward_ref(int n, int c, int hw, int training, const float *x, con
             mu = mean[ch];
             va = var[ch];
         }
-        double inv = 1.0 / sqrt(va + (double)PN_BN_EPS);
+        double inv = 1.0 / sqrt(va + (double)PN__BN_EPS);
         for (int i = 0; i < n; i++)
             for (int j = 0; j < hw; j++) {
                 size_t k = ((size_t)i * c + ch) * hw + j;
@@ -185,13 +185,13 @@ void pn_bn2d_forward_ref(int n, int c, int hw, int training, const float *x, con
     }
 }
 
-void pn_bn2d_backward_ref(int n, int c, int hw, const float *x, const float *dy,
+void pn__bn2d_backward_ref(int n, int c, int hw, const float *x, const float *dy,
                           const float *gamma, const float *mean, const float *var, float *dx,
                           float *dgamma, float *dbeta)
 {
     double cnt = (double)n * hw;
     for (int ch = 0; ch < c; ch++) {
-        double inv = 1.0 / sqrt((double)var[ch] + (double)PN_BN_EPS), sg = 0, sb = 0;
+        double inv = 1.0 / sqrt((double)var[ch] + (double)PN__BN_EPS), sg = 0, sb = 0;
         for (int i = 0; i < n; i++)
             for (int j = 0; j < hw; j++) {
                 size_t k = ((size_t)i * c + ch) * hw + j;

@@ -1,14 +1,15 @@
-/* Timing the inference engine: the measurement behind `pneumo bench`. */
+/* Timing the inference engine and the trainable model: the measurements
+ * behind `pneumo bench` (cmd_bench.c), shared with bench/engine_train.c. */
 #include <stdlib.h>
 #include <sys/resource.h>
 
+#include "bench_run.h"
+#include "infer/synthetic.h"
 #include "pneumo/infer.h"
+#include "pneumo/model.h"
 #include "pneumo/util.h"
 
-#include "pneumo/model.h"
-
-/* user + sys CPU seconds of the process, all threads */
-static double cpu_seconds(void)
+double pn__cpu_seconds(void)
 {
     struct rusage ru;
     if (getrusage(RUSAGE_SELF, &ru)) return 0;
@@ -27,8 +28,8 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-pn_status pn_infer_bench(const pn_statedict *sd, const pn_infer_config *cfg, int iters,
-                         pn_bench_result *r, pn_error *err)
+pn_status pn__bench_infer(const pn_statedict *sd, const pn_infer_config *cfg, int iters,
+                          pn__bench_result *r, pn_error *err)
 {
     if (!sd || !cfg || !r || iters < 1 || iters > 100000)
         return pn_error_set(err, PN_E_ARG, "benchmark: bad arguments (iters %d)", iters);
@@ -44,17 +45,17 @@ pn_status pn_infer_bench(const pn_statedict *sd, const pn_infer_config *cfg, int
     double *t = malloc(sizeof(double) * (size_t)iters);
     if (!x || !out || !t) st = pn_error_set(err, PN_E_NOMEM, "benchmark: out of memory");
     if (st == PN_OK) {
-        pn_synthetic_fill("input_bench", 4, shape, x, in);
+        pn__synthetic_fill("input_bench", 4, shape, x, in);
         st = pn_infer_run(e, x, n, out, NULL, err); /* warm-up */
     }
-    double c0 = cpu_seconds();
+    double c0 = pn__cpu_seconds();
     for (int i = 0; st == PN_OK && i < iters; i++) {
         double t0 = pn_now();
         st = pn_infer_run(e, x, n, out, NULL, err);
         t[i] = pn_now() - t0;
     }
     if (st == PN_OK) {
-        r->cpu_s_per_img = (cpu_seconds() - c0) / ((double)iters * n);
+        r->cpu_s_per_img = (pn__cpu_seconds() - c0) / ((double)iters * n);
         qsort(t, (size_t)iters, sizeof *t, cmp_double);
         r->img_per_s = n / median_sorted(t, iters);
         r->bf16 = pn_infer_is_bf16(e);
@@ -64,8 +65,8 @@ pn_status pn_infer_bench(const pn_statedict *sd, const pn_infer_config *cfg, int
     return st;
 }
 
-pn_status pn_train_bench(const pn_statedict *sd, const char *freeze, int batch, int size,
-                         int threads, int iters, pn_bench_result *r, pn_error *err)
+pn_status pn__bench_train(const pn_statedict *sd, const char *freeze, int batch, int size,
+                          int threads, int iters, pn__bench_result *r, pn_error *err)
 {
     if (!sd || !freeze || !r || iters < 1 || iters > 100000 || batch < 1)
         return pn_error_set(err, PN_E_ARG, "training benchmark: bad arguments");
@@ -85,20 +86,20 @@ pn_status pn_train_bench(const pn_statedict *sd, const char *freeze, int batch, 
     if (!x || !y || !t) st = pn_error_set(err, PN_E_NOMEM, "training benchmark: out of memory");
     if (st == PN_OK) st = pn_model_load(m, sd, 0, err);
     if (st == PN_OK) {
-        pn_synthetic_fill("input_bench", 4, shape, x, in);
+        pn__synthetic_fill("input_bench", 4, shape, x, in);
         for (int i = 0; i < batch; i++) y[i] = i % 2;
     }
     float loss;
     if (st == PN_OK) /* warm-up */
         st = pn_model_train_step(m, x, y, batch, NULL, 1e-4, &loss, NULL, err);
-    double c0 = cpu_seconds();
+    double c0 = pn__cpu_seconds();
     for (int i = 0; st == PN_OK && i < iters; i++) {
         double t0 = pn_now();
         st = pn_model_train_step(m, x, y, batch, NULL, 1e-4, &loss, NULL, err);
         t[i] = pn_now() - t0;
     }
     if (st == PN_OK) {
-        r->cpu_s_per_img = (cpu_seconds() - c0) / ((double)iters * batch);
+        r->cpu_s_per_img = (pn__cpu_seconds() - c0) / ((double)iters * batch);
         qsort(t, (size_t)iters, sizeof *t, cmp_double);
         r->img_per_s = batch / median_sorted(t, iters);
         r->bf16 = 0;

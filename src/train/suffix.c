@@ -1,0 +1,135 @@
+/* The model-suffix trainer: a pn_model trained from its train stage (the
+ * deeper freeze levels) with the model's own backward and Adam. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pneumo/model.h"
+#include "pneumo/train.h"
+
+typedef struct suffix {
+    pn_model *m;
+    pn_stage from;
+} suffix;
+
+static pn_status sx_step(void *ctx, const float *x, const int *y, int n, const float *cw,
+                         double lr, float *loss, float *logits, pn_error *err)
+{
+    suffix *s = ctx;
+    // x (n, D) at the train stage: forward (training mode in the trainable part), backward, Adam
+    return pn_model_train_step_from(s->m, s->from, x, y, n, cw, lr, loss, logits, err);
+}
+
+static pn_status sx_logits(void *ctx, const float *x, int n, float *logits, pn_error *err)
+{
+    suffix *s = ctx;
+    // in (n, D) at the train stage -> logits (n, C), eval mode
+    return pn_model_run(s->m, s->from, x, n, PN_STAGE_LOGITS, 0, logits, err);
+}
+
+/* ---- Adam moments <-> optim.exp_avg[_sq].<name> (torchvision layout) ---- */
+
+static int is_optim(const char *name) { return !strncmp(name, "optim.", 6); }
+
+static pn_status adam_export(pn_model *m, pn_statedict *sd, pn_error *err)
+{
+    char km[300], kv[300];
+    for (int i = 0; i < pn_model_num_trainable(m); i++) {
+        const char *name = pn_model_trainable_name(m, i);
+        const pn_tensor *p = pn_statedict_findc(sd, name);
+        if (!p) return pn_error_set(err, PN_E_BACKEND, "model: trainable %s not saved", name);
+        int ndim = p->ndim;
+        int64_t shape[PN_MAX_DIMS];
+        memcpy(shape, p->shape, sizeof shape);
+        snprintf(km, sizeof km, "optim.exp_avg.%s", name);
+        snprintf(kv, sizeof kv, "optim.exp_avg_sq.%s", name);
+        PN_TRY(pn_statedict_add(sd, km, PN_F32, ndim, shape, NULL, NULL, err));
+        PN_TRY(pn_statedict_add(sd, kv, PN_F32, ndim, shape, NULL, NULL, err));
+        pn_tensor *tm = pn_statedict_find(sd, km), *tv = pn_statedict_find(sd, kv);
+        PN_TRY(pn_model_get_adam(m, name, tm->data, tv->data, tm->numel, err));
+    }
+    return PN_OK;
+}
+
+static pn_status adam_import(pn_model *m, const pn_statedict *sd, pn_error *err)
+{
+    char km[300], kv[300];
+    for (int i = 0; i < pn_model_num_trainable(m); i++) {
+        const char *name = pn_model_trainable_name(m, i);
+        snprintf(km, sizeof km, "optim.exp_avg.%s", name);
+        snprintf(kv, sizeof kv, "optim.exp_avg_sq.%s", name);
+        const pn_tensor *tm = pn_statedict_findc(sd, km), *tv = pn_statedict_findc(sd, kv);
+        if (!tm && !tv) continue; /* stays as it is */
+        if (!tm || !tv || tm->numel != tv->numel)
+            return pn_error_set(err, PN_E_FORMAT, "%s: the Adam moments do not match", name);
+        PN_TRY(pn_model_set_adam(m, name, tm->data, tv->data, tm->numel, err));
+    }
+    return PN_OK;
+}
+
+/* sd's model tensors -> m: the whole state at once (pn_model_load, with
+ * num_batches_tracked), or float tensors one by one */
+static pn_status model_set(pn_model *m, const pn_statedict *sd, pn_error *err)
+{
+    pn_statedict part;
+    pn_statedict_init(&part);
+    pn_status rc = PN_OK;
+    for (size_t i = 0; i < sd->n && !rc; i++) {
+        const pn_tensor *t = &sd->t[i];
+        if (!is_optim(t->name))
+            rc = pn_statedict_add(&part, t->name, t->dtype, t->ndim, t->shape, t->data, NULL, err);
+    }
+    int whole = 0;
+    for (size_t i = 0; i < part.n; i++) whole |= part.t[i].dtype == PN_I64;
+    if (!rc && whole) {
+        rc = pn_model_load(m, &part, 0, err); /* zeroes the Adam state: imported after */
+    } else {
+        for (size_t i = 0; i < part.n && !rc; i++)
+            rc = pn_model_set(m, part.t[i].name, part.t[i].data, part.t[i].numel, err);
+    }
+    pn_statedict_free(&part);
+    return rc;
+}
+
+/* ---- state --------------------------------------------------------------- */
+
+static pn_status sx_export(void *ctx, pn_statedict *sd, pn_error *err)
+{
+    suffix *s = ctx;
+    PN_TRY(pn_model_save(s->m, sd, err)); /* parameters and buffers, torchvision names */
+    return adam_export(s->m, sd, err);
+}
+
+static pn_status sx_import(void *ctx, const pn_statedict *sd, long step, pn_error *err)
+{
+    suffix *s = ctx;
+    PN_TRY(model_set(s->m, sd, err));
+    PN_TRY(adam_import(s->m, sd, err));
+    return pn_model_set_adam_steps(s->m, step, err);
+}
+
+static void sx_free(void *ctx) { free(ctx); }
+
+pn_status pn_suffix_trainer_create(pn_trainer *t, pn_model *m, pn_error *err)
+{
+    memset(t, 0, sizeof *t);
+    suffix *s = calloc(1, sizeof *s);
+    if (!s) return pn_error_set(err, PN_E_NOMEM, "trainer: out of memory");
+    const pn_model_config *mc = pn_model_get_config(m);
+    s->m = m;
+    s->from = pn_model_train_stage(m);
+    *t = (pn_trainer){s,
+                      "suffix",
+                      pn_freeze_name(mc->freeze),
+                      mc->num_classes,
+                      (int)pn_model_stage_numel(m, s->from),
+                      512,
+                      mc->max_batch,
+                      mc->max_batch,
+                      sx_step,
+                      sx_logits,
+                      sx_export,
+                      sx_import,
+                      sx_free};
+    return PN_OK;
+}
