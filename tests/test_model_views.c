@@ -269,12 +269,53 @@ static void test_grad_view(void **state)
     pn_model_free(m);
 }
 
+/* Every stage boundary of the one pn_stage enum: running the network in
+ * two halves through it (NCHW at the boundary) gives the logits of one
+ * forward bit for bit, and the boundary's size matches its shape. */
+static void test_stage_split(void **state)
+{
+    (void)state;
+    pn_statedict sd;
+    pn_statedict_init(&sd);
+    pn_model *m = make(PN_FREEZE_LAYER4, &sd);
+    static float x[N * 3 * HW * HW];
+    int labels[N];
+    input(x, labels);
+    float want[N * K], got[N * K];
+    pn_error err = {0};
+    if (pn_model_forward(m, x, N, 0, want, &err)) fail_msg("%s", err.msg);
+    for (int s = PN_STAGE_STEM; s <= PN_STAGE_POOL; s++) {
+        int c, h, w;
+        pn_model_stage_shape(m, (pn_stage)s, &c, &h, &w);
+        size_t per = pn_model_stage_numel(m, (pn_stage)s);
+        assert_int_equal(per, (size_t)c * h * w);
+        float *mid = malloc(N * per * sizeof *mid);
+        if (pn_model_run(m, PN_STAGE_INPUT, x, N, (pn_stage)s, 0, mid, &err) ||
+            pn_model_run(m, (pn_stage)s, mid, N, PN_STAGE_LOGITS, 0, got, &err))
+            fail_msg("%s: %s", pn_stage_name((pn_stage)s), err.msg);
+        if (memcmp(want, got, sizeof got))
+            fail_msg("logits through stage %s differ from one forward", pn_stage_name((pn_stage)s));
+        free(mid);
+    }
+    /* 64x64: stem 64x16x16, layer4 512x2x2 */
+    assert_int_equal(pn_model_stage_numel(m, PN_STAGE_STEM), 64 * 16 * 16);
+    assert_int_equal(pn_model_stage_numel(m, PN_STAGE_LAYER4), 512 * 2 * 2);
+    assert_int_equal(pn_model_stage_numel(m, PN_STAGE_COUNT), 0);
+    assert_string_equal(pn_stage_name(PN_STAGE_LAYER1), "layer1");
+    assert_int_equal(pn_stage_from_name("stem"), PN_STAGE_STEM);
+    assert_int_equal(pn_stage_from_name("nope"), -1);
+    assert_int_equal(pn_freeze_stage(PN_FREEZE_LAYER4), PN_STAGE_LAYER3);
+    pn_statedict_free(&sd);
+    pn_model_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roundtrip),
         cmocka_unit_test(test_write_through),
         cmocka_unit_test(test_grad_view),
+        cmocka_unit_test(test_stage_split),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
