@@ -11,11 +11,11 @@
 
 CC      ?= gcc
 BUILD   ?= build
-PKGS    := libjpeg libpng libzip libcjson libcurl libarchive plplot libcrypto
+PKGS    := libjpeg libpng libzip libcjson libcurl libarchive plplot libcrypto libmicrohttpd
 DEBS    := build-essential pkg-config libdnnl-dev libjpeg62-turbo-dev libpng-dev libzip-dev \
            libcjson-dev libcurl4-openssl-dev libarchive-dev libplplot-dev plplot-driver-cairo \
            libssl-dev libcmocka-dev clang libclang-rt-dev python3 python3-torch python3-torchvision \
-           python3-pil python3-numpy
+           python3-pil python3-numpy libmicrohttpd-dev chromium
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -38,7 +38,9 @@ LIB_SRC  := $(shell find src -name '*.c' -not -path 'src/cli/*' | sort)
 CLI_SRC  := $(sort $(wildcard src/cli/*.c))
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 TUTIL_SRC:= $(sort $(wildcard tests/util/*.c))
-LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+# The web page of 'pneumo serve' (web/index.html), embedded as a C array.
+WEB_OBJ  := $(BUILD)/gen/web_index.o
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(WEB_OBJ)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TUTIL_OBJ:= $(TUTIL_SRC:%.c=$(BUILD)/%.o)
 TESTS    := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
@@ -54,6 +56,18 @@ $(BUILD)/tests/%.o: ALL_CFLAGS += -Itests/util
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/gen/web_index.c: web/index.html
+	@mkdir -p $(dir $@)
+	{ echo '/* generated from web/index.html by the Makefile */'; \
+	  echo '#include <stddef.h>'; \
+	  echo 'extern const unsigned char pn__web_index[]; extern const size_t pn__web_index_len;'; \
+	  echo 'const unsigned char pn__web_index[] = {'; \
+	  od -An -v -tx1 $< | sed 's/ *\([0-9a-f][0-9a-f]\)/0x\1,/g'; \
+	  echo '};'; echo 'const size_t pn__web_index_len = sizeof pn__web_index;'; } >$@.tmp && mv $@.tmp $@
+
+$(WEB_OBJ): $(BUILD)/gen/web_index.c
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 $(LIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
