@@ -2,7 +2,7 @@
 # make fuzz: builds the libFuzzer targets (clang, ASan + UBSan) into
 # build-fuzz/ and runs each for FUZZ_SECONDS (default 60) on a copy of its
 # seed corpus fuzz/corpus/<target>/ (new inputs stay in build-fuzz/).
-# Usage: fuzz/run.sh [target...]   targets: pickle pth safetensors image npy
+# Usage: fuzz/run.sh [target...]   targets: pickle pth safetensors image npy multipart
 # A crash, leak, timeout or out-of-memory writes build-fuzz/crashes/<target>-*
 # and makes this script fail: add that file to fuzz/corpus/<target>/ once fixed
 # (tests/test_weights_corpus.c replays the corpus in `make test`).
@@ -13,7 +13,7 @@ CC=${FUZZ_CC:-clang}
 OUT=build-fuzz
 mkdir -p "$OUT/crashes"
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(pickle pth safetensors image npy)
+[ ${#targets[@]} -gt 0 ] || targets=(pickle pth safetensors image npy multipart)
 BASE="-std=c17 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Iinclude -Isrc"
 fail=0
 for t in "${targets[@]}"; do
@@ -31,7 +31,11 @@ for t in "${targets[@]}"; do
         SRC="src/data/npy.c src/core/status.c"
         FLAGS="$BASE"
         LIBS="-lm" ;;
-    *) echo "unknown fuzz target '$t' (pickle pth safetensors image npy)" >&2; exit 2 ;;
+    multipart) # the multipart/form-data parser of pneumo serve (src/serve)
+        SRC="src/serve/multipart.c src/core/status.c"
+        FLAGS="$BASE"
+        LIBS="-lm" ;;
+    *) echo "unknown fuzz target '$t' (pickle pth safetensors image npy multipart)" >&2; exit 2 ;;
     esac
     echo "== building $bin"
     # shellcheck disable=SC2086

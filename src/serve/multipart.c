@@ -109,10 +109,9 @@ pn_status pn__multipart_file(const uint8_t *body, size_t n, const char *content_
             return pn_error_set(err, PN_E_FORMAT,
                                 "multipart body truncated or malformed after a boundary line");
         p += 2;
-        const uint8_t *hend = memmem(p, (size_t)(end - p), "\r\n\r\n", 4);
-        const uint8_t *data;
-        if (hend) data = hend + 4;
-        else if (end - p >= 2 && p[0] == '\r' && p[1] == '\n') data = hend = p + 2; /* no headers */
+        const uint8_t *hend, *data;
+        if (end - p >= 2 && p[0] == '\r' && p[1] == '\n') data = hend = p + 2; /* no headers */
+        else if ((hend = memmem(p, (size_t)(end - p), "\r\n\r\n", 4))) data = hend + 4;
         else return pn_error_set(err, PN_E_FORMAT, "multipart part without the end of its headers "
                                                    "(truncated upload?)");
         const uint8_t *next = memmem(data, (size_t)(end - data), delim, (size_t)dl);
