@@ -4,8 +4,8 @@
 # and batched from concurrent clients), raw and multipart uploads, the CAM,
 # /v1/model and /healthz, the JSON errors (404, 405, 415, 400 non-image /
 # truncated / empty, 413 by Content-Length and by a chunked body, 503 on a
-# full queue, a slow client cut off), memory bounded, and SIGTERM finishing
-# the requests in flight. Bounded in time: every client call has a timeout.
+# full queue, a slow client cut off, 1,000 stalled connections), memory
+# bounded, and SIGTERM finishing the requests in flight. Bounded in time: every client call has a timeout.
 set -eu
 PY=${PYTHON:-/usr/bin/python3}
 BIN=${PNEUMO_BIN:-build/pneumo}
@@ -144,6 +144,22 @@ try:
     err_of(st, ct, data, 413, ["limit"])
 except (ConnectionError, BrokenPipeError):
     pass  # answered while we were still sending: the socket closed under us
+# 1,000 connections that send part of a request and stall: the others are still answered
+import resource
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+if soft < 1100 and hard >= 1100:
+    resource.setrlimit(resource.RLIMIT_NOFILE, (1100, hard))
+socks = []
+for i in range(1000):
+    k = socket.create_connection(("127.0.0.1", port), timeout=10)
+    k.sendall(b"POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\nContent-Length: 100\r\n\r\nab")
+    socks.append(k)
+t0 = time.time()
+st, ct, data = req("POST", "/v1/predict", open(ref[0]["file"], "rb").read(), {"Content-Type": "image/jpeg"}, timeout=20)
+check(st == 200 and json.loads(data)["probabilities"] == ref[0]["probs"], "beside 1000 stalled connections")
+print("answered beside 1000 stalled connections in %.2f s" % (time.time() - t0))
+for k in socks:
+    k.close()
 st, ct, data = req("GET", "/healthz"); check(st == 200, "server down after bad input")
 print("server A ok")
 PYEOF

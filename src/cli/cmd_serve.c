@@ -37,7 +37,7 @@ static void help(FILE *f)
             "      --timeout S        seconds a client may take to send its request, and an\n"
             "                         idle connection is kept (default 30)\n"
             "      --http-threads N   threads receiving and decoding uploads (default 4)\n"
-            "      --max-connections N  open connections at most (default 256)\n"
+            "      --max-connections N  open connections at most (default 1024)\n"
             "      --drain S          on SIGTERM, seconds in-flight requests may take (default 30)\n"
             "      --port-file FILE   write the port listened on to FILE\n"
             "  -j, --threads N        classifier threads (default: all cores)\n"

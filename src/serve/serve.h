@@ -31,7 +31,7 @@ typedef struct pn__serve_opts {
     size_t max_upload_total; /* bytes of all uploads buffered at once, default 8 x max_body (503) */
     int timeout_s;           /* per-request time for the upload, and idle connections, default 30 */
     int http_threads;        /* decode + HTTP threads, default 4 */
-    int max_connections;     /* default 256 */
+    int max_connections;     /* default 1024 (the open-file limit is raised to fit) */
     int threads;             /* classifier threads (0 = all cores) */
     int drain_s;             /* SIGTERM: how long in-flight requests may still take, default 30 */
     const char *port_file;   /* if set, the bound port is written there (tests) */

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -78,7 +79,7 @@ void pn__serve_opts_default(pn__serve_opts *o)
     o->max_body = 32u << 20;
     o->timeout_s = 30;
     o->http_threads = 4;
-    o->max_connections = 256;
+    o->max_connections = 1024;
     o->drain_s = 30;
 }
 
@@ -493,13 +494,28 @@ pn_status pn__serve_run(const pn__serve_opts *o, pn_error *err)
     st = pn__batcher_start(&s->b, &s->c, s->mi.threshold, o->max_batch, o->max_queue,
                            o->max_wait_ms, err);
     if (st) goto out;
+    /* one descriptor per connection: raise the soft limit (often 1024) */
+    struct rlimit rl;
+    if (!getrlimit(RLIMIT_NOFILE, &rl)) {
+        rlim_t want = (rlim_t)s->o.max_connections + 64;
+        if (rl.rlim_cur < want) {
+            rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
+            setrlimit(RLIMIT_NOFILE, &rl);
+        }
+        if (rl.rlim_cur < want) {
+            int m = rl.rlim_cur > 128 ? (int)rl.rlim_cur - 64 : 64;
+            fprintf(stderr, "pneumo serve: open-file limit %llu: at most %d connections\n",
+                    (unsigned long long)rl.rlim_cur, m);
+            s->o.max_connections = m;
+        }
+    }
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_AUTO | (v6 ? MHD_USE_IPv6 : 0);
     s->d = MHD_start_daemon(flags, (uint16_t)o->port, NULL, NULL, handler, s,
                             MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
                             MHD_OPTION_THREAD_POOL_SIZE, (unsigned)o->http_threads,
                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)o->timeout_s,
-                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)o->max_connections,
+                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)s->o.max_connections,
                             MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_END);
     if (!s->d) {
         st = pn_error_set(err, PN_E_IO, "cannot listen on %s port %d: %s", o->bind, o->port,
