@@ -1,12 +1,15 @@
 /* The request parsing and encoding pieces of pneumo serve: the file part of
  * multipart/form-data bodies (boundaries quoted or not, preamble, several
  * parts, the choice of part, truncated and malformed bodies), base64 and the
- * in-memory PNG (decoded back by pneumo's own decoder). The server itself is tested by tests/test_serve.sh. */
+ * in-memory PNG (decoded back by pneumo's own decoder); the fuzz corpus
+ * fuzz/corpus/multipart replayed as fuzz/fuzz_multipart.c does. The server itself is tested by tests/test_serve.sh. */
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "pneumo/image.h"
+#include "pneumo/util.h"
 #include "serve/serve.h"
 #include "testutil.h"
 
@@ -110,12 +113,47 @@ static void test_png_roundtrip(void **state)
     assert_int_equal(pn__png_encode(rgba, 0, 4, 4, &png, &n, &err), PN_E_ARG);
 }
 
+/* each corpus file: first line the Content-Type, then the body; parses or
+ * fails cleanly, a part found lies inside the body */
+static void test_multipart_corpus(void **state)
+{
+    (void)state;
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/fuzz/corpus/multipart", tu_root());
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    struct dirent *e;
+    int files = 0;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        char path[8192];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        uint8_t *buf;
+        size_t n;
+        pn_error err = {0};
+        assert_int_equal(pn_read_file(path, 1 << 20, &buf, &n, &err), PN_OK);
+        uint8_t *nl = memchr(buf, '\n', n);
+        assert_non_null(nl);
+        *nl = 0;
+        const uint8_t *body = nl + 1, *part;
+        size_t bn = n - (size_t)(body - buf), pn;
+        char type[64];
+        if (pn__multipart_file(body, bn, (const char *)buf, &part, &pn, type, sizeof type, &err) == PN_OK)
+            assert_true(part >= body && part + pn <= body + bn);
+        free(buf);
+        files++;
+    }
+    closedir(d);
+    assert_true(files >= 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_multipart),
         cmocka_unit_test(test_base64),
         cmocka_unit_test(test_png_roundtrip),
+        cmocka_unit_test(test_multipart_corpus),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
