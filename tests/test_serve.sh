@@ -3,9 +3,10 @@
 # PyTorch: probabilities equal 'pneumo predict --json' (one request at a time
 # and batched from concurrent clients), raw and multipart uploads, the CAM,
 # /v1/model and /healthz, the JSON errors (404, 405, 415, 400 non-image /
-# truncated / empty, 413 by Content-Length and by a chunked body, 503 on a
-# full queue, a slow client cut off, 1,000 stalled connections), memory
-# bounded, and SIGTERM finishing the requests in flight. Bounded in time: every client call has a timeout.
+# truncated / empty / truncated multipart, 413 by Content-Length, by a
+# chunked body and over --max-pixels, 503 on a full queue), a slow client cut
+# off, 1,000 stalled connections, memory bounded, and SIGTERM finishing the
+# requests in flight (a request after it: 503). Every client call has a timeout.
 set -eu
 PY=${PYTHON:-/usr/bin/python3}
 BIN=${PNEUMO_BIN:-build/pneumo}
@@ -173,7 +174,15 @@ wait "$PID" || fail "server A exit status after SIGTERM"
 grep -q "stopped" "$tmp/a.log" || fail "no stop line"
 
 # --- server B: a full queue (503) and a slow client (cut off) ---------------------
-start b --max-batch 1 --max-queue 1 --max-wait-ms 0 --timeout 2 -j 1
+"$PY" - "$tmp/big.png" <<'PYEOF'
+import struct, sys, zlib
+def chunk(t, d): return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xffffffff)
+w = h = 3000
+raw = b"".join(b"\0" + bytes(w) for _ in range(h))
+open(sys.argv[1], "wb").write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0)) +
+                              chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+PYEOF
+start b --max-batch 1 --max-queue 1 --max-wait-ms 0 --timeout 2 -j 1 --max-pixels 8000000
 "$PY" - "$PORT" "$tmp" <<'PYEOF' || fail "server B checks"
 import http.client, json, socket, sys, threading, time
 port, tmp = int(sys.argv[1]), sys.argv[2]
@@ -186,12 +195,15 @@ def req(body):
     c.request("POST", "/v1/predict", body=body, headers={"Content-Type": "image/jpeg"})
     r = c.getresponse(); d = r.read(); c.close()
     return r.status, json.loads(d)
+# an image over --max-pixels: 413 naming the size, from the header
+st, o = req(open(tmp + "/big.png", "rb").read())
+check(st == 413 and "3000x3000 = 9000000 pixels, over the limit of 8000000" in o["error"], "pixel limit: %d %r" % (st, o))
 # slow client: headers, then one byte every 0.5 s; cut off after --timeout 2 s
 s = socket.create_connection(("127.0.0.1", port), timeout=10)
 s.sendall(b"POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\nContent-Length: 1000\r\n\r\n")
 t0 = time.time(); cut = False
 st, o = req(open(ref[0]["file"], "rb").read())   # others are still answered meanwhile
-check(st == 200 and o["probabilities"] == ref[0]["probs"], "request beside a slow client")
+check(st == 200 and o["probabilities"] == ref[0]["probs"], "request beside a slow client: %d %r" % (st, o))
 while time.time() - t0 < 8:
     try:
         s.sendall(b"\xff")

@@ -144,10 +144,15 @@ int pn__batcher_submit(pn__batcher *b, pn__job *j)
     return 0;
 }
 
-int pn__batcher_queued(pn__batcher *b)
+int pn__batcher_stats(pn__batcher *b, uint64_t *batches)
 {
+    if (!b->started) {
+        *batches = b->batches;
+        return 0;
+    }
     pthread_mutex_lock(&b->mu);
     int n = b->qlen;
+    *batches = b->batches;
     pthread_mutex_unlock(&b->mu);
     return n;
 }

@@ -35,6 +35,7 @@ typedef struct pn__serve_opts {
     int threads;             /* classifier threads (0 = all cores) */
     int drain_s;             /* SIGTERM: how long in-flight requests may still take, default 30 */
     const char *port_file;   /* if set, the bound port is written there (tests) */
+    long max_pixels;         /* decoded image size limit (413 above), default 64 Mi pixels */
 } pn__serve_opts;
 
 void pn__serve_opts_default(pn__serve_opts *o);
@@ -76,7 +77,8 @@ pn_status pn__batcher_start(pn__batcher *b, pn_classifier *c, double threshold, 
                             int max_queue, int max_wait_ms, pn_error *err);
 /* 0: queued (notify will be called once); -1: the queue is full. */
 int pn__batcher_submit(pn__batcher *b, pn__job *j);
-int pn__batcher_queued(pn__batcher *b);
+/* images queued now; *batches: batches run so far */
+int pn__batcher_stats(pn__batcher *b, uint64_t *batches);
 /* Runs what is queued, then stops the worker. */
 void pn__batcher_stop(pn__batcher *b);
 

@@ -81,6 +81,7 @@ void pn__serve_opts_default(pn__serve_opts *o)
     o->http_threads = 4;
     o->max_connections = 1024;
     o->drain_s = 30;
+    o->max_pixels = 64L << 20;
 }
 
 /* ---- responses ------------------------------------------------------------ */
@@ -301,7 +302,8 @@ static enum MHD_Result start_predict(req *r)
         }
     }
     pn_image img = {0};
-    pn_status st = pn_image_decode(img_p, img_n, "upload", NULL, &img, &e);
+    pn_decode_opts dopt = {.max_pixels = s->o.max_pixels};
+    pn_status st = pn_image_decode(img_p, img_n, "upload", &dopt, &img, &e);
     release_body(r);
     if (!st) {
         r->img_w = img.w;
@@ -323,7 +325,9 @@ static enum MHD_Result start_predict(req *r)
     r->job.arg = r;
     pthread_mutex_lock(&s->mu);
     if (pn__batcher_submit(&s->b, &r->job)) {
+        int draining = s->draining;
         pthread_mutex_unlock(&s->mu);
+        if (draining) return send_error(r, 503, "server is shutting down");
         return send_error(r, 503, "server busy: %d images queued (--max-queue); retry",
                           s->o.max_queue);
     }
@@ -392,12 +396,13 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
                          pn__web_index_len, MHD_RESPMEM_PERSISTENT);
     case R_HEALTH: {
         char buf[256];
+        uint64_t batches;
+        int queued = pn__batcher_stats(&s->b, &batches);
         pthread_mutex_lock(&s->mu);
         snprintf(buf, sizeof buf,
                  "{\"status\":\"ok\",\"queued\":%d,\"in_flight\":%d,\"served\":%llu,"
                  "\"batches\":%llu}",
-                 pn__batcher_queued(&s->b), s->inflight, (unsigned long long)s->served,
-                 (unsigned long long)s->b.batches);
+                 queued, s->inflight, (unsigned long long)s->served, (unsigned long long)batches);
         pthread_mutex_unlock(&s->mu);
         return send_json(r, 200, strdup(buf));
     }
@@ -509,7 +514,7 @@ pn_status pn__serve_run(const pn__serve_opts *o, pn_error *err)
             s->o.max_connections = m;
         }
     }
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_ALLOW_SUSPEND_RESUME |
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC |
                      MHD_USE_AUTO | (v6 ? MHD_USE_IPv6 : 0);
     s->d = MHD_start_daemon(flags, (uint16_t)o->port, NULL, NULL, handler, s,
                             MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
