@@ -173,7 +173,7 @@ kill -0 "$PID" 2>/dev/null && fail "server A still running 10 s after SIGTERM"
 wait "$PID" || fail "server A exit status after SIGTERM"
 grep -q "stopped" "$tmp/a.log" || fail "no stop line"
 
-# --- server B: a full queue (503) and a slow client (cut off) ---------------------
+# --- server B: the pixel limit and a slow client (cut off) ---------------------------
 "$PY" - "$tmp/big.png" <<'PYEOF'
 import struct, sys, zlib
 def chunk(t, d): return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xffffffff)
@@ -182,7 +182,7 @@ raw = b"".join(b"\0" + bytes(w) for _ in range(h))
 open(sys.argv[1], "wb").write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0)) +
                               chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
 PYEOF
-start b --max-batch 1 --max-queue 1 --max-wait-ms 0 --timeout 2 -j 1 --max-pixels 8000000
+start b --timeout 2 --max-pixels 8000000
 "$PY" - "$PORT" "$tmp" <<'PYEOF' || fail "server B checks"
 import http.client, json, socket, sys, threading, time
 port, tmp = int(sys.argv[1]), sys.argv[2]
@@ -217,6 +217,23 @@ while time.time() - t0 < 8:
         cut = True; break
 check(cut and time.time() - t0 < 8, "slow client not cut off")
 print("slow client cut off after %.1f s" % (time.time() - t0))
+PYEOF
+kill -TERM "$PID"; wait "$PID" || fail "server B exit status"
+
+# --- server D: a full queue (503) -------------------------------------------------
+start d --max-batch 1 --max-queue 1 --max-wait-ms 0 -j 1
+"$PY" - "$PORT" "$tmp" <<'PYEOF' || fail "server D checks"
+import http.client, json, sys, threading
+port, tmp = int(sys.argv[1]), sys.argv[2]
+ref = [json.loads(l) for l in open(tmp + "/predict.jsonl")]
+def check(cond, msg):
+    if not cond:
+        print("FAIL:", msg); sys.exit(1)
+def req(body):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    c.request("POST", "/v1/predict", body=body, headers={"Content-Type": "image/jpeg"})
+    r = c.getresponse(); d = r.read(); c.close()
+    return r.status, json.loads(d)
 # a burst on a queue of 1: some get 503 with a JSON error, the others answers
 body = open(ref[1]["file"], "rb").read()
 res = [None] * 24
@@ -230,7 +247,7 @@ for st, o in res:
     else: check(o["probabilities"] == ref[1]["probs"], o)
 print("burst: %d x 200, %d x 503" % (codes.count(200), codes.count(503)))
 PYEOF
-kill -TERM "$PID"; wait "$PID" || fail "server B exit status"
+kill -TERM "$PID"; wait "$PID" || fail "server D exit status"
 
 # --- server C: SIGTERM while requests are in flight ------------------------------
 start c --max-batch 8 --max-wait-ms 2500
