@@ -2,11 +2,11 @@
 protocol (--remote-debugging-pipe: JSON messages ending in NUL on fds 3/4).
 Used by tests/test_serve_web.sh; python3 standard library only.
 
-usage: serve_web_cdp.py CHROMIUM URL IMAGE REF_JSON NON_IMAGE SCREENSHOT PROFILE_DIR
+usage: serve_web_cdp.py CHROMIUM URL IMAGE REF_JSON NON_IMAGE SCREENSHOT PROFILE_DIR MODEL_NAME
 """
 import base64, json, os, subprocess, sys, time
 
-chromium, url, image, ref_json, non_image, shot, profile = sys.argv[1:8]
+chromium, url, image, ref_json, non_image, shot, profile, model_name = sys.argv[1:9]
 ref = json.loads(open(ref_json).read())
 os.makedirs(profile, exist_ok=True)
 
@@ -84,7 +84,7 @@ send("Page.navigate", {"url": url}, s)
 wait_for("document.readyState === 'complete' && document.getElementById('m-sha') && "
          "document.getElementById('m-sha').textContent.length === 64", s, "the model card")
 name = evaluate("document.getElementById('m-name').textContent", s)
-if name != "r18_2.pth":
+if name != model_name:
     fail("model name shown: %r" % name)
 
 

@@ -36,7 +36,7 @@ for _ in $(seq 1 300); do [ -s "$tmp/port" ] && break; sleep 0.1; done
 
 shot=${PNEUMO_SCREENSHOT:-$tmp/page.png}
 timeout 180 "$PY" "$ROOT/tests/serve_web_cdp.py" "$CHROMIUM" "http://127.0.0.1:$(cat "$tmp/port")/" \
-    "$img" "$tmp/ref.json" "$tmp/notes.png" "$shot" "$tmp/profile" || fail "browser checks"
+    "$img" "$tmp/ref.json" "$tmp/notes.png" "$shot" "$tmp/profile" r18_2.pth || fail "browser checks"
 [ -s "$shot" ] || fail "no screenshot"
 kill -TERM "$pid"; wait "$pid" || fail "server exit status"
 pid=
