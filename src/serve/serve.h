@@ -1,6 +1,7 @@
 /* pneumo serve: an HTTP server for a classifier (libmicrohttpd).
  *
- *   server.c     the daemon: routes, uploads, limits, suspend/resume, drain
+ *   run.c        start/stop: model, batcher, daemon, signals, drain
+ *   http.c       the HTTP side: routes, uploads, limits, suspend/resume
  *   batcher.c    the request queue: one worker thread runs the classifier
  *                on batches of queued images (max_batch, max_wait_ms)
  *   respond.c    JSON bodies: prediction, model metadata, errors; the CAM
