@@ -57,6 +57,15 @@ static enum MHD_Result send_body(req *r, int status, const char *type, void *bod
     MHD_add_response_header(resp, "Content-Type", type);
     MHD_add_response_header(resp, "Cache-Control", "no-store");
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    if (r->route == R_INDEX) {
+        /* the page runs its own inline script only and talks to this server only */
+        MHD_add_response_header(resp, "Content-Security-Policy",
+                                "default-src 'none'; script-src 'unsafe-inline'; style-src "
+                                "'unsafe-inline'; img-src 'self' blob: data:; connect-src 'self'; "
+                                "base-uri 'none'; form-action 'none'; frame-ancestors 'none'");
+        MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+        MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+    }
     if (status == 503) MHD_add_response_header(resp, "Retry-After", "1");
     if (status == 405)
         MHD_add_response_header(resp, "Allow", r->route == R_PREDICT ? "POST" : "GET, HEAD");
