@@ -56,10 +56,13 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
     echo "SKIP: node/npm not installed: the ONNX model was not run"; exit 77; fi
 npmdir=${PNEUMO_NPM_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/pneumo-test/npm}
 if [ ! -d "$npmdir/node_modules/onnxruntime-node" ]; then
-    mkdir -p "$npmdir"
-    if ! (cd "$npmdir" && timeout 300 npm install --ignore-scripts --no-audit --no-fund onnxruntime-node \
+    # installed beside, then renamed: an interrupted install leaves nothing half-done
+    part="$npmdir.part.$$"
+    rm -rf "$part"; mkdir -p "$part"
+    if ! (cd "$part" && timeout 300 npm install --ignore-scripts --no-audit --no-fund onnxruntime-node \
             >"$tmp/npm.log" 2>&1); then
-        cat "$tmp/npm.log"; echo "SKIP: npm install onnxruntime-node failed"; exit 77; fi
+        rm -rf "$part"; cat "$tmp/npm.log"; echo "SKIP: npm install onnxruntime-node failed"; exit 77; fi
+    rm -rf "$npmdir"; mkdir -p "$(dirname "$npmdir")"; mv "$part" "$npmdir"
 fi
 imgs=$(ls "$DATA"/test/NORMAL/*.jpeg | head -3; ls "$DATA"/test/PNEUMONIA/*.jpeg | head -3)
 xs=()
