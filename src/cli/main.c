@@ -7,7 +7,7 @@
 
 static const pn_command commands[] = {
     {"version", pn_cmd_version, "print the version and the libraries in use"},
-    {"export", pn_cmd_export, "write a model as a PyTorch .pth (or a pneumo model file)"},
+    {"export", pn_cmd_export, "write a model as a PyTorch .pth, ONNX or a pneumo model file (+ sidecar JSON)"},
     {"inspect", pn_cmd_inspect, "list the tensors and metadata of a .pth/safetensors file"},
     {"preprocess", pn_cmd_preprocess, "decode + resize + normalize one image (torchvision-exact)"},
     {"stats", pn_cmd_stats, "images per split and class, imbalance, unreadable files, chart"},
