@@ -21,10 +21,10 @@ extern const size_t pn__web_index_len;
 #define IMG_FLOATS (3 * 224 * 224)
 
 enum { R_NONE, R_INDEX, R_HEALTH, R_MODEL, R_PREDICT };
-enum { S_READ, S_DISCARD, S_SENT, S_QUEUED, S_FAILED };
+enum { S_READ, S_DISCARD, S_SENT, S_QUEUED };
 
 typedef struct req {
-    srv *s;
+    pn__srv *s;
     struct MHD_Connection *conn;
     int route, state, counted_inflight, multipart, want_cam, done, suspended;
     uint8_t *body;
@@ -155,7 +155,7 @@ static int truthy(const char *v)
 
 static enum MHD_Result first_call(req *r, const char *url, const char *method)
 {
-    srv *s = r->s;
+    pn__srv *s = r->s;
     int is_get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
     int is_post = !strcmp(method, "POST");
     r->route = route_of(url);
@@ -205,7 +205,7 @@ static enum MHD_Result first_call(req *r, const char *url, const char *method)
 
 static enum MHD_Result on_upload(req *r, const char *data, size_t len)
 {
-    srv *s = r->s;
+    pn__srv *s = r->s;
     if (r->state == S_SENT) return MHD_YES; /* answered already; MHD closes after it */
     if (r->state == S_DISCARD) {
         r->discarded += len;
@@ -246,7 +246,7 @@ static enum MHD_Result on_upload(req *r, const char *data, size_t len)
 static void job_done(void *arg)
 {
     req *r = arg;
-    srv *s = r->s;
+    pn__srv *s = r->s;
     pthread_mutex_lock(&s->mu);
     r->done = 1;
     if (r->suspended) MHD_resume_connection(r->conn);
@@ -255,7 +255,7 @@ static void job_done(void *arg)
 
 static enum MHD_Result start_predict(req *r)
 {
-    srv *s = r->s;
+    pn__srv *s = r->s;
     if (!r->n) return send_error(r, 400, "empty body: send the image (JPEG or PNG) as the body");
     const uint8_t *img_p = r->body;
     size_t img_n = r->n;
@@ -312,7 +312,7 @@ static enum MHD_Result start_predict(req *r)
 
 static enum MHD_Result send_result(req *r)
 {
-    srv *s = r->s;
+    pn__srv *s = r->s;
     r->suspended = 0;
     if (r->job.st) return send_error(r, 500, "classifier failed: %s", r->job.msg);
     pn_error e = {0};
@@ -328,7 +328,7 @@ enum MHD_Result pn__http_handler(void *cls, struct MHD_Connection *conn, const c
                                  const char *method, const char *version, const char *upload_data,
                                  size_t *upload_data_size, void **con_cls)
 {
-    srv *s = cls;
+    pn__srv *s = cls;
     req *r = *con_cls;
     if (!r) {
         r = calloc(1, sizeof *r);
@@ -385,7 +385,7 @@ enum MHD_Result pn__http_handler(void *cls, struct MHD_Connection *conn, const c
 void pn__http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                         enum MHD_RequestTerminationCode toe)
 {
-    srv *s = cls;
+    pn__srv *s = cls;
     req *r = *con_cls;
     if (!r) return;
     release_body(r);

@@ -7,7 +7,7 @@
 
 #include "serve/serve.h"
 
-typedef struct srv {
+typedef struct pn__srv {
     pn__serve_opts o;
     pn_classifier c;
     pn__batcher b;
@@ -18,10 +18,10 @@ typedef struct srv {
     int draining, inflight;
     size_t upload_total;
     uint64_t served, rejected;
-} srv;
+} pn__srv;
 
 
-/* MHD_AccessHandlerCallback and MHD_RequestCompletedCallback; cls is the srv */
+/* MHD_AccessHandlerCallback and MHD_RequestCompletedCallback; cls is the pn__srv */
 enum MHD_Result pn__http_handler(void *cls, struct MHD_Connection *conn, const char *url,
                                  const char *method, const char *version, const char *upload_data,
                                  size_t *upload_data_size, void **con_cls);

@@ -54,7 +54,7 @@ static pn_status model_info(const char *path, double thr, pn__model_info *mi, pn
 
 pn_status pn__serve_run(const pn__serve_opts *o, pn_error *err)
 {
-    srv *s = calloc(1, sizeof *s);
+    pn__srv *s = calloc(1, sizeof *s);
     if (!s) return pn_error_set(err, PN_E_NOMEM, "out of memory");
     s->o = *o;
     if (!s->o.max_upload_total) s->o.max_upload_total = 8 * s->o.max_body;
