@@ -12,11 +12,11 @@
 
 CC      ?= gcc
 BUILD   ?= build
-PKGS    := libjpeg libpng libzip zlib libcjson libcurl cairo libcrypto
+PKGS    := libjpeg libpng libzip zlib libcjson libcurl cairo libcrypto libmicrohttpd
 DEBS    := build-essential pkg-config libdnnl-dev libjpeg62-turbo-dev libpng-dev libzip-dev \
            zlib1g-dev libcjson-dev libcurl4-openssl-dev libcairo2-dev fonts-dejavu-core \
            libssl-dev libcmocka-dev clang libclang-rt-dev python3 python3-torch python3-torchvision \
-           python3-pil python3-numpy
+           python3-pil python3-numpy libmicrohttpd-dev chromium
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -39,7 +39,9 @@ LIB_SRC  := $(shell find src -name '*.c' -not -path 'src/cli/*' | sort)
 CLI_SRC  := $(sort $(wildcard src/cli/*.c))
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 TUTIL_SRC:= $(sort $(wildcard tests/util/*.c))
-LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+# The web page of 'pneumo serve' (web/index.html), embedded as a C array.
+WEB_OBJ  := $(BUILD)/gen/web_index.o
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(WEB_OBJ)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TUTIL_OBJ:= $(TUTIL_SRC:%.c=$(BUILD)/%.o)
 TESTS    := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
@@ -60,6 +62,18 @@ $(BUILD)/tests/%.o: ALL_CFLAGS += -Itests/util
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/gen/web_index.c: web/index.html
+	@mkdir -p $(dir $@)
+	{ echo '/* generated from web/index.html by the Makefile */'; \
+	  echo '#include <stddef.h>'; \
+	  echo 'extern const unsigned char pn__web_index[]; extern const size_t pn__web_index_len;'; \
+	  echo 'const unsigned char pn__web_index[] = {'; \
+	  od -An -v -tx1 $< | sed 's/ *\([0-9a-f][0-9a-f]\)/0x\1,/g'; \
+	  echo '};'; echo 'const size_t pn__web_index_len = sizeof pn__web_index;'; } >$@.tmp && mv $@.tmp $@
+
+$(WEB_OBJ): $(BUILD)/gen/web_index.c
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 $(LIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
@@ -96,7 +110,7 @@ bench: $(BIN)
 FUZZ_SECONDS ?= 60
 FUZZ_CC      ?= clang
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
-FUZZ_TARGETS := pickle pth safetensors image npy
+FUZZ_TARGETS := pickle pth safetensors image npy multipart
 IO_OBJ       := $(patsubst %.c,$(BUILD)/%.o,$(sort $(wildcard src/io/*.c)) src/model/arch.c)
 IMAGE_OBJ    := $(addprefix $(BUILD)/src/data/,image.o jpeg.o png.o resize.o)
 NPY_OBJ      := $(BUILD)/src/data/npy.o
@@ -115,6 +129,8 @@ $(BUILD)/fuzz/fuzz_pickle $(BUILD)/fuzz/fuzz_pth $(BUILD)/fuzz/fuzz_safetensors:
 $(BUILD)/fuzz/fuzz_image: $(BUILD)/fuzz/fuzz_image.o $(IMAGE_OBJ) $(CORE_LIB)
 	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(FUZZ_IMG_LIBS) -lm -lpthread
 $(BUILD)/fuzz/fuzz_npy: $(BUILD)/fuzz/fuzz_npy.o $(NPY_OBJ) $(CORE_LIB)
+	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -o $@ $^ -lm
+$(BUILD)/fuzz/fuzz_multipart: $(BUILD)/fuzz/fuzz_multipart.o $(BUILD)/src/serve/multipart.o $(CORE_LIB)
 	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -o $@ $^ -lm
 
 # As root, or through sudo otherwise.

@@ -141,16 +141,16 @@ static void test_outputs(void **state)
 static void test_base64_csv(void **state)
 {
     (void)state;
-    char *b = pn__base64("Man", 3);
+    char *b = pn_base64("Man", 3);
     assert_string_equal(b, "TWFu");
     free(b);
-    b = pn__base64("Ma", 2);
+    b = pn_base64("Ma", 2);
     assert_string_equal(b, "TWE=");
     free(b);
-    b = pn__base64("M", 1);
+    b = pn_base64("M", 1);
     assert_string_equal(b, "TQ==");
     free(b);
-    b = pn__base64("", 0);
+    b = pn_base64("", 0);
     assert_string_equal(b, "");
     free(b);
     char q[64];

@@ -78,6 +78,9 @@ void pn_sha256_buf(const void *data, size_t n, uint8_t out[32]);
 pn_status pn_sha256_file(const char *path, uint8_t out[32], pn_error *err);
 /* 64 lower-case hex digits + NUL. */
 void pn_hex(const uint8_t *bytes, size_t n, char *out);
+/* Base64 (RFC 4648, padded; libcrypto's encoder) of n bytes into a malloc'ed
+ * NUL-terminated string; NULL when out of memory. */
+char *pn_base64(const void *data, size_t n);
 
 /* ---- time ---------------------------------------------------------------- */
 /* Seconds from a monotonic clock. */

@@ -7,7 +7,7 @@
 
 static const pn_command commands[] = {
     {"version", pn_cmd_version, "print the version and the libraries in use"},
-    {"export", pn_cmd_export, "write a model as a PyTorch .pth (or a pneumo model file)"},
+    {"export", pn_cmd_export, "write a model as a PyTorch .pth, ONNX or a pneumo model file (+ sidecar JSON)"},
     {"inspect", pn_cmd_inspect, "list the tensors and metadata of a .pth/safetensors file"},
     {"preprocess", pn_cmd_preprocess, "decode + resize + normalize one image (torchvision-exact)"},
     {"stats", pn_cmd_stats, "images per split and class, imbalance, unreadable files, chart"},
@@ -17,6 +17,7 @@ static const pn_command commands[] = {
     {"eval", pn_cmd_eval, "accuracy, sensitivity, specificity, AUC, ... of a model on a split"},
     {"predict", pn_cmd_predict, "classify images (one line or JSON each), optional CAM heatmaps"},
     {"fetch", pn_cmd_fetch, "download the data set and the pretrained weights"},
+    {"serve", pn_cmd_serve, "HTTP server: POST an X-ray, get the prediction (and a web page)"},
 };
 
 static void usage(FILE *f)

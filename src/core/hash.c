@@ -1,8 +1,10 @@
-/* SHA-256 through OpenSSL's EVP interface, and hex. */
+/* SHA-256 through OpenSSL's EVP interface, hex, and base64 (EVP_EncodeBlock). */
 #include "pneumo/util.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <openssl/evp.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -84,4 +86,13 @@ void pn_hex(const uint8_t *bytes, size_t n, char *out)
         out[2 * i + 1] = d[bytes[i] & 15];
     }
     out[2 * n] = '\0';
+}
+
+char *pn_base64(const void *data, size_t n)
+{
+    if (n > (size_t)INT_MAX / 4 * 3) return NULL; /* EVP_EncodeBlock takes an int */
+    unsigned char *out = malloc(4 * ((n + 2) / 3) + 1);
+    if (!out) return NULL;
+    EVP_EncodeBlock(out, data, (int)n); /* writes the NUL too */
+    return (char *)out;
 }

@@ -1,8 +1,7 @@
 /* report.html: one self-contained page; PNGs embedded as base64 data URIs
- * (libcrypto's encoder). */
+ * (pn_base64: libcrypto's encoder). */
 #include <limits.h>
 #include <math.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,15 +9,6 @@
 #include "pneumo/report.h"
 #include "pneumo/util.h"
 #include "report/internal.h"
-
-char *pn__base64(const void *data, size_t n)
-{
-    if (n > (size_t)INT_MAX / 4 * 3) return NULL; /* EVP_EncodeBlock takes an int */
-    unsigned char *out = malloc(4 * ((n + 2) / 3) + 1);
-    if (!out) return NULL;
-    EVP_EncodeBlock(out, data, (int)n); /* writes the NUL too */
-    return (char *)out;
-}
 
 static void html_text(FILE *f, const char *s)
 {
@@ -48,7 +38,7 @@ static void image(FILE *f, const char *dir, const char *name, const char *alt)
         fprintf(f, "<p class=na>(%s not available)</p>\n", name);
         return;
     }
-    char *b64 = pn__base64(buf, n);
+    char *b64 = pn_base64(buf, n);
     free(buf);
     if (!b64) return;
     fprintf(f, "<figure><img alt=\"%s\" src=\"data:image/png;base64,%s\"><figcaption>%s</figcaption></figure>\n",

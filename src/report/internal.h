@@ -9,9 +9,5 @@
  * buf (truncated to bufsize); returns buf. */
 const char *pn__csv_field(const char *s, char *buf, size_t bufsize);
 
-/* Base64 (RFC 4648, padded, no line breaks) of n bytes, by libcrypto's
- * EVP_EncodeBlock, into a malloc'ed NUL-terminated string; NULL when out of
- * memory or n is too large for it. */
-char *pn__base64(const void *data, size_t n);
 
 #endif
