@@ -128,11 +128,6 @@ pn_status pn_model_get_grad(const pn_model *m, const char *name, float *dst, siz
 int pn_model_num_trainable(const pn_model *m);
 const char *pn_model_trainable_name(const pn_model *m, int i);
 
-/* Removed once the deep trainer moves to pn_model_get/set: a live pointer
- * to a non-conv float tensor (BN, fc, running stats); NULL for conv
- * weights and unknown names. */
-float *pn_model_param(pn_model *m, const char *name, size_t *numel);
-
 /* Forward n <= max_batch images x (N,3,H,W) -> logits (N,K). training != 0:
  * trainable parts in training mode (batch-stat BN, running stats updated). */
 pn_status pn_model_forward(pn_model *m, const float *x, int n, int training, float *logits,
@@ -169,16 +164,6 @@ pn_status pn_model_set_adam(pn_model *m, const char *name, const float *exp_avg,
                             const float *exp_avg_sq, size_t n, pn_error *err);
 long pn_model_adam_steps(const pn_model *m);
 pn_status pn_model_set_adam_steps(pn_model *m, long steps, pn_error *err);
-
-/* Removed once the checkpoint moves to pn_model_get/set_adam: the raw Adam
- * arrays in the engine's compute layout with a SHA-256 of that layout. */
-typedef struct pn_model_opt {
-    float *m, *v;
-    size_t n;
-    long step;
-    uint8_t layout[32];
-} pn_model_opt;
-pn_status pn_model_opt_state(pn_model *m, pn_model_opt *o, pn_error *err);
 
 /* Bytes held by the model's planned buffers (params, grads, Adam state,
  * activations), not counting oneDNN primitives. */

@@ -80,59 +80,49 @@ static void on_sigint(int sig)
 }
 
 typedef struct ui {
-    int tty, epochs;
+    int epochs;
     double t0;
-    /* plain progress lines when stderr is not a terminal */
-    const char *what;   /* split of the last line */
-    size_t last_done;   /* images done at the last line */
-    double last_t;      /* time of the last line */
+    pn_cli_progress feat;  /* the feature pass, one job per split */
+    pn_cli_progress batch; /* an epoch's batches: a live bar on a terminal, else nothing */
+    const char *what;      /* split of the feature job in progress */
+    int epoch;             /* epoch of the batch job in progress */
+    char feat_label[48], batch_label[48];
 } ui;
 
 static void ui_log(const char *msg, void *user)
 {
-    (void)user;
-    fprintf(stderr, "%s\n", msg);
+    ui *u = user;
+    pn_cli_progress_note(&u->feat, NULL, msg);
 }
 
 static void ui_progress(const char *what, size_t done, size_t total, void *user)
 {
     ui *u = user;
     if (!total) return;
-    if (!u->tty) {
-        /* a log file or a pipe: a plain line every ~10% or 5 s, and at the end */
-        double now = pn_now();
-        if (u->what != what) { /* a new split */
-            u->what = what;
-            u->last_done = 0;
-            u->last_t = now;
-        }
-        if (done == 0 || done == u->last_done) return;
-        if (done == total || (done - u->last_done) * 10 >= total || now - u->last_t >= 5.0) {
-            fprintf(stderr, "  features %s: %zu/%zu images\n", what, done, total);
-            u->last_done = done;
-            u->last_t = now;
-        }
-        return;
+    if (u->what != what) { /* a new split */
+        u->what = what;
+        snprintf(u->feat_label, sizeof u->feat_label, "  features %s", what);
+        pn_cli_progress_begin(&u->feat, u->feat_label, "images", 0);
     }
-    int w = 30, fill = (int)((double)done / (double)total * w);
-    fprintf(stderr, "\r  features %-5s [%.*s%*s] %zu/%zu", what, fill,
-            "##############################", w - fill, "", done, total);
-    if (done == total) fputc('\n', stderr);
+    pn_cli_progress_update(&u->feat, (int64_t)done, (int64_t)total);
+    if (done == total) pn_cli_progress_end(&u->feat, (int64_t)done, (int64_t)total, NULL);
 }
 
 static void ui_batch(int epoch, size_t done, size_t total, void *user)
 {
     ui *u = user;
-    if (!u->tty) return;
-    int w = 30, fill = (int)((double)done / (double)total * w);
-    fprintf(stderr, "\r  epoch %d/%d [%.*s%*s] %zu/%zu", epoch, u->epochs, fill,
-            "##############################", w - fill, "", done, total);
+    if (u->epoch != epoch) {
+        u->epoch = epoch;
+        snprintf(u->batch_label, sizeof u->batch_label, "  epoch %d/%d", epoch, u->epochs);
+        pn_cli_progress_begin(&u->batch, u->batch_label, "images", 0);
+    }
+    pn_cli_progress_update(&u->batch, (int64_t)done, (int64_t)total);
 }
 
 static void ui_epoch(const pn_epoch_stats *s, void *user)
 {
     ui *u = user;
-    if (u->tty) fprintf(stderr, "\r%70s\r", "");
+    pn_cli_progress_clear(&u->batch);
     char val[96] = "val -";
     if (isfinite(s->val_loss))
         snprintf(val, sizeof val, "val loss %.4f acc %5.1f%%", s->val_loss, 100 * s->val_acc);
@@ -338,7 +328,9 @@ int pn_cmd_train(int argc, char **argv)
            pn_infer_threads(ix.engine), pn_infer_is_bf16(ix.engine) ? ", bf16" : "", out);
     fflush(stdout);
 
-    ui u = {isatty(2), (int)epochs, pn_now(), NULL, 0, 0};
+    ui u = {.epochs = (int)epochs, .t0 = pn_now()};
+    pn_cli_progress_init(&u.feat, PN_CLI_AUTO);
+    pn_cli_progress_init(&u.batch, u.feat.mode == PN_CLI_BAR ? PN_CLI_BAR : PN_CLI_QUIET);
     pn_train_config cfg;
     pn_train_config_default(&cfg);
     cfg.fit.epochs = (int)epochs;

@@ -138,6 +138,15 @@ void pn_cli_progress_note(pn_cli_progress *p, const char *label, const char *msg
     fflush(stderr);
 }
 
+void pn_cli_progress_clear(pn_cli_progress *p)
+{
+    if (p->mode == PN_CLI_BAR && p->live) {
+        fprintf(stderr, "\r%78s\r", "");
+        fflush(stderr);
+    }
+    p->live = 0;
+}
+
 void pn_cli_fetch_progress(const pn_fetch_event *ev, void *user)
 {
     pn_cli_progress *p = user;

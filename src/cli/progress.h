@@ -60,6 +60,10 @@ void pn_cli_progress_end(pn_cli_progress *p, int64_t done, int64_t total, const 
  * tear a live bar: the bar is ended first. Nothing when QUIET. */
 void pn_cli_progress_note(pn_cli_progress *p, const char *label, const char *msg);
 
+/* BAR: erase the live line (for a line that replaces it, e.g. an epoch's
+ * summary after its batch bar); nothing otherwise. */
+void pn_cli_progress_clear(pn_cli_progress *p);
+
 /* pn_fetch_progress_fn drawing into the pn_cli_progress passed as user:
  * START begins (with "resuming at byte N" when N > 0), BYTES updates, END
  * ends (its message as the note), NOTE prints a line. */

@@ -392,14 +392,6 @@ pn_status pn_model_set_adam(pn_model *m, const char *name, const float *exp_avg,
 
 /* Thin wrappers, removed once R2 lands: live pointers to the non-conv
  * tensors only (conv weights live in a blocked layout: NULL). */
-float *pn_model_param(pn_model *m, const char *name, size_t *numel)
-{
-    const entry *e = pn__model_find(m, name);
-    if (!e || e->kind == E_NBT || e->conv) return NULL;
-    if (numel) *numel = e->numel;
-    return (e->kind == E_PARAM ? m->w : m->stats) + e->off;
-}
-
 pn_status pn_model_load(pn_model *m, const pn_statedict *sd, int skip_fc, pn_error *err)
 {
     pn__keylist missing, extra, bad;
@@ -476,42 +468,6 @@ pn_status pn_model_save(const pn_model *m, pn_statedict *out, pn_error *err)
                                 &t, err));
         if (e->kind != E_NBT) PN_TRY(pn_model_get(m, e->name, t->data, e->numel, err));
     }
-    return PN_OK;
-}
-
-static void hash_md(pn_sha256 *h, const cbn *c)
-{
-    const dnnl_memory_desc_t *d = &c->w_md;
-    pn_sha256_update(h, &d->ndims, sizeof d->ndims);
-    pn_sha256_update(h, d->dims, sizeof d->dims);
-    pn_sha256_update(h, d->padded_dims, sizeof d->padded_dims);
-    pn_sha256_update(h, &d->format_kind, sizeof d->format_kind);
-    const dnnl_blocking_desc_t *b = &d->format_desc.blocking;
-    pn_sha256_update(h, b->strides, sizeof b->strides);
-    pn_sha256_update(h, &b->inner_nblks, sizeof b->inner_nblks);
-    pn_sha256_update(h, b->inner_blks, sizeof b->inner_blks);
-    pn_sha256_update(h, b->inner_idxs, sizeof b->inner_idxs);
-}
-
-pn_status pn_model_opt_state(pn_model *m, pn_model_opt *o, pn_error *err)
-{
-    pn_sha256 h;
-    PN_TRY(pn_sha256_init(&h, err));
-    int64_t k[5] = {m->cfg.freeze, m->cfg.num_classes, (int64_t)m->nparams, (int64_t)m->train_off,
-                    m->blk};
-    pn_sha256_update(&h, "pneumo-adam-layout-v1", 21);
-    pn_sha256_update(&h, k, sizeof k);
-    hash_md(&h, &m->stem);
-    for (int i = 0; i < NBLOCKS; i++) {
-        hash_md(&h, &m->b[i].c1);
-        hash_md(&h, &m->b[i].c2);
-        if (m->b[i].has_ds) hash_md(&h, &m->b[i].ds);
-    }
-    pn_sha256_final(&h, o->layout);
-    o->m = m->adam_m;
-    o->v = m->adam_v;
-    o->n = m->nparams - m->train_off;
-    o->step = m->adam_step;
     return PN_OK;
 }
 
