@@ -158,30 +158,6 @@ int pn_io_find_duplicate(const char *const *names, size_t n, const char **dup)
     return found;
 }
 
-void pn__iobuf_put(pn__iobuf *b, const void *s, size_t n)
-{
-    if (b->oom) return;
-    if (n > SIZE_MAX / 4 - b->n) {
-        b->oom = 1;
-        return;
-    }
-    if (b->n + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->n + n) cap *= 2;
-        uint8_t *q = realloc(b->p, cap);
-        if (!q) {
-            b->oom = 1;
-            return;
-        }
-        b->p = q;
-        b->cap = cap;
-    }
-    if (n) memcpy(b->p + b->n, s, n);
-    b->n += n;
-}
-
-void pn__iobuf_str(pn__iobuf *b, const char *s) { pn__iobuf_put(b, s, strlen(s)); }
-
 pn_status pn__io_load_path(const char *path, pn__io_mem_loader load, pn_statedict *sd,
                           pn_error *err)
 {

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/buf.h"
 #include "pneumo/status.h"
 #include "pneumo/tensor.h"
 
@@ -40,16 +41,6 @@ static inline uint64_t pn__le64(const uint8_t *p)
     return (uint64_t)pn__le32(p) | ((uint64_t)pn__le32(p + 4) << 32);
 }
 
-/* A growable byte buffer for the writers (a .pth's pickle and zip headers,
- * a safetensors JSON header). After a failed allocation it stops growing and
- * sets oom: check that once, at the end. Free p when done. */
-typedef struct pn__iobuf {
-    uint8_t *p;
-    size_t n, cap;
-    int oom;
-} pn__iobuf;
-void pn__iobuf_put(pn__iobuf *b, const void *s, size_t n);
-void pn__iobuf_str(pn__iobuf *b, const char *s);
 
 float pn__half_to_float(uint16_t h);
 float pn__bf16_to_float(uint16_t b);

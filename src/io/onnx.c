@@ -6,34 +6,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/buf.h"
 #include "pneumo/export.h"
 #include "pneumo/util.h"
 #include "pneumo/version.h"
 
 /* ---- protobuf buffer ------------------------------------------------------ */
-typedef struct pb {
-    uint8_t *p;
-    size_t n, cap;
-    int oom;
-} pb;
+typedef pn__iobuf pb;
 
-static void pb_raw(pb *b, const void *d, size_t n)
-{
-    if (b->oom) return;
-    if (b->n + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->n + n) cap *= 2;
-        uint8_t *np = realloc(b->p, cap);
-        if (!np) {
-            b->oom = 1;
-            return;
-        }
-        b->p = np;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, d, n);
-    b->n += n;
-}
+static void pb_raw(pb *b, const void *d, size_t n) { pn__iobuf_put(b, d, n); }
 
 static void pb_varint(pb *b, uint64_t v)
 {

@@ -4,31 +4,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/buf.h"
 #include "serve/serve.h"
 
-typedef struct membuf {
-    uint8_t *p;
-    size_t n, cap;
-    int oom;
-} membuf;
+typedef pn__iobuf membuf;
 
 static void mem_write(png_structp png, png_bytep data, png_size_t len)
 {
-    membuf *m = png_get_io_ptr(png);
-    if (m->oom) return;
-    if (m->n + len > m->cap) {
-        size_t cap = m->cap ? m->cap : 4096;
-        while (cap < m->n + len) cap *= 2;
-        uint8_t *np = realloc(m->p, cap);
-        if (!np) {
-            m->oom = 1;
-            return;
-        }
-        m->p = np;
-        m->cap = cap;
-    }
-    memcpy(m->p + m->n, data, len);
-    m->n += len;
+    pn__iobuf_put(png_get_io_ptr(png), data, len);
 }
 
 static void mem_flush(png_structp png) { (void)png; }
