@@ -45,36 +45,31 @@ static void pct(const char *name, double v)
 int pn_cmd_eval(int argc, char **argv)
 {
     const char *cmd = "eval", *model = NULL, *data = NULL, *split_s = "test";
-    long threads = 0, batch = 32;
     double thr = NAN;
-    int json = 0, bf16 = 0, skip_bad = 0;
-    pn_decode_opts dopt = {0};
-    enum { O_THR = 256, O_JSON, O_BATCH, O_BF16, O_FAST, O_SKIP };
+    enum { O_THR = 256 };
     static const struct option opts[] = {
-        {"model", required_argument, 0, 'm'},   {"data", required_argument, 0, 'd'},
-        {"split", required_argument, 0, 's'},   {"threshold", required_argument, 0, O_THR},
-        {"json", no_argument, 0, O_JSON},       {"threads", required_argument, 0, 'j'},
-        {"batch", required_argument, 0, O_BATCH}, {"bf16", no_argument, 0, O_BF16},
-        {"fast-decode", no_argument, 0, O_FAST}, {"skip-bad", no_argument, 0, O_SKIP},
-        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
+        {"model", required_argument, 0, 'm'}, {"data", required_argument, 0, 'd'},
+        {"split", required_argument, 0, 's'}, {"threshold", required_argument, 0, O_THR},
+        {0, 0, 0, 0}};
+    pn_cli_parser ps;
+    pn_cli_opts co = {.threads = 0, .batch = 32};
+    pn_cli_parser_init(&ps, cmd, "m:d:s:", opts,
+                       PN_OPT_HELP | PN_OPT_JSON | PN_OPT_THREADS | PN_OPT_BATCH | PN_OPT_BF16 |
+                           PN_OPT_FAST_DECODE | PN_OPT_SKIP_BAD);
     int ch;
-    optind = 1;
-    while ((ch = getopt_long(argc, argv, ":m:d:s:j:h", opts, NULL)) != -1) {
+    while ((ch = pn_cli_getopt(&ps, argc, argv, &co)) != -1) {
         switch (ch) {
         case 'm': model = optarg; break;
         case 'd': data = optarg; break;
         case 's': split_s = optarg; break;
         case O_THR: if (pn_cli_parse_double(cmd, "--threshold", optarg, 0, 1, &thr)) return 2; break;
-        case O_JSON: json = 1; break;
-        case 'j': if (pn_cli_parse_int(cmd, "--threads", optarg, 1, 256, &threads)) return 2; break;
-        case O_BATCH: if (pn_cli_parse_int(cmd, "--batch", optarg, 1, 1024, &batch)) return 2; break;
-        case O_BF16: bf16 = 1; break;
-        case O_FAST: dopt.fast_decode = 1; break;
-        case O_SKIP: skip_bad = 1; break;
-        case 'h': help(stdout); return 0;
-        default: return pn_cli_option_error(cmd, ch, argv, opts);
+        case PN_CLI_HELP: help(stdout); return 0;
+        default: return 2;
         }
     }
+    long threads = co.threads, batch = co.batch;
+    int json = co.json, bf16 = co.bf16, skip_bad = co.skip_bad;
+    pn_decode_opts dopt = {.fast_decode = co.fast_decode};
     if (optind != argc) return pn_cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
     if (!model || !data) return pn_cli_usage_error(cmd, "--model and --data are required");
     pn_error err = {0};

@@ -73,32 +73,29 @@ static pn_status collect(char **args, int nargs, pn_path_list *out, int *bad, pn
 int pn_cmd_predict(int argc, char **argv)
 {
     const char *cmd = "predict", *model = NULL, *cam_dir = NULL;
-    long threads = 0;
     double thr = -1;
-    int json = 0, bf16 = 0;
-    pn_decode_opts dopt = {0};
-    enum { O_JSON = 256, O_CAM, O_THR, O_BF16, O_FAST };
+    enum { O_CAM = 256, O_THR };
     static const struct option opts[] = {
-        {"model", required_argument, 0, 'm'}, {"json", no_argument, 0, O_JSON},
-        {"cam", required_argument, 0, O_CAM}, {"threshold", required_argument, 0, O_THR},
-        {"threads", required_argument, 0, 'j'}, {"bf16", no_argument, 0, O_BF16},
-        {"fast-decode", no_argument, 0, O_FAST}, {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+        {"model", required_argument, 0, 'm'}, {"cam", required_argument, 0, O_CAM},
+        {"threshold", required_argument, 0, O_THR}, {0, 0, 0, 0}};
+    pn_cli_parser ps;
+    pn_cli_opts co = {.threads = 0};
+    pn_cli_parser_init(&ps, cmd, "m:", opts,
+                       PN_OPT_HELP | PN_OPT_JSON | PN_OPT_THREADS | PN_OPT_BF16 |
+                           PN_OPT_FAST_DECODE);
     int ch;
-    optind = 1;
-    while ((ch = getopt_long(argc, argv, ":m:j:h", opts, NULL)) != -1) {
+    while ((ch = pn_cli_getopt(&ps, argc, argv, &co)) != -1) {
         switch (ch) {
         case 'm': model = optarg; break;
-        case O_JSON: json = 1; break;
         case O_CAM: cam_dir = optarg; break;
         case O_THR: if (pn_cli_parse_double(cmd, "--threshold", optarg, 0, 1, &thr)) return 2; break;
-        case 'j': if (pn_cli_parse_int(cmd, "--threads", optarg, 1, 256, &threads)) return 2; break;
-        case O_BF16: bf16 = 1; break;
-        case O_FAST: dopt.fast_decode = 1; break;
-        case 'h': help(stdout); return 0;
-        default: return pn_cli_option_error(cmd, ch, argv, opts);
+        case PN_CLI_HELP: help(stdout); return 0;
+        default: return 2;
         }
     }
+    long threads = co.threads;
+    int json = co.json, bf16 = co.bf16;
+    pn_decode_opts dopt = {.fast_decode = co.fast_decode};
     if (!model) return pn_cli_usage_error(cmd, "--model is required");
     if (optind >= argc) return pn_cli_usage_error(cmd, "give at least one IMAGE or folder");
     pn_error err = {0};

@@ -192,37 +192,35 @@ int pn_cmd_train(int argc, char **argv)
 {
     const char *cmd = "train", *data = NULL, *weights = NULL, *out = NULL;
     const char *freeze = "fc", *threshold = "0.5";
-    long epochs = 5, batch = 32, threads = 0, seed = 0;
+    long epochs = 5, seed = 0;
     double lr = 1e-3, val_split = 0;
-    int bf16 = 0, fast = 0, skip_bad = 0, resume = 0, no_cache = 0, shuffle = 1;
+    int resume = 0, no_cache = 0, shuffle = 1;
     pn_balance balance = PN_BALANCE_WEIGHT;
-    enum { O_EPOCHS = 256, O_BATCH, O_LR, O_SEED, O_FREEZE, O_BALANCE, O_VALSPLIT, O_THR,
-           O_BF16, O_FAST, O_SKIP, O_RESUME, O_NOCACHE, O_NOSHUFFLE };
+    enum { O_EPOCHS = 256, O_LR, O_SEED, O_FREEZE, O_BALANCE, O_VALSPLIT, O_THR, O_RESUME,
+           O_NOCACHE, O_NOSHUFFLE };
     static const struct option opts[] = {
         {"data", required_argument, 0, 'd'},     {"weights", required_argument, 0, 'w'},
         {"out", required_argument, 0, 'o'},      {"epochs", required_argument, 0, O_EPOCHS},
-        {"batch", required_argument, 0, O_BATCH}, {"lr", required_argument, 0, O_LR},
-        {"seed", required_argument, 0, O_SEED},  {"threads", required_argument, 0, 'j'},
+        {"lr", required_argument, 0, O_LR},      {"seed", required_argument, 0, O_SEED},
         {"freeze", required_argument, 0, O_FREEZE}, {"balance", required_argument, 0, O_BALANCE},
         {"val-split", required_argument, 0, O_VALSPLIT}, {"threshold", required_argument, 0, O_THR},
-        {"bf16", no_argument, 0, O_BF16},        {"fast-decode", no_argument, 0, O_FAST},
-        {"skip-bad", no_argument, 0, O_SKIP},    {"resume", no_argument, 0, O_RESUME},
-        {"no-cache", no_argument, 0, O_NOCACHE}, {"no-shuffle", no_argument, 0, O_NOSHUFFLE},
-        {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+        {"resume", no_argument, 0, O_RESUME},    {"no-cache", no_argument, 0, O_NOCACHE},
+        {"no-shuffle", no_argument, 0, O_NOSHUFFLE}, {0, 0, 0, 0}};
     pn_error err = {0};
+    pn_cli_parser ps;
+    pn_cli_opts co = {.threads = 0, .batch = 32};
+    pn_cli_parser_init(&ps, cmd, "d:w:o:", opts,
+                       PN_OPT_HELP | PN_OPT_THREADS | PN_OPT_BATCH | PN_OPT_BF16 |
+                           PN_OPT_FAST_DECODE | PN_OPT_SKIP_BAD);
     int ch;
-    optind = 1;
-    while ((ch = getopt_long(argc, argv, ":d:w:o:j:h", opts, NULL)) != -1) {
+    while ((ch = pn_cli_getopt(&ps, argc, argv, &co)) != -1) {
         switch (ch) {
         case 'd': data = optarg; break;
         case 'w': weights = optarg; break;
         case 'o': out = optarg; break;
         case O_EPOCHS: if (pn_cli_parse_int(cmd, "--epochs", optarg, 1, 100000, &epochs)) return 2; break;
-        case O_BATCH: if (pn_cli_parse_int(cmd, "--batch", optarg, 1, 4096, &batch)) return 2; break;
         case O_LR: if (pn_cli_parse_double(cmd, "--lr", optarg, 1e-12, 10, &lr)) return 2; break;
         case O_SEED: if (pn_cli_parse_int(cmd, "--seed", optarg, 0, 0x7fffffffL, &seed)) return 2; break;
-        case 'j': if (pn_cli_parse_int(cmd, "--threads", optarg, 1, 256, &threads)) return 2; break;
         case O_FREEZE: freeze = optarg; break;
         case O_BALANCE:
             if (pn_balance_parse(optarg, &balance, &err)) return pn_cli_usage_error(cmd, "%s", err.msg);
@@ -231,16 +229,15 @@ int pn_cmd_train(int argc, char **argv)
             if (pn_cli_parse_double(cmd, "--val-split", optarg, 1e-6, 0.9, &val_split)) return 2;
             break;
         case O_THR: threshold = optarg; break;
-        case O_BF16: bf16 = 1; break;
-        case O_FAST: fast = 1; break;
-        case O_SKIP: skip_bad = 1; break;
         case O_RESUME: resume = 1; break;
         case O_NOCACHE: no_cache = 1; break;
         case O_NOSHUFFLE: shuffle = 0; break;
-        case 'h': help(stdout); return 0;
-        default: return pn_cli_option_error(cmd, ch, argv, opts);
+        case PN_CLI_HELP: help(stdout); return 0;
+        default: return 2;
         }
     }
+    long batch = co.batch, threads = co.threads;
+    int bf16 = co.bf16, fast = co.fast_decode, skip_bad = co.skip_bad;
     if (optind != argc) return pn_cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
     char data_buf[4096], weights_buf[4096];
     if (!data && fetch_default(cmd, 1, data_buf, sizeof data_buf)) return 1;
