@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/buf.h"
+#include "model/arch.h"
 #include "pneumo/export.h"
 #include "pneumo/util.h"
 #include "pneumo/version.h"
@@ -186,28 +187,23 @@ static void conv_bn(gctx *c, const char *conv, const char *bn, const char *in, c
     }
 }
 
-static void basic_block(gctx *c, int layer, int blk, int stride, const char *in, char *out,
-                        size_t out_cap)
+/* BasicBlock of table units c1 (conv1), c2 (conv2) and ds (downsample or
+ * NULL): in -> out = relu(bn2(conv2(relu(bn1(conv1 in)))) + identity) */
+static void basic_block(gctx *c, const pn__arch_unit *c1, const pn__arch_unit *c2,
+                        const pn__arch_unit *ds, const char *in, char *out, size_t out_cap)
 {
-    char p[32], cv1[48], bn1[48], cv2[48], bn2[48], a[96], b[96], idn[96], sum[96];
-    snprintf(p, sizeof p, "layer%d.%d", layer, blk);
-    snprintf(cv1, sizeof cv1, "%s.conv1", p);
-    snprintf(bn1, sizeof bn1, "%s.bn1", p);
-    snprintf(cv2, sizeof cv2, "%s.conv2", p);
-    snprintf(bn2, sizeof bn2, "%s.bn2", p);
+    char p[48], a[96], b[96], idn[96], sum[96], an[64], rn[64];
+    /* the block's name: "layerL.B" of "layerL.B.conv1" */
+    snprintf(p, sizeof p, "%.*s", (int)(strrchr(c1->conv, '.') - c1->conv), c1->conv);
     snprintf(a, sizeof a, "%s.relu1", p);
     snprintf(b, sizeof b, "%s.bn2.y", p);
-    conv_bn(c, cv1, bn1, in, a, 3, stride, 1, 1);
-    conv_bn(c, cv2, bn2, a, b, 3, 1, 1, 0);
+    conv_bn(c, c1->conv, c1->bn, in, a, c1->k, c1->stride, c1->pad, c1->relu);
+    conv_bn(c, c2->conv, c2->bn, a, b, c2->k, c2->stride, c2->pad, c2->relu);
     snprintf(idn, sizeof idn, "%s", in);
-    if (stride != 1) {
-        char dc[48], db[48];
-        snprintf(dc, sizeof dc, "%s.downsample.0", p);
-        snprintf(db, sizeof db, "%s.downsample.1", p);
+    if (ds) {
         snprintf(idn, sizeof idn, "%s.downsample.y", p);
-        conv_bn(c, dc, db, in, idn, 1, stride, 0, 0);
+        conv_bn(c, ds->conv, ds->bn, in, idn, ds->k, ds->stride, ds->pad, ds->relu);
     }
-    char an[48], rn[48];
     snprintf(an, sizeof an, "%s.add", p);
     snprintf(rn, sizeof rn, "%s.relu", p);
     snprintf(sum, sizeof sum, "%s.sum", p);
@@ -237,18 +233,24 @@ pn_status pn_onnx_save(const char *path, const pn_statedict *sd, const pn_model_
     gctx c = {&g, sd, 0, ""};
     pb_str(&g, GRAPH_NAME, "resnet18");
     pb_str(&g, GRAPH_DOC, "torchvision ResNet-18, eval mode; input normalised NCHW float32");
-    conv_bn(&c, "conv1", "bn1", "input", "stem.relu", 7, 2, 3, 1);
+    /* the graph from the one ResNet-18 table (src/model/arch.c) */
+    const pn__arch_unit *stem = &pn__arch[0];
+    conv_bn(&c, stem->conv, stem->bn, "input", "stem.relu", stem->k, stem->stride, stem->pad,
+            stem->relu);
     attr ma[] = {{"kernel_shape", ATTR_T_INTS, 0, 0, 2, {3, 3}},
                  {"strides", ATTR_T_INTS, 0, 0, 2, {2, 2}},
                  {"pads", ATTR_T_INTS, 0, 0, 4, {1, 1, 1, 1}}};
     const char *min[] = {"stem.relu"};
     add_node(&g, "MaxPool", "maxpool", min, 1, "maxpool.out", ma, 3);
     char cur[96] = "maxpool.out", nxt[96];
-    for (int layer = 1; layer <= 4; layer++)
-        for (int blk = 0; blk < 2; blk++) {
-            basic_block(&c, layer, blk, layer > 1 && blk == 0 ? 2 : 1, cur, nxt, sizeof nxt);
-            memcpy(cur, nxt, sizeof cur);
-        }
+    for (int i = 1; i + 1 < PN__ARCH_NCONV;) {
+        const pn__arch_unit *c1 = &pn__arch[i], *c2 = &pn__arch[i + 1], *ds = NULL;
+        if (i + 2 < PN__ARCH_NCONV && pn__arch[i + 2].role == PN__ROLE_DOWNSAMPLE)
+            ds = &pn__arch[i + 2];
+        i += ds ? 3 : 2;
+        basic_block(&c, c1, c2, ds, cur, nxt, sizeof nxt);
+        memcpy(cur, nxt, sizeof cur);
+    }
     const char *gin[] = {cur};
     add_node(&g, "GlobalAveragePool", "avgpool", gin, 1, "avgpool.out", NULL, 0);
     const char *fin[] = {"avgpool.out"};
