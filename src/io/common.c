@@ -139,7 +139,7 @@ static int cmp_strp(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-int pn_io_find_duplicate(const char *const *names, size_t n, const char **dup)
+int pn__io_find_duplicate(const char *const *names, size_t n, const char **dup)
 {
     if (n < 2) return 0;
     const char **s = malloc(n * sizeof *s);

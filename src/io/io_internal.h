@@ -1,5 +1,5 @@
 /* Private helpers shared by the weight-file readers and writers (pn__ names;
- * pn_io_find_duplicate and pn_io_r18_names keep theirs until io/resnet18_keys.c,
+ * pn__io_find_duplicate and pn__io_r18_names keep theirs until io/resnet18_keys.c,
  * which uses them, has moved to the ResNet-18 table). */
 #ifndef PNEUMO_IO_INTERNAL_H
 #define PNEUMO_IO_INTERNAL_H
@@ -61,11 +61,11 @@ pn_status pn__io_sd_push(pn_statedict *sd, const char *name, pn_dtype fdt, int n
 
 /* 1 if any two of the n names are equal (sorts a copy of the pointers);
  * *dup gets one of them. -1 when out of memory. */
-int pn_io_find_duplicate(const char *const *names, size_t n, const char **dup);
+int pn__io_find_duplicate(const char *const *names, size_t n, const char **dup);
 
 /* ResNet-18 check of a const sd for writers: on success *names gets the
  * normalised key names in sd order (free each, then the array). */
-pn_status pn_io_r18_names(const pn_statedict *sd, int num_classes, char ***names,
+pn_status pn__io_r18_names(const pn_statedict *sd, int num_classes, char ***names,
                           pn_error *err);
 
 #endif

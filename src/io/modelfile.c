@@ -80,7 +80,7 @@ pn_status pn_modelfile_save(const char *path, const pn_statedict *sd, const pn_m
     pn_status st = check_meta(meta, path, err);
     if (st) return st;
     char **names = NULL;
-    if ((st = pn_io_r18_names(sd, meta->num_classes, &names, err))) {
+    if ((st = pn__io_r18_names(sd, meta->num_classes, &names, err))) {
         pn_error_prefix(err, "%s: ", path);
         return st; /* (err may be NULL) */
     }

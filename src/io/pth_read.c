@@ -150,7 +150,7 @@ static pn_status build_sd(const pn__pk_value *d, sref *s, size_t ns, zip_t *za, 
     if (!names) return pn_error_set(err, PN_E_NOMEM, "%s: out of memory", file);
     for (size_t i = 0; i < nt; i++) names[i] = d->u.seq.v[2 * i]->u.str.s;
     const char *dup = NULL;
-    int dd = pn_io_find_duplicate(names, nt, &dup);
+    int dd = pn__io_find_duplicate(names, nt, &dup);
     free(names);
     if (dd) return dd < 0 ? pn_error_set(err, PN_E_NOMEM, "%s: out of memory", file)
                           : pn_error_set(err, PN_E_FORMAT, "%s: tensor '%s' appears twice", file, dup);

@@ -171,7 +171,7 @@ pn_status pn_safetensors_load_mem(const void *buf, size_t n, const char *file, p
         nt++;
     }
     const char *dup = NULL;
-    int d = pn_io_find_duplicate(names, nn, &dup);
+    int d = pn__io_find_duplicate(names, nn, &dup);
     if (d) {
         st = d < 0 ? pn_error_set(err, PN_E_NOMEM, "%s: out of memory", file)
                    : pn_error_set(err, PN_E_FORMAT, "%s: header names '%s' twice", file, dup);

@@ -201,7 +201,7 @@ static pn_status r18_check(const pn_statedict *sd, int num_classes, unsigned fla
         }
     }
     const char *dup = NULL;
-    int d = pn_io_find_duplicate((const char *const *)names, n, &dup);
+    int d = pn__io_find_duplicate((const char *const *)names, n, &dup);
     if (d) {
         st = d < 0 ? pn_error_set(err, PN_E_NOMEM, "out of memory")
                    : pn_error_set(err, PN_E_FORMAT,
@@ -315,7 +315,7 @@ pn_status pn_resnet18_check(pn_statedict *sd, int num_classes, unsigned flags, i
 
 /* For the model-file writer: checks a const sd and gives the normalised
  * names (owned array of owned strings, sd order). */
-pn_status pn_io_r18_names(const pn_statedict *sd, int num_classes, char ***names_out,
+pn_status pn__io_r18_names(const pn_statedict *sd, int num_classes, char ***names_out,
                           pn_error *err)
 {
     int classes = 0, drop = 0;
