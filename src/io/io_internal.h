@@ -1,6 +1,5 @@
 /* Private helpers shared by the weight-file readers and writers (pn__ names;
- * pn__io_find_duplicate and pn__io_r18_names keep theirs until io/resnet18_keys.c,
- * which uses them, has moved to the ResNet-18 table). */
+ * pn__io_r18_names is implemented with the ResNet-18 table, src/model/arch.c). */
 #ifndef PNEUMO_IO_INTERNAL_H
 #define PNEUMO_IO_INTERNAL_H
 
