@@ -139,6 +139,10 @@ deps:
 	$(AS_ROOT) apt-get update
 	$(AS_ROOT) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(DEBS)
 
+# make -s print-VAR: the value of a variable (tests and bench scripts ask)
+print-%:
+	@echo $($*)
+
 clean:
 	rm -rf build build-asan build-fuzz
 
