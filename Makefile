@@ -15,9 +15,13 @@ PKGS    := libjpeg libpng libzip libcjson libcurl libarchive plplot libcrypto
 DEBS    := build-essential pkg-config libdnnl-dev libjpeg62-turbo-dev libpng-dev libzip-dev \
            libcjson-dev libcurl4-openssl-dev libarchive-dev libplplot-dev plplot-driver-cairo \
            libssl-dev libcmocka-dev clang libclang-rt-dev python3 python3-torch python3-torchvision \
-           python3-pil python3-numpy
+           python3-pil python3-numpy libgdcm-dev python3-pydicom python3-gdcm
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# GDCM (DICOM) ships no pkg-config file in Debian: its include folder and
+# libraries by name. Its one user is src/data/dicom_gdcm.cc (C++).
+GDCM_CFLAGS := -I$(firstword $(wildcard /usr/include/gdcm-3.*) /usr/include/gdcm-3.0)
+GDCM_LIBS   := -lgdcmMSFF -lgdcmDSED -lgdcmCommon -lstdc++
 
 OPT     ?= -O2
 CFLAGS  ?= $(OPT) -g
@@ -27,7 +31,7 @@ WARN    += -Werror
 endif
 SAN     ?=
 ALL_CFLAGS := -std=c17 -D_GNU_SOURCE -fPIC -pthread -Iinclude -Isrc $(WARN) $(CFLAGS) $(SAN) $(PKG_CFLAGS)
-LDLIBS  := $(PKG_LIBS) -ldnnl -lgomp -lpthread -lm
+LDLIBS  := $(PKG_LIBS) $(GDCM_LIBS) -ldnnl -lgomp -lpthread -lm
 LDFLAGS ?=
 
 # Parity-critical code (decode, resize, normalize) must round exactly like
@@ -35,10 +39,11 @@ LDFLAGS ?=
 PARITY_CFLAGS := -ffp-contract=off -fno-fast-math
 
 LIB_SRC  := $(shell find src -name '*.c' -not -path 'src/cli/*' | sort)
+LIB_CXX  := $(sort $(wildcard src/data/*.cc))
 CLI_SRC  := $(sort $(wildcard src/cli/*.c))
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 TUTIL_SRC:= $(sort $(wildcard tests/util/*.c))
-LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(LIB_CXX:%.cc=$(BUILD)/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TUTIL_OBJ:= $(TUTIL_SRC:%.c=$(BUILD)/%.o)
 TESTS    := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
@@ -54,6 +59,14 @@ $(BUILD)/tests/%.o: ALL_CFLAGS += -Itests/util
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+# The one C++ file (the GDCM bridge): C++17, same warnings, no exceptions out.
+CXX     ?= g++
+ALL_CXXFLAGS := -std=c++17 -D_GNU_SOURCE -fPIC -pthread -Iinclude -Isrc $(WARN) $(CFLAGS) $(SAN) \
+                $(GDCM_CFLAGS)
+$(BUILD)/%.o: %.cc
+	@mkdir -p $(dir $@)
+	$(CXX) $(ALL_CXXFLAGS) -MMD -MP -c $< -o $@
 
 $(LIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)

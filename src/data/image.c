@@ -1,7 +1,9 @@
-/* Image decode dispatch (JPEG / PNG by magic), limits, load and free. */
+/* Image decode dispatch (JPEG / PNG / DICOM by content), limits, load and free. */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
+#include "dicom_internal.h"
 #include "internal.h"
 #include "pneumo/util.h"
 
@@ -63,13 +65,27 @@ pn_status pn_image_decode(const uint8_t *buf, size_t n, const char *name,
     if (!img || (!buf && n)) return pn_error_set(err, PN_E_ARG, "%s: no image or buffer", name);
     img->w = img->h = 0;
     if (n == 0) return pn_error_set(err, PN_E_FORMAT, "%s: empty file (0 bytes)", name);
+    /* DICOM first: "DICM" at 128 (its preamble may hold anything), or a
+     * data set at byte 0 */
+    int dicom = pn__dicom_sniff(buf, n);
+    if (dicom) return pn__dicom_decode(buf, n, name, o, img, err);
+    /* a file named .dcm is meant to be DICOM: an export that wrote another
+     * format under that name is refused, not guessed at */
+    size_t ln = strlen(name);
+    if (ln >= 4 && !strcasecmp(name + ln - 4, ".dcm"))
+        return pn_error_set(err, PN_E_FORMAT,
+                            "%s: named .dcm but not a DICOM file (no DICM at byte 128, no data "
+                            "set at byte 0; content starts %02x %02x %02x %02x%s)",
+                            name, buf[0], n > 1 ? buf[1] : 0, n > 2 ? buf[2] : 0,
+                            n > 3 ? buf[3] : 0,
+                            n >= 3 && buf[0] == 0xFF && buf[1] == 0xD8 ? ": a JPEG" : "");
     if (n >= 3 && buf[0] == 0xFF && buf[1] == 0xD8 && buf[2] == 0xFF)
         return pn__jpeg_decode(buf, n, name, o, img, err);
     static const uint8_t png_magic[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
     if (n >= 8 && !memcmp(buf, png_magic, 8)) return pn__png_decode(buf, n, name, o, img, err);
     return pn_error_set(err, PN_E_FORMAT,
-                        "%s: not a JPEG or PNG image (unknown leading bytes %02x %02x %02x %02x, "
-                        "%zu bytes)",
+                        "%s: not a JPEG or PNG image, nor DICOM (unknown leading bytes %02x %02x "
+                        "%02x %02x, %zu bytes)",
                         name, buf[0], n > 1 ? buf[1] : 0, n > 2 ? buf[2] : 0, n > 3 ? buf[3] : 0,
                         n);
 }

@@ -1,0 +1,279 @@
+/* DICOM: the 67 files of ../shared/data/chest_xray_dicom render to exactly
+ * the bytes of their expected/ PNGs (the rule of its README), their
+ * 224x224 network input equals that of the expected PNG (the PNG goes
+ * through the Pillow-exact pipeline tested in test_image.c), the bad files
+ * of chest_xray_dicom_bad give their MANIFEST outcome with the file name in
+ * the message, a 30,000 x 30,000 header is refused before allocating,
+ * recognition is by content (no .dcm name needed), and the DICOM ids. */
+#include "testutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "data/dicom_internal.h"
+#include "pneumo.h"
+
+#define S PN_IMAGE_SIZE
+
+/* Each row of MANIFEST.tsv: the file (relative). */
+static int manifest_files(const char *dir, char files[][160], int max)
+{
+    char p[1024];
+    snprintf(p, sizeof p, "%s/MANIFEST.tsv", dir);
+    FILE *f = fopen(p, "r");
+    assert_non_null(f);
+    char line[4096];
+    int n = 0;
+    while (fgets(line, sizeof line, f) && n < max) {
+        if (!strncmp(line, "file\t", 5)) continue;
+        char *tab = strchr(line, '\t');
+        if (!tab) continue;
+        *tab = 0;
+        snprintf(files[n++], 160, "%.159s", line);
+    }
+    fclose(f);
+    return n;
+}
+
+static void test_render_expected(void **state)
+{
+    (void)state;
+    char dir[600];
+    snprintf(dir, sizeof dir, "%.560s/chest_xray_dicom", tu_data_dir());
+    static char files[100][160];
+    int n = manifest_files(dir, files, 100);
+    assert_int_equal(n, 67);
+    pn_image got = {0}, want = {0};
+    pn_prep_scratch s1 = {0}, s2 = {0};
+    float *x1 = malloc(sizeof(float) * 3 * S * S), *x2 = malloc(sizeof(float) * 3 * S * S);
+    uint8_t *r1 = malloc(S * S * 3), *r2 = malloc(S * S * 3);
+    pn_decode_opts o = {.min_side = 1};
+    int bad = 0;
+    for (int i = 0; i < n; i++) {
+        char dcm[1400], png[1400];
+        snprintf(dcm, sizeof dcm, "%s/%.159s", dir, files[i]);
+        snprintf(png, sizeof png, "%s/expected/%.159s", dir, files[i]);
+        strcpy(png + strlen(png) - 4, ".png");
+        pn_error err = {0};
+        if (pn_image_load(dcm, &o, &got, &err)) {
+            print_error("%s: %s\n", files[i], err.msg);
+            bad++;
+            continue;
+        }
+        assert_int_equal(pn_image_load(png, &o, &want, &err), PN_OK);
+        assert_int_equal(want.c, 1);
+        if (got.c != 1 || got.w != want.w || got.h != want.h) {
+            print_error("%s: %dx%dx%d, want %dx%dx1\n", files[i], got.w, got.h, got.c, want.w,
+                        want.h);
+            bad++;
+            continue;
+        }
+        size_t np = (size_t)got.w * got.h, ndiff = 0;
+        int maxd = 0;
+        for (size_t k = 0; k < np; k++) {
+            int d = abs((int)got.px[k] - (int)want.px[k]);
+            ndiff += d != 0;
+            if (d > maxd) maxd = d;
+        }
+        if (ndiff) {
+            print_error("%s: %zu of %zu pixels differ (max %d)\n", files[i], ndiff, np, maxd);
+            bad++;
+            continue;
+        }
+        /* the network input: the same as the expected PNG's */
+        assert_int_equal(pn_preprocess(&got, S, x1, r1, &s1, &err), PN_OK);
+        assert_int_equal(pn_preprocess(&want, S, x2, r2, &s2, &err), PN_OK);
+        if (memcmp(x1, x2, sizeof(float) * 3 * S * S) || memcmp(r1, r2, S * S * 3)) {
+            print_error("%s: 224x224 input differs from the expected PNG's\n", files[i]);
+            bad++;
+        }
+    }
+    pn_image_free(&got);
+    pn_image_free(&want);
+    pn_prep_scratch_free(&s1);
+    pn_prep_scratch_free(&s2);
+    free(x1);
+    free(x2);
+    free(r1);
+    free(r2);
+    assert_int_equal(bad, 0);
+}
+
+/* The bad files: each file's MANIFEST outcome. multiframe.dcm is
+ * "reject or frame 1": pneumo rejects it. no_preamble.dcm decodes to its
+ * expected PNG. */
+static void test_bad_files(void **state)
+{
+    (void)state;
+    char dir[600];
+    snprintf(dir, sizeof dir, "%.560s/chest_xray_dicom_bad", tu_data_dir());
+    static const struct {
+        const char *file;
+        const char *want; /* substring of the message; NULL = decodes */
+    } cases[] = {
+        {"truncated_pixeldata.dcm", "truncated"},
+        {"missing_pixeldata.dcm", "no Pixel Data"},
+        {"rows_columns_mismatch.dcm", "Rows/Columns wrong"},
+        {"rows_columns_mismatch_jpegls.dcm", "codestream is 196x464"},
+        {"truncated_jpegls.dcm", "DICOM"},
+        {"multiframe.dcm", "multi-frame"},
+        {"rgb_ultrasound.dcm", "not a grayscale radiograph"},
+        {"not_dicom.dcm", "not a DICOM file"}, /* a JPEG named .dcm */
+        {"empty.dcm", "empty file"},
+        {"truncated_header.dcm", "DICOM file is truncated"},
+        {"no_preamble.dcm", NULL},
+    };
+    static char files[20][160];
+    assert_int_equal(manifest_files(dir, files, 20), 11);
+    pn_image img = {0}, want = {0};
+    pn_decode_opts o = {.min_side = 1};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char p[1400];
+        snprintf(p, sizeof p, "%s/%s", dir, cases[i].file);
+        pn_error err = {0};
+        pn_status st = pn_image_load(p, &o, &img, &err);
+        if (!cases[i].want) {
+            if (st) fail_msg("%s: %s", cases[i].file, err.msg);
+            continue;
+        }
+        if (st == PN_OK) fail_msg("%s: decoded, want an error", cases[i].file);
+        if (!strstr(err.msg, cases[i].file) || !strstr(err.msg, cases[i].want))
+            fail_msg("%s: message '%s' lacks the file name or '%s'", cases[i].file, err.msg,
+                     cases[i].want);
+        assert_int_equal(img.w, 0);
+        print_message("  %s -> %s\n", cases[i].file, err.msg);
+    }
+    /* no_preamble renders to its expected PNG */
+    pn_error err = {0};
+    char p[1400], q[1400];
+    snprintf(p, sizeof p, "%s/no_preamble.dcm", dir);
+    snprintf(q, sizeof q, "%s/expected/no_preamble.png", dir);
+    assert_int_equal(pn_image_load(p, &o, &img, &err), PN_OK);
+    assert_int_equal(pn_image_load(q, &o, &want, &err), PN_OK);
+    assert_int_equal(img.w, want.w);
+    assert_int_equal(img.h, want.h);
+    assert_memory_equal(img.px, want.px, (size_t)img.w * img.h);
+    /* the JPEG of not_dicom.dcm decodes under another name (by content) */
+    uint8_t *b = NULL;
+    size_t nb = 0;
+    snprintf(p, sizeof p, "%s/not_dicom.dcm", dir);
+    assert_int_equal(pn_read_file(p, 1 << 24, &b, &nb, &err), PN_OK);
+    assert_int_equal(pn_image_decode(b, nb, "renamed.jpeg", &o, &img, &err), PN_OK);
+    assert_int_equal(img.c, 1);
+    free(b);
+    pn_image_free(&img);
+    pn_image_free(&want);
+}
+
+/* Little-endian Explicit VR writer for made-up headers. */
+typedef struct wbuf {
+    uint8_t b[16384];
+    size_t n;
+} wbuf;
+static void put(wbuf *w, const void *p, size_t n)
+{
+    memcpy(w->b + w->n, p, n);
+    w->n += n;
+}
+static void el16(wbuf *w, uint16_t g, uint16_t e, const char *vr, const void *val, uint16_t len)
+{
+    uint8_t h[8] = {g & 0xFF, g >> 8, e & 0xFF, e >> 8, (uint8_t)vr[0], (uint8_t)vr[1],
+                    len & 0xFF, len >> 8};
+    put(w, h, 8);
+    put(w, val, len);
+}
+static void el_us(wbuf *w, uint16_t e, uint16_t v)
+{
+    uint8_t b[2] = {v & 0xFF, v >> 8};
+    el16(w, 0x0028, e, "US", b, 2);
+}
+static void el_str(wbuf *w, uint16_t g, uint16_t e, const char *vr, const char *s)
+{
+    char b[80];
+    size_t n = strlen(s);
+    memcpy(b, s, n);
+    if (n & 1) b[n++] = ' ';
+    el16(w, g, e, vr, b, (uint16_t)n);
+}
+
+/* A made-up native 16-bit MONOCHROME2 file (Explicit VR LE, preamble +
+ * DICM), rows x cols, with `px_bytes` bytes of pixel data announced. */
+static size_t make_dicom(wbuf *w, uint16_t rows, uint16_t cols, uint32_t px_bytes,
+                         const uint16_t *px, size_t npx)
+{
+    memset(w, 0, sizeof *w);
+    w->n = 128;
+    put(w, "DICM", 4);
+    const char *ts = "1.2.840.10008.1.2.1";
+    el_str(w, 0x0002, 0x0010, "UI", ts);
+    el_str(w, 0x0008, 0x0018, "UI", "2.25.1234");
+    el_str(w, 0x0010, 0x0020, "LO", "PAT-7");
+    el_us(w, 0x0002, 1);
+    el_str(w, 0x0028, 0x0004, "CS", "MONOCHROME2");
+    el_us(w, 0x0010, rows);
+    el_us(w, 0x0011, cols);
+    el_us(w, 0x0100, 16);
+    el_us(w, 0x0101, 12);
+    el_us(w, 0x0102, 11);
+    el_us(w, 0x0103, 0);
+    uint8_t h[12] = {0xE0, 0x7F, 0x10, 0x00, 'O', 'W', 0, 0, px_bytes & 0xFF,
+                     (px_bytes >> 8) & 0xFF, (px_bytes >> 16) & 0xFF, px_bytes >> 24};
+    put(w, h, 12);
+    put(w, px, npx * 2);
+    return w->n;
+}
+
+static void test_made_up(void **state)
+{
+    (void)state;
+    static wbuf w;
+    pn_image img = {0};
+    pn_error err = {0};
+    /* 30,000 x 30,000: refused from the header, nothing allocated */
+    uint16_t px[64 * 64];
+    for (int i = 0; i < 64 * 64; i++) px[i] = (uint16_t)(i % 4096);
+    size_t n = make_dicom(&w, 30000, 30000, 30000u * 30000u * 2u, px, 16);
+    assert_int_equal(pn_image_decode(w.b, n, "huge.dcm", NULL, &img, &err), PN_E_NOMEM);
+    assert_non_null(strstr(err.msg, "huge.dcm"));
+    assert_non_null(strstr(err.msg, "30000x30000"));
+    assert_null(img.px);
+    /* a 64x64 12-bit image, min-max: value 4095 -> 255, 0 -> 0 */
+    n = make_dicom(&w, 64, 64, 64 * 64 * 2, px, 64 * 64);
+    assert_int_equal(pn_image_decode(w.b, n, "small", NULL, &img, &err), PN_OK);
+    assert_int_equal(img.w, 64);
+    assert_int_equal(img.c, 1);
+    assert_int_equal(img.px[0], 0);
+    assert_int_equal(img.px[4095], 255);
+    assert_int_equal(img.px[2048], 2048 * 255 / 4095);
+    /* without the preamble and DICM (data set only) it is still DICOM */
+    static wbuf w2;
+    size_t meta_end = 128 + 4 + 8 + 20; /* DICM + the TransferSyntaxUID element */
+    memcpy(w2.b, w.b + meta_end, n - meta_end);
+    assert_int_equal(pn__dicom_sniff(w2.b, n - meta_end), 1);
+    /* ids from the header */
+    char dir[600], path[700], pat[72], sop[72];
+    snprintf(dir, sizeof dir, "%.590s", tu_tmpdir());
+    snprintf(path, sizeof path, "%s/IM000001", dir);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    fwrite(w.b, 1, n, f);
+    fclose(f);
+    assert_int_equal(pn__dcm_file_ids(path, pat, sop, sizeof pat, &err), PN_OK);
+    assert_string_equal(pat, "PAT-7");
+    assert_string_equal(sop, "2.25.1234");
+    assert_int_equal(pn_image_load(path, NULL, &img, &err), PN_OK);
+    tu_rmtree(dir);
+    pn_image_free(&img);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_render_expected),
+        cmocka_unit_test(test_bad_files),
+        cmocka_unit_test(test_made_up),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
