@@ -9,6 +9,14 @@
  * are replicated to R = G = B only at the end; this is bit-identical to
  * Pillow's convert('RGB') before the resize (l2rgb is pure replication).
  *
+ * DICOM (recognised by content: "DICM" at byte 128, or a data set from
+ * byte 0) is decoded by GDCM (every transfer syntax of a hospital export,
+ * JPEG 2000 and JPEG-LS included) and rendered for display as pydicom does
+ * (modality LUT, then the first VOI LUT or window, or min-max, MONOCHROME1
+ * inverted, floor(255 t)) into an 8-bit grayscale image; docs/data.md
+ * gives the rule and the refusals (multi-frame, colour, no pixel data,
+ * truncated, Rows/Columns against the codestream).
+ *
  * Decode: JPEG via libjpeg-turbo (ISLOW DCT, fancy upsampling, the library
  * defaults Pillow uses; CMYK/YCCK JPEGs converted like Pillow's "CMYK;I" +
  * cmyk2rgb), PNG via libpng (L, LA, RGB, RGBA, P, 1/2/4-bit gray, 16-bit:
@@ -72,11 +80,14 @@ typedef struct pn_decode_opts {
     int min_side;
 } pn_decode_opts;
 
-/* Decode a JPEG or PNG held in memory (format from the magic bytes).
- * name is used only in error messages ("<name>: truncated JPEG ...").
+/* Decode a JPEG, PNG or DICOM held in memory (format from the content).
+ * name is used in error messages ("<name>: truncated JPEG ..."), and a
+ * name ending in .dcm whose content is not DICOM is refused.
  * img may hold a previous buffer, which is reused when big enough.
  * Errors: PN_E_FORMAT (not an image, corrupt, truncated, too small, or an
- * unsupported layout), PN_E_NOMEM (over the pixel limit, or out of memory).
+ * unsupported layout), PN_E_UNSUPPORTED (TIFF, BMP, WebP, GIF, PNM: named;
+ * a multi-frame or colour DICOM), PN_E_NOMEM (over the pixel limit, also
+ * from a DICOM header before any pixel buffer, or out of memory).
  * On error img keeps its buffer (still freeable) and w = h = 0. */
 pn_status pn_image_decode(const uint8_t *buf, size_t n, const char *name,
                           const pn_decode_opts *o, pn_image *img, pn_error *err);
@@ -84,6 +95,26 @@ pn_status pn_image_decode(const uint8_t *buf, size_t n, const char *name,
 pn_status pn_image_load(const char *path, const pn_decode_opts *o, pn_image *img,
                         pn_error *err);
 void pn_image_free(pn_image *img);
+
+/* Which files a folder walk takes (folder datasets, predict DIR):
+ *   PN_FILE_IMAGE       .jpg .jpeg .png .dcm .dicom (any case), or a file
+ *                       whose name has no extension (or only digits after
+ *                       the last dot, as UID-named PACS exports) and whose
+ *                       content is DICOM ("DICM" at 128, or a data set
+ *                       starting at byte 0); *format "JPEG"/"PNG"/"DICOM"
+ *   PN_FILE_UNSUPPORTED an image format pneumo does not read (torchvision's
+ *                       other extensions: .tif .tiff .bmp .webp .ppm .pgm,
+ *                       and .gif); *format names it ("TIFF", ...), so the
+ *                       caller can report the file instead of skipping it
+ *   PN_FILE_NOT_IMAGE   anything else, and hidden names (".*")
+ * Only DICOM candidates without an image extension are opened (136 bytes
+ * read). format may be NULL. */
+typedef enum pn_image_file_kind {
+    PN_FILE_NOT_IMAGE = 0,
+    PN_FILE_IMAGE = 1,
+    PN_FILE_UNSUPPORTED = 2
+} pn_image_file_kind;
+pn_image_file_kind pn_image_file_classify(const char *path, const char **format);
 
 /* Pillow Image.resize((ow, oh), BILINEAR) (antialiased triangle filter,
  * support 1, 22-bit fixed point, horizontal pass first over only the rows

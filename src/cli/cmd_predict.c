@@ -21,8 +21,10 @@ static void help(FILE *f)
             "usage: pneumo predict --model M [--json] [--cam DIR] IMAGE|DIR...\n"
             "\n"
             "Classifies each image and prints one line per image: path, label, P(label).\n"
-            "A folder stands for every .jpg/.jpeg/.png file in it and in its subfolders\n"
-            "(walked recursively in sorted order, hidden entries skipped), so\n"
+            "A folder stands for every .jpg/.jpeg/.png/.dcm file in it and in its\n"
+            "subfolders, and every DICOM file without an extension (recognised by\n"
+            "content); .tif/.bmp/.webp files are reported, not read (walked\n"
+            "recursively in sorted order, hidden entries skipped), so\n"
             "chest_xray/test classifies test/NORMAL/* then test/PNEUMONIA/*; a folder\n"
             "without any image is an error. M is a model from 'pneumo train' or a\n"
             "torchvision ResNet-18 state_dict (.pth or safetensors) with a 2-output head\n"
@@ -45,13 +47,11 @@ static void help(FILE *f)
             "are still printed), 2 on a usage error.\n");
 }
 
+/* JPEG/PNG/DICOM by name (or DICOM by content), and the image formats
+ * pneumo does not read, so that they are reported rather than skipped. */
 static int is_image_name(const char *path)
 {
-    const char *n = strrchr(path, '/');
-    n = n ? n + 1 : path;
-    const char *dot = strrchr(n, '.');
-    return n[0] != '.' && dot &&
-           (!strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg") || !strcasecmp(dot, ".png"));
+    return pn_image_file_classify(path, NULL) != PN_FILE_NOT_IMAGE;
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -138,7 +138,9 @@ static pn_status collect(char **args, int nargs, path_list *out, int *bad, pn_er
         int unreadable = 0;
         st = walk(args[a], 0, out, &unreadable, err);
         if (!st && out->n == before && !unreadable)
-            fprintf(stderr, "pneumo predict: %s: no .jpg/.jpeg/.png files (nor in its subfolders)\n",
+            fprintf(stderr,
+                    "pneumo predict: %s: no .jpg/.jpeg/.png files, nor DICOM files (nor in "
+                    "its subfolders)\n",
                     args[a]);
         if (out->n == before || unreadable) *bad = 1;
     }

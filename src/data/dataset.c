@@ -38,13 +38,6 @@ int pn__split_from_name(const char *name)
     return -1;
 }
 
-int pn__is_image_name(const char *name)
-{
-    const char *dot = strrchr(name, '.');
-    if (!dot || name[0] == '.') return 0;
-    return !strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg") || !strcasecmp(dot, ".png");
-}
-
 pn_status pn__ds_add(pn_dataset *ds, pn_split s, int label, const char *name, const char *path,
                      int64_t ref, uint64_t size, pn_error *err)
 {
@@ -143,7 +136,7 @@ static pn_status list_dir(const char *dir, int want_dirs, char ***names, size_t 
         if (snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >= (int)sizeof path) continue;
         int isd = is_dir(path);
         if (isd != want_dirs) continue;
-        if (!want_dirs && !pn__is_image_name(e->d_name)) continue;
+        if (!want_dirs && pn_image_file_classify(path, NULL) == PN_FILE_NOT_IMAGE) continue;
         if (*n == cap) {
             cap = cap ? cap * 2 : 64;
             char **nn = realloc(*names, cap * sizeof(char *));

@@ -45,7 +45,9 @@ void pn__ds_class_sort(pn_dataset *ds);
 int pn__ds_class_find(const pn_dataset *ds, const char *name);
 /* Sort each split's items by path (byte order) and number them. */
 void pn__ds_finish(pn_dataset *ds);
-/* 1 for .jpg/.jpeg/.png in any case. */
+/* 1 for the names pn_image_file_classify takes by name alone (.jpg .jpeg
+ * .png .dcm .dicom, and the unsupported image formats, which then fail
+ * with their format named); filekind.c. */
 int pn__is_image_name(const char *name);
 /* Split folder name -> split, or -1. */
 int pn__split_from_name(const char *name);

@@ -83,6 +83,19 @@ pn_status pn_image_decode(const uint8_t *buf, size_t n, const char *name,
         return pn__jpeg_decode(buf, n, name, o, img, err);
     static const uint8_t png_magic[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
     if (n >= 8 && !memcmp(buf, png_magic, 8)) return pn__png_decode(buf, n, name, o, img, err);
+    const char *other = NULL;
+    if (n >= 4 && (!memcmp(buf, "II*\0", 4) || !memcmp(buf, "MM\0*", 4))) other = "TIFF";
+    else if (n >= 12 && !memcmp(buf, "RIFF", 4) && !memcmp(buf + 8, "WEBP", 4)) other = "WebP";
+    else if (n >= 4 && !memcmp(buf, "GIF8", 4)) other = "GIF";
+    else if (n >= 14 && buf[0] == 'B' && buf[1] == 'M') other = "BMP";
+    else if (n >= 3 && buf[0] == 'P' && buf[1] >= '1' && buf[1] <= '6' &&
+             (buf[2] == '\n' || buf[2] == ' ' || buf[2] == '\r' || buf[2] == '\t'))
+        other = "PNM (PPM/PGM)";
+    if (other)
+        return pn_error_set(err, PN_E_UNSUPPORTED,
+                            "%s: a %s image, a format pneumo does not read (it reads JPEG, PNG "
+                            "and DICOM: convert the file, e.g. to PNG)",
+                            name, other);
     return pn_error_set(err, PN_E_FORMAT,
                         "%s: not a JPEG or PNG image, nor DICOM (unknown leading bytes %02x %02x "
                         "%02x %02x, %zu bytes)",
