@@ -101,6 +101,68 @@ static void test_render_expected(void **state)
     assert_int_equal(bad, 0);
 }
 
+static void hex_sha(const void *p, size_t n, char out[65])
+{
+    uint8_t d[32];
+    pn_sha256_buf(p, n, d);
+    pn_hex(d, 32, out);
+}
+
+/* tests/fixtures/dicom_expected.tsv (tests/pytorch/make_dicom_fixtures.py:
+ * pydicom's rendering, then Pillow + torchvision): the rendering and the
+ * u8 / f32 network input of each file, by SHA-256. */
+static void test_pydicom_fixture(void **state)
+{
+    (void)state;
+    FILE *f = fopen(tu_fixture("dicom_expected.tsv"), "r");
+    assert_non_null(f);
+    char line[1024], rel[400], w_r[65], w_u8[65], w_f32[65], got[65], path[1024];
+    int w, h, n = 0, bad = 0;
+    pn_image img = {0};
+    pn_prep_scratch scr = {0};
+    uint8_t *u8 = malloc(S * S * 3);
+    float *f32 = malloc(sizeof(float) * 3 * S * S);
+    pn_decode_opts o = {.min_side = 1};
+    while (fgets(line, sizeof line, f)) {
+        if (line[0] == '#') continue;
+        assert_int_equal(
+            sscanf(line, "%399s %d %d %64s %64s %64s", rel, &w, &h, w_r, w_u8, w_f32), 6);
+        snprintf(path, sizeof path, "%s/%s", tu_data_dir(), rel);
+        pn_error err = {0};
+        n++;
+        if (pn_image_load(path, &o, &img, &err)) {
+            print_error("%s: %s\n", rel, err.msg);
+            bad++;
+            continue;
+        }
+        assert_int_equal(img.w, w);
+        assert_int_equal(img.h, h);
+        hex_sha(img.px, (size_t)w * h, got);
+        if (strcmp(got, w_r)) {
+            print_error("%s: rendering differs from pydicom's\n", rel);
+            bad++;
+        }
+        assert_int_equal(pn_preprocess(&img, S, f32, u8, &scr, &err), PN_OK);
+        hex_sha(u8, S * S * 3, got);
+        if (strcmp(got, w_u8)) {
+            print_error("%s: u8 input differs from Pillow's\n", rel);
+            bad++;
+        }
+        hex_sha(f32, sizeof(float) * 3 * S * S, got);
+        if (strcmp(got, w_f32)) {
+            print_error("%s: f32 input differs from torchvision's\n", rel);
+            bad++;
+        }
+    }
+    fclose(f);
+    pn_image_free(&img);
+    pn_prep_scratch_free(&scr);
+    free(u8);
+    free(f32);
+    assert_int_equal(n, 68);
+    assert_int_equal(bad, 0);
+}
+
 /* The bad files: each file's MANIFEST outcome. multiframe.dcm is
  * "reject or frame 1": pneumo rejects it. no_preamble.dcm decodes to its
  * expected PNG. */
@@ -272,6 +334,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_render_expected),
+        cmocka_unit_test(test_pydicom_fixture),
         cmocka_unit_test(test_bad_files),
         cmocka_unit_test(test_made_up),
     };

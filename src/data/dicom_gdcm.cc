@@ -38,7 +38,9 @@ struct MemBuf : std::streambuf {
     {
         char *base = eback();
         off_type cur = gptr() - base, end = egptr() - base;
-        off_type to = dir == std::ios_base::beg ? off : dir == std::ios_base::cur ? cur + off : end + off;
+        off_type to = dir == std::ios_base::beg   ? off
+                      : dir == std::ios_base::cur ? cur + off
+                                                  : end + off;
         if (to < 0 || to > end) return pos_type(off_type(-1));
         setg(base, base + to, egptr());
         return pos_type(to);
@@ -287,7 +289,8 @@ extern "C" pn_status pn__dcm_decode(const uint8_t *buf, size_t n, const char *na
                                 "%s: DICOM pixel data decode to %zu bytes, want %zu", name, len,
                                 frame);
         char *px = static_cast<char *>(malloc(len));
-        if (!px) return pn_error_set(err, PN_E_NOMEM, "%s: out of memory for the DICOM pixels", name);
+        if (!px)
+            return pn_error_set(err, PN_E_NOMEM, "%s: out of memory for the DICOM pixels", name);
         if (!im.GetBuffer(px)) {
             free(px);
             return pn_error_set(err, PN_E_FORMAT,

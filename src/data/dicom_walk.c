@@ -168,7 +168,8 @@ static pn_status elements(walk *w, size_t *pos, int depth, int in_item)
         }
         *pos += len;
     }
-    if (in_item && !w->stop) return truncated(w, 0xFFFE, 0xE00D, "an item without its delimiter", *pos);
+    if (in_item && !w->stop)
+        return truncated(w, 0xFFFE, 0xE00D, "an item without its delimiter", *pos);
     return PN_OK;
 }
 
