@@ -23,10 +23,14 @@ for t in "${targets[@]}"; do
         SRC=$(ls src/core/*.c src/io/*.c)
         FLAGS="$BASE $(pkg-config --cflags libzip libcjson libcrypto)"
         LIBS="$(pkg-config --libs libzip libcjson libcrypto) -lm -lpthread" ;;
-    image) # the JPEG/PNG decoders and the resize (src/data)
-        SRC="src/data/image.c src/data/jpeg.c src/data/png.c src/data/resize.c $(ls src/core/*.c)"
+    image) # the JPEG/PNG/DICOM decoders and the resize (src/data); the GDCM bridge is C++
+        GDCM_INC=$(ls -d /usr/include/gdcm-3.* | head -1)
+        ${CXX:-clang++} -std=c++17 -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined \
+            -Iinclude -Isrc -I"$GDCM_INC" -c src/data/dicom_gdcm.cc -o "$OUT/dicom_gdcm.o"
+        SRC="src/data/image.c src/data/jpeg.c src/data/png.c src/data/resize.c src/data/dicom.c"
+        SRC="$SRC src/data/dicom_walk.c $OUT/dicom_gdcm.o $(ls src/core/*.c)"
         FLAGS="$BASE -ffp-contract=off $(pkg-config --cflags libpng)"
-        LIBS="$(pkg-config --libs libjpeg libpng libcrypto) -lm -lpthread" ;;
+        LIBS="$(pkg-config --libs libjpeg libpng libcrypto) -lgdcmMSFF -lgdcmDSED -lgdcmCommon -lstdc++ -lm -lpthread" ;;
     npy) # the .npy header parser (src/data)
         SRC="src/data/npy.c src/core/status.c"
         FLAGS="$BASE"

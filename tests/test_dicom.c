@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "data/dicom_internal.h"
 #include "pneumo.h"
@@ -314,20 +315,103 @@ static void test_made_up(void **state)
     size_t meta_end = 128 + 4 + 8 + 20; /* DICM + the TransferSyntaxUID element */
     memcpy(w2.b, w.b + meta_end, n - meta_end);
     assert_int_equal(pn__dicom_sniff(w2.b, n - meta_end), 1);
-    /* ids from the header */
-    char dir[600], path[700], pat[72], sop[72];
+    /* an extension-less DICOM in a folder dataset: found, decoded, its ids */
+    char dir[600], path[700], pat[72];
     snprintf(dir, sizeof dir, "%.590s", tu_tmpdir());
-    snprintf(path, sizeof path, "%s/IM000001", dir);
+    snprintf(path, sizeof path, "%s/NORMAL", dir);
+    assert_int_equal(mkdir(path, 0755), 0);
+    snprintf(path, sizeof path, "%s/NORMAL/IM000001", dir);
     FILE *f = fopen(path, "wb");
     assert_non_null(f);
     fwrite(w.b, 1, n, f);
     fclose(f);
-    assert_int_equal(pn__dcm_file_ids(path, pat, sop, sizeof pat, &err), PN_OK);
+    pn_dataset *ds = NULL;
+    assert_int_equal(pn_dataset_open(dir, &ds, &err), PN_OK);
+    assert_int_equal(pn_dataset_count(ds, PN_SPLIT_TRAIN), 1);
+    const pn_item *it = pn_dataset_item(ds, PN_SPLIT_TRAIN, 0);
+    assert_string_equal(it->patient_id, "PAT-7");
+    assert_string_equal(it->sop_uid, "2.25.1234");
+    assert_int_equal(pn_item_patient(it, pat, sizeof pat), 1);
     assert_string_equal(pat, "PAT-7");
-    assert_string_equal(sop, "2.25.1234");
-    assert_int_equal(pn_image_load(path, NULL, &img, &err), PN_OK);
+    assert_int_equal(pn_dataset_load_image(ds, it, NULL, &img, &err), PN_OK);
+    assert_int_equal(img.w, 64);
+    pn_dataset_free(ds);
     tu_rmtree(dir);
     pn_image_free(&img);
+}
+
+/* PatientID / SOPInstanceUID of every item of the DICOM tree: the
+ * MANIFEST's patient_id, a 2.25 UID; JPEG items have none. */
+static void test_dataset_ids(void **state)
+{
+    (void)state;
+    char dir[600], p[700];
+    snprintf(dir, sizeof dir, "%.560s/chest_xray_dicom", tu_data_dir());
+    snprintf(p, sizeof p, "%s/MANIFEST.tsv", dir);
+    FILE *f = fopen(p, "r");
+    assert_non_null(f);
+    pn_dataset *ds = NULL;
+    pn_error err = {0};
+    assert_int_equal(pn_dataset_open(dir, &ds, &err), PN_OK);
+    assert_int_equal(pn_dataset_count(ds, PN_SPLIT_ALL), 67);
+    char line[4096];
+    int n = 0;
+    while (fgets(line, sizeof line, f)) {
+        char file[200], split[16], label[32], pid[80], item_path[900], got[80];
+        if (sscanf(line, "%199s %15s %31s %79s", file, split, label, pid) != 4 ||
+            !strcmp(file, "file"))
+            continue;
+        snprintf(item_path, sizeof item_path, "%s/%s", dir, file);
+        const pn_item *it = NULL;
+        for (size_t i = 0; i < pn_dataset_count(ds, PN_SPLIT_ALL) && !it; i++) {
+            const pn_item *x = pn_dataset_item(ds, PN_SPLIT_ALL, i);
+            if (!strcmp(x->name, item_path)) it = x;
+        }
+        assert_non_null(it);
+        assert_non_null(it->patient_id);
+        assert_string_equal(it->patient_id, pid);
+        assert_non_null(it->sop_uid);
+        assert_memory_equal(it->sop_uid, "2.25.", 5);
+        assert_int_equal(pn_item_patient(it, got, sizeof got), 1);
+        assert_string_equal(got, pid);
+        n++;
+    }
+    fclose(f);
+    assert_int_equal(n, 67);
+    pn_dataset_free(ds);
+    /* a folder of the bad files opens (their headers are walked before
+     * GDCM sees them), and the check lists all but no_preamble.dcm */
+    char tmp[600], cls[700], src[900], dst[900];
+    snprintf(tmp, sizeof tmp, "%.590s", tu_tmpdir());
+    snprintf(cls, sizeof cls, "%s/X", tmp);
+    assert_int_equal(mkdir(cls, 0755), 0);
+    static char files[20][160];
+    snprintf(dir, sizeof dir, "%.560s/chest_xray_dicom_bad", tu_data_dir());
+    int nb = manifest_files(dir, files, 20);
+    for (int i = 0; i < nb; i++) {
+        snprintf(src, sizeof src, "%s/%.159s", dir, files[i]);
+        snprintf(dst, sizeof dst, "%s/%.159s", cls, files[i]);
+        char *abs = realpath(src, NULL);
+        assert_non_null(abs);
+        assert_int_equal(symlink(abs, dst), 0);
+        free(abs);
+    }
+    assert_int_equal(pn_dataset_open(tmp, &ds, &err), PN_OK);
+    assert_int_equal(pn_dataset_count(ds, PN_SPLIT_TRAIN), 11);
+    pn_bad_list bad = {0};
+    pn_decode_opts o = {.min_side = 1};
+    assert_int_equal(pn_dataset_check(ds, PN_SPLIT_TRAIN, &o, 2, &bad, &err), PN_OK);
+    assert_int_equal(bad.n, 10);
+    for (size_t i = 0; i < bad.n; i++) assert_null(strstr(bad.v[i].item->name, "no_preamble"));
+    pn_bad_list_free(&bad);
+    pn_dataset_free(ds);
+    tu_rmtree(tmp);
+    snprintf(dir, sizeof dir, "%.560s/chest_xray/test", tu_data_dir());
+    assert_int_equal(pn_dataset_open(dir, &ds, &err), PN_OK);
+    const pn_item *it = pn_dataset_item(ds, PN_SPLIT_TRAIN, 0);
+    assert_null(it->patient_id);
+    assert_null(it->sop_uid);
+    pn_dataset_free(ds);
 }
 
 int main(void)
@@ -337,6 +421,7 @@ int main(void)
         cmocka_unit_test(test_pydicom_fixture),
         cmocka_unit_test(test_bad_files),
         cmocka_unit_test(test_made_up),
+        cmocka_unit_test(test_dataset_ids),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

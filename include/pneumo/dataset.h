@@ -3,8 +3,12 @@
  * A dataset is opened from
  *   - a folder with torchvision ImageFolder semantics: classes are the
  *     sorted subfolder names (NORMAL = 0, PNEUMONIA = 1), files sorted by
- *     name (byte order, as Python's sorted()), extensions .jpg .jpeg .png in
- *     any case; hidden entries (".*", so .DS_Store and ._x) are ignored.
+ *     name (byte order, as Python's sorted()), the files that
+ *     pn_image_file_classify takes: .jpg .jpeg .png .dcm .dicom in any
+ *     case, DICOM files without an extension (by content), and the image
+ *     formats pneumo does not read (.tif .bmp .webp ...), which then fail
+ *     to decode with their format named instead of vanishing; hidden
+ *     entries (".*", so .DS_Store and ._x) are ignored.
  *     When the folder holds train/ val/ test/ subfolders, those are the
  *     splits and classes come from their subfolders (union, sorted);
  *     otherwise the folder itself is one split, PN_SPLIT_TRAIN.
@@ -57,6 +61,12 @@ typedef struct pn_item {
     int label; /* class index */
     size_t index; /* position in its split (0-based) */
     uint64_t size; /* file size in bytes (npz: 784) */
+    /* DICOM items of folder datasets: PatientID (0010,0020) and
+     * SOPInstanceUID (0008,0018) from the file's header, read when the
+     * dataset is opened. NULL for other images, for DICOM members of a
+     * zip, and when the element is absent or empty. */
+    const char *patient_id;
+    const char *sop_uid;
 } pn_item;
 
 typedef struct pn_dataset pn_dataset;
@@ -114,6 +124,9 @@ pn_status pn_dataset_check(const pn_dataset *ds, pn_split s, const pn_decode_opt
  * otherwise returns 0 and writes the file name without extension (each such
  * image is its own group). out is always NUL-terminated. */
 int pn_patient_id(const char *name, char *out, size_t outsize);
+/* The patient of an item, for patient-grouped splits: its DICOM PatientID
+ * when it has one (returns 1), else pn_patient_id of its name. */
+int pn_item_patient(const pn_item *it, char *out, size_t outsize);
 
 /* ---- shuffling ----------------------------------------------------------- */
 /* order[i] = a permutation of 0..n-1, deterministic for a given seed

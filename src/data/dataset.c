@@ -276,6 +276,7 @@ pn_status pn_dataset_open(const char *path, pn_dataset **out, pn_error *err)
     } else {
         st = pn_error_set(err, PN_E_FORMAT, "%s: not a folder, .zip or .npz dataset", path);
     }
+    if (!st) st = pn__ds_dicom_ids(ds, err);
     if (st) {
         pn_dataset_free(ds);
         return st;
@@ -291,6 +292,8 @@ void pn_dataset_free(pn_dataset *ds)
     for (int s = 0; s < PN_NUM_SPLITS; s++) {
         for (size_t i = 0; i < ds->split[s].n; i++) {
             free((char *)ds->split[s].v[i].it.name);
+            free((char *)ds->split[s].v[i].it.patient_id);
+            free((char *)ds->split[s].v[i].it.sop_uid);
             free(ds->split[s].v[i].path);
         }
         free(ds->split[s].v);

@@ -52,6 +52,10 @@ int pn__is_image_name(const char *name);
 /* Split folder name -> split, or -1. */
 int pn__split_from_name(const char *name);
 
+/* Fills the patient_id / sop_uid of the DICOM items of a folder dataset
+ * (dataset_dicom.c); only out of memory is an error. */
+pn_status pn__ds_dicom_ids(pn_dataset *ds, pn_error *err);
+
 /* Opens ds->path read-only into ds->zip; the error names the file, `what`
  * ("zip", "npz (zip)") and libzip's reason. */
 pn_status pn__zip_open(pn_dataset *ds, const char *what, pn_error *err);

@@ -6,7 +6,6 @@
 // stderr are switched off, the reasons come back in pn_error.
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <istream>
 #include <mutex>
 #include <set>
@@ -306,28 +305,6 @@ extern "C" pn_status pn__dcm_decode(const uint8_t *buf, size_t n, const char *na
         return pn_error_set(err, PN_E_NOMEM, "%s: out of memory decoding the DICOM file", name);
     } catch (...) {
         return pn_error_set(err, PN_E_FORMAT, "%s: DICOM file cannot be decoded (corrupt)", name);
-    }
-}
-
-extern "C" pn_status pn__dcm_file_ids(const char *path, char *patient, char *sop, size_t size,
-                                      pn_error *err)
-{
-    quiet();
-    patient[0] = sop[0] = 0;
-    try {
-        std::ifstream is(path, std::ios::binary);
-        if (!is) return pn_error_set(err, PN_E_IO, "%s: cannot open", path);
-        gdcm::Reader r;
-        r.SetStream(is);
-        std::set<gdcm::Tag> skip;
-        if (!r.ReadUpToTag(gdcm::Tag(0x0028, 0x0000), skip))
-            return pn_error_set(err, PN_E_FORMAT, "%s: DICOM header cannot be parsed", path);
-        const gdcm::DataSet &ds = r.GetFile().GetDataSet();
-        get_str(ds, 0x0010, 0x0020, patient, size, false);
-        get_str(ds, 0x0008, 0x0018, sop, size, false);
-        return PN_OK;
-    } catch (...) {
-        return pn_error_set(err, PN_E_FORMAT, "%s: DICOM header cannot be parsed", path);
     }
 }
 

@@ -59,6 +59,11 @@ int pn__dicom_sniff(const uint8_t *buf, size_t n);
  * inside the file: checked before GDCM, whose asserts abort on some
  * truncated files (dicom_walk.c). */
 pn_status pn__dicom_walk(const uint8_t *buf, size_t n, const char *name, pn_error *err);
+/* The same on the first n bytes of a longer file when prefix is 1: *more
+ * is set (and the status may be an error) when those bytes do not hold the
+ * whole header up to the Pixel Data; then walk the whole file instead. */
+pn_status pn__dicom_walk_prefix(const uint8_t *buf, size_t n, int prefix, int *more,
+                                const char *name, pn_error *err);
 
 /* GDCM bridge. pn__dcm_header parses everything before the pixel data and
  * fills d (no pixel buffer); pn__dcm_decode then reads the whole file,
@@ -69,10 +74,6 @@ pn_status pn__dcm_header(const uint8_t *buf, size_t n, const char *name, pn__dcm
 pn_status pn__dcm_decode(const uint8_t *buf, size_t n, const char *name, pn__dcm *d,
                          pn_error *err);
 void pn__dcm_free(pn__dcm *d);
-/* PatientID and SOPInstanceUID of a DICOM file, reading only its header
- * (out strings are "" when absent). */
-pn_status pn__dcm_file_ids(const char *path, char *patient, char *sop, size_t size,
-                           pn_error *err);
 
 /* (rows, cols) from the first fragment of an encapsulated frame: a JPEG or
  * JPEG-LS SOF, or a JPEG 2000 SIZ marker segment. 0 when not found. */

@@ -15,7 +15,10 @@ typedef struct walk {
     int explicit_vr;
     const char *name;
     pn_error *err;
-    int stop; /* an unexpected structure: the rest is left to GDCM */
+    int stop;   /* an unexpected structure: the rest is left to GDCM */
+    int prefix; /* b is only the start of the file: running out is not an error */
+    int more;   /* prefix: the header goes on past the end of b */
+    int at_pixels; /* the top-level Pixel Data header was reached */
 } walk;
 
 static unsigned u16(const uint8_t *p) { return p[0] | (unsigned)p[1] << 8; }
@@ -38,6 +41,11 @@ static int long_vr(const uint8_t *vr)
 
 static pn_status truncated(walk *w, unsigned g, unsigned e, const char *what, size_t at)
 {
+    if (w->prefix) {
+        w->more = 1;
+        return pn_error_set(w->err, PN_E_FORMAT, "%s: DICOM header longer than the bytes read",
+                            w->name);
+    }
     return pn_error_set(w->err, PN_E_FORMAT,
                         "%s: DICOM file is truncated: %s (%04X,%04X) at byte %zu runs past the "
                         "end of the file (%zu bytes)",
@@ -69,15 +77,16 @@ static pn_status header(walk *w, size_t pos, int explicit_vr, unsigned *g, unsig
 }
 
 static pn_status elements(walk *w, size_t *pos, int depth, int in_item);
+static pn_status walk_all(walk *w);
 
 /* The items of a sequence at *pos (after its header), to its end. */
 static pn_status items(walk *w, size_t *pos, uint32_t len, int depth)
 {
     size_t end = len == UNDEF ? w->n : *pos + len;
     while (*pos < end) {
-        unsigned g, e;
-        size_t hdr;
-        uint32_t il;
+        unsigned g = 0, e = 0;
+        size_t hdr = 0;
+        uint32_t il = 0;
         PN_TRY(header(w, *pos, 0, &g, &e, &hdr, &il));
         *pos += hdr;
         if (g == 0xFFFE && e == 0xE0DD) return PN_OK; /* sequence delimiter */
@@ -101,9 +110,9 @@ static pn_status items(walk *w, size_t *pos, uint32_t len, int depth)
 static pn_status fragments(walk *w, size_t pos)
 {
     while (pos < w->n) {
-        unsigned g, e;
-        size_t hdr;
-        uint32_t fl;
+        unsigned g = 0, e = 0;
+        size_t hdr = 0;
+        uint32_t fl = 0;
         PN_TRY(header(w, pos, 0, &g, &e, &hdr, &fl));
         if (g == 0xFFFE && e == 0xE0DD) return PN_OK;
         if (g != 0xFFFE || e != 0xE000 || fl == UNDEF)
@@ -132,9 +141,9 @@ static pn_status elements(walk *w, size_t *pos, int depth, int in_item)
         return pn_error_set(w->err, PN_E_FORMAT, "%s: DICOM sequences nested over 32 deep",
                             w->name);
     while (*pos < w->n && !w->stop) {
-        unsigned g, e;
-        size_t hdr;
-        uint32_t len;
+        unsigned g = 0, e = 0;
+        size_t hdr = 0;
+        uint32_t len = 0;
         size_t at = *pos;
         PN_TRY(header(w, at, w->explicit_vr, &g, &e, &hdr, &len));
         if (w->explicit_vr && g != 0xFFFE) {
@@ -150,9 +159,10 @@ static pn_status elements(walk *w, size_t *pos, int depth, int in_item)
             continue;
         }
         if (g == 0x7FE0 && e == 0x0010 && depth == 0) {
+            w->at_pixels = 1;
             /* native data cut short: reported after the pixel limit check
              * (pn__dcm_decode), which a huge header must meet first */
-            if (len == UNDEF) return fragments(w, *pos);
+            if (len == UNDEF && !w->prefix) return fragments(w, *pos);
             return PN_OK;
         }
         if (len == UNDEF) {
@@ -175,18 +185,38 @@ static pn_status elements(walk *w, size_t *pos, int depth, int in_item)
 
 pn_status pn__dicom_walk(const uint8_t *b, size_t n, const char *name, pn_error *err)
 {
-    walk w = {.b = b, .n = n, .explicit_vr = 1, .name = name, .err = err};
+    return pn__dicom_walk_prefix(b, n, 0, NULL, name, err);
+}
+
+pn_status pn__dicom_walk_prefix(const uint8_t *b, size_t n, int prefix, int *more,
+                                const char *name, pn_error *err)
+{
+    walk w = {.b = b, .n = n, .explicit_vr = 1, .name = name, .err = err, .prefix = prefix};
+    pn_status st = walk_all(&w);
+    /* a prefix that does not reach the Pixel Data, or that holds a structure
+     * the walk does not follow, is not enough for GDCM */
+    if (prefix && !st && (w.stop || !w.at_pixels)) w.more = 1;
+    if (more) *more = w.more;
+    return st;
+}
+
+static pn_status walk_all(walk *w)
+{
+    const uint8_t *b = w->b;
+    size_t n = w->n;
+    const char *name = w->name;
+    pn_error *err = w->err;
     size_t pos = 0;
     char ts[72] = "";
     if (n >= 132 && !memcmp(b + 128, "DICM", 4)) {
         pos = 132;
         while (pos < n && n - pos >= 2 && u16(b + pos) == 0x0002) {
-            unsigned g, e;
-            size_t hdr;
-            uint32_t len;
-            PN_TRY(header(&w, pos, 1, &g, &e, &hdr, &len));
+            unsigned g = 0, e = 0;
+            size_t hdr = 0;
+            uint32_t len = 0;
+            PN_TRY(header(w, pos, 1, &g, &e, &hdr, &len));
             if (len == UNDEF || len > n - pos - hdr)
-                return truncated(&w, g, e, "the file meta element", pos);
+                return truncated(w, g, e, "the file meta element", pos);
             if (e == 0x0010) {
                 size_t k = len < sizeof ts - 1 ? len : sizeof ts - 1;
                 memcpy(ts, b + pos + hdr, k);
@@ -194,6 +224,10 @@ pn_status pn__dicom_walk(const uint8_t *b, size_t n, const char *name, pn_error 
                 while (k && (ts[k - 1] == ' ' || ts[k - 1] == 0)) ts[--k] = 0;
             }
             pos += hdr + len;
+        }
+        if (pos >= n && w->prefix) {
+            w->more = 1;
+            return PN_OK;
         }
         if (pos >= n)
             return pn_error_set(err, PN_E_FORMAT,
@@ -205,11 +239,14 @@ pn_status pn__dicom_walk(const uint8_t *b, size_t n, const char *name, pn_error 
                                 "%s: DICOM file meta information has no TransferSyntaxUID "
                                 "(0002,0010)",
                                 name);
-        if (!strcmp(ts, "1.2.840.10008.1.2.1.99")) return PN_OK; /* deflated: GDCM inflates */
-        w.explicit_vr = strcmp(ts, "1.2.840.10008.1.2") != 0;
+        if (!strcmp(ts, "1.2.840.10008.1.2.1.99")) { /* deflated: GDCM inflates */
+            if (w->prefix) w->more = 1;
+            return PN_OK;
+        }
+        w->explicit_vr = strcmp(ts, "1.2.840.10008.1.2") != 0;
     } else {
         /* no preamble: implicit unless the first element carries a VR */
-        w.explicit_vr = n >= 6 && b[4] >= 'A' && b[4] <= 'Z' && b[5] >= 'A' && b[5] <= 'Z';
+        w->explicit_vr = n >= 6 && b[4] >= 'A' && b[4] <= 'Z' && b[5] >= 'A' && b[5] <= 'Z';
     }
-    return elements(&w, &pos, 0, 0);
+    return elements(w, &pos, 0, 0);
 }
