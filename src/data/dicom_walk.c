@@ -15,10 +15,11 @@ typedef struct walk {
     int explicit_vr;
     const char *name;
     pn_error *err;
-    int stop;   /* an unexpected structure: the rest is left to GDCM */
+    int stop;   /* an unexpected structure (an error, or `more` for a prefix) */
     int prefix; /* b is only the start of the file: running out is not an error */
     int more;   /* prefix: the header goes on past the end of b */
     int at_pixels; /* the top-level Pixel Data header was reached */
+    size_t stop_at;
 } walk;
 
 static unsigned u16(const uint8_t *p) { return p[0] | (unsigned)p[1] << 8; }
@@ -90,8 +91,9 @@ static pn_status items(walk *w, size_t *pos, uint32_t len, int depth)
         PN_TRY(header(w, *pos, 0, &g, &e, &hdr, &il));
         *pos += hdr;
         if (g == 0xFFFE && e == 0xE0DD) return PN_OK; /* sequence delimiter */
-        if (g != 0xFFFE || e != 0xE000) { /* not an item: leave it to GDCM */
+        if (g != 0xFFFE || e != 0xE000) { /* not an item */
             w->stop = 1;
+            w->stop_at = *pos - hdr;
             return PN_OK;
         }
         if (il == UNDEF) {
@@ -150,6 +152,7 @@ static pn_status elements(walk *w, size_t *pos, int depth, int in_item)
             const uint8_t *vr = w->b + at + 4;
             if (vr[0] < 'A' || vr[0] > 'Z' || vr[1] < 'A' || vr[1] > 'Z') {
                 w->stop = 1;
+                w->stop_at = at;
                 return PN_OK;
             }
         }
@@ -193,6 +196,13 @@ pn_status pn__dicom_walk_prefix(const uint8_t *b, size_t n, int prefix, int *mor
 {
     walk w = {.b = b, .n = n, .explicit_vr = 1, .name = name, .err = err, .prefix = prefix};
     pn_status st = walk_all(&w);
+    /* a structure the walk does not follow is refused: GDCM would be left
+     * to trust its lengths (and allocate what they say) */
+    if (!st && w.stop && !prefix)
+        st = pn_error_set(err, PN_E_FORMAT,
+                          "%s: DICOM data set is corrupt (an element at byte %zu has no valid "
+                          "VR or item tag)",
+                          name, w.stop_at);
     /* a prefix that does not reach the Pixel Data, or that holds a structure
      * the walk does not follow, is not enough for GDCM */
     if (prefix && !st && (w.stop || !w.at_pixels)) w.more = 1;
