@@ -4,7 +4,8 @@
 # are found by content, formats pneumo does not read are reported by name and
 # format, preprocess gives the bytes of the expected PNG's, and predict on
 # the DICOM tree prints the probabilities it prints for the expected PNGs
-# (a random-weights ResNet-18 with a 2-output head, made by PyTorch here).
+# (a random-weights ResNet-18 with a 2-output head, made by PyTorch here);
+# 16-bit PNGs: --png16 scale (default) and clip, counted by stats.
 set -u
 BIN=${PNEUMO_BIN:-build/pneumo}
 DATA=${PNEUMO_DATA:-../shared/data}
@@ -70,6 +71,21 @@ cut -f2- <"$T/pp.txt" >"$T/pp.cut"
 awk '{ $1 = ""; print }' "$T/pd.txt" >"$T/pd.v"
 awk '{ $1 = ""; print }' "$T/pp.txt" >"$T/pp.v"
 cmp -s "$T/pd.v" "$T/pp.v" || { paste "$T/pd.txt" "$T/pp.txt" | head; fail "predictions differ"; }
+
+# 16-bit grayscale PNGs: scaled by default and counted; --png16 clip warns
+mkdir -p "$T/p16/A"
+cp tests/fixtures/image_synth/gray16_sbit12.png tests/fixtures/image_synth/gray16_full.png "$T/p16/A/"
+"$BIN" stats "$T/p16" --no-chart --min-side 1 >"$T/p16.txt" 2>"$T/p16.err" || fail "stats png16"
+grep -q "16-bit grayscale PNGs: 2, scaled" "$T/p16.txt" || { cat "$T/p16.txt"; fail "png16 count"; }
+"$BIN" stats "$T/p16" --no-chart --min-side 1 --png16 clip --json >"$T/p16.json" 2>"$T/p16c.err" || fail "stats --png16 clip"
+grep -q "warning: 2 16-bit PNGs clipped" "$T/p16c.err" || fail "no clip warning: $(cat "$T/p16c.err")"
+"$PY" -c 'import json,sys; j=json.load(open(sys.argv[1]))["png16"]; assert j=={"files":2,"policy":"clip","clipped":2}, j' "$T/p16.json" || fail "png16 json"
+"$BIN" preprocess "$T/p16/A/gray16_sbit12.png" --min-side 1 -o "$T/s.u8" -f u8 2>"$T/pre.err" || fail "preprocess png16"
+[ -s "$T/pre.err" ] && fail "a warning with the default policy: $(cat "$T/pre.err")"
+"$BIN" preprocess "$T/p16/A/gray16_sbit12.png" --min-side 1 --png16 clip -o "$T/c.u8" -f u8 2>"$T/pre.err" || fail "preprocess --png16 clip"
+grep -q "gray16_sbit12.png: 16-bit PNG clipped" "$T/pre.err" || fail "preprocess clip warning"
+cmp -s "$T/s.u8" "$T/c.u8" && fail "scale and clip gave the same bytes"
+"$BIN" preprocess "$T/p16/A/gray16_sbit12.png" --png16 high -o "$T/x.u8" 2>/dev/null; [ $? = 2 ] || fail "bad --png16 is not a usage error"
 
 [ "$fails" = 0 ] && echo "test_dicom_cli: all passed"
 exit $((fails > 0))

@@ -114,6 +114,15 @@ void pn_bad_list_free(pn_bad_list *l);
  * ran (bad->n may be > 0); an error only when the check itself failed. */
 pn_status pn_dataset_check(const pn_dataset *ds, pn_split s, const pn_decode_opts *o,
                            int threads, pn_bad_list *bad, pn_error *err);
+/* What the check saw besides the bad items. */
+typedef struct pn_check_info {
+    size_t png16;         /* 16-bit grayscale PNGs (decoded by o->png16) */
+    size_t png16_clipped; /* of those, with PN_PNG16_CLIP: values over 255 met */
+} pn_check_info;
+/* pn_dataset_check that also fills *info (may be NULL). */
+pn_status pn_dataset_check_info(const pn_dataset *ds, pn_split s, const pn_decode_opts *o,
+                                int threads, pn_bad_list *bad, pn_check_info *info,
+                                pn_error *err);
 
 /* ---- patient ids --------------------------------------------------------- */
 /* Patient id from a Kermany file name (any folder part is ignored):

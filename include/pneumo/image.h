@@ -20,9 +20,10 @@
  * Decode: JPEG via libjpeg-turbo (ISLOW DCT, fancy upsampling, the library
  * defaults Pillow uses; CMYK/YCCK JPEGs converted like Pillow's "CMYK;I" +
  * cmyk2rgb), PNG via libpng (L, LA, RGB, RGBA, P, 1/2/4-bit gray, 16-bit:
- * converted as Pillow's convert('RGB') converts them, including Pillow's
- * clipping of 16-bit grayscale "I" values to 0..255). The format is chosen by
- * the magic bytes, not the file name. EXIF orientation is not applied (as
+ * converted as Pillow's convert('RGB') converts them, except that 16-bit
+ * grayscale is scaled to 0..255 by default; pn_decode_opts.png16 =
+ * PN_PNG16_CLIP gives Pillow's clipping of mode "I" values). The format is
+ * chosen by the content, not the file name. EXIF orientation is not applied (as
  * Pillow's Image.open). The library never exits on bad data: libjpeg's
  * error_exit is replaced by a longjmp back into pn_image_decode.
  *
@@ -64,7 +65,29 @@ typedef struct pn_image {
     int c;       /* 1 = L (grayscale), 3 = RGB */
     uint8_t *px; /* px[(y * w + x) * c + k], owned */
     size_t cap;  /* bytes allocated at px */
+    /* Set by decode: 0, or for a 16-bit grayscale PNG the pn_png16 policy
+     * applied; png16_clipped = 1 when PN_PNG16_CLIP met values over 255
+     * (those pixels became white). */
+    int png16, png16_clipped;
 } pn_image;
+
+/* How a 16-bit grayscale PNG (what DICOM-to-PNG exports write) becomes
+ * 8 bits:
+ *   PN_PNG16_SCALE (the default, what a reader of the image expects):
+ *     out = round(v * 255 / (2^b - 1)), half up, b = the sBIT gray depth
+ *     when the file has one (a 12-bit export: b = 12), else 16; values
+ *     above 2^b - 1 give 255.
+ *   PN_PNG16_CLIP: Pillow's convert('RGB') of mode "I": values over 255
+ *     become 255. Bit-exact with a PyTorch/Pillow pipeline, but 10- to
+ *     16-bit data come out mostly white. */
+typedef enum pn_png16 {
+    PN_PNG16_DEFAULT = 0, /* = PN_PNG16_SCALE */
+    PN_PNG16_SCALE = 1,
+    PN_PNG16_CLIP = 2
+} pn_png16;
+/* "scale" / "clip" (PN_E_ARG otherwise), and back. */
+pn_status pn_png16_parse(const char *s, pn_png16 *out, pn_error *err);
+const char *pn_png16_name(pn_png16 p);
 
 /* Decode options; a zero-initialised struct (or NULL) gives the defaults. */
 typedef struct pn_decode_opts {
@@ -78,6 +101,8 @@ typedef struct pn_decode_opts {
     long max_pixels;
     /* Smallest side: 0 = PN_IMAGE_MIN_SIDE_DEFAULT, < 0 or 1 = any. */
     int min_side;
+    /* 16-bit grayscale PNGs (see pn_png16). */
+    pn_png16 png16;
 } pn_decode_opts;
 
 /* Decode a JPEG, PNG or DICOM held in memory (format from the content).

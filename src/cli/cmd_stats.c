@@ -27,6 +27,8 @@ static void help(FILE *f)
             "      --no-check      do not decode the images (counts only)\n"
             "  -j, --threads N     decoding threads for the check (default 2)\n"
             "      --min-side N    images with a smaller side are bad (default %d)\n"
+            "      --png16 MODE    16-bit grayscale PNGs: scale (default: by the sBIT\n"
+            "                      depth, else 16 bits) or clip (Pillow: over 255 is white)\n"
             "  -h, --help          this help\n"
             "\n"
             "Exit status: 0 when the statistics were produced (even with unreadable\n"
@@ -40,13 +42,14 @@ int pn_cmd_stats(int argc, char **argv)
     int json = 0, check = 1;
     long threads = 2, v;
     pn_decode_opts o = {.fast_decode = 1}; /* full entropy decode; IDCT scaled */
-    enum { OPT_JSON = 256, OPT_NOCHART, OPT_NOCHECK, OPT_MINSIDE };
+    enum { OPT_JSON = 256, OPT_NOCHART, OPT_NOCHECK, OPT_MINSIDE, OPT_PNG16 };
     static const struct option opts[] = {{"json", no_argument, 0, OPT_JSON},
                                          {"chart", required_argument, 0, 'c'},
                                          {"no-chart", no_argument, 0, OPT_NOCHART},
                                          {"no-check", no_argument, 0, OPT_NOCHECK},
                                          {"threads", required_argument, 0, 'j'},
                                          {"min-side", required_argument, 0, OPT_MINSIDE},
+                                         {"png16", required_argument, 0, OPT_PNG16},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     int ch;
@@ -64,6 +67,11 @@ int pn_cmd_stats(int argc, char **argv)
             if (pn_cli_parse_int(cmd, "--min-side", optarg, 1, 1 << 20, &v)) return 2;
             o.min_side = (int)v;
             break;
+        case OPT_PNG16: {
+            pn_error e = {0};
+            if (pn_png16_parse(optarg, &o.png16, &e)) return pn_cli_usage_error(cmd, "%s", e.msg);
+            break;
+        }
         case 'h': help(stdout); return 0;
         default: return pn_cli_usage_error(cmd, "unknown option");
         }
@@ -75,9 +83,16 @@ int pn_cmd_stats(int argc, char **argv)
     pn_dataset *ds = NULL;
     pn_dataset_stats st;
     pn_bad_list bad = {0};
+    pn_check_info info = {0};
     if (pn_dataset_open(path, &ds, &err) || pn_dataset_stats_get(ds, &st, &err))
         goto fail;
-    if (check && pn_dataset_check(ds, PN_SPLIT_ALL, &o, (int)threads, &bad, &err)) goto fail;
+    if (check && pn_dataset_check_info(ds, PN_SPLIT_ALL, &o, (int)threads, &bad, &info, &err))
+        goto fail;
+    if (info.png16_clipped)
+        fprintf(stderr,
+                "pneumo stats: warning: %zu 16-bit PNG%s clipped to 0..255 (--png16 clip): "
+                "their pixels over 255 are white\n",
+                info.png16_clipped, info.png16_clipped == 1 ? "" : "s");
     if (chart) {
         char title[512];
         snprintf(title, sizeof title, "%s", path);
@@ -124,6 +139,11 @@ int pn_cmd_stats(int argc, char **argv)
                 cJSON_AddItemToArray(bl, b);
             }
             cJSON_AddItemToObject(root, "unreadable", bl);
+            cJSON *p16 = cJSON_CreateObject();
+            cJSON_AddNumberToObject(p16, "files", (double)info.png16);
+            cJSON_AddStringToObject(p16, "policy", pn_png16_name(o.png16));
+            cJSON_AddNumberToObject(p16, "clipped", (double)info.png16_clipped);
+            cJSON_AddItemToObject(root, "png16", p16);
         } else {
             cJSON_Delete(bl);
             cJSON_AddNullToObject(root, "unreadable");
@@ -162,6 +182,14 @@ int pn_cmd_stats(int argc, char **argv)
             printf("\nunreadable files: %zu\n", bad.n);
             for (size_t i = 0; i < bad.n; i++)
                 printf("  [%s] %s\n", pn_status_name(bad.v[i].code), bad.v[i].reason);
+            if (info.png16 && o.png16 == PN_PNG16_CLIP)
+                printf("16-bit grayscale PNGs: %zu, clipped as Pillow (--png16 clip): %zu with "
+                       "values over 255\n",
+                       info.png16, info.png16_clipped);
+            else if (info.png16)
+                printf("16-bit grayscale PNGs: %zu, scaled by their sBIT depth (--png16 scale; "
+                       "Pillow/PyTorch clip them: --png16 clip for parity)\n",
+                       info.png16);
         } else {
             printf("\nunreadable files: not checked (--no-check)\n");
         }

@@ -64,6 +64,7 @@ pn_status pn_image_decode(const uint8_t *buf, size_t n, const char *name,
     if (!name) name = "(image)";
     if (!img || (!buf && n)) return pn_error_set(err, PN_E_ARG, "%s: no image or buffer", name);
     img->w = img->h = 0;
+    img->png16 = img->png16_clipped = 0;
     if (n == 0) return pn_error_set(err, PN_E_FORMAT, "%s: empty file (0 bytes)", name);
     /* DICOM first: "DICM" at 128 (its preamble may hold anything), or a
      * data set at byte 0 */
@@ -114,6 +115,18 @@ pn_status pn_image_load(const char *path, const pn_decode_opts *o, pn_image *img
     free(buf);
     return st;
 }
+
+pn_status pn_png16_parse(const char *s, pn_png16 *out, pn_error *err)
+{
+    if (s && !strcmp(s, "scale")) *out = PN_PNG16_SCALE;
+    else if (s && !strcmp(s, "clip")) *out = PN_PNG16_CLIP;
+    else
+        return pn_error_set(err, PN_E_ARG, "unknown 16-bit PNG policy '%s' (want scale or clip)",
+                            s ? s : "");
+    return PN_OK;
+}
+
+const char *pn_png16_name(pn_png16 p) { return p == PN_PNG16_CLIP ? "clip" : "scale"; }
 
 void pn_image_free(pn_image *img)
 {
