@@ -3,7 +3,8 @@
 # the DICOM tree like its expected/ PNG tree, DICOM files without a .dcm name
 # are found by content, formats pneumo does not read are reported by name and
 # format, preprocess gives the bytes of the expected PNG's, and predict on
-# the DICOM tree prints the probabilities it prints for the expected PNGs
+# the DICOM tree prints the probabilities it prints for the expected PNGs, and
+# train + eval on the DICOM tree give the model and metrics of the expected PNGs
 # (a random-weights ResNet-18 with a 2-output head, made by PyTorch here);
 # 16-bit PNGs: --png16 scale (default) and clip, counted by stats.
 set -u
@@ -71,6 +72,19 @@ cut -f2- <"$T/pp.txt" >"$T/pp.cut"
 awk '{ $1 = ""; print }' "$T/pd.txt" >"$T/pd.v"
 awk '{ $1 = ""; print }' "$T/pp.txt" >"$T/pp.v"
 cmp -s "$T/pd.v" "$T/pp.v" || { paste "$T/pd.txt" "$T/pp.txt" | head; fail "predictions differ"; }
+
+# train (head only, 1 epoch) on the DICOM tree == on the expected PNGs: the
+# same model bytes; eval of it on both trees: the same metrics
+for t in d p; do
+    src=$DCM; [ $t = p ] && src=$DCM/expected
+    "$BIN" train --data "$src" --weights "$T/r18.pth" --out "$T/tr_$t" --seed 1 --epochs 1 --no-cache \
+        >"$T/tr_$t.log" 2>&1 || { tail -5 "$T/tr_$t.log"; fail "train on $src"; }
+    "$BIN" eval --model "$T/tr_d/model.safetensors" --data "$src" --json >"$T/ev_$t.json" 2>/dev/null ||
+        fail "eval on $src"
+done
+cmp -s "$T/tr_d/model.safetensors" "$T/tr_p/model.safetensors" || fail "train: DICOM and PNG models differ"
+cmp -s "$T/ev_d.json" "$T/ev_p.json" || fail "eval: DICOM and PNG metrics differ"
+grep -q '"n":11' "$T/ev_d.json" || fail "eval n: $(cat "$T/ev_d.json")"
 
 # 16-bit grayscale PNGs: scaled by default and counted; --png16 clip warns
 mkdir -p "$T/p16/A"
