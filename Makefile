@@ -15,7 +15,7 @@ PKGS    := libjpeg libpng libzip libcjson libcurl libarchive plplot libcrypto
 DEBS    := build-essential pkg-config libdnnl-dev libjpeg62-turbo-dev libpng-dev libzip-dev \
            libcjson-dev libcurl4-openssl-dev libarchive-dev libplplot-dev plplot-driver-cairo \
            libssl-dev libcmocka-dev clang libclang-rt-dev python3 python3-torch python3-torchvision \
-           python3-pil python3-numpy libgdcm-dev python3-pydicom python3-gdcm
+           python3-pil python3-numpy libgdcm-dev python3-pydicom python3-gdcm python3-pandas
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 # GDCM (DICOM) ships no pkg-config file in Debian: its include folder and

@@ -97,6 +97,55 @@ pn_status pn_dataset_read(const pn_dataset *ds, const pn_item *it, uint8_t **byt
 pn_status pn_dataset_load_image(const pn_dataset *ds, const pn_item *it, const pn_decode_opts *o,
                                 pn_image *img, pn_error *err);
 
+/* ---- CSV-labelled datasets (dataset_csv.c) -------------------------------- */
+/* An image folder plus a CSV of labels; classes NORMAL = 0, PNEUMONIA = 1.
+ * Presets for the public layouts (docs/data.md has the details):
+ *   PN_CSV_RSNA      stage_2_train_labels.csv: patientId, Target; one row
+ *                    per box, a patient with any Target 1 is PNEUMONIA;
+ *                    images <patientId>.dcm
+ *   PN_CSV_NIH       Data_Entry_2017.csv: Image Index, Finding Labels
+ *                    ('|'-joined: Pneumonia -> PNEUMONIA, "No Finding" ->
+ *                    NORMAL, the rest dropped), Patient ID; with
+ *                    train_val_list.txt / test_list.txt beside the CSV, the
+ *                    official split (rows in neither list are dropped)
+ *   PN_CSV_CHEXPERT  train.csv / valid.csv: Path, Pneumonia: 1 PNEUMONIA,
+ *                    0 or blank NORMAL, -1 by `uncertain` (Irvin et al. 2019:
+ *                    U-Ignore drops, U-Zeros NORMAL, U-Ones PNEUMONIA); the
+ *                    patient is the path's patientNNNNN part
+ *   PN_CSV_GENERIC   image_col and label_col (positive/negative values,
+ *                    default "1"/"0", also PNEUMONIA/NORMAL; others dropped)
+ * Images named without a '/' are found by file name anywhere under the
+ * folder (a name held by two files is an error); with a '/', as a path
+ * under the folder (or under it without its leading part(s), so the
+ * CheXpert "CheXpert-v1.0-small/train/..." paths work from either folder).
+ * Items: patient_id from the CSV's patient column (else the DICOM header),
+ * sop_uid from the DICOM header. Bad rows (too few fields, a label outside
+ * the policy, a duplicate row, an image not found) are errors naming the
+ * CSV and line, or with skip_bad left out and listed. A missing column is
+ * an error listing the header. */
+typedef enum pn_csv_preset {
+    PN_CSV_GENERIC = 0,
+    PN_CSV_RSNA,
+    PN_CSV_NIH,
+    PN_CSV_CHEXPERT
+} pn_csv_preset;
+typedef enum pn_csv_uncertain { PN_U_IGNORE = 0, PN_U_ZEROS, PN_U_ONES } pn_csv_uncertain;
+typedef struct pn_csv_opts {
+    pn_csv_preset preset;
+    const char *image_col, *label_col, *patient_col; /* override the preset's */
+    const char *positive, *negative;                 /* generic label values */
+    const char *image_ext;    /* appended to the image column (RSNA: ".dcm") */
+    pn_split split;           /* where the rows go (train; NIH lists override) */
+    pn_csv_uncertain uncertain; /* CheXpert -1 */
+    int skip_bad;
+} pn_csv_opts;
+pn_status pn_dataset_open_csv(const char *images, const char *csv, const pn_csv_opts *o,
+                              pn_dataset **ds, pn_error *err);
+/* Rows the label policy dropped; rows left out by skip_bad and why. */
+size_t pn_dataset_csv_dropped(const pn_dataset *ds);
+size_t pn_dataset_csv_skipped(const pn_dataset *ds);
+const char *pn_dataset_csv_skipped_reason(const pn_dataset *ds, size_t i);
+
 /* ---- checking ------------------------------------------------------------ */
 typedef struct pn_bad_item {
     const pn_item *item;

@@ -294,11 +294,14 @@ void pn_dataset_free(pn_dataset *ds)
             free((char *)ds->split[s].v[i].it.name);
             free((char *)ds->split[s].v[i].it.patient_id);
             free((char *)ds->split[s].v[i].it.sop_uid);
+            free(ds->split[s].v[i].csv_patient);
             free(ds->split[s].v[i].path);
         }
         free(ds->split[s].v);
         free(ds->npz_px[s]);
     }
+    for (size_t i = 0; i < ds->csv_nnotes; i++) free(ds->csv_notes[i]);
+    free(ds->csv_notes);
     for (int c = 0; c < ds->ncls; c++) free(ds->cls[c]);
     free(ds->cls);
     if (ds->zip) zip_discard(ds->zip);

@@ -15,6 +15,7 @@ typedef struct item_rec {
     pn_item it;  /* first member: a pn_item* is an item_rec* */
     char *path;  /* folder: file path; zip: member name */
     int64_t ref; /* zip: entry index; npz: index in its split */
+    char *csv_patient; /* CSV datasets, while opening: the CSV's patient */
 } item_rec;
 
 typedef struct item_vec {
@@ -34,6 +35,10 @@ struct pn_dataset {
     /* npz */
     uint8_t *npz_px[PN_NUM_SPLITS]; /* (n, h, w, c) uint8 */
     int npz_h, npz_w, npz_c;
+    /* CSV datasets (dataset_csv.c): rows left out with skip_bad, and rows
+     * whose label the policy drops */
+    char **csv_notes;
+    size_t csv_nnotes, csv_dropped;
 };
 
 /* Append an item (name and path are copied). */
