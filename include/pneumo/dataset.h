@@ -78,7 +78,7 @@ pn_status pn_dataset_open(const char *path, pn_dataset **ds, pn_error *err);
 void pn_dataset_free(pn_dataset *ds);
 
 const char *pn_dataset_path(const pn_dataset *ds);
-/* "folder", "zip" or "npz". */
+/* "folder", "zip", "npz" or "csv" (pn_dataset_open_csv). */
 const char *pn_dataset_kind(const pn_dataset *ds);
 int pn_dataset_num_classes(const pn_dataset *ds);
 const char *pn_dataset_class_name(const pn_dataset *ds, int c);

@@ -29,6 +29,12 @@ static void help(FILE *f)
             "      --min-side N    images with a smaller side are bad (default %d)\n"
             "      --png16 MODE    16-bit grayscale PNGs: scale (default: by the sBIT\n"
             "                      depth, else 16 bits) or clip (Pillow: over 255 is white)\n"
+            "      --labels CSV    DATA is an image folder labelled by CSV (docs/data.md)\n"
+            "      --preset P      the CSV layout: rsna, nih or chexpert\n"
+            "      --columns I,L   no preset: the image and label columns\n"
+            "      --uncertain U   CheXpert -1: ignore (default), zeros or ones\n"
+            "      --csv-split S   the split of the CSV's rows (default train)\n"
+            "      --skip-bad      leave out CSV rows whose image is missing (listed)\n"
             "  -h, --help          this help\n"
             "\n"
             "Exit status: 0 when the statistics were produced (even with unreadable\n"
@@ -42,7 +48,22 @@ int pn_cmd_stats(int argc, char **argv)
     int json = 0, check = 1;
     long threads = 2, v;
     pn_decode_opts o = {.fast_decode = 1}; /* full entropy decode; IDCT scaled */
-    enum { OPT_JSON = 256, OPT_NOCHART, OPT_NOCHECK, OPT_MINSIDE, OPT_PNG16 };
+    enum {
+        OPT_JSON = 256,
+        OPT_NOCHART,
+        OPT_NOCHECK,
+        OPT_MINSIDE,
+        OPT_PNG16,
+        OPT_LABELS,
+        OPT_PRESET,
+        OPT_COLUMNS,
+        OPT_UNCERTAIN,
+        OPT_CSVSPLIT,
+        OPT_SKIPBAD
+    };
+    const char *labels = NULL;
+    char cols[256] = "";
+    pn_csv_opts co = {0};
     static const struct option opts[] = {{"json", no_argument, 0, OPT_JSON},
                                          {"chart", required_argument, 0, 'c'},
                                          {"no-chart", no_argument, 0, OPT_NOCHART},
@@ -50,6 +71,12 @@ int pn_cmd_stats(int argc, char **argv)
                                          {"threads", required_argument, 0, 'j'},
                                          {"min-side", required_argument, 0, OPT_MINSIDE},
                                          {"png16", required_argument, 0, OPT_PNG16},
+                                         {"labels", required_argument, 0, OPT_LABELS},
+                                         {"preset", required_argument, 0, OPT_PRESET},
+                                         {"columns", required_argument, 0, OPT_COLUMNS},
+                                         {"uncertain", required_argument, 0, OPT_UNCERTAIN},
+                                         {"csv-split", required_argument, 0, OPT_CSVSPLIT},
+                                         {"skip-bad", no_argument, 0, OPT_SKIPBAD},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     int ch;
@@ -72,6 +99,34 @@ int pn_cmd_stats(int argc, char **argv)
             if (pn_png16_parse(optarg, &o.png16, &e)) return pn_cli_usage_error(cmd, "%s", e.msg);
             break;
         }
+        case OPT_LABELS: labels = optarg; break;
+        case OPT_PRESET:
+            if (!strcmp(optarg, "rsna")) co.preset = PN_CSV_RSNA;
+            else if (!strcmp(optarg, "nih")) co.preset = PN_CSV_NIH;
+            else if (!strcmp(optarg, "chexpert")) co.preset = PN_CSV_CHEXPERT;
+            else return pn_cli_usage_error(cmd, "--preset wants rsna, nih or chexpert");
+            break;
+        case OPT_COLUMNS: {
+            snprintf(cols, sizeof cols, "%s", optarg);
+            char *comma = strchr(cols, ',');
+            if (!comma || comma == cols || !comma[1])
+                return pn_cli_usage_error(cmd, "--columns wants IMAGE,LABEL");
+            *comma = 0;
+            co.image_col = cols;
+            co.label_col = comma + 1;
+            break;
+        }
+        case OPT_UNCERTAIN:
+            if (!strcmp(optarg, "ignore")) co.uncertain = PN_U_IGNORE;
+            else if (!strcmp(optarg, "zeros")) co.uncertain = PN_U_ZEROS;
+            else if (!strcmp(optarg, "ones")) co.uncertain = PN_U_ONES;
+            else return pn_cli_usage_error(cmd, "--uncertain wants ignore, zeros or ones");
+            break;
+        case OPT_CSVSPLIT:
+            if (pn_split_parse(optarg, &co.split, NULL) || co.split == PN_SPLIT_ALL)
+                return pn_cli_usage_error(cmd, "--csv-split wants train, val or test");
+            break;
+        case OPT_SKIPBAD: co.skip_bad = 1; break;
         case 'h': help(stdout); return 0;
         default: return pn_cli_usage_error(cmd, "unknown option");
         }
@@ -84,8 +139,18 @@ int pn_cmd_stats(int argc, char **argv)
     pn_dataset_stats st;
     pn_bad_list bad = {0};
     pn_check_info info = {0};
-    if (pn_dataset_open(path, &ds, &err) || pn_dataset_stats_get(ds, &st, &err))
+    if (labels ? pn_dataset_open_csv(path, labels, &co, &ds, &err)
+               : pn_dataset_open(path, &ds, &err))
         goto fail;
+    if (pn_dataset_stats_get(ds, &st, &err)) goto fail;
+    if (labels) {
+        size_t ns = pn_dataset_csv_skipped(ds);
+        for (size_t i = 0; i < ns; i++)
+            fprintf(stderr, "pneumo stats: skipped: %s\n", pn_dataset_csv_skipped_reason(ds, i));
+        if (!json)
+            printf("labels %s: %zu row%s dropped by the label policy, %zu skipped\n", labels,
+                   pn_dataset_csv_dropped(ds), pn_dataset_csv_dropped(ds) == 1 ? "" : "s", ns);
+    }
     if (check && pn_dataset_check_info(ds, PN_SPLIT_ALL, &o, (int)threads, &bad, &info, &err))
         goto fail;
     if (info.png16_clipped)

@@ -332,7 +332,8 @@ pn_status pn_dataset_open_csv(const char *images, const char *csv_path, const pn
     pn_dataset *ds = calloc(1, sizeof *ds);
     if (!ds) return pn_error_set(err, PN_E_NOMEM, "out of memory");
     pthread_mutex_init(&ds->mu, NULL);
-    ds->kind = DS_FOLDER;
+    ds->kind = DS_FOLDER; /* items are files */
+    ds->csv = 1;
     ds->path = strdup(images);
     uint8_t *text = NULL;
     size_t ntext = 0;

@@ -39,6 +39,7 @@ struct pn_dataset {
      * whose label the policy drops */
     char **csv_notes;
     size_t csv_nnotes, csv_dropped;
+    int csv; /* opened by pn_dataset_open_csv: kind "csv" */
 };
 
 /* Append an item (name and path are copied). */
