@@ -163,8 +163,8 @@ static void test_bad_csv(void **state)
     /* a generic CSV by column names, quoted fields, a label value */
     o = (pn_csv_opts){.image_col = "file", .label_col = "dx", .positive = "pneumonia"};
     p = write_csv(dir, "e.csv",
-                  "\xEF\xBB\xBF\"file\",dx\n\"IM-0199-0001.jpeg\",normal\nperson1492_bacteria_3894.jpeg,"
-                  "\"pneumonia\"\nIM-0453-0001.jpeg,other\n");
+                  "\xEF\xBB\xBF\"file\",dx\n\"IM-0199-0001.jpeg\",normal\n"
+                  "person1492_bacteria_3894.jpeg,\"pneumonia\"\nIM-0453-0001.jpeg,other\n");
     o.negative = "normal";
     assert_int_equal(pn_dataset_open_csv(images, p, &o, &ds, &err), PN_OK);
     assert_int_equal(pn_dataset_count_class(ds, PN_SPLIT_TRAIN, 0), 1);
