@@ -153,8 +153,8 @@ static void test_fp32_taps_64(void **state)
         float *out = malloc(sizeof(float) * want->numel);
         float *l4 = s >= PN_INFER_LAYER4 ? malloc(sizeof(float) * 4 * 512 * 2 * 2) : NULL;
         run_ok(e, x, 4, out, l4);
-        check(key, out, want, 0, want->numel, 1e-5);
-        if (l4) check("s64.layer4 (side)", l4, fix("s64.layer4"), 0, 4 * 512 * 4, 1e-5);
+        check(key, out, want, 0, want->numel, TU_FP32_RTOL);
+        if (l4) check("s64.layer4 (side)", l4, fix("s64.layer4"), 0, 4 * 512 * 4, TU_FP32_RTOL);
         free(out), free(l4);
         pn_infer_free(e);
     }
@@ -171,8 +171,8 @@ static void test_fp32_224(void **state)
     assert_int_equal(pn_infer_num_classes(e), 2);
     float logits[4], *l4 = malloc(sizeof(float) * 2 * 512 * 49);
     run_ok(e, x, 2, logits, l4);
-    check("s224.logits", logits, fix("s224.logits"), 0, 4, 1e-5);
-    check("s224.layer4", l4, fix("s224.layer4"), 0, 2 * 512 * 49, 1e-5);
+    check("s224.logits", logits, fix("s224.logits"), 0, 4, TU_FP32_RTOL);
+    check("s224.layer4", l4, fix("s224.layer4"), 0, 2 * 512 * 49, TU_FP32_RTOL);
     pn_infer_free(e);
     free(l4);
     static const pn_infer_stage st[3] = {PN_INFER_LAYER2, PN_INFER_LAYER3, PN_INFER_POOL};
@@ -183,7 +183,7 @@ static void test_fp32_224(void **state)
         e = mk(2, 224, st[i], 0, 0);
         float *out = malloc(sizeof(float) * want->numel);
         run_ok(e, x, 2, out, NULL);
-        check(key, out, want, 0, want->numel, 1e-5);
+        check(key, out, want, 0, want->numel, TU_FP32_RTOL);
         free(out);
         pn_infer_free(e);
     }
@@ -227,12 +227,12 @@ static void test_batch_sizes(void **state)
                 char what[64];
                 run_ok(e, x + first * img, n, out, NULL);
                 snprintf(what, sizeof what, "logits n=%d from %d", n, first);
-                check(what, out, want, (size_t)first * 2, (size_t)n * 2, 1e-5);
+                check(what, out, want, (size_t)first * 2, (size_t)n * 2, TU_FP32_RTOL);
                 if (n <= 3) {
                     float pool[3 * 512];
                     run_ok(ep, x + first * img, n, pool, NULL);
                     snprintf(what, sizeof what, "pool n=%d from %d", n, first);
-                    check(what, pool, wp, (size_t)first * 512, (size_t)n * 512, 1e-5);
+                    check(what, pool, wp, (size_t)first * 512, (size_t)n * 512, TU_FP32_RTOL);
                 }
             }
     pn_infer_free(e);

@@ -149,7 +149,7 @@ static void test_eval_forward(void **state)
     float logits[N * K];
     if (pn_model_forward(m, x, N, 0, logits, &err)) fail_msg("%s", err.msg);
     const pn_tensor *want = fx(&f, "logits");
-    tu_assert_close("eval logits", logits, want->data, N * K, 1e-2 * max_abs(want->data, N * K), 1e-5);
+    tu_assert_close("eval logits", logits, want->data, N * K, 1e-2 * max_abs(want->data, N * K), TU_FP32_RTOL);
     /* stage taps, and running from a tap */
     pn_stage st[] = {PN_STAGE_LAYER2, PN_STAGE_LAYER3, PN_STAGE_POOL};
     const char *key[] = {"tap.layer2", "tap.layer3", "tap.pool"};
@@ -159,15 +159,15 @@ static void test_eval_forward(void **state)
         assert_int_equal(cnt, t->numel);
         float *o = malloc(cnt * sizeof *o);
         if (pn_model_run(m, PN_STAGE_INPUT, x, N, st[i], 0, o, &err)) fail_msg("%s", err.msg);
-        tu_assert_close(key[i], o, t->data, cnt, 1e-1 * max_abs(t->data, cnt), 1e-5);
+        tu_assert_close(key[i], o, t->data, cnt, 1e-1 * max_abs(t->data, cnt), TU_FP32_RTOL);
         float lg[N * K];
         if (pn_model_run(m, st[i], t->data, N, PN_STAGE_LOGITS, 0, lg, &err)) fail_msg("%s", err.msg);
-        tu_assert_close("logits from tap", lg, want->data, N * K, 1e-2 * max_abs(want->data, N * K), 1e-5);
+        tu_assert_close("logits from tap", lg, want->data, N * K, 1e-2 * max_abs(want->data, N * K), TU_FP32_RTOL);
         free(o);
     }
     /* batch 1 (ops rebuilt for another batch size) */
     if (pn_model_forward(m, x + 3 * HW * HW, 1, 0, logits, &err)) fail_msg("%s", err.msg);
-    tu_assert_close("eval logits batch 1", logits, (float *)want->data + K, K, 1e-2 * max_abs(want->data, N * K), 1e-5);
+    tu_assert_close("eval logits batch 1", logits, (float *)want->data + K, K, 1e-2 * max_abs(want->data, N * K), TU_FP32_RTOL);
     free(x);
     pn_model_free(m);
 
@@ -176,11 +176,11 @@ static void test_eval_forward(void **state)
     x = input(1001, 1, 224);
     if (pn_model_forward(m, x, 1, 0, logits, &err)) fail_msg("%s", err.msg);
     want = fx(&f, "logits224");
-    tu_assert_close("eval logits 224", logits, want->data, K, 1e-2 * max_abs(want->data, K), 1e-5);
+    tu_assert_close("eval logits 224", logits, want->data, K, 1e-2 * max_abs(want->data, K), TU_FP32_RTOL);
     float feat[512];
     if (pn_model_run(m, PN_STAGE_INPUT, x, 1, PN_STAGE_POOL, 0, feat, &err)) fail_msg("%s", err.msg);
     want = fx(&f, "pool224");
-    tu_assert_close("pool 224", feat, want->data, 512, 1e-2 * max_abs(want->data, 512), 1e-5);
+    tu_assert_close("pool 224", feat, want->data, 512, 1e-2 * max_abs(want->data, 512), TU_FP32_RTOL);
     free(x);
     pn_model_free(m);
     pn_statedict_free(&f);
@@ -206,7 +206,7 @@ static void test_threads(void **state)
     float *x = input(1000, N, HW), logits[N * K];
     assert_int_equal(pn_model_forward(m, x, N, 0, logits, &err), PN_OK);
     const pn_tensor *want = fx(&f, "logits");
-    tu_assert_close("eval logits, 1 thread", logits, want->data, N * K, 1e-2 * max_abs(want->data, N * K), 1e-5);
+    tu_assert_close("eval logits, 1 thread", logits, want->data, N * K, 1e-2 * max_abs(want->data, N * K), TU_FP32_RTOL);
     pn_set_threads(0);
     assert_true(pn_get_threads() >= 1);
     free(x);
@@ -310,7 +310,7 @@ static void check_adam3(pn_freeze fr, const char *fixture, double rtol)
         char key[16];
         if (pn_model_train_step(m, x, labels, N, cw, 1e-3, &loss, NULL, &err)) fail_msg("%s", err.msg);
         snprintf(key, sizeof key, "loss%d", s);
-        tu_assert_close(key, &loss, fx(&f, key)->data, 1, 1e-30, 1e-5);
+        tu_assert_close(key, &loss, fx(&f, key)->data, 1, 1e-30, TU_FP32_RTOL);
         free(x);
     }
     assert_int_equal(pn_model_adam_steps(m), 3);
@@ -333,11 +333,12 @@ static void check_adam3(pn_freeze fr, const char *fixture, double rtol)
     pn_statedict_free(&f);
 }
 
-static void test_adam3_fc(void **s) { (void)s; check_adam3(PN_FREEZE_FC, "model_adam3_fc.safetensors", 1e-4); }
+static void test_adam3_fc(void **s) { (void)s; check_adam3(PN_FREEZE_FC, "model_adam3_fc.safetensors", 10 * TU_FP32_RTOL); }
 static void test_adam3_layer4(void **s) { (void)s; /* Adam scales every element's step to about lr whatever its gradient, so
  * elements whose gradient is near zero turn float noise of the backward
- * into up to lr of difference: 1e-3 of the weight scale after 3 steps. */
-check_adam3(PN_FREEZE_LAYER4, "model_adam3_layer4.safetensors", 1e-3); }
+ * into up to lr of difference: 1e-3 of the weight scale after 3 steps
+ * (100 x the fp32 limit; measured 1.3e-3 on AVX2, see tu_fp32_rtol). */
+check_adam3(PN_FREEZE_LAYER4, "model_adam3_layer4.safetensors", 100 * TU_FP32_RTOL); }
 
 static void test_adam_op(void **state)
 {

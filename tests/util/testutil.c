@@ -1,6 +1,8 @@
 /* Helpers shared by the cmocka tests: see testutil.h. */
 #include "testutil.h"
 
+#include <oneapi/dnnl/dnnl.h>
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,4 +91,10 @@ void tu_fill_uniform(float *x, size_t n, uint64_t seed, float lo, float hi)
         s ^= s << 17;
         x[i] = lo + (hi - lo) * (float)((s >> 40) * (1.0 / 16777216.0));
     }
+}
+
+double tu_fp32_rtol(void)
+{
+    dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+    return (isa & dnnl_cpu_isa_avx512_core) == dnnl_cpu_isa_avx512_core ? 1e-5 : 4e-5;
 }

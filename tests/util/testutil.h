@@ -35,6 +35,15 @@ double tu_max_rel_err(const char *what, const float *got, const float *want, siz
             fail_msg("%s: max relative error %.3g > %.3g", (what), tu_e_, (double)(rtol)); \
     } while (0)
 
+/* Relative tolerance of fp32 oneDNN results against PyTorch's float64
+ * references: 1e-5 on CPUs with AVX-512 (oneDNN's jit:avx512_core kernels,
+ * where the limits were calibrated), 4e-5 elsewhere: the jit:avx2 kernels sum
+ * in other orders and block sizes (nChw8c), and their worst elements measured
+ * 1.0e-5 .. 1.9e-5 (layer3/layer4 taps, logits, 3 Adam steps, the 5-epoch
+ * head). A wrong result is orders of magnitude off either way. */
+double tu_fp32_rtol(void);
+#define TU_FP32_RTOL tu_fp32_rtol()
+
 /* Deterministic pseudo-random floats in [lo, hi). */
 void tu_fill_uniform(float *x, size_t n, uint64_t seed, float lo, float hi);
 
