@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <dirent.h>
 
 #include "data/dicom_internal.h"
 #include "pneumo.h"
@@ -414,6 +415,40 @@ static void test_dataset_ids(void **state)
     pn_dataset_free(ds);
 }
 
+/* The image fuzz corpus (fuzz/corpus/image: seeds, and the DICOM inputs
+ * that once made GDCM abort or allocate gigabytes): each decodes or fails
+ * with a message naming it, in this process. */
+static void test_fuzz_corpus(void **state)
+{
+    (void)state;
+    char dir[700];
+    snprintf(dir, sizeof dir, "%.600s/fuzz/corpus/image", tu_root());
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    struct dirent *e;
+    int n = 0, dcm = 0;
+    pn_image img = {0};
+    pn_decode_opts o = {.max_pixels = 4 << 20, .min_side = 1};
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        char p[1000];
+        snprintf(p, sizeof p, "%s/%.255s", dir, e->d_name);
+        uint8_t *b = NULL;
+        size_t nb = 0;
+        pn_error err = {0};
+        assert_int_equal(pn_read_file(p, 1 << 24, &b, &nb, &err), PN_OK);
+        if (pn_image_decode(b, nb, "fuzz", &o, &img, &err))
+            assert_non_null(strstr(err.msg, "fuzz"));
+        free(b);
+        n++;
+        dcm += !strncmp(e->d_name, "dicom_", 6);
+    }
+    closedir(d);
+    pn_image_free(&img);
+    assert_true(n >= 8);
+    assert_true(dcm >= 4);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -422,6 +457,7 @@ int main(void)
         cmocka_unit_test(test_bad_files),
         cmocka_unit_test(test_made_up),
         cmocka_unit_test(test_dataset_ids),
+        cmocka_unit_test(test_fuzz_corpus),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -156,6 +156,16 @@ static pn_status elements(walk *w, size_t *pos, int depth, int in_item)
                 return PN_OK;
             }
         }
+        /* an undefined length is for SQ, UN and (encapsulated) Pixel Data
+         * only: GDCM asserts on any other */
+        if (w->explicit_vr && g != 0xFFFE && len == UNDEF && !(g == 0x7FE0 && e == 0x0010)) {
+            const uint8_t *vr = w->b + at + 4;
+            if (!(vr[0] == 'S' && vr[1] == 'Q') && !(vr[0] == 'U' && vr[1] == 'N'))
+                return pn_error_set(w->err, PN_E_FORMAT,
+                                    "%s: DICOM data set is corrupt: element (%04X,%04X) of VR "
+                                    "%c%c at byte %zu has an undefined length",
+                                    w->name, g, e, vr[0], vr[1], at);
+        }
         *pos = at + hdr;
         if (g == 0xFFFE && e == 0xE00D) {
             if (in_item) return PN_OK;
