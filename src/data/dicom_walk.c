@@ -235,6 +235,13 @@ static pn_status walk_all(walk *w)
             size_t hdr = 0;
             uint32_t len = 0;
             PN_TRY(header(w, pos, 1, &g, &e, &hdr, &len));
+            const uint8_t *vr = b + pos + 4; /* header() saw 8 bytes */
+            if (vr[0] < 'A' || vr[0] > 'Z' || vr[1] < 'A' || vr[1] > 'Z')
+                return pn_error_set(err, PN_E_FORMAT,
+                                    "%s: DICOM file meta information is corrupt: element "
+                                    "(%04X,%04X) at byte %zu has no valid VR (the file meta "
+                                    "group is Explicit VR)",
+                                    name, g, e, pos);
             if (len == UNDEF || len > n - pos - hdr)
                 return truncated(w, g, e, "the file meta element", pos);
             if (e == 0x0010) {
