@@ -108,15 +108,19 @@ static pn_status items(walk *w, size_t *pos, uint32_t len, int depth)
     return PN_OK;
 }
 
-/* The fragments of encapsulated Pixel Data, up to the sequence delimiter. */
-static pn_status fragments(walk *w, size_t pos)
+/* The fragments of encapsulated Pixel Data, up to the sequence delimiter
+ * (*at: the first byte after it). */
+static pn_status fragments(walk *w, size_t pos, size_t *at)
 {
     while (pos < w->n) {
         unsigned g = 0, e = 0;
         size_t hdr = 0;
         uint32_t fl = 0;
         PN_TRY(header(w, pos, 0, &g, &e, &hdr, &fl));
-        if (g == 0xFFFE && e == 0xE0DD) return PN_OK;
+        if (g == 0xFFFE && e == 0xE0DD) {
+            *at = pos + hdr;
+            return PN_OK;
+        }
         if (g != 0xFFFE || e != 0xE000 || fl == UNDEF)
             return pn_error_set(w->err, PN_E_FORMAT,
                                 "%s: DICOM encapsulated Pixel Data is corrupt: (%04X,%04X) at "
@@ -136,7 +140,7 @@ static pn_status fragments(walk *w, size_t pos)
 }
 
 /* Elements from *pos to the end (or the item delimiter when in_item);
- * stops after the top-level Pixel Data. */
+ * a prefix walk stops at the top-level Pixel Data. */
 static pn_status elements(walk *w, size_t *pos, int depth, int in_item)
 {
     if (depth > 32)
@@ -173,10 +177,16 @@ static pn_status elements(walk *w, size_t *pos, int depth, int in_item)
         }
         if (g == 0x7FE0 && e == 0x0010 && depth == 0) {
             w->at_pixels = 1;
+            if (w->prefix) return PN_OK;
+            if (len == UNDEF) {
+                PN_TRY(fragments(w, *pos, pos));
+                continue; /* GDCM reads what follows (padding) too */
+            }
             /* native data cut short: reported after the pixel limit check
              * (pn__dcm_decode), which a huge header must meet first */
-            if (len == UNDEF && !w->prefix) return fragments(w, *pos);
-            return PN_OK;
+            if (len > w->n - *pos) return PN_OK;
+            *pos += len;
+            continue;
         }
         if (len == UNDEF) {
             PN_TRY(items(w, pos, len, depth));
