@@ -1,9 +1,10 @@
 /* A structural check of a DICOM file before GDCM sees it. Debian's GDCM is
  * built with assert() enabled and aborts the process on some truncated
- * files (e.g. a file meta group cut short), so every element length of the
- * file meta group and of the data set up to and including the Pixel Data
- * (sequences and items recursively, fragments one by one) is checked to
- * lie inside the file first. Only lengths are checked: content is GDCM's
+ * files (e.g. a file meta group cut short) and allocates what a length
+ * field says, so every element length of the file meta group and of the
+ * whole data set (sequences and items recursively, the Pixel Data
+ * fragments one by one, what follows the Pixel Data) is checked to lie
+ * inside the file first, and undefined lengths only where GDCM takes them. Only lengths are checked: content is GDCM's
  * job. Deflated data sets are inflated by GDCM and not walked here. */
 #include <string.h>
 
