@@ -102,7 +102,14 @@ static pn_status items(walk *w, size_t *pos, uint32_t len, int depth)
             if (w->stop) return PN_OK;
         } else {
             if (il > w->n - *pos) return truncated(w, g, e, "a sequence item", *pos - hdr);
-            *pos += il;
+            /* the item's elements, within the item (GDCM reads them all) */
+            size_t file_n = w->n, item_end = *pos + il;
+            w->n = item_end;
+            pn_status st = elements(w, pos, depth + 1, 0);
+            w->n = file_n;
+            if (st) return st;
+            if (w->stop) return PN_OK;
+            *pos = item_end;
         }
     }
     if (len == UNDEF) return truncated(w, 0xFFFE, 0xE0DD, "a sequence without its delimiter", *pos);
