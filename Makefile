@@ -16,9 +16,14 @@ PKGS    := libjpeg libpng libzip zlib libcjson libcurl cairo libcrypto libmicroh
 DEBS    := build-essential pkg-config libdnnl-dev libjpeg62-turbo-dev libpng-dev libzip-dev \
            zlib1g-dev libcjson-dev libcurl4-openssl-dev libcairo2-dev fonts-dejavu-core \
            libssl-dev libcmocka-dev clang libclang-rt-dev python3 python3-torch python3-torchvision \
-           python3-pil python3-numpy libmicrohttpd-dev chromium
+           python3-pil python3-numpy libmicrohttpd-dev chromium libgdcm-dev python3-pydicom \
+           python3-gdcm python3-pandas
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# GDCM (DICOM) ships no pkg-config file in Debian: its include folder and
+# libraries by name. Its one user is src/data/dicom_gdcm.cc (C++).
+GDCM_CFLAGS := -I$(firstword $(wildcard /usr/include/gdcm-3.*) /usr/include/gdcm-3.0)
+GDCM_LIBS   := -lgdcmMSFF -lgdcmDSED -lgdcmCommon -lstdc++
 
 OPT     ?= -O2
 CFLAGS  ?= $(OPT) -g
@@ -28,7 +33,7 @@ WARN    += -Werror
 endif
 SAN     ?=
 ALL_CFLAGS := -std=c17 -D_GNU_SOURCE -fPIC -pthread -Iinclude -Isrc $(WARN) $(CFLAGS) $(SAN) $(PKG_CFLAGS)
-LDLIBS  := $(PKG_LIBS) -ldnnl -lgomp -lpthread -lm
+LDLIBS  := $(PKG_LIBS) $(GDCM_LIBS) -ldnnl -lgomp -lpthread -lm
 LDFLAGS ?=
 
 # Parity-critical code (decode, resize, normalize) must round exactly like
@@ -36,12 +41,13 @@ LDFLAGS ?=
 PARITY_CFLAGS := -ffp-contract=off -fno-fast-math
 
 LIB_SRC  := $(shell find src -name '*.c' -not -path 'src/cli/*' | sort)
+LIB_CXX  := $(sort $(wildcard src/data/*.cc))
 CLI_SRC  := $(sort $(wildcard src/cli/*.c))
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 TUTIL_SRC:= $(sort $(wildcard tests/util/*.c))
 # The web page of 'pneumo serve' (web/index.html), embedded as a C array.
 WEB_OBJ  := $(BUILD)/gen/web_index.o
-LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(WEB_OBJ)
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(LIB_CXX:%.cc=$(BUILD)/%.o) $(WEB_OBJ)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TUTIL_OBJ:= $(TUTIL_SRC:%.c=$(BUILD)/%.o)
 TESTS    := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
@@ -109,16 +115,19 @@ bench: $(BIN)
 # code it fuzzes and libpneumo_core.a). fuzz/run.sh runs them.
 FUZZ_SECONDS ?= 60
 FUZZ_CC      ?= clang
-FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_CXX     ?= clang++
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer \
+                -fno-sanitize=vptr
 FUZZ_TARGETS := pickle pth safetensors image npy multipart
 IO_OBJ       := $(patsubst %.c,$(BUILD)/%.o,$(sort $(wildcard src/io/*.c)) src/model/arch.c)
-IMAGE_OBJ    := $(addprefix $(BUILD)/src/data/,image.o jpeg.o png.o resize.o)
+IMAGE_OBJ    := $(addprefix $(BUILD)/src/data/,image.o jpeg.o png.o resize.o dicom.o dicom_walk.o \
+                dicom_gdcm.o)
 NPY_OBJ      := $(BUILD)/src/data/npy.o
 FUZZ_IO_LIBS := $(shell pkg-config --libs libzip zlib libcjson libcrypto 2>/dev/null)
-FUZZ_IMG_LIBS:= $(shell pkg-config --libs libjpeg libpng libcrypto 2>/dev/null)
+FUZZ_IMG_LIBS:= $(shell pkg-config --libs libjpeg libpng libcrypto 2>/dev/null) $(GDCM_LIBS)
 
 fuzz:
-	$(MAKE) BUILD=build-fuzz CC=$(FUZZ_CC) OPT=-O1 SAN="$(FUZZ_SAN) -fsanitize=fuzzer-no-link" fuzz-bins
+	$(MAKE) BUILD=build-fuzz CC=$(FUZZ_CC) CXX=$(FUZZ_CXX) OPT=-O1 SAN="$(FUZZ_SAN) -fsanitize=fuzzer-no-link" fuzz-bins
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz/run.sh
 
 fuzz-bins: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)

@@ -52,7 +52,9 @@ static void test_parity_with_pillow(void **state)
     float *f32 = malloc(sizeof(float) * 3 * S * S);
     pn_image img = {0};
     pn_prep_scratch scr = {0};
-    pn_decode_opts o = {.min_side = 1};
+    /* parity with Pillow: 16-bit gray PNGs clipped as Pillow's convert('RGB')
+     * (pneumo's default scales them, tests/test_png16.c) */
+    pn_decode_opts o = {.min_side = 1, .png16 = PN_PNG16_CLIP};
     while (fgets(line, sizeof line, f)) {
         if (line[0] == '#') continue;
         char src[16], rel[512], mode[16], want_u8[65], want_f32[65], path[1024];

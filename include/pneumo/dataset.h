@@ -3,8 +3,12 @@
  * A dataset is opened from
  *   - a folder with torchvision ImageFolder semantics: classes are the
  *     sorted subfolder names (NORMAL = 0, PNEUMONIA = 1), files sorted by
- *     name (byte order, as Python's sorted()), extensions .jpg .jpeg .png in
- *     any case; hidden entries (".*", so .DS_Store and ._x) are ignored.
+ *     name (byte order, as Python's sorted()), the files that
+ *     pn_image_file_classify takes: .jpg .jpeg .png .dcm .dicom in any
+ *     case, DICOM files without an extension (by content), and the image
+ *     formats pneumo does not read (.tif .bmp .webp ...), which then fail
+ *     to decode with their format named instead of vanishing; hidden
+ *     entries (".*", so .DS_Store and ._x) are ignored.
  *     When the folder holds train/ val/ test/ subfolders, those are the
  *     splits and classes come from their subfolders (union, sorted);
  *     otherwise the folder itself is one split, PN_SPLIT_TRAIN.
@@ -58,6 +62,12 @@ typedef struct pn_item {
     int label; /* class index */
     size_t index; /* position in its split (0-based) */
     uint64_t size; /* file size in bytes (npz: 784) */
+    /* DICOM items of folder datasets: PatientID (0010,0020) and
+     * SOPInstanceUID (0008,0018) from the file's header, read when the
+     * dataset is opened. NULL for other images, for DICOM members of a
+     * zip, and when the element is absent or empty. */
+    const char *patient_id;
+    const char *sop_uid;
 } pn_item;
 
 typedef struct pn_dataset pn_dataset;
@@ -69,7 +79,7 @@ pn_status pn_dataset_open(const char *path, pn_dataset **ds, pn_error *err);
 void pn_dataset_free(pn_dataset *ds);
 
 const char *pn_dataset_path(const pn_dataset *ds);
-/* "folder", "zip" or "npz". */
+/* "folder", "zip", "npz" or "csv" (pn_dataset_open_csv). */
 const char *pn_dataset_kind(const pn_dataset *ds);
 int pn_dataset_num_classes(const pn_dataset *ds);
 const char *pn_dataset_class_name(const pn_dataset *ds, int c);
@@ -88,6 +98,55 @@ pn_status pn_dataset_read(const pn_dataset *ds, const pn_item *it, uint8_t **byt
 pn_status pn_dataset_load_image(const pn_dataset *ds, const pn_item *it, const pn_decode_opts *o,
                                 pn_image *img, pn_error *err);
 
+/* ---- CSV-labelled datasets (dataset_csv.c) -------------------------------- */
+/* An image folder plus a CSV of labels; classes NORMAL = 0, PNEUMONIA = 1.
+ * Presets for the public layouts (docs/data.md has the details):
+ *   PN_CSV_RSNA      stage_2_train_labels.csv: patientId, Target; one row
+ *                    per box, a patient with any Target 1 is PNEUMONIA;
+ *                    images <patientId>.dcm
+ *   PN_CSV_NIH       Data_Entry_2017.csv: Image Index, Finding Labels
+ *                    ('|'-joined: Pneumonia -> PNEUMONIA, "No Finding" ->
+ *                    NORMAL, the rest dropped), Patient ID; with
+ *                    train_val_list.txt / test_list.txt beside the CSV, the
+ *                    official split (rows in neither list are dropped)
+ *   PN_CSV_CHEXPERT  train.csv / valid.csv: Path, Pneumonia: 1 PNEUMONIA,
+ *                    0 or blank NORMAL, -1 by `uncertain` (Irvin et al. 2019:
+ *                    U-Ignore drops, U-Zeros NORMAL, U-Ones PNEUMONIA); the
+ *                    patient is the path's patientNNNNN part
+ *   PN_CSV_GENERIC   image_col and label_col (positive/negative values,
+ *                    default "1"/"0", also PNEUMONIA/NORMAL; others dropped)
+ * Images named without a '/' are found by file name anywhere under the
+ * folder (a name held by two files is an error); with a '/', as a path
+ * under the folder (or under it without its leading part(s), so the
+ * CheXpert "CheXpert-v1.0-small/train/..." paths work from either folder).
+ * Items: patient_id from the CSV's patient column (else the DICOM header),
+ * sop_uid from the DICOM header. Bad rows (too few fields, a label outside
+ * the policy, a duplicate row, an image not found) are errors naming the
+ * CSV and line, or with skip_bad left out and listed. A missing column is
+ * an error listing the header. */
+typedef enum pn_csv_preset {
+    PN_CSV_GENERIC = 0,
+    PN_CSV_RSNA,
+    PN_CSV_NIH,
+    PN_CSV_CHEXPERT
+} pn_csv_preset;
+typedef enum pn_csv_uncertain { PN_U_IGNORE = 0, PN_U_ZEROS, PN_U_ONES } pn_csv_uncertain;
+typedef struct pn_csv_opts {
+    pn_csv_preset preset;
+    const char *image_col, *label_col, *patient_col; /* override the preset's */
+    const char *positive, *negative;                 /* generic label values */
+    const char *image_ext;    /* appended to the image column (RSNA: ".dcm") */
+    pn_split split;           /* where the rows go (train; NIH lists override) */
+    pn_csv_uncertain uncertain; /* CheXpert -1 */
+    int skip_bad;
+} pn_csv_opts;
+pn_status pn_dataset_open_csv(const char *images, const char *csv, const pn_csv_opts *o,
+                              pn_dataset **ds, pn_error *err);
+/* Rows the label policy dropped; rows left out by skip_bad and why. */
+size_t pn_dataset_csv_dropped(const pn_dataset *ds);
+size_t pn_dataset_csv_skipped(const pn_dataset *ds);
+const char *pn_dataset_csv_skipped_reason(const pn_dataset *ds, size_t i);
+
 /* ---- checking ------------------------------------------------------------ */
 typedef struct pn_bad_item {
     const pn_item *item;
@@ -105,10 +164,22 @@ void pn_bad_list_free(pn_bad_list *l);
  * ran (bad->n may be > 0); an error only when the check itself failed. */
 pn_status pn_dataset_check(const pn_dataset *ds, pn_split s, const pn_decode_opts *o,
                            int threads, pn_bad_list *bad, pn_error *err);
+/* What the check saw besides the bad items. */
+typedef struct pn_check_info {
+    size_t png16;         /* 16-bit grayscale PNGs (decoded by o->png16) */
+    size_t png16_clipped; /* of those, with PN_PNG16_CLIP: values over 255 met */
+} pn_check_info;
+/* pn_dataset_check that also fills *info (may be NULL). */
+pn_status pn_dataset_check_info(const pn_dataset *ds, pn_split s, const pn_decode_opts *o,
+                                int threads, pn_bad_list *bad, pn_check_info *info,
+                                pn_error *err);
 
 /* ---- image files ----------------------------------------------------------- */
-/* 1 when the last part of path is an image file name: ends in .jpg, .jpeg or
- * .png (any case) and does not start with '.'. */
+/* 1 when the last part of path names an image file by its name alone: what
+ * pn_image_file_classify (image.h) takes without reading (.jpg .jpeg .png
+ * .dcm .dicom, and the formats pneumo reports as unsupported), not hidden.
+ * Folder walks (pn_list_images, folder datasets) also take files that are
+ * DICOM by content. */
 int pn_is_image_name(const char *path);
 
 /* A list of malloc'ed paths. */
@@ -140,6 +211,9 @@ pn_status pn_list_images(const char *dir, pn_path_list *out, pn_bad_list *bad,
  * otherwise returns 0 and writes the file name without extension (each such
  * image is its own group). out is always NUL-terminated. */
 int pn_patient_id(const char *name, char *out, size_t outsize);
+/* The patient of an item, for patient-grouped splits: its DICOM PatientID
+ * when it has one (returns 1), else pn_patient_id of its name. */
+int pn_item_patient(const pn_item *it, char *out, size_t outsize);
 
 /* ---- shuffling ----------------------------------------------------------- */
 /* order[i] = a permutation of 0..n-1, deterministic for a given seed

@@ -9,12 +9,21 @@
  * are replicated to R = G = B only at the end; this is bit-identical to
  * Pillow's convert('RGB') before the resize (l2rgb is pure replication).
  *
+ * DICOM (recognised by content: "DICM" at byte 128, or a data set from
+ * byte 0) is decoded by GDCM (every transfer syntax of a hospital export,
+ * JPEG 2000 and JPEG-LS included) and rendered for display as pydicom does
+ * (modality LUT, then the first VOI LUT or window, or min-max, MONOCHROME1
+ * inverted, floor(255 t)) into an 8-bit grayscale image; docs/data.md
+ * gives the rule and the refusals (multi-frame, colour, no pixel data,
+ * truncated, Rows/Columns against the codestream).
+ *
  * Decode: JPEG via libjpeg-turbo (ISLOW DCT, fancy upsampling, the library
  * defaults Pillow uses; CMYK/YCCK JPEGs converted like Pillow's "CMYK;I" +
  * cmyk2rgb), PNG via libpng (L, LA, RGB, RGBA, P, 1/2/4-bit gray, 16-bit:
- * converted as Pillow's convert('RGB') converts them, including Pillow's
- * clipping of 16-bit grayscale "I" values to 0..255). The format is chosen by
- * the magic bytes, not the file name. EXIF orientation is not applied (as
+ * converted as Pillow's convert('RGB') converts them, except that 16-bit
+ * grayscale is scaled to 0..255 by default; pn_decode_opts.png16 =
+ * PN_PNG16_CLIP gives Pillow's clipping of mode "I" values). The format is
+ * chosen by the content, not the file name. EXIF orientation is not applied (as
  * Pillow's Image.open). The library never exits on bad data: libjpeg's
  * error_exit is replaced by a longjmp back into pn_image_decode.
  *
@@ -56,7 +65,29 @@ typedef struct pn_image {
     int c;       /* 1 = L (grayscale), 3 = RGB */
     uint8_t *px; /* px[(y * w + x) * c + k], owned */
     size_t cap;  /* bytes allocated at px */
+    /* Set by decode: 0, or for a 16-bit grayscale PNG the pn_png16 policy
+     * applied; png16_clipped = 1 when PN_PNG16_CLIP met values over 255
+     * (those pixels became white). */
+    int png16, png16_clipped;
 } pn_image;
+
+/* How a 16-bit grayscale PNG (what DICOM-to-PNG exports write) becomes
+ * 8 bits:
+ *   PN_PNG16_SCALE (the default, what a reader of the image expects):
+ *     out = round(v * 255 / (2^b - 1)), half up, b = the sBIT gray depth
+ *     when the file has one (a 12-bit export: b = 12), else 16; values
+ *     above 2^b - 1 give 255.
+ *   PN_PNG16_CLIP: Pillow's convert('RGB') of mode "I": values over 255
+ *     become 255. Bit-exact with a PyTorch/Pillow pipeline, but 10- to
+ *     16-bit data come out mostly white. */
+typedef enum pn_png16 {
+    PN_PNG16_DEFAULT = 0, /* = PN_PNG16_SCALE */
+    PN_PNG16_SCALE = 1,
+    PN_PNG16_CLIP = 2
+} pn_png16;
+/* "scale" / "clip" (PN_E_ARG otherwise), and back. */
+pn_status pn_png16_parse(const char *s, pn_png16 *out, pn_error *err);
+const char *pn_png16_name(pn_png16 p);
 
 /* Decode options; a zero-initialised struct (or NULL) gives the defaults. */
 typedef struct pn_decode_opts {
@@ -70,13 +101,18 @@ typedef struct pn_decode_opts {
     long max_pixels;
     /* Smallest side: 0 = PN_IMAGE_MIN_SIDE_DEFAULT, < 0 or 1 = any. */
     int min_side;
+    /* 16-bit grayscale PNGs (see pn_png16). */
+    pn_png16 png16;
 } pn_decode_opts;
 
-/* Decode a JPEG or PNG held in memory (format from the magic bytes).
- * name is used only in error messages ("<name>: truncated JPEG ...").
+/* Decode a JPEG, PNG or DICOM held in memory (format from the content).
+ * name is used in error messages ("<name>: truncated JPEG ..."), and a
+ * name ending in .dcm whose content is not DICOM is refused.
  * img may hold a previous buffer, which is reused when big enough.
  * Errors: PN_E_FORMAT (not an image, corrupt, truncated, too small, or an
- * unsupported layout), PN_E_NOMEM (over the pixel limit, or out of memory).
+ * unsupported layout), PN_E_UNSUPPORTED (TIFF, BMP, WebP, GIF, PNM: named;
+ * a multi-frame or colour DICOM), PN_E_NOMEM (over the pixel limit, also
+ * from a DICOM header before any pixel buffer, or out of memory).
  * On error img keeps its buffer (still freeable) and w = h = 0. */
 pn_status pn_image_decode(const uint8_t *buf, size_t n, const char *name,
                           const pn_decode_opts *o, pn_image *img, pn_error *err);
@@ -84,6 +120,26 @@ pn_status pn_image_decode(const uint8_t *buf, size_t n, const char *name,
 pn_status pn_image_load(const char *path, const pn_decode_opts *o, pn_image *img,
                         pn_error *err);
 void pn_image_free(pn_image *img);
+
+/* Which files a folder walk takes (folder datasets, predict DIR):
+ *   PN_FILE_IMAGE       .jpg .jpeg .png .dcm .dicom (any case), or a file
+ *                       whose name has no extension (or only digits after
+ *                       the last dot, as UID-named PACS exports) and whose
+ *                       content is DICOM ("DICM" at 128, or a data set
+ *                       starting at byte 0); *format "JPEG"/"PNG"/"DICOM"
+ *   PN_FILE_UNSUPPORTED an image format pneumo does not read (torchvision's
+ *                       other extensions: .tif .tiff .bmp .webp .ppm .pgm,
+ *                       and .gif); *format names it ("TIFF", ...), so the
+ *                       caller can report the file instead of skipping it
+ *   PN_FILE_NOT_IMAGE   anything else, and hidden names (".*")
+ * Only DICOM candidates without an image extension are opened (136 bytes
+ * read). format may be NULL. */
+typedef enum pn_image_file_kind {
+    PN_FILE_NOT_IMAGE = 0,
+    PN_FILE_IMAGE = 1,
+    PN_FILE_UNSUPPORTED = 2
+} pn_image_file_kind;
+pn_image_file_kind pn_image_file_classify(const char *path, const char **format);
 
 /* Pillow Image.resize((ow, oh), BILINEAR) (antialiased triangle filter,
  * support 1, 22-bit fixed point, horizontal pass first over only the rows

@@ -21,8 +21,10 @@ static void help(FILE *f)
             "usage: pneumo predict --model M [--json] [--cam DIR] IMAGE|DIR...\n"
             "\n"
             "Classifies each image and prints one line per image: path, label, P(label).\n"
-            "A folder stands for every .jpg/.jpeg/.png file in it and in its subfolders\n"
-            "(walked recursively in sorted order, hidden entries skipped), so\n"
+            "A folder stands for every .jpg/.jpeg/.png/.dcm file in it and in its\n"
+            "subfolders, and every DICOM file without an extension (recognised by\n"
+            "content); .tif/.bmp/.webp files are reported, not read (walked\n"
+            "recursively in sorted order, hidden entries skipped), so\n"
             "chest_xray/test classifies test/NORMAL/* then test/PNEUMONIA/*; a folder\n"
             "without any image is an error. M is a model from 'pneumo train' or a\n"
             "torchvision ResNet-18 state_dict (.pth or safetensors) with a 2-output head\n"
@@ -63,7 +65,9 @@ static pn_status collect(char **args, int nargs, pn_path_list *out, int *bad, pn
         for (size_t i = 0; i < why.n; i++) fprintf(stderr, "pneumo predict: %s\n", why.v[i].reason);
         pn_bad_list_free(&why);
         if (!st && out->n == before && !unreadable)
-            fprintf(stderr, "pneumo predict: %s: no .jpg/.jpeg/.png files (nor in its subfolders)\n",
+            fprintf(stderr,
+                    "pneumo predict: %s: no .jpg/.jpeg/.png files, nor DICOM files (nor in "
+                    "its subfolders)\n",
                     args[a]);
         if (out->n == before || unreadable) *bad = 1;
     }

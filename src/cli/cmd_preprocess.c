@@ -27,6 +27,8 @@ static void help(FILE *f)
             "      --fast-decode     JPEG DCT scaling before the resize (faster, not exact)\n"
             "      --min-side N      reject images with a side below N (default %d)\n"
             "      --max-pixels N    reject images above N pixels (default %ld)\n"
+            "      --png16 MODE      16-bit grayscale PNGs: scale (default: by the sBIT\n"
+            "                        depth) or clip (as Pillow: values over 255 are white)\n"
             "  -h, --help            this help\n",
             PN_IMAGE_MIN_SIDE_DEFAULT, PN_IMAGE_MAX_PIXELS_DEFAULT);
 }
@@ -35,9 +37,12 @@ int pn_cmd_preprocess(int argc, char **argv)
 {
     const char *cmd = "preprocess", *out = NULL, *fmt = "f32";
     long size = PN_IMAGE_SIZE;
+    pn_decode_opts o = {0};
+    enum { OPT_PNG16 = 256 };
     static const struct option opts[] = {{"output", required_argument, 0, 'o'},
                                          {"format", required_argument, 0, 'f'},
                                          {"size", required_argument, 0, 's'},
+                                         {"png16", required_argument, 0, OPT_PNG16},
                                          {0, 0, 0, 0}};
     pn_cli_parser ps;
     pn_cli_opts co = {0};
@@ -51,13 +56,18 @@ int pn_cmd_preprocess(int argc, char **argv)
         case 's':
             if (pn_cli_parse_int(cmd, "--size", optarg, 1, 4096, &size)) return 2;
             break;
+        case OPT_PNG16: {
+            pn_error e = {0};
+            if (pn_png16_parse(optarg, &o.png16, &e)) return pn_cli_usage_error(cmd, "%s", e.msg);
+            break;
+        }
         case PN_CLI_HELP: help(stdout); return 0;
         default: return 2;
         }
     }
-    pn_decode_opts o = {.fast_decode = co.fast_decode,
-                        .min_side = (int)co.min_side,
-                        .max_pixels = co.max_pixels};
+    o.fast_decode = co.fast_decode;
+    o.min_side = (int)co.min_side;
+    o.max_pixels = co.max_pixels;
     if (optind != argc - 1) return pn_cli_usage_error(cmd, "expected exactly one IMAGE");
     if (!out) return pn_cli_usage_error(cmd, "missing -o FILE");
     int f32 = !strcmp(fmt, "f32");
@@ -72,6 +82,11 @@ int pn_cmd_preprocess(int argc, char **argv)
     void *buf = malloc(nbytes);
     pn_status st = buf ? PN_OK : pn_error_set(&err, PN_E_NOMEM, "out of memory");
     if (!st) st = pn_image_load(argv[optind], &o, &img, &err);
+    if (!st && img.png16_clipped)
+        fprintf(stderr,
+                "pneumo preprocess: warning: %s: 16-bit PNG clipped to 0..255 (--png16 clip): "
+                "its pixels over 255 are white\n",
+                argv[optind]);
     if (!st)
         st = pn_preprocess(&img, (int)size, f32 ? buf : NULL, f32 ? NULL : buf, NULL, &err);
     if (!st && f32) {

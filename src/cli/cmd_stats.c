@@ -28,6 +28,14 @@ static void help(FILE *f)
             "      --no-check      do not decode the images (counts only)\n"
             "  -j, --threads N     decoding threads for the check (default 2)\n"
             "      --min-side N    images with a smaller side are bad (default %d)\n"
+            "      --png16 MODE    16-bit grayscale PNGs: scale (default: by the sBIT\n"
+            "                      depth, else 16 bits) or clip (Pillow: over 255 is white)\n"
+            "      --labels CSV    DATA is an image folder labelled by CSV (docs/data.md)\n"
+            "      --preset P      the CSV layout: rsna, nih or chexpert\n"
+            "      --columns I,L   no preset: the image and label columns\n"
+            "      --uncertain U   CheXpert -1: ignore (default), zeros or ones\n"
+            "      --csv-split S   the split of the CSV's rows (default train)\n"
+            "      --skip-bad      leave out CSV rows whose image is missing (listed)\n"
             "  -h, --help          this help\n"
             "\n"
             "Exit status: 0 when the statistics were produced (even with unreadable\n"
@@ -39,29 +47,80 @@ int pn_cmd_stats(int argc, char **argv)
 {
     const char *cmd = "stats", *chart = "dataset_stats.png";
     int check = 1;
-    enum { OPT_NOCHART = 256, OPT_NOCHECK };
+    pn_decode_opts o = {.fast_decode = 1}; /* full entropy decode; IDCT scaled */
+    enum {
+        OPT_NOCHART = 256,
+        OPT_NOCHECK,
+        OPT_PNG16,
+        OPT_LABELS,
+        OPT_PRESET,
+        OPT_COLUMNS,
+        OPT_UNCERTAIN,
+        OPT_CSVSPLIT
+    };
+    const char *labels = NULL;
+    char cols[256] = "";
+    pn_csv_opts co = {0};
     static const struct option opts[] = {{"chart", required_argument, 0, 'c'},
                                          {"no-chart", no_argument, 0, OPT_NOCHART},
                                          {"no-check", no_argument, 0, OPT_NOCHECK},
+                                         {"png16", required_argument, 0, OPT_PNG16},
+                                         {"labels", required_argument, 0, OPT_LABELS},
+                                         {"preset", required_argument, 0, OPT_PRESET},
+                                         {"columns", required_argument, 0, OPT_COLUMNS},
+                                         {"uncertain", required_argument, 0, OPT_UNCERTAIN},
+                                         {"csv-split", required_argument, 0, OPT_CSVSPLIT},
                                          {0, 0, 0, 0}};
     pn_cli_parser ps;
-    pn_cli_opts co = {.threads = 2};
+    pn_cli_opts cl = {.threads = 2};
     pn_cli_parser_init(&ps, cmd, "c:", opts,
-                       PN_OPT_JSON | PN_OPT_THREADS | PN_OPT_MIN_SIDE | PN_OPT_HELP);
+                       PN_OPT_JSON | PN_OPT_THREADS | PN_OPT_MIN_SIDE | PN_OPT_SKIP_BAD | PN_OPT_HELP);
     int ch;
-    while ((ch = pn_cli_getopt(&ps, argc, argv, &co)) != -1) {
+    while ((ch = pn_cli_getopt(&ps, argc, argv, &cl)) != -1) {
         switch (ch) {
         case 'c': chart = optarg; break;
         case OPT_NOCHART: chart = NULL; break;
         case OPT_NOCHECK: check = 0; break;
+        case OPT_PNG16: {
+            pn_error e = {0};
+            if (pn_png16_parse(optarg, &o.png16, &e)) return pn_cli_usage_error(cmd, "%s", e.msg);
+            break;
+        }
+        case OPT_LABELS: labels = optarg; break;
+        case OPT_PRESET:
+            if (!strcmp(optarg, "rsna")) co.preset = PN_CSV_RSNA;
+            else if (!strcmp(optarg, "nih")) co.preset = PN_CSV_NIH;
+            else if (!strcmp(optarg, "chexpert")) co.preset = PN_CSV_CHEXPERT;
+            else return pn_cli_usage_error(cmd, "--preset wants rsna, nih or chexpert");
+            break;
+        case OPT_COLUMNS: {
+            snprintf(cols, sizeof cols, "%s", optarg);
+            char *comma = strchr(cols, ',');
+            if (!comma || comma == cols || !comma[1])
+                return pn_cli_usage_error(cmd, "--columns wants IMAGE,LABEL");
+            *comma = 0;
+            co.image_col = cols;
+            co.label_col = comma + 1;
+            break;
+        }
+        case OPT_UNCERTAIN:
+            if (!strcmp(optarg, "ignore")) co.uncertain = PN_U_IGNORE;
+            else if (!strcmp(optarg, "zeros")) co.uncertain = PN_U_ZEROS;
+            else if (!strcmp(optarg, "ones")) co.uncertain = PN_U_ONES;
+            else return pn_cli_usage_error(cmd, "--uncertain wants ignore, zeros or ones");
+            break;
+        case OPT_CSVSPLIT:
+            if (pn_split_parse(optarg, &co.split, NULL) || co.split == PN_SPLIT_ALL)
+                return pn_cli_usage_error(cmd, "--csv-split wants train, val or test");
+            break;
         case PN_CLI_HELP: help(stdout); return 0;
         default: return 2;
         }
     }
-    int json = co.json;
-    long threads = co.threads;
-    pn_decode_opts o = {.fast_decode = 1, /* full entropy decode; IDCT scaled */
-                        .min_side = (int)co.min_side};
+    int json = cl.json;
+    long threads = cl.threads;
+    o.min_side = (int)cl.min_side;
+    co.skip_bad = cl.skip_bad;
     if (optind != argc - 1) return pn_cli_usage_error(cmd, "expected exactly one DATA path");
     const char *path = argv[optind];
 
@@ -69,9 +128,26 @@ int pn_cmd_stats(int argc, char **argv)
     pn_dataset *ds = NULL;
     pn_dataset_stats st;
     pn_bad_list bad = {0};
-    if (pn_dataset_open(path, &ds, &err) || pn_dataset_stats_get(ds, &st, &err))
+    pn_check_info info = {0};
+    if (labels ? pn_dataset_open_csv(path, labels, &co, &ds, &err)
+               : pn_dataset_open(path, &ds, &err))
         goto fail;
-    if (check && pn_dataset_check(ds, PN_SPLIT_ALL, &o, (int)threads, &bad, &err)) goto fail;
+    if (pn_dataset_stats_get(ds, &st, &err)) goto fail;
+    if (labels) {
+        size_t ns = pn_dataset_csv_skipped(ds);
+        for (size_t i = 0; i < ns; i++)
+            fprintf(stderr, "pneumo stats: skipped: %s\n", pn_dataset_csv_skipped_reason(ds, i));
+        if (!json)
+            printf("labels %s: %zu row%s dropped by the label policy, %zu skipped\n", labels,
+                   pn_dataset_csv_dropped(ds), pn_dataset_csv_dropped(ds) == 1 ? "" : "s", ns);
+    }
+    if (check && pn_dataset_check_info(ds, PN_SPLIT_ALL, &o, (int)threads, &bad, &info, &err))
+        goto fail;
+    if (info.png16_clipped)
+        fprintf(stderr,
+                "pneumo stats: warning: %zu 16-bit PNG%s clipped to 0..255 (--png16 clip): "
+                "their pixels over 255 are white\n",
+                info.png16_clipped, info.png16_clipped == 1 ? "" : "s");
     if (chart) {
         char title[512];
         snprintf(title, sizeof title, "%s", path);
@@ -118,6 +194,11 @@ int pn_cmd_stats(int argc, char **argv)
                 cJSON_AddItemToArray(bl, b);
             }
             cJSON_AddItemToObject(root, "unreadable", bl);
+            cJSON *p16 = cJSON_CreateObject();
+            cJSON_AddNumberToObject(p16, "files", (double)info.png16);
+            cJSON_AddStringToObject(p16, "policy", pn_png16_name(o.png16));
+            cJSON_AddNumberToObject(p16, "clipped", (double)info.png16_clipped);
+            cJSON_AddItemToObject(root, "png16", p16);
         } else {
             cJSON_Delete(bl);
             cJSON_AddNullToObject(root, "unreadable");
@@ -156,6 +237,14 @@ int pn_cmd_stats(int argc, char **argv)
             printf("\nunreadable files: %zu\n", bad.n);
             for (size_t i = 0; i < bad.n; i++)
                 printf("  [%s] %s\n", pn_status_name(bad.v[i].code), bad.v[i].reason);
+            if (info.png16 && o.png16 == PN_PNG16_CLIP)
+                printf("16-bit grayscale PNGs: %zu, clipped as Pillow (--png16 clip): %zu with "
+                       "values over 255\n",
+                       info.png16, info.png16_clipped);
+            else if (info.png16)
+                printf("16-bit grayscale PNGs: %zu, scaled by their sBIT depth (--png16 scale; "
+                       "Pillow/PyTorch clip them: --png16 clip for parity)\n",
+                       info.png16);
         } else {
             printf("\nunreadable files: not checked (--no-check)\n");
         }

@@ -38,6 +38,7 @@ typedef struct check_job {
     pthread_mutex_t mu;
     pn_status *code; /* (n) */
     char **reason;   /* (n) */
+    pn_check_info info; /* under mu */
 } check_job;
 
 static void *check_worker(void *arg)
@@ -57,6 +58,12 @@ static void *check_worker(void *arg)
         if (!st) st = pn__dataset_decode(j->ds, it, buf, n, j->o, &img, &err);
         j->code[i] = st;
         if (st) j->reason[i] = strdup(err.msg);
+        if (!st && img.png16) {
+            pthread_mutex_lock(&j->mu);
+            j->info.png16++;
+            j->info.png16_clipped += img.png16_clipped != 0;
+            pthread_mutex_unlock(&j->mu);
+        }
     }
     free(buf);
     pn_image_free(&img);
@@ -65,6 +72,13 @@ static void *check_worker(void *arg)
 
 pn_status pn_dataset_check(const pn_dataset *ds, pn_split s, const pn_decode_opts *o,
                            int threads, pn_bad_list *bad, pn_error *err)
+{
+    return pn_dataset_check_info(ds, s, o, threads, bad, NULL, err);
+}
+
+pn_status pn_dataset_check_info(const pn_dataset *ds, pn_split s, const pn_decode_opts *o,
+                                int threads, pn_bad_list *bad, pn_check_info *info,
+                                pn_error *err)
 {
     if (!ds || !bad) return pn_error_set(err, PN_E_ARG, "dataset check: no dataset");
     check_job j = {.ds = ds, .split = s, .o = o, .n = pn_dataset_count(ds, s)};
@@ -95,5 +109,6 @@ pn_status pn_dataset_check(const pn_dataset *ds, pn_split s, const pn_decode_opt
     }
     free(j.code);
     free(j.reason);
+    if (info) *info = j.info;
     return st;
 }

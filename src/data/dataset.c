@@ -136,7 +136,7 @@ static pn_status list_dir(const char *dir, int want_dirs, char ***names, size_t 
         if (snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >= (int)sizeof path) continue;
         int isd = is_dir(path);
         if (isd != want_dirs) continue;
-        if (!want_dirs && !pn_is_image_name(e->d_name)) continue;
+        if (!want_dirs && pn_image_file_classify(path, NULL) == PN_FILE_NOT_IMAGE) continue;
         if (*n == cap) {
             cap = cap ? cap * 2 : 64;
             char **nn = realloc(*names, cap * sizeof(char *));
@@ -276,6 +276,7 @@ pn_status pn_dataset_open(const char *path, pn_dataset **out, pn_error *err)
     } else {
         st = pn_error_set(err, PN_E_FORMAT, "%s: not a folder, .zip or .npz dataset", path);
     }
+    if (!st) st = pn__ds_dicom_ids(ds, err);
     if (st) {
         pn_dataset_free(ds);
         return st;
@@ -291,11 +292,16 @@ void pn_dataset_free(pn_dataset *ds)
     for (int s = 0; s < PN_NUM_SPLITS; s++) {
         for (size_t i = 0; i < ds->split[s].n; i++) {
             free((char *)ds->split[s].v[i].it.name);
+            free((char *)ds->split[s].v[i].it.patient_id);
+            free((char *)ds->split[s].v[i].it.sop_uid);
+            free(ds->split[s].v[i].csv_patient);
             free(ds->split[s].v[i].path);
         }
         free(ds->split[s].v);
         free(ds->npz_px[s]);
     }
+    for (size_t i = 0; i < ds->csv_nnotes; i++) free(ds->csv_notes[i]);
+    free(ds->csv_notes);
     for (int c = 0; c < ds->ncls; c++) free(ds->cls[c]);
     free(ds->cls);
     if (ds->zip) zip_discard(ds->zip);
@@ -310,6 +316,7 @@ const char *pn_dataset_path(const pn_dataset *ds) { return ds->path; }
 
 const char *pn_dataset_kind(const pn_dataset *ds)
 {
+    if (ds->csv) return "csv";
     return ds->kind == DS_FOLDER ? "folder" : ds->kind == DS_ZIP ? "zip" : "npz";
 }
 
@@ -424,6 +431,7 @@ pn_status pn__dataset_decode(const pn_dataset *ds, const pn_item *it, const uint
 {
     if (ds->kind != DS_NPZ) return pn_image_decode(bytes, n, it->name, o, img, err);
     /* npz pixels: no minimum side (MedMNIST is 28x28) */
+    img->png16 = img->png16_clipped = 0;
     pn_status st = pn__image_alloc(img, ds->npz_w, ds->npz_h, ds->npz_c, it->name, err);
     if (st) return st;
     memcpy(img->px, bytes, (size_t)ds->npz_w * ds->npz_h * ds->npz_c);

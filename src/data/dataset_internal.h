@@ -15,6 +15,7 @@ typedef struct item_rec {
     pn_item it;  /* first member: a pn_item* is an item_rec* */
     char *path;  /* folder: file path; zip: member name */
     int64_t ref; /* zip: entry index; npz: index in its split */
+    char *csv_patient; /* CSV datasets, while opening: the CSV's patient */
 } item_rec;
 
 typedef struct item_vec {
@@ -34,6 +35,11 @@ struct pn_dataset {
     /* npz */
     uint8_t *npz_px[PN_NUM_SPLITS]; /* (n, h, w, c) uint8 */
     int npz_h, npz_w, npz_c;
+    /* CSV datasets (dataset_csv.c): rows left out with skip_bad, and rows
+     * whose label the policy drops */
+    char **csv_notes;
+    size_t csv_nnotes, csv_dropped;
+    int csv; /* opened by pn_dataset_open_csv: kind "csv" */
 };
 
 /* Append an item (name and path are copied). */
@@ -47,6 +53,10 @@ int pn__ds_class_find(const pn_dataset *ds, const char *name);
 void pn__ds_finish(pn_dataset *ds);
 /* Split folder name -> split, or -1. */
 int pn__split_from_name(const char *name);
+
+/* Fills the patient_id / sop_uid of the DICOM items of a folder dataset
+ * (dataset_dicom.c); only out of memory is an error. */
+pn_status pn__ds_dicom_ids(pn_dataset *ds, pn_error *err);
 
 /* Opens ds->path read-only into ds->zip; the error names the file, `what`
  * ("zip", "npz (zip)") and libzip's reason. */

@@ -1,7 +1,9 @@
-/* Image decode dispatch (JPEG / PNG by magic), limits, load and free. */
+/* Image decode dispatch (JPEG / PNG / DICOM by content), limits, load and free. */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
+#include "dicom_internal.h"
 #include "internal.h"
 #include "pneumo/util.h"
 
@@ -62,14 +64,42 @@ pn_status pn_image_decode(const uint8_t *buf, size_t n, const char *name,
     if (!name) name = "(image)";
     if (!img || (!buf && n)) return pn_error_set(err, PN_E_ARG, "%s: no image or buffer", name);
     img->w = img->h = 0;
+    img->png16 = img->png16_clipped = 0;
     if (n == 0) return pn_error_set(err, PN_E_FORMAT, "%s: empty file (0 bytes)", name);
+    /* DICOM first: "DICM" at 128 (its preamble may hold anything), or a
+     * data set at byte 0 */
+    int dicom = pn__dicom_sniff(buf, n);
+    if (dicom) return pn__dicom_decode(buf, n, name, o, img, err);
+    /* a file named .dcm is meant to be DICOM: an export that wrote another
+     * format under that name is refused, not guessed at */
+    size_t ln = strlen(name);
+    if (ln >= 4 && !strcasecmp(name + ln - 4, ".dcm"))
+        return pn_error_set(err, PN_E_FORMAT,
+                            "%s: named .dcm but not a DICOM file (no DICM at byte 128, no data "
+                            "set at byte 0; content starts %02x %02x %02x %02x%s)",
+                            name, buf[0], n > 1 ? buf[1] : 0, n > 2 ? buf[2] : 0,
+                            n > 3 ? buf[3] : 0,
+                            n >= 3 && buf[0] == 0xFF && buf[1] == 0xD8 ? ": a JPEG" : "");
     if (n >= 3 && buf[0] == 0xFF && buf[1] == 0xD8 && buf[2] == 0xFF)
         return pn__jpeg_decode(buf, n, name, o, img, err);
     static const uint8_t png_magic[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
     if (n >= 8 && !memcmp(buf, png_magic, 8)) return pn__png_decode(buf, n, name, o, img, err);
+    const char *other = NULL;
+    if (n >= 4 && (!memcmp(buf, "II*\0", 4) || !memcmp(buf, "MM\0*", 4))) other = "TIFF";
+    else if (n >= 12 && !memcmp(buf, "RIFF", 4) && !memcmp(buf + 8, "WEBP", 4)) other = "WebP";
+    else if (n >= 4 && !memcmp(buf, "GIF8", 4)) other = "GIF";
+    else if (n >= 14 && buf[0] == 'B' && buf[1] == 'M') other = "BMP";
+    else if (n >= 3 && buf[0] == 'P' && buf[1] >= '1' && buf[1] <= '6' &&
+             (buf[2] == '\n' || buf[2] == ' ' || buf[2] == '\r' || buf[2] == '\t'))
+        other = "PNM (PPM/PGM)";
+    if (other)
+        return pn_error_set(err, PN_E_UNSUPPORTED,
+                            "%s: a %s image, a format pneumo does not read (it reads JPEG, PNG "
+                            "and DICOM: convert the file, e.g. to PNG)",
+                            name, other);
     return pn_error_set(err, PN_E_FORMAT,
-                        "%s: not a JPEG or PNG image (unknown leading bytes %02x %02x %02x %02x, "
-                        "%zu bytes)",
+                        "%s: not a JPEG or PNG image, nor DICOM (unknown leading bytes %02x %02x "
+                        "%02x %02x, %zu bytes)",
                         name, buf[0], n > 1 ? buf[1] : 0, n > 2 ? buf[2] : 0, n > 3 ? buf[3] : 0,
                         n);
 }
@@ -85,6 +115,18 @@ pn_status pn_image_load(const char *path, const pn_decode_opts *o, pn_image *img
     free(buf);
     return st;
 }
+
+pn_status pn_png16_parse(const char *s, pn_png16 *out, pn_error *err)
+{
+    if (s && !strcmp(s, "scale")) *out = PN_PNG16_SCALE;
+    else if (s && !strcmp(s, "clip")) *out = PN_PNG16_CLIP;
+    else
+        return pn_error_set(err, PN_E_ARG, "unknown 16-bit PNG policy '%s' (want scale or clip)",
+                            s ? s : "");
+    return PN_OK;
+}
+
+const char *pn_png16_name(pn_png16 p) { return p == PN_PNG16_CLIP ? "clip" : "scale"; }
 
 void pn_image_free(pn_image *img)
 {

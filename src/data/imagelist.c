@@ -1,4 +1,4 @@
-/* The image-file-name test and the one folder walker (pn_list_images). */
+/* The one folder walker (pn_list_images); the file test is filekind.c's. */
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -8,15 +8,6 @@
 #include <sys/stat.h>
 
 #include "internal.h"
-
-int pn_is_image_name(const char *path)
-{
-    const char *n = strrchr(path, '/');
-    n = n ? n + 1 : path;
-    const char *dot = strrchr(n, '.');
-    return n[0] != '.' && dot &&
-           (!strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg") || !strcasecmp(dot, ".png"));
-}
 
 void pn_path_list_free(pn_path_list *l)
 {
@@ -95,7 +86,8 @@ static pn_status walk(const char *dir, walk_path *wp, pn_path_list *out, pn_bad_
             wp->n++;
             st = walk(ents.v[i], wp, out, bad, unreadable, err);
             wp->n--;
-        } else if (S_ISREG(sb.st_mode) && pn_is_image_name(ents.v[i])) {
+        } else if (S_ISREG(sb.st_mode) &&
+                   pn_image_file_classify(ents.v[i], NULL) != PN_FILE_NOT_IMAGE) {
             st = pn_path_list_add(out, ents.v[i], NULL, err);
         }
     }

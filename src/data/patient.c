@@ -15,6 +15,15 @@ static size_t digits(const char *p)
     return n;
 }
 
+int pn_item_patient(const pn_item *it, char *out, size_t outsize)
+{
+    if (it && it->patient_id && it->patient_id[0] && out && outsize) {
+        snprintf(out, outsize, "%s", it->patient_id);
+        return 1;
+    }
+    return pn_patient_id(it ? it->name : NULL, out, outsize);
+}
+
 int pn_patient_id(const char *name, char *out, size_t outsize)
 {
     if (!out || outsize == 0) return 0;

@@ -1,7 +1,8 @@
 /* PNG decode with libpng, giving the pixels of Pillow 9.4's
  * Image.open(f).convert('RGB') (kept as L when the PNG is grayscale):
  *   gray 1/2/4/8-bit      -> L (1/2/4-bit scaled to 0..255, as "1"/"L;2"/"L;4")
- *   gray 16-bit           -> Pillow mode "I": convert clips to 0..255 (i2rgb)
+ *   gray 16-bit           -> by pn_decode_opts.png16: scaled by the sBIT depth
+ *                            (default), or Pillow mode "I" clipped to 0..255 (i2rgb)
  *   gray+alpha 8/16-bit   -> L, alpha dropped (16-bit: high byte)
  *   RGB / RGBA 8/16-bit   -> RGB, alpha dropped (16-bit: high byte)
  *   palette 1/2/4/8-bit   -> RGB through the palette (tRNS ignored)
@@ -76,6 +77,11 @@ pn_status pn__png_decode(const uint8_t *buf, size_t n, const char *name, const p
         return st;
     }
     int gray16 = (ctype == PNG_COLOR_TYPE_GRAY && depth == 16);
+    int clip = o && o->png16 == PN_PNG16_CLIP;
+    unsigned top = 65535; /* the largest value of the sBIT depth */
+    png_color_8p sbit = NULL;
+    if (gray16 && png_get_sBIT(png, info, &sbit) && sbit && sbit->gray >= 1 && sbit->gray <= 16)
+        top = (1u << sbit->gray) - 1;
     if (ctype == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
     if ((ctype == PNG_COLOR_TYPE_GRAY || ctype == PNG_COLOR_TYPE_GRAY_ALPHA) && depth < 8)
         png_set_expand_gray_1_2_4_to_8(png);
@@ -117,10 +123,16 @@ pn_status pn__png_decode(const uint8_t *buf, size_t n, const char *name, const p
     for (png_uint_32 y = 0; y < h; y++) {
         const uint8_t *in = rows[y];
         uint8_t *out = img->px + (size_t)y * w * (size_t)c;
-        if (gray16) {
+        if (gray16 && clip) {
             for (png_uint_32 x = 0; x < w; x++) {
                 unsigned v = ((unsigned)in[2 * x] << 8) | in[2 * x + 1];
+                img->png16_clipped |= v > 255;
                 out[x] = v >= 255 ? 255 : (uint8_t)v; /* Pillow i2rgb clip */
+            }
+        } else if (gray16) {
+            for (png_uint_32 x = 0; x < w; x++) {
+                unsigned v = ((unsigned)in[2 * x] << 8) | in[2 * x + 1];
+                out[x] = v >= top ? 255 : (uint8_t)((v * 510u + top) / (2u * top));
             }
         } else if (ch == c) {
             memcpy(out, in, (size_t)w * (size_t)c);
@@ -131,5 +143,6 @@ pn_status pn__png_decode(const uint8_t *buf, size_t n, const char *name, const p
     }
     free(full);
     free(rows);
+    if (gray16) img->png16 = clip ? PN_PNG16_CLIP : PN_PNG16_SCALE;
     return PN_OK;
 }

@@ -1,0 +1,297 @@
+/* A structural check of a DICOM file before GDCM sees it. Debian's GDCM is
+ * built with assert() enabled and aborts the process on some truncated
+ * files (e.g. a file meta group cut short) and allocates what a length
+ * field says, so every element length of the file meta group and of the
+ * whole data set (sequences and items recursively, the Pixel Data
+ * fragments one by one, what follows the Pixel Data) is checked to lie
+ * inside the file first, and undefined lengths only where GDCM takes them. Only lengths are checked: content is GDCM's
+ * job. Deflated data sets are inflated by GDCM and not walked here. */
+#include <string.h>
+
+#include "dicom_internal.h"
+
+typedef struct walk {
+    const uint8_t *b;
+    size_t n;
+    int explicit_vr;
+    const char *name;
+    pn_error *err;
+    int stop;   /* an unexpected structure (an error, or `more` for a prefix) */
+    int prefix; /* b is only the start of the file: running out is not an error */
+    int more;   /* prefix: the header goes on past the end of b */
+    int at_pixels; /* the top-level Pixel Data header was reached */
+    size_t stop_at;
+} walk;
+
+static unsigned u16(const uint8_t *p) { return p[0] | (unsigned)p[1] << 8; }
+static uint32_t u32(const uint8_t *p)
+{
+    return p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+#define UNDEF 0xFFFFFFFFu
+
+/* VRs with a 2-byte reserved field and a 4-byte length (PS3.5 7.1.2). */
+static int long_vr(const uint8_t *vr)
+{
+    static const char *l[] = {"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV",
+                              "UC", "UN", "UR", "UT", "UV"};
+    for (size_t i = 0; i < sizeof l / sizeof *l; i++)
+        if (vr[0] == l[i][0] && vr[1] == l[i][1]) return 1;
+    return 0;
+}
+
+static pn_status truncated(walk *w, unsigned g, unsigned e, const char *what, size_t at)
+{
+    if (w->prefix) {
+        w->more = 1;
+        return pn_error_set(w->err, PN_E_FORMAT, "%s: DICOM header longer than the bytes read",
+                            w->name);
+    }
+    return pn_error_set(w->err, PN_E_FORMAT,
+                        "%s: DICOM file is truncated: %s (%04X,%04X) at byte %zu runs past the "
+                        "end of the file (%zu bytes)",
+                        w->name, what, g, e, at, w->n);
+}
+
+/* One element header at *pos: tag, header size and value length. */
+static pn_status header(walk *w, size_t pos, int explicit_vr, unsigned *g, unsigned *e,
+                        size_t *hdr, uint32_t *len)
+{
+    if (w->n - pos < 8) return truncated(w, 0, 0, "an element header", pos);
+    const uint8_t *p = w->b + pos;
+    *g = u16(p);
+    *e = u16(p + 2);
+    if (*g == 0xFFFE || !explicit_vr) { /* items and delimiters are always implicit */
+        *hdr = 8;
+        *len = u32(p + 4);
+        return PN_OK;
+    }
+    if (long_vr(p + 4)) {
+        if (w->n - pos < 12) return truncated(w, *g, *e, "the element header", pos);
+        *hdr = 12;
+        *len = u32(p + 8);
+    } else {
+        *hdr = 8;
+        *len = u16(p + 6);
+    }
+    return PN_OK;
+}
+
+static pn_status elements(walk *w, size_t *pos, int depth, int in_item);
+static pn_status walk_all(walk *w);
+
+/* The items of a sequence at *pos (after its header), to its end. */
+static pn_status items(walk *w, size_t *pos, uint32_t len, int depth)
+{
+    size_t end = len == UNDEF ? w->n : *pos + len;
+    while (*pos < end) {
+        unsigned g = 0, e = 0;
+        size_t hdr = 0;
+        uint32_t il = 0;
+        PN_TRY(header(w, *pos, 0, &g, &e, &hdr, &il));
+        *pos += hdr;
+        if (g == 0xFFFE && e == 0xE0DD) return PN_OK; /* sequence delimiter */
+        if (g != 0xFFFE || e != 0xE000) { /* not an item */
+            w->stop = 1;
+            w->stop_at = *pos - hdr;
+            return PN_OK;
+        }
+        if (il == UNDEF) {
+            PN_TRY(elements(w, pos, depth + 1, 1));
+            if (w->stop) return PN_OK;
+        } else {
+            if (il > w->n - *pos) return truncated(w, g, e, "a sequence item", *pos - hdr);
+            /* the item's elements, within the item (GDCM reads them all) */
+            size_t file_n = w->n, item_end = *pos + il;
+            w->n = item_end;
+            pn_status st = elements(w, pos, depth + 1, 0);
+            w->n = file_n;
+            if (st) return st;
+            if (w->stop) return PN_OK;
+            *pos = item_end;
+        }
+    }
+    if (len == UNDEF) return truncated(w, 0xFFFE, 0xE0DD, "a sequence without its delimiter", *pos);
+    return PN_OK;
+}
+
+/* The fragments of encapsulated Pixel Data, up to the sequence delimiter
+ * (*at: the first byte after it). */
+static pn_status fragments(walk *w, size_t pos, size_t *at)
+{
+    while (pos < w->n) {
+        unsigned g = 0, e = 0;
+        size_t hdr = 0;
+        uint32_t fl = 0;
+        PN_TRY(header(w, pos, 0, &g, &e, &hdr, &fl));
+        if (g == 0xFFFE && e == 0xE0DD) {
+            *at = pos + hdr;
+            return PN_OK;
+        }
+        if (g != 0xFFFE || e != 0xE000 || fl == UNDEF)
+            return pn_error_set(w->err, PN_E_FORMAT,
+                                "%s: DICOM encapsulated Pixel Data is corrupt: (%04X,%04X) at "
+                                "byte %zu where a fragment item should be",
+                                w->name, g, e, pos);
+        if (fl > w->n - pos - hdr)
+            return pn_error_set(w->err, PN_E_FORMAT,
+                                "%s: DICOM file is truncated: a Pixel Data fragment of %lu bytes "
+                                "at byte %zu runs past the end of the file (%zu bytes)",
+                                w->name, (unsigned long)fl, pos, w->n);
+        pos += hdr + fl;
+    }
+    return pn_error_set(w->err, PN_E_FORMAT,
+                        "%s: DICOM file is truncated inside the encapsulated Pixel Data (no "
+                        "sequence delimiter after the last fragment)",
+                        w->name);
+}
+
+/* Elements from *pos to the end (or the item delimiter when in_item);
+ * a prefix walk stops at the top-level Pixel Data. */
+static pn_status elements(walk *w, size_t *pos, int depth, int in_item)
+{
+    if (depth > 32)
+        return pn_error_set(w->err, PN_E_FORMAT, "%s: DICOM sequences nested over 32 deep",
+                            w->name);
+    while (*pos < w->n && !w->stop) {
+        unsigned g = 0, e = 0;
+        size_t hdr = 0;
+        uint32_t len = 0;
+        size_t at = *pos;
+        PN_TRY(header(w, at, w->explicit_vr, &g, &e, &hdr, &len));
+        if (w->explicit_vr && g != 0xFFFE) {
+            const uint8_t *vr = w->b + at + 4;
+            if (vr[0] < 'A' || vr[0] > 'Z' || vr[1] < 'A' || vr[1] > 'Z') {
+                w->stop = 1;
+                w->stop_at = at;
+                return PN_OK;
+            }
+        }
+        /* an undefined length is for SQ, UN and (encapsulated) Pixel Data
+         * only: GDCM asserts on any other */
+        if (w->explicit_vr && g != 0xFFFE && len == UNDEF && !(g == 0x7FE0 && e == 0x0010)) {
+            const uint8_t *vr = w->b + at + 4;
+            if (!(vr[0] == 'S' && vr[1] == 'Q') && !(vr[0] == 'U' && vr[1] == 'N'))
+                return pn_error_set(w->err, PN_E_FORMAT,
+                                    "%s: DICOM data set is corrupt: element (%04X,%04X) of VR "
+                                    "%c%c at byte %zu has an undefined length",
+                                    w->name, g, e, vr[0], vr[1], at);
+        }
+        *pos = at + hdr;
+        if (g == 0xFFFE && e == 0xE00D) {
+            if (in_item) return PN_OK;
+            continue;
+        }
+        if (g == 0x7FE0 && e == 0x0010 && depth == 0) {
+            w->at_pixels = 1;
+            if (w->prefix) return PN_OK;
+            if (len == UNDEF) {
+                PN_TRY(fragments(w, *pos, pos));
+                continue; /* GDCM reads what follows (padding) too */
+            }
+            /* native data cut short: reported after the pixel limit check
+             * (pn__dcm_decode), which a huge header must meet first */
+            if (len > w->n - *pos) return PN_OK;
+            *pos += len;
+            continue;
+        }
+        if (len == UNDEF) {
+            PN_TRY(items(w, pos, len, depth));
+            if (w->stop) return PN_OK;
+            continue;
+        }
+        if (len > w->n - *pos) return truncated(w, g, e, "element", at);
+        if (w->explicit_vr && w->b[at + 4] == 'S' && w->b[at + 5] == 'Q') {
+            PN_TRY(items(w, pos, len, depth));
+            *pos = at + hdr + len;
+            continue;
+        }
+        *pos += len;
+    }
+    if (in_item && !w->stop)
+        return truncated(w, 0xFFFE, 0xE00D, "an item without its delimiter", *pos);
+    return PN_OK;
+}
+
+pn_status pn__dicom_walk(const uint8_t *b, size_t n, const char *name, pn_error *err)
+{
+    return pn__dicom_walk_prefix(b, n, 0, NULL, name, err);
+}
+
+pn_status pn__dicom_walk_prefix(const uint8_t *b, size_t n, int prefix, int *more,
+                                const char *name, pn_error *err)
+{
+    walk w = {.b = b, .n = n, .explicit_vr = 1, .name = name, .err = err, .prefix = prefix};
+    pn_status st = walk_all(&w);
+    /* a structure the walk does not follow is refused: GDCM would be left
+     * to trust its lengths (and allocate what they say) */
+    if (!st && w.stop && !prefix)
+        st = pn_error_set(err, PN_E_FORMAT,
+                          "%s: DICOM data set is corrupt (an element at byte %zu has no valid "
+                          "VR or item tag)",
+                          name, w.stop_at);
+    /* a prefix that does not reach the Pixel Data, or that holds a structure
+     * the walk does not follow, is not enough for GDCM */
+    if (prefix && !st && (w.stop || !w.at_pixels)) w.more = 1;
+    if (more) *more = w.more;
+    return st;
+}
+
+static pn_status walk_all(walk *w)
+{
+    const uint8_t *b = w->b;
+    size_t n = w->n;
+    const char *name = w->name;
+    pn_error *err = w->err;
+    size_t pos = 0;
+    char ts[72] = "";
+    if (n >= 132 && !memcmp(b + 128, "DICM", 4)) {
+        pos = 132;
+        while (pos < n && n - pos >= 2 && u16(b + pos) == 0x0002) {
+            unsigned g = 0, e = 0;
+            size_t hdr = 0;
+            uint32_t len = 0;
+            PN_TRY(header(w, pos, 1, &g, &e, &hdr, &len));
+            const uint8_t *vr = b + pos + 4; /* header() saw 8 bytes */
+            if (vr[0] < 'A' || vr[0] > 'Z' || vr[1] < 'A' || vr[1] > 'Z')
+                return pn_error_set(err, PN_E_FORMAT,
+                                    "%s: DICOM file meta information is corrupt: element "
+                                    "(%04X,%04X) at byte %zu has no valid VR (the file meta "
+                                    "group is Explicit VR)",
+                                    name, g, e, pos);
+            if (len == UNDEF || len > n - pos - hdr)
+                return truncated(w, g, e, "the file meta element", pos);
+            if (e == 0x0010) {
+                size_t k = len < sizeof ts - 1 ? len : sizeof ts - 1;
+                memcpy(ts, b + pos + hdr, k);
+                ts[k] = 0;
+                while (k && (ts[k - 1] == ' ' || ts[k - 1] == 0)) ts[--k] = 0;
+            }
+            pos += hdr + len;
+        }
+        if (pos >= n && w->prefix) {
+            w->more = 1;
+            return PN_OK;
+        }
+        if (pos >= n)
+            return pn_error_set(err, PN_E_FORMAT,
+                                "%s: DICOM file ends after its file meta information (no data "
+                                "set)",
+                                name);
+        if (!ts[0])
+            return pn_error_set(err, PN_E_FORMAT,
+                                "%s: DICOM file meta information has no TransferSyntaxUID "
+                                "(0002,0010)",
+                                name);
+        if (!strcmp(ts, "1.2.840.10008.1.2.1.99")) { /* deflated: GDCM inflates */
+            if (w->prefix) w->more = 1;
+            return PN_OK;
+        }
+        w->explicit_vr = strcmp(ts, "1.2.840.10008.1.2") != 0;
+    } else {
+        /* no preamble: implicit unless the first element carries a VR */
+        w->explicit_vr = n >= 6 && b[4] >= 'A' && b[4] <= 'Z' && b[5] >= 'A' && b[5] <= 'Z';
+    }
+    return elements(w, &pos, 0, 0);
+}

@@ -1,0 +1,463 @@
+/* DICOM: the 67 files of ../shared/data/chest_xray_dicom render to exactly
+ * the bytes of their expected/ PNGs (the rule of its README), their
+ * 224x224 network input equals that of the expected PNG (the PNG goes
+ * through the Pillow-exact pipeline tested in test_image.c), the bad files
+ * of chest_xray_dicom_bad give their MANIFEST outcome with the file name in
+ * the message, a 30,000 x 30,000 header is refused before allocating,
+ * recognition is by content (no .dcm name needed), and the DICOM ids. */
+#include "testutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <dirent.h>
+
+#include "data/dicom_internal.h"
+#include "pneumo.h"
+
+#define S PN_IMAGE_SIZE
+
+/* Each row of MANIFEST.tsv: the file (relative). */
+static int manifest_files(const char *dir, char files[][160], int max)
+{
+    char p[1024];
+    snprintf(p, sizeof p, "%s/MANIFEST.tsv", dir);
+    FILE *f = fopen(p, "r");
+    assert_non_null(f);
+    char line[4096];
+    int n = 0;
+    while (fgets(line, sizeof line, f) && n < max) {
+        if (!strncmp(line, "file\t", 5)) continue;
+        char *tab = strchr(line, '\t');
+        if (!tab) continue;
+        *tab = 0;
+        snprintf(files[n++], 160, "%.159s", line);
+    }
+    fclose(f);
+    return n;
+}
+
+static void test_render_expected(void **state)
+{
+    (void)state;
+    char dir[600];
+    snprintf(dir, sizeof dir, "%.560s/chest_xray_dicom", tu_data_dir());
+    static char files[100][160];
+    int n = manifest_files(dir, files, 100);
+    assert_int_equal(n, 67);
+    pn_image got = {0}, want = {0};
+    pn_prep_scratch s1 = {0}, s2 = {0};
+    float *x1 = malloc(sizeof(float) * 3 * S * S), *x2 = malloc(sizeof(float) * 3 * S * S);
+    uint8_t *r1 = malloc(S * S * 3), *r2 = malloc(S * S * 3);
+    pn_decode_opts o = {.min_side = 1};
+    int bad = 0;
+    for (int i = 0; i < n; i++) {
+        char dcm[1400], png[1400];
+        snprintf(dcm, sizeof dcm, "%s/%.159s", dir, files[i]);
+        snprintf(png, sizeof png, "%s/expected/%.159s", dir, files[i]);
+        strcpy(png + strlen(png) - 4, ".png");
+        pn_error err = {0};
+        if (pn_image_load(dcm, &o, &got, &err)) {
+            print_error("%s: %s\n", files[i], err.msg);
+            bad++;
+            continue;
+        }
+        assert_int_equal(pn_image_load(png, &o, &want, &err), PN_OK);
+        assert_int_equal(want.c, 1);
+        if (got.c != 1 || got.w != want.w || got.h != want.h) {
+            print_error("%s: %dx%dx%d, want %dx%dx1\n", files[i], got.w, got.h, got.c, want.w,
+                        want.h);
+            bad++;
+            continue;
+        }
+        size_t np = (size_t)got.w * got.h, ndiff = 0;
+        int maxd = 0;
+        for (size_t k = 0; k < np; k++) {
+            int d = abs((int)got.px[k] - (int)want.px[k]);
+            ndiff += d != 0;
+            if (d > maxd) maxd = d;
+        }
+        if (ndiff) {
+            print_error("%s: %zu of %zu pixels differ (max %d)\n", files[i], ndiff, np, maxd);
+            bad++;
+            continue;
+        }
+        /* the network input: the same as the expected PNG's */
+        assert_int_equal(pn_preprocess(&got, S, x1, r1, &s1, &err), PN_OK);
+        assert_int_equal(pn_preprocess(&want, S, x2, r2, &s2, &err), PN_OK);
+        if (memcmp(x1, x2, sizeof(float) * 3 * S * S) || memcmp(r1, r2, S * S * 3)) {
+            print_error("%s: 224x224 input differs from the expected PNG's\n", files[i]);
+            bad++;
+        }
+    }
+    pn_image_free(&got);
+    pn_image_free(&want);
+    pn_prep_scratch_free(&s1);
+    pn_prep_scratch_free(&s2);
+    free(x1);
+    free(x2);
+    free(r1);
+    free(r2);
+    assert_int_equal(bad, 0);
+}
+
+static void hex_sha(const void *p, size_t n, char out[65])
+{
+    uint8_t d[32];
+    pn_sha256_buf(p, n, d);
+    pn_hex(d, 32, out);
+}
+
+/* tests/fixtures/dicom_expected.tsv (tests/pytorch/make_dicom_fixtures.py:
+ * pydicom's rendering, then Pillow + torchvision): the rendering and the
+ * u8 / f32 network input of each file, by SHA-256. */
+static void test_pydicom_fixture(void **state)
+{
+    (void)state;
+    FILE *f = fopen(tu_fixture("dicom_expected.tsv"), "r");
+    assert_non_null(f);
+    char line[1024], rel[400], w_r[65], w_u8[65], w_f32[65], got[65], path[1024];
+    int w, h, n = 0, bad = 0;
+    pn_image img = {0};
+    pn_prep_scratch scr = {0};
+    uint8_t *u8 = malloc(S * S * 3);
+    float *f32 = malloc(sizeof(float) * 3 * S * S);
+    pn_decode_opts o = {.min_side = 1};
+    while (fgets(line, sizeof line, f)) {
+        if (line[0] == '#') continue;
+        assert_int_equal(
+            sscanf(line, "%399s %d %d %64s %64s %64s", rel, &w, &h, w_r, w_u8, w_f32), 6);
+        snprintf(path, sizeof path, "%s/%s", tu_data_dir(), rel);
+        pn_error err = {0};
+        n++;
+        if (pn_image_load(path, &o, &img, &err)) {
+            print_error("%s: %s\n", rel, err.msg);
+            bad++;
+            continue;
+        }
+        assert_int_equal(img.w, w);
+        assert_int_equal(img.h, h);
+        hex_sha(img.px, (size_t)w * h, got);
+        if (strcmp(got, w_r)) {
+            print_error("%s: rendering differs from pydicom's\n", rel);
+            bad++;
+        }
+        assert_int_equal(pn_preprocess(&img, S, f32, u8, &scr, &err), PN_OK);
+        hex_sha(u8, S * S * 3, got);
+        if (strcmp(got, w_u8)) {
+            print_error("%s: u8 input differs from Pillow's\n", rel);
+            bad++;
+        }
+        hex_sha(f32, sizeof(float) * 3 * S * S, got);
+        if (strcmp(got, w_f32)) {
+            print_error("%s: f32 input differs from torchvision's\n", rel);
+            bad++;
+        }
+    }
+    fclose(f);
+    pn_image_free(&img);
+    pn_prep_scratch_free(&scr);
+    free(u8);
+    free(f32);
+    assert_int_equal(n, 68);
+    assert_int_equal(bad, 0);
+}
+
+/* The bad files: each file's MANIFEST outcome. multiframe.dcm is
+ * "reject or frame 1": pneumo rejects it. no_preamble.dcm decodes to its
+ * expected PNG. */
+static void test_bad_files(void **state)
+{
+    (void)state;
+    char dir[600];
+    snprintf(dir, sizeof dir, "%.560s/chest_xray_dicom_bad", tu_data_dir());
+    static const struct {
+        const char *file;
+        const char *want; /* substring of the message; NULL = decodes */
+    } cases[] = {
+        {"truncated_pixeldata.dcm", "truncated"},
+        {"missing_pixeldata.dcm", "no Pixel Data"},
+        {"rows_columns_mismatch.dcm", "Rows/Columns wrong"},
+        {"rows_columns_mismatch_jpegls.dcm", "codestream is 196x464"},
+        {"truncated_jpegls.dcm", "DICOM"},
+        {"multiframe.dcm", "multi-frame"},
+        {"rgb_ultrasound.dcm", "not a grayscale radiograph"},
+        {"not_dicom.dcm", "not a DICOM file"}, /* a JPEG named .dcm */
+        {"empty.dcm", "empty file"},
+        {"truncated_header.dcm", "DICOM file is truncated"},
+        {"no_preamble.dcm", NULL},
+    };
+    static char files[20][160];
+    assert_int_equal(manifest_files(dir, files, 20), 11);
+    pn_image img = {0}, want = {0};
+    pn_decode_opts o = {.min_side = 1};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char p[1400];
+        snprintf(p, sizeof p, "%s/%s", dir, cases[i].file);
+        pn_error err = {0};
+        pn_status st = pn_image_load(p, &o, &img, &err);
+        if (!cases[i].want) {
+            if (st) fail_msg("%s: %s", cases[i].file, err.msg);
+            continue;
+        }
+        if (st == PN_OK) fail_msg("%s: decoded, want an error", cases[i].file);
+        if (!strstr(err.msg, cases[i].file) || !strstr(err.msg, cases[i].want))
+            fail_msg("%s: message '%s' lacks the file name or '%s'", cases[i].file, err.msg,
+                     cases[i].want);
+        assert_int_equal(img.w, 0);
+        print_message("  %s -> %s\n", cases[i].file, err.msg);
+    }
+    /* no_preamble renders to its expected PNG */
+    pn_error err = {0};
+    char p[1400], q[1400];
+    snprintf(p, sizeof p, "%s/no_preamble.dcm", dir);
+    snprintf(q, sizeof q, "%s/expected/no_preamble.png", dir);
+    assert_int_equal(pn_image_load(p, &o, &img, &err), PN_OK);
+    assert_int_equal(pn_image_load(q, &o, &want, &err), PN_OK);
+    assert_int_equal(img.w, want.w);
+    assert_int_equal(img.h, want.h);
+    assert_memory_equal(img.px, want.px, (size_t)img.w * img.h);
+    /* the JPEG of not_dicom.dcm decodes under another name (by content) */
+    uint8_t *b = NULL;
+    size_t nb = 0;
+    snprintf(p, sizeof p, "%s/not_dicom.dcm", dir);
+    assert_int_equal(pn_read_file(p, 1 << 24, &b, &nb, &err), PN_OK);
+    assert_int_equal(pn_image_decode(b, nb, "renamed.jpeg", &o, &img, &err), PN_OK);
+    assert_int_equal(img.c, 1);
+    free(b);
+    pn_image_free(&img);
+    pn_image_free(&want);
+}
+
+/* Little-endian Explicit VR writer for made-up headers. */
+typedef struct wbuf {
+    uint8_t b[16384];
+    size_t n;
+} wbuf;
+static void put(wbuf *w, const void *p, size_t n)
+{
+    memcpy(w->b + w->n, p, n);
+    w->n += n;
+}
+static void el16(wbuf *w, uint16_t g, uint16_t e, const char *vr, const void *val, uint16_t len)
+{
+    uint8_t h[8] = {g & 0xFF, g >> 8, e & 0xFF, e >> 8, (uint8_t)vr[0], (uint8_t)vr[1],
+                    len & 0xFF, len >> 8};
+    put(w, h, 8);
+    put(w, val, len);
+}
+static void el_us(wbuf *w, uint16_t e, uint16_t v)
+{
+    uint8_t b[2] = {v & 0xFF, v >> 8};
+    el16(w, 0x0028, e, "US", b, 2);
+}
+static void el_str(wbuf *w, uint16_t g, uint16_t e, const char *vr, const char *s)
+{
+    char b[80];
+    size_t n = strlen(s);
+    memcpy(b, s, n);
+    if (n & 1) b[n++] = ' ';
+    el16(w, g, e, vr, b, (uint16_t)n);
+}
+
+/* A made-up native 16-bit MONOCHROME2 file (Explicit VR LE, preamble +
+ * DICM), rows x cols, with `px_bytes` bytes of pixel data announced. */
+static size_t make_dicom(wbuf *w, uint16_t rows, uint16_t cols, uint32_t px_bytes,
+                         const uint16_t *px, size_t npx)
+{
+    memset(w, 0, sizeof *w);
+    w->n = 128;
+    put(w, "DICM", 4);
+    const char *ts = "1.2.840.10008.1.2.1";
+    el_str(w, 0x0002, 0x0010, "UI", ts);
+    el_str(w, 0x0008, 0x0018, "UI", "2.25.1234");
+    el_str(w, 0x0010, 0x0020, "LO", "PAT-7");
+    el_us(w, 0x0002, 1);
+    el_str(w, 0x0028, 0x0004, "CS", "MONOCHROME2");
+    el_us(w, 0x0010, rows);
+    el_us(w, 0x0011, cols);
+    el_us(w, 0x0100, 16);
+    el_us(w, 0x0101, 12);
+    el_us(w, 0x0102, 11);
+    el_us(w, 0x0103, 0);
+    uint8_t h[12] = {0xE0, 0x7F, 0x10, 0x00, 'O', 'W', 0, 0, px_bytes & 0xFF,
+                     (px_bytes >> 8) & 0xFF, (px_bytes >> 16) & 0xFF, px_bytes >> 24};
+    put(w, h, 12);
+    put(w, px, npx * 2);
+    return w->n;
+}
+
+static void test_made_up(void **state)
+{
+    (void)state;
+    static wbuf w;
+    pn_image img = {0};
+    pn_error err = {0};
+    /* 30,000 x 30,000: refused from the header, nothing allocated */
+    uint16_t px[64 * 64];
+    for (int i = 0; i < 64 * 64; i++) px[i] = (uint16_t)(i % 4096);
+    size_t n = make_dicom(&w, 30000, 30000, 30000u * 30000u * 2u, px, 16);
+    assert_int_equal(pn_image_decode(w.b, n, "huge.dcm", NULL, &img, &err), PN_E_NOMEM);
+    assert_non_null(strstr(err.msg, "huge.dcm"));
+    assert_non_null(strstr(err.msg, "30000x30000"));
+    assert_null(img.px);
+    /* a 64x64 12-bit image, min-max: value 4095 -> 255, 0 -> 0 */
+    n = make_dicom(&w, 64, 64, 64 * 64 * 2, px, 64 * 64);
+    assert_int_equal(pn_image_decode(w.b, n, "small", NULL, &img, &err), PN_OK);
+    assert_int_equal(img.w, 64);
+    assert_int_equal(img.c, 1);
+    assert_int_equal(img.px[0], 0);
+    assert_int_equal(img.px[4095], 255);
+    assert_int_equal(img.px[2048], 2048 * 255 / 4095);
+    /* without the preamble and DICM (data set only) it is still DICOM */
+    static wbuf w2;
+    size_t meta_end = 128 + 4 + 8 + 20; /* DICM + the TransferSyntaxUID element */
+    memcpy(w2.b, w.b + meta_end, n - meta_end);
+    assert_int_equal(pn__dicom_sniff(w2.b, n - meta_end), 1);
+    /* an extension-less DICOM in a folder dataset: found, decoded, its ids */
+    char dir[600], path[700], pat[72];
+    snprintf(dir, sizeof dir, "%.590s", tu_tmpdir());
+    snprintf(path, sizeof path, "%s/NORMAL", dir);
+    assert_int_equal(mkdir(path, 0755), 0);
+    snprintf(path, sizeof path, "%s/NORMAL/IM000001", dir);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    fwrite(w.b, 1, n, f);
+    fclose(f);
+    pn_dataset *ds = NULL;
+    assert_int_equal(pn_dataset_open(dir, &ds, &err), PN_OK);
+    assert_int_equal(pn_dataset_count(ds, PN_SPLIT_TRAIN), 1);
+    const pn_item *it = pn_dataset_item(ds, PN_SPLIT_TRAIN, 0);
+    assert_string_equal(it->patient_id, "PAT-7");
+    assert_string_equal(it->sop_uid, "2.25.1234");
+    assert_int_equal(pn_item_patient(it, pat, sizeof pat), 1);
+    assert_string_equal(pat, "PAT-7");
+    assert_int_equal(pn_dataset_load_image(ds, it, NULL, &img, &err), PN_OK);
+    assert_int_equal(img.w, 64);
+    pn_dataset_free(ds);
+    tu_rmtree(dir);
+    pn_image_free(&img);
+}
+
+/* PatientID / SOPInstanceUID of every item of the DICOM tree: the
+ * MANIFEST's patient_id, a 2.25 UID; JPEG items have none. */
+static void test_dataset_ids(void **state)
+{
+    (void)state;
+    char dir[600], p[700];
+    snprintf(dir, sizeof dir, "%.560s/chest_xray_dicom", tu_data_dir());
+    snprintf(p, sizeof p, "%s/MANIFEST.tsv", dir);
+    FILE *f = fopen(p, "r");
+    assert_non_null(f);
+    pn_dataset *ds = NULL;
+    pn_error err = {0};
+    assert_int_equal(pn_dataset_open(dir, &ds, &err), PN_OK);
+    assert_int_equal(pn_dataset_count(ds, PN_SPLIT_ALL), 67);
+    char line[4096];
+    int n = 0;
+    while (fgets(line, sizeof line, f)) {
+        char file[200], split[16], label[32], pid[80], item_path[900], got[80];
+        if (sscanf(line, "%199s %15s %31s %79s", file, split, label, pid) != 4 ||
+            !strcmp(file, "file"))
+            continue;
+        snprintf(item_path, sizeof item_path, "%s/%s", dir, file);
+        const pn_item *it = NULL;
+        for (size_t i = 0; i < pn_dataset_count(ds, PN_SPLIT_ALL) && !it; i++) {
+            const pn_item *x = pn_dataset_item(ds, PN_SPLIT_ALL, i);
+            if (!strcmp(x->name, item_path)) it = x;
+        }
+        assert_non_null(it);
+        assert_non_null(it->patient_id);
+        assert_string_equal(it->patient_id, pid);
+        assert_non_null(it->sop_uid);
+        assert_memory_equal(it->sop_uid, "2.25.", 5);
+        assert_int_equal(pn_item_patient(it, got, sizeof got), 1);
+        assert_string_equal(got, pid);
+        n++;
+    }
+    fclose(f);
+    assert_int_equal(n, 67);
+    pn_dataset_free(ds);
+    /* a folder of the bad files opens (their headers are walked before
+     * GDCM sees them), and the check lists all but no_preamble.dcm */
+    char tmp[600], cls[700], src[900], dst[900];
+    snprintf(tmp, sizeof tmp, "%.590s", tu_tmpdir());
+    snprintf(cls, sizeof cls, "%s/X", tmp);
+    assert_int_equal(mkdir(cls, 0755), 0);
+    static char files[20][160];
+    snprintf(dir, sizeof dir, "%.560s/chest_xray_dicom_bad", tu_data_dir());
+    int nb = manifest_files(dir, files, 20);
+    for (int i = 0; i < nb; i++) {
+        snprintf(src, sizeof src, "%s/%.159s", dir, files[i]);
+        snprintf(dst, sizeof dst, "%s/%.159s", cls, files[i]);
+        char *abs = realpath(src, NULL);
+        assert_non_null(abs);
+        assert_int_equal(symlink(abs, dst), 0);
+        free(abs);
+    }
+    assert_int_equal(pn_dataset_open(tmp, &ds, &err), PN_OK);
+    assert_int_equal(pn_dataset_count(ds, PN_SPLIT_TRAIN), 11);
+    pn_bad_list bad = {0};
+    pn_decode_opts o = {.min_side = 1};
+    assert_int_equal(pn_dataset_check(ds, PN_SPLIT_TRAIN, &o, 2, &bad, &err), PN_OK);
+    assert_int_equal(bad.n, 10);
+    for (size_t i = 0; i < bad.n; i++) assert_null(strstr(bad.v[i].item->name, "no_preamble"));
+    pn_bad_list_free(&bad);
+    pn_dataset_free(ds);
+    tu_rmtree(tmp);
+    snprintf(dir, sizeof dir, "%.560s/chest_xray/test", tu_data_dir());
+    assert_int_equal(pn_dataset_open(dir, &ds, &err), PN_OK);
+    const pn_item *it = pn_dataset_item(ds, PN_SPLIT_TRAIN, 0);
+    assert_null(it->patient_id);
+    assert_null(it->sop_uid);
+    pn_dataset_free(ds);
+}
+
+/* The image fuzz corpus (fuzz/corpus/image: seeds, and the DICOM inputs
+ * that once made GDCM abort or allocate gigabytes): each decodes or fails
+ * with a message naming it, in this process. */
+static void test_fuzz_corpus(void **state)
+{
+    (void)state;
+    char dir[700];
+    snprintf(dir, sizeof dir, "%.600s/fuzz/corpus/image", tu_root());
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    struct dirent *e;
+    int n = 0, dcm = 0;
+    pn_image img = {0};
+    pn_decode_opts o = {.max_pixels = 4 << 20, .min_side = 1};
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        char p[1000];
+        snprintf(p, sizeof p, "%s/%.255s", dir, e->d_name);
+        uint8_t *b = NULL;
+        size_t nb = 0;
+        pn_error err = {0};
+        assert_int_equal(pn_read_file(p, 1 << 24, &b, &nb, &err), PN_OK);
+        if (pn_image_decode(b, nb, "fuzz", &o, &img, &err))
+            assert_non_null(strstr(err.msg, "fuzz"));
+        free(b);
+        n++;
+        dcm += !strncmp(e->d_name, "dicom_", 6);
+    }
+    closedir(d);
+    pn_image_free(&img);
+    assert_true(n >= 8);
+    assert_true(dcm >= 4);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_render_expected),
+        cmocka_unit_test(test_pydicom_fixture),
+        cmocka_unit_test(test_bad_files),
+        cmocka_unit_test(test_made_up),
+        cmocka_unit_test(test_dataset_ids),
+        cmocka_unit_test(test_fuzz_corpus),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
