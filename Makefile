@@ -81,6 +81,14 @@ $(BUILD)/gen/web_index.c: web/index.html
 $(WEB_OBJ): $(BUILD)/gen/web_index.c
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
+# The one C++ file (the GDCM bridge): C++17, same warnings, no exceptions out.
+CXX     ?= g++
+ALL_CXXFLAGS := -std=c++17 -D_GNU_SOURCE -fPIC -pthread -Iinclude -Isrc $(WARN) $(CFLAGS) $(SAN) \
+                $(GDCM_CFLAGS)
+$(BUILD)/%.o: %.cc
+	@mkdir -p $(dir $@)
+	$(CXX) $(ALL_CXXFLAGS) -MMD -MP -c $< -o $@
+
 $(LIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
