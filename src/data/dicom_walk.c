@@ -4,8 +4,9 @@
  * field says, so every element length of the file meta group and of the
  * whole data set (sequences and items recursively, the Pixel Data
  * fragments one by one, what follows the Pixel Data) is checked to lie
- * inside the file first, and undefined lengths only where GDCM takes them. Only lengths are checked: content is GDCM's
- * job. Deflated data sets are inflated by GDCM and not walked here. */
+ * inside the file first, with known VRs, and undefined lengths only where
+ * GDCM takes them. Only the structure is checked: content is GDCM's job.
+ * Deflated data sets are inflated by GDCM and not walked here. */
 #include <string.h>
 
 #include "dicom_internal.h"
@@ -34,7 +35,8 @@ static uint32_t u32(const uint8_t *p)
 /* A VR of PS3.5 6.2 (GDCM asserts on any other in Explicit VR). */
 static int valid_vr(const uint8_t *vr)
 {
-    static const char all[] = "AEASATCSDADSDTFDFLISLOLTOBODOFOLOVOWPNSHSLSQSSSTSVTMUCUIULUNURUSUTUV";
+    static const char all[] = "AEASATCSDADSDTFDFLISLOLTOBODOFOLOVOWPNSHSL"
+                              "SQSSSTSVTMUCUIULUNURUSUTUV";
     for (size_t i = 0; i + 1 < sizeof all; i += 2)
         if (vr[0] == all[i] && vr[1] == all[i + 1]) return 1;
     return 0;
