@@ -212,6 +212,13 @@ extern "C" pn_status pn__dcm_decode(const uint8_t *buf, size_t n, const char *na
                                     pn_error *err)
 {
     quiet();
+    // native Pixel Data cut short: before GDCM, which would allocate what
+    // the length field says
+    if (d->px_at && d->px_vl != 0xFFFFFFFFu && (uint64_t)d->px_at + d->px_vl > n)
+        return pn_error_set(err, PN_E_FORMAT,
+                            "%s: DICOM file is truncated: Pixel Data says %lu bytes, the file ends "
+                            "%zu bytes into it",
+                            name, (unsigned long)d->px_vl, n - d->px_at);
     try {
         MemBuf mb(buf, n);
         std::istream is(&mb);
@@ -243,11 +250,6 @@ extern "C" pn_status pn__dcm_decode(const uint8_t *buf, size_t n, const char *na
                                     "codestream is %ldx%ld (rows x columns)",
                                     name, d->rows, d->cols, cr, cc);
         } else {
-            if (d->px_at && d->px_vl != 0xFFFFFFFFu && (uint64_t)d->px_at + d->px_vl > n)
-                return pn_error_set(err, PN_E_FORMAT,
-                                    "%s: DICOM file is truncated: Pixel Data says %lu bytes, the "
-                                    "file ends %zu bytes into it",
-                                    name, (unsigned long)d->px_vl, n - d->px_at);
             const gdcm::ByteValue *bv = de.GetByteValue();
             size_t have = bv ? (size_t)bv->GetLength() : 0;
             if (d->bits_alloc != 8 && d->bits_alloc != 16)

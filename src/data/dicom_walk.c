@@ -4,8 +4,9 @@
  * field says, so every element length of the file meta group and of the
  * whole data set (sequences and items recursively, the Pixel Data
  * fragments one by one, what follows the Pixel Data) is checked to lie
- * inside the file first, and undefined lengths only where GDCM takes them. Only lengths are checked: content is GDCM's
- * job. Deflated data sets are inflated by GDCM and not walked here. */
+ * inside the file first, with known VRs, and undefined lengths only where
+ * GDCM takes them. Only the structure is checked: content is GDCM's job.
+ * Deflated data sets are inflated by GDCM and not walked here. */
 #include <string.h>
 
 #include "dicom_internal.h"
@@ -30,6 +31,16 @@ static uint32_t u32(const uint8_t *p)
 }
 
 #define UNDEF 0xFFFFFFFFu
+
+/* A VR of PS3.5 6.2 (GDCM asserts on any other in Explicit VR). */
+static int valid_vr(const uint8_t *vr)
+{
+    static const char all[] = "AEASATCSDADSDTFDFLISLOLTOBODOFOLOVOWPNSHSL"
+                              "SQSSSTSVTMUCUIULUNURUSUTUV";
+    for (size_t i = 0; i + 1 < sizeof all; i += 2)
+        if (vr[0] == all[i] && vr[1] == all[i + 1]) return 1;
+    return 0;
+}
 
 /* VRs with a 2-byte reserved field and a 4-byte length (PS3.5 7.1.2). */
 static int long_vr(const uint8_t *vr)
@@ -162,7 +173,7 @@ static pn_status elements(walk *w, size_t *pos, int depth, int in_item)
         PN_TRY(header(w, at, w->explicit_vr, &g, &e, &hdr, &len));
         if (w->explicit_vr && g != 0xFFFE) {
             const uint8_t *vr = w->b + at + 4;
-            if (vr[0] < 'A' || vr[0] > 'Z' || vr[1] < 'A' || vr[1] > 'Z') {
+            if (!valid_vr(vr)) {
                 w->stop = 1;
                 w->stop_at = at;
                 return PN_OK;
@@ -254,7 +265,7 @@ static pn_status walk_all(walk *w)
             uint32_t len = 0;
             PN_TRY(header(w, pos, 1, &g, &e, &hdr, &len));
             const uint8_t *vr = b + pos + 4; /* header() saw 8 bytes */
-            if (vr[0] < 'A' || vr[0] > 'Z' || vr[1] < 'A' || vr[1] > 'Z')
+            if (!valid_vr(vr))
                 return pn_error_set(err, PN_E_FORMAT,
                                     "%s: DICOM file meta information is corrupt: element "
                                     "(%04X,%04X) at byte %zu has no valid VR (the file meta "
