@@ -21,8 +21,9 @@ DEBS    := build-essential pkg-config libdnnl-dev libjpeg62-turbo-dev libpng-dev
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 # GDCM (DICOM) ships no pkg-config file in Debian: its include folder and
-# libraries by name. Its one user is src/data/dicom_gdcm.cc (C++).
-GDCM_CFLAGS := -I$(firstword $(wildcard /usr/include/gdcm-3.*) /usr/include/gdcm-3.0)
+# libraries by name (its headers as system headers: their own warnings are
+# not ours). Its one user is src/data/dicom_gdcm.cc (C++).
+GDCM_CFLAGS := -isystem $(firstword $(wildcard /usr/include/gdcm-3.*) /usr/include/gdcm-3.0)
 GDCM_LIBS   := -lgdcmMSFF -lgdcmDSED -lgdcmCommon -lstdc++
 
 OPT     ?= -O2
