@@ -121,6 +121,40 @@ static void test_sha256(void **state)
     assert_string_equal(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
 }
 
+/* pn_statedict_sha256 against Python's hashlib over the documented canonical
+ * bytes (tensors sorted by name; name, dtype, ndim, shape, data): the value
+ * below was computed by hashlib for these three tensors. Insertion order and
+ * metadata do not matter; one flipped bit does. */
+static void test_statedict_sha256(void **state)
+{
+    (void)state;
+    pn_error err = {0};
+    pn_statedict a, b;
+    pn_statedict_init(&a);
+    pn_statedict_init(&b);
+    float w[6] = {0, 0.5f, 1, 1.5f, 2, 2.5f}, bias[2] = {-1, 2.25f};
+    int64_t seven = 7, sw[2] = {2, 3}, sb[1] = {2};
+    assert_int_equal(pn_statedict_add(&a, "fc.weight", PN_F32, 2, sw, w, NULL, &err), PN_OK);
+    assert_int_equal(pn_statedict_add(&a, "a.num", PN_I64, 0, NULL, &seven, NULL, &err), PN_OK);
+    assert_int_equal(pn_statedict_add(&a, "fc.bias", PN_F32, 1, sb, bias, NULL, &err), PN_OK);
+    assert_int_equal(pn_statedict_add(&b, "fc.bias", PN_F32, 1, sb, bias, NULL, &err), PN_OK);
+    assert_int_equal(pn_statedict_add(&b, "fc.weight", PN_F32, 2, sw, w, NULL, &err), PN_OK);
+    assert_int_equal(pn_statedict_add(&b, "a.num", PN_I64, 0, NULL, &seven, NULL, &err), PN_OK);
+    assert_int_equal(pn_statedict_set_meta(&b, "k", "v", &err), PN_OK);
+    uint8_t h[32], h2[32];
+    char hex[65];
+    assert_int_equal(pn_statedict_sha256(&a, h, &err), PN_OK);
+    pn_hex(h, 32, hex);
+    assert_string_equal(hex, "77579a223ed5407bf4ef43806ab54f5a00063df6bbf64dd4bd57994b1370246d");
+    assert_int_equal(pn_statedict_sha256(&b, h2, &err), PN_OK);
+    assert_memory_equal(h, h2, 32);
+    ((float *)pn_statedict_find(&b, "fc.weight")->data)[4] = 2.0000002f; /* one bit */
+    assert_int_equal(pn_statedict_sha256(&b, h2, &err), PN_OK);
+    assert_memory_not_equal(h, h2, 32);
+    pn_statedict_free(&a);
+    pn_statedict_free(&b);
+}
+
 /* A FIFO (or folder) named like a data file is refused at once, never
  * waited on: opening a FIFO for reading blocks until a writer comes. */
 static void test_read_not_regular(void **state)
@@ -206,6 +240,7 @@ int main(void)
         cmocka_unit_test(test_statedict),
         cmocka_unit_test(test_atomic_write),
         cmocka_unit_test(test_sha256),
+        cmocka_unit_test(test_statedict_sha256),
         cmocka_unit_test(test_read_not_regular),
         cmocka_unit_test(test_parent_dir),
         cmocka_unit_test(test_rmtree_is_dir),
