@@ -60,7 +60,11 @@ typedef struct pn_train_config {
     double val_split;           /* > 0: carve val from train by patient; 0: use val/ */
     int threshold_auto;         /* Youden's J on val */
     double threshold;           /* used when !threshold_auto (default 0.5) */
+    /* created when missing and locked for the run (a second run into it is
+     * refused); one that holds files is refused unless fit.resume or force
+     * (which removes the previous run's outputs first) */
     const char *out_dir;
+    int force;
     int use_cache;              /* disk cache on (default) */
     const char *cache_dir;      /* NULL: pn_cache_dir()/features */
     const char *const *settings; /* key/value pairs for the report, NULL-terminated */

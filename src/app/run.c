@@ -1,12 +1,17 @@
 /* pn_train_run: the whole training application on a source + extractor. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include "app_internal.h"
+#include "core/files.h"
 #include "featcache.h"
 #include "pneumo/app.h"
 #include "pneumo/eval.h"
@@ -146,17 +151,74 @@ static void remove_created(const char *dir, const char *top)
     }
 }
 
-/* Creates the --out folder (recording in created_top what did not exist)
- * and checks that a file can be written in it. */
-static pn_status check_out_dir(const char *dir, char *created_top, size_t n, pn_error *err)
+/* The files a run writes into --out (what --force replaces). */
+static const char *const run_outputs[] = {"model.safetensors", "metrics.json", "predictions.csv",
+                                          "curves.png", "confusion.png", "roc.png", "report.html",
+                                          "checkpoint.safetensors", NULL};
+
+/* The first entry of dir (other than . and ..) into first; 0 when empty. */
+static int dir_first_entry(const char *dir, char *first, size_t n)
 {
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    struct dirent *e;
+    int found = 0;
+    while ((e = readdir(d)))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+            snprintf(first, n, "%s", e->d_name);
+            found = 1;
+            break;
+        }
+    closedir(d);
+    return found;
+}
+
+/* Creates the --out folder (recording in created_top what did not exist),
+ * takes the run's lock on it (flock on the folder itself, held in *lock_fd
+ * until the run ends: a second run into the same folder is refused while
+ * this one lives, even when it is stopped), removes temporary files that a
+ * killed run left, refuses a folder that already holds files unless the run
+ * resumes or forces, and checks that a file can be written in it. */
+static pn_status check_out_dir(const pn_train_config *cfg, char *created_top, size_t n,
+                               int *lock_fd, pn_error *err)
+{
+    const char *dir = cfg->out_dir;
+    *lock_fd = -1;
     first_missing(dir, created_top, n);
     pn_status st = pn_mkdirs(dir, err);
     if (st) {
         remove_created(dir, created_top);
         return pn_error_prefix(err, "--out: ");
     }
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        remove_created(dir, created_top);
+        return pn_error_set(err, PN_E_IO, "--out %s: cannot open: %s", dir, strerror(e));
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        close(fd);
+        if (e == EWOULDBLOCK)
+            return pn_error_set(err, PN_E_ARG,
+                                "--out %s is in use by another pneumo run (running or "
+                                "stopped): wait until it ends, or choose another --out",
+                                dir);
+        return pn_error_set(err, PN_E_IO, "--out %s: cannot lock: %s", dir, strerror(e));
+    }
+    *lock_fd = fd;
+    pn__tmp_sweep(dir, NULL);
+    char first[256];
+    if (!cfg->fit.resume && !cfg->force && dir_first_entry(dir, first, sizeof first))
+        return pn_error_set(err, PN_E_ARG,
+                            "--out %s is not empty (it holds %s, ...): choose a new folder, "
+                            "--resume to continue the run in it, or --force to replace its "
+                            "results",
+                            dir, first);
     char p[4096];
+    if (cfg->force && !cfg->fit.resume)
+        for (int i = 0; run_outputs[i]; i++)
+            if (!out_path(p, sizeof p, dir, run_outputs[i], NULL)) unlink(p);
     st = out_path(p, sizeof p, dir, "metrics.json", err);
     if (st) return st;
     pn_afile af;
@@ -233,16 +295,22 @@ pn_status pn_train_run(const pn_train_config *cfg, const pn_source *src, const p
     /* the --out folder is created now (an unwritable one is found before the
      * features) and removed again when the run fails before writing into it */
     char created[4096];
-    st = check_out_dir(cfg->out_dir, created, sizeof created, err);
-    if (st) return st;
+    int lock_fd = -1;
+    st = check_out_dir(cfg, created, sizeof created, &lock_fd, err);
+    if (st) {
+        if (lock_fd >= 0) close(lock_fd);
+        return st;
+    }
 
     split_data sp[PN_NSPLITS] = {{0}};
     pn_trainer trainer = {0};
     pn_featcache cache, *cp = NULL;
     if (cfg->use_cache) {
-        st = pn__featcache_open(&cache, cfg->cache_dir, err);
-        if (st) goto done;
-        cp = &cache;
+        pn_error ce = {0};
+        if (pn__featcache_open(&cache, cfg->cache_dir, &ce) == PN_OK)
+            cp = &cache;
+        else /* a read-only or odd cache folder: run without the disk cache */
+            logf_(cfg, "warning: %s; running without the disk feature cache", ce.msg);
     }
     for (int s = 0; s < PN_NSPLITS && !st; s++) st = load_split(cfg, src, ex, cp, s, &sp[s], err);
     if (st == PN_E_FORMAT && err) {
@@ -433,5 +501,6 @@ done:
         pn_head_state_free(&sum->head);
         remove_created(cfg->out_dir, created);
     }
+    if (lock_fd >= 0) close(lock_fd); /* the run's lock */
     return st;
 }

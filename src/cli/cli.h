@@ -17,6 +17,10 @@ typedef struct pn_command {
 
 /* Print "pneumo <cmd>: <msg>" to stderr; returns 1. */
 int pn_cli_fail(const char *cmd, const pn_error *err);
+/* A new, empty run folder <parent>/<YYYYmmdd-HHMMSS> (local time), or
+ * <stamp>-2, -3, ... when that exists already: created with mkdir, so two
+ * runs started in the same second never share one. */
+pn_status pn_cli_new_run_dir(const char *parent, char *buf, size_t n, pn_error *err);
 /* Print "pneumo <cmd>: <printf msg>" + a hint to run --help; returns 2. */
 int pn_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -39,7 +39,8 @@ static void help(FILE *f)
             "                         (downloaded first when it is not there)\n"
             "  -w, --weights W        ResNet-18 weights (.pth or .safetensors); default:\n"
             "                         torchvision's resnet18-f37072fd.pth ('pneumo fetch weights')\n"
-            "  -o, --out DIR          outputs (default runs/<date-time>/)\n"
+            "  -o, --out DIR          outputs (default runs/<date-time>/, a new folder each\n"
+            "                         run; DIR is locked while the run lives)\n"
             "      --epochs N         default 5\n"
             "      --batch N          default 32\n"
             "      --lr X             Adam learning rate, default 1e-3\n"
@@ -60,6 +61,8 @@ static void help(FILE *f)
             "      --resume           continue from DIR/checkpoint.safetensors after its\n"
             "                         last epoch (same options, any --freeze; an error when\n"
             "                         there is none)\n"
+            "      --force            replace the results of an earlier run in DIR (a DIR\n"
+            "                         that holds files is refused otherwise)\n"
             "      --no-cache         do not read or write the disk feature cache\n"
             "      --no-shuffle       keep the file order every epoch (parity checks)\n"
             "  -h, --help             this help\n"
@@ -194,10 +197,10 @@ int pn_cmd_train(int argc, char **argv)
     const char *freeze = "fc", *threshold = "0.5";
     long epochs = 5, seed = 0;
     double lr = 1e-3, val_split = 0;
-    int resume = 0, no_cache = 0, shuffle = 1;
+    int resume = 0, no_cache = 0, shuffle = 1, force = 0;
     pn_balance balance = PN_BALANCE_WEIGHT;
     enum { O_EPOCHS = 256, O_LR, O_SEED, O_FREEZE, O_BALANCE, O_VALSPLIT, O_THR, O_RESUME,
-           O_NOCACHE, O_NOSHUFFLE };
+           O_NOCACHE, O_NOSHUFFLE, O_FORCE };
     static const struct option opts[] = {
         {"data", required_argument, 0, 'd'},     {"weights", required_argument, 0, 'w'},
         {"out", required_argument, 0, 'o'},      {"epochs", required_argument, 0, O_EPOCHS},
@@ -205,7 +208,8 @@ int pn_cmd_train(int argc, char **argv)
         {"freeze", required_argument, 0, O_FREEZE}, {"balance", required_argument, 0, O_BALANCE},
         {"val-split", required_argument, 0, O_VALSPLIT}, {"threshold", required_argument, 0, O_THR},
         {"resume", no_argument, 0, O_RESUME},    {"no-cache", no_argument, 0, O_NOCACHE},
-        {"no-shuffle", no_argument, 0, O_NOSHUFFLE}, {0, 0, 0, 0}};
+        {"no-shuffle", no_argument, 0, O_NOSHUFFLE}, {"force", no_argument, 0, O_FORCE},
+        {0, 0, 0, 0}};
     pn_error err = {0};
     pn_cli_parser ps;
     pn_cli_opts co = {.threads = 0, .batch = 32};
@@ -232,6 +236,7 @@ int pn_cmd_train(int argc, char **argv)
         case O_RESUME: resume = 1; break;
         case O_NOCACHE: no_cache = 1; break;
         case O_NOSHUFFLE: shuffle = 0; break;
+        case O_FORCE: force = 1; break;
         case PN_CLI_HELP: help(stdout); return 0;
         default: return 2;
         }
@@ -251,13 +256,7 @@ int pn_cmd_train(int argc, char **argv)
     double thr = 0.5;
     if (!thr_auto && pn_cli_parse_double(cmd, "--threshold", threshold, 0, 1, &thr)) return 2;
     char outbuf[256];
-    if (!out) {
-        time_t now = time(NULL);
-        struct tm tmv;
-        localtime_r(&now, &tmv);
-        strftime(outbuf, sizeof outbuf, "runs/%Y%m%d-%H%M%S", &tmv);
-        out = outbuf;
-    }
+    int default_out = !out;
 
     int rc = 1;
     pn_dataset *ds = NULL;
@@ -315,6 +314,8 @@ int pn_cmd_train(int argc, char **argv)
         goto fail;
     }
 
+    if (default_out && pn_cli_new_run_dir("runs", outbuf, sizeof outbuf, &err)) goto fail;
+    if (default_out) out = outbuf;
     printf("pneumo train: seed %ld, %ld epochs, batch %ld, Adam lr %g, freeze %s, balance %s\n",
            seed, epochs, batch, lr, freeze, pn_balance_name(balance));
     printf("  data %s (%s): %zu train, %zu val, %zu test; classes %s, %s\n", data,
@@ -345,6 +346,7 @@ int pn_cmd_train(int argc, char **argv)
     cfg.threshold_auto = thr_auto;
     cfg.threshold = thr;
     cfg.out_dir = out;
+    cfg.force = force;
     cfg.use_cache = !no_cache && rcp.use_cache;
     cfg.settings = settings;
     cfg.backbone = &sd;
@@ -367,6 +369,7 @@ int pn_cmd_train(int argc, char **argv)
     goto done;
 fail:
     rc = pn_cli_fail(cmd, &err);
+    if (default_out && out) rmdir(out); /* the new run folder, when the run left it empty */
 done:
     pn_train_summary_free(&sum);
     pn_infer_extractor_free(&ix);

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Robustness of runs (issue #15) on a small data set made here from
+# ../shared/data (16 train, 8 val, 8 test images) and random ResNet-18
+# weights made by PyTorch: runs never overwrite each other (the --out lock,
+# a non-empty --out refused, unique default folders), the feature cache
+# recovers from odd entries, interrupts say what is true.
+set -eu
+PY=${PYTHON:-/usr/bin/python3}
+BIN=${PNEUMO_BIN:-build/pneumo}
+SRC=${PNEUMO_DATA:-../shared/data}/chest_xray_resized224/test
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+export XDG_CACHE_HOME="$tmp/cache"
+fail() { echo "FAIL: $*"; exit 1; }
+D="$tmp/data"
+for c in NORMAL PNEUMONIA; do
+    mkdir -p "$D/train/$c" "$D/val/$c" "$D/test/$c"
+    ls "$SRC/$c" | sort | head -16 >"$tmp/list"
+    i=0
+    while read -r f; do
+        if [ $i -lt 8 ]; then s=train; elif [ $i -lt 12 ]; then s=val; else s=test; fi
+        cp "$SRC/$c/$f" "$D/$s/$c/"
+        i=$((i + 1))
+    done <"$tmp/list"
+done
+"$PY" - "$tmp" <<'PYEOF'
+import sys, torch, torchvision
+torch.manual_seed(0)
+torch.save(torchvision.models.resnet18().state_dict(), sys.argv[1] + "/r18.pth")
+PYEOF
+W="$tmp/r18.pth"
+train() { "$BIN" train --data "$D" --weights "$W" --epochs 2 -j 2 "$@"; }
+
+# 1. a finished run's folder is not replaced without a word
+train --out "$tmp/a" >"$tmp/a.log" 2>&1 || { cat "$tmp/a.log"; fail "train a"; }
+cp "$tmp/a/metrics.json" "$tmp/a.metrics"
+rc=0; train --out "$tmp/a" >"$tmp/a2.log" 2>&1 || rc=$?
+[ $rc = 1 ] || { cat "$tmp/a2.log"; fail "a rerun into a finished --out: exit $rc, want 1"; }
+grep -q -e "--out $tmp/a is not empty (it holds .*): choose a new folder, --resume to continue the run in it, or --force" "$tmp/a2.log" \
+    || { cat "$tmp/a2.log"; fail "non-empty --out message"; }
+grep -q "^epoch" "$tmp/a2.log" && fail "the refused run trained"
+cmp -s "$tmp/a/metrics.json" "$tmp/a.metrics" || fail "the refused run changed metrics.json"
+# --force replaces it; --resume continues it
+train --out "$tmp/a" --force >"$tmp/a3.log" 2>&1 || { cat "$tmp/a3.log"; fail "--force"; }
+train --out "$tmp/a" --epochs 3 --resume >"$tmp/a4.log" 2>&1 || { cat "$tmp/a4.log"; fail "--resume"; }
+grep -q "^epoch 3/3" "$tmp/a4.log" || fail "--resume did not train epoch 3"
+
+# 2. the lock: a folder locked by another run (here flock(1), as a stopped
+#    pneumo holds it) is refused at once, and pneumo holds the lock while it runs
+mkdir "$tmp/l"
+rc=0; flock "$tmp/l" timeout 60 "$BIN" train --data "$D" --weights "$W" --epochs 2 --out "$tmp/l" \
+    >"$tmp/l.log" 2>&1 || rc=$?
+[ $rc = 1 ] || { cat "$tmp/l.log"; fail "a locked --out: exit $rc, want 1"; }
+grep -q -e "--out $tmp/l is in use by another pneumo run" "$tmp/l.log" || { cat "$tmp/l.log"; fail "lock message"; }
+[ -z "$(ls -A "$tmp/l")" ] || fail "the refused run wrote into the locked folder"
+train --out "$tmp/l" --epochs 400 --no-cache >"$tmp/l2.log" 2>&1 &
+pid=$!
+held=0
+for _ in $(seq 600); do
+    if ! flock -n "$tmp/l" true; then held=1; break; fi
+    kill -0 $pid 2>/dev/null || break
+    sleep 0.05
+done
+wait $pid || { cat "$tmp/l2.log"; fail "the locked run"; }
+[ $held = 1 ] || fail "pneumo train did not hold the --out lock while it ran"
+flock -n "$tmp/l" true || fail "the lock outlived the run"
+
+# 3. default folders: two runs in the same second get two folders
+mkdir "$tmp/cwd"
+( cd "$tmp/cwd" && train >"$tmp/d1.log" 2>&1 & cd "$tmp/cwd" && train >"$tmp/d2.log" 2>&1; wait ) \
+    || { cat "$tmp/d1.log" "$tmp/d2.log"; fail "default --out runs"; }
+[ "$(ls "$tmp/cwd/runs" | wc -l)" = 2 ] || { ls -l "$tmp/cwd/runs"; cat "$tmp/d1.log" "$tmp/d2.log"; fail "two runs, not two folders"; }
+for r in "$tmp"/cwd/runs/*; do [ -s "$r/model.safetensors" ] || fail "$r: no model"; done
+
+# 4. feature cache: an entry replaced by a folder, a FIFO and a link to
+#    /dev/zero are recomputed (and repaired), the run never stops or hangs
+ents=($(ls "$XDG_CACHE_HOME/pneumo/features" | grep '\.bin$' | head -3))
+[ ${#ents[@]} = 3 ] || fail "no cache entries"
+F="$XDG_CACHE_HOME/pneumo/features"
+rm "$F/${ents[0]}" && mkdir -p "$F/${ents[0]}/x"
+rm "$F/${ents[1]}" && mkfifo "$F/${ents[1]}"
+rm "$F/${ents[2]}" && ln -s /dev/zero "$F/${ents[2]}"
+touch "$F/${ents[0]%.bin}.bin.tmp.999999999.0"   # a killed run's temporary (no such pid)
+timeout 120 "$BIN" train --data "$D" --weights "$W" --epochs 2 --out "$tmp/c" >"$tmp/c.log" 2>&1 \
+    || { cat "$tmp/c.log"; fail "train with odd cache entries"; }
+grep -q "feature cache: 29 hits, 3 computed, some entries were invalid and recomputed" "$tmp/c.log" \
+    || { cat "$tmp/c.log"; fail "odd cache entries not recomputed"; }
+for e in "${ents[@]}"; do [ -f "$F/$e" ] && [ ! -L "$F/$e" ] || fail "$e not repaired"; done
+[ -e "$F/${ents[0]%.bin}.bin.tmp.999999999.0" ] && fail "a stale temporary file stayed in the cache"
+# a read-only cache folder: a warning, and the run goes on without it
+chmod 555 "$F"
+if [ "$(id -u)" = 0 ]; then RO="setpriv --reuid=65534 --regid=65534 --clear-groups"; chmod -R a+rX "$tmp"; chmod a+rwx "$tmp"; else RO=; fi
+$RO "$BIN" train --data "$D" --weights "$W" --epochs 2 --out "$tmp/ro" >"$tmp/ro.log" 2>&1 \
+    || { cat "$tmp/ro.log"; fail "a read-only cache stopped the run"; }
+grep -q "warning: feature cache: .*running without the disk feature cache" "$tmp/ro.log" || { cat "$tmp/ro.log"; fail "read-only cache warning"; }
+chmod 755 "$F"
+echo "test_robust: all passed"
