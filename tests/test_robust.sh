@@ -94,4 +94,21 @@ $RO "$BIN" train --data "$D" --weights "$W" --epochs 2 --out "$tmp/ro" >"$tmp/ro
     || { cat "$tmp/ro.log"; fail "a read-only cache stopped the run"; }
 grep -q "warning: feature cache: .*running without the disk feature cache" "$tmp/ro.log" || { cat "$tmp/ro.log"; fail "read-only cache warning"; }
 chmod 755 "$F"
+# 5. model files: inspect shows the recorded SHA-256 of the tensors; a flipped
+#    bit in the tensor data is refused by eval naming the file and both hashes
+#    (--no-verify reads it); a checkpoint given to inspect is described
+M="$tmp/a/model.safetensors"
+"$BIN" inspect -q "$M" >"$tmp/i.log" || fail "inspect"
+grep -Eq "^integrity: tensors SHA-256 [0-9a-f]{64}, verified$" "$tmp/i.log" || { cat "$tmp/i.log"; fail "inspect: integrity line"; }
+rec=$(sed -n 's/^integrity: tensors SHA-256 \([0-9a-f]*\),.*/\1/p' "$tmp/i.log")
+cp "$M" "$tmp/flip.safetensors"
+"$PY" -c "
+import sys; p=sys.argv[1]; b=bytearray(open(p,'rb').read()); b[len(b)-1000]^=8; open(p,'wb').write(b)" "$tmp/flip.safetensors"
+rc=0; "$BIN" eval --model "$tmp/flip.safetensors" --data "$D" >"$tmp/e.log" 2>&1 || rc=$?
+[ $rc = 1 ] || { cat "$tmp/e.log"; fail "eval of a flipped model: exit $rc"; }
+grep -q "flip.safetensors: the tensors changed after pneumo wrote the file: their SHA-256 is [0-9a-f]\{64\}, the file records $rec" "$tmp/e.log" \
+    || { cat "$tmp/e.log"; fail "flipped model message"; }
+"$BIN" eval --model "$tmp/flip.safetensors" --data "$D" --no-verify >"$tmp/e2.log" 2>&1 || { cat "$tmp/e2.log"; fail "--no-verify"; }
+"$BIN" inspect "$tmp/a/checkpoint.safetensors" >"$tmp/ck.log" 2>&1 || { cat "$tmp/ck.log"; fail "inspect checkpoint"; }
+grep -q "pneumo training checkpoint: 3 epoch(s) done, --freeze fc, 2 classes; not a model" "$tmp/ck.log" || { cat "$tmp/ck.log"; fail "checkpoint description"; }
 echo "test_robust: all passed"

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "pneumo/weights.h"
 
 typedef enum { ARG_FLAG, ARG_LONG } arg_kind;
 
@@ -33,6 +34,7 @@ static const shared_opt table[] = {
     {PN_OPT_SKIP_BAD, "skip-bad", 0, ARG_FLAG, 0, 0, F(skip_bad)},
     {PN_OPT_MIN_SIDE, "min-side", 0, ARG_LONG, 1, 1L << 20, F(min_side)},
     {PN_OPT_MAX_PIXELS, "max-pixels", 0, ARG_LONG, 1, 1L << 40, F(max_pixels)},
+    {PN_OPT_NO_VERIFY, "no-verify", 0, ARG_FLAG, 0, 0, F(no_verify)},
 };
 #undef F
 #define NSHARED (sizeof table / sizeof table[0])
@@ -93,6 +95,7 @@ int pn_cli_getopt(pn_cli_parser *p, int argc, char **argv, pn_cli_opts *o)
         if (s->kind == ARG_FLAG) {
             *(int *)((char *)o + s->offset) = 1;
             if (s->bit == PN_OPT_HELP) return PN_CLI_HELP;
+            if (s->bit == PN_OPT_NO_VERIFY) pn_weights_verify_hashes(0);
             continue;
         }
         char opt[64];
