@@ -111,4 +111,48 @@ grep -q "flip.safetensors: the tensors changed after pneumo wrote the file: thei
 "$BIN" eval --model "$tmp/flip.safetensors" --data "$D" --no-verify >"$tmp/e2.log" 2>&1 || { cat "$tmp/e2.log"; fail "--no-verify"; }
 "$BIN" inspect "$tmp/a/checkpoint.safetensors" >"$tmp/ck.log" 2>&1 || { cat "$tmp/ck.log"; fail "inspect checkpoint"; }
 grep -q "pneumo training checkpoint: 3 epoch(s) done, --freeze fc, 2 classes; not a model" "$tmp/ck.log" || { cat "$tmp/ck.log"; fail "checkpoint description"; }
+# 6. read-only and full places. stats in a read-only folder prints its
+#    output (the default chart cannot be written: a warning, JSON "chart": null)
+if [ "$(id -u)" = 0 ]; then AS="setpriv --reuid=65534 --regid=65534 --clear-groups"; else AS=; fi
+mkdir -p "$tmp/rodir" && chmod 555 "$tmp/rodir" && chmod -R a+rX "$D"
+(cd "$tmp/rodir" && $AS "$BIN" stats "$D" --json --no-check >"$tmp/st.json" 2>"$tmp/st.err") || { cat "$tmp/st.err"; fail "stats in a read-only folder"; }
+"$PY" -c "import json,sys; d=json.load(open(sys.argv[1])); assert d['chart'] is None and d['splits']['train']['total']==16, d" "$tmp/st.json" \
+    || fail "stats --json in a read-only folder"
+grep -q "warning: no chart: dataset_stats.png: cannot create" "$tmp/st.err" || { cat "$tmp/st.err"; fail "stats: no warning"; }
+# full disks (a small tmpfs; needs root): each file that does not fit is named
+# with "No space left on device", nothing truncated or temporary is left, and
+# the statistics are printed before an asked-for chart fails
+if [ "$(id -u)" = 0 ] && mkdir -p "$tmp/mnt" && mount -t tmpfs -o size=16k tmpfs "$tmp/mnt" 2>/dev/null; then
+    rc=0; "$BIN" stats "$D" --no-check --chart "$tmp/mnt/c.png" >"$tmp/sf.out" 2>"$tmp/sf.err" || rc=$?
+    umount "$tmp/mnt"
+    [ $rc = 1 ] || fail "stats --chart on a full disk: exit $rc"
+    grep -q "^train " "$tmp/sf.out" || fail "stats printed nothing before the chart failed"
+    grep -q "c.png: write failed: No space left on device" "$tmp/sf.err" || { cat "$tmp/sf.err"; fail "stats ENOSPC message"; }
+    train --out "$tmp/ref" >/dev/null 2>&1 || fail "reference run"
+    pg() { echo $(( ($(stat -c %s "$tmp/ref/$1") + 4095) / 4096 * 4096 )); }
+    order=(checkpoint.safetensors model.safetensors metrics.json predictions.csv curves.png confusion.png roc.png report.html)
+    for target in model.safetensors curves.png roc.png report.html; do
+        size=0
+        for f in "${order[@]}"; do
+            [ $f = $target ] && break
+            size=$((size + $(pg $f)))
+        done
+        size=$((size + $(pg $target) / 2 / 4096 * 4096))
+        mount -t tmpfs -o size=$size tmpfs "$tmp/mnt"
+        rc=0; train --out "$tmp/mnt/o" >"$tmp/full.log" 2>&1 || rc=$?
+        [ $rc = 1 ] || { cat "$tmp/full.log"; umount "$tmp/mnt"; fail "full disk at $target: exit $rc"; }
+        grep -q "mnt/o/$target: write failed: No space left on device" "$tmp/full.log" \
+            || { cat "$tmp/full.log"; umount "$tmp/mnt"; fail "full disk at $target: message"; }
+        left=$(ls "$tmp/mnt/o" | tr '\n' ' ')
+        for f in "$tmp"/mnt/o/*.png; do
+            [ -e "$f" ] || continue
+            [ "$(tail -c 8 "$f" | head -c 4)" = IEND ] || { umount "$tmp/mnt"; fail "$f is truncated"; }
+        done
+        umount "$tmp/mnt"
+        case "$left" in *tmp*) fail "full disk at $target left temporary files: $left";; esac
+        case "$left" in *"$target"*) fail "full disk at $target: $target published: $left";; esac
+    done
+else
+    echo "note: not root or no tmpfs: the full-disk checks were skipped"
+fi
 echo "test_robust: all passed"

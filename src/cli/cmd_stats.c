@@ -46,6 +46,7 @@ static void help(FILE *f)
 int pn_cmd_stats(int argc, char **argv)
 {
     const char *cmd = "stats", *chart = "dataset_stats.png";
+    int chart_asked = 0;
     int check = 1;
     pn_decode_opts o = {.fast_decode = 1}; /* full entropy decode; IDCT scaled */
     enum {
@@ -78,7 +79,7 @@ int pn_cmd_stats(int argc, char **argv)
     int ch;
     while ((ch = pn_cli_getopt(&ps, argc, argv, &cl)) != -1) {
         switch (ch) {
-        case 'c': chart = optarg; break;
+        case 'c': chart = optarg, chart_asked = 1; break;
         case OPT_NOCHART: chart = NULL; break;
         case OPT_NOCHECK: check = 0; break;
         case OPT_PNG16: {
@@ -148,10 +149,20 @@ int pn_cmd_stats(int argc, char **argv)
                 "pneumo stats: warning: %zu 16-bit PNG%s clipped to 0..255 (--png16 clip): "
                 "their pixels over 255 are white\n",
                 info.png16_clipped, info.png16_clipped == 1 ? "" : "s");
+    /* the statistics are printed even when the chart cannot be written (a
+     * read-only folder, a full disk): the default chart's failure is a
+     * warning, an asked-for --chart's an error after the output */
+    int chart_failed = 0;
     if (chart) {
         char title[512];
         snprintf(title, sizeof title, "%s", path);
-        if (pn_dataset_stats_chart(&st, title, chart, &err)) goto fail;
+        if (pn_dataset_stats_chart(&st, title, chart, &err)) {
+            chart_failed = 1;
+            if (!chart_asked)
+                fprintf(stderr, "pneumo stats: warning: no chart: %s (--chart FILE writes it "
+                                "elsewhere, --no-chart skips it)\n", err.msg);
+            chart = NULL;
+        }
     }
 
     int nc = st.num_classes;
@@ -250,6 +261,8 @@ int pn_cmd_stats(int argc, char **argv)
         }
         if (chart) printf("chart: %s\n", chart);
     }
+    fflush(stdout);
+    if (chart_failed && chart_asked) goto fail;
     pn_bad_list_free(&bad);
     pn_dataset_free(ds);
     return 0;
