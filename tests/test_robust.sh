@@ -143,6 +143,10 @@ if [ "$(id -u)" = 0 ] && mkdir -p "$tmp/mnt" && mount -t tmpfs -o size=16k tmpfs
         [ $rc = 1 ] || { cat "$tmp/full.log"; umount "$tmp/mnt"; fail "full disk at $target: exit $rc"; }
         grep -q "mnt/o/$target: write failed: No space left on device" "$tmp/full.log" \
             || { cat "$tmp/full.log"; umount "$tmp/mnt"; fail "full disk at $target: message"; }
+        if [ $target != model.safetensors ]; then
+            grep -q "(the model, metrics.json and predictions.csv in $tmp/mnt/o are saved)" "$tmp/full.log" \
+                || { cat "$tmp/full.log"; umount "$tmp/mnt"; fail "full disk at $target: what is saved"; }
+        fi
         left=$(ls "$tmp/mnt/o" | tr '\n' ' ')
         for f in "$tmp"/mnt/o/*.png; do
             [ -e "$f" ] || continue
@@ -155,4 +159,25 @@ if [ "$(id -u)" = 0 ] && mkdir -p "$tmp/mnt" && mount -t tmpfs -o size=16k tmpfs
 else
     echo "note: not root or no tmpfs: the full-disk checks were skipped"
 fi
+# 7. low memory: fontconfig crashed (SIGSEGV) when an allocation failed while
+#    it read its configuration, under ulimit -v after a run's work was done.
+#    Charts load DejaVu Sans from its files: fontconfig's configuration is
+#    never read (it would complain about this one), and under ulimit -v the
+#    chart is written or fails with a message (exit 1), never a crash.
+#    (A limit too small for the libraries' own start-up is not pneumo's.)
+FONTCONFIG_FILE=/nonexistent/fonts.conf "$BIN" stats "$D" --no-check --chart "$tmp/fc.png" >/dev/null 2>"$tmp/fc.err" \
+    || { cat "$tmp/fc.err"; fail "stats --chart without fontconfig's configuration"; }
+grep -qi fontconfig "$tmp/fc.err" && { cat "$tmp/fc.err"; fail "the chart read fontconfig's configuration"; }
+v0=0
+for v in $(seq 40000 2000 400000); do
+    if (ulimit -v $v; "$BIN" stats "$D" --no-check --no-chart >/dev/null 2>&1) 2>/dev/null; then v0=$v; break; fi
+done
+[ $v0 -gt 0 ] || fail "stats does not run under any ulimit -v up to 400 MB"
+crashes=""
+for v in $(seq $v0 200 $((v0 + 6000))); do
+    rc=0; (ulimit -v $v; exec "$BIN" stats "$D" --no-check --chart "$tmp/lm.png" >/dev/null 2>"$tmp/lm.err") 2>/dev/null || rc=$?
+    if [ $rc -gt 1 ] && ! grep -q "bad_alloc" "$tmp/lm.err"; then crashes="$crashes $v:$rc"; fi
+    if [ $rc = 1 ] && ! grep -Eq "out of memory|cannot|failed|libpng" "$tmp/lm.err"; then cat "$tmp/lm.err"; fail "ulimit -v $v: exit 1 without a reason"; fi
+done
+[ -z "$crashes" ] || fail "stats --chart crashed under ulimit -v (KiB:status):$crashes"
 echo "test_robust: all passed"

@@ -480,6 +480,7 @@ pn_status pn_train_run(const pn_train_config *cfg, const pn_source *src, const p
     if (!st) st = pn_write_metrics_json(p, &rep, err);
     if (!st) st = out_path(p, sizeof p, cfg->out_dir, "predictions.csv", err);
     if (!st) st = pn_write_predictions_csv(p, &rep, err);
+    int saved = !st; /* the model and the numbers are on disk: say so if a chart fails */
     if (!st) st = out_path(p, sizeof p, cfg->out_dir, "curves.png", err);
     if (!st) st = pn_plot_curves(p, rep.hist, rep.nhist, err);
     if (!st && nres && C == 2) {
@@ -493,6 +494,11 @@ pn_status pn_train_run(const pn_train_config *cfg, const pn_source *src, const p
     }
     if (!st) st = out_path(p, sizeof p, cfg->out_dir, "report.html", err);
     if (!st) st = pn_write_report_html(p, &rep, cfg->out_dir, err);
+    if (st && saved && err) {
+        size_t len = strlen(err->msg);
+        snprintf(err->msg + len, sizeof err->msg - len,
+                 " (the model, metrics.json and predictions.csv in %s are saved)", cfg->out_dir);
+    }
     for (int i = 0; i < nres; i++) pn_split_result_free(&res[i]);
 done:
     pn_trainer_free(&trainer);
