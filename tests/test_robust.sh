@@ -180,4 +180,29 @@ for v in $(seq $v0 200 $((v0 + 6000))); do
     if [ $rc = 1 ] && ! grep -Eq "out of memory|cannot|failed|libpng" "$tmp/lm.err"; then cat "$tmp/lm.err"; fail "ulimit -v $v: exit 1 without a reason"; fi
 done
 [ -z "$crashes" ] || fail "stats --chart crashed under ulimit -v (KiB:status):$crashes"
+# 8. odd files never hang: a FIFO named like an image (predict: refused at
+#    once; train --skip-bad with the cache on: left out and listed), folder
+#    links: a self-link, a loop and a ladder of links (2^20 paths) walk each
+#    folder once
+mkdir -p "$tmp/odd"
+mkfifo "$tmp/odd/fifo.jpeg"
+rc=0; timeout 60 "$BIN" predict --model "$M" "$tmp/odd/fifo.jpeg" >"$tmp/p.out" 2>"$tmp/p.err" || rc=$?
+[ $rc = 1 ] || fail "predict of a FIFO: exit $rc"
+grep -q "fifo.jpeg: not a regular file" "$tmp/p.err" || { cat "$tmp/p.err"; fail "predict FIFO message"; }
+cp -r "$D" "$tmp/fd" && mkfifo "$tmp/fd/train/NORMAL/zz.jpeg"
+timeout 120 "$BIN" train --data "$tmp/fd" --weights "$W" --epochs 1 --out "$tmp/fo" --skip-bad >"$tmp/fo.log" 2>&1 \
+    || { cat "$tmp/fo.log"; fail "--skip-bad with a FIFO and the cache on"; }
+grep -q "skipped unreadable image $tmp/fd/train/NORMAL/zz.jpeg" "$tmp/fo.log" || { cat "$tmp/fo.log"; fail "FIFO not listed as skipped"; }
+rc=0; timeout 120 "$BIN" train --data "$tmp/fd" --weights "$W" --epochs 1 --out "$tmp/fo2" >"$tmp/fo2.log" 2>&1 || rc=$?
+[ $rc = 1 ] || fail "a FIFO without --skip-bad: exit $rc"
+grep -q "zz.jpeg: not a regular file (remove or replace the file, or pass --skip-bad" "$tmp/fo2.log" || { cat "$tmp/fo2.log"; fail "FIFO message"; }
+L="$tmp/links"
+mkdir -p "$L/a/b" && cp "$(ls "$D"/test/NORMAL/* | head -1)" "$L/a/x.jpeg"
+ln -s . "$L/a/self" && ln -s .. "$L/a/b/up" && ln -s ../a "$L/a/b/side"
+p="$L/ladder"; mkdir -p "$p"
+for i in $(seq 20); do mkdir "$p/n"; ln -s n "$p/l1"; ln -s n "$p/l2"; p="$p/n"; done
+cp "$L/a/x.jpeg" "$p/y.jpeg"
+timeout 60 "$BIN" predict --model "$M" "$L" >"$tmp/lk.out" 2>"$tmp/lk.err" || { cat "$tmp/lk.err"; fail "predict on linked folders"; }
+[ "$(grep -c "x.jpeg" "$tmp/lk.out")" = 1 ] || { cat "$tmp/lk.out"; fail "x.jpeg not classified exactly once"; }
+[ "$(grep -c "y.jpeg" "$tmp/lk.out")" = 1 ] || { head "$tmp/lk.out"; fail "y.jpeg not classified exactly once"; }
 echo "test_robust: all passed"

@@ -313,7 +313,7 @@ pn_status pn_train_run(const pn_train_config *cfg, const pn_source *src, const p
             logf_(cfg, "warning: %s; running without the disk feature cache", ce.msg);
     }
     for (int s = 0; s < PN_NSPLITS && !st; s++) st = load_split(cfg, src, ex, cp, s, &sp[s], err);
-    if (st == PN_E_FORMAT && err) {
+    if ((st == PN_E_FORMAT || st == PN_E_IO) && err) {
         size_t len = strlen(err->msg);
         snprintf(err->msg + len, sizeof err->msg - len,
                  " (remove or replace the file, or pass --skip-bad to leave unreadable images out)");
