@@ -227,6 +227,7 @@ static pn_status open_folder(pn_dataset *ds, pn_error *err)
             st = scan_items(ds, sdir, (pn_split)s, err);
         }
     } else {
+        ds->flat = 1;
         st = scan_classes(ds, ds->path, err);
         pn__ds_class_sort(ds);
         if (!st) st = scan_items(ds, ds->path, PN_SPLIT_TRAIN, err);

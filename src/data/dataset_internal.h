@@ -40,6 +40,8 @@ struct pn_dataset {
     char **csv_notes;
     size_t csv_nnotes, csv_dropped;
     int csv; /* opened by pn_dataset_open_csv: kind "csv" */
+    /* no split folders (or, CSV, no split given): every item is in train */
+    int flat;
 };
 
 /* Append an item (name and path are copied). */
