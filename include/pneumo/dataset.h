@@ -238,6 +238,9 @@ int pn_item_patient(const pn_item *it, char *out, size_t outsize);
  * classes than the model. */
 pn_status pn_class_map(const char *const *data, int nd, const char *const *model, int nm,
                        const char *spec, int *map, pn_error *err);
+/* pn_class_map of the dataset's classes; the error also names the data. */
+pn_status pn_class_map_dataset(const pn_dataset *ds, const char *const *model, int nm,
+                               const char *spec, int *map, pn_error *err);
 /* The index in names of the positive class (the one sensitivity and the
  * threshold refer to): `positive` (case-insensitive; NULL: PNEUMONIA). When
  * positive is NULL and no class is PNEUMONIA, fallback (>= 0) is used, or

@@ -39,6 +39,7 @@ static void help(FILE *f)
             "  -j, --threads N      threads (default: all cores)\n"
             "      --bf16           bfloat16 backbone\n"
             "      --fast-decode    JPEG DCT-domain downscaling (faster, not bit-exact)\n"
+            "      --png16 MODE     16-bit grayscale PNGs: scale (default) or clip (Pillow)\n"
             "  -h, --help           this help\n"
             "\n"
             "Every image that can be read is printed; each one that cannot (missing,\n"
@@ -86,7 +87,7 @@ int pn_cmd_predict(int argc, char **argv)
     pn_cli_opts co = {.threads = 0};
     pn_cli_parser_init(&ps, cmd, "m:", opts,
                        PN_OPT_HELP | PN_OPT_JSON | PN_OPT_THREADS | PN_OPT_BF16 |
-                           PN_OPT_FAST_DECODE);
+                           PN_OPT_FAST_DECODE | PN_OPT_PNG16);
     int ch;
     while ((ch = pn_cli_getopt(&ps, argc, argv, &co)) != -1) {
         switch (ch) {
@@ -100,6 +101,8 @@ int pn_cmd_predict(int argc, char **argv)
     long threads = co.threads;
     int json = co.json, bf16 = co.bf16;
     pn_decode_opts dopt = {.fast_decode = co.fast_decode};
+    pn_cli_data dd; /* --png16 */
+    if (pn_cli_data_init(&dd, cmd, &co, &dopt)) return 2;
     if (!model) return pn_cli_usage_error(cmd, "--model is required");
     if (optind >= argc) return pn_cli_usage_error(cmd, "give at least one IMAGE or folder");
     pn_error err = {0};

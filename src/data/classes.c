@@ -33,10 +33,16 @@ static pn_status refuse(const char *const *data, int nd, const char *const *mode
     char dl[1024], ml[1024];
     list(data, nd, dl, sizeof dl);
     list(model, nm, ml, sizeof ml);
+    /* the example pairs the first data class and model class that match nothing */
+    const char *ed = nd ? data[0] : "DATA", *em = nm ? model[0] : "MODEL";
+    for (int d = nd - 1; d >= 0; d--)
+        if (find_ci(model, nm, data[d], strlen(data[d])) < 0) ed = data[d];
+    for (int m = nm - 1; m >= 0; m--)
+        if (find_ci(data, nd, model[m], strlen(model[m])) < 0) em = model[m];
     return pn_error_set(err, PN_E_ARG,
                         "%s: the data's classes are (%s), the model's (%s); map them with "
                         "--classes MODEL=DATA,... (e.g. --classes %s=%s)",
-                        why, dl, ml, nm ? model[nm - 1] : "PNEUMONIA", nd ? data[0] : "abnormal");
+                        why, dl, ml, em, ed);
 }
 
 pn_status pn_class_map(const char *const *data, int nd, const char *const *model, int nm,
@@ -85,6 +91,19 @@ pn_status pn_class_map(const char *const *data, int nd, const char *const *model
             }
     }
     return PN_OK;
+}
+
+pn_status pn_class_map_dataset(const pn_dataset *ds, const char *const *model, int nm,
+                               const char *spec, int *map, pn_error *err)
+{
+    const char *dn[PN_MAX_CLASSES];
+    int nd = ds->ncls;
+    if (nd > PN_MAX_CLASSES)
+        return pn_error_set(err, PN_E_UNSUPPORTED, "%s: %d classes (at most %d)", ds->path, nd,
+                            PN_MAX_CLASSES);
+    for (int d = 0; d < nd; d++) dn[d] = ds->cls[d];
+    pn_status st = pn_class_map(dn, nd, model, nm, spec, map, err);
+    return st ? pn_error_prefix(err, "%s: ", ds->path) : PN_OK;
 }
 
 pn_status pn_class_positive(const char *const *names, int n, const char *positive, int fallback,
