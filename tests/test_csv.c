@@ -246,6 +246,43 @@ static void test_split_column(void **state)
         if (!seen) fail_msg("not listed: %s", want[k]);
     }
     pn_dataset_free(ds);
+    /* a test split carved by patient: whole patients, the same whatever the row order */
+    char fwd[4096] = "file,dx,who\n", rev[4096] = "file,dx,who\n";
+    static const char *imgs[6] = {"IM-0199-0001.jpeg", "person1492_bacteria_3894.jpeg",
+                                  "IM-0453-0001.jpeg", "person30_bacteria_148.jpeg",
+                                  "IM-0027-0001.jpeg", "IM-0061-0001.jpeg"};
+    char line[128];
+    for (int i = 0; i < 6; i++) {
+        snprintf(line, sizeof line, "%s,%d,P%d\n", imgs[i], i % 2, i / 2);
+        strcat(fwd, line);
+        snprintf(line, sizeof line, "%s,%d,P%d\n", imgs[5 - i], (5 - i) % 2, (5 - i) / 2);
+        strcat(rev, line);
+    }
+    pn_dataset *d2 = NULL;
+    size_t ntest_seen = 0;
+    for (int f = 1; f <= 9; f++) {
+        o = (pn_csv_opts){.image_col = "file", .label_col = "dx", .patient_col = "who",
+                          .test_fraction = f / 10.0};
+        assert_int_equal(pn_dataset_open_csv(images, write_csv(dir, "f.csv", fwd), &o, &ds, &err), PN_OK);
+        assert_int_equal(pn_dataset_open_csv(images, write_csv(dir, "r.csv", rev), &o, &d2, &err), PN_OK);
+        assert_false(pn_dataset_is_flat(ds));
+        assert_int_equal(pn_dataset_count(ds, PN_SPLIT_ALL), 6);
+        size_t nt = pn_dataset_count(ds, PN_SPLIT_TEST);
+        assert_int_equal(nt % 2, 0); /* patients of 2 images */
+        assert_int_equal(pn_dataset_count(d2, PN_SPLIT_TEST), nt);
+        for (size_t i = 0; i < nt; i++)
+            assert_string_equal(pn_dataset_item(ds, PN_SPLIT_TEST, i)->name,
+                                pn_dataset_item(d2, PN_SPLIT_TEST, i)->name);
+        for (size_t i = 0; i < pn_dataset_count(ds, PN_SPLIT_TRAIN); i++)
+            for (size_t j = 0; j < nt; j++)
+                assert_string_not_equal(pn_dataset_item(ds, PN_SPLIT_TRAIN, i)->patient_id,
+                                        pn_dataset_item(ds, PN_SPLIT_TEST, j)->patient_id);
+        assert_true(nt >= ntest_seen); /* a larger fraction never takes patients back */
+        ntest_seen = nt;
+        pn_dataset_free(ds);
+        pn_dataset_free(d2);
+    }
+    assert_true(ntest_seen > 0 && ntest_seen < 6);
     /* the option parsers */
     pn_csv_preset pr;
     pn_csv_uncertain u;

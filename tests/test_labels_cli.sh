@@ -72,6 +72,26 @@ M=$T/p/model.safetensors
 cmp -s "$T/e_dir.json" "$T/e_csv.json" || fail "eval --labels differs from the folder: $(cat "$T/e_csv.json")"
 grep -q '"n":11' "$T/e_csv.json" || fail "eval --labels n: $(cat "$T/e_csv.json")"
 
+# ---- 2b. a test split carved by patient (--test-split): whole patients, by
+# SHA-256 of the id (computed here with hashlib), the same split in stats and eval
+"$BIN" stats "$DCM" --labels "$T/pat.csv" --columns image,finding --patient-column subject --test-split 0.4 \
+    --json --no-chart --no-check >"$T/ts.json" || fail "stats --test-split"
+"$BIN" eval --model "$M" --data "$DCM" --labels "$T/pat.csv" --columns image,finding --patient-column subject \
+    --test-split 0.4 --json >"$T/ts_e.json" 2>"$T/e.err" || fail "eval --test-split: $(cat "$T/e.err")"
+"$PY" - "$T/pat.csv" "$T/ts.json" "$T/ts_e.json" <<'PYEOF' || fail "--test-split counts"
+import csv, hashlib, json, sys
+test = [0, 0]
+for r in csv.DictReader(open(sys.argv[1])):
+    h = int.from_bytes(hashlib.sha256(r["subject"].encode()).digest()[:8], "big") >> 11
+    if h / 2**53 < 0.4:
+        test[int(r["finding"])] += 1
+s = json.load(open(sys.argv[2]))["splits"]
+assert (s["test"]["NORMAL"], s["test"]["PNEUMONIA"]) == tuple(test), (s["test"], test)
+assert s["train"]["total"] + s["test"]["total"] == 40 and 0 < sum(test) < 40, s
+e = json.load(open(sys.argv[3]))
+assert e["n"] == sum(test) and e["confusion"]["tp"] + e["confusion"]["fn"] == test[1], (e, test)
+PYEOF
+
 # ---- 3. class names: abnormal/normal folders are refused (never mapped by
 # position), --classes maps them, the same metrics as the NORMAL/PNEUMONIA
 # split; a plain class folder is evaluated whole; --positive NORMAL swaps

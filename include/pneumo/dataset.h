@@ -146,6 +146,11 @@ typedef struct pn_csv_opts {
     /* a column holding each row's split: train, val (valid, validation),
      * test; overrides split and the NIH lists; another value is a bad row */
     const char *split_col;
+    /* > 0: a test split carved by patient from the train rows: a patient
+     * (pn_item_patient) goes to test when the SHA-256 of its id (first 8
+     * bytes, big-endian, top 53 bits / 2^53) is below test_fraction, so train and eval with the
+     * same options see the same split, whatever the order of the rows */
+    double test_fraction;
     pn_csv_uncertain uncertain; /* CheXpert -1 */
     int skip_bad;
 } pn_csv_opts;

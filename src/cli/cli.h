@@ -62,7 +62,7 @@ enum {
     PN_OPT_MAX_PIXELS = 1u << 9,  /* --max-pixels N (1..2^40) */
     PN_OPT_PNG16 = 1u << 10,      /* --png16 scale|clip */
     /* --labels CSV --preset P --columns I,L --patient-column C --split-column C
-     * --uncertain U --csv-split S: a CSV-labelled dataset (pn_cli_data_*) */
+     * --uncertain U --csv-split S --test-split F: a CSV-labelled dataset (pn_cli_data_*) */
     PN_OPT_LABELS = 1u << 11,
     PN_OPT_CLASSES = 1u << 12,    /* --classes MODEL=DATA,... */
     PN_OPT_POSITIVE = 1u << 13,   /* --positive CLASS */
@@ -74,7 +74,7 @@ typedef struct pn_cli_opts {
     long threads, batch, min_side, max_pixels;
     /* string options: NULL when not given */
     const char *png16, *labels, *preset, *columns, *patient_col, *split_col, *uncertain,
-        *csv_split, *classes, *positive;
+        *csv_split, *test_split, *classes, *positive;
     unsigned given; /* PN_OPT_* bits of the options that were given */
 } pn_cli_opts;
 
@@ -118,7 +118,9 @@ typedef struct pn_cli_data {
     "      --split-column C    a column with each row's split: train, val, test\n"     \
     "      --uncertain U   CheXpert -1: ignore (default), zeros or ones\n"              \
     "      --csv-split S   the split of all the CSV's rows (default train; NIH:\n"      \
-    "                      train_val_list.txt / test_list.txt beside the CSV)\n"
+    "                      train_val_list.txt / test_list.txt beside the CSV)\n"      \
+    "      --test-split F  carve a test set from the train rows, by patient (a hash\n"  \
+    "                      of the id: the same split in train and eval)\n"
 /* Checks the option values; *dec gets --png16 (dec may be NULL). Prints a
  * usage error and returns 2 when a value is wrong, else 0. */
 int pn_cli_data_init(pn_cli_data *d, const char *cmd, const pn_cli_opts *o, pn_decode_opts *dec);

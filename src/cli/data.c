@@ -14,7 +14,8 @@ int pn_cli_data_init(pn_cli_data *d, const char *cmd, const pn_cli_opts *o, pn_d
     d->labels = o->labels;
     const char *csv_only = o->preset ? "--preset" : o->columns ? "--columns"
                          : o->split_col ? "--split-column" : o->patient_col ? "--patient-column"
-                         : o->uncertain ? "--uncertain" : o->csv_split ? "--csv-split" : NULL;
+                         : o->uncertain ? "--uncertain" : o->csv_split ? "--csv-split"
+                         : o->test_split ? "--test-split" : NULL;
     if (!d->labels && csv_only) return pn_cli_usage_error(cmd, "%s needs --labels FILE.csv", csv_only);
     pn_csv_opts *c = &d->csv;
     if (o->preset && pn_csv_preset_parse(o->preset, &c->preset, &e))
@@ -39,6 +40,9 @@ int pn_cli_data_init(pn_cli_data *d, const char *cmd, const pn_cli_opts *o, pn_d
                                       o->csv_split);
         c->split_given = 1;
     }
+    if (o->test_split &&
+        pn_cli_parse_double(cmd, "--test-split", o->test_split, 1e-6, 0.9, &c->test_fraction))
+        return 2;
     c->patient_col = o->patient_col;
     c->split_col = o->split_col;
     c->skip_bad = o->skip_bad;

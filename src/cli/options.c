@@ -41,6 +41,7 @@ static const shared_opt table[] = {
     {PN_OPT_LABELS, "split-column", 0, ARG_STR, 0, 0, F(split_col)},
     {PN_OPT_LABELS, "uncertain", 0, ARG_STR, 0, 0, F(uncertain)},
     {PN_OPT_LABELS, "csv-split", 0, ARG_STR, 0, 0, F(csv_split)},
+    {PN_OPT_LABELS, "test-split", 0, ARG_STR, 0, 0, F(test_split)},
     {PN_OPT_CLASSES, "classes", 0, ARG_STR, 0, 0, F(classes)},
     {PN_OPT_POSITIVE, "positive", 0, ARG_STR, 0, 0, F(positive)},
 };

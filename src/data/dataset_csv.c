@@ -116,6 +116,42 @@ static pn_status note(pn_dataset *ds, pn_error *err, const char *fmt, ...)
 
 static const char *const no_col = NULL;
 
+/* Moves the train items of the patients whose id hashes below fraction to test:
+ * SHA-256 of the id, its first 8 bytes big-endian, the top 53 bits / 2^53. */
+static pn_status carve_test(pn_dataset *ds, double fraction, pn_error *err)
+{
+    item_vec *tr = &ds->split[PN_SPLIT_TRAIN], *te = &ds->split[PN_SPLIT_TEST];
+    size_t k = 0;
+    for (size_t i = 0; i < tr->n; i++) {
+        char pid[256];
+        pn_item_patient(&tr->v[i].it, pid, sizeof pid);
+        uint8_t d[32]; /* the first 53 bits of SHA-256(id), as a fraction of 2^53 */
+        pn_sha256_buf(pid, strlen(pid), d);
+        uint64_t h = 0;
+        for (int b = 0; b < 8; b++) h = h << 8 | d[b];
+        if ((double)(h >> 11) / 9007199254740992.0 >= fraction) {
+            tr->v[k++] = tr->v[i];
+            continue;
+        }
+        if (te->n == te->cap) {
+            size_t nc = te->cap ? te->cap * 2 : 256;
+            item_rec *nv = realloc(te->v, nc * sizeof *nv);
+            if (!nv) {
+                /* every item stays owned by ds (freed with it) */
+                memmove(&tr->v[k], &tr->v[i], (tr->n - i) * sizeof *tr->v);
+                tr->n = k + (tr->n - i);
+                return pn_error_set(err, PN_E_NOMEM, "%s: out of memory", ds->path);
+            }
+            te->v = nv;
+            te->cap = nc;
+        }
+        te->v[te->n] = tr->v[i];
+        te->v[te->n++].it.split = PN_SPLIT_TEST;
+    }
+    tr->n = k;
+    return PN_OK;
+}
+
 /* a split column's value: train, val / valid / validation, test (any case) */
 static int split_value(const char *v)
 {
@@ -366,7 +402,9 @@ pn_status pn_dataset_open_csv(const char *images, const char *csv_path, const pn
             ir->it.patient_id = ir->csv_patient;
             ir->csv_patient = NULL;
         }
-    ds->flat = cs < 0 && !o->split_given && !(o->preset == PN_CSV_NIH && (trainval.n || test.n));
+    if (o->test_fraction > 0 && (st = carve_test(ds, o->test_fraction, err))) goto done;
+    ds->flat = cs < 0 && !o->split_given && !(o->preset == PN_CSV_NIH && (trainval.n || test.n)) &&
+               !(o->test_fraction > 0);
     pn__ds_finish(ds);
 done:
     for (size_t i = 0; i < nrows; i++) {
