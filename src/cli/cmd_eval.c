@@ -16,7 +16,8 @@ static void help(FILE *f)
     fprintf(f,
             "usage: pneumo eval --model M --data DATA [--split test] [--json] [options]\n"
             "\n"
-            "Accuracy, sensitivity (recall of PNEUMONIA), specificity, PPV, NPV, F1, ROC AUC\n"
+            "Accuracy, sensitivity (recall of the positive class, PNEUMONIA by default),\n"
+            "specificity, PPV, NPV, F1, ROC AUC\n"
             "(exact, ties averaged) and the confusion matrix of model M on one split.\n"
             "M is a model from 'pneumo train', or a torchvision ResNet-18 state_dict (.pth or\n"
             "safetensors) with a 2-output head (classes NORMAL, PNEUMONIA).\n"
