@@ -154,7 +154,7 @@ for cls in ("NORMAL", "PNEUMONIA"):
         im = Image.open(f"{t}/p16/train/{cls}/{f}")
         assert im.mode in ("I;16", "I"), im.mode
 PYEOF
-pv() { "$BIN" predict --model "$T/r18.pth" -j 2 "$@" | awk -F'\t' '{print $2, $3}'; }
+pv() { "$BIN" predict --model "$T/r18.pth" -j 2 "$@" | awk -F'\t' '$1 !~ /^#/ && $1 != "file" {print $2, $3}'; }
 pv "$T/p16" >"$T/pr16" && pv "$T/p8" >"$T/pr8" && pv --png16 clip "$T/p16" >"$T/prc16" && pv "$T/pclip" >"$T/prc8" ||
     fail "predict --png16"
 [ "$(wc -l <"$T/pr16")" = 6 ] || fail "predict --png16 lines"
