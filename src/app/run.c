@@ -47,6 +47,8 @@ typedef struct split_data {
     float *x;           /* (n, D) */
     int *y;             /* (n) */
     const char **names; /* (n), borrowed from the source */
+    const char **pats;  /* (n) patient ids or NULL, borrowed from the source */
+    const char **sops;  /* (n) SOP UIDs or NULL, borrowed */
     float *probs;       /* (n, C) */
 } split_data;
 
@@ -55,6 +57,8 @@ static void split_free(split_data *s)
     free(s->x);
     free(s->y);
     free(s->names);
+    free(s->pats);
+    free(s->sops);
     free(s->probs);
     memset(s, 0, sizeof *s);
 }
@@ -65,8 +69,10 @@ static pn_status split_alloc(split_data *s, size_t n, int D, int C, pn_error *er
     s->x = malloc((n ? n : 1) * (size_t)D * sizeof *s->x);
     s->y = malloc((n ? n : 1) * sizeof *s->y);
     s->names = malloc((n ? n : 1) * sizeof *s->names);
+    s->pats = calloc(n ? n : 1, sizeof *s->pats);
+    s->sops = calloc(n ? n : 1, sizeof *s->sops);
     s->probs = malloc((n ? n : 1) * (size_t)C * sizeof *s->probs);
-    if (!s->x || !s->y || !s->names || !s->probs) {
+    if (!s->x || !s->y || !s->names || !s->pats || !s->sops || !s->probs) {
         split_free(s);
         return pn_error_set(err, PN_E_NOMEM, "out of memory for %zu items", n);
     }
@@ -83,6 +89,8 @@ static pn_status load_split(const pn_train_config *cfg, const pn_source *src,
     for (size_t i = 0; i < n; i++) {
         s->y[i] = src->label(src->ctx, split, i);
         s->names[i] = src->name(src->ctx, split, i);
+        if (src->patient) s->pats[i] = src->patient(src->ctx, split, i);
+        if (src->sop_uid) s->sops[i] = src->sop_uid(src->ctx, split, i);
     }
     st = pn__features_compute(src, ex, cache, split, s->x, cfg->progress, cfg->user,
                              cfg->fit.cancel, err);
@@ -104,6 +112,8 @@ static pn_status load_split(const pn_train_config *cfg, const pn_source *src,
             memmove(s->x + k * D, s->x + i * D, D * sizeof *s->x);
             s->y[k] = s->y[i];
             s->names[k] = s->names[i];
+            s->pats[k] = s->pats[i];
+            s->sops[k] = s->sops[i];
         }
         k++;
     }
@@ -334,7 +344,8 @@ pn_status pn_train_run(const pn_train_config *cfg, const pn_source *src, const p
             st = pn_error_set(err, PN_E_NOMEM, "--val-split: out of memory");
             goto done;
         }
-        st = pn_val_split(tr->names, tr->y, tr->n, C, cfg->val_split, cfg->fit.seed, isv, err);
+        st = pn_val_split_patients(tr->names, tr->pats, tr->y, tr->n, C, cfg->val_split,
+                                   cfg->fit.seed, isv, err);
         if (st) {
             free(isv);
             goto done;
@@ -356,6 +367,8 @@ pn_status pn_train_run(const pn_train_config *cfg, const pn_source *src, const p
             memcpy(dst->x + k * D, tr->x + i * D, (size_t)D * sizeof(float));
             dst->y[k] = tr->y[i];
             dst->names[k] = tr->names[i];
+            dst->pats[k] = tr->pats[i];
+            dst->sops[k] = tr->sops[i];
         }
         free(isv);
         if (sp[PN_SPLIT_VAL].n)
@@ -450,7 +463,8 @@ pn_status pn_train_run(const pn_train_config *cfg, const pn_source *src, const p
         if (!sp[s].n) continue;
         pn_split_result *r = &res[nres++];
         *r = (pn_split_result){.name = pn_split_name((pn_split)(s)), .n = sp[s].n, .files = sp[s].names,
-                               .labels = sp[s].y, .probs = sp[s].probs};
+                               .labels = sp[s].y, .probs = sp[s].probs,
+                               .patients = sp[s].pats, .sop_uids = sp[s].sops};
         if (C == 2) {
             st = pn_split_result_compute(r, C, thr, err);
             if (st) {

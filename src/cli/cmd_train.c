@@ -57,7 +57,13 @@ static void help(FILE *f)
             "                         validation, or T (default 0.5)\n"
             "      --bf16             bfloat16 backbone (faster, not bit-exact)\n"
             "      --fast-decode      JPEG DCT-domain downscaling (faster, not bit-exact)\n"
-            "      --skip-bad         leave unreadable images out (listed) instead of stopping\n"
+            "      --skip-bad         leave unreadable images (and bad --labels rows) out,\n"
+            "                         listed, instead of stopping\n"
+            "      --png16 scale|clip 16-bit grayscale PNGs: scaled by their sBIT depth\n"
+            "                         (default) or clipped as Pillow (over 255 is white)\n"
+            "      --positive CLASS   the class sensitivity and the threshold refer to\n"
+            "                         (default PNEUMONIA; data without it must name one)\n"
+            "%s"
             "      --resume           continue from DIR/checkpoint.safetensors after its\n"
             "                         last epoch (same options, any --freeze; an error when\n"
             "                         there is none)\n"
@@ -69,7 +75,11 @@ static void help(FILE *f)
             "\n"
             "Outputs in DIR: model.safetensors, metrics.json, predictions.csv, curves.png,\n"
             "confusion.png, roc.png, report.html, checkpoint.safetensors. Ctrl-C stops after\n"
-            "the current batch; the last finished epoch's checkpoint is kept for --resume.\n");
+            "the current batch; the last finished epoch's checkpoint is kept for --resume.\n"
+            "With --labels, DATA is the image folder and the CSV gives labels, patients\n"
+            "(for --val-split) and splits; predictions.csv then has patient_id and\n"
+            "sop_uid columns (also for DICOM data).\n",
+            PN_CLI_LABELS_HELP);
 }
 
 static volatile int g_stop;
@@ -215,7 +225,9 @@ int pn_cmd_train(int argc, char **argv)
     pn_cli_opts co = {.threads = 0, .batch = 32};
     pn_cli_parser_init(&ps, cmd, "d:w:o:", opts,
                        PN_OPT_HELP | PN_OPT_THREADS | PN_OPT_BATCH | PN_OPT_BF16 |
-                           PN_OPT_FAST_DECODE | PN_OPT_SKIP_BAD | PN_OPT_NO_VERIFY);
+                           PN_OPT_FAST_DECODE | PN_OPT_SKIP_BAD | PN_OPT_LABELS | PN_OPT_PNG16 |
+                           PN_OPT_POSITIVE |
+                           PN_OPT_NO_VERIFY);
     int ch;
     while ((ch = pn_cli_getopt(&ps, argc, argv, &co)) != -1) {
         switch (ch) {
@@ -244,6 +256,10 @@ int pn_cmd_train(int argc, char **argv)
     long batch = co.batch, threads = co.threads;
     int bf16 = co.bf16, fast = co.fast_decode, skip_bad = co.skip_bad;
     if (optind != argc) return pn_cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    pn_cli_data dd;
+    pn_decode_opts dec = {0};
+    if (pn_cli_data_init(&dd, cmd, &co, &dec)) return 2;
+    if (dd.labels && !data) return pn_cli_usage_error(cmd, "--labels needs --data IMAGE_FOLDER");
     char data_buf[4096], weights_buf[4096];
     if (!data && fetch_default(cmd, 1, data_buf, sizeof data_buf)) return 1;
     if (!data) data = data_buf;
@@ -268,7 +284,7 @@ int pn_cmd_train(int argc, char **argv)
     pn_train_summary sum = {0};
     uint8_t wh[32];
     char whex[65];
-    if (pn_dataset_open(data, &ds, &err)) goto fail;
+    if (pn_cli_data_open(&dd, cmd, data, &ds, &err)) goto fail;
     int C = pn_dataset_num_classes(ds);
     if (C != 2) {
         pn_error_set(&err, PN_E_ARG,
@@ -290,8 +306,12 @@ int pn_cmd_train(int argc, char **argv)
     if (pn_infer_extractor_init(&ix, ds, &sd, wh, rcp.stage, (int)batch, (int)threads, bf16,
                                 fast, skip_bad, &err))
         goto fail;
-    pn_dataset_source src;
-    if (pn_dataset_source_init(&src, ds, &err)) goto fail;
+    pn_infer_extractor_set_decode(&ix, &dec);
+    pn_dataset_source src; /* the positive class (--positive, default PNEUMONIA) is class 1 */
+    if (pn_dataset_source_init_positive(&src, ds, co.positive, &err)) {
+        pn_error_prefix(&err, "%s: ", data);
+        goto fail;
+    }
 
     char s_epochs[32], s_batch[32], s_lr[32], s_seed[32], s_vs[32], s_thr[32];
     snprintf(s_epochs, sizeof s_epochs, "%ld", epochs);
@@ -306,7 +326,12 @@ int pn_cmd_train(int argc, char **argv)
                               "val_split", s_vs, "threshold", s_thr,
                               "bf16", pn_infer_is_bf16(ix.engine) ? "yes" : "no",
                               "fast_decode", fast ? "yes" : "no", "shuffle", shuffle ? "yes" : "no",
-                              NULL};
+                              NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+    /* only when given, so that the default outputs stay as they were */
+    size_t ns = sizeof settings / sizeof *settings - 7;
+    if (dd.labels) settings[ns++] = "labels", settings[ns++] = dd.labels;
+    if (co.png16) settings[ns++] = "png16", settings[ns++] = pn_png16_name(dec.png16);
+    if (co.positive) settings[ns++] = "positive", settings[ns++] = src.class_names[1];
     tjson = training_json(epochs, batch, lr, seed, freeze, balance, val_split, threshold,
                           pn_infer_is_bf16(ix.engine), fast, shuffle);
     if (!tjson) {
@@ -321,7 +346,7 @@ int pn_cmd_train(int argc, char **argv)
     printf("  data %s (%s): %zu train, %zu val, %zu test; classes %s, %s\n", data,
            pn_dataset_kind(ds), pn_dataset_count(ds, PN_SPLIT_TRAIN),
            pn_dataset_count(ds, PN_SPLIT_VAL), pn_dataset_count(ds, PN_SPLIT_TEST),
-           pn_dataset_class_name(ds, 0), pn_dataset_class_name(ds, 1));
+           src.class_names[0], src.class_names[1]);
     printf("  weights %s (sha256 %.12s), threads %d%s; out %s\n", weights, whex,
            pn_infer_threads(ix.engine), pn_infer_is_bf16(ix.engine) ? ", bf16" : "", out);
     fflush(stdout);
@@ -360,7 +385,7 @@ int pn_cmd_train(int argc, char **argv)
     pn_status st = pn_train_run(&cfg, &src.src, &ix.ex, &sum, &err);
     signal(SIGINT, old);
     if (st) goto fail;
-    printf("threshold %.4f on P(%s)\n", sum.threshold, pn_dataset_class_name(ds, 1));
+    printf("threshold %.4f on P(%s)\n", sum.threshold, src.class_names[1]);
     print_metrics("val", &sum.val);
     print_metrics("test", &sum.test);
     printf("done in %.1fs: %s/{model.safetensors,metrics.json,predictions.csv,report.html}\n",
