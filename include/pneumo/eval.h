@@ -14,11 +14,19 @@
  * into null. ROC AUC is the Mann-Whitney rank statistic with average ranks
  * for ties (exact, equal to the trapezoidal area under the ROC curve); it is
  * NaN when only one class is present.
+ *
+ * Intervals (95%, z = 1.959963984540054): Wilson's score interval (1927)
+ * for the five proportions, DeLong's (1988) for the ROC AUC (its
+ * structural-components variance, the normal interval clipped to [0, 1]),
+ * and on request a seeded stratified percentile bootstrap for every metric,
+ * F1 included. An interval is {NaN, NaN} where it is undefined (an
+ * undefined ratio; DeLong needs two positives and two negatives).
  */
 #ifndef PNEUMO_EVAL_H
 #define PNEUMO_EVAL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "pneumo/dataset.h"
 #include "pneumo/image.h"
@@ -41,6 +49,12 @@ size_t pn_count_correct(const float *logits, const int *labels, int n, int c);
 
 /* ---- metrics ------------------------------------------------------------------ */
 
+#define PN_Z95 1.959963984540054 /* the normal quantile of 0.975 */
+
+typedef struct pn_ci {
+    double lo, hi; /* NaN, NaN when undefined */
+} pn_ci;
+
 typedef struct pn_metrics {
     double threshold;
     size_t n, tp, fp, tn, fn;  /* confusion matrix (positive = PNEUMONIA) */
@@ -51,6 +65,9 @@ typedef struct pn_metrics {
     double npv;                /* tn/(tn+fn) */
     double f1;                 /* 2tp/(2tp+fp+fn) */
     double auc;                /* ROC AUC, NaN with one class only */
+    /* 95% intervals: Wilson for the proportions, DeLong for the AUC */
+    pn_ci accuracy_ci, sensitivity_ci, specificity_ci, ppv_ci, npv_ci, auc_ci;
+    double auc_se;             /* DeLong's standard error (NaN: undefined) */
 } pn_metrics;
 
 typedef struct pn_roc_point {
@@ -62,6 +79,54 @@ typedef struct pn_roc_point {
  * threshold. PN_E_ARG for n == 0, a label not 0/1 or a non-finite score. */
 pn_status pn_metrics_compute(const float *score, const int *label, size_t n, double threshold,
                              pn_metrics *m, pn_error *err);
+
+/* Wilson's score interval of k successes in n trials at the normal
+ * quantile z (PN_Z95 for 95%); {NaN, NaN} when n == 0. */
+pn_ci pn_wilson_ci(size_t k, size_t n, double z);
+
+typedef struct pn_auc_ci {
+    double auc, var, se; /* var = S10/npos + S01/nneg (DeLong) */
+    pn_ci ci;            /* auc -/+ z se, clipped to [0, 1] */
+    size_t npos, nneg;
+} pn_auc_ci;
+
+/* DeLong's variance and interval of the AUC of n scores with labels 0/1.
+ * auc is NaN with one class; var, se and ci are NaN unless there are at
+ * least two positives and two negatives. PN_E_ARG as pn_metrics_compute. */
+pn_status pn_auc_delong(const float *score, const int *label, size_t n, double z, pn_auc_ci *r,
+                        pn_error *err);
+
+/* DeLong's paired test of two score sets a, b on the same n items (two
+ * models on one data set): the AUC difference, its variance
+ * var_a + var_b - 2 cov, z = diff / se and the two-sided p-value. NaN where
+ * undefined (fewer than two of a class; se == 0 with diff != 0 gives z =
+ * +-inf and p = 0, se == 0 with diff == 0 gives z = NaN, p = 1). */
+typedef struct pn_delong_test {
+    double auc_a, auc_b, diff, var_a, var_b, cov, se, z, p;
+    pn_ci diff_ci; /* 95% interval of auc_a - auc_b */
+    size_t npos, nneg;
+} pn_delong_test;
+
+pn_status pn_delong_paired(const float *a, const float *b, const int *label, size_t n,
+                           pn_delong_test *t, pn_error *err);
+
+/* Seeded stratified percentile bootstrap: reps resamples, each drawing the
+ * positives from the positives and the negatives from the negatives (with
+ * replacement, the class counts kept), metrics at threshold; the interval
+ * is the 2.5th and 97.5th percentile (linear interpolation, numpy's
+ * default) of the resamples where the metric is defined; `undefined`
+ * counts the others (all undefined: {NaN, NaN}). Draws: pn_rng (mt19937)
+ * seeded with seed, an index in [0, k) from u32 by rejection of the top
+ * 2^32 mod k values then u32 % k; positives first, in item order. */
+typedef struct pn_bootstrap {
+    int reps;
+    uint64_t seed;
+    pn_ci accuracy, sensitivity, specificity, ppv, npv, f1, auc;
+    int undefined[7]; /* in that order */
+} pn_bootstrap;
+
+pn_status pn_bootstrap_metrics(const float *score, const int *label, size_t n, double threshold,
+                               int reps, uint64_t seed, pn_bootstrap *b, pn_error *err);
 
 /* ROC AUC (Mann-Whitney, average ranks for ties); NaN with one class. */
 double pn_roc_auc(const float *score, const int *label, size_t n);
