@@ -58,7 +58,8 @@ typedef struct pn_train_config {
      * the activation at pn_model_train_stage(model). pn_recipe chooses. */
     struct pn_model *model;
     double val_split;           /* > 0: carve val from train by patient; 0: use val/ */
-    int threshold_auto;         /* Youden's J on val */
+    int threshold_auto;         /* choose it on val by threshold_rule */
+    pn_op_rule threshold_rule;  /* default (zeroed): Youden's J */
     double threshold;           /* used when !threshold_auto (default 0.5) */
     const char *out_dir;
     int use_cache;              /* disk cache on (default) */

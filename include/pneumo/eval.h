@@ -143,6 +143,33 @@ pn_status pn_roc_curve(const float *score, const int *label, size_t n, pn_roc_po
 pn_status pn_youden_threshold(const float *score, const int *label, size_t n, double *threshold,
                               double *j, pn_error *err);
 
+/* ---- operating points ------------------------------------------------------------ */
+
+typedef enum pn_op_kind {
+    PN_OP_YOUDEN, /* maximize Youden's J (pn_youden_threshold) */
+    PN_OP_SENS,   /* sensitivity >= target, the best specificity among those */
+    PN_OP_SPEC,   /* specificity >= target, the best sensitivity among those */
+    PN_OP_PPV,    /* PPV >= target, the best sensitivity among those */
+} pn_op_kind;
+
+typedef struct pn_op_rule {
+    pn_op_kind kind;
+    double target; /* in (0, 1]; NaN for Youden */
+} pn_op_rule;
+
+/* "auto" or "youden", "sens=0.95", "spec=0.90", "ppv=0.8" (PN_E_ARG otherwise). */
+pn_status pn_op_rule_parse(const char *s, pn_op_rule *r, pn_error *err);
+/* "Youden's J", "sensitivity >= 0.95", ... into buf; returns buf. */
+const char *pn_op_rule_describe(const pn_op_rule *r, char *buf, size_t n);
+/* The threshold (the lowest score still predicted positive at the chosen
+ * ROC point) that rule r chooses on n labelled scores; *achieved (may be
+ * NULL) = J, or the sensitivity / specificity / PPV reached there. PN_E_ARG
+ * with a plain sentence when one class is missing or no threshold that
+ * predicts any image positive reaches the target (e.g. a PPV the scores
+ * never reach; the message gives the best reachable value). */
+pn_status pn_op_threshold(const float *score, const int *label, size_t n, const pn_op_rule *r,
+                          double *threshold, double *achieved, pn_error *err);
+
 /* ---- classifier ---------------------------------------------------------------- */
 
 typedef struct pn_classifier {

@@ -25,6 +25,12 @@
 extern "C" {
 #endif
 
+/* What the report, metrics.json and the CLI say about a split whose labels
+ * chose the threshold. */
+#define PN_CHOSE_THRESHOLD_NOTE                                                            \
+    "this split chose the threshold: its metrics at that threshold are optimistic (not an " \
+    "independent estimate)"
+
 /* Predictions and metrics of one split (val or test). */
 typedef struct pn_split_result {
     const char *name;           /* "val", "test", ... */
@@ -35,6 +41,9 @@ typedef struct pn_split_result {
     pn_metrics m;               /* at the run's threshold (2 classes) */
     pn_roc_point *roc;          /* may be NULL */
     size_t nroc;
+    const pn_bootstrap *boot;   /* --bootstrap intervals; NULL: none */
+    int chose_threshold;        /* this split's labels chose the threshold: its metrics
+                                   are optimistic (labelled so everywhere) */
 } pn_split_result;
 
 typedef struct pn_run_report {
@@ -48,6 +57,10 @@ typedef struct pn_run_report {
     const float *class_weights;     /* (C) loss weights in use */
     const pn_split_result *splits;
     int nsplits;
+    const char *title;              /* NULL: "pneumo training report" */
+    /* eval --model A --model B: DeLong's paired test of the two on splits[0] */
+    const pn_delong_test *compare;
+    const char *compare_a, *compare_b; /* the two models' names */
 } pn_run_report;
 
 /* Fill r->m and r->roc from r->probs (column 1 = PNEUMONIA) at threshold. */
@@ -56,8 +69,13 @@ pn_status pn_split_result_compute(pn_split_result *r, int classes, double thresh
 void pn_split_result_free(pn_split_result *r); /* frees roc only */
 
 pn_status pn_write_metrics_json(const char *path, const pn_run_report *rep, pn_error *err);
-/* One JSON object of metrics (for `pneumo eval --json`); caller frees. */
-char *pn_metrics_json_string(const pn_metrics *m, const char *const *class_names);
+/* One JSON object of metrics with their 95% intervals ("ci95") and, when
+ * boot is non-NULL, the bootstrap's ("bootstrap"), for `pneumo eval
+ * --json`; caller frees. */
+char *pn_metrics_json_string(const pn_metrics *m, const char *const *class_names,
+                             const pn_bootstrap *boot);
+/* DeLong's paired test as a JSON object (a, b: the models' names). */
+char *pn_delong_json_string(const pn_delong_test *t, const char *a, const char *b);
 /* split,file,label,prob_<class>...,prediction (RFC 4180 quoting) */
 pn_status pn_write_predictions_csv(const char *path, const pn_run_report *rep, pn_error *err);
 
@@ -72,6 +90,17 @@ pn_status pn_plot_confusion(const char *path, const pn_metrics *m, const char *c
  * diagonal and the AUC (520x500; NaN auc: "undefined"). */
 pn_status pn_plot_roc(const char *path, const pn_roc_point *pts, size_t n, double auc,
                       const char *title, pn_error *err);
+/* The same with the operating point op (its threshold, sensitivity and
+ * specificity: a ring on the curve, the numbers under the title, the AUC's
+ * DeLong interval in the title); op may be NULL. */
+pn_status pn_plot_roc_op(const char *path, const pn_roc_point *pts, size_t n, double auc,
+                         const pn_metrics *op, const char *title, pn_error *err);
+
+/* Every output of a run into dir, each written atomically: metrics.json,
+ * predictions.csv, curves.png (when rep has a history), confusion.png and
+ * roc.png with the operating point (2 classes; of the last split: test
+ * when present), report.html. The caller writes model files. */
+pn_status pn_write_run_outputs(const char *dir, const pn_run_report *rep, pn_error *err);
 
 /* Grouped bar chart of a dataset's class counts per split with their
  * counts (`pneumo stats --chart`, 1000x640); title may be NULL. */

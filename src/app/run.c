@@ -360,6 +360,7 @@ pn_status pn_train_run(const pn_train_config *cfg, const pn_source *src, const p
     }
     double thr = cfg->threshold;
     const char *thr_src = "--threshold";
+    char thr_src_buf[128];
     if (cfg->threshold_auto && C == 2) {
         float *p1 = malloc(sp[1].n * sizeof *p1);
         if (!p1) {
@@ -368,12 +369,25 @@ pn_status pn_train_run(const pn_train_config *cfg, const pn_source *src, const p
         }
         for (size_t i = 0; i < sp[1].n; i++) p1[i] = sp[1].probs[i * 2 + 1];
         double j;
-        st = pn_youden_threshold(p1, sp[1].y, sp[1].n, &thr, &j, err);
+        st = pn_op_threshold(p1, sp[1].y, sp[1].n, &cfg->threshold_rule, &thr, &j, err);
         free(p1);
         if (st) goto done;
-        thr_src = "auto (Youden's J on validation)";
-        logf_(cfg, "threshold auto: P(%s) >= %.4f (Youden's J %.3f on %zu validation images)",
-              src->class_names[1], thr, j, sp[1].n);
+        char rule[64];
+        pn_op_rule_describe(&cfg->threshold_rule, rule, sizeof rule);
+        if (cfg->threshold_rule.kind == PN_OP_YOUDEN) {
+            thr_src = "auto (Youden's J on validation)";
+        } else {
+            snprintf(thr_src_buf, sizeof thr_src_buf, "auto (%s on validation)", rule);
+            thr_src = thr_src_buf;
+        }
+        if (cfg->threshold_rule.kind == PN_OP_YOUDEN)
+            logf_(cfg, "threshold auto: P(%s) >= %.4f (Youden's J %.3f on %zu validation images)",
+                  src->class_names[1], thr, j, sp[1].n);
+        else
+            logf_(cfg, "threshold %s: P(%s) >= %.4f (reaches %.3f on %zu validation images)",
+                  rule, src->class_names[1], thr, j, sp[1].n);
+        logf_(cfg, "note: the validation split chose the threshold, so its metrics at it are "
+                   "optimistic; the test split's are the independent estimate");
     }
     sum->threshold = thr;
     pn_split_result res[2];
@@ -389,6 +403,7 @@ pn_status pn_train_run(const pn_train_config *cfg, const pn_source *src, const p
                 nres--;
                 break;
             }
+            r->chose_threshold = s == PN_SPLIT_VAL && cfg->threshold_auto;
             if (s == PN_SPLIT_VAL) sum->val = r->m;
             else sum->test = r->m;
         }
@@ -396,8 +411,11 @@ pn_status pn_train_run(const pn_train_config *cfg, const pn_source *src, const p
 
     /* outputs */
     char p[4096];
-    pn_run_report rep = {C, src->class_names, cfg->settings, sum->head.hist,
-                         sum->head.epochs_done, thr, thr_src, cw, res, nres};
+    pn_run_report rep = {.classes = C, .class_names = src->class_names,
+                         .settings = cfg->settings, .hist = sum->head.hist,
+                         .nhist = sum->head.epochs_done, .threshold = thr,
+                         .threshold_source = thr_src, .class_weights = cw, .splits = res,
+                         .nsplits = nres};
     if (!st && (cfg->model || cfg->backbone)) {
         st = out_path(p, sizeof p, cfg->out_dir, "model.safetensors", err);
         if (!st && cfg->model)
@@ -408,23 +426,7 @@ pn_status pn_train_run(const pn_train_config *cfg, const pn_source *src, const p
                                      src->class_names, cfg->training_json, cfg->weights_sha256,
                                      err);
     }
-    if (!st) st = out_path(p, sizeof p, cfg->out_dir, "metrics.json", err);
-    if (!st) st = pn_write_metrics_json(p, &rep, err);
-    if (!st) st = out_path(p, sizeof p, cfg->out_dir, "predictions.csv", err);
-    if (!st) st = pn_write_predictions_csv(p, &rep, err);
-    if (!st) st = out_path(p, sizeof p, cfg->out_dir, "curves.png", err);
-    if (!st) st = pn_plot_curves(p, rep.hist, rep.nhist, err);
-    if (!st && nres && C == 2) {
-        const pn_split_result *r = &res[nres - 1]; /* test when present, else val */
-        char title[64];
-        snprintf(title, sizeof title, "%s", r->name);
-        st = out_path(p, sizeof p, cfg->out_dir, "confusion.png", err);
-        if (!st) st = pn_plot_confusion(p, &r->m, src->class_names, title, err);
-        if (!st) st = out_path(p, sizeof p, cfg->out_dir, "roc.png", err);
-        if (!st) st = pn_plot_roc(p, r->roc, r->nroc, r->m.auc, title, err);
-    }
-    if (!st) st = out_path(p, sizeof p, cfg->out_dir, "report.html", err);
-    if (!st) st = pn_write_report_html(p, &rep, cfg->out_dir, err);
+    if (!st) st = pn_write_run_outputs(cfg->out_dir, &rep, err);
     for (int i = 0; i < nres; i++) pn_split_result_free(&res[i]);
 done:
     pn_trainer_free(&trainer);

@@ -118,7 +118,7 @@ int pn_cmd_eval(int argc, char **argv)
     if (pn_classifier_metrics(&c, probs, labels, n, thr, &m, &err)) goto fail;
     const char *cn[2] = {c.meta.class_names[0], c.meta.class_names[1]};
     if (json) {
-        char *s = pn_metrics_json_string(&m, cn);
+        char *s = pn_metrics_json_string(&m, cn, NULL);
         if (!s) {
             pn_error_set(&err, PN_E_NOMEM, "out of memory");
             goto fail;

@@ -53,7 +53,10 @@ static void help(FILE *f)
             "      --val-split F      carve a validation set (fraction F) from train, grouped\n"
             "                         by patient and stratified; val/ is then not used\n"
             "      --threshold auto|T decision threshold on P(PNEUMONIA): Youden's J on\n"
-            "                         validation, or T (default 0.5)\n"
+            "                         validation, or T (default 0.5); also chosen on\n"
+            "                         validation: sens=X (sensitivity >= X, the best\n"
+            "                         specificity), spec=X (specificity >= X), ppv=X\n"
+            "                         (PPV >= X); validation's metrics are then optimistic\n"
             "      --bf16             bfloat16 backbone (faster, not bit-exact)\n"
             "      --fast-decode      JPEG DCT-domain downscaling (faster, not bit-exact)\n"
             "      --skip-bad         leave unreadable images out (listed) instead of stopping\n"
@@ -131,15 +134,27 @@ static void ui_epoch(const pn_epoch_stats *s, void *user)
     fflush(stdout);
 }
 
-static void print_metrics(const char *name, const pn_metrics *m)
+/* "acc 72.7% [43.4-90.3]": a rate and its 95% interval */
+static void rate(const char *name, double v, pn_ci c)
+{
+    if (!isfinite(v)) printf("  %s n/a", name);
+    else if (isfinite(c.lo)) printf("  %s %.1f%% [%.1f-%.1f]", name, 100 * v, 100 * c.lo, 100 * c.hi);
+    else printf("  %s %.1f%%", name, 100 * v);
+}
+
+static void print_metrics(const char *name, const pn_metrics *m, int chose_threshold)
 {
     if (!m->n) return;
-    char auc[32] = "n/a";
-    if (isfinite(m->auc)) snprintf(auc, sizeof auc, "%.4f", m->auc);
-    printf("%-5s n=%zu  acc %.1f%%  sens %.1f%%  spec %.1f%%  AUC %s  (TN %zu FP %zu FN %zu TP "
-           "%zu)\n",
-           name, m->n, 100 * m->accuracy, 100 * m->sensitivity, 100 * m->specificity, auc, m->tn,
-           m->fp, m->fn, m->tp);
+    printf("%-5s n=%zu", name, m->n);
+    rate("acc", m->accuracy, m->accuracy_ci);
+    rate("sens", m->sensitivity, m->sensitivity_ci);
+    rate("spec", m->specificity, m->specificity_ci);
+    if (!isfinite(m->auc)) printf("  AUC n/a (one class)");
+    else if (isfinite(m->auc_ci.lo)) printf("  AUC %.4f [%.3f-%.3f]", m->auc, m->auc_ci.lo, m->auc_ci.hi);
+    else printf("  AUC %.4f", m->auc);
+    printf("  (TN %zu FP %zu FN %zu TP %zu)\n", m->tn, m->fp, m->fn, m->tp);
+    if (chose_threshold)
+        printf("      (%s chose the threshold: its metrics are optimistic)\n", name);
 }
 
 /* No --data / --weights: use what `pneumo fetch` installed (or kagglehub's /
@@ -247,8 +262,11 @@ int pn_cmd_train(int argc, char **argv)
     pn_freeze fz;
     if (pn_freeze_parse(freeze, &fz))
         return pn_cli_usage_error(cmd, "--freeze wants fc, layer4, layer3 or none, not '%s'", freeze);
-    int thr_auto = !strcmp(threshold, "auto");
+    int thr_auto = !strcmp(threshold, "auto") || strchr(threshold, '=') || !strcmp(threshold, "youden");
     double thr = 0.5;
+    pn_op_rule thr_rule = {PN_OP_YOUDEN, NAN};
+    if (thr_auto && pn_op_rule_parse(threshold, &thr_rule, &err))
+        return pn_cli_usage_error(cmd, "--threshold: %s", err.msg);
     if (!thr_auto && pn_cli_parse_double(cmd, "--threshold", threshold, 0, 1, &thr)) return 2;
     char outbuf[256];
     if (!out) {
@@ -343,6 +361,7 @@ int pn_cmd_train(int argc, char **argv)
     cfg.fit.cancel = &g_stop;
     cfg.val_split = val_split;
     cfg.threshold_auto = thr_auto;
+    cfg.threshold_rule = thr_rule;
     cfg.threshold = thr;
     cfg.out_dir = out;
     cfg.use_cache = !no_cache && rcp.use_cache;
@@ -359,8 +378,9 @@ int pn_cmd_train(int argc, char **argv)
     signal(SIGINT, old);
     if (st) goto fail;
     printf("threshold %.4f on P(%s)\n", sum.threshold, pn_dataset_class_name(ds, 1));
-    print_metrics("val", &sum.val);
-    print_metrics("test", &sum.test);
+    printf("[95%% CI: Wilson; AUC: DeLong]\n");
+    print_metrics("val", &sum.val, thr_auto);
+    print_metrics("test", &sum.test, 0);
     printf("done in %.1fs: %s/{model.safetensors,metrics.json,predictions.csv,report.html}\n",
            pn_now() - u.t0, out);
     rc = 0;

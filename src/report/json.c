@@ -6,6 +6,7 @@
 
 #include "pneumo/report.h"
 #include "pneumo/util.h"
+#include "report/internal.h"
 
 pn_status pn_split_result_compute(pn_split_result *r, int classes, double threshold,
                                   pn_error *err)
@@ -33,7 +34,41 @@ void pn_split_result_free(pn_split_result *r)
 
 static cJSON *num(double v) { return isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull(); }
 
-static cJSON *metrics_obj(const pn_metrics *m, const char *const *class_names)
+static cJSON *ci_arr(pn_ci c)
+{
+    if (!isfinite(c.lo) || !isfinite(c.hi)) return cJSON_CreateNull();
+    cJSON *a = cJSON_CreateArray();
+    cJSON_AddItemToArray(a, cJSON_CreateNumber(c.lo));
+    cJSON_AddItemToArray(a, cJSON_CreateNumber(c.hi));
+    return a;
+}
+
+static const char *const metric_keys[7] = {"accuracy", "sensitivity", "specificity", "ppv",
+                                           "npv",      "f1",          "roc_auc"};
+
+cJSON *pn__bootstrap_obj(const pn_bootstrap *b)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "resamples", b->reps);
+    cJSON_AddNumberToObject(o, "seed", (double)b->seed);
+    cJSON_AddStringToObject(o, "method",
+                            "stratified percentile bootstrap (classes resampled separately, "
+                            "2.5th-97.5th percentile of the resamples where the metric is "
+                            "defined)");
+    const pn_ci *c[7] = {&b->accuracy, &b->sensitivity, &b->specificity, &b->ppv,
+                         &b->npv,      &b->f1,          &b->auc};
+    cJSON *ci = cJSON_CreateObject(), *un = cJSON_CreateObject();
+    for (int k = 0; k < 7; k++) {
+        cJSON_AddItemToObject(ci, metric_keys[k], ci_arr(*c[k]));
+        cJSON_AddNumberToObject(un, metric_keys[k], b->undefined[k]);
+    }
+    cJSON_AddItemToObject(o, "ci95", ci);
+    cJSON_AddItemToObject(o, "undefined_resamples", un);
+    return o;
+}
+
+cJSON *pn__metrics_obj(const pn_metrics *m, const char *const *class_names,
+                       const pn_bootstrap *boot)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddItemToObject(o, "n", cJSON_CreateNumber((double)m->n));
@@ -55,12 +90,53 @@ static cJSON *metrics_obj(const pn_metrics *m, const char *const *class_names)
         cJSON_AddStringToObject(cm, "positive", class_names[1]);
     }
     cJSON_AddItemToObject(o, "confusion", cm);
+    /* 95% intervals: [lo, hi], null where undefined */
+    cJSON *ci = cJSON_CreateObject();
+    cJSON_AddStringToObject(ci, "method",
+                            "Wilson score interval (proportions); DeLong (ROC AUC, normal "
+                            "interval clipped to [0, 1])");
+    const pn_ci *c[6] = {&m->accuracy_ci, &m->sensitivity_ci, &m->specificity_ci,
+                         &m->ppv_ci,      &m->npv_ci,         &m->auc_ci};
+    for (int k = 0; k < 6; k++) cJSON_AddItemToObject(ci, metric_keys[k < 5 ? k : 6], ci_arr(*c[k]));
+    cJSON_AddItemToObject(ci, "roc_auc_se", num(m->auc_se));
+    cJSON_AddItemToObject(o, "ci95", ci);
+    if (boot) cJSON_AddItemToObject(o, "bootstrap", pn__bootstrap_obj(boot));
     return o;
 }
 
-char *pn_metrics_json_string(const pn_metrics *m, const char *const *class_names)
+static cJSON *delong_obj(const pn_delong_test *t, const char *a, const char *b)
 {
-    cJSON *o = metrics_obj(m, class_names);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "method", "DeLong, DeLong & Clarke-Pearson (1988), paired, two-sided");
+    cJSON_AddStringToObject(o, "model_a", a ? a : "A");
+    cJSON_AddStringToObject(o, "model_b", b ? b : "B");
+    cJSON_AddNumberToObject(o, "positives", (double)t->npos);
+    cJSON_AddNumberToObject(o, "negatives", (double)t->nneg);
+    cJSON_AddItemToObject(o, "roc_auc_a", num(t->auc_a));
+    cJSON_AddItemToObject(o, "roc_auc_b", num(t->auc_b));
+    cJSON_AddItemToObject(o, "difference", num(t->diff));
+    cJSON_AddItemToObject(o, "difference_ci95", ci_arr(t->diff_ci));
+    cJSON_AddItemToObject(o, "variance_a", num(t->var_a));
+    cJSON_AddItemToObject(o, "variance_b", num(t->var_b));
+    cJSON_AddItemToObject(o, "covariance", num(t->cov));
+    cJSON_AddItemToObject(o, "se", num(t->se));
+    cJSON_AddItemToObject(o, "z", num(t->z));
+    cJSON_AddItemToObject(o, "p", num(t->p));
+    return o;
+}
+
+char *pn_delong_json_string(const pn_delong_test *t, const char *a, const char *b)
+{
+    cJSON *o = delong_obj(t, a, b);
+    char *s = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return s;
+}
+
+char *pn_metrics_json_string(const pn_metrics *m, const char *const *class_names,
+                             const pn_bootstrap *boot)
+{
+    cJSON *o = pn__metrics_obj(m, class_names, boot);
     char *s = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     return s;
@@ -108,14 +184,22 @@ pn_status pn_write_metrics_json(const char *path, const pn_run_report *rep, pn_e
                             rep->threshold_source ? rep->threshold_source : "default");
     cJSON_AddItemToObject(root, "history", history_arr(rep->hist, rep->nhist));
     cJSON *fin = cJSON_CreateObject();
-    for (int s = 0; s < rep->nsplits; s++)
-        cJSON_AddItemToObject(fin, rep->splits[s].name,
-                              metrics_obj(&rep->splits[s].m, rep->class_names));
+    for (int s = 0; s < rep->nsplits; s++) {
+        const pn_split_result *r = &rep->splits[s];
+        cJSON *o = pn__metrics_obj(&r->m, rep->class_names, r->boot);
+        cJSON_AddBoolToObject(o, "chose_threshold", r->chose_threshold);
+        if (r->chose_threshold)
+            cJSON_AddStringToObject(o, "caution", PN_CHOSE_THRESHOLD_NOTE);
+        cJSON_AddItemToObject(fin, r->name, o);
+    }
     /* an absent split (no val/, no test/) is null, not missing */
     static const char *const always[] = {"val", "test"};
     for (int k = 0; k < 2; k++)
         if (!cJSON_GetObjectItem(fin, always[k])) cJSON_AddNullToObject(fin, always[k]);
     cJSON_AddItemToObject(root, "final", fin);
+    if (rep->compare)
+        cJSON_AddItemToObject(root, "comparison",
+                              delong_obj(rep->compare, rep->compare_a, rep->compare_b));
     char *txt = cJSON_Print(root);
     cJSON_Delete(root);
     if (!txt) return pn_error_set(err, PN_E_NOMEM, "%s: out of memory", path);
