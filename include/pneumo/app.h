@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "pneumo/dataset.h"
+#include "pneumo/eval.h"
 #include "pneumo/model.h"
 #include "pneumo/report.h"
 #include "pneumo/train.h"
@@ -126,6 +127,7 @@ typedef struct pn_infer_extractor {
     float *feat;       /* (batch, dim) */
     size_t *rows;      /* (chunk) */
     size_t skipped;    /* unreadable items left out (skip_bad) */
+    pn_bad_list bad;   /* those items with their reasons */
     char settings[256];
 } pn_infer_extractor;
 
@@ -140,6 +142,38 @@ pn_status pn_infer_extractor_init(pn_infer_extractor *e, const pn_dataset *ds,
                                   pn_stage stage, int batch, int threads, int bf16, int fast_decode,
                                   int skip_bad, pn_error *err);
 void pn_infer_extractor_free(pn_infer_extractor *e);
+
+/* ---- evaluating a classifier on a dataset split ------------------------------ */
+
+typedef struct pn_eval_config {
+    int threads, bf16, fast_decode, skip_bad; /* the batch is the classifier's */
+    int use_cache;            /* pooled features through the disk cache (default 1) */
+    const char *cache_dir;    /* NULL: pn_cache_dir()/features */
+    int manifest;             /* compute manifest_sha256 */
+    pn_progress_fn progress;  /* the feature pass (may be NULL) */
+    void *user;
+} pn_eval_config;
+
+void pn_eval_config_default(pn_eval_config *c);
+
+typedef struct pn_eval_probs {
+    size_t n;             /* readable items */
+    float *probs;         /* (n, C) */
+    int *labels;          /* (n) */
+    const char **names;   /* (n) the items' display names (the dataset's) */
+    pn_bad_list bad;      /* items left out (skip_bad), with their reasons */
+    size_t cache_hits, cache_misses;
+    uint8_t manifest_sha256[32]; /* of "split\tname\tlabel\tsha256(bytes)\n" per item */
+} pn_eval_probs;
+
+/* The probabilities of c (opened from the file whose SHA-256 is
+ * model_sha256, the cache key) on every item of split: pooled features
+ * through the disk cache (a second eval of the same set reads them), then
+ * c's head (pn_classifier_head). PN_E_ARG for an empty split. */
+pn_status pn_eval_split_probs(pn_classifier *c, const uint8_t model_sha256[32],
+                              const pn_dataset *ds, pn_split split, const pn_eval_config *cfg,
+                              pn_eval_probs *out, pn_error *err);
+void pn_eval_probs_free(pn_eval_probs *p);
 
 /* ---- the freeze-level recipe ------------------------------------------------ */
 

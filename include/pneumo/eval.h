@@ -181,6 +181,8 @@ typedef struct pn_classifier {
     int cam_h, cam_w;  /* layer4's spatial size (CAM) */
     const float *fc_w; /* (C,512) inside sd */
     float *logits;     /* (batch, C) */
+    const float *fc_b; /* (C) inside sd */
+    double temperature; /* softmax(logits / T); 1 unless the model is calibrated */
 } pn_classifier;
 
 /* Load the model and build the engine (LOGITS; layer4 too when want_cam). */
@@ -192,6 +194,11 @@ void pn_classifier_free(pn_classifier *c);
  * (NULL otherwise). n <= batch. */
 pn_status pn_classifier_run(pn_classifier *c, const float *x, int n, float *probs, float *layer4,
                             pn_error *err);
+
+/* The head alone: pooled features feat (n,512) -> probs (n,C), the same
+ * arithmetic as the engine's logits (fc in double) and softmax(logits / T).
+ * n <= batch. */
+void pn_classifier_head(pn_classifier *c, const float *feat, int n, float *probs);
 
 /* Predicted class: with 2 classes P(class 1) >= threshold, else argmax. */
 int pn_classifier_decide(const pn_classifier *c, const float *probs, double threshold);

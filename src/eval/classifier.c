@@ -7,6 +7,7 @@
 
 #include "pneumo/cam.h"
 #include "pneumo/eval.h"
+#include "ops/ops.h"
 #include "pneumo/report.h"
 
 pn_status pn_classifier_open(pn_classifier *c, const char *model_path, int batch, int threads,
@@ -26,6 +27,15 @@ pn_status pn_classifier_open(pn_classifier *c, const char *model_path, int batch
     }
     c->classes = (int)fw->shape[0];
     c->fc_w = fw->data;
+    const pn_tensor *fb = pn_statedict_findc(&c->sd, "fc.bias");
+    if (!fb || fb->ndim != 1 || fb->shape[0] != fw->shape[0] || fw->dtype != PN_F32 ||
+        fb->dtype != PN_F32) {
+        pn_classifier_free(c);
+        return pn_error_set(err, PN_E_FORMAT, "%s: fc.bias (C) and fc.weight must be float32 (C = %d)",
+                            model_path, (int)fw->shape[0]);
+    }
+    c->fc_b = fb->data;
+    c->temperature = 1;
     c->batch = batch;
     c->want_cam = want_cam;
     pn_infer_config ic = pn_infer_config_default();
@@ -62,13 +72,28 @@ void pn_classifier_free(pn_classifier *c)
     memset(c, 0, sizeof *c);
 }
 
+/* probs = softmax(c->logits / T) for n rows (T = 1: the logits as they are) */
+static void scaled_softmax(pn_classifier *c, int n, float *probs)
+{
+    if (c->temperature != 1 && c->temperature > 0)
+        for (size_t i = 0; i < (size_t)n * c->classes; i++)
+            c->logits[i] = (float)(c->logits[i] / c->temperature);
+    pn_softmax(c->logits, n, c->classes, probs);
+}
+
 pn_status pn_classifier_run(pn_classifier *c, const float *x, int n, float *probs, float *layer4,
                             pn_error *err)
 {
     pn_status st = pn_infer_run(c->engine, x, n, c->logits, c->want_cam ? layer4 : NULL, err);
     if (st) return st;
-    pn_softmax(c->logits, n, c->classes, probs);
+    scaled_softmax(c, n, probs);
     return PN_OK;
+}
+
+void pn_classifier_head(pn_classifier *c, const float *feat, int n, float *probs)
+{
+    pn__linear_forward(n, 512, c->classes, feat, c->fc_w, c->fc_b, c->logits);
+    scaled_softmax(c, n, probs);
 }
 
 int pn_classifier_decide(const pn_classifier *c, const float *probs, double threshold)

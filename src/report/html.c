@@ -226,6 +226,7 @@ pn_status pn_write_report_html(const char *path, const pn_run_report *rep, const
     }
     image(f, png_dir, "confusion.png", "confusion matrix");
     image(f, png_dir, "roc.png", "ROC curve");
-    fputs("<p>Files: metrics.json, predictions.csv, model.safetensors.</p>\n</body></html>\n", f);
+    fprintf(f, "<p>Files: metrics.json, predictions.csv%s.</p>\n</body></html>\n",
+            rep->title ? "" : ", model.safetensors");
     return pn_afile_commit(&af, err);
 }

@@ -194,7 +194,7 @@ pn_status pn_write_metrics_json(const char *path, const pn_run_report *rep, pn_e
     }
     /* an absent split (no val/, no test/) is null, not missing */
     static const char *const always[] = {"val", "test"};
-    for (int k = 0; k < 2; k++)
+    for (int k = 0; k < 2 && !rep->title; k++) /* a training run's */
         if (!cJSON_GetObjectItem(fin, always[k])) cJSON_AddNullToObject(fin, always[k]);
     cJSON_AddItemToObject(root, "final", fin);
     if (rep->compare)

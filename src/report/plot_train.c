@@ -212,6 +212,11 @@ static pn_status draw_roc(pn__plot *p, void *vctx, pn_error *err)
         snprintf(key, sizeof key, "model");
     }
     pn__frame f = {.x0 = 100, .y0 = 64, .x1 = 100 + 370, .y1 = 64 + 370}; /* square */
+    if (has_op) { /* room for the operating point's line under the title */
+        f.y0 = 80;
+        f.x1 = f.x0 + 354;
+        f.y1 = f.y0 + 354;
+    }
     f.x = (pn__axis){0, 1, 0.2, "false positive rate (1 - specificity)", 0};
     f.y = (pn__axis){0, 1, 0.2, "true positive rate (sensitivity)", 0};
     pn__axes(p, &f, 1);
@@ -228,7 +233,8 @@ static pn_status draw_roc(pn__plot *p, void *vctx, pn_error *err)
     const double dx[2] = {0, 1};
     pn__series_line(p, &f, dx, dx, 2, pn__series[7], 1.5, 1, 0);
     if (r->k > 1) pn__series_line(p, &f, r->x, r->y, r->k, TRAIN_RGB, 2.5, 0, 0);
-    if (has_op) { /* the operating point: a ring the curve shows through */
+    pn__unclip(p);
+    if (has_op) { /* the operating point: a ring the curve shows through (never clipped) */
         double ox = pn__fx(&f, 1 - op->specificity), oy = pn__fy(&f, op->sensitivity);
         cairo_set_source_rgb(p->cr, 1, 1, 1);
         cairo_arc(p->cr, ox, oy, 7.5, 0, 2 * M_PI);
@@ -241,13 +247,12 @@ static pn_status draw_roc(pn__plot *p, void *vctx, pn_error *err)
                  "specificity %.1f%%", op->threshold, 100 * op->sensitivity,
                  100 * op->specificity);
     }
-    pn__unclip(p);
     pn__title(p, 22, 20, t, has_op ? sub : NULL);
     pn__legend_item it[3] = {{key, TRAIN_RGB, PN__KEY_LINE},
                              {"operating point", OP_RGB, PN__KEY_DOTS},
                              {"chance", pn__series[7], PN__KEY_DASH}};
     if (has_op) {
-        pn__legend(p, f.x1, SQUARE_H - 14, it, 3); /* under the x axis title */
+        pn__legend(p, f.x1, 64, it, 3);
     } else {
         it[1] = it[2];
         pn__legend(p, f.x1, 48, it, 2);
