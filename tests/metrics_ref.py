@@ -71,6 +71,25 @@ def main():
     else:
         out["auc_se"] = out["auc_lo"] = out["auc_hi"] = float("nan")
 
+    # calibration of P(positive): Brier, ECE over 10 equal-width bins; the
+    # temperature minimizing the NLL of softmax(log([1-s, s]) / T) (scipy)
+    out["brier"] = float(np.mean((s - y) ** 2))
+    b = np.minimum((s * 10).astype(int), 9)
+    out["ece"] = float(sum(np.sum(b == k) / len(s) * abs(np.mean(y[b == k]) - np.mean(s[b == k]))
+                           for k in range(10) if np.any(b == k)))
+    if 0 < m < len(y) and np.all((s > 0) & (s < 1)):
+        from scipy.optimize import minimize_scalar
+        p32 = np.stack([1 - s.astype(np.float32), s.astype(np.float32)], axis=1).astype(np.float64)
+        z = np.log(p32)
+
+        def nll(t):
+            a = z / t
+            a = a - a.max(axis=1, keepdims=True)
+            ls = a - np.log(np.exp(a).sum(axis=1, keepdims=True))
+            return -np.mean(ls[np.arange(len(y)), y])
+
+        r = minimize_scalar(nll, bounds=(0.05, 20), method="bounded", options={"xatol": 1e-10})
+        out["temperature"], out["nll_before"], out["nll_after"] = r.x, nll(1.0), r.fun
     if reps > 0:
         bg = np.random.MT19937(0)
         bg._legacy_seeding(seed)

@@ -282,6 +282,68 @@ static void test_against_reference(void **state)
     assert_true(b2.f1.lo != bs.f1.lo || b2.f1.hi != bs.f1.hi);
 }
 
+/* calibration: by hand, and against the reference (numpy; scipy's bounded
+ * minimize_scalar for the temperature) on an overconfident set */
+static void test_calibration(void **state)
+{
+    (void)state;
+    float p[] = {0.95f, 0.25f};
+    int y[] = {1, 0};
+    pn_error err = {0};
+    pn_calibration c;
+    assert_int_equal(pn_calibration_compute(p, y, 2, 10, &c, &err), PN_OK);
+    /* Brier ((0.05)^2 + (0.25)^2) / 2; ECE 0.5 * 0.05 + 0.5 * 0.25 */
+    CLOSE(c.brier, 0.0325, 1e-7);
+    CLOSE(c.ece, 0.15, 1e-7);
+    assert_int_equal(c.count[9], 1);
+    assert_int_equal(c.count[2], 1);
+    assert_true(isnan(c.observed[5]) && c.count[5] == 0);
+    CLOSE(c.observed[9], 1.0, 0);
+    float one[] = {1.0f};
+    int y1[] = {1};
+    assert_int_equal(pn_calibration_compute(one, y1, 1, 10, &c, &err), PN_OK);
+    assert_int_equal(c.count[9], 1); /* 1.0 falls in the last bin */
+    float badp[] = {1.5f};
+    assert_int_equal(pn_calibration_compute(badp, y1, 1, 10, &c, &err), PN_E_ARG);
+
+    /* overconfident: p = sigmoid(3 d) while y follows sigmoid(d) */
+    enum { N = 400 };
+    float s[N], u[N], probs[2 * N];
+    int lab[N];
+    tu_fill_uniform(s, N, 11, -3, 3);
+    tu_fill_uniform(u, N, 12, 0, 1);
+    for (int i = 0; i < N; i++) {
+        double d = s[i];
+        lab[i] = u[i] < 1 / (1 + exp(-d));
+        s[i] = (float)(1 / (1 + exp(-3 * d)));
+        probs[2 * i] = 1 - s[i];
+        probs[2 * i + 1] = s[i];
+    }
+    kv r[64];
+    int nr = ref_run(s, NULL, lab, N, 0.5, 0, 0, r, 64);
+    assert_int_equal(pn_calibration_compute(s, lab, N, 10, &c, &err), PN_OK);
+    same(c.brier, ref(r, nr, "brier"), 1e-12, "brier");
+    same(c.ece, ref(r, nr, "ece"), 1e-12, "ece");
+    double T, before, after;
+    assert_int_equal(pn_fit_temperature(probs, lab, N, 2, &T, &before, &after, &err), PN_OK);
+    same(T, ref(r, nr, "temperature"), 1e-6 * T, "temperature");
+    same(before, ref(r, nr, "nll_before"), 1e-9, "nll at T = 1");
+    same(after, ref(r, nr, "nll_after"), 1e-9, "nll at T");
+    assert_true(T > 2 && T < 4.5 && after < before);
+    /* applied: the calibrated probabilities have a lower Brier score here */
+    pn_apply_temperature(probs, N, 2, T);
+    CLOSE(probs[1], 1 / (1 + exp(-(log((double)s[0]) - log(1 - (double)s[0])) / T)), 1e-6);
+    float q[N];
+    for (int i = 0; i < N; i++) q[i] = probs[2 * i + 1];
+    pn_calibration c2;
+    assert_int_equal(pn_calibration_compute(q, lab, N, 10, &c2, &err), PN_OK);
+    assert_true(c2.brier < c.brier && c2.ece < c.ece);
+    /* one class: no temperature */
+    int ones[N];
+    for (int i = 0; i < N; i++) ones[i] = 1;
+    assert_int_equal(pn_fit_temperature(probs, ones, N, 2, &T, NULL, NULL, &err), PN_E_ARG);
+}
+
 static void test_bootstrap_undefined(void **state)
 {
     (void)state;
@@ -314,6 +376,7 @@ int main(void)
         cmocka_unit_test(test_wilson_published), cmocka_unit_test(test_delong_hand),
         cmocka_unit_test(test_delong_undefined), cmocka_unit_test(test_delong_brute),
         cmocka_unit_test(test_against_reference), cmocka_unit_test(test_bootstrap_undefined),
+        cmocka_unit_test(test_calibration),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

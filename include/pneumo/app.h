@@ -61,6 +61,7 @@ typedef struct pn_train_config {
     double val_split;           /* > 0: carve val from train by patient; 0: use val/ */
     int threshold_auto;         /* choose it on val by threshold_rule */
     pn_op_rule threshold_rule;  /* default (zeroed): Youden's J */
+    int calibrate;              /* temperature scaling fitted on val (stored in the model) */
     double threshold;           /* used when !threshold_auto (default 0.5) */
     const char *out_dir;
     int use_cache;              /* disk cache on (default) */
@@ -87,6 +88,7 @@ typedef struct pn_train_summary {
     size_t cache_hits, cache_misses;
     size_t n_train, n_val, n_test;
     pn_head_state head;   /* final head (free with pn_train_summary_free) */
+    double temperature, nll_before, nll_after; /* --calibrate (0: not calibrated) */
 } pn_train_summary;
 
 pn_status pn_train_run(const pn_train_config *cfg, const pn_source *src, const pn_extractor *ex,

@@ -143,6 +143,37 @@ pn_status pn_roc_curve(const float *score, const int *label, size_t n, pn_roc_po
 pn_status pn_youden_threshold(const float *score, const int *label, size_t n, double *threshold,
                               double *j, pn_error *err);
 
+/* ---- calibration -------------------------------------------------------------------- */
+
+#define PN_CAL_MAX_BINS 20
+#define PN_CAL_MAX_CLASSES 64
+
+/* Reliability of P(class 1): equal-width bins [k/B, (k+1)/B) (1.0 in the
+ * last); per bin the count, the mean predicted probability and the observed
+ * share of positives (NaN in an empty bin) with its Wilson interval.
+ * Brier = mean (p - y)^2; ECE = sum_b n_b/n |observed_b - mean_p_b|. */
+typedef struct pn_calibration {
+    double brier, ece;
+    int nbins;
+    size_t count[PN_CAL_MAX_BINS];
+    double mean_p[PN_CAL_MAX_BINS], observed[PN_CAL_MAX_BINS];
+    pn_ci observed_ci[PN_CAL_MAX_BINS];
+} pn_calibration;
+
+/* PN_E_ARG as pn_metrics_compute, or for a probability outside [0, 1]. */
+pn_status pn_calibration_compute(const float *p, const int *label, size_t n, int nbins,
+                                 pn_calibration *c, pn_error *err);
+
+/* Temperature scaling (Guo et al. 2017): the T > 0 minimizing the mean
+ * negative log-likelihood of softmax(log(probs) / T) (the logits up to a
+ * constant) on n labelled rows (n,C); golden-section search over ln T in
+ * [ln 0.05, ln 20] to 1e-10. The NLL at T = 1 and at T (may be NULL).
+ * PN_E_ARG with one class or n == 0; PN_E_NUMERIC for a zero probability. */
+pn_status pn_fit_temperature(const float *probs, const int *labels, size_t n, int C, double *T,
+                             double *nll_before, double *nll_after, pn_error *err);
+/* probs (n,C) <- softmax(log(probs) / T) in place (T == 1: unchanged). */
+void pn_apply_temperature(float *probs, size_t n, int C, double T);
+
 /* ---- operating points ------------------------------------------------------------ */
 
 typedef enum pn_op_kind {

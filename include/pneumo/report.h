@@ -41,6 +41,7 @@ typedef struct pn_split_result {
     pn_metrics m;               /* at the run's threshold (2 classes) */
     pn_roc_point *roc;          /* may be NULL */
     size_t nroc;
+    pn_calibration cal;         /* reliability of P(class 1), 10 bins (computed) */
     const pn_bootstrap *boot;   /* --bootstrap intervals; NULL: none */
     int chose_threshold;        /* this split's labels chose the threshold: its metrics
                                    are optimistic (labelled so everywhere) */
@@ -58,12 +59,13 @@ typedef struct pn_run_report {
     const pn_split_result *splits;
     int nsplits;
     const char *title;              /* NULL: "pneumo training report" */
+    double temperature;             /* the model's temperature scaling (0 or 1: none) */
     /* eval --model A --model B: DeLong's paired test of the two on splits[0] */
     const pn_delong_test *compare;
     const char *compare_a, *compare_b; /* the two models' names */
 } pn_run_report;
 
-/* Fill r->m and r->roc from r->probs (column 1 = PNEUMONIA) at threshold. */
+/* Fill r->m, r->roc and r->cal from r->probs (column 1 = PNEUMONIA) at threshold. */
 pn_status pn_split_result_compute(pn_split_result *r, int classes, double threshold,
                                   pn_error *err);
 void pn_split_result_free(pn_split_result *r); /* frees roc only */
@@ -96,10 +98,16 @@ pn_status pn_plot_roc(const char *path, const pn_roc_point *pts, size_t n, doubl
 pn_status pn_plot_roc_op(const char *path, const pn_roc_point *pts, size_t n, double auc,
                          const pn_metrics *op, const char *title, pn_error *err);
 
+/* calibration.png: the reliability diagram (observed share of positives
+ * by predicted P, with Wilson intervals, over the diagonal), Brier and ECE
+ * (520x500); title names the split (may be NULL). */
+pn_status pn_plot_calibration(const char *path, const pn_calibration *c, const char *pos_name,
+                              const char *title, pn_error *err);
+
 /* Every output of a run into dir, each written atomically: metrics.json,
  * predictions.csv, curves.png (when rep has a history), confusion.png and
- * roc.png with the operating point (2 classes; of the last split: test
- * when present), report.html. The caller writes model files. */
+ * roc.png with the operating point and calibration.png (2 classes; of the
+ * last split: test when present), report.html. The caller writes model files. */
 pn_status pn_write_run_outputs(const char *dir, const pn_run_report *rep, pn_error *err);
 
 /* Grouped bar chart of a dataset's class counts per split with their

@@ -358,6 +358,26 @@ pn_status pn_train_run(const pn_train_config *cfg, const pn_source *src, const p
         st = pn_fit_evaluate(&trainer, &fs, cw, &l, &a, sp[s].probs, err);
         if (st) goto done;
     }
+    /* --calibrate: temperature scaling fitted on val, applied to val and test */
+    double temperature = 1;
+    if (cfg->calibrate) {
+        if (!sp[1].n) {
+            st = pn_error_set(err, PN_E_ARG, "--calibrate needs a validation set: val/ is empty "
+                                             "(use --val-split 0.1)");
+            goto done;
+        }
+        double before, after;
+        st = pn_fit_temperature(sp[1].probs, sp[1].y, sp[1].n, C, &temperature, &before, &after,
+                                err);
+        if (st) goto done;
+        for (int s = 1; s < PN_NSPLITS; s++) pn_apply_temperature(sp[s].probs, sp[s].n, C, temperature);
+        sum->temperature = temperature;
+        sum->nll_before = before;
+        sum->nll_after = after;
+        logf_(cfg, "calibrate: temperature %.4f fitted on %zu validation images (their NLL %.4f "
+                   "-> %.4f); stored in the model, applied to every later probability",
+              temperature, sp[1].n, before, after);
+    }
     double thr = cfg->threshold;
     const char *thr_src = "--threshold";
     char thr_src_buf[128];
@@ -415,15 +435,15 @@ pn_status pn_train_run(const pn_train_config *cfg, const pn_source *src, const p
                          .settings = cfg->settings, .hist = sum->head.hist,
                          .nhist = sum->head.epochs_done, .threshold = thr,
                          .threshold_source = thr_src, .class_weights = cw, .splits = res,
-                         .nsplits = nres};
+                         .nsplits = nres, .temperature = temperature};
     if (!st && (cfg->model || cfg->backbone)) {
         st = out_path(p, sizeof p, cfg->out_dir, "model.safetensors", err);
         if (!st && cfg->model)
-            st = pn__save_full_model(p, cfg->model, thr, src->class_names, cfg->training_json,
-                                     cfg->weights_sha256, err);
+            st = pn__save_full_model(p, cfg->model, thr, temperature, src->class_names,
+                                     cfg->training_json, cfg->weights_sha256, err);
         else if (!st)
             st = pn__save_head_model(p, cfg->backbone, sum->head.w, sum->head.b, C, D, thr,
-                                     src->class_names, cfg->training_json, cfg->weights_sha256,
+                                     temperature, src->class_names, cfg->training_json, cfg->weights_sha256,
                                      err);
     }
     if (!st) st = pn_write_run_outputs(cfg->out_dir, &rep, err);

@@ -57,6 +57,8 @@ static void help(FILE *f)
             "                         validation: sens=X (sensitivity >= X, the best\n"
             "                         specificity), spec=X (specificity >= X), ppv=X\n"
             "                         (PPV >= X); validation's metrics are then optimistic\n"
+            "      --calibrate        temperature scaling: one T fitted on validation (NLL),\n"
+            "                         stored in the model and applied by eval/predict/export\n"
             "      --bf16             bfloat16 backbone (faster, not bit-exact)\n"
             "      --fast-decode      JPEG DCT-domain downscaling (faster, not bit-exact)\n"
             "      --skip-bad         leave unreadable images out (listed) instead of stopping\n"
@@ -207,18 +209,19 @@ int pn_cmd_train(int argc, char **argv)
 {
     const char *cmd = "train", *data = NULL, *weights = NULL, *out = NULL;
     const char *freeze = "fc", *threshold = "0.5";
+    int calibrate = 0;
     long epochs = 5, seed = 0;
     double lr = 1e-3, val_split = 0;
     int resume = 0, no_cache = 0, shuffle = 1;
     pn_balance balance = PN_BALANCE_WEIGHT;
-    enum { O_EPOCHS = 256, O_LR, O_SEED, O_FREEZE, O_BALANCE, O_VALSPLIT, O_THR, O_RESUME,
+    enum { O_EPOCHS = 256, O_LR, O_SEED, O_FREEZE, O_BALANCE, O_VALSPLIT, O_THR, O_CALIBRATE, O_RESUME,
            O_NOCACHE, O_NOSHUFFLE };
     static const struct option opts[] = {
         {"data", required_argument, 0, 'd'},     {"weights", required_argument, 0, 'w'},
         {"out", required_argument, 0, 'o'},      {"epochs", required_argument, 0, O_EPOCHS},
         {"lr", required_argument, 0, O_LR},      {"seed", required_argument, 0, O_SEED},
         {"freeze", required_argument, 0, O_FREEZE}, {"balance", required_argument, 0, O_BALANCE},
-        {"val-split", required_argument, 0, O_VALSPLIT}, {"threshold", required_argument, 0, O_THR},
+        {"val-split", required_argument, 0, O_VALSPLIT}, {"threshold", required_argument, 0, O_THR}, {"calibrate", no_argument, 0, O_CALIBRATE},
         {"resume", no_argument, 0, O_RESUME},    {"no-cache", no_argument, 0, O_NOCACHE},
         {"no-shuffle", no_argument, 0, O_NOSHUFFLE}, {0, 0, 0, 0}};
     pn_error err = {0};
@@ -244,6 +247,7 @@ int pn_cmd_train(int argc, char **argv)
             if (pn_cli_parse_double(cmd, "--val-split", optarg, 1e-6, 0.9, &val_split)) return 2;
             break;
         case O_THR: threshold = optarg; break;
+        case O_CALIBRATE: calibrate = 1; break;
         case O_RESUME: resume = 1; break;
         case O_NOCACHE: no_cache = 1; break;
         case O_NOSHUFFLE: shuffle = 0; break;
@@ -362,6 +366,7 @@ int pn_cmd_train(int argc, char **argv)
     cfg.val_split = val_split;
     cfg.threshold_auto = thr_auto;
     cfg.threshold_rule = thr_rule;
+    cfg.calibrate = calibrate;
     cfg.threshold = thr;
     cfg.out_dir = out;
     cfg.use_cache = !no_cache && rcp.use_cache;

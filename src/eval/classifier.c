@@ -35,7 +35,7 @@ pn_status pn_classifier_open(pn_classifier *c, const char *model_path, int batch
                             model_path, (int)fw->shape[0]);
     }
     c->fc_b = fb->data;
-    c->temperature = 1;
+    c->temperature = c->meta.temperature > 0 ? c->meta.temperature : 1; /* calibrated models */
     c->batch = batch;
     c->want_cam = want_cam;
     pn_infer_config ic = pn_infer_config_default();

@@ -175,6 +175,20 @@ pn_status pn_write_report_html(const char *path, const pn_run_report *rep, const
                   "class).</p>\n", f);
         }
     }
+    fputs("<h3>Calibration</h3>\n<table id=calibration>\n<tr><th>split</th><th>Brier score</th>"
+          "<th>ECE (10 bins)</th></tr>\n", f);
+    for (int s = 0; s < rep->nsplits; s++) {
+        fputs("<tr><td class=k>", f);
+        html_text(f, rep->splits[s].name);
+        fputs("</td>", f);
+        cell(f, rep->splits[s].cal.brier, 0);
+        cell(f, rep->splits[s].cal.ece, 0);
+        fputs("</tr>\n", f);
+    }
+    fputs("</table>\n", f);
+    if (rep->temperature > 0 && rep->temperature != 1)
+        fprintf(f, "<p>The probabilities are temperature-scaled: softmax(logits / %.4f), T fitted "
+                   "on the validation split (stored in the model).</p>\n", rep->temperature);
     if (any_boot) {
         fputs("<h3>Bootstrap intervals</h3>\n<table id=bootstrap>\n<tr><th>split</th>"
               "<th>resamples</th><th>seed</th><th>accuracy</th><th>sensitivity</th>"
@@ -226,6 +240,7 @@ pn_status pn_write_report_html(const char *path, const pn_run_report *rep, const
     }
     image(f, png_dir, "confusion.png", "confusion matrix");
     image(f, png_dir, "roc.png", "ROC curve");
+    image(f, png_dir, "calibration.png", "reliability diagram");
     fprintf(f, "<p>Files: metrics.json, predictions.csv%s.</p>\n</body></html>\n",
             rep->title ? "" : ", model.safetensors");
     return pn_afile_commit(&af, err);

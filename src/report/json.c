@@ -20,6 +20,7 @@ pn_status pn_split_result_compute(pn_split_result *r, int classes, double thresh
     for (size_t i = 0; i < r->n; i++) p1[i] = r->probs[i * 2 + 1];
     pn_status st = pn_metrics_compute(p1, r->labels, r->n, threshold, &r->m, err);
     if (!st) st = pn_roc_curve(p1, r->labels, r->n, &r->roc, &r->nroc, err);
+    if (!st) st = pn_calibration_compute(p1, r->labels, r->n, 10, &r->cal, err);
     free(p1);
     if (st) pn_error_prefix(err, "split %s: ", r->name);
     return st;
@@ -104,6 +105,29 @@ cJSON *pn__metrics_obj(const pn_metrics *m, const char *const *class_names,
     return o;
 }
 
+static cJSON *calibration_obj(const pn_calibration *c)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddItemToObject(o, "brier", num(c->brier));
+    cJSON_AddItemToObject(o, "ece", num(c->ece));
+    cJSON_AddStringToObject(o, "bins_note",
+                            "equal-width bins of P(positive); observed = share of positives, "
+                            "with its Wilson 95% interval; null in an empty bin");
+    cJSON *a = cJSON_CreateArray();
+    for (int b = 0; b < c->nbins; b++) {
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddNumberToObject(e, "lo", (double)b / c->nbins);
+        cJSON_AddNumberToObject(e, "hi", (double)(b + 1) / c->nbins);
+        cJSON_AddNumberToObject(e, "n", (double)c->count[b]);
+        cJSON_AddItemToObject(e, "mean_p", num(c->mean_p[b]));
+        cJSON_AddItemToObject(e, "observed", num(c->observed[b]));
+        cJSON_AddItemToObject(e, "observed_ci95", ci_arr(c->observed_ci[b]));
+        cJSON_AddItemToArray(a, e);
+    }
+    cJSON_AddItemToObject(o, "bins", a);
+    return o;
+}
+
 static cJSON *delong_obj(const pn_delong_test *t, const char *a, const char *b)
 {
     cJSON *o = cJSON_CreateObject();
@@ -180,6 +204,8 @@ pn_status pn_write_metrics_json(const char *path, const pn_run_report *rep, pn_e
         cJSON_AddItemToObject(root, "class_weights", cw);
     }
     cJSON_AddItemToObject(root, "threshold", num(rep->threshold));
+    cJSON_AddItemToObject(root, "temperature",
+                          num(rep->temperature > 0 ? rep->temperature : 1)); /* 1 = none */
     cJSON_AddStringToObject(root, "threshold_source",
                             rep->threshold_source ? rep->threshold_source : "default");
     cJSON_AddItemToObject(root, "history", history_arr(rep->hist, rep->nhist));
@@ -187,6 +213,7 @@ pn_status pn_write_metrics_json(const char *path, const pn_run_report *rep, pn_e
     for (int s = 0; s < rep->nsplits; s++) {
         const pn_split_result *r = &rep->splits[s];
         cJSON *o = pn__metrics_obj(&r->m, rep->class_names, r->boot);
+        cJSON_AddItemToObject(o, "calibration", calibration_obj(&r->cal));
         cJSON_AddBoolToObject(o, "chose_threshold", r->chose_threshold);
         if (r->chose_threshold)
             cJSON_AddStringToObject(o, "caution", PN_CHOSE_THRESHOLD_NOTE);

@@ -21,6 +21,8 @@ pn_status pn_write_run_outputs(const char *dir, const pn_run_report *rep, pn_err
         if (!st) st = pn_plot_confusion(p, &r->m, rep->class_names, title, err);
         if (!st) st = pn_path_join(p, sizeof p, dir, "roc.png", err);
         if (!st) st = pn_plot_roc_op(p, r->roc, r->nroc, r->m.auc, &r->m, title, err);
+        if (!st) st = pn_path_join(p, sizeof p, dir, "calibration.png", err);
+        if (!st) st = pn_plot_calibration(p, &r->cal, rep->class_names[1], title, err);
     }
     if (!st) st = pn_path_join(p, sizeof p, dir, "report.html", err);
     if (!st) st = pn_write_report_html(p, rep, dir, err);
