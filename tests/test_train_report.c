@@ -75,8 +75,10 @@ static void test_outputs(void **state)
     cJSON *h = cJSON_GetObjectItem(j, "history");
     assert_int_equal(cJSON_GetArraySize(h), 3);
     assert_true(cJSON_IsNull(cJSON_GetObjectItem(cJSON_GetArrayItem(h, 1), "val_acc")));
-    assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "settings"), "seed")->valuestring,
-                        "42");
+    /* settings as typed JSON (issue #12): the seed is the number 42, not "42" */
+    cJSON *seed = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "settings"), "seed");
+    assert_true(cJSON_IsNumber(seed));
+    assert_true(seed->valuedouble == 42);
     cJSON_Delete(j);
     free(buf);
 

@@ -62,6 +62,9 @@ typedef struct pn_train_config {
     int threshold_auto;         /* choose it on val by threshold_rule */
     pn_op_rule threshold_rule;  /* default (zeroed): Youden's J */
     int calibrate;              /* temperature scaling fitted on val (stored in the model) */
+    /* the audit trail (may be NULL): pn_train_run fills its class counts
+     * (per split as used) and the data manifest's SHA-256 */
+    pn_audit *audit;
     double threshold;           /* used when !threshold_auto (default 0.5) */
     const char *out_dir;
     int use_cache;              /* disk cache on (default) */

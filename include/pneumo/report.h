@@ -31,6 +31,25 @@ extern "C" {
     "this split chose the threshold: its metrics at that threshold are optimistic (not an " \
     "independent estimate)"
 
+/* The audit trail of a run (metrics.json "audit", the report's first
+ * section): who ran what on which data, with which weights. */
+typedef struct pn_audit {
+    char version[32];               /* PNEUMO_VERSION */
+    char date[32];                  /* UTC, ISO 8601: 2026-12-01T23:44:29Z */
+    char host[256];
+    char command_line[4096];        /* argv as typed (shell-quoted where needed) */
+    char weights_sha256[65];        /* hex of the weights / model file; "" unknown */
+    char weights_b_sha256[65];      /* eval's second --model; "" none */
+    char data_manifest_sha256[65];  /* hex of the data manifest (each item's split, name,
+                                       label and the SHA-256 of its bytes); "" unknown */
+    int has_counts;
+    pn_dataset_stats counts;        /* class counts per split, as used */
+} pn_audit;
+
+/* version, date, host and the command line from argv (before getopt
+ * reorders it); the hashes and counts are left empty. */
+void pn_audit_init(pn_audit *a, int argc, char *const *argv);
+
 /* Predictions and metrics of one split (val or test). */
 typedef struct pn_split_result {
     const char *name;           /* "val", "test", ... */
@@ -60,6 +79,7 @@ typedef struct pn_run_report {
     int nsplits;
     const char *title;              /* NULL: "pneumo training report" */
     double temperature;             /* the model's temperature scaling (0 or 1: none) */
+    const pn_audit *audit;          /* NULL: none */
     /* eval --model A --model B: DeLong's paired test of the two on splits[0] */
     const pn_delong_test *compare;
     const char *compare_a, *compare_b; /* the two models' names */
@@ -107,7 +127,8 @@ pn_status pn_plot_calibration(const char *path, const pn_calibration *c, const c
 /* Every output of a run into dir, each written atomically: metrics.json,
  * predictions.csv, curves.png (when rep has a history), confusion.png and
  * roc.png with the operating point and calibration.png (2 classes; of the
- * last split: test when present), report.html. The caller writes model files. */
+ * last split: test when present), classes.png (the audit's class counts per
+ * split), report.html. The caller writes model files. */
 pn_status pn_write_run_outputs(const char *dir, const pn_run_report *rep, pn_error *err);
 
 /* Grouped bar chart of a dataset's class counts per split with their

@@ -19,4 +19,11 @@ pn_status pn__save_full_model(const char *path, const pn_model *m, double thresh
                               double temperature, const char *const *class_names, const char *training_json,
                               const char *base_sha256_hex, pn_error *err);
 
+/* The data manifest: one line "split\tname\tlabel\tsha256(bytes)\n" per
+ * item of split (in item order) into h. */
+struct pn_source;
+struct pn_sha256;
+pn_status pn__manifest_update(struct pn_sha256 *h, const struct pn_source *src, int split,
+                              pn_error *err);
+
 #endif

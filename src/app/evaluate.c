@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "app_internal.h"
 #include "featcache.h"
 #include "pneumo/app.h"
 #include "pneumo/util.h"
@@ -25,23 +26,28 @@ void pn_eval_probs_free(pn_eval_probs *p)
     memset(p, 0, sizeof *p);
 }
 
-/* SHA-256 of the manifest "split\tname\tlabel\tsha256(bytes)\n" per item, in item order */
+pn_status pn__manifest_update(pn_sha256 *h, const pn_source *src, int split, pn_error *err)
+{
+    size_t n = src->count(src->ctx, split);
+    for (size_t i = 0; i < n; i++) {
+        uint8_t ch[32];
+        char hex[65], line[4200];
+        pn_status st = src->content_hash(src->ctx, split, i, ch, err);
+        if (st) return st;
+        pn_hex(ch, 32, hex);
+        int k = snprintf(line, sizeof line, "%s\t%s\t%d\t%s\n", pn_split_name((pn_split)split),
+                         src->name(src->ctx, split, i), src->label(src->ctx, split, i), hex);
+        pn_sha256_update(h, line, (size_t)k < sizeof line ? (size_t)k : sizeof line - 1);
+    }
+    return PN_OK;
+}
+
 static pn_status manifest_hash(const pn_source *src, int split, uint8_t out[32], pn_error *err)
 {
     pn_sha256 h;
     pn_status st = pn_sha256_init(&h, err);
     if (st) return st;
-    size_t n = src->count(src->ctx, split);
-    for (size_t i = 0; i < n && !st; i++) {
-        uint8_t ch[32];
-        char hex[65], line[4200];
-        st = src->content_hash(src->ctx, split, i, ch, err);
-        if (st) break;
-        pn_hex(ch, 32, hex);
-        int k = snprintf(line, sizeof line, "%s\t%s\t%d\t%s\n", pn_split_name((pn_split)split),
-                         src->name(src->ctx, split, i), src->label(src->ctx, split, i), hex);
-        pn_sha256_update(&h, line, (size_t)k < sizeof line ? (size_t)k : sizeof line - 1);
-    }
+    st = pn__manifest_update(&h, src, split, err);
     if (st) {
         pn_sha256_discard(&h);
         return st;

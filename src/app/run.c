@@ -1,6 +1,7 @@
 /* pn_train_run: the whole training application on a source + extractor. */
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -311,6 +312,39 @@ pn_status pn_train_run(const pn_train_config *cfg, const pn_source *src, const p
     st = check_train_classes(src, sp[PN_SPLIT_TRAIN].y, sp[PN_SPLIT_TRAIN].n,
                              cfg->val_split > 0 ? " left after --val-split" : " left", err);
     if (st) goto done;
+    if (cfg->audit) { /* class counts per split as used; the data manifest */
+        pn_audit *a = cfg->audit;
+        memset(&a->counts, 0, sizeof a->counts);
+        a->counts.num_classes = C < PN_MAX_CLASSES ? C : PN_MAX_CLASSES;
+        for (int c = 0; c < a->counts.num_classes; c++) a->counts.class_name[c] = src->class_names[c];
+        for (int s = 0; s < PN_NSPLITS; s++)
+            for (size_t i = 0; i < sp[s].n; i++)
+                if (sp[s].y[i] >= 0 && sp[s].y[i] < a->counts.num_classes) {
+                    a->counts.count[s][sp[s].y[i]]++;
+                    a->counts.total[s]++;
+                }
+        for (int s = 0; s < PN_NSPLITS; s++) { /* largest / smallest class; 0 with an empty one */
+            size_t lo = SIZE_MAX, hi = 0;
+            for (int c = 0; c < a->counts.num_classes; c++) {
+                size_t v = a->counts.count[s][c];
+                lo = v < lo ? v : lo;
+                hi = v > hi ? v : hi;
+            }
+            a->counts.imbalance[s] = lo ? (double)hi / (double)lo : 0;
+        }
+        a->has_counts = 1;
+        pn_sha256 h;
+        st = pn_sha256_init(&h, err);
+        if (st) goto done;
+        for (int s = 0; s < PN_NSPLITS && !st; s++) st = pn__manifest_update(&h, src, s, err);
+        if (st) {
+            pn_sha256_discard(&h);
+            goto done;
+        }
+        uint8_t mh[32];
+        pn_sha256_final(&h, mh);
+        pn_hex(mh, 32, a->data_manifest_sha256);
+    }
     sum->n_train = sp[PN_SPLIT_TRAIN].n;
     sum->n_val = sp[PN_SPLIT_VAL].n;
     sum->n_test = sp[PN_SPLIT_TEST].n;
@@ -435,7 +469,7 @@ pn_status pn_train_run(const pn_train_config *cfg, const pn_source *src, const p
                          .settings = cfg->settings, .hist = sum->head.hist,
                          .nhist = sum->head.epochs_done, .threshold = thr,
                          .threshold_source = thr_src, .class_weights = cw, .splits = res,
-                         .nsplits = nres, .temperature = temperature};
+                         .nsplits = nres, .temperature = temperature, .audit = cfg->audit};
     if (!st && (cfg->model || cfg->backbone)) {
         st = out_path(p, sizeof p, cfg->out_dir, "model.safetensors", err);
         if (!st && cfg->model)

@@ -113,6 +113,8 @@ int pn_cmd_eval(int argc, char **argv)
         {"bootstrap", required_argument, 0, O_BOOT}, {"seed", required_argument, 0, O_SEED},
         {"out", required_argument, 0, 'o'},      {"no-cache", no_argument, 0, O_NOCACHE},
         {0, 0, 0, 0}};
+    static pn_audit audit; /* before getopt reorders argv */
+    pn_audit_init(&audit, argc, argv);
     pn_cli_parser ps;
     pn_cli_opts co = {.threads = 0, .batch = 32};
     pn_cli_parser_init(&ps, cmd, "m:d:s:o:", opts,
@@ -361,13 +363,31 @@ int pn_cmd_eval(int argc, char **argv)
                      mr[k].name);
             if (nmodels == 2) sr[k].name = srn[k];
         }
+        snprintf(audit.weights_sha256, sizeof audit.weights_sha256, "%s", mr[0].sha);
+        if (nmodels == 2) snprintf(audit.weights_b_sha256, sizeof audit.weights_b_sha256, "%s", mr[1].sha);
+        snprintf(audit.data_manifest_sha256, sizeof audit.data_manifest_sha256, "%s", man);
+        /* class counts: the data set's splits, the evaluated one as scored (--skip-bad) */
+        if (!pn_dataset_stats_get(ds, &audit.counts, &err)) {
+            for (int c = 0; c < 2; c++) audit.counts.count[split][c] = 0;
+            for (size_t i = 0; i < mr[0].ev.n; i++)
+                if (mr[0].ev.labels[i] == 0 || mr[0].ev.labels[i] == 1)
+                    audit.counts.count[split][mr[0].ev.labels[i]]++;
+            audit.counts.total[split] = mr[0].ev.n;
+            size_t a0 = audit.counts.count[split][0], a1 = audit.counts.count[split][1];
+            audit.counts.imbalance[split] = a0 && a1 ? (double)(a0 > a1 ? a0 : a1) / (double)(a0 > a1 ? a1 : a0) : 0;
+            audit.has_counts = 1;
+        }
+        err.msg[0] = 0;
         pn_run_report rep = {.classes = 2, .class_names = names2, .settings = kv,
                              .threshold = mr[0].thr, .threshold_source = thr_txt, .splits = sr,
                              .nsplits = nmodels, .title = "pneumo evaluation report",
                              .compare = nmodels == 2 ? &cmp : NULL,
-                             .compare_a = mr[0].path, .compare_b = nmodels == 2 ? mr[1].path : NULL};
+                             .compare_a = mr[0].path, .compare_b = nmodels == 2 ? mr[1].path : NULL,
+                             .temperature = mr[0].c.temperature, .audit = &audit};
         if (pn_write_run_outputs(out, &rep, &err)) goto fail;
-        if (!json) printf("wrote %s/{predictions.csv,metrics.json,confusion.png,roc.png,report.html}\n", out);
+        if (!json)
+            printf("wrote %s/{predictions.csv,metrics.json,confusion.png,roc.png,calibration.png,"
+                   "classes.png,report.html}\n", out);
     }
     rc = 0;
     goto done;

@@ -210,6 +210,8 @@ int pn_cmd_train(int argc, char **argv)
     const char *cmd = "train", *data = NULL, *weights = NULL, *out = NULL;
     const char *freeze = "fc", *threshold = "0.5";
     int calibrate = 0;
+    static pn_audit audit; /* before getopt reorders argv */
+    pn_audit_init(&audit, argc, argv);
     long epochs = 5, seed = 0;
     double lr = 1e-3, val_split = 0;
     int resume = 0, no_cache = 0, shuffle = 1;
@@ -329,6 +331,7 @@ int pn_cmd_train(int argc, char **argv)
                               "val_split", s_vs, "threshold", s_thr,
                               "bf16", pn_infer_is_bf16(ix.engine) ? "yes" : "no",
                               "fast_decode", fast ? "yes" : "no", "shuffle", shuffle ? "yes" : "no",
+                              "calibrate", calibrate ? "yes" : "no",
                               NULL};
     tjson = training_json(epochs, batch, lr, seed, freeze, balance, val_split, threshold,
                           pn_infer_is_bf16(ix.engine), fast, shuffle);
@@ -367,6 +370,8 @@ int pn_cmd_train(int argc, char **argv)
     cfg.threshold_auto = thr_auto;
     cfg.threshold_rule = thr_rule;
     cfg.calibrate = calibrate;
+    snprintf(audit.weights_sha256, sizeof audit.weights_sha256, "%s", whex);
+    cfg.audit = &audit;
     cfg.threshold = thr;
     cfg.out_dir = out;
     cfg.use_cache = !no_cache && rcp.use_cache;
@@ -383,6 +388,9 @@ int pn_cmd_train(int argc, char **argv)
     signal(SIGINT, old);
     if (st) goto fail;
     printf("threshold %.4f on P(%s)\n", sum.threshold, pn_dataset_class_name(ds, 1));
+    if (calibrate)
+        printf("temperature %.4f (fitted on validation: NLL %.4f -> %.4f), stored in the model\n",
+               sum.temperature, sum.nll_before, sum.nll_after);
     printf("[95%% CI: Wilson; AUC: DeLong]\n");
     print_metrics("val", &sum.val, thr_auto);
     print_metrics("test", &sum.test, 0);

@@ -82,6 +82,48 @@ pn_status pn_write_report_html(const char *path, const pn_run_report *rep, const
           "</style></head><body>\n<h1>", f);
     html_text(f, rep->title ? rep->title : "pneumo training report");
     fputs("</h1>\n", f);
+    if (rep->audit) {
+        const pn_audit *a = rep->audit;
+        fputs("<h2>Audit trail</h2>\n<table id=audit>\n", f);
+        const char *rows[][2] = {{"pneumo version", a->version},
+                                 {"date (UTC)", a->date},
+                                 {"host", a->host},
+                                 {"command line", a->command_line},
+                                 {"SHA-256 of the weights", a->weights_sha256[0] ? a->weights_sha256 : "unknown"},
+                                 {"SHA-256 of the second model", a->weights_b_sha256},
+                                 {"SHA-256 of the data manifest",
+                                  a->data_manifest_sha256[0] ? a->data_manifest_sha256 : "unknown"}};
+        for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+            if (!rows[i][1][0]) continue;
+            fputs("<tr><td class=k>", f);
+            html_text(f, rows[i][0]);
+            fputs(i == 3 || i >= 4 ? "</td><td class=k><code>" : "</td><td class=k>", f);
+            html_text(f, rows[i][1]);
+            fputs(i == 3 || i >= 4 ? "</code></td></tr>\n" : "</td></tr>\n", f);
+        }
+        fputs("</table>\n<p><small>Data manifest: one line per image in the data set's order, "
+              "split, name, label and the SHA-256 of the file's bytes.</small></p>\n", f);
+        if (a->has_counts) {
+            fputs("<h3>Images per split and class</h3>\n<table id=class_counts>\n<tr><th>split</th>", f);
+            for (int k = 0; k < a->counts.num_classes; k++) {
+                fputs("<th>", f);
+                html_text(f, a->counts.class_name[k] ? a->counts.class_name[k] : "?");
+                fputs("</th>", f);
+            }
+            fputs("<th>total</th></tr>\n", f);
+            for (int sp = 0; sp < PN_NUM_SPLITS; sp++) {
+                fprintf(f, "<tr><td class=k>%s</td>", pn_split_name((pn_split)sp));
+                size_t tot = 0;
+                for (int k = 0; k < a->counts.num_classes; k++) {
+                    fprintf(f, "<td>%zu</td>", a->counts.count[sp][k]);
+                    tot += a->counts.count[sp][k];
+                }
+                fprintf(f, "<td>%zu</td></tr>\n", tot);
+            }
+            fputs("</table>\n", f);
+            image(f, png_dir, "classes.png", "images per split and class");
+        }
+    }
     fputs("<h2>Settings</h2>\n<table>\n", f);
     for (const char *const *kv = rep->settings; kv && kv[0] && kv[1]; kv += 2) {
         fputs("<tr><td class=k>", f);

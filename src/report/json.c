@@ -1,5 +1,6 @@
 /* metrics.json and the per-split metric objects (cJSON; NaN -> null). */
 #include <cJSON.h>
+#include <ctype.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,6 +106,57 @@ cJSON *pn__metrics_obj(const pn_metrics *m, const char *const *class_names,
     return o;
 }
 
+/* a setting's value as typed JSON: yes/no -> true/false, a plain decimal
+ * number -> a number (paths, hashes and names stay strings) */
+static cJSON *typed(const char *key, const char *v)
+{
+    static const char *const text_keys[] = {"data", "weights", "model", "model_b", "out", "split",
+                                            "freeze", "balance", "command"};
+    for (size_t i = 0; i < sizeof text_keys / sizeof text_keys[0]; i++)
+        if (!strcmp(key, text_keys[i])) return cJSON_CreateString(v);
+    if (!strcmp(v, "yes")) return cJSON_CreateTrue();
+    if (!strcmp(v, "no")) return cJSON_CreateFalse();
+    size_t n = strlen(v);
+    int ok = n > 0 && n < 24;
+    for (size_t i = 0; i < n && ok; i++) ok = strchr("0123456789.-+eE", v[i]) != NULL;
+    if (ok && (isdigit((unsigned char)v[0]) || (v[0] == '-' && isdigit((unsigned char)v[1])))) {
+        char *end;
+        double d = strtod(v, &end);
+        if (!*end && isfinite(d)) return cJSON_CreateNumber(d);
+    }
+    return cJSON_CreateString(v);
+}
+
+static cJSON *audit_obj(const pn_audit *a)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "pneumo_version", a->version);
+    cJSON_AddStringToObject(o, "date", a->date);
+    cJSON_AddStringToObject(o, "host", a->host);
+    cJSON_AddStringToObject(o, "command_line", a->command_line);
+    if (a->weights_sha256[0]) cJSON_AddStringToObject(o, "weights_sha256", a->weights_sha256);
+    else cJSON_AddNullToObject(o, "weights_sha256");
+    if (a->weights_b_sha256[0]) cJSON_AddStringToObject(o, "weights_b_sha256", a->weights_b_sha256);
+    if (a->data_manifest_sha256[0])
+        cJSON_AddStringToObject(o, "data_manifest_sha256", a->data_manifest_sha256);
+    else cJSON_AddNullToObject(o, "data_manifest_sha256");
+    cJSON_AddStringToObject(o, "data_manifest_note",
+                            "SHA-256 of one line per image, in the data set's order: "
+                            "split TAB name TAB label TAB sha256(file bytes) LF");
+    if (a->has_counts) {
+        cJSON *cc = cJSON_CreateObject();
+        for (int sp = 0; sp < PN_NUM_SPLITS; sp++) {
+            cJSON *c = cJSON_CreateObject();
+            for (int k = 0; k < a->counts.num_classes && k < PN_MAX_CLASSES; k++)
+                cJSON_AddNumberToObject(c, a->counts.class_name[k] ? a->counts.class_name[k] : "?",
+                                        (double)a->counts.count[sp][k]);
+            cJSON_AddItemToObject(cc, pn_split_name((pn_split)sp), c);
+        }
+        cJSON_AddItemToObject(o, "class_counts", cc);
+    }
+    return o;
+}
+
 static cJSON *calibration_obj(const pn_calibration *c)
 {
     cJSON *o = cJSON_CreateObject();
@@ -195,8 +247,9 @@ pn_status pn_write_metrics_json(const char *path, const pn_run_report *rep, pn_e
     cJSON_AddItemToObject(root, "classes", cls);
     cJSON *set = cJSON_CreateObject();
     for (const char *const *kv = rep->settings; kv && kv[0] && kv[1]; kv += 2)
-        cJSON_AddStringToObject(set, kv[0], kv[1]);
+        cJSON_AddItemToObject(set, kv[0], typed(kv[0], kv[1]));
     cJSON_AddItemToObject(root, "settings", set);
+    if (rep->audit) cJSON_AddItemToObject(root, "audit", audit_obj(rep->audit));
     if (rep->class_weights) {
         cJSON *cw = cJSON_CreateArray();
         for (int c = 0; c < rep->classes; c++)

@@ -24,6 +24,10 @@ pn_status pn_write_run_outputs(const char *dir, const pn_run_report *rep, pn_err
         if (!st) st = pn_path_join(p, sizeof p, dir, "calibration.png", err);
         if (!st) st = pn_plot_calibration(p, &r->cal, rep->class_names[1], title, err);
     }
+    if (!st && rep->audit && rep->audit->has_counts) {
+        st = pn_path_join(p, sizeof p, dir, "classes.png", err);
+        if (!st) st = pn_dataset_stats_chart(&rep->audit->counts, "Images per split and class, as used", p, err);
+    }
     if (!st) st = pn_path_join(p, sizeof p, dir, "report.html", err);
     if (!st) st = pn_write_report_html(p, rep, dir, err);
     return st;
