@@ -249,7 +249,9 @@ pn_status pn_classifier_metrics(const pn_classifier *c, const float *probs, cons
                                 size_t n, double threshold, pn_metrics *m, pn_error *err);
 
 /* CAM of class cls for one image: layer4 (512,h,w), img the decoded
- * original image; writes an RGB PNG of the image's size at png_path. */
+ * original image; writes the figure of pn_plot_cam (report.h: the image at
+ * most 512 px, the map with opacity by activation, a colour bar, the
+ * caption "CAM of CLASS · P(CLASS) = p") at png_path. */
 pn_status pn_classifier_cam_png(const pn_classifier *c, const float *layer4, int h, int w,
                                 int cls, const pn_image *img, const char *png_path,
                                 pn_error *err);

@@ -136,6 +136,14 @@ pn_status pn_write_run_outputs(const char *dir, const pn_run_report *rep, pn_err
 pn_status pn_dataset_stats_chart(const pn_dataset_stats *st, const char *title, const char *path,
                                  pn_error *err);
 
+/* The CAM figure of pneumo predict --cam: the image rgb (H,W,3) scaled to
+ * at most PN_CAM_MAX_SIDE px on its long side, cam (h,w) in [0,1] over it
+ * in jet colours at an opacity that grows with the activation (0 below a
+ * fifth of the peak, 0.65 at the peak), a colour bar and the caption. */
+#define PN_CAM_MAX_SIDE 512
+pn_status pn_plot_cam(const char *path, const uint8_t *rgb, int W, int H, const float *cam, int h,
+                      int w, const char *caption, pn_error *err);
+
 /* 8-bit RGB PNG (H,W,3), written atomically with libpng. */
 pn_status pn_png_write_rgb(const char *path, const uint8_t *rgb, int W, int H, pn_error *err);
 

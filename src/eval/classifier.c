@@ -1,6 +1,7 @@
 /* A trained classifier on the inference engine: probabilities, dataset
  * evaluation and CAM heatmaps. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -190,19 +191,35 @@ pn_status pn_classifier_cam_png(const pn_classifier *c, const float *layer4, int
 {
     if (cls < 0 || cls >= c->classes) return pn_error_set(err, PN_E_ARG, "CAM: class %d", cls);
     float *cam = malloc((size_t)h * w * sizeof *cam);
-    uint8_t *rgb = malloc((size_t)img->w * img->h * 3), *out = malloc((size_t)img->w * img->h * 3);
+    uint8_t *rgb = malloc((size_t)img->w * img->h * 3);
     pn_status st;
-    if (!cam || !rgb || !out) {
+    if (!cam || !rgb) {
         st = pn_error_set(err, PN_E_NOMEM, "CAM: out of memory for %dx%d", img->w, img->h);
     } else {
         pn_cam_compute(layer4, 512, h, w, c->fc_w + (size_t)cls * 512, cam);
         pn_image_to_rgb(img, rgb);
-        st = pn_cam_overlay(cam, h, w, rgb, img->h, img->w, 3, 0.45f, out, err);
-        if (!st) st = pn_png_write_rgb(png_path, out, img->w, img->h, err);
+        /* the caption's probability: layer4 pooled, the head, softmax(z / T) */
+        double z[PN_CAL_MAX_CLASSES], mx = -INFINITY, sum = 0;
+        int C = c->classes < PN_CAL_MAX_CLASSES ? c->classes : PN_CAL_MAX_CLASSES;
+        const size_t hw = (size_t)h * w;
+        for (int k = 0; k < C; k++) {
+            double acc = c->fc_b[k];
+            for (int q = 0; q < 512; q++) {
+                double f = 0;
+                for (size_t p = 0; p < hw; p++) f += layer4[(size_t)q * hw + p];
+                acc += (double)c->fc_w[(size_t)k * 512 + q] * (f / (double)hw);
+            }
+            z[k] = acc / (c->temperature > 0 ? c->temperature : 1);
+            mx = z[k] > mx ? z[k] : mx;
+        }
+        for (int k = 0; k < C; k++) sum += exp(z[k] - mx);
+        char caption[256];
+        snprintf(caption, sizeof caption, "CAM of %s   \u00b7   P(%s) = %.3f", c->meta.class_names[cls],
+                 c->meta.class_names[cls], cls < C ? exp(z[cls] - mx) / sum : NAN);
+        st = pn_plot_cam(png_path, rgb, img->w, img->h, cam, h, w, caption, err);
     }
     free(cam);
     free(rgb);
-    free(out);
     return st;
 }
 
