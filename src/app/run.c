@@ -460,6 +460,22 @@ pn_status pn_train_run(const pn_train_config *cfg, const pn_source *src, const p
             r->chose_threshold = s == PN_SPLIT_VAL && cfg->threshold_auto;
             if (s == PN_SPLIT_VAL) sum->val = r->m;
             else sum->test = r->m;
+            const pn_op_rule *ru = &cfg->threshold_rule;
+            if (s == PN_SPLIT_TEST && cfg->threshold_auto && ru->kind != PN_OP_YOUDEN) {
+                /* the target was reached on val; say plainly when test falls short */
+                const char *what = ru->kind == PN_OP_SENS ? "sensitivity"
+                                   : ru->kind == PN_OP_SPEC ? "specificity" : "PPV";
+                double v = ru->kind == PN_OP_SENS ? r->m.sensitivity
+                           : ru->kind == PN_OP_SPEC ? r->m.specificity : r->m.ppv;
+                pn_ci c = ru->kind == PN_OP_SENS ? r->m.sensitivity_ci
+                          : ru->kind == PN_OP_SPEC ? r->m.specificity_ci : r->m.ppv_ci;
+                if (!isfinite(v))
+                    logf_(cfg, "note: the test split's %s is undefined at this threshold", what);
+                else if (v < ru->target)
+                    logf_(cfg, "note: on test the %s is %.1f%% (95%% CI %.1f-%.1f%%), below the %g "
+                               "it reaches on validation",
+                          what, 100 * v, 100 * c.lo, 100 * c.hi, ru->target);
+            }
         }
     }
 
