@@ -138,6 +138,13 @@ v = json.load(open(sys.argv[1]))['final']['val']
 assert v['chose_threshold'] is True and 'optimistic' in v['caution'] and v['sensitivity'] >= 0.9, v
 " "$tmp/t/metrics.json" || fail "metrics.json: chose_threshold"
 
+"$BIN" eval -m "$tmp/m0.pth" --data "$DATA" --split val --threshold spec=0.75 --json >"$tmp/t.json" 2>/dev/null || fail "spec=0.75 --json"
+"$PY" -c "
+import json, sys
+v = json.load(open(sys.argv[1]))
+assert v['chose_threshold'] is True and 'optimistic' in v['caution'] and v['specificity'] >= 0.75, v
+" "$tmp/t.json" || fail "--json: chose_threshold"
+
 # 6. bad input, reported plainly
 mkdir -p "$tmp/one/train/NORMAL" "$tmp/one/train/PNEUMONIA" "$tmp/one/test/PNEUMONIA"
 cp "$(ls "$DATA"/train/NORMAL/* | head -1)" "$tmp/one/train/NORMAL/"

@@ -1,6 +1,7 @@
 /* pneumo eval --model M [--model M2] --data DATA [--split test] [--out DIR]
  * [--bootstrap N] [--json]: clinical metrics of trained models on a dataset
  * split, with their 95% intervals (and DeLong's paired test of two models). */
+#include <cJSON.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -265,8 +266,20 @@ int pn_cmd_eval(int argc, char **argv)
     const char *names2[2] = {mr[0].c.meta.class_names[0], mr[0].c.meta.class_names[1]};
     if (json) {
         char *s[3] = {NULL, NULL, NULL};
-        for (int k = 0; k < nmodels; k++)
+        for (int k = 0; k < nmodels; k++) {
             s[k] = pn_metrics_json_string(&mr[k].res.m, names2, boot_n ? &mr[k].boot : NULL);
+            if (s[k] && mr[k].chose) { /* the split chose the threshold: say so */
+                cJSON *o = cJSON_Parse(s[k]);
+                free(s[k]);
+                s[k] = NULL;
+                if (o) {
+                    cJSON_AddTrueToObject(o, "chose_threshold");
+                    cJSON_AddStringToObject(o, "caution", PN_CHOSE_THRESHOLD_NOTE);
+                    s[k] = cJSON_PrintUnformatted(o);
+                    cJSON_Delete(o);
+                }
+            }
+        }
         if (nmodels == 2) s[2] = pn_delong_json_string(&cmp, mr[0].path, mr[1].path);
         if (!s[0] || (nmodels == 2 && (!s[1] || !s[2]))) {
             for (int k = 0; k < 3; k++) free(s[k]);
