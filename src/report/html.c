@@ -97,9 +97,9 @@ pn_status pn_write_report_html(const char *path, const pn_run_report *rep, const
             if (!rows[i][1][0]) continue;
             fputs("<tr><td class=k>", f);
             html_text(f, rows[i][0]);
-            fputs(i == 3 || i >= 4 ? "</td><td class=k><code>" : "</td><td class=k>", f);
+            fputs(i >= 3 ? "</td><td class=k><code>" : "</td><td class=k>", f);
             html_text(f, rows[i][1]);
-            fputs(i == 3 || i >= 4 ? "</code></td></tr>\n" : "</td></tr>\n", f);
+            fputs(i >= 3 ? "</code></td></tr>\n" : "</td></tr>\n", f);
         }
         fputs("</table>\n<p><small>Data manifest: one line per image in the data set's order, "
               "split, name, label and the SHA-256 of the file's bytes.</small></p>\n", f);
