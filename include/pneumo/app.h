@@ -189,6 +189,9 @@ typedef struct pn_eval_probs {
     float *probs;         /* (n, C) */
     int *labels;          /* (n) */
     const char **names;   /* (n) the items' display names (the dataset's) */
+    /* (n) the items' patient ids and DICOM SOPInstanceUIDs (the dataset's),
+     * NULL entries where an item has none (predictions.csv's last columns) */
+    const char **patients, **sop_uids;
     pn_bad_list bad;      /* items left out (skip_bad), with their reasons */
     size_t cache_hits, cache_misses;
     uint8_t manifest_sha256[32]; /* of "split\tname\tlabel\tsha256(bytes)\n" per item */

@@ -22,6 +22,8 @@ void pn_eval_probs_free(pn_eval_probs *p)
     free(p->probs);
     free(p->labels);
     free(p->names);
+    free(p->patients);
+    free(p->sop_uids);
     pn_bad_list_free(&p->bad);
     memset(p, 0, sizeof *p);
 }
@@ -88,7 +90,9 @@ pn_status pn_eval_split_probs(pn_classifier *c, const uint8_t model_sha256[32],
     out->probs = malloc(total * (size_t)C * sizeof *out->probs);
     out->labels = malloc(total * sizeof *out->labels);
     out->names = malloc(total * sizeof *out->names);
-    if (!feat || !out->probs || !out->labels || !out->names) {
+    out->patients = malloc(total * sizeof *out->patients);
+    out->sop_uids = malloc(total * sizeof *out->sop_uids);
+    if (!feat || !out->probs || !out->labels || !out->names || !out->patients || !out->sop_uids) {
         st = pn_error_set(err, PN_E_NOMEM, "eval: out of memory for %zu images", total);
         goto done;
     }
@@ -118,6 +122,8 @@ pn_status pn_eval_split_probs(pn_classifier *c, const uint8_t model_sha256[32],
         if (k != i) memmove(feat + k * D, feat + i * D, D * sizeof *feat);
         out->labels[k] = src.src.label(src.src.ctx, split, i);
         out->names[k] = src.src.name(src.src.ctx, split, i);
+        out->patients[k] = src.src.patient(src.src.ctx, split, i);
+        out->sop_uids[k] = src.src.sop_uid(src.src.ctx, split, i);
         k++;
     }
     out->n = k;

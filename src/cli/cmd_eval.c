@@ -269,7 +269,8 @@ int pn_cmd_eval(int argc, char **argv)
         }
         r->res = (pn_split_result){.name = pn_split_name(split), .n = n, .files = r->ev.names,
                                    .labels = r->ev.labels, .probs = r->ev.probs,
-                                   .chose_threshold = r->chose};
+                                   .chose_threshold = r->chose, .patients = r->ev.patients,
+                                   .sop_uids = r->ev.sop_uids};
         if (pn_split_result_compute(&r->res, 2, r->thr, &err)) goto fail;
         if (boot_n) {
             if (pn_bootstrap_metrics(r->p1, r->ev.labels, n, r->thr, (int)boot_n, (uint64_t)seed,
