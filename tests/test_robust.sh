@@ -205,4 +205,21 @@ cp "$L/a/x.jpeg" "$p/y.jpeg"
 timeout 60 "$BIN" predict --model "$M" "$L" >"$tmp/lk.out" 2>"$tmp/lk.err" || { cat "$tmp/lk.err"; fail "predict on linked folders"; }
 [ "$(grep -c "x.jpeg" "$tmp/lk.out")" = 1 ] || { cat "$tmp/lk.out"; fail "x.jpeg not classified exactly once"; }
 [ "$(grep -c "y.jpeg" "$tmp/lk.out")" = 1 ] || { head "$tmp/lk.out"; fail "y.jpeg not classified exactly once"; }
+# 9. Ctrl-C in a run into the default folder: the exact command to continue,
+#    --out included, which then says that it resumed
+mkdir -p "$tmp/cw2"
+(cd "$tmp/cw2" && exec "$BIN" train --data "$D" --weights "$W" --epochs 25 -j 2 >"$tmp/int.log" 2>&1) &
+pid=$!
+for _ in $(seq 1200); do grep -q "^epoch 2/" "$tmp/int.log" 2>/dev/null && break; kill -0 $pid 2>/dev/null || break; sleep 0.05; done
+kill -INT $pid
+rc=0; wait $pid || rc=$?
+[ $rc = 1 ] || { cat "$tmp/int.log"; fail "interrupted run: exit $rc"; }
+grep -Eq "^pneumo train: interrupted in epoch [0-9]+; the checkpoint of epoch [0-9]+ is kept \(runs/[0-9-]+/checkpoint.safetensors\)$" "$tmp/int.log" \
+    || { cat "$tmp/int.log"; fail "interrupt message"; }
+cont=$(sed -n 's/^to continue: //p' "$tmp/int.log")
+echo "$cont" | grep -Eq "^pneumo train --data .* --out runs/[0-9-]+ --resume$" || { cat "$tmp/int.log"; fail "no exact rerun command: $cont"; }
+kept=$(sed -n 's/.*the checkpoint of epoch \([0-9]*\) is kept.*/\1/p' "$tmp/int.log")
+(cd "$tmp/cw2" && eval "\"$BIN\" ${cont#pneumo }") >"$tmp/int2.log" 2>&1 || { cat "$tmp/int2.log"; fail "the rerun command"; }
+grep -Eq "^resumed runs/[0-9-]+/checkpoint.safetensors after epoch $kept$" "$tmp/int2.log" || { cat "$tmp/int2.log"; fail "no 'resumed' line"; }
+grep -q "^epoch 25/25" "$tmp/int2.log" || fail "the resumed run did not finish"
 echo "test_robust: all passed"

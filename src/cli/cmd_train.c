@@ -88,6 +88,8 @@ typedef struct ui {
     pn_cli_progress feat;  /* the feature pass, one job per split */
     pn_cli_progress batch; /* an epoch's batches: a live bar on a terminal, else nothing */
     const char *what;      /* split of the feature job in progress */
+    int resume_note;       /* --resume: say where it resumed at the first epoch */
+    const char *out;
     int epoch;             /* epoch of the batch job in progress */
     char feat_label[48], batch_label[48];
 } ui;
@@ -126,12 +128,43 @@ static void ui_epoch(const pn_epoch_stats *s, void *user)
 {
     ui *u = user;
     pn_cli_progress_clear(&u->batch);
+    if (u->resume_note) {
+        u->resume_note = 0;
+        printf("resumed %s/checkpoint.safetensors after epoch %d\n", u->out, s->epoch - 1);
+    }
     char val[96] = "val -";
     if (isfinite(s->val_loss))
         snprintf(val, sizeof val, "val loss %.4f acc %5.1f%%", s->val_loss, 100 * s->val_acc);
     printf("epoch %d/%d  train loss %.4f acc %5.1f%%  %s  %.2fs\n", s->epoch, u->epochs,
            s->train_loss, 100 * s->train_acc, val, s->seconds);
     fflush(stdout);
+}
+
+/* The command to run again after an interrupt, exactly: the arguments as
+ * given (shell-quoted), --out when the folder was the default one, and
+ * --resume when a checkpoint is kept. */
+static void print_rerun(int argc, char **argv, const char *out, int add_out, int add_resume)
+{
+    fprintf(stderr, "to continue: pneumo train");
+    for (int i = 1; i <= argc; i++) {
+        const char *a = i < argc ? argv[i] : NULL;
+        if (i == argc) {
+            if (add_out) fprintf(stderr, " --out");
+            else break;
+            a = out;
+        }
+        if (a[0] && strspn(a, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+                              "-_./=:,+@%") == strlen(a)) {
+            fprintf(stderr, " %s", a);
+        } else {
+            fputs(" '", stderr);
+            for (const char *c = a; *c; c++)
+                if (*c == '\'') fputs("'\\''", stderr);
+                else fputc(*c, stderr);
+            fputc('\'', stderr);
+        }
+    }
+    fprintf(stderr, "%s\n", add_resume ? " --resume" : "");
 }
 
 static void print_metrics(const char *name, const pn_metrics *m)
@@ -326,7 +359,7 @@ int pn_cmd_train(int argc, char **argv)
            pn_infer_threads(ix.engine), pn_infer_is_bf16(ix.engine) ? ", bf16" : "", out);
     fflush(stdout);
 
-    ui u = {.epochs = (int)epochs, .t0 = pn_now()};
+    ui u = {.epochs = (int)epochs, .t0 = pn_now(), .resume_note = resume, .out = out};
     pn_cli_progress_init(&u.feat, PN_CLI_AUTO);
     pn_cli_progress_init(&u.batch, u.feat.mode == PN_CLI_BAR ? PN_CLI_BAR : PN_CLI_QUIET);
     pn_train_config cfg;
@@ -359,7 +392,25 @@ int pn_cmd_train(int argc, char **argv)
     void (*old)(int) = signal(SIGINT, on_sigint);
     pn_status st = pn_train_run(&cfg, &src.src, &ix.ex, &sum, &err);
     signal(SIGINT, old);
+    if (st) { /* the message goes on its own line, not after a live progress bar */
+        pn_cli_progress_clear(&u.batch);
+        if (u.feat.live) {
+            fputc('\n', stderr);
+            u.feat.live = 0;
+        }
+    }
+    if (st == PN_E_INTERRUPTED) {
+        rc = pn_cli_fail(cmd, &err);
+        char ck[4200];
+        snprintf(ck, sizeof ck, "%s/checkpoint.safetensors", out);
+        print_rerun(argc, argv, out, default_out, pn_path_exists(ck) && !resume);
+        if (default_out) rmdir(out);
+        goto done;
+    }
     if (st) goto fail;
+    if (resume && u.resume_note)
+        printf("resumed %s/checkpoint.safetensors: all %ld epochs were done already\n", out,
+               epochs);
     printf("threshold %.4f on P(%s)\n", sum.threshold, pn_dataset_class_name(ds, 1));
     print_metrics("val", &sum.val);
     print_metrics("test", &sum.test);

@@ -195,11 +195,17 @@ static pn_status run_epoch(const pn_fit_cfg *cfg, pn_trainer *t, const pn_featse
     double run_loss = 0;
     size_t correct = 0;
     for (size_t i0 = 0; i0 < N; i0 += B) {
-        if (cfg->cancel && *cfg->cancel)
+        if (cfg->cancel && *cfg->cancel) {
+            if (ep == 1 || !cfg->checkpoint)
+                return pn_error_set(err, PN_E_INTERRUPTED,
+                                    "interrupted in epoch %d, before any epoch finished: "
+                                    "nothing was kept",
+                                    ep);
             return pn_error_set(err, PN_E_INTERRUPTED,
                                 "interrupted in epoch %d; the checkpoint of epoch %d is kept "
-                                "(rerun with --resume)",
-                                ep, ep - 1);
+                                "(%s)",
+                                ep, ep - 1, cfg->checkpoint);
+        }
         int nb = (int)(N - i0 < B ? N - i0 : B);
         for (int k = 0; k < nb; k++) {
             size_t src = (size_t)order[i0 + (size_t)k];
