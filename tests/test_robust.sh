@@ -222,4 +222,62 @@ kept=$(sed -n 's/.*the checkpoint of epoch \([0-9]*\) is kept.*/\1/p' "$tmp/int.
 (cd "$tmp/cw2" && eval "\"$BIN\" ${cont#pneumo }") >"$tmp/int2.log" 2>&1 || { cat "$tmp/int2.log"; fail "the rerun command"; }
 grep -Eq "^resumed runs/[0-9-]+/checkpoint.safetensors after epoch $kept$" "$tmp/int2.log" || { cat "$tmp/int2.log"; fail "no 'resumed' line"; }
 grep -q "^epoch 25/25" "$tmp/int2.log" || fail "the resumed run did not finish"
+# 10. damaged and unusual images, made here, against Pillow 9.4: a palette
+#     PNG with indices beyond its PLTE decodes to Pillow's pixels; JPEGs with
+#     corrupt data: with --lenient-jpeg pneumo accepts and refuses exactly the
+#     ones Pillow does (a bad marker after the last scanline: jpeg_finish_decompress),
+#     with the same pixels; by default libjpeg's corrupt-data warnings are
+#     errors naming the reason; 12-bit and lossless JPEGs are "unsupported"
+J="$tmp/jpg"; mkdir -p "$J"
+"$PY" - "$J" >"$J/pillow.txt" <<'PYEOF'
+import io, struct, sys, zlib
+import numpy as np
+from PIL import Image
+d = sys.argv[1]
+def chunk(t, b): return struct.pack('>I', len(b)) + t + b + struct.pack('>I', zlib.crc32(t + b) & 0xffffffff)
+W, H = 40, 30
+raw = b''.join(b'\x00' + bytes([(x + 3 * y) % 9 for x in range(W)]) for y in range(H))
+open(d + '/pal.png', 'wb').write(b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', struct.pack('>IIBBBBB', W, H, 8, 3, 0, 0, 0))
+    + chunk(b'PLTE', bytes([10, 20, 30, 200, 100, 50, 0, 255, 0])) + chunk(b'IDAT', zlib.compress(raw)) + chunk(b'IEND', b''))
+a = (np.random.default_rng(0).random((64, 64, 3)) * 255).astype('uint8')
+b = io.BytesIO(); Image.fromarray(a).save(b, 'JPEG', quality=90); j = bytes(b.getvalue())
+sos = j.find(b'\xff\xda'); start = sos + 2 + j[sos + 2] * 256 + j[sos + 3]; end = len(j) - 2; mid = (start + end) // 2
+s0 = j.find(b'\xff\xc0'); sof = j[s0:s0 + 2 + j[s0 + 2] * 256 + j[s0 + 3]]
+files = {'ok': j,
+         'cut': j[:mid] + b'\xff\xd9',                      # scan cut short: "premature end of data segment"
+         'rst': j[:mid] + b'\xff\xd0' + j[mid:],           # a stray marker in the scan
+         'sof2': j[:end] + sof + j[end:],                  # a second SOF after the scan
+         'dqt': j[:end] + b'\xff\xdb\x00\x43\x07' + bytes(64) + j[end:],  # bad DQT index after the scan
+         'cutsof': j[:mid] + sof + b'\xff\xd9',           # both: the issue's suite files
+         'p12': j[:s0 + 4] + bytes([12]) + j[s0 + 5:],     # 12-bit samples
+         'sof3': j[:s0 + 1] + b'\xc3' + j[s0 + 2:]}       # lossless
+for k, v in files.items():
+    open('%s/%s.jpg' % (d, k), 'wb').write(v)
+for k in ['pal.png'] + [k + '.jpg' for k in files]:
+    try:
+        im = Image.open('%s/%s' % (d, k)); im.load()
+        im.convert('RGB').save('%s/%s.pillow.png' % (d, k)); print(k, 'ok')
+    except Exception as e:
+        print(k, 'refused')
+PYEOF
+grep -q "^pal.png ok$" "$J/pillow.txt" && grep -q "^cut.jpg ok$" "$J/pillow.txt" && grep -q "^sof2.jpg refused$" "$J/pillow.txt" \
+    || { cat "$J/pillow.txt"; fail "Pillow's outcomes are not the expected ones"; }
+u8() { "$BIN" preprocess "$@" -f u8; }
+while read -r f outcome; do
+    rc=0; u8 --lenient-jpeg "$J/$f" -o "$J/$f.u8" 2>"$J/$f.err" || rc=$?
+    if [ "$outcome" = ok ]; then
+        [ $rc = 0 ] || { cat "$J/$f.err"; fail "$f: Pillow decodes it, pneumo --lenient-jpeg refuses it"; }
+        u8 "$J/$f.pillow.png" -o "$J/$f.ref.u8" || fail "$f: reference"
+        cmp -s "$J/$f.u8" "$J/$f.ref.u8" || fail "$f: pixels differ from Pillow's"
+    else
+        [ $rc = 1 ] || fail "$f: Pillow refuses it, pneumo --lenient-jpeg exits $rc"
+    fi
+done <"$J/pillow.txt"
+for f in cut rst cutsof; do
+    rc=0; u8 "$J/$f.jpg" -o "$J/x.u8" 2>"$J/e.txt" || rc=$?
+    [ $rc = 1 ] || fail "$f.jpg accepted by default"
+    grep -q "$f.jpg: corrupt JPEG (Corrupt JPEG data: premature end of data segment; --lenient-jpeg" "$J/e.txt" || { cat "$J/e.txt"; fail "$f.jpg: message"; }
+done
+u8 "$J/p12.jpg" -o "$J/x.u8" 2>&1 | grep -q "p12.jpg: unsupported JPEG (Unsupported JPEG data precision 12)" || fail "12-bit JPEG message"
+u8 "$J/sof3.jpg" -o "$J/x.u8" 2>&1 | grep -q "sof3.jpg: unsupported JPEG (Unsupported JPEG process: SOF type 0xc3)" || fail "lossless JPEG message"
 echo "test_robust: all passed"

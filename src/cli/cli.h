@@ -65,11 +65,12 @@ enum {
     PN_OPT_MIN_SIDE = 1u << 8,    /* --min-side PX (1..2^20) */
     PN_OPT_MAX_PIXELS = 1u << 9,  /* --max-pixels N (1..2^40) */
     PN_OPT_NO_VERIFY = 1u << 10,  /* --no-verify: pn_weights_verify_hashes(0) */
+    PN_OPT_LENIENT_JPEG = 1u << 11, /* --lenient-jpeg: pn_jpeg_set_lenient(1) */
 };
 
 /* Where the shared options land; set the defaults before parsing. */
 typedef struct pn_cli_opts {
-    int help, json, quiet, bf16, fast_decode, skip_bad, no_verify;
+    int help, json, quiet, bf16, fast_decode, skip_bad, no_verify, lenient_jpeg;
     long threads, batch, min_side, max_pixels;
     unsigned given; /* PN_OPT_* bits of the options that were given */
 } pn_cli_opts;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "pneumo/image.h"
 #include "pneumo/weights.h"
 
 typedef enum { ARG_FLAG, ARG_LONG } arg_kind;
@@ -35,6 +36,7 @@ static const shared_opt table[] = {
     {PN_OPT_MIN_SIDE, "min-side", 0, ARG_LONG, 1, 1L << 20, F(min_side)},
     {PN_OPT_MAX_PIXELS, "max-pixels", 0, ARG_LONG, 1, 1L << 40, F(max_pixels)},
     {PN_OPT_NO_VERIFY, "no-verify", 0, ARG_FLAG, 0, 0, F(no_verify)},
+    {PN_OPT_LENIENT_JPEG, "lenient-jpeg", 0, ARG_FLAG, 0, 0, F(lenient_jpeg)},
 };
 #undef F
 #define NSHARED (sizeof table / sizeof table[0])
@@ -96,6 +98,7 @@ int pn_cli_getopt(pn_cli_parser *p, int argc, char **argv, pn_cli_opts *o)
             *(int *)((char *)o + s->offset) = 1;
             if (s->bit == PN_OPT_HELP) return PN_CLI_HELP;
             if (s->bit == PN_OPT_NO_VERIFY) pn_weights_verify_hashes(0);
+            if (s->bit == PN_OPT_LENIENT_JPEG) pn_jpeg_set_lenient(1);
             continue;
         }
         char opt[64];
