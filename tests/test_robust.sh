@@ -280,4 +280,27 @@ for f in cut rst cutsof; do
 done
 u8 "$J/p12.jpg" -o "$J/x.u8" 2>&1 | grep -q "p12.jpg: unsupported JPEG (Unsupported JPEG data precision 12)" || fail "12-bit JPEG message"
 u8 "$J/sof3.jpg" -o "$J/x.u8" 2>&1 | grep -q "sof3.jpg: unsupported JPEG (Unsupported JPEG process: SOF type 0xc3)" || fail "lossless JPEG message"
+# 11. disk use: pneumo cache counts what is on disk and clears it (all, by
+#     age, by size: least recently used first, stale temporary files always);
+#     --keep-checkpoint no drops the checkpoint of a finished run
+export XDG_CACHE_HOME="$tmp/cache11"
+train --out "$tmp/k" --keep-checkpoint no >"$tmp/k.log" 2>&1 || { cat "$tmp/k.log"; fail "--keep-checkpoint no"; }
+[ -e "$tmp/k/checkpoint.safetensors" ] && fail "--keep-checkpoint no kept the checkpoint"
+grep -q "^checkpoint removed (--keep-checkpoint no)$" "$tmp/k.log" || fail "--keep-checkpoint no: no line"
+F="$XDG_CACHE_HOME/pneumo/features"
+n=$(ls "$F" | grep -Ec '^[0-9a-f]{64}\.bin$'); bytes=$(cat "$F"/*.bin | wc -c)
+[ "$n" = 32 ] || fail "cache entries: $n"
+touch "$F/x.bin.tmp.999999999.1"
+"$BIN" cache --json >"$tmp/c.json" || fail "pneumo cache"
+"$PY" -c "import json,sys; c=json.load(open(sys.argv[1]))['cache']; assert (c['entries'],c['bytes'],c['stale_temporary_files'])==($n,$bytes,1), c" "$tmp/c.json" \
+    || { cat "$tmp/c.json"; fail "pneumo cache numbers"; }
+old=($(ls "$F" | grep '\.bin$' | head -5))
+for e in "${old[@]}"; do touch -d '10 days ago' "$F/$e"; done
+"$BIN" cache clear --older-than 7d | grep -q "^removed 5 entries (.*) and 1 stale temporary file" || fail "clear --older-than"
+for e in "${old[@]}"; do [ -e "$F/$e" ] && fail "an old entry stayed"; done
+one=$(stat -c %s "$F/$(ls "$F" | head -1)")
+"$BIN" cache clear --max-size $((one * 10)) >/dev/null || fail "clear --max-size"
+[ "$(ls "$F" | wc -l)" = 10 ] || fail "clear --max-size left $(ls "$F" | wc -l) entries, want 10"
+"$BIN" cache clear >/dev/null && [ -z "$(ls "$F")" ] || fail "clear"
+"$BIN" cache clear --older-than 3x 2>/dev/null && fail "a bad age accepted"
 echo "test_robust: all passed"

@@ -107,5 +107,6 @@ int pn_cmd_train(int argc, char **argv);
 int pn_cmd_eval(int argc, char **argv);
 int pn_cmd_predict(int argc, char **argv);
 int pn_cmd_serve(int argc, char **argv);
+int pn_cmd_cache(int argc, char **argv);
 
 #endif

@@ -9,11 +9,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "cli/progress.h"
+#include "core/files.h"
 #include "pneumo/app.h"
 #include "pneumo/model.h"
 #include "pneumo/util.h"
@@ -63,6 +65,9 @@ static void help(FILE *f)
             "                         there is none)\n"
             "      --force            replace the results of an earlier run in DIR (a DIR\n"
             "                         that holds files is refused otherwise)\n"
+            "      --keep-checkpoint yes|no  keep DIR/checkpoint.safetensors after a finished\n"
+            "                         run (default yes; a deep run's is as big as the model\n"
+            "                         plus Adam's two moments)\n"
             "      --no-cache         do not read or write the disk feature cache\n"
             "      --no-shuffle       keep the file order every epoch (parity checks)\n"
             "  -h, --help             this help\n"
@@ -230,10 +235,10 @@ int pn_cmd_train(int argc, char **argv)
     const char *freeze = "fc", *threshold = "0.5";
     long epochs = 5, seed = 0;
     double lr = 1e-3, val_split = 0;
-    int resume = 0, no_cache = 0, shuffle = 1, force = 0;
+    int resume = 0, no_cache = 0, shuffle = 1, force = 0, keep_ckpt = 1;
     pn_balance balance = PN_BALANCE_WEIGHT;
     enum { O_EPOCHS = 256, O_LR, O_SEED, O_FREEZE, O_BALANCE, O_VALSPLIT, O_THR, O_RESUME,
-           O_NOCACHE, O_NOSHUFFLE, O_FORCE };
+           O_NOCACHE, O_NOSHUFFLE, O_FORCE, O_KEEPCK };
     static const struct option opts[] = {
         {"data", required_argument, 0, 'd'},     {"weights", required_argument, 0, 'w'},
         {"out", required_argument, 0, 'o'},      {"epochs", required_argument, 0, O_EPOCHS},
@@ -242,6 +247,7 @@ int pn_cmd_train(int argc, char **argv)
         {"val-split", required_argument, 0, O_VALSPLIT}, {"threshold", required_argument, 0, O_THR},
         {"resume", no_argument, 0, O_RESUME},    {"no-cache", no_argument, 0, O_NOCACHE},
         {"no-shuffle", no_argument, 0, O_NOSHUFFLE}, {"force", no_argument, 0, O_FORCE},
+        {"keep-checkpoint", required_argument, 0, O_KEEPCK},
         {0, 0, 0, 0}};
     pn_error err = {0};
     pn_cli_parser ps;
@@ -271,6 +277,11 @@ int pn_cmd_train(int argc, char **argv)
         case O_NOCACHE: no_cache = 1; break;
         case O_NOSHUFFLE: shuffle = 0; break;
         case O_FORCE: force = 1; break;
+        case O_KEEPCK:
+            if (strcmp(optarg, "yes") && strcmp(optarg, "no"))
+                return pn_cli_usage_error(cmd, "--keep-checkpoint wants yes or no, not '%s'", optarg);
+            keep_ckpt = !strcmp(optarg, "yes");
+            break;
         case PN_CLI_HELP: help(stdout); return 0;
         default: return 2;
         }
@@ -415,6 +426,17 @@ int pn_cmd_train(int argc, char **argv)
     printf("threshold %.4f on P(%s)\n", sum.threshold, pn_dataset_class_name(ds, 1));
     print_metrics("val", &sum.val);
     print_metrics("test", &sum.test);
+    { /* the checkpoint is only for --resume: say how big it is, or drop it */
+        char ck[4200], sz[32];
+        struct stat sb;
+        snprintf(ck, sizeof ck, "%s/checkpoint.safetensors", out);
+        if (!keep_ckpt) {
+            if (unlink(ck) == 0) printf("checkpoint removed (--keep-checkpoint no)\n");
+        } else if (stat(ck, &sb) == 0 && sb.st_size > (1 << 20)) {
+            printf("checkpoint %s: %s, kept for --resume (--keep-checkpoint no drops it)\n", ck,
+                   pn__fmt_bytes((double)sb.st_size, sz, sizeof sz));
+        }
+    }
     printf("done in %.1fs: %s/{model.safetensors,metrics.json,predictions.csv,report.html}\n",
            pn_now() - u.t0, out);
     rc = 0;
