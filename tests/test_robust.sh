@@ -303,4 +303,27 @@ one=$(stat -c %s "$F/$(ls "$F" | head -1)")
 [ "$(ls "$F" | wc -l)" = 10 ] || fail "clear --max-size left $(ls "$F" | wc -l) entries, want 10"
 "$BIN" cache clear >/dev/null && [ -z "$(ls "$F")" ] || fail "clear"
 "$BIN" cache clear --older-than 3x 2>/dev/null && fail "a bad age accepted"
+# 12. messages that lead: swapped arguments, other networks and formats, a
+#     checkpoint where a model belongs
+"$PY" - "$tmp" <<'PYEOF'
+import sys, torch, torchvision
+d = sys.argv[1]
+torch.save(torchvision.models.resnet50().state_dict(), d + "/r50.pth")
+torch.save(torchvision.models.resnet34().state_dict(), d + "/r34.pth")
+torch.jit.trace(torchvision.models.resnet18().eval(), torch.zeros(1, 3, 224, 224)).save(d + "/ts.pt")
+PYEOF
+"$BIN" export --model "$M" -o "$tmp/m.onnx" >/dev/null 2>&1 || fail "export onnx"
+IMG=$(ls "$D"/test/NORMAL/* | head -1)
+expect() { # model message
+    rc=0; out=$("$BIN" predict --model "$1" "$IMG" 2>&1) || rc=$?
+    [ $rc = 1 ] || fail "predict --model $1: exit $rc"
+    echo "$out" | grep -qF "$2" || fail "predict --model $1: $out"
+}
+expect "$IMG" "is a JPEG image, not a model file (did you swap the model and an image?)"
+expect "$D" "is a folder, not a model file (did you swap the model and the images?)"
+expect "$tmp/r50.pth" "a torchvision ResNet-50 state_dict, not ResNet-18"
+expect "$tmp/r34.pth" "a torchvision ResNet-34 state_dict, not ResNet-18"
+expect "$tmp/ts.pt" "ts.pt is a TorchScript archive (torch.jit.save of '__torch__.torchvision.models.resnet.ResNet'), not a state_dict"
+expect "$tmp/m.onnx" "m.onnx is an ONNX model: pneumo reads .pth and safetensors"
+expect "$tmp/a/checkpoint.safetensors" "is a pneumo training checkpoint (for train --resume), not a model: give the model.safetensors"
 echo "test_robust: all passed"
