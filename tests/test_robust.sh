@@ -326,4 +326,12 @@ expect "$tmp/r34.pth" "a torchvision ResNet-34 state_dict, not ResNet-18"
 expect "$tmp/ts.pt" "ts.pt is a TorchScript archive (torch.jit.save of '__torch__.torchvision.models.resnet.ResNet'), not a state_dict"
 expect "$tmp/m.onnx" "m.onnx is an ONNX model: pneumo reads .pth and safetensors"
 expect "$tmp/a/checkpoint.safetensors" "is a pneumo training checkpoint (for train --resume), not a model: give the model.safetensors"
+# 13. a file with the wrong hash exactly where 'fetch weights' puts the weights
+#     is named, not skipped silently
+export XDG_CACHE_HOME="$tmp/fw" TORCH_HOME="$tmp/fw/torch"
+mkdir -p "$XDG_CACHE_HOME/pneumo/weights" && echo junk >"$XDG_CACHE_HOME/pneumo/weights/resnet18-f37072fd.pth"
+rc=0; "$BIN" fetch weights --url http://127.0.0.1:1/w.pth --retries 0 --connect-timeout 2 >/dev/null 2>"$tmp/fw.err" || rc=$?
+[ $rc = 1 ] || fail "fetch weights without network: exit $rc"
+grep -q "pneumo/weights/resnet18-f37072fd.pth exists but its SHA-256 is [0-9a-f]\{16\}..., not f37072fd... (damaged or another file" "$tmp/fw.err" \
+    || { cat "$tmp/fw.err"; fail "the wrong-hash file is not named"; }
 echo "test_robust: all passed"
