@@ -334,4 +334,11 @@ rc=0; "$BIN" fetch weights --url http://127.0.0.1:1/w.pth --retries 0 --connect-
 [ $rc = 1 ] || fail "fetch weights without network: exit $rc"
 grep -q "pneumo/weights/resnet18-f37072fd.pth exists but its SHA-256 is [0-9a-f]\{16\}..., not f37072fd... (damaged or another file" "$tmp/fw.err" \
     || { cat "$tmp/fw.err"; fail "the wrong-hash file is not named"; }
+# 14. --resume with changed options names them
+export XDG_CACHE_HOME="$tmp/cache"
+train --out "$tmp/rs" >/dev/null 2>&1 || fail "train rs"
+rc=0; train --out "$tmp/rs" --epochs 3 --resume --batch 16 --lr 0.01 >"$tmp/rs.log" 2>&1 || rc=$?
+[ $rc = 1 ] || fail "--resume with other options: exit $rc"
+grep -qF "belongs to another run (--batch 16 (the checkpoint's run: 32), --lr 0.01 (the checkpoint's run: 0.001))" "$tmp/rs.log" \
+    || { cat "$tmp/rs.log"; fail "--resume: the differing options are not named"; }
 echo "test_robust: all passed"
