@@ -341,4 +341,11 @@ rc=0; train --out "$tmp/rs" --epochs 3 --resume --batch 16 --lr 0.01 >"$tmp/rs.l
 [ $rc = 1 ] || fail "--resume with other options: exit $rc"
 grep -qF "belongs to another run (--batch 16 (the checkpoint's run: 32), --lr 0.01 (the checkpoint's run: 0.001))" "$tmp/rs.log" \
     || { cat "$tmp/rs.log"; fail "--resume: the differing options are not named"; }
+# 15. fuzz findings: a JPEG DICOM whose embedded JPEG header makes libjpeg
+#     warn aborted inside GDCM (an assert); now refused with the reason
+ROOT=${PNEUMO_ROOT:-$(cd "$(dirname "$0")/.." && pwd)}
+rc=0; "$BIN" preprocess "$ROOT/fuzz/corpus/dicom/gdcm_jpeg_header_warning.dcm" -o "$tmp/g.u8" 2>"$tmp/g.err" || rc=$?
+[ $rc = 1 ] || { cat "$tmp/g.err"; fail "the GDCM-assert DICOM: exit $rc"; }
+grep -q "corrupt JPEG in the DICOM pixel data (Corrupt JPEG data: 183 extraneous bytes before marker 0xda)" "$tmp/g.err" \
+    || { cat "$tmp/g.err"; fail "the GDCM-assert DICOM: message"; }
 echo "test_robust: all passed"

@@ -182,3 +182,44 @@ pn_status pn__jpeg_decode(const uint8_t *buf, size_t n, const char *name, const 
     free(row);
     return PN_OK;
 }
+
+/* ---- a JPEG header check for GDCM --------------------------------------- */
+
+typedef struct hdr_ctx {
+    struct jpeg_error_mgr mgr;
+    jmp_buf jb;
+    int warned;
+    char msg[JMSG_LENGTH_MAX];
+} hdr_ctx;
+
+static void hdr_error_exit(j_common_ptr cinfo) { longjmp(((hdr_ctx *)cinfo->err)->jb, 1); }
+
+static void hdr_emit(j_common_ptr cinfo, int level)
+{
+    hdr_ctx *e = (hdr_ctx *)cinfo->err;
+    if (level == -1 && !e->warned) {
+        e->warned = 1;
+        (*cinfo->err->format_message)(cinfo, e->msg);
+    }
+}
+
+int pn__jpeg_header_warns(const uint8_t *buf, size_t n, char *msg, size_t msg_n)
+{
+    struct jpeg_decompress_struct cinfo;
+    hdr_ctx e;
+    memset(&e, 0, sizeof e);
+    cinfo.err = jpeg_std_error(&e.mgr);
+    e.mgr.error_exit = hdr_error_exit;
+    e.mgr.emit_message = hdr_emit;
+    e.mgr.output_message = on_output_message;
+    if (setjmp(e.jb)) { /* an error: GDCM's decoder reports those itself */
+        jpeg_destroy_decompress(&cinfo);
+        return 0;
+    }
+    jpeg_create_decompress(&cinfo);
+    jpeg_mem_src(&cinfo, buf, (unsigned long)n);
+    jpeg_read_header(&cinfo, TRUE);
+    jpeg_destroy_decompress(&cinfo);
+    if (e.warned && msg) snprintf(msg, msg_n, "%s", e.msg);
+    return e.warned;
+}
