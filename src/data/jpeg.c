@@ -35,8 +35,9 @@ static void on_error_exit(j_common_ptr cinfo)
     (*cinfo->err->format_message)(cinfo, e->msg);
     /* valid JPEGs that libjpeg-turbo (8-bit, DCT) cannot decode */
     int code = cinfo->err->msg_code;
-    e->unsupported = code == JERR_BAD_PRECISION || code == JERR_SOF_UNSUPPORTED ||
-                     code == JERR_NOT_COMPILED;
+    e->unsupported = (code == JERR_BAD_PRECISION && cinfo->err->msg_parm.i[0] == 12) ||
+                     code == JERR_SOF_UNSUPPORTED || code == JERR_NOT_COMPILED;
+    /* (another precision, e.g. 3 bits, is not a valid DCT JPEG: corrupt) */
     longjmp(e->jb, 1);
 }
 
