@@ -127,11 +127,13 @@ FUZZ_CC      ?= clang
 FUZZ_CXX     ?= clang++
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer \
                 -fno-sanitize=vptr
-FUZZ_TARGETS := pickle pth safetensors image npy multipart
+FUZZ_TARGETS := pickle pth safetensors image npy multipart dicom csv
 IO_OBJ       := $(patsubst %.c,$(BUILD)/%.o,$(sort $(wildcard src/io/*.c)) src/model/arch.c)
 IMAGE_OBJ    := $(addprefix $(BUILD)/src/data/,image.o jpeg.o png.o resize.o dicom.o dicom_walk.o \
                 dicom_gdcm.o)
 NPY_OBJ      := $(BUILD)/src/data/npy.o
+DATA_OBJ     := $(patsubst %.c,$(BUILD)/%.o,$(sort $(wildcard src/data/*.c))) $(BUILD)/src/data/dicom_gdcm.o
+FUZZ_DATA_LIBS:= $(shell pkg-config --libs libjpeg libpng libzip zlib libcrypto 2>/dev/null) $(GDCM_LIBS)
 FUZZ_IO_LIBS := $(shell pkg-config --libs libzip zlib libcjson libcrypto 2>/dev/null)
 FUZZ_IMG_LIBS:= $(shell pkg-config --libs libjpeg libpng libcrypto 2>/dev/null) $(GDCM_LIBS)
 
@@ -146,6 +148,10 @@ $(BUILD)/fuzz/fuzz_pickle $(BUILD)/fuzz/fuzz_pth $(BUILD)/fuzz/fuzz_safetensors:
 	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -o $@ $< $(IO_OBJ) $(CORE_LIB) $(FUZZ_IO_LIBS) -lm -lpthread
 $(BUILD)/fuzz/fuzz_image: $(BUILD)/fuzz/fuzz_image.o $(IMAGE_OBJ) $(CORE_LIB)
 	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(FUZZ_IMG_LIBS) -lm -lpthread
+$(BUILD)/fuzz/fuzz_dicom: $(BUILD)/fuzz/fuzz_dicom.o $(IMAGE_OBJ) $(CORE_LIB)
+	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(FUZZ_IMG_LIBS) -lm -lpthread
+$(BUILD)/fuzz/fuzz_csv: $(BUILD)/fuzz/fuzz_csv.o $(DATA_OBJ) $(CORE_LIB)
+	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(FUZZ_DATA_LIBS) -lm -lpthread
 $(BUILD)/fuzz/fuzz_npy: $(BUILD)/fuzz/fuzz_npy.o $(NPY_OBJ) $(CORE_LIB)
 	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -o $@ $^ -lm
 $(BUILD)/fuzz/fuzz_multipart: $(BUILD)/fuzz/fuzz_multipart.o $(BUILD)/src/serve/multipart.o $(CORE_LIB)

@@ -107,6 +107,32 @@ pn_status pn_train_run(const pn_train_config *cfg, const pn_source *src, const p
                        pn_train_summary *sum, pn_error *err);
 void pn_train_summary_free(pn_train_summary *sum);
 
+/* ---- the disk feature cache (`pneumo cache`) ---------------------------------
+ * Entries are <dir>/<64 hex>.bin; an entry's time is when it was last
+ * written or read. Stale temporary files (a killed run's) are counted apart. */
+typedef struct pn_cache_stats {
+    size_t entries;
+    uint64_t bytes;
+    size_t stale_tmp;     /* temporary files of processes that are gone */
+    uint64_t stale_bytes;
+    long long oldest, newest; /* entry times (Unix seconds), 0 when none */
+} pn_cache_stats;
+
+typedef struct pn_cache_prune {
+    int all;                /* every entry */
+    double older_than_s;    /* > 0: entries not used for this long */
+    uint64_t max_bytes;     /* > 0: then the least recently used until this size */
+} pn_cache_prune;
+
+/* pn_cache_dir()/features */
+pn_status pn_feature_cache_dir(char *buf, size_t n, pn_error *err);
+/* A missing folder is an empty cache. */
+pn_status pn_feature_cache_stats(const char *dir, pn_cache_stats *s, pn_error *err);
+/* Removes what p selects and every stale temporary file; *removed and
+ * *left say what went and what stays. */
+pn_status pn_feature_cache_prune(const char *dir, const pn_cache_prune *p, pn_cache_stats *removed,
+                                 pn_cache_stats *left, pn_error *err);
+
 #ifdef __cplusplus
 }
 #endif

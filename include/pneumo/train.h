@@ -85,6 +85,9 @@ typedef struct pn_fit_cfg {
     const float *init_w, *init_b; /* optional initial fc (C,in),(C); else seeded nn.Linear init */
     const char *checkpoint;       /* written after each epoch (atomically), or NULL */
     int resume;                   /* continue from checkpoint (PN_E_NOTFOUND when missing) */
+    /* the run's options as a JSON object, recorded in the checkpoint ("settings")
+     * so that a refused --resume names the options that differ; may be NULL */
+    const char *settings_json;
     /* callbacks (may be NULL) */
     void (*on_epoch)(const pn_epoch_stats *s, void *user);
     void (*on_batch)(int epoch, size_t done, size_t total, void *user);
@@ -148,6 +151,7 @@ typedef struct pn_head_state {
     float class_w[PN_MAX_CLASSES]; /* loss weights in use (all 1 unless --balance weight) */
     pn_epoch_stats *hist;    /* epochs_done entries */
     uint8_t fingerprint[32]; /* configuration + training data this state belongs to */
+    const char *settings_json; /* borrowed from pn_fit_cfg: written into checkpoints */
 } pn_head_state;
 void pn_head_state_free(pn_head_state *st);
 

@@ -421,6 +421,7 @@ pn_status pn_train_run(const pn_train_config *cfg, const pn_source *src, const p
     pn_fit_cfg fc = cfg->fit;
     fc.classes = C;
     fc.checkpoint = ckpt;
+    if (!fc.settings_json) fc.settings_json = cfg->training_json;
     pn_featset ftr = {sp[0].n, D, sp[0].x, sp[0].y}, fva = {sp[1].n, D, sp[1].x, sp[1].y};
     if (cfg->fit.balance == PN_BALANCE_WEIGHT) {
         float w[PN_MAX_CLASSES];

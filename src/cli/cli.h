@@ -64,6 +64,7 @@ enum {
     PN_OPT_SKIP_BAD = 1u << 7,    /* --skip-bad */
     PN_OPT_MIN_SIDE = 1u << 8,    /* --min-side PX (1..2^20) */
     PN_OPT_MAX_PIXELS = 1u << 9,  /* --max-pixels N (1..2^40) */
+    PN_OPT_LENIENT_JPEG = 1u << 15, /* --lenient-jpeg: pn_jpeg_set_lenient(1) */
     PN_OPT_NO_VERIFY = 1u << 14,  /* --no-verify: pn_weights_verify_hashes(0) */
     PN_OPT_PNG16 = 1u << 10,      /* --png16 scale|clip */
     /* --labels CSV --preset P --columns I,L --patient-column C --split-column C
@@ -75,7 +76,7 @@ enum {
 
 /* Where the shared options land; set the defaults before parsing. */
 typedef struct pn_cli_opts {
-    int help, json, quiet, bf16, fast_decode, skip_bad, no_verify;
+    int help, json, quiet, bf16, fast_decode, skip_bad, no_verify, lenient_jpeg;
     long threads, batch, min_side, max_pixels;
     /* string options: NULL when not given */
     const char *png16, *labels, *preset, *columns, *patient_col, *split_col, *uncertain,
@@ -146,5 +147,6 @@ int pn_cmd_train(int argc, char **argv);
 int pn_cmd_eval(int argc, char **argv);
 int pn_cmd_predict(int argc, char **argv);
 int pn_cmd_serve(int argc, char **argv);
+int pn_cmd_cache(int argc, char **argv);
 
 #endif

@@ -137,7 +137,8 @@ int pn_cmd_eval(int argc, char **argv)
     pn_cli_parser_init(&ps, cmd, "m:d:s:o:", opts,
                        PN_OPT_HELP | PN_OPT_JSON | PN_OPT_QUIET | PN_OPT_THREADS | PN_OPT_BATCH |
                            PN_OPT_BF16 | PN_OPT_FAST_DECODE | PN_OPT_SKIP_BAD | PN_OPT_LABELS |
-                           PN_OPT_PNG16 | PN_OPT_CLASSES | PN_OPT_POSITIVE | PN_OPT_NO_VERIFY);
+                           PN_OPT_PNG16 | PN_OPT_CLASSES | PN_OPT_POSITIVE | PN_OPT_NO_VERIFY |
+                           PN_OPT_LENIENT_JPEG);
     int ch;
     while ((ch = pn_cli_getopt(&ps, argc, argv, &co)) != -1) {
         switch (ch) {

@@ -269,7 +269,7 @@ int pn_cmd_predict(int argc, char **argv)
     pn_cli_parser_init(&ps, cmd, "m:", opts,
                        PN_OPT_HELP | PN_OPT_JSON | PN_OPT_THREADS | PN_OPT_BATCH | PN_OPT_BF16 |
                            PN_OPT_FAST_DECODE | PN_OPT_PNG16 |
-                           PN_OPT_NO_VERIFY);
+                           PN_OPT_NO_VERIFY | PN_OPT_LENIENT_JPEG);
     int ch;
     while ((ch = pn_cli_getopt(&ps, argc, argv, &co)) != -1) {
         switch (ch) {

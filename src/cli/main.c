@@ -17,6 +17,7 @@ static const pn_command commands[] = {
     {"eval", pn_cmd_eval, "accuracy, sensitivity, specificity, AUC, ... of a model on a split"},
     {"predict", pn_cmd_predict, "classify images (one line or JSON each), optional CAM heatmaps"},
     {"fetch", pn_cmd_fetch, "download the data set and the pretrained weights"},
+    {"cache", pn_cmd_cache, "the disk feature cache: size and entries; clear (all, old, over a size)"},
     {"serve", pn_cmd_serve, "HTTP server: POST an X-ray, get the prediction (and a web page)"},
 };
 

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "pneumo/image.h"
 #include "pneumo/weights.h"
 
 typedef enum { ARG_FLAG, ARG_LONG, ARG_STR } arg_kind;
@@ -35,6 +36,7 @@ static const shared_opt table[] = {
     {PN_OPT_MIN_SIDE, "min-side", 0, ARG_LONG, 1, 1L << 20, F(min_side)},
     {PN_OPT_MAX_PIXELS, "max-pixels", 0, ARG_LONG, 1, 1L << 40, F(max_pixels)},
     {PN_OPT_NO_VERIFY, "no-verify", 0, ARG_FLAG, 0, 0, F(no_verify)},
+    {PN_OPT_LENIENT_JPEG, "lenient-jpeg", 0, ARG_FLAG, 0, 0, F(lenient_jpeg)},
     {PN_OPT_PNG16, "png16", 0, ARG_STR, 0, 0, F(png16)},
     {PN_OPT_LABELS, "labels", 0, ARG_STR, 0, 0, F(labels)},
     {PN_OPT_LABELS, "preset", 0, ARG_STR, 0, 0, F(preset)},
@@ -111,6 +113,7 @@ int pn_cli_getopt(pn_cli_parser *p, int argc, char **argv, pn_cli_opts *o)
             *(int *)((char *)o + s->offset) = 1;
             if (s->bit == PN_OPT_HELP) return PN_CLI_HELP;
             if (s->bit == PN_OPT_NO_VERIFY) pn_weights_verify_hashes(0);
+            if (s->bit == PN_OPT_LENIENT_JPEG) pn_jpeg_set_lenient(1);
             continue;
         }
         char opt[64];

@@ -231,6 +231,14 @@ pn_status pn_modelfile_load(const char *path, pn_statedict *sd, pn_model_meta *m
 {
     pn_status st = pn_weights_load(path, sd, err);
     if (st) return st;
+    const char *fmt = pn_statedict_get_meta(sd, "format");
+    if (fmt && !strcmp(fmt, "pneumo-checkpoint")) {
+        st = pn_error_set(err, PN_E_ARG,
+                          "%s is a pneumo training checkpoint (for train --resume), not a model: "
+                          "give the model.safetensors of the same run folder",
+                          path);
+        goto fail;
+    }
     if ((st = pn__io_check_finite(sd, path, err))) goto fail;
     int classes = 0;
     if (pn_statedict_get_meta(sd, "pneumo.format_version")) {

@@ -1,5 +1,6 @@
 /* The one epoch loop over a pn_trainer: order, batches, cancel, validation,
  * history, a checkpoint after each epoch, callbacks and resume. */
+#include <cJSON.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +9,7 @@
 #include "ops/ops.h"
 #include "pneumo/train.h"
 #include "pneumo/util.h"
+#include "pneumo/weights.h"
 
 void pn_fit_cfg_default(pn_fit_cfg *cfg)
 {
@@ -172,16 +174,57 @@ static pn_status start(const pn_fit_cfg *cfg, pn_trainer *t, const pn_featset *t
     return PN_OK;
 }
 
+/* The options recorded in the checkpoint that differ from this run's
+ * ("--batch 16 (the checkpoint's run: 32)"), or what else can differ. */
+static void differing_options(const pn_fit_cfg *cfg, char *out, size_t n)
+{
+    snprintf(out, n, "different data or settings");
+    pn_statedict sd;
+    if (!cfg->settings_json || pn_safetensors_load(cfg->checkpoint, &sd, NULL)) return;
+    const char *old = pn_statedict_get_meta(&sd, "settings");
+    cJSON *a = old ? cJSON_Parse(old) : NULL, *b = cJSON_Parse(cfg->settings_json);
+    size_t k = 0;
+    cJSON *it;
+    if (a && b) {
+        cJSON_ArrayForEach(it, b)
+        {
+            if (!strcmp(it->string, "epochs")) continue; /* --epochs may grow on resume */
+            cJSON *o = cJSON_GetObjectItemCaseSensitive(a, it->string);
+            char *va = o ? cJSON_PrintUnformatted(o) : NULL, *vb = cJSON_PrintUnformatted(it);
+            if (vb && (!va || strcmp(va, vb))) {
+                char opt[64];
+                snprintf(opt, sizeof opt, "%s", it->string);
+                for (char *c = opt; *c; c++)
+                    if (*c == '_') *c = '-';
+                int w = snprintf(out + k, n - k, "%s--%s %s (the checkpoint's run: %s)",
+                                 k ? ", " : "", opt, vb, va ? va : "not recorded");
+                if (w > 0) k = (size_t)w + k < n ? k + (size_t)w : n - 1;
+            }
+            cJSON_free(va);
+            cJSON_free(vb);
+        }
+        if (!k) snprintf(out, n, "the same options, different training data");
+    } else if (!old) {
+        snprintf(out, n, "different data or settings; its options are not recorded");
+    }
+    cJSON_Delete(a);
+    cJSON_Delete(b);
+    pn_statedict_free(&sd);
+}
+
 static pn_status resume(const pn_fit_cfg *cfg, pn_trainer *t, const uint8_t fp[32],
                         pn_head_state *st, pn_error *err)
 {
     pn_status rc = pn_checkpoint_load(cfg->checkpoint, t, st, cfg->epochs, err);
     if (rc) return rc;
-    if (memcmp(st->fingerprint, fp, 32))
+    if (memcmp(st->fingerprint, fp, 32)) {
+        char diff[600];
+        differing_options(cfg, diff, sizeof diff);
         return pn_error_set(err, PN_E_ARG,
-                            "--resume: checkpoint %s belongs to another run (different data or "
-                            "settings); use the same options, or drop --resume to start over",
-                            cfg->checkpoint);
+                            "--resume: checkpoint %s belongs to another run (%s); use the same "
+                            "options, or drop --resume to start over",
+                            cfg->checkpoint, diff);
+    }
     return PN_OK;
 }
 
@@ -195,11 +238,17 @@ static pn_status run_epoch(const pn_fit_cfg *cfg, pn_trainer *t, const pn_featse
     double run_loss = 0;
     size_t correct = 0;
     for (size_t i0 = 0; i0 < N; i0 += B) {
-        if (cfg->cancel && *cfg->cancel)
+        if (cfg->cancel && *cfg->cancel) {
+            if (ep == 1 || !cfg->checkpoint)
+                return pn_error_set(err, PN_E_INTERRUPTED,
+                                    "interrupted in epoch %d, before any epoch finished: "
+                                    "nothing was kept",
+                                    ep);
             return pn_error_set(err, PN_E_INTERRUPTED,
                                 "interrupted in epoch %d; the checkpoint of epoch %d is kept "
-                                "(rerun with --resume)",
-                                ep, ep - 1);
+                                "(%s)",
+                                ep, ep - 1, cfg->checkpoint);
+        }
         int nb = (int)(N - i0 < B ? N - i0 : B);
         for (int k = 0; k < nb; k++) {
             size_t src = (size_t)order[i0 + (size_t)k];
@@ -255,6 +304,7 @@ pn_status pn_fit(const pn_fit_cfg *cfg, pn_trainer *t, const pn_featset *train,
     else rc = start(cfg, t, train, st, err);
     if (rc) goto done;
     memcpy(st->fingerprint, fp, 32);
+    st->settings_json = cfg->settings_json;
     const float *cw = cfg->balance == PN_BALANCE_WEIGHT ? st->class_w : NULL;
     for (int ep = st->epochs_done + 1; ep <= cfg->epochs && !rc; ep++) {
         double t0 = pn_now();
