@@ -60,11 +60,13 @@ enum {
     PN_OPT_SKIP_BAD = 1u << 7,    /* --skip-bad */
     PN_OPT_MIN_SIDE = 1u << 8,    /* --min-side PX (1..2^20) */
     PN_OPT_MAX_PIXELS = 1u << 9,  /* --max-pixels N (1..2^40) */
+    PN_OPT_INT8 = 1u << 10,       /* --int8 (a model made by pneumo quantize) */
+    PN_OPT_WINOGRAD = 1u << 11,   /* --winograd (fp32 3x3 convs, where oneDNN has it) */
 };
 
 /* Where the shared options land; set the defaults before parsing. */
 typedef struct pn_cli_opts {
-    int help, json, quiet, bf16, fast_decode, skip_bad;
+    int help, json, quiet, bf16, fast_decode, skip_bad, int8, winograd;
     long threads, batch, min_side, max_pixels;
     unsigned given; /* PN_OPT_* bits of the options that were given */
 } pn_cli_opts;
@@ -89,7 +91,12 @@ int pn_cli_parser_init(pn_cli_parser *p, const char *cmd, const char *shortopts,
  * at the end, PN_CLI_HELP or PN_CLI_BAD. Shared options are stored in o. */
 int pn_cli_getopt(pn_cli_parser *p, int argc, char **argv, pn_cli_opts *o);
 
+/* The engine's precision flags (PN_INFER_* of pneumo/infer.h) from the
+ * shared --bf16 / --int8 / --winograd. */
+int pn_cli_infer_mode(const pn_cli_opts *o);
+
 /* Subcommands (src/cli/cmd_*.c). */
+int pn_cmd_quantize(int argc, char **argv);
 int pn_cmd_version(int argc, char **argv);
 int pn_cmd_export(int argc, char **argv);
 int pn_cmd_inspect(int argc, char **argv);

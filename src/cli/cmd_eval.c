@@ -30,6 +30,8 @@ static void help(FILE *f)
             "  -j, --threads N      threads (default: all cores)\n"
             "      --batch N        batch size (default 32)\n"
             "      --bf16           bfloat16 backbone\n"
+            "      --int8           int8 backbone (M from 'pneumo quantize')\n"
+            "      --winograd       Winograd 3x3 convs (fp32; where oneDNN has them)\n"
             "      --fast-decode    JPEG DCT-domain downscaling (faster, not bit-exact)\n"
             "      --skip-bad       leave unreadable images out (each named on stderr with\n"
             "                       the reason, and the count) instead of stopping\n"
@@ -55,7 +57,7 @@ int pn_cmd_eval(int argc, char **argv)
     pn_cli_opts co = {.threads = 0, .batch = 32};
     pn_cli_parser_init(&ps, cmd, "m:d:s:", opts,
                        PN_OPT_HELP | PN_OPT_JSON | PN_OPT_THREADS | PN_OPT_BATCH | PN_OPT_BF16 |
-                           PN_OPT_FAST_DECODE | PN_OPT_SKIP_BAD);
+                           PN_OPT_INT8 | PN_OPT_WINOGRAD | PN_OPT_FAST_DECODE | PN_OPT_SKIP_BAD);
     int ch;
     while ((ch = pn_cli_getopt(&ps, argc, argv, &co)) != -1) {
         switch (ch) {
@@ -68,7 +70,7 @@ int pn_cmd_eval(int argc, char **argv)
         }
     }
     long threads = co.threads, batch = co.batch;
-    int json = co.json, bf16 = co.bf16, skip_bad = co.skip_bad;
+    int json = co.json, mode = pn_cli_infer_mode(&co), skip_bad = co.skip_bad;
     pn_decode_opts dopt = {.fast_decode = co.fast_decode};
     if (optind != argc) return pn_cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
     if (!model || !data) return pn_cli_usage_error(cmd, "--model and --data are required");
@@ -85,7 +87,8 @@ int pn_cmd_eval(int argc, char **argv)
     const char **names = NULL;
     size_t n = 0;
     pn_bad_list bad = {0};
-    if (pn_classifier_open(&c, model, (int)batch, (int)threads, bf16, 0, &err)) goto fail;
+    if (pn_classifier_open(&c, model, (int)batch, (int)threads, mode, 0, &err)) goto fail;
+    if (pn_infer_notice(c.engine)[0]) fprintf(stderr, "pneumo eval: %s\n", pn_infer_notice(c.engine));
     if (c.classes != 2) {
         pn_error_set(&err, PN_E_UNSUPPORTED, "%s: %d classes; eval reports binary metrics",
                      model, c.classes);

@@ -55,6 +55,8 @@ static void help(FILE *f)
             "      --threshold auto|T decision threshold on P(PNEUMONIA): Youden's J on\n"
             "                         validation, or T (default 0.5)\n"
             "      --bf16             bfloat16 backbone (faster, not bit-exact)\n"
+            "      --int8             int8 frozen backbone for the feature pass (weights from\n"
+            "                         'pneumo quantize', or calibrated on 64 training images)\n"
             "      --fast-decode      JPEG DCT-domain downscaling (faster, not bit-exact)\n"
             "      --skip-bad         leave unreadable images out (listed) instead of stopping\n"
             "      --resume           continue from DIR/checkpoint.safetensors after its\n"
@@ -210,7 +212,7 @@ int pn_cmd_train(int argc, char **argv)
     pn_cli_parser ps;
     pn_cli_opts co = {.threads = 0, .batch = 32};
     pn_cli_parser_init(&ps, cmd, "d:w:o:", opts,
-                       PN_OPT_HELP | PN_OPT_THREADS | PN_OPT_BATCH | PN_OPT_BF16 |
+                       PN_OPT_HELP | PN_OPT_THREADS | PN_OPT_BATCH | PN_OPT_BF16 | PN_OPT_INT8 |
                            PN_OPT_FAST_DECODE | PN_OPT_SKIP_BAD);
     int ch;
     while ((ch = pn_cli_getopt(&ps, argc, argv, &co)) != -1) {
@@ -288,7 +290,8 @@ int pn_cmd_train(int argc, char **argv)
         pn_error_prefix(&err, "%s: ", weights);
         goto fail;
     }
-    if (pn_infer_extractor_init(&ix, ds, &sd, wh, rcp.stage, (int)batch, (int)threads, bf16,
+    if (pn_infer_extractor_init(&ix, ds, &sd, wh, rcp.stage, (int)batch, (int)threads,
+                                bf16 | (co.int8 ? PN_INFER_INT8 : 0),
                                 fast, skip_bad, &err))
         goto fail;
     pn_dataset_source src;
@@ -322,7 +325,9 @@ int pn_cmd_train(int argc, char **argv)
            pn_dataset_count(ds, PN_SPLIT_VAL), pn_dataset_count(ds, PN_SPLIT_TEST),
            pn_dataset_class_name(ds, 0), pn_dataset_class_name(ds, 1));
     printf("  weights %s (sha256 %.12s), threads %d%s; out %s\n", weights, whex,
-           pn_infer_threads(ix.engine), pn_infer_is_bf16(ix.engine) ? ", bf16" : "", out);
+           pn_infer_threads(ix.engine),
+           pn_infer_is_bf16(ix.engine) ? ", bf16" : pn_infer_is_int8(ix.engine) ? ", int8 features" : "",
+           out);
     fflush(stdout);
 
     ui u = {.epochs = (int)epochs, .t0 = pn_now()};

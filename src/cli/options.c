@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "pneumo/infer.h"
 
 typedef enum { ARG_FLAG, ARG_LONG } arg_kind;
 
@@ -33,6 +34,8 @@ static const shared_opt table[] = {
     {PN_OPT_SKIP_BAD, "skip-bad", 0, ARG_FLAG, 0, 0, F(skip_bad)},
     {PN_OPT_MIN_SIDE, "min-side", 0, ARG_LONG, 1, 1L << 20, F(min_side)},
     {PN_OPT_MAX_PIXELS, "max-pixels", 0, ARG_LONG, 1, 1L << 40, F(max_pixels)},
+    {PN_OPT_INT8, "int8", 0, ARG_FLAG, 0, 0, F(int8)},
+    {PN_OPT_WINOGRAD, "winograd", 0, ARG_FLAG, 0, 0, F(winograd)},
 };
 #undef F
 #define NSHARED (sizeof table / sizeof table[0])
@@ -101,4 +104,10 @@ int pn_cli_getopt(pn_cli_parser *p, int argc, char **argv, pn_cli_opts *o)
         if (pn_cli_parse_int(p->cmd, opt, optarg, s->min, s->max, &v)) return PN_CLI_BAD;
         *(long *)((char *)o + s->offset) = v;
     }
+}
+
+int pn_cli_infer_mode(const pn_cli_opts *o)
+{
+    return (o->bf16 ? PN_INFER_BF16 : 0) | (o->int8 ? PN_INFER_INT8 : 0) |
+           (o->winograd ? PN_INFER_WINOGRAD : 0);
 }

@@ -11,7 +11,23 @@
 pn_infer_config pn_infer_config_default(void)
 {
     return (pn_infer_config){.max_batch = 32, .height = 224, .width = 224, .threads = 0,
-                             .bf16 = 0, .stop = PN_STAGE_LOGITS, .want_layer4 = 0};
+                             .bf16 = 0, .stop = PN_STAGE_LOGITS, .want_layer4 = 0,
+                             .int8 = 0, .winograd = 0};
+}
+
+void pn_infer_config_set_mode(pn_infer_config *cfg, int mode)
+{
+    cfg->bf16 = (mode & PN_INFER_BF16) != 0;
+    cfg->int8 = (mode & PN_INFER_INT8) != 0;
+    cfg->winograd = (mode & PN_INFER_WINOGRAD) != 0;
+}
+
+static void add_notice(pn_infer *e, const char *fmt, unsigned isa)
+{
+    size_t k = strlen(e->notice);
+    if (k) snprintf(e->notice + k, sizeof e->notice - k, "; ");
+    k = strlen(e->notice);
+    snprintf(e->notice + k, sizeof e->notice - k, fmt, isa);
 }
 
 pn_status pn_infer_create(pn_infer **out, const pn_statedict *sd, const pn_infer_config *cfgp,
@@ -38,16 +54,29 @@ pn_status pn_infer_create(pn_infer **out, const pn_statedict *sd, const pn_infer
     if (!e) return pn_error_set(err, PN_E_NOMEM, "inference: out of memory");
     e->cfg = cfg;
     e->threads = cfg.threads ? cfg.threads : pn__dnn_cores();
+    if (cfg.int8 && (cfg.bf16 || cfg.winograd))
+        return pn_error_set(err, PN_E_ARG, "inference: int8 cannot be combined with %s",
+                            cfg.bf16 ? "bf16" : "winograd");
+    if (cfg.bf16 && cfg.winograd)
+        return pn_error_set(err, PN_E_ARG, "inference: winograd is fp32 only, not with bf16");
     e->bf16 = cfg.bf16 != 0;
-    if (e->bf16) {
-        dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
-        if ((isa & dnnl_cpu_isa_avx512_core_bf16) != dnnl_cpu_isa_avx512_core_bf16) {
-            e->bf16 = 0;
-            snprintf(e->notice, sizeof e->notice,
-                     "notice: this CPU has no avx512_core_bf16 (oneDNN ISA 0x%x); "
-                     "running inference in fp32",
-                     (unsigned)isa);
-        }
+    e->int8 = cfg.int8 != 0;
+    e->winograd = cfg.winograd != 0;
+    dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+    if (e->bf16 && (isa & dnnl_cpu_isa_avx512_core_bf16) != dnnl_cpu_isa_avx512_core_bf16) {
+        e->bf16 = 0;
+        add_notice(e, "notice: this CPU has no avx512_core_bf16 (oneDNN ISA 0x%x); "
+                      "running inference in fp32", (unsigned)isa);
+    }
+    if (e->winograd && (isa & dnnl_cpu_isa_avx512_core) != dnnl_cpu_isa_avx512_core) {
+        e->winograd = 0; /* oneDNN 2.6: jit:avx512_core winograd only */
+        add_notice(e, "notice: oneDNN has no Winograd convolution for this CPU (ISA 0x%x, "
+                      "it needs avx512_core); running fp32 direct", (unsigned)isa);
+    }
+    if (e->int8 && pn__dnn_cpu_block() < 8) {
+        e->int8 = 0; /* below AVX2 oneDNN's int8 convs are its reference code */
+        add_notice(e, "notice: oneDNN has no fast int8 convolution for this CPU (ISA 0x%x, "
+                      "it needs avx2 or later); running inference in fp32", (unsigned)isa);
     }
     // per-image shapes (C, H, W) of each stage (LOGITS once the classes are known)
     for (int s = PN_STAGE_STEM; s <= PN_STAGE_POOL; s++) {
@@ -58,6 +87,13 @@ pn_status pn_infer_create(pn_infer **out, const pn_statedict *sd, const pn_infer
 
     pn_status st = pn__inet_gather(&e->net, sd, cfg.stop, err);
     if (st != PN_OK) {
+        free(e);
+        return st;
+    }
+    st = pn__int8_digest(sd, e->digest, err);
+    if (st == PN_OK && e->int8) st = pn__int8_prepare(e, sd, err);
+    if (st != PN_OK) {
+        pn__inet_free(&e->net);
         free(e);
         return st;
     }
@@ -144,6 +180,8 @@ size_t pn_infer_stage_shape(const pn_infer *e, pn_stage s, int64_t chw[3])
 }
 
 int pn_infer_is_bf16(const pn_infer *e) { return e ? e->bf16 : 0; }
+int pn_infer_is_int8(const pn_infer *e) { return e ? e->int8 : 0; }
+int pn_infer_is_winograd(const pn_infer *e) { return e ? e->winograd : 0; }
 int pn_infer_threads(const pn_infer *e) { return e ? e->threads : 0; }
 int pn_infer_num_classes(const pn_infer *e) { return e ? e->net.ncls : 0; }
 const char *pn_infer_notice(const pn_infer *e) { return e ? e->notice : ""; }
