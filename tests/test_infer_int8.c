@@ -1,5 +1,5 @@
-/* int8 inference (src/infer/quant.c, the int8 plan of src/infer/plan.c)
- * against the fp32 engine on the shared X-ray images: calibration on
+/* int8 inference (src/infer/quant.c, the int8 plan of src/infer/plan.c),
+ * the dynamic schedule (sched.c) and Winograd, against the fp32 engine on the shared X-ray images: calibration on
  * training images, logits / pooled features / layer4 within a stated
  * tolerance, the calibration metadata, pn_quantize_model's report, and the
  * refusals (no / older / foreign calibration, another class count, too few
@@ -23,6 +23,7 @@
 
 #include "pneumo.h"
 #include "infer/synthetic.h"
+#include "ops/dnn.h"
 
 #define NB 8 /* batch */
 
@@ -317,6 +318,72 @@ static void test_quantize_model(void **state)
     tu_rmtree(dir);
 }
 
+/* The dynamic schedule (src/infer/sched.c, the default with >= 2 threads)
+ * gives the same bits as the static one, fp32 and int8, outputs and layer4,
+ * with a batch that leaves a short last chunk. */
+static void test_schedule_bit_identical(void **state)
+{
+    (void)state;
+    const int n = 13;
+    pn_error err = {0};
+    int64_t shape[4] = {n, 3, 224, 224};
+    size_t in = (size_t)n * 3 * 224 * 224, L4 = (size_t)n * 512 * 49;
+    float *x = malloc(sizeof(float) * in), *l4[2], lg[2][n * 2];
+    assert_non_null(x);
+    pn__synthetic_fill("input_sched", 4, shape, x, in);
+    for (int int8 = 0; int8 < 2; int8++) {
+        for (int k = 0; k < 2; k++) {
+            setenv("PNEUMO_INFER_SCHEDULE", k ? "dynamic" : "static", 1);
+            pn_infer_config c = pn_infer_config_default();
+            c.max_batch = 16, c.threads = 2, c.int8 = int8, c.want_layer4 = 1;
+            pn_infer *e = NULL;
+            if (pn_infer_create(&e, &g_sd, &c, &err)) fail_msg("%s", err.msg);
+            l4[k] = malloc(sizeof(float) * L4);
+            assert_non_null(l4[k]);
+            if (pn_infer_run(e, x, n, lg[k], l4[k], &err)) fail_msg("%s", err.msg);
+            pn_infer_free(e);
+        }
+        unsetenv("PNEUMO_INFER_SCHEDULE");
+        assert_memory_equal(lg[0], lg[1], sizeof lg[0]);
+        assert_memory_equal(l4[0], l4[1], sizeof(float) * L4);
+        free(l4[0]);
+        free(l4[1]);
+    }
+    free(x);
+}
+
+/* Winograd: oneDNN 2.6 has it for avx512_core only; elsewhere a notice and
+ * the direct algorithm's very numbers. Where it runs: within 1e-4 relative
+ * of direct (the issue's bound on the logits). */
+static void test_winograd(void **state)
+{
+    (void)state;
+    pn_error err = {0};
+    pn_infer_config c = pn_infer_config_default();
+    c.max_batch = 2, c.threads = 2;
+    pn_infer *d = NULL, *w = NULL;
+    if (pn_infer_create(&d, &g_sd, &c, &err)) fail_msg("%s", err.msg);
+    c.winograd = 1;
+    if (pn_infer_create(&w, &g_sd, &c, &err)) fail_msg("%s", err.msg);
+    float a[4], b[4];
+    if (pn_infer_run(d, g_x, 2, a, NULL, &err) || pn_infer_run(w, g_x, 2, b, NULL, &err))
+        fail_msg("%s", err.msg);
+    dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+    if ((isa & dnnl_cpu_isa_avx512_core) != dnnl_cpu_isa_avx512_core) {
+        assert_int_equal(pn_infer_is_winograd(w), 0);
+        assert_non_null(strstr(pn_infer_notice(w), "no Winograd convolution for this CPU"));
+        assert_memory_equal(a, b, sizeof a);
+        printf("notice (this CPU): %s\n", pn_infer_notice(w));
+    } else {
+        assert_int_equal(pn_infer_is_winograd(w), 1);
+        tu_assert_close("winograd logits", b, a, 4, 1.0, 1e-4);
+    }
+    c.bf16 = 1;
+    expect_fail(&g_sd, c, "winograd is fp32 only");
+    pn_infer_free(d);
+    pn_infer_free(w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -324,6 +391,8 @@ int main(void)
         cmocka_unit_test(test_calibration_meta),
         cmocka_unit_test(test_bad_calibration),
         cmocka_unit_test(test_quantize_model),
+        cmocka_unit_test(test_schedule_bit_identical),
+        cmocka_unit_test(test_winograd),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

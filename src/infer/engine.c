@@ -101,11 +101,8 @@ pn_status pn_infer_create(pn_infer **out, const pn_statedict *sd, const pn_infer
     e->shp[PN_STAGE_LOGITS][1] = e->shp[PN_STAGE_LOGITS][2] = 1;
     pn__set_threads(e->threads);
     st = pn__dnn_create(&e->dnn, err);
-    e->plans = calloc((size_t)cfg.max_batch + 1, sizeof *e->plans);
-    e->pool_f32 = malloc(sizeof(float) * 512 * (size_t)cfg.max_batch);
-    if (st == PN_OK && (!e->plans || !e->pool_f32))
-        st = pn_error_set(err, PN_E_NOMEM, "inference: out of memory");
-    if (st == PN_OK) st = pn__plan_build(e, cfg.max_batch, &e->plans[cfg.max_batch], err);
+    if (st == PN_OK) st = pn__ctx_init(e, &e->main, cfg.max_batch, 0, err);
+    if (st == PN_OK) st = pn__sched_init(e, err);
     if (st == PN_OK) /* the weights now live in oneDNN's layout; drop the float copies */
         for (int i = 0; i < PN__ARCH_NCONV; i++) free(e->net.conv[i].w), e->net.conv[i].w = NULL;
     if (st != PN_OK) {
@@ -114,6 +111,50 @@ pn_status pn_infer_create(pn_infer **out, const pn_statedict *sd, const pn_infer
     }
     if (e->notice[0] && err) pn_error_set(err, PN_OK, "%s", e->notice);
     *out = e;
+    return PN_OK;
+}
+
+pn_status pn__ctx_init(pn_infer *e, pn__ctx *c, int max_batch, int own_stream, pn_error *err)
+{
+    c->max_batch = max_batch;
+    c->plans = calloc((size_t)max_batch + 1, sizeof *c->plans);
+    c->pool_f32 = malloc(sizeof(float) * 512 * (size_t)max_batch);
+    if (!c->plans || !c->pool_f32) return pn_error_set(err, PN_E_NOMEM, "inference: out of memory");
+    if (own_stream)
+        PN__DNN(dnnl_stream_create(&c->stream, e->dnn->eng, dnnl_stream_default_flags), "stream");
+    return pn__plan_build(e, c, max_batch, &c->plans[max_batch], err);
+}
+
+void pn__ctx_free(pn__ctx *c)
+{
+    if (c->plans)
+        for (int i = 0; i <= c->max_batch; i++) pn__plan_free(c->plans[i]);
+    free(c->plans);
+    for (int i = 0; i < PN_INFER_NBUF; i++) free(c->buf[i]);
+    free(c->pool_f32);
+    if (c->stream) dnnl_stream_destroy(c->stream);
+    memset(c, 0, sizeof *c);
+}
+
+pn_status pn__ctx_run(pn_infer *e, pn__ctx *c, const float *x, int n, float *out, float *layer4,
+                      pn_error *err)
+{
+    if (!c->plans[n]) PN_TRY(pn__plan_build(e, c, n, &c->plans[n], err));
+    pn__plan *p = c->plans[n];
+    dnnl_stream_t sm = c->stream ? c->stream : e->dnn->stream;
+    int logits = e->cfg.stop == PN_STAGE_LOGITS;
+    PN__DNN(dnnl_memory_set_data_handle(p->in_user, (void *)x), "input");
+    PN__DNN(dnnl_memory_set_data_handle(p->out_user, logits ? (void *)c->pool_f32 : (void *)out),
+            "output");
+    if (layer4) PN__DNN(dnnl_memory_set_data_handle(p->l4_user, layer4), "layer4 output");
+    for (int i = 0; i < p->nst; i++)
+        PN__DNN(dnnl_primitive_execute(p->st[i].p, sm, p->st[i].nargs, p->st[i].a), "forward");
+    if (layer4)
+        PN__DNN(dnnl_primitive_execute(p->l4_reorder.p, sm, 2, p->l4_reorder.a), "layer4 output");
+    PN__DNN(dnnl_primitive_execute(p->out_reorder.p, sm, 2, p->out_reorder.a), "output");
+    PN__DNN(dnnl_stream_wait(sm), "forward");
+    if (logits) // fc: out (n, K) = pool (n, 512) . fcw (K, 512)^T + fcb, accumulated in double
+        pn__linear_forward(n, PN__ARCH_FEAT, e->net.ncls, c->pool_f32, e->net.fcw, e->net.fcb, out);
     return PN_OK;
 }
 
@@ -129,23 +170,9 @@ pn_status pn_infer_run(pn_infer *e, const float *x, int n, float *out, float *la
         return pn_error_set(err, PN_E_ARG,
                             "pn_infer_run: layer4 output requested but the engine was created "
                             "without want_layer4");
+    if (pn__sched_applies(e, n)) return pn__sched_run(e, x, n, out, layer4, err);
     pn__set_threads(e->threads);
-    if (!e->plans[n]) PN_TRY(pn__plan_build(e, n, &e->plans[n], err));
-    pn__plan *p = e->plans[n];
-    int logits = e->cfg.stop == PN_STAGE_LOGITS;
-    PN__DNN(dnnl_memory_set_data_handle(p->in_user, (void *)x), "input");
-    PN__DNN(dnnl_memory_set_data_handle(p->out_user, logits ? (void *)e->pool_f32 : (void *)out),
-       "output");
-    if (layer4) PN__DNN(dnnl_memory_set_data_handle(p->l4_user, layer4), "layer4 output");
-    for (int i = 0; i < p->nst; i++)
-        PN__DNN(dnnl_primitive_execute(p->st[i].p, e->dnn->stream, p->st[i].nargs, p->st[i].a), "forward");
-    if (layer4)
-        PN__DNN(dnnl_primitive_execute(p->l4_reorder.p, e->dnn->stream, 2, p->l4_reorder.a), "layer4 output");
-    PN__DNN(dnnl_primitive_execute(p->out_reorder.p, e->dnn->stream, 2, p->out_reorder.a), "output");
-    PN__DNN(dnnl_stream_wait(e->dnn->stream), "forward");
-    if (logits) // fc: out (n, K) = pool (n, 512) . fcw (K, 512)^T + fcb, accumulated in double
-        pn__linear_forward(n, PN__ARCH_FEAT, e->net.ncls, e->pool_f32, e->net.fcw, e->net.fcb, out);
-    return PN_OK;
+    return pn__ctx_run(e, &e->main, x, n, out, layer4, err);
 }
 
 static void lm_free(pn__layer_mem *m)
@@ -158,12 +185,10 @@ static void lm_free(pn__layer_mem *m)
 void pn_infer_free(pn_infer *e)
 {
     if (!e) return;
-    if (e->plans)
-        for (int i = 0; i <= e->cfg.max_batch; i++) pn__plan_free(e->plans[i]);
-    free(e->plans);
+    for (int i = 0; i < e->nwork && e->work; i++) pn__ctx_free(&e->work[i]);
+    free(e->work);
+    pn__ctx_free(&e->main);
     for (int i = 0; i < PN__ARCH_NCONV; i++) lm_free(&e->lm[i]);
-    for (int i = 0; i < PN_INFER_NBUF; i++) free(e->buf[i]);
-    free(e->pool_f32);
     pn__inet_free(&e->net);
     pn__dnn_free(e->dnn);
     free(e);

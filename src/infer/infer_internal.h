@@ -53,8 +53,11 @@ typedef struct pn__memref {
     int buf; /* index into e->buf, or -1: owns its data / handle set per call */
 } pn__memref;
 
+typedef struct pn__ctx pn__ctx;
+
 typedef struct pn__plan {
     int n;
+    pn__ctx *ctx;            /* the buffers it runs on */
     pn__step *st;            /* the forward, in order */
     int nst, capst;
     pn__memref *mem;         /* every memory object of this plan (freed with it) */
@@ -64,6 +67,18 @@ typedef struct pn__plan {
     dnnl_memory_t l4_user;   /* (n,512,h,w) f32 nchw; handle = caller's layer4 */
     pn__step out_reorder, l4_reorder;
 } pn__plan;
+
+/* Buffers, plans and a stream: the engine's own (main, max_batch images,
+ * all its threads) and one per worker of the dynamic schedule (chunk
+ * images, one thread each). The weights (lm) are shared. */
+struct pn__ctx {
+    int max_batch;
+    void *buf[PN_INFER_NBUF];
+    size_t bufsz[PN_INFER_NBUF];
+    float *pool_f32;      /* (max_batch, 512) for the fc */
+    pn__plan **plans;     /* [max_batch + 1], built on first use */
+    dnnl_stream_t stream; /* NULL: the engine's (main) */
+};
 
 typedef struct pn__layer_mem {
     dnnl_memory_t w, b; /* weights in the base plan's preferred layout, bias */
@@ -84,16 +99,36 @@ struct pn_infer {
     pn__inet net;
     pn__dnn *dnn;                      /* engine + stream */
     pn__layer_mem lm[PN__ARCH_NCONV]; /* pn__arch order */
-    void *buf[PN_INFER_NBUF];
-    size_t bufsz[PN_INFER_NBUF];
-    float *pool_f32; /* (max_batch, 512) for the fc */
-    pn__plan **plans;    /* [max_batch + 1], built on first use */
+    pn__ctx main;
+    /* dynamic schedule (sched.c): nwork single-threaded workers pull chunks
+     * of `chunk` images from a shared counter, so a core slowed by another
+     * process does less of the batch instead of holding up the rest */
+    int nwork, chunk;
+    pn__ctx *work;
 };
 
 /* A plan: every primitive and memory object for batch size n, on the
  * engine's shared buffers. The first one built (n = max_batch) sizes and
  * allocates those buffers and uploads the weights. */
-pn_status pn__plan_build(pn_infer *e, int n, pn__plan **out, pn_error *err);
+pn_status pn__plan_build(pn_infer *e, pn__ctx *c, int n, pn__plan **out, pn_error *err);
+/* A context's buffers, pool and plan table for max_batch (its stream too
+ * when own_stream), and freeing them. */
+pn_status pn__ctx_init(pn_infer *e, pn__ctx *c, int max_batch, int own_stream, pn_error *err);
+void pn__ctx_free(pn__ctx *c);
+/* Forward n <= c->max_batch images on context c (plan built on first use). */
+pn_status pn__ctx_run(pn_infer *e, pn__ctx *c, const float *x, int n, float *out, float *layer4,
+                      pn_error *err);
+
+/* ---- the dynamic schedule (sched.c) ----------------------------------------- */
+/* Set up e->nwork workers (threads >= 2 and max_batch >= 2 chunks; the
+ * PNEUMO_INFER_SCHEDULE=static|dynamic environment variable overrides),
+ * or none. */
+pn_status pn__sched_init(pn_infer *e, pn_error *err);
+/* Run n images over the workers; 0 when the schedule does not apply
+ * (no workers, or n below two chunks). */
+int pn__sched_applies(const pn_infer *e, int n);
+pn_status pn__sched_run(pn_infer *e, const float *x, int n, float *out, float *layer4,
+                        pn_error *err);
 void pn__plan_free(pn__plan *p);
 
 /* ---- int8 (quant.c) --------------------------------------------------------- */

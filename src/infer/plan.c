@@ -43,13 +43,14 @@ static pn_status plan_add_mem(pn__plan *p, const dnnl_memory_desc_t *md, int buf
     p->mem[p->nmem++] = (pn__memref){*out, buf};
     if (buf >= 0) {
         size_t sz = dnnl_memory_desc_get_size(md);
-        if (e->buf[buf] == NULL) { /* base plan: sizing pass */
-            if (sz > e->bufsz[buf]) e->bufsz[buf] = sz;
-        } else if (sz > e->bufsz[buf]) {
+        pn__ctx *c = p->ctx;
+        if (c->buf[buf] == NULL) { /* base plan: sizing pass */
+            if (sz > c->bufsz[buf]) c->bufsz[buf] = sz;
+        } else if (sz > c->bufsz[buf]) {
             return pn_error_set(err, PN_E_BACKEND,
                                 "inference plan for batch %d needs %zu bytes in buffer %d, "
                                 "which has %zu",
-                                p->n, sz, buf, e->bufsz[buf]);
+                                p->n, sz, buf, c->bufsz[buf]);
         }
     }
     return PN_OK;
@@ -289,16 +290,17 @@ void pn__plan_free(pn__plan *p)
 
 /* Build the plan for batch n. The first plan built (the base, n = max_batch)
  * also sizes and allocates the shared buffers and uploads the weights. */
-pn_status pn__plan_build(pn_infer *e, int n, pn__plan **out, pn_error *err)
+pn_status pn__plan_build(pn_infer *e, pn__ctx *ctx, int n, pn__plan **out, pn_error *err)
 {
     pn__plan *p = calloc(1, sizeof *p);
     if (!p) return pn_error_set(err, PN_E_NOMEM, "inference plan: out of memory");
     p->n = n;
+    p->ctx = ctx;
     pn_status st = PN_OK;
     dnnl_data_type_t dt = e->bf16 ? dnnl_bf16 : dnnl_f32;
     const pn_infer_config *cfg = &e->cfg;
     pn_stage stop = cfg->stop;
-    int base = e->buf[0] == NULL;
+    int base = ctx->buf[0] == NULL;
 
 #define GO(x)                               \
     do {                                    \
@@ -382,7 +384,7 @@ pn_status pn__plan_build(pn_infer *e, int n, pn__plan **out, pn_error *err)
     }
     if (stop >= PN_STAGE_POOL) GO(add_pool(e, p, x, 1, 3, &stage_out[PN_STAGE_POOL], err));
 
-    // outputs: stop stage (LOGITS: the pooled features into e->pool_f32) and layer4
+    // outputs: stop stage (LOGITS: the pooled features into ctx->pool_f32) and layer4
     pn_stage os = stop == PN_STAGE_LOGITS ? PN_STAGE_POOL : stop;
     if (st == PN_OK) {
         const int64_t *s = e->shp[os];
@@ -400,19 +402,19 @@ pn_status pn__plan_build(pn_infer *e, int n, pn__plan **out, pn_error *err)
 #undef GO
     if (st == PN_OK && base) { /* allocate the shared buffers now that sizes are known */
         for (int i = 0; i < PN_INFER_NBUF; i++) {
-            size_t sz = (e->bufsz[i] + 63) / 64 * 64;
-            e->bufsz[i] = sz ? sz : 64;
-            e->buf[i] = aligned_alloc(64, e->bufsz[i]);
-            if (!e->buf[i]) {
+            size_t sz = (ctx->bufsz[i] + 63) / 64 * 64;
+            ctx->bufsz[i] = sz ? sz : 64;
+            ctx->buf[i] = aligned_alloc(64, ctx->bufsz[i]);
+            if (!ctx->buf[i]) {
                 st = pn_error_set(err, PN_E_NOMEM, "inference buffers: out of memory (%zu bytes)",
-                                  e->bufsz[i]);
+                                  ctx->bufsz[i]);
                 break;
             }
         }
     }
     for (int i = 0; st == PN_OK && i < p->nmem; i++)
         if (p->mem[i].buf >= 0) {
-            dnnl_status_t s = dnnl_memory_set_data_handle(p->mem[i].m, e->buf[p->mem[i].buf]);
+            dnnl_status_t s = dnnl_memory_set_data_handle(p->mem[i].m, ctx->buf[p->mem[i].buf]);
             if (s != dnnl_success)
                 st = pn__dnn_fail(err, s, "set handle");
         }

@@ -78,11 +78,12 @@ pn_status pn_infer_calibrate(pn_infer *e, const float *x, int n, float *out, pn_
         return pn_error_set(err, PN_E_ARG, "pn_infer_calibrate: batch of %d images is not in 1..%d",
                             n, e->cfg.max_batch);
     pn__set_threads(e->threads);
-    if (!e->plans[n]) PN_TRY(pn__plan_build(e, n, &e->plans[n], err));
-    pn__plan *p = e->plans[n];
+    pn__ctx *c = &e->main;
+    if (!c->plans[n]) PN_TRY(pn__plan_build(e, c, n, &c->plans[n], err));
+    pn__plan *p = c->plans[n];
     int logits = e->cfg.stop == PN_STAGE_LOGITS;
     PN__DNN(dnnl_memory_set_data_handle(p->in_user, (void *)x), "input");
-    PN__DNN(dnnl_memory_set_data_handle(p->out_user, logits || !out ? (void *)e->pool_f32 : (void *)out),
+    PN__DNN(dnnl_memory_set_data_handle(p->out_user, logits || !out ? (void *)c->pool_f32 : (void *)out),
             "output");
     e->amax[0] = absmax(x, (size_t)n * 3 * e->cfg.height * e->cfg.width, e->amax[0]);
     for (int i = 0; i < p->nst; i++) {
@@ -101,7 +102,7 @@ pn_status pn_infer_calibrate(pn_infer *e, const float *x, int n, float *out, pn_
     PN__DNN(dnnl_primitive_execute(p->out_reorder.p, e->dnn->stream, 2, p->out_reorder.a), "output");
     PN__DNN(dnnl_stream_wait(e->dnn->stream), "forward");
     if (logits && out)
-        pn__linear_forward(n, PN__ARCH_FEAT, e->net.ncls, e->pool_f32, e->net.fcw, e->net.fcb, out);
+        pn__linear_forward(n, PN__ARCH_FEAT, e->net.ncls, c->pool_f32, e->net.fcw, e->net.fcb, out);
     e->ncalib += n;
     return PN_OK;
 }
