@@ -24,12 +24,15 @@ pn_status pn__sched_init(pn_infer *e, pn_error *err)
     const char *v = getenv("PNEUMO_INFER_SCHEDULE");
     int want = e->threads >= 2 && e->cfg.max_batch >= 2 * PN__SCHED_CHUNK;
     if (v && !strcmp(v, "static")) want = 0;
-    if (v && !strcmp(v, "dynamic")) want = e->threads >= 2;
+    if (v && !strcmp(v, "dynamic")) want = e->threads >= 2 && e->cfg.max_batch >= 2;
     if (!want) return PN_OK;
     e->chunk = PN__SCHED_CHUNK < e->cfg.max_batch ? PN__SCHED_CHUNK : e->cfg.max_batch;
-    e->work = calloc((size_t)e->threads, sizeof *e->work);
+    int nw = (e->cfg.max_batch + e->chunk - 1) / e->chunk; /* more would idle */
+    nw = nw < e->threads ? nw : e->threads;
+    nw = nw < 64 ? nw : 64;
+    e->work = calloc((size_t)nw, sizeof *e->work);
     if (!e->work) return pn_error_set(err, PN_E_NOMEM, "inference workers: out of memory");
-    e->nwork = e->threads;
+    e->nwork = nw;
     pn__set_threads(1); /* the workers' primitives are made for one thread */
     pn_status st = PN_OK;
     for (int i = 0; st == PN_OK && i < e->nwork; i++)
