@@ -12,7 +12,8 @@ physical limit: img/s x 3.63 GFLOP per image / (peak per core x threads),
 with the AVX2 FMA peak for fp32/bf16 and the int8 peak (VNNI where the CPU
 has it, else AVX2's vpmaddubsw chain) for int8. cpu-s/img is the process CPU
 time per image (user + sys, all threads), steadier than img/s on a shared
-machine."""
+machine (at 1 thread; at more, spinning OpenMP threads inflate it); the last
+column is the same ratio from it (best peer's cpu-s/img / this row's)."""
 import json
 import sys
 
@@ -45,9 +46,9 @@ def main():
             rows.append(("ONNX Runtime %s" % o["ort"], r["variant"], "fp32", r["threads"], k,
                          r["img_per_s"], r["cpu_s_per_img"]))
 
-    def best_peer(prec, n, busy):
-        v = [r[5] for r in rows if r[0] != "pneumo" and r[2] == prec and r[3] == n and r[4] == busy]
-        return max(v) if v else None
+    def best_peer(prec, n, busy, k=5):
+        v = [r[k] for r in rows if r[0] != "pneumo" and r[2] == prec and r[3] == n and r[4] == busy]
+        return (max(v) if k == 5 else min(v)) if v else None
 
     int8_peak = peak.get("vnni_gops_per_core") or peak["avx2_int8_gops_per_core"]
     print("ResNet-18 forward, batch %d, 224x224, on %s (peak per core: FMA %.1f GFLOP/s, "
@@ -55,15 +56,16 @@ def main():
           % (p["batch"], peak["cpu"], peak["fma_gflops_per_core"], int8_peak,
              "VNNI" if peak.get("vnni_gops_per_core") else "AVX2 vpmaddubsw, no VNNI"))
     print("| engine | variant | threads | neighbour | img/s | / best peer | fraction of peak "
-          "| cpu-s/img |")
-    print("|---|---|---|---|---|---|---|---|")
+          "| cpu-s/img | / best peer by cpu-s |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for eng, var, prec, n, busy, ips, cpu in rows:
-        b = best_peer(prec if prec != "winograd" else "fp32", n, busy)
+        b = best_peer(prec, n, busy)
+        bc = best_peer(prec, n, busy, 6)
         pk = (int8_peak if prec == "int8" else peak["fma_gflops_per_core"]) * n
-        print("| %s | %s | %d | %s | %s | %s | %s | %s |" % (
+        print("| %s | %s | %d | %s | %s | %s | %s | %s | %s |" % (
             eng, var, n, "busy" if busy else "quiet", f(ips),
             "%.2fx" % (ips / b) if b else "-", "%.0f%%" % (100 * ips * GFLOP / pk) if pk else "-",
-            f(cpu, "%.4f")))
+            f(cpu, "%.4f"), "%.2fx" % (bc / cpu) if bc and cpu else "-"))
     pf = {(r[3], r[4]): r[5] for r in rows if r[0] == "pneumo" and r[1].startswith("fp32")
           and "static" not in r[1]}
     for eng, var, prec, n, busy, ips, cpu in rows:
