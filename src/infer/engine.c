@@ -50,15 +50,15 @@ pn_status pn_infer_create(pn_infer **out, const pn_statedict *sd, const pn_infer
         return pn_error_set(err, PN_E_ARG,
                             "inference: want_layer4 needs stop >= layer4 (stop is %s)",
                             pn_stage_name(cfg.stop));
-    pn_infer *e = calloc(1, sizeof *e);
-    if (!e) return pn_error_set(err, PN_E_NOMEM, "inference: out of memory");
-    e->cfg = cfg;
-    e->threads = cfg.threads ? cfg.threads : pn__dnn_cores();
     if (cfg.int8 && (cfg.bf16 || cfg.winograd))
         return pn_error_set(err, PN_E_ARG, "inference: int8 cannot be combined with %s",
                             cfg.bf16 ? "bf16" : "winograd");
     if (cfg.bf16 && cfg.winograd)
         return pn_error_set(err, PN_E_ARG, "inference: winograd is fp32 only, not with bf16");
+    pn_infer *e = calloc(1, sizeof *e);
+    if (!e) return pn_error_set(err, PN_E_NOMEM, "inference: out of memory");
+    e->cfg = cfg;
+    e->threads = cfg.threads ? cfg.threads : pn__dnn_cores();
     e->bf16 = cfg.bf16 != 0;
     e->int8 = cfg.int8 != 0;
     e->winograd = cfg.winograd != 0;
