@@ -184,12 +184,15 @@ typedef struct pn_infer_extractor {
 /* Backbone outputs at `stage` (a pn_stage: PN_STAGE_POOL = the 512-d
  * pooled feature, PN_STAGE_LAYER3/LAYER2 = boundary activations;
  * PN_STAGE_INPUT = the preprocessed input itself, no engine) of dataset items through the
- * loader (threads workers) and the infer engine (batch, threads, bf16).
+ * loader (threads workers) and the infer engine (batch, threads, mode: PN_INFER_*
+ * flags of infer.h, 1 = bf16 as before; with PN_INFER_INT8 and weights
+ * without an int8 calibration, the engine is calibrated first on up to 64
+ * training images, spread evenly over the split).
  * weights_hash: SHA-256 of the weights file (cache key). With skip_bad,
  * unreadable items get NaN features (dropped by pn_train_run, never cached). */
 pn_status pn_infer_extractor_init(pn_infer_extractor *e, const pn_dataset *ds,
                                   const pn_statedict *sd, const uint8_t weights_hash[32],
-                                  pn_stage stage, int batch, int threads, int bf16, int fast_decode,
+                                  pn_stage stage, int batch, int threads, int mode, int fast_decode,
                                   int skip_bad, pn_error *err);
 /* The decode policy besides fast_decode (png16, min_side, max_pixels), after
  * init; a policy other than the default is part of the cache key. */
@@ -199,7 +202,7 @@ void pn_infer_extractor_free(pn_infer_extractor *e);
 /* ---- evaluating a classifier on a dataset split ------------------------------ */
 
 typedef struct pn_eval_config {
-    int threads, bf16, fast_decode, skip_bad; /* the batch is the classifier's */
+    int threads, bf16, fast_decode, skip_bad; /* the batch is the classifier's; bf16: PN_INFER_* flags (infer.h, 1 = bf16) */
     int png16;                /* pn_png16 for 16-bit PNGs (pn_decode_opts.png16) */
     int use_cache;            /* pooled features through the disk cache (default 1) */
     const char *cache_dir;    /* NULL: pn_cache_dir()/features */

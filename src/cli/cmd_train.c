@@ -63,6 +63,8 @@ static void help(FILE *f)
             "      --calibrate        temperature scaling: one T fitted on validation (NLL),\n"
             "                         stored in the model and applied by eval/predict/export\n"
             "      --bf16             bfloat16 backbone (faster, not bit-exact)\n"
+            "      --int8             int8 frozen backbone for the feature pass (weights from\n"
+            "                         'pneumo quantize', or calibrated on 64 training images)\n"
             "      --fast-decode      JPEG DCT-domain downscaling (faster, not bit-exact)\n"
             "      --skip-bad         leave unreadable images (and bad --labels rows) out,\n"
             "                         listed, instead of stopping\n"
@@ -283,7 +285,7 @@ int pn_cmd_train(int argc, char **argv)
     pn_cli_parser ps;
     pn_cli_opts co = {.threads = 0, .batch = 32};
     pn_cli_parser_init(&ps, cmd, "d:w:o:", opts,
-                       PN_OPT_HELP | PN_OPT_THREADS | PN_OPT_BATCH | PN_OPT_BF16 |
+                       PN_OPT_HELP | PN_OPT_THREADS | PN_OPT_BATCH | PN_OPT_BF16 | PN_OPT_INT8 |
                            PN_OPT_FAST_DECODE | PN_OPT_SKIP_BAD | PN_OPT_LABELS | PN_OPT_PNG16 |
                            PN_OPT_POSITIVE |
                            PN_OPT_NO_VERIFY | PN_OPT_LENIENT_JPEG);
@@ -371,7 +373,8 @@ int pn_cmd_train(int argc, char **argv)
         pn_error_prefix(&err, "%s: ", weights);
         goto fail;
     }
-    if (pn_infer_extractor_init(&ix, ds, &sd, wh, rcp.stage, (int)batch, (int)threads, bf16,
+    if (pn_infer_extractor_init(&ix, ds, &sd, wh, rcp.stage, (int)batch, (int)threads,
+                                bf16 | (co.int8 ? PN_INFER_INT8 : 0),
                                 fast, skip_bad, &err))
         goto fail;
     pn_infer_extractor_set_decode(&ix, &dec);
@@ -417,7 +420,9 @@ int pn_cmd_train(int argc, char **argv)
            pn_dataset_count(ds, PN_SPLIT_VAL), pn_dataset_count(ds, PN_SPLIT_TEST),
            src.class_names[0], src.class_names[1]);
     printf("  weights %s (sha256 %.12s), threads %d%s; out %s\n", weights, whex,
-           pn_infer_threads(ix.engine), pn_infer_is_bf16(ix.engine) ? ", bf16" : "", out);
+           pn_infer_threads(ix.engine),
+           pn_infer_is_bf16(ix.engine) ? ", bf16" : pn_infer_is_int8(ix.engine) ? ", int8 features" : "",
+           out);
     fflush(stdout);
 
     ui u = {.epochs = (int)epochs, .t0 = pn_now(), .resume_note = resume, .out = out};
