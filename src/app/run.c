@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "app_internal.h"
+#include "dist/dist.h"
 #include "featcache.h"
 #include "pneumo/app.h"
 #include "pneumo/eval.h"
@@ -394,7 +395,9 @@ pn_status pn_train_run(const pn_train_config *cfg, const pn_source *src, const p
         }
     }
 
-    /* outputs */
+    /* outputs: under mpirun rank 0 writes them for the job (every rank
+     * computed the same; docs/mpi.md) */
+    if (pn__dist_rank() != 0) goto written;
     char p[4096];
     pn_run_report rep = {C, src->class_names, cfg->settings, sum->head.hist,
                          sum->head.epochs_done, thr, thr_src, cw, res, nres};
@@ -425,6 +428,7 @@ pn_status pn_train_run(const pn_train_config *cfg, const pn_source *src, const p
     }
     if (!st) st = out_path(p, sizeof p, cfg->out_dir, "report.html", err);
     if (!st) st = pn_write_report_html(p, &rep, cfg->out_dir, err);
+written:
     for (int i = 0; i < nres; i++) pn_split_result_free(&res[i]);
 done:
     pn_trainer_free(&trainer);

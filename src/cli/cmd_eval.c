@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "dist/dist.h"
 #include "pneumo/eval.h"
 #include "pneumo/eval.h"
 #include "pneumo/report.h"
@@ -101,6 +102,8 @@ int pn_cmd_eval(int argc, char **argv)
     if (pn_classifier_eval_split(&c, ds, split, (int)threads, &dopt, skip_bad, &probs, &labels,
                                  &names, &n, &bad, &err))
         goto fail;
+    rc = 0;
+    if (pn__dist_rank() != 0) goto done; /* under mpirun rank 0 has every result and reports */
     /* --skip-bad: name every image left out, with the reason, and the count */
     for (size_t i = 0; i < bad.n; i++) {
         const char *name = bad.v[i].item ? bad.v[i].item->name : "?";
