@@ -13,6 +13,8 @@
 #  - 2 epochs of batch 8 (12 steps, -np 2): losses, head within 1e-2 relative
 #    (floor 1e-3) and layer4.1.conv2's update within 10% in norm: the
 #    limits test_app_parity.sh uses for --freeze layer4 against PyTorch;
+#  - --resume at --freeze layer4 under -np 2: 1 epoch + --resume to 2 gives
+#    the bytes of the unbroken 2-epoch -np 2 run;
 #  - --freeze none, one step of batch 16 (-np 2): loss within 1e-4, running
 #    statistics of all 20 BatchNorms within 1e-3 (measured 2.4e-4), updates
 #    of all 11.2M weights agreeing on all but 2%.
@@ -108,6 +110,17 @@ train run2 2 "$tmp/data" layer4 8 2
 echo "--freeze layer4, 2 epochs of batch 8, -np 2 vs one process:"
 "$PY" "$tmp/cmp.py" "$tmp/r18.pth" "$tmp/o_run1" "$tmp/o_run2" run layer4 1e-2 ||
     fail "--freeze layer4 -np 2: 12 data-parallel steps beyond the training-parity limits"
+
+# --resume under data-parallel training: 1 epoch, then --resume to 2, -np 2:
+# the same bytes as the unbroken 2-epoch -np 2 run (rank 0 writes, all read)
+train part2 2 "$tmp/data" layer4 8 1
+"${MPI[@]}" -np 2 "$BIN" train --data "$tmp/data" --weights "$tmp/r18.pth" --out "$tmp/o_part2" \
+    --seed 3 --batch 8 --epochs 2 --threads 1 --freeze layer4 --resume >"$tmp/part2.log" 2>&1 ||
+    { cat "$tmp/part2.log"; fail "--resume -np 2"; }
+grep -q "^epoch 1/2" "$tmp/part2.log" && fail "--resume repeated epoch 1"
+cmp -s "$tmp/o_run2/model.safetensors" "$tmp/o_part2/model.safetensors" ||
+    fail "--resume -np 2: the model differs from the unbroken -np 2 run's"
+echo "--freeze layer4 -np 2: 1 epoch + --resume == 2 epochs unbroken: OK"
 
 train none1 1 "$tmp/small" none 16 1
 train none2 2 "$tmp/small" none 16 1
