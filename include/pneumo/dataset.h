@@ -79,7 +79,8 @@ pn_status pn_dataset_open(const char *path, pn_dataset **ds, pn_error *err);
 void pn_dataset_free(pn_dataset *ds);
 
 const char *pn_dataset_path(const pn_dataset *ds);
-/* "folder", "zip", "npz" or "csv" (pn_dataset_open_csv). */
+/* "folder", "zip", "npz", "csv" (pn_dataset_open_csv) or "files"
+ * (pn_dataset_open_files). */
 const char *pn_dataset_kind(const pn_dataset *ds);
 int pn_dataset_num_classes(const pn_dataset *ds);
 const char *pn_dataset_class_name(const pn_dataset *ds, int c);
@@ -97,6 +98,14 @@ pn_status pn_dataset_read(const pn_dataset *ds, const pn_item *it, uint8_t **byt
 /* Read and decode an item (img's buffer is reused); errors name the item. */
 pn_status pn_dataset_load_image(const pn_dataset *ds, const pn_item *it, const pn_decode_opts *o,
                                 pn_image *img, pn_error *err);
+
+/* Loose image files (dataset_files.c): n paths, kept in the given order as
+ * the items of PN_SPLIT_TEST, with no classes (labels -1); what
+ * pn_dataset_path returns is "files". A missing file is kept in its place
+ * (reading it fails with the reason). DICOM files get their ids as in a
+ * folder dataset. For a batched pn_loader over pneumo predict's arguments. */
+pn_status pn_dataset_open_files(const char *const *paths, size_t n, pn_dataset **ds,
+                                pn_error *err);
 
 /* ---- CSV-labelled datasets (dataset_csv.c) -------------------------------- */
 /* An image folder plus a CSV of labels; classes NORMAL = 0, PNEUMONIA = 1.

@@ -317,6 +317,7 @@ const char *pn_dataset_path(const pn_dataset *ds) { return ds->path; }
 const char *pn_dataset_kind(const pn_dataset *ds)
 {
     if (ds->csv) return "csv";
+    if (ds->files) return "files";
     return ds->kind == DS_FOLDER ? "folder" : ds->kind == DS_ZIP ? "zip" : "npz";
 }
 
