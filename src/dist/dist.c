@@ -68,6 +68,19 @@ _Noreturn void pn__dist_fail(const char *what, int code, const char *msg)
 
 #ifdef PN_HAVE_MPI
 
+static double g_t0;
+/* PNEUMO_MPI_STATS=1: per-kind counts printed by each rank at the end */
+enum { K_GATHER, K_ALLREDUCE, K_BCAST, K_N };
+static struct { uint64_t calls, bytes; double s; } g_kind[K_N];
+static void account(int kind, uint64_t bytes, double s)
+{
+    g_kind[kind].calls++;
+    g_kind[kind].bytes += bytes;
+    g_kind[kind].s += s;
+    g_comm_bytes += bytes;
+    g_comm_s += s;
+}
+
 int pn__dist_compiled(void) { return 1; }
 
 const char *pn__dist_library(void)
@@ -91,6 +104,7 @@ int pn__dist_init(int *argc, char ***argv)
         return 1;
     }
     g_on = 1;
+    g_t0 = pn_now();
     MPI_Comm_rank(MPI_COMM_WORLD, &g_rank);
     MPI_Comm_size(MPI_COMM_WORLD, &g_size);
     MPI_Comm local;
@@ -106,6 +120,18 @@ int pn__dist_init(int *argc, char ***argv)
 void pn__dist_finalize(void)
 {
     if (!g_on) return;
+    const char *stats = getenv("PNEUMO_MPI_STATS");
+    if (stats && !strcmp(stats, "1")) {
+        static const char *names[K_N] = {"gather", "allreduce", "bcast"};
+        char line[512];
+        int k = snprintf(line, sizeof line, "pneumo: rank %d of %d on %s: %.3f s, in collectives %.3f s:",
+                         g_rank, g_size, pn__dist_host(), pn_now() - g_t0, g_comm_s);
+        for (int i = 0; i < K_N && k < (int)sizeof line; i++)
+            k += snprintf(line + k, sizeof line - (size_t)k, " %s %llu calls %.3f s %.3f MB%s",
+                          names[i], (unsigned long long)g_kind[i].calls, g_kind[i].s,
+                          (double)g_kind[i].bytes / 1e6, i + 1 < K_N ? "," : "");
+        fprintf(stderr, "%s\n", line);
+    }
     g_on = 0;
     MPI_Finalize();
 }
@@ -153,11 +179,11 @@ static pn_status rows(void *buf, size_t n, size_t row_bytes, int root, int all, 
         rc = MPI_Gatherv(MPI_IN_PLACE, 0, row, buf, counts, displs, row, root, MPI_COMM_WORLD);
     else
         rc = MPI_Gatherv(mine, counts[g_rank], row, NULL, NULL, NULL, row, root, MPI_COMM_WORLD);
-    g_comm_bytes += (uint64_t)counts[g_rank] * row_bytes;
+    uint64_t sent = (uint64_t)counts[g_rank] * row_bytes;
     MPI_Type_free(&row);
     free(counts);
     free(displs);
-    g_comm_s += pn_now() - t0;
+    account(K_GATHER, sent, pn_now() - t0);
     return rc == MPI_SUCCESS ? PN_OK : pn_error_set(err, PN_E_BACKEND, "MPI gather failed");
 }
 
@@ -208,15 +234,11 @@ pn_status pn__dist_gatherv_bytes(const void *mine, size_t bytes, int root, void 
     }
     int bad = st != PN_OK;
     MPI_Bcast(&bad, 1, MPI_INT, root, MPI_COMM_WORLD);
-    if (!bad) {
-        MPI_Gatherv(mine, mb, MPI_BYTE, all, counts, displs, MPI_BYTE, root, MPI_COMM_WORLD);
-        g_comm_bytes += bytes;
-    } else if (!st) {
-        st = pn_error_set(err, PN_E_NOMEM, "gather: out of memory on rank %d", root);
-    }
+    if (!bad) MPI_Gatherv(mine, mb, MPI_BYTE, all, counts, displs, MPI_BYTE, root, MPI_COMM_WORLD);
+    else if (!st) st = pn_error_set(err, PN_E_NOMEM, "gather: out of memory on rank %d", root);
     free(counts);
     free(displs);
-    g_comm_s += pn_now() - t0;
+    account(K_GATHER, bad ? 0 : bytes, pn_now() - t0);
     if (st) {
         free(all);
         return st;
@@ -238,8 +260,7 @@ static pn_status reduce(void *x, size_t n, MPI_Datatype t, size_t esize, MPI_Op 
         rc = MPI_Allreduce(MPI_IN_PLACE, (char *)x + i * esize, (int)k, t, op, MPI_COMM_WORLD);
         i += k;
     }
-    g_comm_bytes += n * esize;
-    g_comm_s += pn_now() - t0;
+    account(K_ALLREDUCE, n * esize, pn_now() - t0);
     return rc == MPI_SUCCESS ? PN_OK : pn_error_set(err, PN_E_BACKEND, "MPI_Allreduce failed");
 }
 
@@ -266,8 +287,7 @@ pn_status pn__dist_bcast(void *buf, size_t bytes, int root, pn_error *err)
     if (bytes > INT_MAX) return toolarge(err, "bcast");
     double t0 = pn_now();
     int rc = MPI_Bcast(buf, (int)bytes, MPI_BYTE, root, MPI_COMM_WORLD);
-    if (g_rank == root) g_comm_bytes += bytes;
-    g_comm_s += pn_now() - t0;
+    account(K_BCAST, g_rank == root ? bytes : 0, pn_now() - t0);
     return rc == MPI_SUCCESS ? PN_OK : pn_error_set(err, PN_E_BACKEND, "MPI_Bcast failed");
 }
 
