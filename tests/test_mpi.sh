@@ -7,7 +7,8 @@
 #    the bytes one process writes (every feature bit for bit), and --freeze fc
 #    training gives the identical model.safetensors;
 #  - sharded eval: the same JSON metrics as one process, and with --skip-bad
-#    the same unreadable image reported;
+#    the same unreadable image reported; sharded predict: the same rows, bad
+#    file report, CAM files and exit status;
 #  - --resume under MPI: 2 epochs + --resume to 3 == an unbroken 3-epoch run
 #    == one process;
 #  - a rank that fails (an unreadable image in the last rank's share) ends
@@ -93,7 +94,20 @@ grep -q "rank 1 of 2 on $host: .*zzz_broken.jpeg" "$tmp/bad.log" ||
     { cat "$tmp/bad.log"; fail "the failing rank's message (rank, host, file)"; }
 [ $(($(date +%s) - t0)) -lt 60 ] || fail "the failed job took too long to end"
 [ ! -e "$tmp/o_bad/model.safetensors" ] || fail "a failed job left a model"
-echo "eval sharded == one process, a failing rank ends the job: OK"
+# predict, sharded over 3 ranks: the same rows in argument order, the bad file
+# reported in its place, the same CAM files, the same exit status (1)
+rc1=0 rc3=0
+"$BIN" predict --model "$tmp/o_one/model.safetensors" --threads 1 --cam "$tmp/cam1" \
+    "$tmp/bad/train" "$tmp/bad/test" >"$tmp/p1.out" 2>"$tmp/p1.err" || rc1=$?
+"${MPI[@]}" -np 3 "$BIN" predict --model "$tmp/o_one/model.safetensors" --threads 1 \
+    --cam "$tmp/cam3" "$tmp/bad/train" "$tmp/bad/test" >"$tmp/p3.out" 2>"$tmp/p3.err" || rc3=$?
+[ "$rc1" = 1 ] && [ "$rc3" = 1 ] || fail "predict with a bad file: exit $rc1 / $rc3, want 1 / 1"
+[ "$(grep -c . "$tmp/p3.out")" -ge 56 ] || { cat "$tmp/p3.out"; fail "predict under MPI lost rows"; }
+cmp -s "$tmp/p1.out" "$tmp/p3.out" || { diff "$tmp/p1.out" "$tmp/p3.out"; fail "predict rows differ"; }
+diff <(grep '^pneumo' "$tmp/p1.err") <(grep '^pneumo' "$tmp/p3.err") || fail "predict: reports differ"
+diff -r "$tmp/cam1" "$tmp/cam3" >/dev/null || fail "predict --cam: the CAM files differ"
+[ "$(find "$tmp/cam3" -name '*.png' | wc -l)" = 54 ] || fail "predict --cam: want 54 CAMs"
+echo "eval and predict sharded == one process, a failing rank ends the job: OK"
 
 # ---- --resume under MPI ------------------------------------------------------------
 EP=3 CACHE=one train full3 2

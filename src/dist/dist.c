@@ -27,6 +27,10 @@ void pn__dist_share(size_t n, int r, int size, size_t *lo, size_t *hi)
     *hi = *lo + q + (ur < rem ? 1 : 0);
 }
 
+static int g_finished;
+void pn__dist_mark_finished(void) { g_finished = 1; }
+int pn__dist_finished(void) { return g_finished; }
+
 int pn__dist_rank(void) { return g_rank; }
 int pn__dist_size(void) { return g_size; }
 int pn__dist_local_size(void) { return g_local; }

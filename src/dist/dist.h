@@ -73,6 +73,12 @@ pn_status pn__dist_agree(pn_status mine, pn_error *err);
  * "pneumo<what>: msg" and exits with code. */
 _Noreturn void pn__dist_fail(const char *what, int code, const char *msg);
 
+/* A command that ran every collective to its end and returns a non-zero
+ * exit status as its result (predict: some images were unreadable) marks
+ * it so; main() then finalises normally instead of ending the job. */
+void pn__dist_mark_finished(void);
+int pn__dist_finished(void);
+
 /* Seconds spent inside the collectives above since the start (wall). */
 double pn__dist_comm_seconds(void);
 /* Bytes this rank passed to the collectives above (sent side). */
