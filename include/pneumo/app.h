@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "pneumo/dataset.h"
+#include "pneumo/eval.h"
 #include "pneumo/model.h"
 #include "pneumo/report.h"
 #include "pneumo/train.h"
@@ -36,6 +37,11 @@ typedef struct pn_source {
     int (*label)(void *ctx, int split, size_t i);
     /* SHA-256 of the item's raw bytes (the cache key's content part) */
     pn_status (*content_hash)(void *ctx, int split, size_t i, uint8_t out[32], pn_error *err);
+    /* may be NULL: the item's patient id for the patient-grouped --val-split
+     * (DICOM PatientID, a CSV's patient), NULL for the file-name rule */
+    const char *(*patient)(void *ctx, int split, size_t i);
+    /* may be NULL: the item's DICOM SOPInstanceUID (predictions.csv), or NULL */
+    const char *(*sop_uid)(void *ctx, int split, size_t i);
 } pn_source;
 
 typedef struct pn_extractor {
@@ -58,9 +64,18 @@ typedef struct pn_train_config {
      * the activation at pn_model_train_stage(model). pn_recipe chooses. */
     struct pn_model *model;
     double val_split;           /* > 0: carve val from train by patient; 0: use val/ */
-    int threshold_auto;         /* Youden's J on val */
+    int threshold_auto;         /* choose it on val by threshold_rule */
+    pn_op_rule threshold_rule;  /* default (zeroed): Youden's J */
+    int calibrate;              /* temperature scaling fitted on val (stored in the model) */
+    /* the audit trail (may be NULL): pn_train_run fills its class counts
+     * (per split as used) and the data manifest's SHA-256 */
+    pn_audit *audit;
     double threshold;           /* used when !threshold_auto (default 0.5) */
+    /* created when missing and locked for the run (a second run into it is
+     * refused); one that holds files is refused unless fit.resume or force
+     * (which removes the previous run's outputs first) */
     const char *out_dir;
+    int force;
     int use_cache;              /* disk cache on (default) */
     const char *cache_dir;      /* NULL: pn_cache_dir()/features */
     const char *const *settings; /* key/value pairs for the report, NULL-terminated */
@@ -85,6 +100,7 @@ typedef struct pn_train_summary {
     size_t cache_hits, cache_misses;
     size_t n_train, n_val, n_test;
     pn_head_state head;   /* final head (free with pn_train_summary_free) */
+    double temperature, nll_before, nll_after; /* --calibrate (0: not calibrated) */
 } pn_train_summary;
 
 pn_status pn_train_run(const pn_train_config *cfg, const pn_source *src, const pn_extractor *ex,
@@ -108,11 +124,21 @@ typedef struct pn_dataset_source {
     pn_source src;
     const pn_dataset *ds;
     const char *class_names[PN_MAX_CLASSES];
+    int swap; /* two classes, the dataset's class 0 positive: presented as class 1 */
 } pn_dataset_source;
 
 /* Items keep the dataset's order; names are the items' display names;
- * content hashes are SHA-256 of pn_dataset_read(). */
+ * content hashes are SHA-256 of pn_dataset_read(); patients and SOP UIDs
+ * are the items' patient_id / sop_uid. */
 pn_status pn_dataset_source_init(pn_dataset_source *s, const pn_dataset *ds, pn_error *err);
+/* The same for training a two-class model with a positive class (the one
+ * sensitivity and the threshold refer to; NULL: PNEUMONIA, and a dataset
+ * without a PNEUMONIA class is PN_E_ARG asking for --positive): the
+ * positive class is presented as class 1 (the model's second class), the
+ * labels of the other as 0. Data whose class 1 is already positive are
+ * presented as they are. */
+pn_status pn_dataset_source_init_positive(pn_dataset_source *s, const pn_dataset *ds,
+                                          const char *positive, pn_error *err);
 
 typedef struct pn_infer_extractor {
     pn_extractor ex;
@@ -125,6 +151,7 @@ typedef struct pn_infer_extractor {
     float *feat;       /* (batch, dim) */
     size_t *rows;      /* (chunk) */
     size_t skipped;    /* unreadable items left out (skip_bad) */
+    pn_bad_list bad;   /* those items with their reasons */
     char settings[256];
 } pn_infer_extractor;
 
@@ -138,7 +165,43 @@ pn_status pn_infer_extractor_init(pn_infer_extractor *e, const pn_dataset *ds,
                                   const pn_statedict *sd, const uint8_t weights_hash[32],
                                   pn_stage stage, int batch, int threads, int bf16, int fast_decode,
                                   int skip_bad, pn_error *err);
+/* The decode policy besides fast_decode (png16, min_side, max_pixels), after
+ * init; a policy other than the default is part of the cache key. */
+void pn_infer_extractor_set_decode(pn_infer_extractor *e, const pn_decode_opts *o);
 void pn_infer_extractor_free(pn_infer_extractor *e);
+
+/* ---- evaluating a classifier on a dataset split ------------------------------ */
+
+typedef struct pn_eval_config {
+    int threads, bf16, fast_decode, skip_bad; /* the batch is the classifier's */
+    int png16;                /* pn_png16 for 16-bit PNGs (pn_decode_opts.png16) */
+    int use_cache;            /* pooled features through the disk cache (default 1) */
+    const char *cache_dir;    /* NULL: pn_cache_dir()/features */
+    int manifest;             /* compute manifest_sha256 */
+    pn_progress_fn progress;  /* the feature pass (may be NULL) */
+    void *user;
+} pn_eval_config;
+
+void pn_eval_config_default(pn_eval_config *c);
+
+typedef struct pn_eval_probs {
+    size_t n;             /* readable items */
+    float *probs;         /* (n, C) */
+    int *labels;          /* (n) */
+    const char **names;   /* (n) the items' display names (the dataset's) */
+    pn_bad_list bad;      /* items left out (skip_bad), with their reasons */
+    size_t cache_hits, cache_misses;
+    uint8_t manifest_sha256[32]; /* of "split\tname\tlabel\tsha256(bytes)\n" per item */
+} pn_eval_probs;
+
+/* The probabilities of c (opened from the file whose SHA-256 is
+ * model_sha256, the cache key) on every item of split: pooled features
+ * through the disk cache (a second eval of the same set reads them), then
+ * c's head (pn_classifier_head). PN_E_ARG for an empty split. */
+pn_status pn_eval_split_probs(pn_classifier *c, const uint8_t model_sha256[32],
+                              const pn_dataset *ds, pn_split split, const pn_eval_config *cfg,
+                              pn_eval_probs *out, pn_error *err);
+void pn_eval_probs_free(pn_eval_probs *p);
 
 /* ---- the freeze-level recipe ------------------------------------------------ */
 

@@ -1,12 +1,18 @@
 /* pn_train_run: the whole training application on a source + extractor. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include "app_internal.h"
+#include "core/files.h"
 #include "dist/dist.h"
 #include "featcache.h"
 #include "pneumo/app.h"
@@ -43,6 +49,8 @@ typedef struct split_data {
     float *x;           /* (n, D) */
     int *y;             /* (n) */
     const char **names; /* (n), borrowed from the source */
+    const char **pats;  /* (n) patient ids or NULL, borrowed from the source */
+    const char **sops;  /* (n) SOP UIDs or NULL, borrowed */
     float *probs;       /* (n, C) */
 } split_data;
 
@@ -51,6 +59,8 @@ static void split_free(split_data *s)
     free(s->x);
     free(s->y);
     free(s->names);
+    free(s->pats);
+    free(s->sops);
     free(s->probs);
     memset(s, 0, sizeof *s);
 }
@@ -61,8 +71,10 @@ static pn_status split_alloc(split_data *s, size_t n, int D, int C, pn_error *er
     s->x = malloc((n ? n : 1) * (size_t)D * sizeof *s->x);
     s->y = malloc((n ? n : 1) * sizeof *s->y);
     s->names = malloc((n ? n : 1) * sizeof *s->names);
+    s->pats = calloc(n ? n : 1, sizeof *s->pats);
+    s->sops = calloc(n ? n : 1, sizeof *s->sops);
     s->probs = malloc((n ? n : 1) * (size_t)C * sizeof *s->probs);
-    if (!s->x || !s->y || !s->names || !s->probs) {
+    if (!s->x || !s->y || !s->names || !s->pats || !s->sops || !s->probs) {
         split_free(s);
         return pn_error_set(err, PN_E_NOMEM, "out of memory for %zu items", n);
     }
@@ -79,6 +91,8 @@ static pn_status load_split(const pn_train_config *cfg, const pn_source *src,
     for (size_t i = 0; i < n; i++) {
         s->y[i] = src->label(src->ctx, split, i);
         s->names[i] = src->name(src->ctx, split, i);
+        if (src->patient) s->pats[i] = src->patient(src->ctx, split, i);
+        if (src->sop_uid) s->sops[i] = src->sop_uid(src->ctx, split, i);
     }
     st = pn__features_compute(src, ex, cache, split, s->x, cfg->progress, cfg->user,
                              cfg->fit.cancel, err);
@@ -100,6 +114,8 @@ static pn_status load_split(const pn_train_config *cfg, const pn_source *src,
             memmove(s->x + k * D, s->x + i * D, D * sizeof *s->x);
             s->y[k] = s->y[i];
             s->names[k] = s->names[i];
+            s->pats[k] = s->pats[i];
+            s->sops[k] = s->sops[i];
         }
         k++;
     }
@@ -147,17 +163,74 @@ static void remove_created(const char *dir, const char *top)
     }
 }
 
-/* Creates the --out folder (recording in created_top what did not exist)
- * and checks that a file can be written in it. */
-static pn_status check_out_dir(const char *dir, char *created_top, size_t n, pn_error *err)
+/* The files a run writes into --out (what --force replaces). */
+static const char *const run_outputs[] = {"model.safetensors", "metrics.json", "predictions.csv",
+                                          "curves.png", "confusion.png", "roc.png", "report.html",
+                                          "checkpoint.safetensors", NULL};
+
+/* The first entry of dir (other than . and ..) into first; 0 when empty. */
+static int dir_first_entry(const char *dir, char *first, size_t n)
 {
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    struct dirent *e;
+    int found = 0;
+    while ((e = readdir(d)))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+            snprintf(first, n, "%s", e->d_name);
+            found = 1;
+            break;
+        }
+    closedir(d);
+    return found;
+}
+
+/* Creates the --out folder (recording in created_top what did not exist),
+ * takes the run's lock on it (flock on the folder itself, held in *lock_fd
+ * until the run ends: a second run into the same folder is refused while
+ * this one lives, even when it is stopped), removes temporary files that a
+ * killed run left, refuses a folder that already holds files unless the run
+ * resumes or forces, and checks that a file can be written in it. */
+static pn_status check_out_dir(const pn_train_config *cfg, char *created_top, size_t n,
+                               int *lock_fd, pn_error *err)
+{
+    const char *dir = cfg->out_dir;
+    *lock_fd = -1;
     first_missing(dir, created_top, n);
     pn_status st = pn_mkdirs(dir, err);
     if (st) {
         remove_created(dir, created_top);
         return pn_error_prefix(err, "--out: ");
     }
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        remove_created(dir, created_top);
+        return pn_error_set(err, PN_E_IO, "--out %s: cannot open: %s", dir, strerror(e));
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        close(fd);
+        if (e == EWOULDBLOCK)
+            return pn_error_set(err, PN_E_ARG,
+                                "--out %s is in use by another pneumo run (running or "
+                                "stopped): wait until it ends, or choose another --out",
+                                dir);
+        return pn_error_set(err, PN_E_IO, "--out %s: cannot lock: %s", dir, strerror(e));
+    }
+    *lock_fd = fd;
+    pn__tmp_sweep(dir, NULL);
+    char first[256];
+    if (!cfg->fit.resume && !cfg->force && dir_first_entry(dir, first, sizeof first))
+        return pn_error_set(err, PN_E_ARG,
+                            "--out %s is not empty (it holds %s, ...): choose a new folder, "
+                            "--resume to continue the run in it, or --force to replace its "
+                            "results",
+                            dir, first);
     char p[4096];
+    if (cfg->force && !cfg->fit.resume)
+        for (int i = 0; run_outputs[i]; i++)
+            if (!out_path(p, sizeof p, dir, run_outputs[i], NULL)) unlink(p);
     st = out_path(p, sizeof p, dir, "metrics.json", err);
     if (st) return st;
     pn_afile af;
@@ -234,19 +307,25 @@ pn_status pn_train_run(const pn_train_config *cfg, const pn_source *src, const p
     /* the --out folder is created now (an unwritable one is found before the
      * features) and removed again when the run fails before writing into it */
     char created[4096];
-    st = check_out_dir(cfg->out_dir, created, sizeof created, err);
-    if (st) return st;
+    int lock_fd = -1;
+    st = check_out_dir(cfg, created, sizeof created, &lock_fd, err);
+    if (st) {
+        if (lock_fd >= 0) close(lock_fd);
+        return st;
+    }
 
     split_data sp[PN_NSPLITS] = {{0}};
     pn_trainer trainer = {0};
     pn_featcache cache, *cp = NULL;
     if (cfg->use_cache) {
-        st = pn__featcache_open(&cache, cfg->cache_dir, err);
-        if (st) goto done;
-        cp = &cache;
+        pn_error ce = {0};
+        if (pn__featcache_open(&cache, cfg->cache_dir, &ce) == PN_OK)
+            cp = &cache;
+        else /* a read-only or odd cache folder: run without the disk cache */
+            logf_(cfg, "warning: %s; running without the disk feature cache", ce.msg);
     }
     for (int s = 0; s < PN_NSPLITS && !st; s++) st = load_split(cfg, src, ex, cp, s, &sp[s], err);
-    if (st == PN_E_FORMAT && err) {
+    if ((st == PN_E_FORMAT || st == PN_E_IO) && err) {
         size_t len = strlen(err->msg);
         snprintf(err->msg + len, sizeof err->msg - len,
                  " (remove or replace the file, or pass --skip-bad to leave unreadable images out)");
@@ -267,7 +346,8 @@ pn_status pn_train_run(const pn_train_config *cfg, const pn_source *src, const p
             st = pn_error_set(err, PN_E_NOMEM, "--val-split: out of memory");
             goto done;
         }
-        st = pn_val_split(tr->names, tr->y, tr->n, C, cfg->val_split, cfg->fit.seed, isv, err);
+        st = pn_val_split_patients(tr->names, tr->pats, tr->y, tr->n, C, cfg->val_split,
+                                   cfg->fit.seed, isv, err);
         if (st) {
             free(isv);
             goto done;
@@ -289,6 +369,8 @@ pn_status pn_train_run(const pn_train_config *cfg, const pn_source *src, const p
             memcpy(dst->x + k * D, tr->x + i * D, (size_t)D * sizeof(float));
             dst->y[k] = tr->y[i];
             dst->names[k] = tr->names[i];
+            dst->pats[k] = tr->pats[i];
+            dst->sops[k] = tr->sops[i];
         }
         free(isv);
         if (sp[PN_SPLIT_VAL].n)
@@ -312,6 +394,39 @@ pn_status pn_train_run(const pn_train_config *cfg, const pn_source *src, const p
     st = check_train_classes(src, sp[PN_SPLIT_TRAIN].y, sp[PN_SPLIT_TRAIN].n,
                              cfg->val_split > 0 ? " left after --val-split" : " left", err);
     if (st) goto done;
+    if (cfg->audit) { /* class counts per split as used; the data manifest */
+        pn_audit *a = cfg->audit;
+        memset(&a->counts, 0, sizeof a->counts);
+        a->counts.num_classes = C < PN_MAX_CLASSES ? C : PN_MAX_CLASSES;
+        for (int c = 0; c < a->counts.num_classes; c++) a->counts.class_name[c] = src->class_names[c];
+        for (int s = 0; s < PN_NSPLITS; s++)
+            for (size_t i = 0; i < sp[s].n; i++)
+                if (sp[s].y[i] >= 0 && sp[s].y[i] < a->counts.num_classes) {
+                    a->counts.count[s][sp[s].y[i]]++;
+                    a->counts.total[s]++;
+                }
+        for (int s = 0; s < PN_NSPLITS; s++) { /* largest / smallest class; 0 with an empty one */
+            size_t lo = SIZE_MAX, hi = 0;
+            for (int c = 0; c < a->counts.num_classes; c++) {
+                size_t v = a->counts.count[s][c];
+                lo = v < lo ? v : lo;
+                hi = v > hi ? v : hi;
+            }
+            a->counts.imbalance[s] = lo ? (double)hi / (double)lo : 0;
+        }
+        a->has_counts = 1;
+        pn_sha256 h;
+        st = pn_sha256_init(&h, err);
+        if (st) goto done;
+        for (int s = 0; s < PN_NSPLITS && !st; s++) st = pn__manifest_update(&h, src, s, err);
+        if (st) {
+            pn_sha256_discard(&h);
+            goto done;
+        }
+        uint8_t mh[32];
+        pn_sha256_final(&h, mh);
+        pn_hex(mh, 32, a->data_manifest_sha256);
+    }
     sum->n_train = sp[PN_SPLIT_TRAIN].n;
     sum->n_val = sp[PN_SPLIT_VAL].n;
     sum->n_test = sp[PN_SPLIT_TEST].n;
@@ -359,8 +474,29 @@ pn_status pn_train_run(const pn_train_config *cfg, const pn_source *src, const p
         st = pn_fit_evaluate(&trainer, &fs, cw, &l, &a, sp[s].probs, err);
         if (st) goto done;
     }
+    /* --calibrate: temperature scaling fitted on val, applied to val and test */
+    double temperature = 1;
+    if (cfg->calibrate) {
+        if (!sp[1].n) {
+            st = pn_error_set(err, PN_E_ARG, "--calibrate needs a validation set: val/ is empty "
+                                             "(use --val-split 0.1)");
+            goto done;
+        }
+        double before, after;
+        st = pn_fit_temperature(sp[1].probs, sp[1].y, sp[1].n, C, &temperature, &before, &after,
+                                err);
+        if (st) goto done;
+        for (int s = 1; s < PN_NSPLITS; s++) pn_apply_temperature(sp[s].probs, sp[s].n, C, temperature);
+        sum->temperature = temperature;
+        sum->nll_before = before;
+        sum->nll_after = after;
+        logf_(cfg, "calibrate: temperature %.4f fitted on %zu validation images (their NLL %.4f "
+                   "-> %.4f); stored in the model, applied to every later probability",
+              temperature, sp[1].n, before, after);
+    }
     double thr = cfg->threshold;
     const char *thr_src = "--threshold";
+    char thr_src_buf[128];
     if (cfg->threshold_auto && C == 2) {
         float *p1 = malloc(sp[1].n * sizeof *p1);
         if (!p1) {
@@ -369,12 +505,25 @@ pn_status pn_train_run(const pn_train_config *cfg, const pn_source *src, const p
         }
         for (size_t i = 0; i < sp[1].n; i++) p1[i] = sp[1].probs[i * 2 + 1];
         double j;
-        st = pn_youden_threshold(p1, sp[1].y, sp[1].n, &thr, &j, err);
+        st = pn_op_threshold(p1, sp[1].y, sp[1].n, &cfg->threshold_rule, &thr, &j, err);
         free(p1);
         if (st) goto done;
-        thr_src = "auto (Youden's J on validation)";
-        logf_(cfg, "threshold auto: P(%s) >= %.4f (Youden's J %.3f on %zu validation images)",
-              src->class_names[1], thr, j, sp[1].n);
+        char rule[64];
+        pn_op_rule_describe(&cfg->threshold_rule, rule, sizeof rule);
+        if (cfg->threshold_rule.kind == PN_OP_YOUDEN) {
+            thr_src = "auto (Youden's J on validation)";
+        } else {
+            snprintf(thr_src_buf, sizeof thr_src_buf, "auto (%s on validation)", rule);
+            thr_src = thr_src_buf;
+        }
+        if (cfg->threshold_rule.kind == PN_OP_YOUDEN)
+            logf_(cfg, "threshold auto: P(%s) >= %.4f (Youden's J %.3f on %zu validation images)",
+                  src->class_names[1], thr, j, sp[1].n);
+        else
+            logf_(cfg, "threshold %s: P(%s) >= %.4f (reaches %.3f on %zu validation images)",
+                  rule, src->class_names[1], thr, j, sp[1].n);
+        logf_(cfg, "note: the validation split chose the threshold, so its metrics at it are "
+                   "optimistic; the test split's are the independent estimate");
     }
     sum->threshold = thr;
     pn_split_result res[2];
@@ -383,15 +532,33 @@ pn_status pn_train_run(const pn_train_config *cfg, const pn_source *src, const p
         if (!sp[s].n) continue;
         pn_split_result *r = &res[nres++];
         *r = (pn_split_result){.name = pn_split_name((pn_split)(s)), .n = sp[s].n, .files = sp[s].names,
-                               .labels = sp[s].y, .probs = sp[s].probs};
+                               .labels = sp[s].y, .probs = sp[s].probs,
+                               .patients = sp[s].pats, .sop_uids = sp[s].sops};
         if (C == 2) {
             st = pn_split_result_compute(r, C, thr, err);
             if (st) {
                 nres--;
                 break;
             }
+            r->chose_threshold = s == PN_SPLIT_VAL && cfg->threshold_auto;
             if (s == PN_SPLIT_VAL) sum->val = r->m;
             else sum->test = r->m;
+            const pn_op_rule *ru = &cfg->threshold_rule;
+            if (s == PN_SPLIT_TEST && cfg->threshold_auto && ru->kind != PN_OP_YOUDEN) {
+                /* the target was reached on val; say plainly when test falls short */
+                const char *what = ru->kind == PN_OP_SENS ? "sensitivity"
+                                   : ru->kind == PN_OP_SPEC ? "specificity" : "PPV";
+                double v = ru->kind == PN_OP_SENS ? r->m.sensitivity
+                           : ru->kind == PN_OP_SPEC ? r->m.specificity : r->m.ppv;
+                pn_ci c = ru->kind == PN_OP_SENS ? r->m.sensitivity_ci
+                          : ru->kind == PN_OP_SPEC ? r->m.specificity_ci : r->m.ppv_ci;
+                if (!isfinite(v))
+                    logf_(cfg, "note: the test split's %s is undefined at this threshold", what);
+                else if (v < ru->target)
+                    logf_(cfg, "note: on test the %s is %.1f%% (95%% CI %.1f-%.1f%%), below the %g "
+                               "it reaches on validation",
+                          what, 100 * v, 100 * c.lo, 100 * c.hi, ru->target);
+            }
         }
     }
 
@@ -399,35 +566,22 @@ pn_status pn_train_run(const pn_train_config *cfg, const pn_source *src, const p
      * computed the same; docs/mpi.md) */
     if (pn__dist_rank() != 0) goto written;
     char p[4096];
-    pn_run_report rep = {C, src->class_names, cfg->settings, sum->head.hist,
-                         sum->head.epochs_done, thr, thr_src, cw, res, nres};
+    pn_run_report rep = {.classes = C, .class_names = src->class_names,
+                         .settings = cfg->settings, .hist = sum->head.hist,
+                         .nhist = sum->head.epochs_done, .threshold = thr,
+                         .threshold_source = thr_src, .class_weights = cw, .splits = res,
+                         .nsplits = nres, .temperature = temperature, .audit = cfg->audit};
     if (!st && (cfg->model || cfg->backbone)) {
         st = out_path(p, sizeof p, cfg->out_dir, "model.safetensors", err);
         if (!st && cfg->model)
-            st = pn__save_full_model(p, cfg->model, thr, src->class_names, cfg->training_json,
-                                     cfg->weights_sha256, err);
+            st = pn__save_full_model(p, cfg->model, thr, temperature, src->class_names,
+                                     cfg->training_json, cfg->weights_sha256, err);
         else if (!st)
             st = pn__save_head_model(p, cfg->backbone, sum->head.w, sum->head.b, C, D, thr,
-                                     src->class_names, cfg->training_json, cfg->weights_sha256,
+                                     temperature, src->class_names, cfg->training_json, cfg->weights_sha256,
                                      err);
     }
-    if (!st) st = out_path(p, sizeof p, cfg->out_dir, "metrics.json", err);
-    if (!st) st = pn_write_metrics_json(p, &rep, err);
-    if (!st) st = out_path(p, sizeof p, cfg->out_dir, "predictions.csv", err);
-    if (!st) st = pn_write_predictions_csv(p, &rep, err);
-    if (!st) st = out_path(p, sizeof p, cfg->out_dir, "curves.png", err);
-    if (!st) st = pn_plot_curves(p, rep.hist, rep.nhist, err);
-    if (!st && nres && C == 2) {
-        const pn_split_result *r = &res[nres - 1]; /* test when present, else val */
-        char title[64];
-        snprintf(title, sizeof title, "%s", r->name);
-        st = out_path(p, sizeof p, cfg->out_dir, "confusion.png", err);
-        if (!st) st = pn_plot_confusion(p, &r->m, src->class_names, title, err);
-        if (!st) st = out_path(p, sizeof p, cfg->out_dir, "roc.png", err);
-        if (!st) st = pn_plot_roc(p, r->roc, r->nroc, r->m.auc, title, err);
-    }
-    if (!st) st = out_path(p, sizeof p, cfg->out_dir, "report.html", err);
-    if (!st) st = pn_write_report_html(p, &rep, cfg->out_dir, err);
+    if (!st) st = pn_write_run_outputs(cfg->out_dir, &rep, err);
 written:
     for (int i = 0; i < nres; i++) pn_split_result_free(&res[i]);
 done:
@@ -437,5 +591,6 @@ done:
         pn_head_state_free(&sum->head);
         remove_created(cfg->out_dir, created);
     }
+    if (lock_fd >= 0) close(lock_fd); /* the run's lock */
     return st;
 }

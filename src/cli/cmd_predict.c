@@ -56,6 +56,7 @@ static void help(FILE *f)
             "  -j, --threads N      threads (default: all cores)\n"
             "      --bf16           bfloat16 backbone\n"
             "      --fast-decode    JPEG DCT-domain downscaling (faster, not bit-exact)\n"
+            "      --png16 MODE     16-bit grayscale PNGs: scale (default) or clip (Pillow)\n"
             "  -h, --help           this help\n"
             "\n"
             "Every image that can be read is printed; each one that cannot (missing,\n"
@@ -269,7 +270,8 @@ int pn_cmd_predict(int argc, char **argv)
     pn_cli_opts co = {.threads = 0, .batch = 32};
     pn_cli_parser_init(&ps, cmd, "m:", opts,
                        PN_OPT_HELP | PN_OPT_JSON | PN_OPT_THREADS | PN_OPT_BATCH | PN_OPT_BF16 |
-                           PN_OPT_FAST_DECODE);
+                           PN_OPT_FAST_DECODE | PN_OPT_PNG16 |
+                           PN_OPT_NO_VERIFY);
     int ch;
     while ((ch = pn_cli_getopt(&ps, argc, argv, &co)) != -1) {
         switch (ch) {
@@ -282,6 +284,8 @@ int pn_cmd_predict(int argc, char **argv)
     }
     int threads = (int)co.threads, json = co.json;
     pn_decode_opts dopt = {.fast_decode = co.fast_decode};
+    pn_cli_data dd; /* --png16 */
+    if (pn_cli_data_init(&dd, cmd, &co, &dopt)) return 2;
     if (!model) return pn_cli_usage_error(cmd, "--model is required");
     if (optind >= argc) return pn_cli_usage_error(cmd, "give at least one IMAGE or folder");
     if (threads < 1) threads = (int)sysconf(_SC_NPROCESSORS_ONLN); /* 0 = all cores */

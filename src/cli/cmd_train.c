@@ -39,7 +39,8 @@ static void help(FILE *f)
             "                         (downloaded first when it is not there)\n"
             "  -w, --weights W        ResNet-18 weights (.pth or .safetensors); default:\n"
             "                         torchvision's resnet18-f37072fd.pth ('pneumo fetch weights')\n"
-            "  -o, --out DIR          outputs (default runs/<date-time>/)\n"
+            "  -o, --out DIR          outputs (default runs/<date-time>/, a new folder each\n"
+            "                         run; DIR is locked while the run lives)\n"
             "      --epochs N         default 5\n"
             "      --batch N          default 32\n"
             "      --lr X             Adam learning rate, default 1e-3\n"
@@ -53,20 +54,37 @@ static void help(FILE *f)
             "      --val-split F      carve a validation set (fraction F) from train, grouped\n"
             "                         by patient and stratified; val/ is then not used\n"
             "      --threshold auto|T decision threshold on P(PNEUMONIA): Youden's J on\n"
-            "                         validation, or T (default 0.5)\n"
+            "                         validation, or T (default 0.5); also chosen on\n"
+            "                         validation: sens=X (sensitivity >= X, the best\n"
+            "                         specificity), spec=X (specificity >= X), ppv=X\n"
+            "                         (PPV >= X); validation's metrics are then optimistic\n"
+            "      --calibrate        temperature scaling: one T fitted on validation (NLL),\n"
+            "                         stored in the model and applied by eval/predict/export\n"
             "      --bf16             bfloat16 backbone (faster, not bit-exact)\n"
             "      --fast-decode      JPEG DCT-domain downscaling (faster, not bit-exact)\n"
-            "      --skip-bad         leave unreadable images out (listed) instead of stopping\n"
+            "      --skip-bad         leave unreadable images (and bad --labels rows) out,\n"
+            "                         listed, instead of stopping\n"
+            "      --png16 scale|clip 16-bit grayscale PNGs: scaled by their sBIT depth\n"
+            "                         (default) or clipped as Pillow (over 255 is white)\n"
+            "      --positive CLASS   the class sensitivity and the threshold refer to\n"
+            "                         (default PNEUMONIA; data without it must name one)\n"
+            "%s"
             "      --resume           continue from DIR/checkpoint.safetensors after its\n"
             "                         last epoch (same options, any --freeze; an error when\n"
             "                         there is none)\n"
+            "      --force            replace the results of an earlier run in DIR (a DIR\n"
+            "                         that holds files is refused otherwise)\n"
             "      --no-cache         do not read or write the disk feature cache\n"
             "      --no-shuffle       keep the file order every epoch (parity checks)\n"
             "  -h, --help             this help\n"
             "\n"
             "Outputs in DIR: model.safetensors, metrics.json, predictions.csv, curves.png,\n"
             "confusion.png, roc.png, report.html, checkpoint.safetensors. Ctrl-C stops after\n"
-            "the current batch; the last finished epoch's checkpoint is kept for --resume.\n");
+            "the current batch; the last finished epoch's checkpoint is kept for --resume.\n"
+            "With --labels, DATA is the image folder and the CSV gives labels, patients\n"
+            "(for --val-split) and splits; predictions.csv then has patient_id and\n"
+            "sop_uid columns (also for DICOM data).\n",
+            PN_CLI_LABELS_HELP);
 }
 
 static volatile int g_stop;
@@ -131,15 +149,27 @@ static void ui_epoch(const pn_epoch_stats *s, void *user)
     fflush(stdout);
 }
 
-static void print_metrics(const char *name, const pn_metrics *m)
+/* "acc 72.7% [43.4-90.3]": a rate and its 95% interval */
+static void rate(const char *name, double v, pn_ci c)
+{
+    if (!isfinite(v)) printf("  %s n/a", name);
+    else if (isfinite(c.lo)) printf("  %s %.1f%% [%.1f-%.1f]", name, 100 * v, 100 * c.lo, 100 * c.hi);
+    else printf("  %s %.1f%%", name, 100 * v);
+}
+
+static void print_metrics(const char *name, const pn_metrics *m, int chose_threshold)
 {
     if (!m->n) return;
-    char auc[32] = "n/a";
-    if (isfinite(m->auc)) snprintf(auc, sizeof auc, "%.4f", m->auc);
-    printf("%-5s n=%zu  acc %.1f%%  sens %.1f%%  spec %.1f%%  AUC %s  (TN %zu FP %zu FN %zu TP "
-           "%zu)\n",
-           name, m->n, 100 * m->accuracy, 100 * m->sensitivity, 100 * m->specificity, auc, m->tn,
-           m->fp, m->fn, m->tp);
+    printf("%-5s n=%zu", name, m->n);
+    rate("acc", m->accuracy, m->accuracy_ci);
+    rate("sens", m->sensitivity, m->sensitivity_ci);
+    rate("spec", m->specificity, m->specificity_ci);
+    if (!isfinite(m->auc)) printf("  AUC n/a (one class)");
+    else if (isfinite(m->auc_ci.lo)) printf("  AUC %.4f [%.3f-%.3f]", m->auc, m->auc_ci.lo, m->auc_ci.hi);
+    else printf("  AUC %.4f", m->auc);
+    printf("  (TN %zu FP %zu FN %zu TP %zu)\n", m->tn, m->fp, m->fn, m->tp);
+    if (chose_threshold)
+        printf("      (%s chose the threshold: its metrics are optimistic)\n", name);
 }
 
 /* No --data / --weights: use what `pneumo fetch` installed (or kagglehub's /
@@ -192,26 +222,32 @@ int pn_cmd_train(int argc, char **argv)
 {
     const char *cmd = "train", *data = NULL, *weights = NULL, *out = NULL;
     const char *freeze = "fc", *threshold = "0.5";
+    int calibrate = 0;
+    static pn_audit audit; /* before getopt reorders argv */
+    pn_audit_init(&audit, argc, argv);
     long epochs = 5, seed = 0;
     double lr = 1e-3, val_split = 0;
-    int resume = 0, no_cache = 0, shuffle = 1;
+    int resume = 0, no_cache = 0, shuffle = 1, force = 0;
     pn_balance balance = PN_BALANCE_WEIGHT;
-    enum { O_EPOCHS = 256, O_LR, O_SEED, O_FREEZE, O_BALANCE, O_VALSPLIT, O_THR, O_RESUME,
-           O_NOCACHE, O_NOSHUFFLE };
+    enum { O_EPOCHS = 256, O_LR, O_SEED, O_FREEZE, O_BALANCE, O_VALSPLIT, O_THR, O_CALIBRATE, O_RESUME,
+           O_NOCACHE, O_NOSHUFFLE, O_FORCE };
     static const struct option opts[] = {
         {"data", required_argument, 0, 'd'},     {"weights", required_argument, 0, 'w'},
         {"out", required_argument, 0, 'o'},      {"epochs", required_argument, 0, O_EPOCHS},
         {"lr", required_argument, 0, O_LR},      {"seed", required_argument, 0, O_SEED},
         {"freeze", required_argument, 0, O_FREEZE}, {"balance", required_argument, 0, O_BALANCE},
-        {"val-split", required_argument, 0, O_VALSPLIT}, {"threshold", required_argument, 0, O_THR},
+        {"val-split", required_argument, 0, O_VALSPLIT}, {"threshold", required_argument, 0, O_THR}, {"calibrate", no_argument, 0, O_CALIBRATE},
         {"resume", no_argument, 0, O_RESUME},    {"no-cache", no_argument, 0, O_NOCACHE},
-        {"no-shuffle", no_argument, 0, O_NOSHUFFLE}, {0, 0, 0, 0}};
+        {"no-shuffle", no_argument, 0, O_NOSHUFFLE}, {"force", no_argument, 0, O_FORCE},
+        {0, 0, 0, 0}};
     pn_error err = {0};
     pn_cli_parser ps;
     pn_cli_opts co = {.threads = 0, .batch = 32};
     pn_cli_parser_init(&ps, cmd, "d:w:o:", opts,
                        PN_OPT_HELP | PN_OPT_THREADS | PN_OPT_BATCH | PN_OPT_BF16 |
-                           PN_OPT_FAST_DECODE | PN_OPT_SKIP_BAD);
+                           PN_OPT_FAST_DECODE | PN_OPT_SKIP_BAD | PN_OPT_LABELS | PN_OPT_PNG16 |
+                           PN_OPT_POSITIVE |
+                           PN_OPT_NO_VERIFY);
     int ch;
     while ((ch = pn_cli_getopt(&ps, argc, argv, &co)) != -1) {
         switch (ch) {
@@ -229,9 +265,11 @@ int pn_cmd_train(int argc, char **argv)
             if (pn_cli_parse_double(cmd, "--val-split", optarg, 1e-6, 0.9, &val_split)) return 2;
             break;
         case O_THR: threshold = optarg; break;
+        case O_CALIBRATE: calibrate = 1; break;
         case O_RESUME: resume = 1; break;
         case O_NOCACHE: no_cache = 1; break;
         case O_NOSHUFFLE: shuffle = 0; break;
+        case O_FORCE: force = 1; break;
         case PN_CLI_HELP: help(stdout); return 0;
         default: return 2;
         }
@@ -239,6 +277,10 @@ int pn_cmd_train(int argc, char **argv)
     long batch = co.batch, threads = co.threads;
     int bf16 = co.bf16, fast = co.fast_decode, skip_bad = co.skip_bad;
     if (optind != argc) return pn_cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    pn_cli_data dd;
+    pn_decode_opts dec = {0};
+    if (pn_cli_data_init(&dd, cmd, &co, &dec)) return 2;
+    if (dd.labels && !data) return pn_cli_usage_error(cmd, "--labels needs --data IMAGE_FOLDER");
     char data_buf[4096], weights_buf[4096];
     if (!data && fetch_default(cmd, 1, data_buf, sizeof data_buf)) return 1;
     if (!data) data = data_buf;
@@ -247,17 +289,14 @@ int pn_cmd_train(int argc, char **argv)
     pn_freeze fz;
     if (pn_freeze_parse(freeze, &fz))
         return pn_cli_usage_error(cmd, "--freeze wants fc, layer4, layer3 or none, not '%s'", freeze);
-    int thr_auto = !strcmp(threshold, "auto");
+    int thr_auto = !strcmp(threshold, "auto") || strchr(threshold, '=') || !strcmp(threshold, "youden");
     double thr = 0.5;
+    pn_op_rule thr_rule = {PN_OP_YOUDEN, NAN};
+    if (thr_auto && pn_op_rule_parse(threshold, &thr_rule, &err))
+        return pn_cli_usage_error(cmd, "--threshold: %s", err.msg);
     if (!thr_auto && pn_cli_parse_double(cmd, "--threshold", threshold, 0, 1, &thr)) return 2;
     char outbuf[256];
-    if (!out) {
-        time_t now = time(NULL);
-        struct tm tmv;
-        localtime_r(&now, &tmv);
-        strftime(outbuf, sizeof outbuf, "runs/%Y%m%d-%H%M%S", &tmv);
-        out = outbuf;
-    }
+    int default_out = !out;
 
     int rc = 1;
     pn_dataset *ds = NULL;
@@ -269,7 +308,7 @@ int pn_cmd_train(int argc, char **argv)
     pn_train_summary sum = {0};
     uint8_t wh[32];
     char whex[65];
-    if (pn_dataset_open(data, &ds, &err)) goto fail;
+    if (pn_cli_data_open(&dd, cmd, data, &ds, &err)) goto fail;
     int C = pn_dataset_num_classes(ds);
     if (C != 2) {
         pn_error_set(&err, PN_E_ARG,
@@ -291,8 +330,12 @@ int pn_cmd_train(int argc, char **argv)
     if (pn_infer_extractor_init(&ix, ds, &sd, wh, rcp.stage, (int)batch, (int)threads, bf16,
                                 fast, skip_bad, &err))
         goto fail;
-    pn_dataset_source src;
-    if (pn_dataset_source_init(&src, ds, &err)) goto fail;
+    pn_infer_extractor_set_decode(&ix, &dec);
+    pn_dataset_source src; /* the positive class (--positive, default PNEUMONIA) is class 1 */
+    if (pn_dataset_source_init_positive(&src, ds, co.positive, &err)) {
+        pn_error_prefix(&err, "%s: ", data);
+        goto fail;
+    }
 
     char s_epochs[32], s_batch[32], s_lr[32], s_seed[32], s_vs[32], s_thr[32];
     snprintf(s_epochs, sizeof s_epochs, "%ld", epochs);
@@ -307,7 +350,13 @@ int pn_cmd_train(int argc, char **argv)
                               "val_split", s_vs, "threshold", s_thr,
                               "bf16", pn_infer_is_bf16(ix.engine) ? "yes" : "no",
                               "fast_decode", fast ? "yes" : "no", "shuffle", shuffle ? "yes" : "no",
-                              NULL};
+                              "calibrate", calibrate ? "yes" : "no",
+                              NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+    /* only when given, so that the default outputs stay as they were */
+    size_t ns = sizeof settings / sizeof *settings - 7;
+    if (dd.labels) settings[ns++] = "labels", settings[ns++] = dd.labels;
+    if (co.png16) settings[ns++] = "png16", settings[ns++] = pn_png16_name(dec.png16);
+    if (co.positive) settings[ns++] = "positive", settings[ns++] = src.class_names[1];
     tjson = training_json(epochs, batch, lr, seed, freeze, balance, val_split, threshold,
                           pn_infer_is_bf16(ix.engine), fast, shuffle);
     if (!tjson) {
@@ -315,12 +364,14 @@ int pn_cmd_train(int argc, char **argv)
         goto fail;
     }
 
+    if (default_out && pn_cli_new_run_dir("runs", outbuf, sizeof outbuf, &err)) goto fail;
+    if (default_out) out = outbuf;
     printf("pneumo train: seed %ld, %ld epochs, batch %ld, Adam lr %g, freeze %s, balance %s\n",
            seed, epochs, batch, lr, freeze, pn_balance_name(balance));
     printf("  data %s (%s): %zu train, %zu val, %zu test; classes %s, %s\n", data,
            pn_dataset_kind(ds), pn_dataset_count(ds, PN_SPLIT_TRAIN),
            pn_dataset_count(ds, PN_SPLIT_VAL), pn_dataset_count(ds, PN_SPLIT_TEST),
-           pn_dataset_class_name(ds, 0), pn_dataset_class_name(ds, 1));
+           src.class_names[0], src.class_names[1]);
     printf("  weights %s (sha256 %.12s), threads %d%s; out %s\n", weights, whex,
            pn_infer_threads(ix.engine), pn_infer_is_bf16(ix.engine) ? ", bf16" : "", out);
     fflush(stdout);
@@ -343,8 +394,13 @@ int pn_cmd_train(int argc, char **argv)
     cfg.fit.cancel = &g_stop;
     cfg.val_split = val_split;
     cfg.threshold_auto = thr_auto;
+    cfg.threshold_rule = thr_rule;
+    cfg.calibrate = calibrate;
+    snprintf(audit.weights_sha256, sizeof audit.weights_sha256, "%s", whex);
+    cfg.audit = &audit;
     cfg.threshold = thr;
     cfg.out_dir = out;
+    cfg.force = force;
     cfg.use_cache = !no_cache && rcp.use_cache;
     cfg.settings = settings;
     cfg.backbone = &sd;
@@ -358,15 +414,20 @@ int pn_cmd_train(int argc, char **argv)
     pn_status st = pn_train_run(&cfg, &src.src, &ix.ex, &sum, &err);
     signal(SIGINT, old);
     if (st) goto fail;
-    printf("threshold %.4f on P(%s)\n", sum.threshold, pn_dataset_class_name(ds, 1));
-    print_metrics("val", &sum.val);
-    print_metrics("test", &sum.test);
+    printf("threshold %.4f on P(%s)\n", sum.threshold, src.class_names[1]);
+    if (calibrate)
+        printf("temperature %.4f (fitted on validation: NLL %.4f -> %.4f), stored in the model\n",
+               sum.temperature, sum.nll_before, sum.nll_after);
+    printf("[95%% CI: Wilson; AUC: DeLong]\n");
+    print_metrics("val", &sum.val, thr_auto);
+    print_metrics("test", &sum.test, 0);
     printf("done in %.1fs: %s/{model.safetensors,metrics.json,predictions.csv,report.html}\n",
            pn_now() - u.t0, out);
     rc = 0;
     goto done;
 fail:
     rc = pn_cli_fail(cmd, &err);
+    if (default_out && out) rmdir(out); /* the new run folder, when the run left it empty */
 done:
     pn_train_summary_free(&sum);
     pn_infer_extractor_free(&ix);

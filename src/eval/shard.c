@@ -105,3 +105,9 @@ pn_status pn__eval_gather(const pn_dataset *ds, int C, float *probs, int *labels
     free(allb);
     return st;
 }
+
+pn_status pn__bad_gather(const pn_dataset *ds, pn_bad_list *bad, pn_error *err)
+{
+    size_t k = 0;
+    return pn__eval_gather(ds, 1, NULL, NULL, NULL, &k, bad, err);
+}
