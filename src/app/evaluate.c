@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "app_internal.h"
+#include "eval/eval_internal.h"
 #include "featcache.h"
 #include "pneumo/app.h"
 #include "pneumo/util.h"
@@ -133,6 +134,8 @@ pn_status pn_eval_split_probs(pn_classifier *c, const uint8_t model_sha256[32],
     }
     out->bad = ix.bad; /* the left-out items with their reasons */
     ix.bad = (pn_bad_list){0};
+    /* under mpirun each rank met the bad items of its share: rank 0 reports them all */
+    st = pn__bad_gather(ds, &out->bad, err);
 done:
     free(feat);
     pn_infer_extractor_free(&ix);

@@ -13,6 +13,7 @@
 
 #include "app_internal.h"
 #include "core/files.h"
+#include "dist/dist.h"
 #include "featcache.h"
 #include "pneumo/app.h"
 #include "pneumo/eval.h"
@@ -536,7 +537,9 @@ pn_status pn_train_run(const pn_train_config *cfg, const pn_source *src, const p
         }
     }
 
-    /* outputs */
+    /* outputs: under mpirun rank 0 writes them for the job (every rank
+     * computed the same; docs/mpi.md) */
+    if (pn__dist_rank() != 0) goto written;
     char p[4096];
     pn_run_report rep = {.classes = C, .class_names = src->class_names,
                          .settings = cfg->settings, .hist = sum->head.hist,
@@ -554,6 +557,7 @@ pn_status pn_train_run(const pn_train_config *cfg, const pn_source *src, const p
                                      err);
     }
     if (!st) st = pn_write_run_outputs(cfg->out_dir, &rep, err);
+written:
     for (int i = 0; i < nres; i++) pn_split_result_free(&res[i]);
 done:
     pn_trainer_free(&trainer);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "dist/dist.h"
 #include "progress.h"
 #include "pneumo/app.h"
 #include "pneumo/eval.h"
@@ -295,6 +296,12 @@ int pn_cmd_eval(int argc, char **argv)
         if (pn_delong_paired(a->p1, b->p1, a->ev.labels, a->ev.n, &cmp, &err)) goto fail;
     }
 
+    /* under mpirun every rank has every probability (the sharded feature
+     * pass gathers them); rank 0 reports and writes for the job */
+    if (pn__dist_rank() != 0) {
+        rc = 0;
+        goto done;
+    }
     const char *names2[2] = {mr[0].c.meta.class_names[1 - mr[0].pos], mr[0].c.meta.class_names[mr[0].pos]};
     if (json) {
         char *s[3] = {NULL, NULL, NULL};

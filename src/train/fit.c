@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dist/dist.h"
 #include "pneumo/eval.h"
 #include "ops/ops.h"
 #include "pneumo/train.h"
@@ -318,7 +319,9 @@ pn_status pn_fit(const pn_fit_cfg *cfg, pn_trainer *t, const pn_featset *train,
         if (rc) break;
         es.seconds = pn_now() - t0;
         st->hist[st->epochs_done++] = es;
-        if (cfg->checkpoint) rc = pn_checkpoint_save(cfg->checkpoint, t, st, err);
+        /* under mpirun every rank holds the same state: rank 0 writes it */
+        if (cfg->checkpoint && pn__dist_rank() == 0)
+            rc = pn_checkpoint_save(cfg->checkpoint, t, st, err);
         if (!rc && cfg->on_epoch) cfg->on_epoch(&es, cfg->user);
     }
     if (!rc) rc = take_fc(t, st, err);
