@@ -347,6 +347,65 @@ static void test_adam3_layer4(void **s) { (void)s; /* Adam scales every element'
  * (100 x the fp32 limit; measured 1.3e-3 on AVX2, see tu_fp32_rtol). */
 check_adam3(PN_FREEZE_LAYER4, "model_adam3_layer4.safetensors", 100 * TU_FP32_RTOL); }
 
+/* ---- three steps with the other optimisers (tests/pytorch/make_optim_fixtures.py):
+ * layer4 + fc, a different lr per step (as a schedule gives), pn_model_set_optim */
+
+static void check_optim3(const char *name, const pn_optim *o, const double lrs[3], double rtol)
+{
+    pn_statedict f;
+    load_fixture("train_optim.safetensors", &f);
+    pn_model *m = make_model(PN_FREEZE_LAYER4, N, HW, 1);
+    pn_error err = {0};
+    if (pn_model_set_optim(m, o, &err)) fail_msg("%s", err.msg);
+    int labels[N] = {0, 2};
+    const float cw[K] = {0.5f, 2.0f, 1.5f};
+    char key[128];
+    for (int s = 0; s < 3; s++) {
+        float *x = input(2000 + s, N, HW), loss;
+        if (pn_model_train_step(m, x, labels, N, cw, lrs[s], &loss, NULL, &err)) fail_msg("%s", err.msg);
+        snprintf(key, sizeof key, "model_%s_loss%d", name, s);
+        tu_assert_close(key, &loss, fx(&f, key)->data, 1, 1e-30, TU_FP32_RTOL);
+        free(x);
+    }
+    int n = 0;
+    char pre[64];
+    snprintf(pre, sizeof pre, "model_%s_param.", name);
+    for (size_t i = 0; i < f.n; i++) {
+        const char *k = f.t[i].name;
+        if (strncmp(k, pre, strlen(pre)) || ends_with(k, ".norm")) continue;
+        const char *nm = k + strlen(pre);
+        size_t numel = pn_model_numel(m, nm);
+        if (!numel) fail_msg("%s not in the model", k);
+        float *p = malloc(numel * sizeof *p);
+        if (pn_model_get(m, nm, p, numel, &err)) fail_msg("%s", err.msg);
+        check_sampled(k, p, numel, &f, k, 1.0, rtol);
+        free(p);
+        n++;
+    }
+    assert_int_equal(n, 6 + 3 + 6 + 2); /* layer4's parameters (two blocks, a downsample) + fc */
+    print_message("%s: %d tensors match\n", name, n);
+    pn_model_free(m);
+    pn_statedict_free(&f);
+}
+
+/* SGD moves a parameter by lr * gradient, so the backward's float noise
+ * enters at its own size: the fp32 tolerance of the gradients. */
+static void test_sgd3_layer4(void **s)
+{
+    (void)s;
+    const pn_optim o = {PN_OPT_SGD, 1e-2, 0.9, 1, 0, 0, 0};
+    const double lrs[3] = {1e-2, 5e-3, 2.5e-3};
+    check_optim3("sgd_nesterov", &o, lrs, TU_FP32_RTOL);
+}
+/* AdamW: Adam's step normalisation, so the tolerance of test_adam3_layer4 */
+static void test_adamw3_layer4(void **s)
+{
+    (void)s;
+    const pn_optim o = {PN_OPT_ADAMW, 0.1, 0, 0, 0, 0, 0};
+    const double lrs[3] = {1e-3, 5e-4, 2.5e-4};
+    check_optim3("adamw", &o, lrs, 100 * TU_FP32_RTOL);
+}
+
 static void test_adam_op(void **state)
 {
     (void)state;
@@ -355,11 +414,11 @@ static void test_adam_op(void **state)
     size_t n = fx(&f, "p0")->numel;
     float *p = malloc(n * sizeof *p), *mm = calloc(n, sizeof *mm), *v = calloc(n, sizeof *v);
     memcpy(p, fx(&f, "p0")->data, n * sizeof *p);
-    pn__adam_config ac = {1e-3, 0, 0, 0};
+    const pn_optim ac = {0};
     for (int s = 0; s < 3; s++) {
         char key[16];
         snprintf(key, sizeof key, "g%d", s);
-        pn__adam_step(n, p, fx(&f, key)->data, mm, v, s + 1, &ac);
+        pn__optim_step(&ac, 1e-3, s + 1, n, p, fx(&f, key)->data, mm, v);
     }
     /* PyTorch's order of operations: a few ulp at most */
     tu_assert_close("adam m", mm, fx(&f, "m3")->data, n, 1e-12, 1e-6);
@@ -511,6 +570,8 @@ int main(void)
         cmocka_unit_test(test_adam3_fc),
         cmocka_unit_test(test_adam3_layer4),
         cmocka_unit_test(test_adam_op),
+        cmocka_unit_test(test_sgd3_layer4),
+        cmocka_unit_test(test_adamw3_layer4),
         cmocka_unit_test(test_load_save_errors),
         cmocka_unit_test(test_bad_input),
     };

@@ -38,9 +38,9 @@ static void make_report(pn_run_report *rep, pn_split_result *sp, pn_epoch_stats 
     sp[1] = (pn_split_result){.name = "test", .n = 2, .files = ft, .labels = lt, .probs = probs_test};
     for (int e = 0; e < 3; e++)
         hist[e] = (pn_epoch_stats){e + 1, 0.7 - 0.1 * e, 0.6 + 0.1 * e, 0.75 - 0.05 * e,
-                                   e == 1 ? NAN : 0.55 + 0.1 * e, 0.5};
+                                   e == 1 ? NAN : 0.55 + 0.1 * e, 0.5, 1e-3, NAN};
     static const float cw[2] = {2.0f, 0.6667f};
-    *rep = (pn_run_report){2, classes, settings, hist, 3, 0.5, "default", cw, sp, 2};
+    *rep = (pn_run_report){2, classes, settings, hist, 3, 0.5, "default", cw, sp, 2, 0, NULL};
 }
 
 static void test_outputs(void **state)

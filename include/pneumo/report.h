@@ -48,6 +48,8 @@ typedef struct pn_run_report {
     const float *class_weights;     /* (C) loss weights in use */
     const pn_split_result *splits;
     int nsplits;
+    int selected_epoch;             /* the epoch whose model was saved (0: not given) */
+    const char *selection;          /* why that epoch (--select / --patience), or NULL */
 } pn_run_report;
 
 /* Fill r->m and r->roc from r->probs (column 1 = PNEUMONIA) at threshold. */

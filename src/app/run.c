@@ -396,8 +396,14 @@ pn_status pn_train_run(const pn_train_config *cfg, const pn_source *src, const p
 
     /* outputs */
     char p[4096];
+    char why[512];
+    pn_select_describe(cfg->fit.select, cfg->fit.patience, sum->head.stopped_early,
+                       sum->head.hist, sum->head.epochs_done, why, sizeof why);
+    if (cfg->fit.select != PN_SELECT_LAST || sum->head.stopped_early)
+        logf_(cfg, "saved model: %s", why);
     pn_run_report rep = {C, src->class_names, cfg->settings, sum->head.hist,
-                         sum->head.epochs_done, thr, thr_src, cw, res, nres};
+                         sum->head.epochs_done, thr, thr_src, cw, res, nres,
+                         sum->head.selected_epoch, why};
     if (!st && (cfg->model || cfg->backbone)) {
         st = out_path(p, sizeof p, cfg->out_dir, "model.safetensors", err);
         if (!st && cfg->model)

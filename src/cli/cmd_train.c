@@ -42,7 +42,19 @@ static void help(FILE *f)
             "  -o, --out DIR          outputs (default runs/<date-time>/)\n"
             "      --epochs N         default 5\n"
             "      --batch N          default 32\n"
-            "      --lr X             Adam learning rate, default 1e-3\n"
+            "      --lr X             (base) learning rate, default 1e-3\n"
+            "      --optimizer adam|adamw|sgd   torch.optim's Adam (default), AdamW or SGD\n"
+            "      --weight-decay X   L2 for adam/sgd (added to the gradient), decoupled for\n"
+            "                         adamw; default 0 (adamw: 0.01, torch's default)\n"
+            "      --momentum X       SGD momentum (default 0); --nesterov: Nesterov momentum\n"
+            "      --lr-schedule S    per epoch: constant (default), step:E1,E2,...:GAMMA (x GAMMA\n"
+            "                         after epochs E1, E2, ...), cosine (to 0 at the end), or\n"
+            "                         plateau[:PATIENCE[:FACTOR]] (x FACTOR, default 0.1, after\n"
+            "                         PATIENCE, default 10, epochs without a lower val loss)\n"
+            "      --warmup N         N epochs of linear warmup from lr/(N+1) (torch's LinearLR)\n"
+            "      --select R         the model saved: last (default), best:val_loss or\n"
+            "                         best:val_auc (that epoch's weights; needs validation)\n"
+            "      --patience N       stop after N epochs without a new best (--select best:*)\n"
             "      --seed S           head init and shuffling (torch.manual_seed), default 0\n"
             "  -j, --threads N        threads (default: all cores)\n"
             "      --freeze fc|layer4|layer3|none   what trains besides fc: nothing (default;\n"
@@ -65,8 +77,10 @@ static void help(FILE *f)
             "  -h, --help             this help\n"
             "\n"
             "Outputs in DIR: model.safetensors, metrics.json, predictions.csv, curves.png,\n"
-            "confusion.png, roc.png, report.html, checkpoint.safetensors. Ctrl-C stops after\n"
-            "the current batch; the last finished epoch's checkpoint is kept for --resume.\n");
+            "confusion.png, roc.png, report.html, checkpoint.safetensors (and, with --select\n"
+            "best:*, checkpoint-best.safetensors). Ctrl-C stops after the current batch; the\n"
+            "last finished epoch's checkpoint is kept for --resume, which continues the\n"
+            "schedule, the best-so-far and the patience count as an unbroken run would.\n");
 }
 
 static volatile int g_stop;
@@ -126,8 +140,10 @@ static void ui_epoch(const pn_epoch_stats *s, void *user)
     char val[96] = "val -";
     if (isfinite(s->val_loss))
         snprintf(val, sizeof val, "val loss %.4f acc %5.1f%%", s->val_loss, 100 * s->val_acc);
-    printf("epoch %d/%d  train loss %.4f acc %5.1f%%  %s  %.2fs\n", s->epoch, u->epochs,
-           s->train_loss, 100 * s->train_acc, val, s->seconds);
+    char auc[32] = "";
+    if (isfinite(s->val_auc)) snprintf(auc, sizeof auc, " auc %.4f", s->val_auc);
+    printf("epoch %d/%d  train loss %.4f acc %5.1f%%  %s%s  lr %.3g  %.2fs\n", s->epoch,
+           u->epochs, s->train_loss, 100 * s->train_acc, val, auc, s->lr, s->seconds);
     fflush(stdout);
 }
 
@@ -167,7 +183,7 @@ static int fetch_default(const char *cmd, int dataset, char *buf, size_t n)
 /* The training settings recorded in model.safetensors (cJSON). */
 static char *training_json(long epochs, long batch, double lr, long seed, const char *freeze,
                            pn_balance balance, double val_split, const char *threshold, int bf16,
-                           int fast, int shuffle)
+                           int fast, int shuffle, const pn_fit_cfg *fc)
 {
     cJSON *o = cJSON_CreateObject();
     if (!o) return NULL;
@@ -182,7 +198,21 @@ static char *training_json(long epochs, long batch, double lr, long seed, const 
     cJSON_AddNumberToObject(o, "bf16", bf16);
     cJSON_AddNumberToObject(o, "fast_decode", fast);
     cJSON_AddNumberToObject(o, "shuffle", shuffle);
-    cJSON_AddStringToObject(o, "optimizer", "adam");
+    cJSON_AddStringToObject(o, "optimizer", pn_optimizer_name(fc->optim.kind));
+    if (fc->optim.kind || fc->optim.weight_decay) { /* the seed's record stays as it was */
+        cJSON_AddNumberToObject(o, "weight_decay", fc->optim.weight_decay);
+        cJSON_AddNumberToObject(o, "momentum", fc->optim.momentum);
+        cJSON_AddNumberToObject(o, "nesterov", fc->optim.nesterov);
+    }
+    if (fc->schedule.kind || fc->schedule.warmup) {
+        char sch[256];
+        pn_lr_schedule_describe(&fc->schedule, sch, sizeof sch);
+        cJSON_AddStringToObject(o, "lr_schedule", sch);
+    }
+    if (fc->select || fc->patience) {
+        cJSON_AddStringToObject(o, "select", pn_select_name(fc->select));
+        cJSON_AddNumberToObject(o, "patience", fc->patience);
+    }
     char *txt = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     return txt;
@@ -197,7 +227,8 @@ int pn_cmd_train(int argc, char **argv)
     int resume = 0, no_cache = 0, shuffle = 1;
     pn_balance balance = PN_BALANCE_WEIGHT;
     enum { O_EPOCHS = 256, O_LR, O_SEED, O_FREEZE, O_BALANCE, O_VALSPLIT, O_THR, O_RESUME,
-           O_NOCACHE, O_NOSHUFFLE };
+           O_NOCACHE, O_NOSHUFFLE, O_OPTIM, O_WD, O_MOMENTUM, O_NESTEROV, O_SCHED, O_WARMUP,
+           O_SELECT, O_PATIENCE };
     static const struct option opts[] = {
         {"data", required_argument, 0, 'd'},     {"weights", required_argument, 0, 'w'},
         {"out", required_argument, 0, 'o'},      {"epochs", required_argument, 0, O_EPOCHS},
@@ -205,7 +236,16 @@ int pn_cmd_train(int argc, char **argv)
         {"freeze", required_argument, 0, O_FREEZE}, {"balance", required_argument, 0, O_BALANCE},
         {"val-split", required_argument, 0, O_VALSPLIT}, {"threshold", required_argument, 0, O_THR},
         {"resume", no_argument, 0, O_RESUME},    {"no-cache", no_argument, 0, O_NOCACHE},
-        {"no-shuffle", no_argument, 0, O_NOSHUFFLE}, {0, 0, 0, 0}};
+        {"no-shuffle", no_argument, 0, O_NOSHUFFLE}, {"optimizer", required_argument, 0, O_OPTIM},
+        {"weight-decay", required_argument, 0, O_WD}, {"momentum", required_argument, 0, O_MOMENTUM},
+        {"nesterov", no_argument, 0, O_NESTEROV}, {"lr-schedule", required_argument, 0, O_SCHED},
+        {"warmup", required_argument, 0, O_WARMUP}, {"select", required_argument, 0, O_SELECT},
+        {"patience", required_argument, 0, O_PATIENCE}, {0, 0, 0, 0}};
+    pn_optim optim = {0};
+    int wd_given = 0;
+    long warmup = 0, patience = 0;
+    const char *sched = "constant";
+    pn_select_kind select = PN_SELECT_LAST;
     pn_error err = {0};
     pn_cli_parser ps;
     pn_cli_opts co = {.threads = 0, .batch = 32};
@@ -232,6 +272,29 @@ int pn_cmd_train(int argc, char **argv)
         case O_RESUME: resume = 1; break;
         case O_NOCACHE: no_cache = 1; break;
         case O_NOSHUFFLE: shuffle = 0; break;
+        case O_OPTIM:
+            if (pn_optimizer_parse(optarg, &optim.kind))
+                return pn_cli_usage_error(cmd, "--optimizer wants adam, adamw or sgd, not '%s'",
+                                          optarg);
+            break;
+        case O_WD:
+            if (pn_cli_parse_double(cmd, "--weight-decay", optarg, 0, 10, &optim.weight_decay))
+                return 2;
+            wd_given = 1;
+            break;
+        case O_MOMENTUM:
+            if (pn_cli_parse_double(cmd, "--momentum", optarg, 0, 0.999999, &optim.momentum))
+                return 2;
+            break;
+        case O_NESTEROV: optim.nesterov = 1; break;
+        case O_SCHED: sched = optarg; break;
+        case O_WARMUP: if (pn_cli_parse_int(cmd, "--warmup", optarg, 0, 100000, &warmup)) return 2; break;
+        case O_SELECT:
+            if (pn_select_parse(optarg, &select, &err)) return pn_cli_usage_error(cmd, "%s", err.msg);
+            break;
+        case O_PATIENCE:
+            if (pn_cli_parse_int(cmd, "--patience", optarg, 0, 100000, &patience)) return 2;
+            break;
         case PN_CLI_HELP: help(stdout); return 0;
         default: return 2;
         }
@@ -247,6 +310,14 @@ int pn_cmd_train(int argc, char **argv)
     pn_freeze fz;
     if (pn_freeze_parse(freeze, &fz))
         return pn_cli_usage_error(cmd, "--freeze wants fc, layer4, layer3 or none, not '%s'", freeze);
+    if (optim.kind == PN_OPT_ADAMW && !wd_given) optim.weight_decay = 1e-2; /* torch's default */
+    pn_lr_schedule schedule = {.warmup = (int)warmup};
+    if (pn_lr_schedule_parse(sched, &schedule, &err)) return pn_cli_usage_error(cmd, "%s", err.msg);
+    if (pn_lr_schedule_check(&schedule, (int)epochs, 1, &err) ||
+        pn_optim_check(&optim, &err))
+        return pn_cli_usage_error(cmd, "%s", err.msg);
+    if (patience && select == PN_SELECT_LAST)
+        return pn_cli_usage_error(cmd, "--patience needs --select best:val_loss or best:val_auc");
     int thr_auto = !strcmp(threshold, "auto");
     double thr = 0.5;
     if (!thr_auto && pn_cli_parse_double(cmd, "--threshold", threshold, 0, 1, &thr)) return 2;
@@ -301,22 +372,47 @@ int pn_cmd_train(int argc, char **argv)
     snprintf(s_seed, sizeof s_seed, "%ld", seed);
     snprintf(s_vs, sizeof s_vs, "%g", val_split);
     snprintf(s_thr, sizeof s_thr, "%s", threshold);
+    char s_sched[256], s_opt[128], s_sel[64];
+    pn_lr_schedule_describe(&schedule, s_sched, sizeof s_sched);
+    snprintf(s_opt, sizeof s_opt, "%s weight_decay %g%s%s", pn_optimizer_name(optim.kind),
+             optim.weight_decay, optim.kind == PN_OPT_SGD ? (optim.momentum ? " momentum" : "") : "",
+             optim.nesterov ? " nesterov" : "");
+    if (optim.kind == PN_OPT_SGD && optim.momentum) {
+        size_t l = strlen(s_opt);
+        snprintf(s_opt + l, sizeof s_opt - l, " %g", optim.momentum);
+    }
+    snprintf(s_sel, sizeof s_sel, "%s%s%ld", pn_select_name(select), patience ? " patience " : "",
+             patience ? patience : 0L);
+    if (!patience) snprintf(s_sel, sizeof s_sel, "%s", pn_select_name(select));
     const char *settings[] = {"data", data, "weights", weights, "weights_sha256", whex,
                               "epochs", s_epochs, "batch", s_batch, "lr", s_lr, "seed", s_seed,
                               "freeze", freeze, "balance", pn_balance_name(balance),
                               "val_split", s_vs, "threshold", s_thr,
                               "bf16", pn_infer_is_bf16(ix.engine) ? "yes" : "no",
                               "fast_decode", fast ? "yes" : "no", "shuffle", shuffle ? "yes" : "no",
+                              "optimizer", s_opt, "lr_schedule", s_sched, "select", s_sel,
                               NULL};
+    pn_train_config cfg;
+    pn_train_config_default(&cfg);
+    cfg.fit.optim = optim;
+    cfg.fit.schedule = schedule;
+    cfg.fit.select = select;
+    cfg.fit.patience = (int)patience;
     tjson = training_json(epochs, batch, lr, seed, freeze, balance, val_split, threshold,
-                          pn_infer_is_bf16(ix.engine), fast, shuffle);
+                          pn_infer_is_bf16(ix.engine), fast, shuffle, &cfg.fit);
     if (!tjson) {
         pn_error_set(&err, PN_E_NOMEM, "out of memory");
         goto fail;
     }
 
-    printf("pneumo train: seed %ld, %ld epochs, batch %ld, Adam lr %g, freeze %s, balance %s\n",
-           seed, epochs, batch, lr, freeze, pn_balance_name(balance));
+    printf("pneumo train: seed %ld, %ld epochs, batch %ld, %s lr %g, freeze %s, balance %s\n",
+           seed, epochs, batch, optim.kind == PN_OPT_ADAM ? "Adam" : optim.kind == PN_OPT_ADAMW ? "AdamW" : "SGD",
+           lr, freeze, pn_balance_name(balance));
+    if (optim.kind || optim.weight_decay || schedule.kind || schedule.warmup || select || patience)
+        printf("  optimizer %s (weight decay %g, momentum %g%s), lr schedule %s, select %s%s\n",
+               pn_optimizer_name(optim.kind), optim.weight_decay, optim.momentum,
+               optim.nesterov ? ", nesterov" : "", s_sched, pn_select_name(select),
+               patience ? " with early stopping" : "");
     printf("  data %s (%s): %zu train, %zu val, %zu test; classes %s, %s\n", data,
            pn_dataset_kind(ds), pn_dataset_count(ds, PN_SPLIT_TRAIN),
            pn_dataset_count(ds, PN_SPLIT_VAL), pn_dataset_count(ds, PN_SPLIT_TEST),
@@ -328,8 +424,6 @@ int pn_cmd_train(int argc, char **argv)
     ui u = {.epochs = (int)epochs, .t0 = pn_now()};
     pn_cli_progress_init(&u.feat, PN_CLI_AUTO);
     pn_cli_progress_init(&u.batch, u.feat.mode == PN_CLI_BAR ? PN_CLI_BAR : PN_CLI_QUIET);
-    pn_train_config cfg;
-    pn_train_config_default(&cfg);
     cfg.fit.epochs = (int)epochs;
     cfg.fit.batch = (int)batch;
     cfg.fit.lr = lr;
