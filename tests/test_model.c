@@ -406,6 +406,72 @@ static void test_adamw3_layer4(void **s)
     check_optim3("adamw", &o, lrs, 100 * TU_FP32_RTOL);
 }
 
+/* ---- --weights none: torchvision's init (tests/pytorch/make_init_fixtures.py) ---- */
+
+static void test_init_torchvision(void **state)
+{
+    (void)state;
+    pn_statedict f;
+    load_fixture("model_init.safetensors", &f);
+    pn_model_config cfg = {.num_classes = 2, .max_batch = 1, .height = 64, .width = 64,
+                           .freeze = PN_FREEZE_NONE, .threads = 0};
+    pn_model *m = NULL;
+    pn_error err = {0};
+    if (pn_model_create(&m, &cfg, &err)) fail_msg("%s", err.msg);
+    if (pn_model_init_torchvision(m, 7, &err)) fail_msg("%s", err.msg);
+    pn_statedict sd;
+    pn_statedict_init(&sd);
+    if (pn_model_save(m, &sd, &err)) fail_msg("%s", err.msg);
+    /* fc: nn.Linear's init from the same generator position, bit for bit */
+    const pn_tensor *w = pn_statedict_findc(&sd, "fc.weight"), *b = pn_statedict_findc(&sd, "fc.bias");
+    assert_memory_equal(w->data, fx(&f, "fc.weight")->data, 1024 * sizeof(float));
+    assert_memory_equal(b->data, fx(&f, "fc.bias")->data, 2 * sizeof(float));
+    /* convs: torch's draws in torch's order; the values agree to float
+     * rounding of the Box-Muller transcendental functions (torch's AVX2
+     * kernel uses Sleef, pneumo libm): 1e-5 of the init std (floor) */
+    const pn_tensor *c1 = pn_statedict_findc(&sd, "conv1.weight");
+    tu_assert_close("conv1.weight", c1->data, fx(&f, "conv1.weight")->data, c1->numel,
+                    sqrt(2.0 / (64 * 49)), 1e-5);
+    const pn_tensor *c4 = pn_statedict_findc(&sd, "layer4.1.conv2.weight");
+    tu_assert_close("layer4.1.conv2.weight", c4->data, fx(&f, "layer4.1.conv2.weight")->data, 4096,
+                    sqrt(2.0 / (512 * 9)), 1e-5);
+    /* every conv: mean 0 and std sqrt(2 / fan_out) as torchvision's */
+    int nconv = 0;
+    for (size_t i = 0; i < sd.n; i++) {
+        const pn_tensor *t = &sd.t[i];
+        const char *nm = t->name;
+        if (t->ndim == 4) {
+            char key[96];
+            snprintf(key, sizeof key, "stat.%s", nm);
+            const float *ref = fx(&f, key)->data;
+            double s1 = 0, s2 = 0;
+            const float *d = t->data;
+            for (size_t k = 0; k < t->numel; k++) s1 += d[k];
+            double mean = s1 / (double)t->numel;
+            for (size_t k = 0; k < t->numel; k++) s2 += (d[k] - mean) * (d[k] - mean);
+            double sd_ = sqrt(s2 / (double)t->numel);
+            double want = sqrt(2.0 / (double)(t->shape[0] * t->shape[2] * t->shape[3]));
+            /* same draws: the statistics agree closely with torch's, and with the
+             * formula within sampling error (n >= 4096: 3 / sqrt(2n) relative) */
+            if (fabs(sd_ - ref[1]) > 1e-5 * ref[1] || fabs(mean - ref[0]) > 1e-5 * ref[1])
+                fail_msg("%s: mean %g std %g, torchvision %g %g", nm, mean, sd_, ref[0], ref[1]);
+            if (fabs(sd_ - want) > 3 / sqrt(2.0 * (double)t->numel) * want)
+                fail_msg("%s: std %g, kaiming fan_out %g", nm, sd_, want);
+            nconv++;
+        } else if (t->dtype == PN_F32) {
+            double v = ends_with(nm, "running_var") || (ends_with(nm, ".weight") && strncmp(nm, "fc.", 3)) ? 1 : 0;
+            if (!strncmp(nm, "fc.", 3)) continue;
+            const float *d = t->data;
+            for (size_t k = 0; k < t->numel; k++)
+                if (d[k] != v) fail_msg("%s[%zu] = %g, want %g", nm, k, d[k], v);
+        }
+    }
+    assert_int_equal(nconv, 20);
+    pn_statedict_free(&sd);
+    pn_model_free(m);
+    pn_statedict_free(&f);
+}
+
 static void test_adam_op(void **state)
 {
     (void)state;
@@ -572,6 +638,7 @@ int main(void)
         cmocka_unit_test(test_adam_op),
         cmocka_unit_test(test_sgd3_layer4),
         cmocka_unit_test(test_adamw3_layer4),
+        cmocka_unit_test(test_init_torchvision),
         cmocka_unit_test(test_load_save_errors),
         cmocka_unit_test(test_bad_input),
     };

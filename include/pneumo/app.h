@@ -152,9 +152,11 @@ typedef struct pn_recipe {
 /* What a --freeze level trains and caches: fc -> the pooled feature, the
  * head alone; layer4 -> layer3's output, layer4 + fc of a pn_model made
  * from sd (fc fresh); layer3 -> layer2's output; none -> the image.
- * classes, batch (the model's max batch) and threads size the model. */
-pn_status pn_recipe_init(pn_recipe *r, pn_freeze freeze, const pn_statedict *sd, int classes,
-                         int batch, int threads, pn_error *err);
+ * sd NULL (--weights none, only with --freeze none): torchvision's random
+ * initialisation from seed (pn_model_init_torchvision). classes, batch
+ * (the model's max batch) and threads size the model. */
+pn_status pn_recipe_init(pn_recipe *r, pn_freeze freeze, const pn_statedict *sd, uint64_t seed,
+                         int classes, int batch, int threads, pn_error *err);
 void pn_recipe_free(pn_recipe *r);
 
 #ifdef __cplusplus

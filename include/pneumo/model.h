@@ -133,6 +133,13 @@ pn_stage pn_model_train_stage(const pn_model *m);
  * skip_fc: keep the current head and ignore fc.* (a fresh head for new
  * classes). num_batches_tracked is optional (pre-0.4.1 checkpoints). */
 pn_status pn_model_load(pn_model *m, const pn_statedict *sd, int skip_fc, pn_error *err);
+/* torchvision's random initialisation, as torch.manual_seed(seed);
+ * torchvision.models.resnet18(num_classes=K) makes it: convs
+ * kaiming_normal_(fan_out, relu), BatchNorm 1/0 (running stats 0/1), fc
+ * nn.Linear's default; the same generator draws in the same order
+ * (pneumo/rng.h; conv values equal torch's up to the last bits of its
+ * vectorised Box-Muller on AVX2 CPUs). Resets the optimiser state. */
+pn_status pn_model_init_torchvision(pn_model *m, uint64_t seed, pn_error *err);
 /* Append every tensor, torchvision names and order (122 entries: params,
  * running stats, num_batches_tracked as int64) to out. */
 pn_status pn_model_save(const pn_model *m, pn_statedict *out, pn_error *err);

@@ -38,7 +38,9 @@ static void help(FILE *f)
             "                         default: the Kaggle data set from 'pneumo fetch dataset'\n"
             "                         (downloaded first when it is not there)\n"
             "  -w, --weights W        ResNet-18 weights (.pth or .safetensors); default:\n"
-            "                         torchvision's resnet18-f37072fd.pth ('pneumo fetch weights')\n"
+            "                         torchvision's resnet18-f37072fd.pth ('pneumo fetch weights');\n"
+            "                         none: from scratch, torchvision's init (kaiming normal\n"
+            "                         fan_out convs, BatchNorm 1/0) from --seed; --freeze none\n"
             "  -o, --out DIR          outputs (default runs/<date-time>/)\n"
             "      --epochs N         default 5\n"
             "      --batch N          default 32\n"
@@ -305,6 +307,10 @@ int pn_cmd_train(int argc, char **argv)
     char data_buf[4096], weights_buf[4096];
     if (!data && fetch_default(cmd, 1, data_buf, sizeof data_buf)) return 1;
     if (!data) data = data_buf;
+    int scratch = weights && !strcmp(weights, "none");
+    if (scratch && strcmp(freeze, "none") && strcmp(freeze, "all"))
+        return pn_cli_usage_error(cmd, "--weights none (torchvision's random initialisation) "
+                                       "trains from scratch: it needs --freeze none");
     if (!weights && fetch_default(cmd, 0, weights_buf, sizeof weights_buf)) return 1;
     if (!weights) weights = weights_buf;
     pn_freeze fz;
@@ -348,14 +354,20 @@ int pn_cmd_train(int argc, char **argv)
                      C);
         goto fail;
     }
-    if (pn_weights_load(weights, &sd, &err)) goto fail;
-    if (pn_resnet18_check(&sd, C, PN_R18_HEAD_OPTIONAL, NULL, &err)) {
-        pn_error_prefix(&err, "%s: ", weights);
-        goto fail;
+    if (scratch) { /* torchvision's random init from --seed: no weights file */
+        memset(wh, 0, sizeof wh);
+        snprintf(whex, sizeof whex, "none");
+    } else {
+        if (pn_weights_load(weights, &sd, &err)) goto fail;
+        if (pn_resnet18_check(&sd, C, PN_R18_HEAD_OPTIONAL, NULL, &err)) {
+            pn_error_prefix(&err, "%s: ", weights);
+            goto fail;
+        }
+        if (pn_sha256_file(weights, wh, &err)) goto fail;
+        pn_hex(wh, 32, whex);
     }
-    if (pn_sha256_file(weights, wh, &err)) goto fail;
-    pn_hex(wh, 32, whex);
-    if (pn_recipe_init(&rcp, fz, &sd, C, (int)batch, (int)threads, &err)) {
+    if (pn_recipe_init(&rcp, fz, scratch ? NULL : &sd, (uint64_t)seed, C, (int)batch,
+                       (int)threads, &err)) {
         pn_error_prefix(&err, "%s: ", weights);
         goto fail;
     }
@@ -443,7 +455,7 @@ int pn_cmd_train(int argc, char **argv)
     cfg.settings = settings;
     cfg.backbone = &sd;
     cfg.training_json = tjson;
-    cfg.weights_sha256 = whex;
+    cfg.weights_sha256 = scratch ? NULL : whex; /* --weights none: no base file */
     cfg.model = rcp.model;
     cfg.log = ui_log;
     cfg.progress = ui_progress;
