@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pneumo/app.h"
 #include "pneumo/augment.h"
 #include "train_st.h"
 
@@ -117,6 +118,37 @@ static void test_seeded_pipeline(void **state)
     st_free(&f);
 }
 
+/* the training callback: a normalized tensor goes back to its exact bytes,
+ * through the pipeline (here hflip:1, always) and ToTensor + Normalize again */
+static void test_items_roundtrip(void **state)
+{
+    (void)state;
+    st_file f;
+    st_load(&f, tu_fixture("augment.safetensors"));
+    pn_image base, want;
+    image_of(&f, "base0", &base);
+    image_of(&f, "hflip", &want);
+    pn_error err = {0};
+    pn_augment a;
+    assert_int_equal(pn_augment_parse("hflip:1", &a, &err), PN_OK);
+    pn_augment_items it;
+    pn_augment_items_init(&it, &a, 96);
+    float *x = malloc(3 * 96 * 96 * sizeof *x), *w = malloc(3 * 96 * 96 * sizeof *w);
+    pn_image_to_tensor(&base, x);
+    pn_image_to_tensor(&want, w);
+    pn_rng g;
+    pn_rng_seed(&g, 1);
+    assert_int_equal(pn_augment_items_run(&it, &g, x, &err), PN_OK);
+    assert_memory_equal(x, w, 3 * 96 * 96 * sizeof *x);
+    assert_string_equal(it.key, "hflip:1");
+    pn_augment_items_free(&it);
+    free(x);
+    free(w);
+    pn_image_free(&base);
+    pn_image_free(&want);
+    st_free(&f);
+}
+
 static void test_parse(void **state)
 {
     (void)state;
@@ -144,6 +176,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ops),
         cmocka_unit_test(test_seeded_pipeline),
+        cmocka_unit_test(test_items_roundtrip),
         cmocka_unit_test(test_parse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

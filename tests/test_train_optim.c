@@ -372,12 +372,78 @@ static void test_fit_select_resume(void **state)
     free(x);
 }
 
+/* a stand-in augmentation: noise drawn from the training generator */
+static pn_status noise_cb(void *ctx, pn_rng *g, float *item, pn_error *err)
+{
+    (void)err;
+    int *calls = ctx;
+    float u[24];
+    pn_rng_uniform(g, u, 24, -0.5, 0.5);
+    for (int k = 0; k < 24; k++) item[k] += u[k];
+    ++*calls;
+    return PN_OK;
+}
+
+/* the augmentation draws continue from the checkpointed generator: an
+ * interrupted + resumed run ends with the unbroken run's model */
+static void test_fit_augment_resume(void **state)
+{
+    (void)state;
+    enum { N = 100, D = 24 };
+    float *x = malloc(N * D * sizeof *x);
+    int y[N];
+    tu_fill_uniform(x, N * D, 8, 0, 2);
+    for (int i = 0; i < N; i++) y[i] = i % 3 == 0;
+    pn_featset tr = {80, D, x, y}, va = {20, D, x + 80 * D, y + 80};
+    const char *dir = tu_tmpdir();
+    char ck[512];
+    snprintf(ck, sizeof ck, "%s/c.safetensors", dir);
+    pn_error err = {0};
+    int calls = 0;
+    pn_fit_cfg cfg;
+    pn_fit_cfg_default(&cfg);
+    cfg.seed = 5;
+    cfg.batch = 16;
+    cfg.augment = noise_cb;
+    cfg.augment_ctx = &calls;
+    cfg.augment_key = "noise";
+    cfg.checkpoint = ck;
+    pn_head_state full, part, res, plain;
+    assert_int_equal(pn_head_train(&cfg, &tr, &va, &full, &err), PN_OK);
+    assert_int_equal(calls, 5 * 80); /* every item of every epoch */
+    stopper sp = {2, 0};
+    cfg.on_epoch = stop_cb;
+    cfg.user = &sp;
+    cfg.cancel = &sp.cancel;
+    remove(ck);
+    assert_int_equal(pn_head_train(&cfg, &tr, &va, &part, &err), PN_E_INTERRUPTED);
+    cfg.on_epoch = NULL;
+    cfg.cancel = NULL;
+    cfg.resume = 1;
+    assert_int_equal(pn_head_train(&cfg, &tr, &va, &res, &err), PN_OK);
+    assert_memory_equal(res.w, full.w, D * 2 * sizeof(float));
+    assert_memory_equal(res.b, full.b, 2 * sizeof(float));
+    pn_head_state_free(&res);
+    /* without the augmentation the result differs, and its checkpoint is another run's */
+    cfg.augment = NULL;
+    assert_int_equal(pn_head_train(&cfg, &tr, &va, &res, &err), PN_E_ARG);
+    cfg.resume = 0;
+    cfg.checkpoint = NULL;
+    assert_int_equal(pn_head_train(&cfg, &tr, &va, &plain, &err), PN_OK);
+    assert_true(memcmp(plain.w, full.w, D * 2 * sizeof(float)) != 0);
+    pn_head_state_free(&plain);
+    pn_head_state_free(&full);
+    tu_rmtree(dir);
+    free(x);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_schedules),   cmocka_unit_test(test_schedule_parse),
         cmocka_unit_test(test_head_parity), cmocka_unit_test(test_optim_check),
         cmocka_unit_test(test_select),      cmocka_unit_test(test_fit_select_resume),
+        cmocka_unit_test(test_fit_augment_resume),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

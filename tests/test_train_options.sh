@@ -6,7 +6,8 @@
 #   metrics.json (torch's LinearLR warmup values), the saved model is the
 #   selected epoch's (metrics.json "selected" = the argmin of val_loss) and the
 #   report says so; 2 epochs then --resume to 6 gives the unbroken run's model
-#   and history; usage errors; --weights none --freeze none trains from scratch.
+#   and history; usage errors; --weights none --freeze none trains from scratch;
+#   --augment trains from the images (cache off) and records its transforms.
 set -eu
 PY=${PYTHON:-/usr/bin/python3}
 BIN=${PNEUMO_BIN:-build/pneumo}
@@ -87,4 +88,12 @@ usage "--select" --select best
     || { cat "$tmp/scratch.log"; fail "--weights none"; }
 "$PY" -c 'import json,sys; s=json.load(open(sys.argv[1]))["settings"]; assert s["weights"] == "none", s' \
     "$tmp/scratch/metrics.json" || fail "metrics.json does not say weights none"
+# augmentation: the model trains from the image (no cache), the settings say which transforms
+"$BIN" train --data "$tmp/data" --weights "$tmp/r18.pth" --out "$tmp/aug" --seed 1 --batch 8 \
+    --epochs 1 --threads 2 --augment crop:0.8-1,rotate:5,brightness:0.1 >"$tmp/aug.log" 2>&1 \
+    || { cat "$tmp/aug.log"; fail "--augment"; }
+grep -q "feature cache cannot apply" "$tmp/aug.log" || fail "--augment does not say the cache is off"
+"$PY" -c 'import json,sys; s=json.load(open(sys.argv[1]))["settings"]; assert s["augment"] == "crop:0.8-1:0.75-1.33333,rotate:5,brightness:0.1", s' \
+    "$tmp/aug/metrics.json" || fail "metrics.json settings.augment"
+usage "--augment" --augment flip
 echo "ok: test_train_options"

@@ -144,6 +144,13 @@ typedef struct pn_fit_cfg {
     pn_select_kind select;      /* which epoch's model is the result (default: last) */
     int patience;               /* > 0: stop after this many epochs without improvement */
     const float *init_w, *init_b; /* optional initial fc (C,in),(C); else seeded nn.Linear init */
+    /* optional per-item transform (augmentation): called on each gathered
+     * training item (dim floats, in place) in batch order with the training
+     * generator, as a DataLoader's transforms draw from torch's global one;
+     * augment_key names it in the checkpoint fingerprint */
+    pn_status (*augment)(void *ctx, pn_rng *g, float *item, pn_error *err);
+    void *augment_ctx;
+    const char *augment_key;
     const char *checkpoint;       /* written after each epoch (atomically), or NULL */
     int resume;                   /* continue from checkpoint (PN_E_NOTFOUND when missing) */
     /* callbacks (may be NULL) */
@@ -193,6 +200,10 @@ pn_status pn_head_trainer_create(pn_trainer *t, int classes, int dim, int max_ba
  * train stage. m stays owned by the caller. */
 struct pn_model;
 pn_status pn_suffix_trainer_create(pn_trainer *t, struct pn_model *m, pn_error *err);
+/* The same from an earlier stage (<= pn_model_train_stage(m); the frozen
+ * part between runs in eval mode each step): items are activations at
+ * `from` (PN_STAGE_INPUT: images, for augmentation). */
+pn_status pn_suffix_trainer_create_at(pn_trainer *t, struct pn_model *m, int from, pn_error *err);
 void pn_trainer_free(pn_trainer *t);
 
 /* The item order of one epoch: balanced sample (--balance sample), the

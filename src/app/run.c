@@ -344,7 +344,11 @@ pn_status pn_train_run(const pn_train_config *cfg, const pn_source *src, const p
                           w[c]);
         logf_(cfg, "%s", line);
     }
-    if (cfg->model) st = pn_suffix_trainer_create(&trainer, cfg->model, err);
+    /* the model trains from the extractor's stage (its train stage, or the
+     * image itself when augmentation needs the whole forward each step) */
+    int from = cfg->model ? pn_stage_from_name(ex->stage) : 0;
+    if (cfg->model && from < 0) from = (int)pn_model_train_stage(cfg->model);
+    if (cfg->model) st = pn_suffix_trainer_create_at(&trainer, cfg->model, from, err);
     else st = pn_head_trainer_create(&trainer, C, D, fc.batch, err);
     if (!st) st = pn_fit(&fc, &trainer, &ftr, fva.n ? &fva : NULL, &sum->head, err);
     if (st) goto done;

@@ -57,6 +57,17 @@ static void help(FILE *f)
             "      --select R         the model saved: last (default), best:val_loss or\n"
             "                         best:val_auc (that epoch's weights; needs validation)\n"
             "      --patience N       stop after N epochs without a new best (--select best:*)\n"
+            "      --augment LIST     train on augmented images, torchvision's transforms in this\n"
+            "                         order: crop[:SMIN-SMAX[:RMIN-RMAX]] (RandomResizedCrop),\n"
+            "                         rotate:DEG (RandomRotation, bilinear), translate:FX[:FY]\n"
+            "                         (RandomAffine), brightness:B, contrast:C (ColorJitter),\n"
+            "                         hflip[:P] (RandomHorizontalFlip; never by default: the heart\n"
+            "                         is on the left, a flipped film is anatomically wrong);\n"
+            "                         'default' = crop:0.7-1,rotate:10,translate:0.05,\n"
+            "                         brightness:0.2,contrast:0.2. Every image changes every\n"
+            "                         epoch, so the backbone runs every step (no feature cache:\n"
+            "                         much slower than the cached recipe); images are decoded\n"
+            "                         once and kept in memory\n"
             "      --seed S           head init and shuffling (torch.manual_seed), default 0\n"
             "  -j, --threads N        threads (default: all cores)\n"
             "      --freeze fc|layer4|layer3|none   what trains besides fc: nothing (default;\n"
@@ -230,7 +241,7 @@ int pn_cmd_train(int argc, char **argv)
     pn_balance balance = PN_BALANCE_WEIGHT;
     enum { O_EPOCHS = 256, O_LR, O_SEED, O_FREEZE, O_BALANCE, O_VALSPLIT, O_THR, O_RESUME,
            O_NOCACHE, O_NOSHUFFLE, O_OPTIM, O_WD, O_MOMENTUM, O_NESTEROV, O_SCHED, O_WARMUP,
-           O_SELECT, O_PATIENCE };
+           O_SELECT, O_PATIENCE, O_AUGMENT };
     static const struct option opts[] = {
         {"data", required_argument, 0, 'd'},     {"weights", required_argument, 0, 'w'},
         {"out", required_argument, 0, 'o'},      {"epochs", required_argument, 0, O_EPOCHS},
@@ -242,7 +253,9 @@ int pn_cmd_train(int argc, char **argv)
         {"weight-decay", required_argument, 0, O_WD}, {"momentum", required_argument, 0, O_MOMENTUM},
         {"nesterov", no_argument, 0, O_NESTEROV}, {"lr-schedule", required_argument, 0, O_SCHED},
         {"warmup", required_argument, 0, O_WARMUP}, {"select", required_argument, 0, O_SELECT},
-        {"patience", required_argument, 0, O_PATIENCE}, {0, 0, 0, 0}};
+        {"patience", required_argument, 0, O_PATIENCE}, {"augment", required_argument, 0, O_AUGMENT},
+        {0, 0, 0, 0}};
+    pn_augment augment = {0};
     pn_optim optim = {0};
     int wd_given = 0;
     long warmup = 0, patience = 0;
@@ -294,6 +307,9 @@ int pn_cmd_train(int argc, char **argv)
         case O_SELECT:
             if (pn_select_parse(optarg, &select, &err)) return pn_cli_usage_error(cmd, "%s", err.msg);
             break;
+        case O_AUGMENT:
+            if (pn_augment_parse(optarg, &augment, &err)) return pn_cli_usage_error(cmd, "%s", err.msg);
+            break;
         case O_PATIENCE:
             if (pn_cli_parse_int(cmd, "--patience", optarg, 0, 100000, &patience)) return 2;
             break;
@@ -324,6 +340,7 @@ int pn_cmd_train(int argc, char **argv)
         return pn_cli_usage_error(cmd, "%s", err.msg);
     if (patience && select == PN_SELECT_LAST)
         return pn_cli_usage_error(cmd, "--patience needs --select best:val_loss or best:val_auc");
+    const int augmenting = pn_augment_active(&augment);
     int thr_auto = !strcmp(threshold, "auto");
     double thr = 0.5;
     if (!thr_auto && pn_cli_parse_double(cmd, "--threshold", threshold, 0, 1, &thr)) return 2;
@@ -344,6 +361,7 @@ int pn_cmd_train(int argc, char **argv)
     pn_recipe rcp = {0};
     char *tjson = NULL;
     pn_train_summary sum = {0};
+    pn_augment_items aug_items = {0};
     uint8_t wh[32];
     char whex[65];
     if (pn_dataset_open(data, &ds, &err)) goto fail;
@@ -366,7 +384,7 @@ int pn_cmd_train(int argc, char **argv)
         if (pn_sha256_file(weights, wh, &err)) goto fail;
         pn_hex(wh, 32, whex);
     }
-    if (pn_recipe_init(&rcp, fz, scratch ? NULL : &sd, (uint64_t)seed, C, (int)batch,
+    if (pn_recipe_init(&rcp, fz, scratch ? NULL : &sd, (uint64_t)seed, augmenting, C, (int)batch,
                        (int)threads, &err)) {
         pn_error_prefix(&err, "%s: ", weights);
         goto fail;
@@ -384,7 +402,8 @@ int pn_cmd_train(int argc, char **argv)
     snprintf(s_seed, sizeof s_seed, "%ld", seed);
     snprintf(s_vs, sizeof s_vs, "%g", val_split);
     snprintf(s_thr, sizeof s_thr, "%s", threshold);
-    char s_sched[256], s_opt[128], s_sel[64];
+    char s_sched[256], s_opt[128], s_sel[64], s_aug[256];
+    pn_augment_describe(&augment, s_aug, sizeof s_aug);
     pn_lr_schedule_describe(&schedule, s_sched, sizeof s_sched);
     snprintf(s_opt, sizeof s_opt, "%s weight_decay %g%s%s", pn_optimizer_name(optim.kind),
              optim.weight_decay, optim.kind == PN_OPT_SGD ? (optim.momentum ? " momentum" : "") : "",
@@ -403,6 +422,7 @@ int pn_cmd_train(int argc, char **argv)
                               "bf16", pn_infer_is_bf16(ix.engine) ? "yes" : "no",
                               "fast_decode", fast ? "yes" : "no", "shuffle", shuffle ? "yes" : "no",
                               "optimizer", s_opt, "lr_schedule", s_sched, "select", s_sel,
+                              "augment", s_aug,
                               NULL};
     pn_train_config cfg;
     pn_train_config_default(&cfg);
@@ -410,6 +430,12 @@ int pn_cmd_train(int argc, char **argv)
     cfg.fit.schedule = schedule;
     cfg.fit.select = select;
     cfg.fit.patience = (int)patience;
+    pn_augment_items_init(&aug_items, &augment, PN_IMAGE_SIZE);
+    if (augmenting) {
+        cfg.fit.augment = pn_augment_items_run;
+        cfg.fit.augment_ctx = &aug_items;
+        cfg.fit.augment_key = aug_items.key;
+    }
     tjson = training_json(epochs, batch, lr, seed, freeze, balance, val_split, threshold,
                           pn_infer_is_bf16(ix.engine), fast, shuffle, &cfg.fit);
     if (!tjson) {
@@ -425,6 +451,13 @@ int pn_cmd_train(int argc, char **argv)
                pn_optimizer_name(optim.kind), optim.weight_decay, optim.momentum,
                optim.nesterov ? ", nesterov" : "", s_sched, pn_select_name(select),
                patience ? " with early stopping" : "");
+    if (augmenting)
+        printf("  augment %s: each epoch sees new random versions of the images, so the "
+               "backbone runs every step (the feature cache cannot apply)\n", s_aug);
+    if (bf16 && fz != PN_FREEZE_FC)
+        printf("  note: --bf16 makes the frozen backbone bf16 only; the trainable layers train in "
+               "fp32 (bf16 training with fp32 master weights needs AVX512-BF16 and is not in this "
+               "build)\n");
     printf("  data %s (%s): %zu train, %zu val, %zu test; classes %s, %s\n", data,
            pn_dataset_kind(ds), pn_dataset_count(ds, PN_SPLIT_TRAIN),
            pn_dataset_count(ds, PN_SPLIT_VAL), pn_dataset_count(ds, PN_SPLIT_TEST),
@@ -475,6 +508,7 @@ fail:
     rc = pn_cli_fail(cmd, &err);
 done:
     pn_train_summary_free(&sum);
+    pn_augment_items_free(&aug_items);
     pn_infer_extractor_free(&ix);
     pn_recipe_free(&rcp);
     free(tjson);

@@ -103,12 +103,14 @@ static void fingerprint(const pn_fit_cfg *cfg, int fc_in, const pn_featset *tr,
      * seed recipe's fingerprint stays what it was) */
     const pn_optim *o = &cfg->optim;
     if (o->kind || o->weight_decay || o->momentum || o->nesterov || o->beta1 || o->beta2 ||
-        o->eps || cfg->schedule.kind || cfg->schedule.warmup || cfg->select || cfg->patience) {
+        o->eps || cfg->schedule.kind || cfg->schedule.warmup || cfg->select || cfg->patience ||
+        cfg->augment) {
         char txt[512], sch[256];
         pn_lr_schedule_describe(&cfg->schedule, sch, sizeof sch);
-        int len = snprintf(txt, sizeof txt, "optim %d %.17g %.17g %d %.17g %.17g %.17g; %s; %d %d",
+        int len = snprintf(txt, sizeof txt, "optim %d %.17g %.17g %d %.17g %.17g %.17g; %s; %d %d; %s",
                            (int)o->kind, o->weight_decay, o->momentum, o->nesterov, o->beta1,
-                           o->beta2, o->eps, sch, (int)cfg->select, cfg->patience);
+                           o->beta2, o->eps, sch, (int)cfg->select, cfg->patience,
+                           cfg->augment ? (cfg->augment_key ? cfg->augment_key : "augment") : "");
         pn_sha256_update(&h, txt, (size_t)len < sizeof txt ? (size_t)len : sizeof txt - 1);
     }
     pn_sha256_final(&h, out);
@@ -285,6 +287,10 @@ static pn_status run_epoch(const pn_fit_cfg *cfg, pn_trainer *t, const pn_featse
             size_t src = (size_t)order[i0 + (size_t)k];
             memcpy(xb + (size_t)k * D, train->x + src * D, D * sizeof *xb);
             yb[k] = train->label[src];
+            if (cfg->augment) {
+                pn_status ra = cfg->augment(cfg->augment_ctx, &st->rng, xb + (size_t)k * D, err);
+                if (ra) return pn_error_prefix(err, "epoch %d: augmenting: ", ep);
+            }
         }
         float loss = 0;
         pn_status rc = t->step(t->ctx, xb, yb, nb, cw, lr, &loss, logits, err);

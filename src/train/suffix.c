@@ -136,12 +136,20 @@ static void sx_free(void *ctx) { free(ctx); }
 
 pn_status pn_suffix_trainer_create(pn_trainer *t, pn_model *m, pn_error *err)
 {
+    return pn_suffix_trainer_create_at(t, m, (int)pn_model_train_stage(m), err);
+}
+
+pn_status pn_suffix_trainer_create_at(pn_trainer *t, pn_model *m, int from, pn_error *err)
+{
     memset(t, 0, sizeof *t);
+    if (from < PN_STAGE_INPUT || from > (int)pn_model_train_stage(m))
+        return pn_error_set(err, PN_E_ARG, "trainer: stage %d is after the model's train stage",
+                            from);
     suffix *s = calloc(1, sizeof *s);
     if (!s) return pn_error_set(err, PN_E_NOMEM, "trainer: out of memory");
     const pn_model_config *mc = pn_model_get_config(m);
     s->m = m;
-    s->from = pn_model_train_stage(m);
+    s->from = (pn_stage)from;
     *t = (pn_trainer){s,
                       "suffix",
                       pn_freeze_name(mc->freeze),
