@@ -12,9 +12,9 @@
 
 CC      ?= gcc
 BUILD   ?= build
-PKGS    := libjpeg libpng libzip zlib libcjson libcurl cairo libcrypto libmicrohttpd
+PKGS    := libjpeg libpng libzip zlib libcjson libcurl cairo freetype2 libcrypto libmicrohttpd
 DEBS    := build-essential pkg-config libdnnl-dev libjpeg62-turbo-dev libpng-dev libzip-dev \
-           zlib1g-dev libcjson-dev libcurl4-openssl-dev libcairo2-dev fonts-dejavu-core \
+           zlib1g-dev libcjson-dev libcurl4-openssl-dev libcairo2-dev libfreetype-dev fonts-dejavu-core \
            libssl-dev libcmocka-dev clang libclang-rt-dev python3 python3-torch python3-torchvision \
            python3-pil python3-numpy libmicrohttpd-dev chromium libgdcm-dev python3-pydicom \
            python3-gdcm python3-pandas

@@ -3,10 +3,12 @@ protocol (--remote-debugging-pipe: JSON messages ending in NUL on fds 3/4).
 Used by tests/test_serve_web.sh; python3 standard library only.
 
 usage: serve_web_cdp.py CHROMIUM URL IMAGE REF_JSON NON_IMAGE SCREENSHOT PROFILE_DIR MODEL_NAME
+                        [DICOM DICOM_REF_JSON]
 """
 import base64, json, os, subprocess, sys, time
 
 chromium, url, image, ref_json, non_image, shot, profile, model_name = sys.argv[1:9]
+dicom, dicom_ref = (sys.argv[9], json.loads(open(sys.argv[10]).read())) if len(sys.argv) > 10 else (None, None)
 ref = json.loads(open(ref_json).read())
 os.makedirs(profile, exist_ok=True)
 
@@ -101,6 +103,36 @@ err = wait_for("(e => e.style.display === 'block' && e.textContent)(document.get
 if "not a JPEG or PNG" not in err:
     fail("error shown for a non-image: %r" % err)
 print("non-image refused:", err)
+
+def shown_result(ref, what):
+    value = wait_for("document.getElementById('prob').dataset.value", s, "the probability of " + what)
+    shown = evaluate("document.getElementById('prob').textContent", s)
+    label = evaluate("document.getElementById('decision').firstChild.textContent", s)
+    p = ref["probs"][1]
+    if float(value) != p:
+        fail("%s: page value %r != pneumo predict %r" % (what, value, p))
+    if shown != "%.4f" % p:
+        fail("%s: page shows %r, want %.4f" % (what, shown, p))
+    if label != ref["label"]:
+        fail("%s: page label %r != %r" % (what, label, ref["label"]))
+    wait_for("(c => c.complete && c.naturalWidth > 0)(document.getElementById('xray'))", s, "the image of " + what)
+    wait_for("(c => c.complete && c.naturalWidth > 0)(document.getElementById('cam'))", s, "the CAM of " + what)
+    print("page, %s: P(PNEUMONIA) %s (shown %s), label %s == pneumo predict" % (what, value, shown, label))
+
+
+# a DICOM: the server renders it (the browser cannot); probability and label
+# as pneumo predict on the same file, the image drawn from the server's PNG
+if dicom:
+    upload(dicom)
+    shown_result(dicom_ref, "DICOM " + os.path.basename(dicom))
+    src = evaluate("document.getElementById('xray').src.slice(0, 22)", s)
+    if src != "data:image/png;base64,":
+        fail("DICOM image not drawn from the server's PNG: %r" % src)
+    time.sleep(0.3)
+    with open(shot[:-4] + "_dicom.png" if shot.endswith(".png") else shot + "_dicom", "wb") as f:
+        f.write(base64.b64decode(send("Page.captureScreenshot", {"format": "png"}, s)["data"]))
+    upload(non_image)  # clears the result
+    wait_for("(e => e.style.display === 'block')(document.getElementById('error'))", s, "the error")
 
 # the X-ray: probability and label as pneumo predict
 upload(image)

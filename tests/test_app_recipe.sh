@@ -125,26 +125,66 @@ PYEOF
 "$BIN" eval --model "$tmp/a/model.safetensors" --data "$DATA" --split val | grep -q "ROC AUC" || fail "eval text"
 
 # 5. predict: lines, JSON, CAM PNGs
+# text: '# threshold T on P(PNEUMONIA)', a header, then file/label/P(PNEUMONIA)/threshold rows
 "$BIN" predict --model "$tmp/a/model.safetensors" "$DATA/test/PNEUMONIA" >"$tmp/p.txt" || fail predict
-[ "$(wc -l <"$tmp/p.txt")" -eq 3 ] || fail "predict lines"
+[ "$(wc -l <"$tmp/p.txt")" -eq 5 ] || fail "predict lines"
+thr=$("$PY" -c 'import json,sys; print("%.4f" % json.load(open(sys.argv[1]))["threshold"])' "$tmp/a/metrics.json" 2>/dev/null ||
+      "$PY" -c 'import json,sys; print("%.4f" % json.load(open(sys.argv[1]))["final"]["threshold"])' "$tmp/a/metrics.json")
+[ "$(sed -n 1p "$tmp/p.txt")" = "# threshold $thr on P(PNEUMONIA)" ] || { head -2 "$tmp/p.txt"; fail "predict: threshold line ($thr)"; }
+[ "$(sed -n 2p "$tmp/p.txt")" = "$(printf 'file\tlabel\tP(PNEUMONIA)\tthreshold')" ] || fail "predict: header"
+# rows: P(PNEUMONIA) is the JSON's probs[1] at 4 decimals, the label is P >= threshold
+"$BIN" predict --json --model "$tmp/a/model.safetensors" "$DATA/test/PNEUMONIA" >"$tmp/p1.json" || fail predict json
+"$PY" - "$tmp/p.txt" "$tmp/p1.json" <<'PYEOF' || fail "predict text vs json"
+import json, sys
+rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]).readlines()[2:]]
+js = [json.loads(l) for l in open(sys.argv[2])]
+assert len(rows) == len(js) == 3
+for r, j in zip(rows, js):
+    assert r[0] == j["file"] and r[1] == j["label"], (r, j)
+    assert r[2] == "%.4f" % j["probs"][1] and r[3] == "%.4f" % j["threshold"], (r, j)
+    assert j["classes"] == ["NORMAL", "PNEUMONIA"]
+    assert (j["probs"][1] >= j["threshold"]) == (j["label"] == "PNEUMONIA"), j
+print("predict text rows == JSON rows: OK")
+PYEOF
 "$BIN" predict --json --model "$tmp/r18.pth" "$DATA/test/NORMAL/IM-0027-0001.jpeg" 2>"$tmp/p.err" && fail "a 1000-class .pth must be refused"
 "$BIN" predict --json --cam "$tmp/cam" --model "$tmp/a/model.safetensors" "$DATA/test/NORMAL" >"$tmp/p.json" || fail "predict json"
 [ "$(wc -l <"$tmp/p.json")" -eq 8 ] || fail "predict json lines"
 grep -q '"probs":\[' "$tmp/p.json" || fail "probs"
-[ "$(ls "$tmp/cam" | grep -c '_cam.png$')" -eq 8 ] || fail "CAM pngs"
+[ "$(ls "$tmp/cam/NORMAL" | grep -c '_cam.png$')" -eq 8 ] || fail "CAM pngs (the input tree mirrored)"
+# batched (default) == one image at a time, row for row, bit for bit
+"$BIN" predict --json --batch 1 --cam "$tmp/cam1" --model "$tmp/a/model.safetensors" "$DATA/test/NORMAL" >"$tmp/p1b.json" || fail "predict --batch 1"
+sed 's/cam1/cam/' "$tmp/p1b.json" | cmp -s - "$tmp/p.json" || { diff "$tmp/p1b.json" "$tmp/p.json" | head; fail "batched predict != batch 1"; }
+# --cam never overwrites: a folder given twice and a file named like one of
+# its images get distinct maps; every 'cam' path in the JSON exists
+"$BIN" predict --json --cam "$tmp/cam2" --model "$tmp/a/model.safetensors" "$DATA/test" "$DATA/test" \
+    "$DATA/test/NORMAL/IM-0027-0001.jpeg" >"$tmp/p2.json" || fail "predict --cam twice"
+"$PY" - "$tmp/p2.json" "$tmp/cam2" <<'PYEOF' || fail "cam paths"
+import json, os, sys
+js = [json.loads(l) for l in open(sys.argv[1])]
+cams = [j["cam"] for j in js]
+assert len(js) == 23 and len(set(cams)) == 23, (len(js), len(set(cams)))
+assert all(os.path.isfile(c) for c in cams)
+d = sys.argv[2]
+assert cams[0] == d + "/test/NORMAL/IM-0027-0001_cam.png", cams[0]
+assert cams[11] == d + "/test/NORMAL/IM-0027-0001_2_cam.png", cams[11]
+assert cams[22] == d + "/IM-0027-0001_cam.png", cams[22]
+n = sum(len(f) for _, _, f in os.walk(d))
+assert n == 23, n
+print("predict --cam: 23 distinct maps, mirrored tree: OK")
+PYEOF
 # bad images among good ones: every good one printed, each bad one named on stderr, exit 1
 good1="$DATA/test/NORMAL/IM-0027-0001.jpeg" good2="$DATA/test/PNEUMONIA/person38_virus_84.jpeg"
 head -c 3000 "$good1" >"$tmp/trunc.jpeg"
 if "$BIN" predict --model "$tmp/a/model.safetensors" "$good1" "$tmp/missing.jpeg" "$tmp/trunc.jpeg" \
     "$good2" >"$tmp/pm.txt" 2>"$tmp/pm.err"; then fail "predict with bad images: exit 0"; fi
 cat "$tmp/pm.err"
-[ "$(cut -f1 "$tmp/pm.txt" | tr '\n' ' ')" = "$good1 $good2 " ] || { cat "$tmp/pm.txt"; fail "good images not printed"; }
+[ "$(sed 1,2d "$tmp/pm.txt" | cut -f1 | tr '\n' ' ')" = "$good1 $good2 " ] || { cat "$tmp/pm.txt"; fail "good images not printed"; }
 grep -q "missing.jpeg" "$tmp/pm.err" || fail "missing image not named"
 grep -q "trunc.jpeg" "$tmp/pm.err" || fail "truncated image not named"
 # a folder with class subfolders only (test/): walked recursively, sorted; an empty folder is an error
 "$BIN" predict --model "$tmp/a/model.safetensors" "$DATA/test" >"$tmp/pt.txt" || fail "predict test/"
-[ "$(wc -l <"$tmp/pt.txt")" -eq 11 ] || { cat "$tmp/pt.txt"; fail "predict test/: lines"; }
-[ "$(head -1 "$tmp/pt.txt" | cut -f1)" = "$DATA/test/NORMAL/$(ls "$DATA/test/NORMAL" | head -1)" ] || fail "predict test/: order"
+[ "$(wc -l <"$tmp/pt.txt")" -eq 13 ] || { cat "$tmp/pt.txt"; fail "predict test/: lines"; }
+[ "$(sed -n 3p "$tmp/pt.txt" | cut -f1)" = "$DATA/test/NORMAL/$(ls "$DATA/test/NORMAL" | head -1)" ] || fail "predict test/: order"
 mkdir -p "$tmp/empty/sub"
 if "$BIN" predict --model "$tmp/a/model.safetensors" "$tmp/empty" >/dev/null 2>"$tmp/pe.err"; then fail "empty folder: exit 0"; fi
 grep -q "empty: no .jpg/.jpeg/.png files" "$tmp/pe.err" || { cat "$tmp/pe.err"; fail "empty folder message"; }

@@ -2,7 +2,11 @@
 #include "testutil.h"
 
 #include <dirent.h>
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -107,6 +111,72 @@ static void test_atomic_write(void **state)
     tu_rmtree(dir);
 }
 
+/* A write that fails (here over a file-size limit: EFBIG, as ENOSPC on a
+ * full disk) is reported with its own errno, not as a bare "Input/output
+ * error" from the stream's error flag, and leaves no file. Buffered
+ * fprintf output that fails is the case: its errno used to be lost. In a
+ * child, so that the limit stays there. */
+static void test_afile_errno(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir();
+    char path[4096];
+    snprintf(path, sizeof path, "%s/big.json", dir);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        signal(SIGXFSZ, SIG_IGN);
+        struct rlimit rl = {65536, 65536};
+        if (setrlimit(RLIMIT_FSIZE, &rl)) _exit(10);
+        pn_error err = {0};
+        pn_afile af;
+        if (pn_afile_open(&af, path, &err)) _exit(11);
+        for (int i = 0; i < 20000; i++) fprintf(af.f, "{\"row\": %d},\n", i); /* ~280 kB */
+        if (pn_afile_commit(&af, &err) != PN_E_IO) _exit(12);
+        char want[256];
+        snprintf(want, sizeof want, "big.json: write failed: %s", strerror(EFBIG));
+        if (!strstr(err.msg, want)) {
+            fprintf(stderr, "message: %s\n", err.msg);
+            _exit(13);
+        }
+        _exit(0);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_int_equal(count_entries(dir), 0); /* neither the file nor its temporary */
+    tu_rmtree(dir);
+}
+
+/* Temporary files of a process that is gone are stale and swept; those of a
+ * live process (this one) and other names are kept. */
+static void test_tmp_sweep(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir();
+    char p[4096], live[64];
+    long pid = 0;
+    snprintf(live, sizeof live, "a.bin.tmp.%ld.3", (long)getpid());
+    const char *names[] = {"a.bin.tmp.999999999.0", live, "a.bin", "x.tmp.12", "y.tmp.1.2.z"};
+    for (int i = 0; i < 5; i++) {
+        snprintf(p, sizeof p, "%s/%s", dir, names[i]);
+        FILE *f = fopen(p, "w");
+        assert_non_null(f);
+        fputs("12345", f);
+        fclose(f);
+    }
+    assert_true(pn__tmp_is_stale("m.safetensors.tmp.999999999.7", &pid));
+    assert_int_equal(pid, 999999999);
+    assert_false(pn__tmp_is_stale(live, NULL));
+    assert_false(pn__tmp_is_stale("m.tmp.x.1", NULL));
+    uint64_t bytes = 0;
+    assert_int_equal(pn__tmp_sweep(dir, &bytes), 1);
+    assert_int_equal(bytes, 5);
+    assert_int_equal(count_entries(dir), 4);
+    tu_rmtree(dir);
+}
+
 static void test_sha256(void **state)
 {
     (void)state;
@@ -119,6 +189,40 @@ static void test_sha256(void **state)
     pn_sha256_buf("", 0, h);
     pn_hex(h, 32, hex);
     assert_string_equal(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+}
+
+/* pn_statedict_sha256 against Python's hashlib over the documented canonical
+ * bytes (tensors sorted by name; name, dtype, ndim, shape, data): the value
+ * below was computed by hashlib for these three tensors. Insertion order and
+ * metadata do not matter; one flipped bit does. */
+static void test_statedict_sha256(void **state)
+{
+    (void)state;
+    pn_error err = {0};
+    pn_statedict a, b;
+    pn_statedict_init(&a);
+    pn_statedict_init(&b);
+    float w[6] = {0, 0.5f, 1, 1.5f, 2, 2.5f}, bias[2] = {-1, 2.25f};
+    int64_t seven = 7, sw[2] = {2, 3}, sb[1] = {2};
+    assert_int_equal(pn_statedict_add(&a, "fc.weight", PN_F32, 2, sw, w, NULL, &err), PN_OK);
+    assert_int_equal(pn_statedict_add(&a, "a.num", PN_I64, 0, NULL, &seven, NULL, &err), PN_OK);
+    assert_int_equal(pn_statedict_add(&a, "fc.bias", PN_F32, 1, sb, bias, NULL, &err), PN_OK);
+    assert_int_equal(pn_statedict_add(&b, "fc.bias", PN_F32, 1, sb, bias, NULL, &err), PN_OK);
+    assert_int_equal(pn_statedict_add(&b, "fc.weight", PN_F32, 2, sw, w, NULL, &err), PN_OK);
+    assert_int_equal(pn_statedict_add(&b, "a.num", PN_I64, 0, NULL, &seven, NULL, &err), PN_OK);
+    assert_int_equal(pn_statedict_set_meta(&b, "k", "v", &err), PN_OK);
+    uint8_t h[32], h2[32];
+    char hex[65];
+    assert_int_equal(pn_statedict_sha256(&a, h, &err), PN_OK);
+    pn_hex(h, 32, hex);
+    assert_string_equal(hex, "77579a223ed5407bf4ef43806ab54f5a00063df6bbf64dd4bd57994b1370246d");
+    assert_int_equal(pn_statedict_sha256(&b, h2, &err), PN_OK);
+    assert_memory_equal(h, h2, 32);
+    ((float *)pn_statedict_find(&b, "fc.weight")->data)[4] = 2.0000002f; /* one bit */
+    assert_int_equal(pn_statedict_sha256(&b, h2, &err), PN_OK);
+    assert_memory_not_equal(h, h2, 32);
+    pn_statedict_free(&a);
+    pn_statedict_free(&b);
 }
 
 /* A FIFO (or folder) named like a data file is refused at once, never
@@ -206,6 +310,9 @@ int main(void)
         cmocka_unit_test(test_statedict),
         cmocka_unit_test(test_atomic_write),
         cmocka_unit_test(test_sha256),
+        cmocka_unit_test(test_statedict_sha256),
+        cmocka_unit_test(test_afile_errno),
+        cmocka_unit_test(test_tmp_sweep),
         cmocka_unit_test(test_read_not_regular),
         cmocka_unit_test(test_parent_dir),
         cmocka_unit_test(test_rmtree_is_dir),

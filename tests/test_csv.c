@@ -177,12 +177,132 @@ static void test_bad_csv(void **state)
     tu_rmtree(dir);
 }
 
+/* Splits from the file (a split column), flat or not, the option parsers,
+ * and --skip-bad going on past every kind of bad row, each listed. */
+static void test_split_column(void **state)
+{
+    (void)state;
+    char dir[1024], images[1024];
+    snprintf(dir, sizeof dir, "%s", tu_tmpdir());
+    images_of("chexpert", images, sizeof images);
+    pn_error err = {0};
+    pn_dataset *ds = NULL;
+    const char *p = write_csv(dir, "s.csv",
+                              "file,dx,fold\n"
+                              "IM-0199-0001.jpeg,0,train\n"
+                              "person1492_bacteria_3894.jpeg,1,Train\n"
+                              "IM-0453-0001.jpeg,0,valid\n"
+                              "person30_bacteria_148.jpeg,1,validation\n"
+                              "IM-0027-0001.jpeg,0,test\n");
+    pn_csv_opts o = {.image_col = "file", .label_col = "dx", .split_col = "fold"};
+    assert_int_equal(pn_dataset_open_csv(images, p, &o, &ds, &err), PN_OK);
+    assert_int_equal(pn_dataset_count(ds, PN_SPLIT_TRAIN), 2);
+    assert_int_equal(pn_dataset_count(ds, PN_SPLIT_VAL), 2);
+    assert_int_equal(pn_dataset_count(ds, PN_SPLIT_TEST), 1);
+    assert_int_equal(pn_dataset_count_class(ds, PN_SPLIT_VAL, 1), 1);
+    assert_non_null(strstr(pn_dataset_item(ds, PN_SPLIT_TEST, 0)->name, "IM-0027-0001.jpeg"));
+    assert_false(pn_dataset_is_flat(ds));
+    pn_dataset_free(ds);
+    /* no split column: one split, flat unless a split was chosen */
+    o.split_col = NULL;
+    assert_int_equal(pn_dataset_open_csv(images, p, &o, &ds, &err), PN_OK);
+    assert_int_equal(pn_dataset_count(ds, PN_SPLIT_TRAIN), 5);
+    assert_true(pn_dataset_is_flat(ds));
+    pn_dataset_free(ds);
+    o.split = PN_SPLIT_TEST;
+    o.split_given = 1;
+    assert_int_equal(pn_dataset_open_csv(images, p, &o, &ds, &err), PN_OK);
+    assert_int_equal(pn_dataset_count(ds, PN_SPLIT_TEST), 5);
+    assert_false(pn_dataset_is_flat(ds));
+    pn_dataset_free(ds);
+    /* the split column missing: named with the header */
+    o.split_col = "split";
+    assert_int_equal(pn_dataset_open_csv(images, p, &o, &ds, &err), PN_E_FORMAT);
+    assert_non_null(strstr(err.msg, "s.csv: no column 'split' (the header has: file, dx, fold)"));
+    /* a value that is no split; then all kinds of bad rows with skip_bad */
+    p = write_csv(dir, "t.csv",
+                  "file,dx,fold\n"
+                  "IM-0199-0001.jpeg,0,train\n"
+                  "person1492_bacteria_3894.jpeg,1,holdout\n"
+                  "IM-0453-0001.jpeg,0\n"
+                  "IM-0199-0001.jpeg,0,train\n"
+                  "missing_file.jpeg,1,test\n"
+                  "person30_bacteria_148.jpeg,1,test\n");
+    o = (pn_csv_opts){.image_col = "file", .label_col = "dx", .split_col = "fold"};
+    assert_int_equal(pn_dataset_open_csv(images, p, &o, &ds, &err), PN_E_FORMAT);
+    assert_non_null(strstr(err.msg, "t.csv:3: fold 'holdout' is not a split (train, val or test)"));
+    o.skip_bad = 1;
+    assert_int_equal(pn_dataset_open_csv(images, p, &o, &ds, &err), PN_OK);
+    assert_int_equal(pn_dataset_count(ds, PN_SPLIT_TRAIN), 1);
+    assert_int_equal(pn_dataset_count(ds, PN_SPLIT_TEST), 1);
+    assert_int_equal(pn_dataset_csv_skipped(ds), 4);
+    const char *want[4] = {"t.csv:3: fold 'holdout' is not a split", "t.csv:4: the row has 2 fields",
+                           "t.csv:5: duplicate row for 'IM-0199-0001.jpeg' (first at line 2)",
+                           "t.csv:6: image 'missing_file.jpeg' not found"};
+    for (int k = 0; k < 4; k++) {
+        int seen = 0;
+        for (size_t i = 0; i < pn_dataset_csv_skipped(ds); i++)
+            seen |= strstr(pn_dataset_csv_skipped_reason(ds, i), want[k]) != NULL;
+        if (!seen) fail_msg("not listed: %s", want[k]);
+    }
+    pn_dataset_free(ds);
+    /* a test split carved by patient: whole patients, the same whatever the row order */
+    char fwd[4096] = "file,dx,who\n", rev[4096] = "file,dx,who\n";
+    static const char *imgs[6] = {"IM-0199-0001.jpeg", "person1492_bacteria_3894.jpeg",
+                                  "IM-0453-0001.jpeg", "person30_bacteria_148.jpeg",
+                                  "IM-0027-0001.jpeg", "IM-0061-0001.jpeg"};
+    char line[128];
+    for (int i = 0; i < 6; i++) {
+        snprintf(line, sizeof line, "%s,%d,P%d\n", imgs[i], i % 2, i / 2);
+        strcat(fwd, line);
+        snprintf(line, sizeof line, "%s,%d,P%d\n", imgs[5 - i], (5 - i) % 2, (5 - i) / 2);
+        strcat(rev, line);
+    }
+    pn_dataset *d2 = NULL;
+    size_t ntest_seen = 0;
+    for (int f = 1; f <= 9; f++) {
+        o = (pn_csv_opts){.image_col = "file", .label_col = "dx", .patient_col = "who",
+                          .test_fraction = f / 10.0};
+        assert_int_equal(pn_dataset_open_csv(images, write_csv(dir, "f.csv", fwd), &o, &ds, &err), PN_OK);
+        assert_int_equal(pn_dataset_open_csv(images, write_csv(dir, "r.csv", rev), &o, &d2, &err), PN_OK);
+        assert_false(pn_dataset_is_flat(ds));
+        assert_int_equal(pn_dataset_count(ds, PN_SPLIT_ALL), 6);
+        size_t nt = pn_dataset_count(ds, PN_SPLIT_TEST);
+        assert_int_equal(nt % 2, 0); /* patients of 2 images */
+        assert_int_equal(pn_dataset_count(d2, PN_SPLIT_TEST), nt);
+        for (size_t i = 0; i < nt; i++)
+            assert_string_equal(pn_dataset_item(ds, PN_SPLIT_TEST, i)->name,
+                                pn_dataset_item(d2, PN_SPLIT_TEST, i)->name);
+        for (size_t i = 0; i < pn_dataset_count(ds, PN_SPLIT_TRAIN); i++)
+            for (size_t j = 0; j < nt; j++)
+                assert_string_not_equal(pn_dataset_item(ds, PN_SPLIT_TRAIN, i)->patient_id,
+                                        pn_dataset_item(ds, PN_SPLIT_TEST, j)->patient_id);
+        assert_true(nt >= ntest_seen); /* a larger fraction never takes patients back */
+        ntest_seen = nt;
+        pn_dataset_free(ds);
+        pn_dataset_free(d2);
+    }
+    assert_true(ntest_seen > 0 && ntest_seen < 6);
+    /* the option parsers */
+    pn_csv_preset pr;
+    pn_csv_uncertain u;
+    assert_int_equal(pn_csv_preset_parse("nih", &pr, &err), PN_OK);
+    assert_int_equal(pr, PN_CSV_NIH);
+    assert_int_equal(pn_csv_preset_parse("mimic", &pr, &err), PN_E_ARG);
+    assert_non_null(strstr(err.msg, "rsna, nih or chexpert, not 'mimic'"));
+    assert_int_equal(pn_csv_uncertain_parse("ones", &u, &err), PN_OK);
+    assert_int_equal(u, PN_U_ONES);
+    assert_int_equal(pn_csv_uncertain_parse("half", &u, &err), PN_E_ARG);
+    tu_rmtree(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pandas_counts),
         cmocka_unit_test(test_patients),
         cmocka_unit_test(test_bad_csv),
+        cmocka_unit_test(test_split_column),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

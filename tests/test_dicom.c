@@ -415,6 +415,41 @@ static void test_dataset_ids(void **state)
     pn_dataset_free(ds);
 }
 
+/* pn_image carries a decoded DICOM's PatientID and SOPInstanceUID (what
+ * predict reports): those of MANIFEST.tsv and the dataset item for three
+ * transfer syntaxes; "" for a JPEG, and reset when the image is reused. */
+static void test_image_ids(void **state)
+{
+    (void)state;
+    static const char *files[3][2] = {{"test/NORMAL/IM-0027-0001.dcm", "IM-0027"},
+                                      {"test/NORMAL/NORMAL2-IM-0058-0001.dcm", "NORMAL2-IM-0058"},
+                                      {"train/PNEUMONIA/person1497_bacteria_3912.dcm", "person1497"}};
+    char dir[700], p[900];
+    snprintf(dir, sizeof dir, "%.600s/chest_xray_dicom", tu_data_dir());
+    pn_dataset *ds = NULL;
+    pn_error err = {0};
+    assert_int_equal(pn_dataset_open(dir, &ds, &err), PN_OK);
+    pn_image img = {0};
+    for (int k = 0; k < 3; k++) {
+        snprintf(p, sizeof p, "%s/%s", dir, files[k][0]);
+        assert_int_equal(pn_image_load(p, NULL, &img, &err), PN_OK);
+        assert_string_equal(img.patient_id, files[k][1]);
+        assert_memory_equal(img.sop_uid, "2.25.", 5);
+        const pn_item *it = NULL;
+        for (size_t i = 0; i < pn_dataset_count(ds, PN_SPLIT_ALL) && !it; i++)
+            if (!strcmp(pn_dataset_item(ds, PN_SPLIT_ALL, i)->name, p))
+                it = pn_dataset_item(ds, PN_SPLIT_ALL, i);
+        assert_non_null(it);
+        assert_string_equal(img.sop_uid, it->sop_uid);
+    }
+    snprintf(p, sizeof p, "%.600s/chest_xray/test/NORMAL/IM-0027-0001.jpeg", tu_data_dir());
+    assert_int_equal(pn_image_load(p, NULL, &img, &err), PN_OK);
+    assert_string_equal(img.patient_id, "");
+    assert_string_equal(img.sop_uid, "");
+    pn_image_free(&img);
+    pn_dataset_free(ds);
+}
+
 /* The image fuzz corpus (fuzz/corpus/image: seeds, and the DICOM inputs
  * that once made GDCM abort or allocate gigabytes): each decodes or fails
  * with a message naming it, in this process. */
@@ -457,6 +492,7 @@ int main(void)
         cmocka_unit_test(test_bad_files),
         cmocka_unit_test(test_made_up),
         cmocka_unit_test(test_dataset_ids),
+        cmocka_unit_test(test_image_ids),
         cmocka_unit_test(test_fuzz_corpus),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

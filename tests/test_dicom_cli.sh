@@ -66,12 +66,24 @@ torch.save(torchvision.models.resnet18(num_classes=2).state_dict(), sys.argv[1] 
 PYEOF
 "$BIN" predict --model "$T/r18.pth" "$DCM/test" >"$T/pd.txt" 2>"$T/pd.err" || { cat "$T/pd.err"; fail "predict DICOM"; }
 "$BIN" predict --model "$T/r18.pth" "$DCM/expected/test" >"$T/pp.txt" 2>"$T/pp.err" || fail "predict PNG"
-[ "$(wc -l <"$T/pd.txt")" -eq 11 ] || fail "predict lines: $(wc -l <"$T/pd.txt")"
+[ "$(wc -l <"$T/pd.txt")" -eq 13 ] || fail "predict lines: $(wc -l <"$T/pd.txt")"
 cut -f2- <"$T/pd.txt" | sed 's/[^ \t]*\/expected\///' >"$T/pd.cut"
 cut -f2- <"$T/pp.txt" >"$T/pp.cut"
 awk '{ $1 = ""; print }' "$T/pd.txt" >"$T/pd.v"
 awk '{ $1 = ""; print }' "$T/pp.txt" >"$T/pp.v"
 cmp -s "$T/pd.v" "$T/pp.v" || { paste "$T/pd.txt" "$T/pp.txt" | head; fail "predictions differ"; }
+# predict --json carries each DICOM's PatientID and SOPInstanceUID, as pydicom reads them
+"$BIN" predict --json --model "$T/r18.pth" "$DCM/test" >"$T/pd.json" 2>"$T/pd.err" || fail "predict --json DICOM"
+"$PY" - "$T/pd.json" <<'PYEOF' || fail "predict --json DICOM ids"
+import json, sys, pydicom
+rows = [json.loads(l) for l in open(sys.argv[1])]
+assert len(rows) == 11
+for r in rows:
+    ds = pydicom.dcmread(r["file"], stop_before_pixels=True)
+    assert r.get("patient_id") == str(ds.PatientID), (r, ds.PatientID)
+    assert r.get("sop_instance_uid") == str(ds.SOPInstanceUID), (r, ds.SOPInstanceUID)
+print("predict --json: PatientID and SOPInstanceUID of 11 DICOMs == pydicom: OK")
+PYEOF
 
 # train (head only, 1 epoch) on the DICOM tree == on the expected PNGs: the
 # same model bytes; eval of it on both trees: the same metrics

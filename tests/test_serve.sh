@@ -47,14 +47,20 @@ imgs=$(ls "$DATA"/test/NORMAL/*.jpeg | head -4; ls "$DATA"/test/PNEUMONIA/*.jpeg
 # shellcheck disable=SC2086
 "$BIN" predict --json --model "$M" $imgs >"$tmp/predict.jsonl" || fail "predict"
 head -c 20000 "$(echo "$imgs" | head -1)" >"$tmp/trunc.jpeg"
+# DICOMs, one of each transfer syntax of the shared set, and their references
+DCM=$DATA/../chest_xray_dicom
+awk -F'\t' -v d="$DCM" 'NR > 1 && !seen[$16]++ { print d "/" $1 }' "$DCM/MANIFEST.tsv" >"$tmp/dicoms.txt"
+[ "$(wc -l <"$tmp/dicoms.txt")" -ge 7 ] || fail "fewer than 7 transfer syntaxes in $DCM/MANIFEST.tsv"
+# shellcheck disable=SC2046
+"$BIN" predict --json --model "$M" $(cat "$tmp/dicoms.txt") >"$tmp/predict_dcm.jsonl" || fail "predict DICOM"
 printf 'not an image at all' >"$tmp/text.jpeg"
 
 # --- server A: the API and parity -------------------------------------------------
 start a --max-batch 4 --max-wait-ms 30
 grep -q "^pneumo serve: http://127.0.0.1:$PORT/" "$tmp/a.log" || fail "banner"
-"$PY" - "$PORT" "$tmp" "$M" <<'PYEOF' || fail "server A checks"
+"$PY" - "$PORT" "$tmp" "$M" "$DCM" <<'PYEOF' || fail "server A checks"
 import base64, hashlib, http.client, json, socket, sys, threading, time
-port, tmp, model = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+port, tmp, model, dcm = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
 ref = [json.loads(l) for l in open(tmp + "/predict.jsonl")]
 def req(method, path, body=None, headers=None, timeout=60):
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
@@ -90,6 +96,33 @@ for r in ref:
     check(o["label"] == r["label"] and o["classes"] == ["NORMAL", "PNEUMONIA"], o)
     check(o["model"]["sha256"] == m["sha256"] and o["threshold"] == 0.5, o)
     check("cam" not in o, "cam without ?cam=1")
+
+# DICOM bodies (application/dicom, or octet-stream: by content), one per
+# transfer syntax: the numbers of pneumo predict --json on the file; ?image=1
+# sends the rendering back: Pillow's resize of the expected PNG to <= 512 px
+import io
+from PIL import Image
+for r in [json.loads(l) for l in open(tmp + "/predict_dcm.jsonl")]:
+    body = open(r["file"], "rb").read()
+    st, ct, data = req("POST", "/v1/predict?cam=1&image=1", body, {"Content-Type": "application/dicom"})
+    check(st == 200, "%s: %r" % (r["file"], data[:300]))
+    o = json.loads(data)
+    check(o["probabilities"] == r["probs"] and o["label"] == r["label"], "%s: %r != %r" % (r["file"], o["probabilities"], r["probs"]))
+    im = Image.open(io.BytesIO(base64.b64decode(o["image"]["png_base64"])))
+    rel = r["file"][len(dcm) + 1:]
+    exp = Image.open(dcm + "/expected/" + rel[:-4] + ".png")
+    check(im.size == (o["image_width"], o["image_height"]) if max(exp.size) <= 512 else max(im.size) == 512, "image size %r" % (im.size,))
+    check((o["cam"]["width"], o["cam"]["height"]) == im.size, "cam and image sizes differ")
+    want = exp.convert("L").resize(im.size, Image.BILINEAR) if im.size != exp.size else exp.convert("L")
+    check(im.mode == "L" and im.tobytes() == want.tobytes(), "%s: ?image=1 != Pillow's resize of the expected PNG" % rel)
+    st2, _, data2 = req("POST", "/v1/predict", body, {"Content-Type": "application/octet-stream"})
+    check(st2 == 200 and json.loads(data2)["probabilities"] == r["probs"] and "image" not in json.loads(data2), "octet-stream DICOM")
+print("DICOM uploads (%d transfer syntaxes) == pneumo predict; ?image=1 == Pillow" % len(open(tmp + "/dicoms.txt").read().split()))
+bad = dcm + "_bad"
+err_of(*req("POST", "/v1/predict", open(bad + "/missing_pixeldata.dcm", "rb").read(), {"Content-Type": "application/dicom"}),
+       400, ["Pixel Data"])
+err_of(*req("POST", "/v1/predict", open(bad + "/multiframe.dcm", "rb").read(), {"Content-Type": "application/dicom"}),
+       400, ["multi-frame"])
 
 # concurrent clients: batched together, still the same numbers
 out = [None] * (2 * len(ref))

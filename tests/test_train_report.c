@@ -85,6 +85,22 @@ static void test_outputs(void **state)
                            "val,\"we,ird \"\"name\"\".jpeg\",NORMAL,0.400000,0.600000,PNEUMONIA\n"));
     assert_non_null(strstr((char *)buf, "test,person8_virus_3.jpeg,PNEUMONIA,0.700000,0.300000,NORMAL\n"));
     free(buf);
+    /* DICOM / CSV ids: patient_id,sop_uid columns, empty where a file has none */
+    static const char *pat_t[] = {"PAT 7", NULL}, *uid_t[] = {"2.25.17", NULL};
+    sp[1].patients = pat_t;
+    sp[1].sop_uids = uid_t;
+    assert_int_equal(pn_write_predictions_csv(p, &rep, &err), PN_OK);
+    assert_int_equal(pn_read_file(p, 1 << 20, &buf, &n, &err), PN_OK);
+    assert_non_null(strstr((char *)buf, "split,file,label,prob_NORMAL,prob_PNEUMONIA,prediction,"
+                                        "patient_id,sop_uid\n"));
+    assert_non_null(strstr((char *)buf, "val,\"we,ird \"\"name\"\".jpeg\",NORMAL,0.400000,0.600000,"
+                                        "PNEUMONIA,,\n"));
+    assert_non_null(strstr((char *)buf, "test,person7_bacteria_1.jpeg,PNEUMONIA,0.300000,0.700000,"
+                                        "PNEUMONIA,PAT 7,2.25.17\n"));
+    assert_non_null(strstr((char *)buf, "test,person8_virus_3.jpeg,PNEUMONIA,0.700000,0.300000,"
+                                        "NORMAL,,\n"));
+    free(buf);
+    sp[1].patients = sp[1].sop_uids = NULL;
 
     const char *pngs[3] = {"curves.png", "confusion.png", "roc.png"};
     snprintf(p, sizeof p, "%s/curves.png", dir);

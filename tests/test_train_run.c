@@ -64,7 +64,7 @@ static void fake_init(fake *f, size_t ntr, size_t nva, size_t nte)
 
 static void setup(fake *f, pn_source *src, pn_extractor *ex)
 {
-    *src = (pn_source){f, 2, cls, f_count, f_name, f_label, f_hash};
+    *src = (pn_source){f, 2, cls, f_count, f_name, f_label, f_hash, NULL, NULL};
     *ex = (pn_extractor){f, 64, 16, "pool", "test-settings", {7}, f_run};
 }
 

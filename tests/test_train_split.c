@@ -1,5 +1,5 @@
 /* Patient ids (pn_patient_id of the images area, as used here) and the patient-grouped stratified --val-split, on the real
- * file names of ../shared/data/chest_xray/train. */
+ * file names of ../shared/data/chest_xray/train, and with the patients given (DICOM PatientID, a CSV's patient). */
 #include "testutil.h"
 
 #include <dirent.h>
@@ -101,11 +101,67 @@ static void test_split_real_names(void **state)
     free(v2);
 }
 
+/* pn_val_split_patients: the given patients win over the file-name rule
+ * (the names are all different, so by name every image is its own group);
+ * a NULL patient falls back to the rule; all NULL = pn_val_split. */
+static void test_split_given_patients(void **state)
+{
+    (void)state;
+    enum { N = 120 };
+    static char nb[N][32], pb[N][16];
+    const char *names[N], *pats[N];
+    int labels[N];
+    for (int i = 0; i < N; i++) {
+        snprintf(nb[i], sizeof nb[i], "img%03d.dcm", i);
+        snprintf(pb[i], sizeof pb[i], "P%02d", i / 4); /* 4 images per patient */
+        names[i] = nb[i];
+        pats[i] = pb[i];
+        labels[i] = (i / 4) % 3 == 0; /* patients of one class */
+    }
+    unsigned char v[N], v2[N];
+    pn_error err = {0};
+    for (uint64_t seed = 0; seed < 4; seed++) {
+        assert_int_equal(pn_val_split_patients(names, pats, labels, N, 2, 0.25, seed, v, &err),
+                         PN_OK);
+        size_t nv = 0;
+        for (int i = 0; i < N; i++) {
+            nv += v[i];
+            if (v[i] != v[i - i % 4]) fail_msg("patient %s split (seed %d)", pats[i], (int)seed);
+        }
+        assert_true(nv > 0 && nv < N);
+        assert_int_equal(nv % 4, 0);
+    }
+    /* by name (no patients) the groups are single images: some patient gets split */
+    int split_somewhere = 0;
+    for (uint64_t seed = 0; seed < 4 && !split_somewhere; seed++) {
+        assert_int_equal(pn_val_split(names, labels, N, 2, 0.25, seed, v, &err), PN_OK);
+        for (int i = 0; i < N; i++) split_somewhere |= v[i] != v[i - i % 4];
+    }
+    assert_true(split_somewhere);
+    /* all NULL: exactly pn_val_split */
+    const char *none[N] = {0};
+    assert_int_equal(pn_val_split_patients(names, none, labels, N, 2, 0.25, 7, v, &err), PN_OK);
+    assert_int_equal(pn_val_split(names, labels, N, 2, 0.25, 7, v2, &err), PN_OK);
+    assert_memory_equal(v, v2, N);
+    /* NULL entries: the file-name rule, so person7_a / person7_b stay together */
+    static char kb[N][40];
+    for (int i = 0; i < N; i++) {
+        snprintf(kb[i], sizeof kb[i], "person%d_bacteria_%d.jpeg", i / 2, i);
+        names[i] = kb[i];
+        pats[i] = i < N / 2 ? pb[i] : NULL;
+        labels[i] = (i / 4) % 3 == 0;
+    }
+    assert_int_equal(pn_val_split_patients(names, pats, labels, N, 2, 0.25, 1, v, &err), PN_OK);
+    for (int i = N / 2; i < N; i += 2) assert_int_equal(v[i], v[i + 1]);
+    for (int i = 0; i < N / 2; i++) assert_int_equal(v[i], v[i - i % 4]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_patient_id),
         cmocka_unit_test(test_split_real_names),
+        cmocka_unit_test(test_split_given_patients),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

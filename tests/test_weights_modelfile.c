@@ -2,6 +2,7 @@
  * from the torchvision layout (hand-checked key list, no Python needed). */
 #include "testutil.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,7 +147,9 @@ static void test_modelfile_roundtrip(void **s)
     assert_true(m2.mean[1] == 0.456f && m2.std[2] == 0.225f);
     pn_statedict_free(&back);
 
-    /* a newer format, bad class lists: refused with the file name */
+    /* a newer format, bad class lists: refused with the file name (the files
+     * are edited here, so their recorded SHA-256s are not checked) */
+    pn_weights_verify_hashes(0);
     assert_int_equal(pn_safetensors_load(a, &back, &err), PN_OK);
     assert_int_equal(pn_statedict_set_meta(&back, "pneumo.format_version", "2", &err), PN_OK);
     assert_int_equal(pn_safetensors_save(b, &back, &err), PN_OK);
@@ -159,6 +162,10 @@ static void test_modelfile_roundtrip(void **s)
     pn_statedict_free(&back);
     assert_int_equal(pn_modelfile_load(b, &back, &m2, &err), PN_E_FORMAT);
     assert_non_null(strstr(err.msg, "pneumo.classes"));
+    pn_weights_verify_hashes(1);
+    /* ... which the check refuses, naming the file and both hashes */
+    assert_int_equal(pn_modelfile_load(b, &back, &m2, &err), PN_E_FORMAT);
+    assert_non_null(strstr(err.msg, "b.safetensors: the metadata changed after pneumo wrote the file"));
 
     /* bad metadata or weights are refused on save, and nothing is written */
     snprintf(b, sizeof b, "%s/never.safetensors", d);
@@ -188,12 +195,86 @@ static void test_modelfile_roundtrip(void **s)
     tu_rmtree(d);
 }
 
+/* Single-bit flips anywhere in a model file pneumo wrote (the JSON header
+ * and the tensor data) are never used silently: each load fails, and a flip
+ * in the data names the file and both SHA-256s (pneumo.tensors_sha256,
+ * recorded on save). With the check off (--no-verify) a data flip loads.
+ * A NaN or Inf in a tensor is refused on load, naming the tensor. */
+static void test_modelfile_integrity(void **s)
+{
+    (void)s;
+    const char *d = tu_tmpdir();
+    char a[600], b[600];
+    snprintf(a, sizeof a, "%s/a.safetensors", d);
+    snprintf(b, sizeof b, "%s/b.safetensors", d);
+    pn_statedict sd, back;
+    pn_model_meta meta, m2;
+    pn_error err = {0};
+    make_r18(&sd, 2, "");
+    pn_model_meta_default(&meta);
+    assert_int_equal(pn_modelfile_save(a, &sd, &meta, &err), PN_OK);
+    uint8_t *buf;
+    size_t n;
+    assert_int_equal(pn_read_file(a, (size_t)1 << 27, &buf, &n, &err), PN_OK);
+    uint64_t hl = 0;
+    for (int i = 7; i >= 0; i--) hl = hl << 8 | buf[i];
+    size_t jend = 8 + (size_t)hl;
+    while (jend > 8 && buf[jend - 1] != '}') jend--; /* the JSON, without its padding */
+    assert_int_equal(pn_safetensors_load(a, &back, &err), PN_OK);
+    const char *rec = pn_statedict_get_meta(&back, "pneumo.tensors_sha256");
+    assert_non_null(rec);
+    uint8_t h[32];
+    char hex[65], want[65];
+    snprintf(want, sizeof want, "%s", rec);
+    pn_statedict_free(&back);
+    assert_int_equal(pn_statedict_sha256(&sd, h, &err), PN_OK);
+    pn_hex(h, 32, hex);
+    assert_string_equal(hex, want);
+    for (int k = 0; k < 16; k++) {
+        size_t pos = k < 8 ? 9 + (size_t)k * (jend - 10) / 8 /* header */
+                            : jend + (size_t)(k - 8) * (n - jend) / 8 + 7; /* data */
+        buf[pos] ^= (uint8_t)(1u << (k % 8));
+        assert_int_equal(pn_write_file_atomic(b, buf, n, &err), PN_OK);
+        buf[pos] ^= (uint8_t)(1u << (k % 8));
+        pn_status st = pn_modelfile_load(b, &back, &m2, &err);
+        if (st == PN_OK) fprintf(stderr, "flip %d at byte %zu of %zu was not detected\n", k, pos, n);
+        assert_int_not_equal(st, PN_OK);
+        if (k >= 8) {
+            assert_non_null(strstr(err.msg, "b.safetensors: the tensors changed after pneumo wrote"));
+            assert_non_null(strstr(err.msg, want)); /* the recorded hash, and the actual one */
+            assert_non_null(strstr(err.msg, "SHA-256 is "));
+        }
+    }
+    /* --no-verify: a data flip loads */
+    buf[n - 5] ^= 4;
+    assert_int_equal(pn_write_file_atomic(b, buf, n, &err), PN_OK);
+    pn_weights_verify_hashes(0);
+    assert_int_equal(pn_modelfile_load(b, &back, &m2, &err), PN_OK);
+    pn_statedict_free(&back);
+    pn_weights_verify_hashes(1);
+    free(buf);
+    /* NaN / Inf in the head */
+    pn_tensor *fw = pn_statedict_find(&sd, "fc.weight");
+    ((float *)fw->data)[3] = NAN;
+    assert_int_equal(pn_modelfile_save(b, &sd, &meta, &err), PN_OK);
+    assert_int_equal(pn_modelfile_load(b, &back, &m2, &err), PN_E_NUMERIC);
+    assert_non_null(strstr(err.msg, "b.safetensors: tensor fc.weight holds NaN (element 3)"));
+    ((float *)fw->data)[3] = 0;
+    ((float *)pn_statedict_find(&sd, "fc.bias")->data)[1] = -INFINITY;
+    assert_int_equal(pn_modelfile_save(b, &sd, &meta, &err), PN_OK);
+    assert_int_equal(pn_modelfile_load(b, &back, &m2, &err), PN_E_NUMERIC);
+    assert_non_null(strstr(err.msg, "tensor fc.bias holds an infinity (element 1)"));
+    pn_statedict_free(&sd);
+    tu_rmtree(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_key_list),
         cmocka_unit_test(test_normalise),
         cmocka_unit_test(test_modelfile_roundtrip),
+        cmocka_unit_test(test_modelfile_integrity),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

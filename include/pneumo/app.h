@@ -36,6 +36,11 @@ typedef struct pn_source {
     int (*label)(void *ctx, int split, size_t i);
     /* SHA-256 of the item's raw bytes (the cache key's content part) */
     pn_status (*content_hash)(void *ctx, int split, size_t i, uint8_t out[32], pn_error *err);
+    /* may be NULL: the item's patient id for the patient-grouped --val-split
+     * (DICOM PatientID, a CSV's patient), NULL for the file-name rule */
+    const char *(*patient)(void *ctx, int split, size_t i);
+    /* may be NULL: the item's DICOM SOPInstanceUID (predictions.csv), or NULL */
+    const char *(*sop_uid)(void *ctx, int split, size_t i);
 } pn_source;
 
 typedef struct pn_extractor {
@@ -60,7 +65,11 @@ typedef struct pn_train_config {
     double val_split;           /* > 0: carve val from train by patient; 0: use val/ */
     int threshold_auto;         /* Youden's J on val */
     double threshold;           /* used when !threshold_auto (default 0.5) */
+    /* created when missing and locked for the run (a second run into it is
+     * refused); one that holds files is refused unless fit.resume or force
+     * (which removes the previous run's outputs first) */
     const char *out_dir;
+    int force;
     int use_cache;              /* disk cache on (default) */
     const char *cache_dir;      /* NULL: pn_cache_dir()/features */
     const char *const *settings; /* key/value pairs for the report, NULL-terminated */
@@ -108,11 +117,21 @@ typedef struct pn_dataset_source {
     pn_source src;
     const pn_dataset *ds;
     const char *class_names[PN_MAX_CLASSES];
+    int swap; /* two classes, the dataset's class 0 positive: presented as class 1 */
 } pn_dataset_source;
 
 /* Items keep the dataset's order; names are the items' display names;
- * content hashes are SHA-256 of pn_dataset_read(). */
+ * content hashes are SHA-256 of pn_dataset_read(); patients and SOP UIDs
+ * are the items' patient_id / sop_uid. */
 pn_status pn_dataset_source_init(pn_dataset_source *s, const pn_dataset *ds, pn_error *err);
+/* The same for training a two-class model with a positive class (the one
+ * sensitivity and the threshold refer to; NULL: PNEUMONIA, and a dataset
+ * without a PNEUMONIA class is PN_E_ARG asking for --positive): the
+ * positive class is presented as class 1 (the model's second class), the
+ * labels of the other as 0. Data whose class 1 is already positive are
+ * presented as they are. */
+pn_status pn_dataset_source_init_positive(pn_dataset_source *s, const pn_dataset *ds,
+                                          const char *positive, pn_error *err);
 
 typedef struct pn_infer_extractor {
     pn_extractor ex;
@@ -138,6 +157,9 @@ pn_status pn_infer_extractor_init(pn_infer_extractor *e, const pn_dataset *ds,
                                   const pn_statedict *sd, const uint8_t weights_hash[32],
                                   pn_stage stage, int batch, int threads, int bf16, int fast_decode,
                                   int skip_bad, pn_error *err);
+/* The decode policy besides fast_decode (png16, min_side, max_pixels), after
+ * init; a policy other than the default is part of the cache key. */
+void pn_infer_extractor_set_decode(pn_infer_extractor *e, const pn_decode_opts *o);
 void pn_infer_extractor_free(pn_infer_extractor *e);
 
 /* ---- the freeze-level recipe ------------------------------------------------ */

@@ -79,7 +79,8 @@ pn_status pn_dataset_open(const char *path, pn_dataset **ds, pn_error *err);
 void pn_dataset_free(pn_dataset *ds);
 
 const char *pn_dataset_path(const pn_dataset *ds);
-/* "folder", "zip", "npz" or "csv" (pn_dataset_open_csv). */
+/* "folder", "zip", "npz", "csv" (pn_dataset_open_csv) or "files"
+ * (pn_dataset_open_files). */
 const char *pn_dataset_kind(const pn_dataset *ds);
 int pn_dataset_num_classes(const pn_dataset *ds);
 const char *pn_dataset_class_name(const pn_dataset *ds, int c);
@@ -90,6 +91,11 @@ size_t pn_dataset_count_class(const pn_dataset *ds, pn_split s, int c);
  * until pn_dataset_free. */
 const pn_item *pn_dataset_item(const pn_dataset *ds, pn_split s, size_t i);
 
+/* 1 when the data has no split folders (a plain folder of class folders,
+ * or a zip of them) or is a CSV whose rows were given no split (no split
+ * column, no official lists, no csv split): every item is in PN_SPLIT_TRAIN. */
+int pn_dataset_is_flat(const pn_dataset *ds);
+
 /* The item's raw content: the file's bytes (npz: the 784 pixel bytes),
  * malloc'ed into *bytes (free()). Thread-safe. */
 pn_status pn_dataset_read(const pn_dataset *ds, const pn_item *it, uint8_t **bytes, size_t *n,
@@ -97,6 +103,14 @@ pn_status pn_dataset_read(const pn_dataset *ds, const pn_item *it, uint8_t **byt
 /* Read and decode an item (img's buffer is reused); errors name the item. */
 pn_status pn_dataset_load_image(const pn_dataset *ds, const pn_item *it, const pn_decode_opts *o,
                                 pn_image *img, pn_error *err);
+
+/* Loose image files (dataset_files.c): n paths, kept in the given order as
+ * the items of PN_SPLIT_TEST, with no classes (labels -1); what
+ * pn_dataset_path returns is "files". A missing file is kept in its place
+ * (reading it fails with the reason). DICOM files get their ids as in a
+ * folder dataset. For a batched pn_loader over pneumo predict's arguments. */
+pn_status pn_dataset_open_files(const char *const *paths, size_t n, pn_dataset **ds,
+                                pn_error *err);
 
 /* ---- CSV-labelled datasets (dataset_csv.c) -------------------------------- */
 /* An image folder plus a CSV of labels; classes NORMAL = 0, PNEUMONIA = 1.
@@ -137,11 +151,23 @@ typedef struct pn_csv_opts {
     const char *positive, *negative;                 /* generic label values */
     const char *image_ext;    /* appended to the image column (RSNA: ".dcm") */
     pn_split split;           /* where the rows go (train; NIH lists override) */
+    int split_given;          /* split was chosen (not the default): not flat */
+    /* a column holding each row's split: train, val (valid, validation),
+     * test; overrides split and the NIH lists; another value is a bad row */
+    const char *split_col;
+    /* > 0: a test split carved by patient from the train rows: a patient
+     * (pn_item_patient) goes to test when the SHA-256 of its id (first 8
+     * bytes, big-endian, top 53 bits / 2^53) is below test_fraction, so train and eval with the
+     * same options see the same split, whatever the order of the rows */
+    double test_fraction;
     pn_csv_uncertain uncertain; /* CheXpert -1 */
     int skip_bad;
 } pn_csv_opts;
 pn_status pn_dataset_open_csv(const char *images, const char *csv, const pn_csv_opts *o,
                               pn_dataset **ds, pn_error *err);
+/* "rsna", "nih", "chexpert" (PN_E_ARG otherwise); "ignore", "zeros", "ones". */
+pn_status pn_csv_preset_parse(const char *s, pn_csv_preset *out, pn_error *err);
+pn_status pn_csv_uncertain_parse(const char *s, pn_csv_uncertain *out, pn_error *err);
 /* Rows the label policy dropped; rows left out by skip_bad and why. */
 size_t pn_dataset_csv_dropped(const pn_dataset *ds);
 size_t pn_dataset_csv_skipped(const pn_dataset *ds);
@@ -214,6 +240,30 @@ int pn_patient_id(const char *name, char *out, size_t outsize);
 /* The patient of an item, for patient-grouped splits: its DICOM PatientID
  * when it has one (returns 1), else pn_patient_id of its name. */
 int pn_item_patient(const pn_item *it, char *out, size_t outsize);
+
+/* ---- class names (classes.c) -------------------------------------------- */
+/* Which model class each data class is, by name, never by position:
+ * map[d] (d < nd) = the index in model of data class d. Names match
+ * case-insensitively; spec (--classes, may be NULL) pairs names that differ,
+ * "MODEL=DATA[,MODEL=DATA...]" (DATA=MODEL is accepted too), e.g.
+ * "NORMAL=normal,PNEUMONIA=abnormal". A data class that is no model class,
+ * two data classes on one model class, or a spec naming an unknown class is
+ * PN_E_ARG with both class lists in the message. The data may have fewer
+ * classes than the model. */
+pn_status pn_class_map(const char *const *data, int nd, const char *const *model, int nm,
+                       const char *spec, int *map, pn_error *err);
+/* pn_class_map of the dataset's classes; the error also names the data. */
+pn_status pn_class_map_dataset(const pn_dataset *ds, const char *const *model, int nm,
+                               const char *spec, int *map, pn_error *err);
+/* The index in names of the positive class (the one sensitivity and the
+ * threshold refer to): `positive` (case-insensitive; NULL: PNEUMONIA). When
+ * positive is NULL and no class is PNEUMONIA, fallback (>= 0) is used, or
+ * (< 0) PN_E_ARG asks for --positive, listing the classes. */
+pn_status pn_class_positive(const char *const *names, int n, const char *positive, int fallback,
+                            int *idx, pn_error *err);
+/* Two classes, the other one positive: swaps the columns of probs (n,2)
+ * and the labels 0 <-> 1 (either may be NULL). */
+void pn_class_swap2(float *probs, int *labels, size_t n);
 
 /* ---- shuffling ----------------------------------------------------------- */
 /* order[i] = a permutation of 0..n-1, deterministic for a given seed

@@ -55,6 +55,9 @@ extern "C" {
  * rejected as "too small" (a 1x1 file is not a chest X-ray). */
 #define PN_IMAGE_MIN_SIDE_DEFAULT 16
 
+/* Room for a DICOM id in pn_image: LO and UI values are at most 64 chars. */
+#define PN_IMAGE_ID_MAX 72
+
 /* An 8-bit image, rows top to bottom, pixels HWC interleaved.
  * A zero-initialised pn_image is empty. Decode and resize functions reuse
  * the buffer an output image already holds when it is big enough (cap
@@ -69,6 +72,11 @@ typedef struct pn_image {
      * applied; png16_clipped = 1 when PN_PNG16_CLIP met values over 255
      * (those pixels became white). */
     int png16, png16_clipped;
+    /* Set by decode: a DICOM image's PatientID (0010,0020) and
+     * SOPInstanceUID (0008,0018), "" when absent and for other formats
+     * (what `predict --json` and predictions.csv report). */
+    char patient_id[PN_IMAGE_ID_MAX];
+    char sop_uid[PN_IMAGE_ID_MAX];
 } pn_image;
 
 /* How a 16-bit grayscale PNG (what DICOM-to-PNG exports write) becomes

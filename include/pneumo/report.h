@@ -35,6 +35,10 @@ typedef struct pn_split_result {
     pn_metrics m;               /* at the run's threshold (2 classes) */
     pn_roc_point *roc;          /* may be NULL */
     size_t nroc;
+    /* (N) or NULL: each file's patient id (DICOM PatientID, a CSV's patient)
+     * and DICOM SOPInstanceUID, NULL entries where it has none */
+    const char *const *patients;
+    const char *const *sop_uids;
 } pn_split_result;
 
 typedef struct pn_run_report {
@@ -60,7 +64,8 @@ void pn_split_result_free(pn_split_result *r); /* frees roc only */
 pn_status pn_write_metrics_json(const char *path, const pn_run_report *rep, pn_error *err);
 /* One JSON object of metrics (for `pneumo eval --json`); caller frees. */
 char *pn_metrics_json_string(const pn_metrics *m, const char *const *class_names);
-/* split,file,label,prob_<class>...,prediction (RFC 4180 quoting) */
+/* split,file,label,prob_<class>...,prediction (RFC 4180 quoting), and
+ * patient_id,sop_uid after them when some file has one (DICOM, CSV). */
 pn_status pn_write_predictions_csv(const char *path, const pn_run_report *rep, pn_error *err);
 
 /* curves.png: loss and accuracy per epoch, train vs val (1100x450). */

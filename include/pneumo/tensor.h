@@ -85,6 +85,15 @@ pn_status pn_statedict_set_meta(pn_statedict *sd, const char *key, const char *v
                                 pn_error *err);
 const char *pn_statedict_get_meta(const pn_statedict *sd, const char *key);
 
+/* SHA-256 of the tensors (not the metadata), independent of their order and
+ * of the file format they came from: over the tensors sorted by name
+ * (bytewise), the bytes "pneumo-tensors-v1\0", then per tensor its name and
+ * NUL, its in-memory dtype name ("float32"/"int64") and NUL, ndim and each
+ * dimension as little-endian uint64, then the element bytes little-endian.
+ * pneumo stores it in the metadata of every model file it writes
+ * ("pneumo.tensors_sha256") and checks it on load. */
+pn_status pn_statedict_sha256(const pn_statedict *sd, uint8_t out[32], pn_error *err);
+
 /* Format a shape as "[64, 3, 7, 7]" into buf. Returns buf. */
 char *pn_shape_str(int ndim, const int64_t *shape, char *buf, size_t bufsize);
 

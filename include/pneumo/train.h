@@ -51,6 +51,13 @@ pn_status pn_balanced_sample(pn_rng *g, const int *label, size_t n, int classes,
  * not in (0,1) or a set would end up without some class. */
 pn_status pn_val_split(const char *const *names, const int *label, size_t n, int classes,
                        double fraction, uint64_t seed, unsigned char *is_val, pn_error *err);
+/* The same with the patients given: patients[i] is item i's patient id
+ * (DICOM PatientID, a CSV's patient column: pn_item.patient_id), or NULL
+ * (or patients NULL) for the file-name rule pn_patient_id(names[i]). With
+ * every patients[i] NULL this is pn_val_split. */
+pn_status pn_val_split_patients(const char *const *names, const char *const *patients,
+                                const int *label, size_t n, int classes, double fraction,
+                                uint64_t seed, unsigned char *is_val, pn_error *err);
 
 /* ---- the epoch loop over a trainer ---------------------------------------- */
 

@@ -13,7 +13,8 @@ extern "C" {
 #endif
 
 /* ---- atomic file writes ------------------------------------------------
- * Write to "<path>.tmp.<pid>.<n>" in the same folder, then fflush + fsync +
+ * Write to "<path>.tmp.<pid>.<n>" in the same folder (a later run, or
+ * `pneumo cache`, removes such files whose process is gone), then fflush + fsync +
  * rename over <path> (and fsync the folder). A failure at any point removes
  * the temporary file, so <path> is either the old file or the complete new
  * one, never a half-written file.
@@ -27,6 +28,7 @@ typedef struct pn_afile {
     FILE *f;
     char *path; /* final path (owned) */
     char *tmp;  /* temporary path (owned) */
+    void *priv; /* the write sink (keeps the errno of a failed write) */
 } pn_afile;
 
 pn_status pn_afile_open(pn_afile *af, const char *path, pn_error *err);

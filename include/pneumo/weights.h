@@ -67,6 +67,12 @@ pn_status pn_pth_load_mem(const void *buf, size_t n, const char *name, pn_stated
  * name without directory and extension. Atomic. */
 pn_status pn_pth_save(const char *path, const pn_statedict *sd, pn_error *err);
 
+/* Model files pneumo writes carry SHA-256s of their tensors and metadata
+ * ("pneumo.tensors_sha256", "pneumo.metadata_sha256"), checked on every
+ * safetensors read: a changed file is refused naming both hashes. 0 turns
+ * the check off for the process (--no-verify); on by default. */
+void pn_weights_verify_hashes(int on);
+
 /* ---- any format ----------------------------------------------------------- */
 typedef enum pn_weights_format {
     PN_FMT_UNKNOWN = 0,

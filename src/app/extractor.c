@@ -105,6 +105,18 @@ pn_status pn_infer_extractor_init(pn_infer_extractor *e, const pn_dataset *ds,
     return PN_OK;
 }
 
+void pn_infer_extractor_set_decode(pn_infer_extractor *e, const pn_decode_opts *o)
+{
+    if (!o) return;
+    e->decode.png16 = o->png16;
+    e->decode.min_side = o->min_side;
+    e->decode.max_pixels = o->max_pixels;
+    /* the default policy keeps the settings text (and so the cache key) as before */
+    size_t k = strlen(e->settings);
+    if (o->png16 == PN_PNG16_CLIP)
+        snprintf(e->settings + k, sizeof e->settings - k, "; png16=clip");
+}
+
 void pn_infer_extractor_free(pn_infer_extractor *e)
 {
     if (e->engine) pn_infer_free(e->engine);

@@ -3,6 +3,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/files.h"
 #include "featcache.h"
 #include "pneumo/util.h"
 
@@ -23,8 +27,16 @@ pn_status pn__featcache_open(pn_featcache *fc, const char *dir, pn_error *err)
         if (st) return st;
     }
     pn_status st = pn_mkdirs(fc->dir, err);
-    if (st) pn_error_prefix(err, "feature cache (use --no-cache to run without): ");
-    return st;
+    if (!st) { /* writable? (a read-only folder is found now, not at the first entry) */
+        char probe[4200];
+        snprintf(probe, sizeof probe, "%s/probe", fc->dir);
+        pn_afile af;
+        st = pn_afile_open(&af, probe, err);
+        if (!st) pn_afile_abort(&af);
+    }
+    if (st) return pn_error_prefix(err, "feature cache: ");
+    pn__tmp_sweep(fc->dir, NULL); /* entries a killed run left half-written */
+    return PN_OK;
 }
 
 void pn__featcache_key(const uint8_t weights_hash[32], const char *settings, const char *stage,
@@ -68,8 +80,21 @@ pn_status pn__featcache_get(pn_featcache *fc, const uint8_t key[32], float *out,
     pn_status st = entry_path(fc, key, path, sizeof path, err);
     if (st) return st;
     size_t want = FC_HDR + numel * sizeof(float) + 32;
-    FILE *f = fopen(path, "rb");
+    /* never blocks (a FIFO) and never reads a device or folder: an entry that
+     * is not a regular file is removed (a folder too) and recomputed */
+    int fd;
+    pn_error oe = {0};
+    pn_status ost = pn_open_regular(path, &fd, NULL, &oe);
+    if (ost == PN_E_NOTFOUND) {
+        fc->misses++;
+        return PN_OK;
+    }
+    FILE *f = ost ? NULL : fdopen(fd, "rb");
     if (!f) {
+        if (!ost) close(fd);
+        struct stat sb;
+        if (!lstat(path, &sb)) S_ISDIR(sb.st_mode) ? pn__rmtree(path) : unlink(path);
+        fc->bad++;
         fc->misses++;
         return PN_OK;
     }

@@ -17,18 +17,30 @@ pn_status pn__features_compute(const pn_source *src, const pn_extractor *ex, pn_
     size_t *miss = malloc(n * sizeof *miss);
     uint8_t(*keys)[32] = cache ? malloc(n * sizeof *keys) : NULL;
     float *tmp = malloc((size_t)B * D * sizeof *tmp);
+    unsigned char *nokey = malloc(n);
     pn_status st = PN_OK;
-    if (!miss || !tmp || (cache && !keys)) {
+    if (!miss || !tmp || !nokey || (cache && !keys)) {
         st = pn_error_set(err, PN_E_NOMEM, "features: out of memory for %zu items", n);
         goto done;
     }
     size_t nmiss = 0;
     for (size_t i = 0; i < n; i++) {
         int hit = 0;
+        nokey[i] = 0;
         if (cache) {
             uint8_t ch[32];
-            st = src->content_hash(src->ctx, split, i, ch, err);
-            if (st) goto done;
+            pn_error he = {0};
+            pn_status hs = src->content_hash(src->ctx, split, i, ch, &he);
+            if (hs == PN_E_NOMEM) {
+                st = pn_error_set(err, hs, "%s", he.msg);
+                goto done;
+            }
+            if (hs) { /* unreadable (a FIFO, a folder, gone): the extractor says why,
+                       * or leaves it out with --skip-bad; never cached */
+                nokey[i] = 1;
+                miss[nmiss++] = i;
+                continue;
+            }
             pn__featcache_key(ex->weights_hash, ex->settings, ex->stage, ch, keys[i]);
             st = pn__featcache_get(cache, keys[i], out + i * D, D, &hit, err);
             if (st) goto done;
@@ -56,7 +68,7 @@ pn_status pn__features_compute(const pn_source *src, const pn_extractor *ex, pn_
             memcpy(out + i * D, tmp + (size_t)k * D, D * sizeof *tmp);
             int finite = 1;
             for (size_t q = 0; q < D && finite; q++) finite = isfinite(tmp[(size_t)k * D + q]);
-            if (cache && finite) { /* unreadable (skipped) items are never cached */
+            if (cache && finite && !nokey[i]) { /* unreadable (skipped) items are never cached */
                 st = pn__featcache_put(cache, keys[i], tmp + (size_t)k * D, D, err);
                 if (st) {
                     pn_error_prefix(err, "feature cache (use --no-cache to skip it): ");
@@ -69,6 +81,7 @@ pn_status pn__features_compute(const pn_source *src, const pn_extractor *ex, pn_
     }
 done:
     free(miss);
+    free(nokey);
     free(keys);
     free(tmp);
     return st;

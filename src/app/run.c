@@ -1,12 +1,17 @@
 /* pn_train_run: the whole training application on a source + extractor. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include "app_internal.h"
+#include "core/files.h"
 #include "featcache.h"
 #include "pneumo/app.h"
 #include "pneumo/eval.h"
@@ -42,6 +47,8 @@ typedef struct split_data {
     float *x;           /* (n, D) */
     int *y;             /* (n) */
     const char **names; /* (n), borrowed from the source */
+    const char **pats;  /* (n) patient ids or NULL, borrowed from the source */
+    const char **sops;  /* (n) SOP UIDs or NULL, borrowed */
     float *probs;       /* (n, C) */
 } split_data;
 
@@ -50,6 +57,8 @@ static void split_free(split_data *s)
     free(s->x);
     free(s->y);
     free(s->names);
+    free(s->pats);
+    free(s->sops);
     free(s->probs);
     memset(s, 0, sizeof *s);
 }
@@ -60,8 +69,10 @@ static pn_status split_alloc(split_data *s, size_t n, int D, int C, pn_error *er
     s->x = malloc((n ? n : 1) * (size_t)D * sizeof *s->x);
     s->y = malloc((n ? n : 1) * sizeof *s->y);
     s->names = malloc((n ? n : 1) * sizeof *s->names);
+    s->pats = calloc(n ? n : 1, sizeof *s->pats);
+    s->sops = calloc(n ? n : 1, sizeof *s->sops);
     s->probs = malloc((n ? n : 1) * (size_t)C * sizeof *s->probs);
-    if (!s->x || !s->y || !s->names || !s->probs) {
+    if (!s->x || !s->y || !s->names || !s->pats || !s->sops || !s->probs) {
         split_free(s);
         return pn_error_set(err, PN_E_NOMEM, "out of memory for %zu items", n);
     }
@@ -78,6 +89,8 @@ static pn_status load_split(const pn_train_config *cfg, const pn_source *src,
     for (size_t i = 0; i < n; i++) {
         s->y[i] = src->label(src->ctx, split, i);
         s->names[i] = src->name(src->ctx, split, i);
+        if (src->patient) s->pats[i] = src->patient(src->ctx, split, i);
+        if (src->sop_uid) s->sops[i] = src->sop_uid(src->ctx, split, i);
     }
     st = pn__features_compute(src, ex, cache, split, s->x, cfg->progress, cfg->user,
                              cfg->fit.cancel, err);
@@ -99,6 +112,8 @@ static pn_status load_split(const pn_train_config *cfg, const pn_source *src,
             memmove(s->x + k * D, s->x + i * D, D * sizeof *s->x);
             s->y[k] = s->y[i];
             s->names[k] = s->names[i];
+            s->pats[k] = s->pats[i];
+            s->sops[k] = s->sops[i];
         }
         k++;
     }
@@ -146,17 +161,74 @@ static void remove_created(const char *dir, const char *top)
     }
 }
 
-/* Creates the --out folder (recording in created_top what did not exist)
- * and checks that a file can be written in it. */
-static pn_status check_out_dir(const char *dir, char *created_top, size_t n, pn_error *err)
+/* The files a run writes into --out (what --force replaces). */
+static const char *const run_outputs[] = {"model.safetensors", "metrics.json", "predictions.csv",
+                                          "curves.png", "confusion.png", "roc.png", "report.html",
+                                          "checkpoint.safetensors", NULL};
+
+/* The first entry of dir (other than . and ..) into first; 0 when empty. */
+static int dir_first_entry(const char *dir, char *first, size_t n)
 {
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    struct dirent *e;
+    int found = 0;
+    while ((e = readdir(d)))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+            snprintf(first, n, "%s", e->d_name);
+            found = 1;
+            break;
+        }
+    closedir(d);
+    return found;
+}
+
+/* Creates the --out folder (recording in created_top what did not exist),
+ * takes the run's lock on it (flock on the folder itself, held in *lock_fd
+ * until the run ends: a second run into the same folder is refused while
+ * this one lives, even when it is stopped), removes temporary files that a
+ * killed run left, refuses a folder that already holds files unless the run
+ * resumes or forces, and checks that a file can be written in it. */
+static pn_status check_out_dir(const pn_train_config *cfg, char *created_top, size_t n,
+                               int *lock_fd, pn_error *err)
+{
+    const char *dir = cfg->out_dir;
+    *lock_fd = -1;
     first_missing(dir, created_top, n);
     pn_status st = pn_mkdirs(dir, err);
     if (st) {
         remove_created(dir, created_top);
         return pn_error_prefix(err, "--out: ");
     }
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        remove_created(dir, created_top);
+        return pn_error_set(err, PN_E_IO, "--out %s: cannot open: %s", dir, strerror(e));
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        close(fd);
+        if (e == EWOULDBLOCK)
+            return pn_error_set(err, PN_E_ARG,
+                                "--out %s is in use by another pneumo run (running or "
+                                "stopped): wait until it ends, or choose another --out",
+                                dir);
+        return pn_error_set(err, PN_E_IO, "--out %s: cannot lock: %s", dir, strerror(e));
+    }
+    *lock_fd = fd;
+    pn__tmp_sweep(dir, NULL);
+    char first[256];
+    if (!cfg->fit.resume && !cfg->force && dir_first_entry(dir, first, sizeof first))
+        return pn_error_set(err, PN_E_ARG,
+                            "--out %s is not empty (it holds %s, ...): choose a new folder, "
+                            "--resume to continue the run in it, or --force to replace its "
+                            "results",
+                            dir, first);
     char p[4096];
+    if (cfg->force && !cfg->fit.resume)
+        for (int i = 0; run_outputs[i]; i++)
+            if (!out_path(p, sizeof p, dir, run_outputs[i], NULL)) unlink(p);
     st = out_path(p, sizeof p, dir, "metrics.json", err);
     if (st) return st;
     pn_afile af;
@@ -233,19 +305,25 @@ pn_status pn_train_run(const pn_train_config *cfg, const pn_source *src, const p
     /* the --out folder is created now (an unwritable one is found before the
      * features) and removed again when the run fails before writing into it */
     char created[4096];
-    st = check_out_dir(cfg->out_dir, created, sizeof created, err);
-    if (st) return st;
+    int lock_fd = -1;
+    st = check_out_dir(cfg, created, sizeof created, &lock_fd, err);
+    if (st) {
+        if (lock_fd >= 0) close(lock_fd);
+        return st;
+    }
 
     split_data sp[PN_NSPLITS] = {{0}};
     pn_trainer trainer = {0};
     pn_featcache cache, *cp = NULL;
     if (cfg->use_cache) {
-        st = pn__featcache_open(&cache, cfg->cache_dir, err);
-        if (st) goto done;
-        cp = &cache;
+        pn_error ce = {0};
+        if (pn__featcache_open(&cache, cfg->cache_dir, &ce) == PN_OK)
+            cp = &cache;
+        else /* a read-only or odd cache folder: run without the disk cache */
+            logf_(cfg, "warning: %s; running without the disk feature cache", ce.msg);
     }
     for (int s = 0; s < PN_NSPLITS && !st; s++) st = load_split(cfg, src, ex, cp, s, &sp[s], err);
-    if (st == PN_E_FORMAT && err) {
+    if ((st == PN_E_FORMAT || st == PN_E_IO) && err) {
         size_t len = strlen(err->msg);
         snprintf(err->msg + len, sizeof err->msg - len,
                  " (remove or replace the file, or pass --skip-bad to leave unreadable images out)");
@@ -266,7 +344,8 @@ pn_status pn_train_run(const pn_train_config *cfg, const pn_source *src, const p
             st = pn_error_set(err, PN_E_NOMEM, "--val-split: out of memory");
             goto done;
         }
-        st = pn_val_split(tr->names, tr->y, tr->n, C, cfg->val_split, cfg->fit.seed, isv, err);
+        st = pn_val_split_patients(tr->names, tr->pats, tr->y, tr->n, C, cfg->val_split,
+                                   cfg->fit.seed, isv, err);
         if (st) {
             free(isv);
             goto done;
@@ -288,6 +367,8 @@ pn_status pn_train_run(const pn_train_config *cfg, const pn_source *src, const p
             memcpy(dst->x + k * D, tr->x + i * D, (size_t)D * sizeof(float));
             dst->y[k] = tr->y[i];
             dst->names[k] = tr->names[i];
+            dst->pats[k] = tr->pats[i];
+            dst->sops[k] = tr->sops[i];
         }
         free(isv);
         if (sp[PN_SPLIT_VAL].n)
@@ -386,7 +467,8 @@ pn_status pn_train_run(const pn_train_config *cfg, const pn_source *src, const p
         if (!sp[s].n) continue;
         pn_split_result *r = &res[nres++];
         *r = (pn_split_result){.name = pn_split_name((pn_split)(s)), .n = sp[s].n, .files = sp[s].names,
-                               .labels = sp[s].y, .probs = sp[s].probs};
+                               .labels = sp[s].y, .probs = sp[s].probs,
+                               .patients = sp[s].pats, .sop_uids = sp[s].sops};
         if (C == 2) {
             st = pn_split_result_compute(r, C, thr, err);
             if (st) {
@@ -422,6 +504,7 @@ pn_status pn_train_run(const pn_train_config *cfg, const pn_source *src, const p
     if (!st) st = pn_write_metrics_json(p, &rep, err);
     if (!st) st = out_path(p, sizeof p, cfg->out_dir, "predictions.csv", err);
     if (!st) st = pn_write_predictions_csv(p, &rep, err);
+    int saved = !st; /* the model and the numbers are on disk: say so if a chart fails */
     if (!st) st = out_path(p, sizeof p, cfg->out_dir, "curves.png", err);
     if (!st) st = pn_plot_curves(p, rep.hist, rep.nhist, err);
     if (!st && nres && C == 2) {
@@ -435,6 +518,11 @@ pn_status pn_train_run(const pn_train_config *cfg, const pn_source *src, const p
     }
     if (!st) st = out_path(p, sizeof p, cfg->out_dir, "report.html", err);
     if (!st) st = pn_write_report_html(p, &rep, cfg->out_dir, err);
+    if (st && saved && err) {
+        size_t len = strlen(err->msg);
+        snprintf(err->msg + len, sizeof err->msg - len,
+                 " (the model, metrics.json and predictions.csv in %s are saved)", cfg->out_dir);
+    }
     for (int i = 0; i < nres; i++) pn_split_result_free(&res[i]);
 done:
     pn_trainer_free(&trainer);
@@ -443,5 +531,6 @@ done:
         pn_head_state_free(&sum->head);
         remove_created(cfg->out_dir, created);
     }
+    if (lock_fd >= 0) close(lock_fd); /* the run's lock */
     return st;
 }

@@ -17,6 +17,10 @@ typedef struct pn_command {
 
 /* Print "pneumo <cmd>: <msg>" to stderr; returns 1. */
 int pn_cli_fail(const char *cmd, const pn_error *err);
+/* A new, empty run folder <parent>/<YYYYmmdd-HHMMSS> (local time), or
+ * <stamp>-2, -3, ... when that exists already: created with mkdir, so two
+ * runs started in the same second never share one. */
+pn_status pn_cli_new_run_dir(const char *parent, char *buf, size_t n, pn_error *err);
 /* Print "pneumo <cmd>: <printf msg>" + a hint to run --help; returns 2. */
 int pn_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -60,12 +64,22 @@ enum {
     PN_OPT_SKIP_BAD = 1u << 7,    /* --skip-bad */
     PN_OPT_MIN_SIDE = 1u << 8,    /* --min-side PX (1..2^20) */
     PN_OPT_MAX_PIXELS = 1u << 9,  /* --max-pixels N (1..2^40) */
+    PN_OPT_NO_VERIFY = 1u << 14,  /* --no-verify: pn_weights_verify_hashes(0) */
+    PN_OPT_PNG16 = 1u << 10,      /* --png16 scale|clip */
+    /* --labels CSV --preset P --columns I,L --patient-column C --split-column C
+     * --uncertain U --csv-split S --test-split F: a CSV-labelled dataset (pn_cli_data_*) */
+    PN_OPT_LABELS = 1u << 11,
+    PN_OPT_CLASSES = 1u << 12,    /* --classes MODEL=DATA,... */
+    PN_OPT_POSITIVE = 1u << 13,   /* --positive CLASS */
 };
 
 /* Where the shared options land; set the defaults before parsing. */
 typedef struct pn_cli_opts {
-    int help, json, quiet, bf16, fast_decode, skip_bad;
+    int help, json, quiet, bf16, fast_decode, skip_bad, no_verify;
     long threads, batch, min_side, max_pixels;
+    /* string options: NULL when not given */
+    const char *png16, *labels, *preset, *columns, *patient_col, *split_col, *uncertain,
+        *csv_split, *test_split, *classes, *positive;
     unsigned given; /* PN_OPT_* bits of the options that were given */
 } pn_cli_opts;
 
@@ -88,6 +102,37 @@ int pn_cli_parser_init(pn_cli_parser *p, const char *cmd, const char *shortopts,
 /* The next option of the command's own (its getopt value, optarg set), -1
  * at the end, PN_CLI_HELP or PN_CLI_BAD. Shared options are stored in o. */
 int pn_cli_getopt(pn_cli_parser *p, int argc, char **argv, pn_cli_opts *o);
+
+/* ---- the data options (src/cli/data.c) ------------------------------------
+ * The shared --labels group and --png16 turned into library options, and
+ * the dataset opened by them (pn_dataset_open, or pn_dataset_open_csv with
+ * --labels). */
+#include "pneumo/dataset.h"
+typedef struct pn_cli_data {
+    pn_csv_opts csv;
+    const char *labels; /* the CSV, or NULL */
+    char cols[512];
+} pn_cli_data;
+/* The --help lines of the --labels group (22-column option names). */
+#define PN_CLI_LABELS_HELP                                                              \
+    "      --labels CSV    DATA is an image folder labelled by CSV (docs/data.md)\n"    \
+    "      --preset P      the CSV layout: rsna, nih or chexpert\n"                     \
+    "      --columns I,L   no preset: the image and label columns (labels 1/0 or\n"    \
+    "                      PNEUMONIA/NORMAL)\n"                                         \
+    "      --patient-column C  the CSV's patient column (patient-grouped splits)\n"    \
+    "      --split-column C    a column with each row's split: train, val, test\n"     \
+    "      --uncertain U   CheXpert -1: ignore (default), zeros or ones\n"              \
+    "      --csv-split S   the split of all the CSV's rows (default train; NIH:\n"      \
+    "                      train_val_list.txt / test_list.txt beside the CSV)\n"      \
+    "      --test-split F  carve a test set from the train rows, by patient (a hash\n"  \
+    "                      of the id: the same split in train and eval)\n"
+/* Checks the option values; *dec gets --png16 (dec may be NULL). Prints a
+ * usage error and returns 2 when a value is wrong, else 0. */
+int pn_cli_data_init(pn_cli_data *d, const char *cmd, const pn_cli_opts *o, pn_decode_opts *dec);
+/* Opens DATA (with --labels: the image folder of the CSV) and lists on
+ * stderr the CSV rows --skip-bad left out, each with its line and reason. */
+pn_status pn_cli_data_open(const pn_cli_data *d, const char *cmd, const char *path,
+                           pn_dataset **ds, pn_error *err);
 
 /* Subcommands (src/cli/cmd_*.c). */
 int pn_cmd_version(int argc, char **argv);

@@ -16,24 +16,38 @@ static void help(FILE *f)
     fprintf(f,
             "usage: pneumo eval --model M --data DATA [--split test] [--json] [options]\n"
             "\n"
-            "Accuracy, sensitivity (recall of PNEUMONIA), specificity, PPV, NPV, F1, ROC AUC\n"
+            "Accuracy, sensitivity (recall of the positive class, PNEUMONIA by default),\n"
+            "specificity, PPV, NPV, F1, ROC AUC\n"
             "(exact, ties averaged) and the confusion matrix of model M on one split.\n"
             "M is a model from 'pneumo train', or a torchvision ResNet-18 state_dict (.pth or\n"
             "safetensors) with a 2-output head (classes NORMAL, PNEUMONIA).\n"
             "Undefined values (0/0, or AUC with one class) print as n/a (null in JSON).\n"
             "\n"
+            "The data's class names are matched to the model's by name (any case), never\n"
+            "by position: a class the model does not have is refused unless --classes\n"
+            "maps it.\n"
+            "\n"
             "  -m, --model M        model file\n"
-            "  -d, --data DATA      folder, .zip or .npz\n"
+            "  -d, --data DATA      folder, .zip or .npz; a plain folder of class folders\n"
+            "                       (no train/val/test) is evaluated whole\n"
             "  -s, --split S        train, val or test (default test)\n"
-            "      --threshold T    decision threshold on P(PNEUMONIA) (default: the model's)\n"
+            "      --threshold T    decision threshold on P(positive) (default: the model's)\n"
+            "      --classes MAP    MODEL=DATA,... e.g. NORMAL=normal,PNEUMONIA=abnormal\n"
+            "      --positive C     the class sensitivity and the threshold refer to\n"
+            "                       (default PNEUMONIA, else the model's second class; the\n"
+            "                       model's other class: its threshold T becomes 1 - T)\n"
+            "      --png16 MODE     16-bit grayscale PNGs: scale (default) or clip (Pillow)\n"
+            "%s"
             "      --json           one JSON object on stdout\n"
             "  -j, --threads N      threads (default: all cores)\n"
             "      --batch N        batch size (default 32)\n"
             "      --bf16           bfloat16 backbone\n"
             "      --fast-decode    JPEG DCT-domain downscaling (faster, not bit-exact)\n"
             "      --skip-bad       leave unreadable images out (each named on stderr with\n"
-            "                       the reason, and the count) instead of stopping\n"
-            "  -h, --help           this help\n");
+            "                       the reason, and the count) and bad --labels rows\n"
+            "                       instead of stopping\n"
+            "  -h, --help           this help\n",
+            PN_CLI_LABELS_HELP);
 }
 
 static void pct(const char *name, double v)
@@ -45,6 +59,7 @@ static void pct(const char *name, double v)
 int pn_cmd_eval(int argc, char **argv)
 {
     const char *cmd = "eval", *model = NULL, *data = NULL, *split_s = "test";
+    int split_given = 0;
     double thr = NAN;
     enum { O_THR = 256 };
     static const struct option opts[] = {
@@ -55,13 +70,15 @@ int pn_cmd_eval(int argc, char **argv)
     pn_cli_opts co = {.threads = 0, .batch = 32};
     pn_cli_parser_init(&ps, cmd, "m:d:s:", opts,
                        PN_OPT_HELP | PN_OPT_JSON | PN_OPT_THREADS | PN_OPT_BATCH | PN_OPT_BF16 |
-                           PN_OPT_FAST_DECODE | PN_OPT_SKIP_BAD);
+                           PN_OPT_FAST_DECODE | PN_OPT_SKIP_BAD | PN_OPT_LABELS | PN_OPT_PNG16 |
+                           PN_OPT_CLASSES | PN_OPT_POSITIVE |
+                           PN_OPT_NO_VERIFY);
     int ch;
     while ((ch = pn_cli_getopt(&ps, argc, argv, &co)) != -1) {
         switch (ch) {
         case 'm': model = optarg; break;
         case 'd': data = optarg; break;
-        case 's': split_s = optarg; break;
+        case 's': split_s = optarg, split_given = 1; break;
         case O_THR: if (pn_cli_parse_double(cmd, "--threshold", optarg, 0, 1, &thr)) return 2; break;
         case PN_CLI_HELP: help(stdout); return 0;
         default: return 2;
@@ -70,6 +87,8 @@ int pn_cmd_eval(int argc, char **argv)
     long threads = co.threads, batch = co.batch;
     int json = co.json, bf16 = co.bf16, skip_bad = co.skip_bad;
     pn_decode_opts dopt = {.fast_decode = co.fast_decode};
+    pn_cli_data dd;
+    if (pn_cli_data_init(&dd, cmd, &co, &dopt)) return 2;
     if (optind != argc) return pn_cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
     if (!model || !data) return pn_cli_usage_error(cmd, "--model and --data are required");
     pn_error err = {0};
@@ -91,13 +110,15 @@ int pn_cmd_eval(int argc, char **argv)
                      model, c.classes);
         goto fail;
     }
-    if (pn_dataset_open(data, &ds, &err)) goto fail;
-    if (pn_dataset_num_classes(ds) != 2) {
-        pn_error_set(&err, PN_E_ARG, "%s: %d class folders, need two", data,
-                     pn_dataset_num_classes(ds));
+    if (pn_cli_data_open(&dd, cmd, data, &ds, &err)) goto fail;
+    /* the data's classes by name onto the model's (--classes), the positive class */
+    int map[PN_MAX_CLASSES], pos;
+    const char *mn[2] = {c.meta.class_names[0], c.meta.class_names[1]};
+    if (pn_class_map_dataset(ds, mn, 2, co.classes, map, &err) ||
+        pn_class_positive(mn, 2, co.positive, 1, &pos, &err))
         goto fail;
-    }
-    if (isnan(thr)) thr = c.meta.threshold;
+    if (!split_given && pn_dataset_is_flat(ds)) split = PN_SPLIT_TRAIN; /* a plain class folder */
+    if (isnan(thr)) thr = pos == 1 ? c.meta.threshold : 1 - c.meta.threshold;
     if (pn_classifier_eval_split(&c, ds, split, (int)threads, &dopt, skip_bad, &probs, &labels,
                                  &names, &n, &bad, &err))
         goto fail;
@@ -114,9 +135,11 @@ int pn_cmd_eval(int argc, char **argv)
         fprintf(stderr, "pneumo eval: %zu unreadable image%s left out (--skip-bad); the metrics are "
                         "on the other %zu\n",
                 bad.n, bad.n == 1 ? "" : "s", n);
+    for (size_t i = 0; i < n; i++) labels[i] = map[labels[i]];
+    if (pos == 0) pn_class_swap2(probs, labels, n); /* --positive: the model's class 0 */
     pn_metrics m;
     if (pn_classifier_metrics(&c, probs, labels, n, thr, &m, &err)) goto fail;
-    const char *cn[2] = {c.meta.class_names[0], c.meta.class_names[1]};
+    const char *cn[2] = {c.meta.class_names[1 - pos], c.meta.class_names[pos]};
     if (json) {
         char *s = pn_metrics_json_string(&m, cn);
         if (!s) {
@@ -126,8 +149,9 @@ int pn_cmd_eval(int argc, char **argv)
         printf("%s\n", s);
         free(s);
     } else {
-        printf("model %s on %s/%s: %zu images, threshold %.4f on P(%s)\n", model, data,
-               pn_split_name(split), n, thr, cn[1]);
+        printf("model %s on %s%s%s: %zu images, threshold %.4f on P(%s)\n", model, data,
+               pn_dataset_is_flat(ds) ? "" : "/", pn_dataset_is_flat(ds) ? "" : pn_split_name(split),
+               n, thr, cn[1]);
         pct("accuracy", m.accuracy);
         pct("sensitivity", m.sensitivity);
         pct("specificity", m.specificity);

@@ -50,7 +50,7 @@ int pn_cmd_export(int argc, char **argv)
     const char *model = NULL, *out = NULL, *fmt = NULL;
     pn_cli_parser ps;
     pn_cli_opts co = {0};
-    pn_cli_parser_init(&ps, "export", "m:o:f:", opts, PN_OPT_HELP);
+    pn_cli_parser_init(&ps, "export", "m:o:f:", opts, PN_OPT_HELP | PN_OPT_NO_VERIFY);
     int c;
     while ((c = pn_cli_getopt(&ps, argc, argv, &co)) != -1) {
         switch (c) {

@@ -15,9 +15,11 @@ static void inspect_usage(FILE *f)
             "\n"
             "Lists the tensors (name, dtype in the file, shape) and metadata of a .pth\n"
             "(zip or legacy) or safetensors file, and checks it against torchvision's\n"
-            "ResNet-18 layout. Exit status 1 when the file cannot be read.\n"
+            "ResNet-18 layout; for a model file pneumo wrote, the SHA-256 of its tensors\n"
+            "(checked on every read). Exit status 1 when the file cannot be read.\n"
             "\n"
             "  -q, --quiet   summary only, no tensor list\n"
+            "      --no-verify  read a model file whose recorded SHA-256 no longer matches\n"
             "  -h, --help    this help\n");
 }
 
@@ -25,7 +27,7 @@ int pn_cmd_inspect(int argc, char **argv)
 {
     pn_cli_parser ps;
     pn_cli_opts co = {0};
-    pn_cli_parser_init(&ps, "inspect", "", NULL, PN_OPT_QUIET | PN_OPT_HELP);
+    pn_cli_parser_init(&ps, "inspect", "", NULL, PN_OPT_QUIET | PN_OPT_HELP | PN_OPT_NO_VERIFY);
     int c;
     while ((c = pn_cli_getopt(&ps, argc, argv, &co)) != -1) {
         if (c == PN_CLI_HELP) {
@@ -57,6 +59,23 @@ int pn_cmd_inspect(int argc, char **argv)
         }
     }
     for (size_t i = 0; i < sd.nmeta; i++) printf("  meta %s = %s\n", sd.meta[i].key, sd.meta[i].value);
+    const char *th = pn_statedict_get_meta(&sd, "pneumo.tensors_sha256");
+    if (th)
+        printf("integrity: tensors SHA-256 %s, %s\n", th,
+               co.no_verify ? "not checked (--no-verify)" : "verified");
+    else if (pn_statedict_get_meta(&sd, "pneumo.format_version"))
+        printf("integrity: no SHA-256 recorded (written by an older pneumo)\n");
+    const char *fmt = pn_statedict_get_meta(&sd, "format");
+    if (fmt && !strcmp(fmt, "pneumo-checkpoint")) {
+        const char *ep = pn_statedict_get_meta(&sd, "epochs_done"),
+                   *fz = pn_statedict_get_meta(&sd, "freeze");
+        printf("pneumo training checkpoint: %s epoch(s) done, --freeze %s, %s classes; not a "
+               "model: continue its run with 'pneumo train --resume --out <its folder>' (the "
+               "model is the folder's model.safetensors)\n",
+               ep ? ep : "?", fz ? fz : "?", pn_statedict_get_meta(&sd, "classes") ? pn_statedict_get_meta(&sd, "classes") : "?");
+        pn_statedict_free(&sd);
+        return 0;
+    }
     int classes = 0;
     if (pn_resnet18_check(&sd, 0, 0, &classes, &err) == PN_OK)
         printf("ResNet-18: yes, %d classes\n", classes);

@@ -30,89 +30,37 @@ static void help(FILE *f)
             "      --min-side N    images with a smaller side are bad (default %d)\n"
             "      --png16 MODE    16-bit grayscale PNGs: scale (default: by the sBIT\n"
             "                      depth, else 16 bits) or clip (Pillow: over 255 is white)\n"
-            "      --labels CSV    DATA is an image folder labelled by CSV (docs/data.md)\n"
-            "      --preset P      the CSV layout: rsna, nih or chexpert\n"
-            "      --columns I,L   no preset: the image and label columns\n"
-            "      --uncertain U   CheXpert -1: ignore (default), zeros or ones\n"
-            "      --csv-split S   the split of the CSV's rows (default train)\n"
-            "      --skip-bad      leave out CSV rows whose image is missing (listed)\n"
+            "%s"
+            "      --skip-bad      leave out bad CSV rows (listed with their line)\n"
             "  -h, --help          this help\n"
             "\n"
             "Exit status: 0 when the statistics were produced (even with unreadable\n"
             "files, which are listed), 1 on error, 2 on a usage error.\n",
-            PN_IMAGE_MIN_SIDE_DEFAULT);
+            PN_IMAGE_MIN_SIDE_DEFAULT, PN_CLI_LABELS_HELP);
 }
 
 int pn_cmd_stats(int argc, char **argv)
 {
     const char *cmd = "stats", *chart = "dataset_stats.png";
+    int chart_asked = 0;
     int check = 1;
     pn_decode_opts o = {.fast_decode = 1}; /* full entropy decode; IDCT scaled */
-    enum {
-        OPT_NOCHART = 256,
-        OPT_NOCHECK,
-        OPT_PNG16,
-        OPT_LABELS,
-        OPT_PRESET,
-        OPT_COLUMNS,
-        OPT_UNCERTAIN,
-        OPT_CSVSPLIT
-    };
-    const char *labels = NULL;
-    char cols[256] = "";
-    pn_csv_opts co = {0};
+    enum { OPT_NOCHART = 256, OPT_NOCHECK };
     static const struct option opts[] = {{"chart", required_argument, 0, 'c'},
                                          {"no-chart", no_argument, 0, OPT_NOCHART},
                                          {"no-check", no_argument, 0, OPT_NOCHECK},
-                                         {"png16", required_argument, 0, OPT_PNG16},
-                                         {"labels", required_argument, 0, OPT_LABELS},
-                                         {"preset", required_argument, 0, OPT_PRESET},
-                                         {"columns", required_argument, 0, OPT_COLUMNS},
-                                         {"uncertain", required_argument, 0, OPT_UNCERTAIN},
-                                         {"csv-split", required_argument, 0, OPT_CSVSPLIT},
                                          {0, 0, 0, 0}};
     pn_cli_parser ps;
     pn_cli_opts cl = {.threads = 2};
     pn_cli_parser_init(&ps, cmd, "c:", opts,
-                       PN_OPT_JSON | PN_OPT_THREADS | PN_OPT_MIN_SIDE | PN_OPT_SKIP_BAD | PN_OPT_HELP);
+                       PN_OPT_JSON | PN_OPT_THREADS | PN_OPT_MIN_SIDE | PN_OPT_SKIP_BAD |
+                           PN_OPT_PNG16 | PN_OPT_LABELS | PN_OPT_HELP);
     int ch;
     while ((ch = pn_cli_getopt(&ps, argc, argv, &cl)) != -1) {
         switch (ch) {
-        case 'c': chart = optarg; break;
+        case 'c': chart = optarg, chart_asked = 1; break;
         case OPT_NOCHART: chart = NULL; break;
         case OPT_NOCHECK: check = 0; break;
-        case OPT_PNG16: {
-            pn_error e = {0};
-            if (pn_png16_parse(optarg, &o.png16, &e)) return pn_cli_usage_error(cmd, "%s", e.msg);
-            break;
-        }
-        case OPT_LABELS: labels = optarg; break;
-        case OPT_PRESET:
-            if (!strcmp(optarg, "rsna")) co.preset = PN_CSV_RSNA;
-            else if (!strcmp(optarg, "nih")) co.preset = PN_CSV_NIH;
-            else if (!strcmp(optarg, "chexpert")) co.preset = PN_CSV_CHEXPERT;
-            else return pn_cli_usage_error(cmd, "--preset wants rsna, nih or chexpert");
-            break;
-        case OPT_COLUMNS: {
-            snprintf(cols, sizeof cols, "%s", optarg);
-            char *comma = strchr(cols, ',');
-            if (!comma || comma == cols || !comma[1])
-                return pn_cli_usage_error(cmd, "--columns wants IMAGE,LABEL");
-            *comma = 0;
-            co.image_col = cols;
-            co.label_col = comma + 1;
-            break;
-        }
-        case OPT_UNCERTAIN:
-            if (!strcmp(optarg, "ignore")) co.uncertain = PN_U_IGNORE;
-            else if (!strcmp(optarg, "zeros")) co.uncertain = PN_U_ZEROS;
-            else if (!strcmp(optarg, "ones")) co.uncertain = PN_U_ONES;
-            else return pn_cli_usage_error(cmd, "--uncertain wants ignore, zeros or ones");
-            break;
-        case OPT_CSVSPLIT:
-            if (pn_split_parse(optarg, &co.split, NULL) || co.split == PN_SPLIT_ALL)
-                return pn_cli_usage_error(cmd, "--csv-split wants train, val or test");
-            break;
         case PN_CLI_HELP: help(stdout); return 0;
         default: return 2;
         }
@@ -120,7 +68,9 @@ int pn_cmd_stats(int argc, char **argv)
     int json = cl.json;
     long threads = cl.threads;
     o.min_side = (int)cl.min_side;
-    co.skip_bad = cl.skip_bad;
+    pn_cli_data dd;
+    if (pn_cli_data_init(&dd, cmd, &cl, &o)) return 2;
+    const char *labels = dd.labels;
     if (optind != argc - 1) return pn_cli_usage_error(cmd, "expected exactly one DATA path");
     const char *path = argv[optind];
 
@@ -129,14 +79,10 @@ int pn_cmd_stats(int argc, char **argv)
     pn_dataset_stats st;
     pn_bad_list bad = {0};
     pn_check_info info = {0};
-    if (labels ? pn_dataset_open_csv(path, labels, &co, &ds, &err)
-               : pn_dataset_open(path, &ds, &err))
-        goto fail;
+    if (pn_cli_data_open(&dd, cmd, path, &ds, &err)) goto fail;
     if (pn_dataset_stats_get(ds, &st, &err)) goto fail;
     if (labels) {
         size_t ns = pn_dataset_csv_skipped(ds);
-        for (size_t i = 0; i < ns; i++)
-            fprintf(stderr, "pneumo stats: skipped: %s\n", pn_dataset_csv_skipped_reason(ds, i));
         if (!json)
             printf("labels %s: %zu row%s dropped by the label policy, %zu skipped\n", labels,
                    pn_dataset_csv_dropped(ds), pn_dataset_csv_dropped(ds) == 1 ? "" : "s", ns);
@@ -148,10 +94,20 @@ int pn_cmd_stats(int argc, char **argv)
                 "pneumo stats: warning: %zu 16-bit PNG%s clipped to 0..255 (--png16 clip): "
                 "their pixels over 255 are white\n",
                 info.png16_clipped, info.png16_clipped == 1 ? "" : "s");
+    /* the statistics are printed even when the chart cannot be written (a
+     * read-only folder, a full disk): the default chart's failure is a
+     * warning, an asked-for --chart's an error after the output */
+    int chart_failed = 0;
     if (chart) {
         char title[512];
         snprintf(title, sizeof title, "%s", path);
-        if (pn_dataset_stats_chart(&st, title, chart, &err)) goto fail;
+        if (pn_dataset_stats_chart(&st, title, chart, &err)) {
+            chart_failed = 1;
+            if (!chart_asked)
+                fprintf(stderr, "pneumo stats: warning: no chart: %s (--chart FILE writes it "
+                                "elsewhere, --no-chart skips it)\n", err.msg);
+            chart = NULL;
+        }
     }
 
     int nc = st.num_classes;
@@ -250,6 +206,8 @@ int pn_cmd_stats(int argc, char **argv)
         }
         if (chart) printf("chart: %s\n", chart);
     }
+    fflush(stdout);
+    if (chart_failed && chart_asked) goto fail;
     pn_bad_list_free(&bad);
     pn_dataset_free(ds);
     return 0;

@@ -41,7 +41,8 @@ static void help(FILE *f)
             "                         torchvision's resnet18-f37072fd.pth ('pneumo fetch weights');\n"
             "                         none: from scratch, torchvision's init (kaiming normal\n"
             "                         fan_out convs, BatchNorm 1/0) from --seed; --freeze none\n"
-            "  -o, --out DIR          outputs (default runs/<date-time>/)\n"
+            "  -o, --out DIR          outputs (default runs/<date-time>/, a new folder each\n"
+            "                         run; DIR is locked while the run lives)\n"
             "      --epochs N         default 5\n"
             "      --batch N          default 32\n"
             "      --lr X             (base) learning rate, default 1e-3\n"
@@ -81,10 +82,18 @@ static void help(FILE *f)
             "                         validation, or T (default 0.5)\n"
             "      --bf16             bfloat16 backbone (faster, not bit-exact)\n"
             "      --fast-decode      JPEG DCT-domain downscaling (faster, not bit-exact)\n"
-            "      --skip-bad         leave unreadable images out (listed) instead of stopping\n"
+            "      --skip-bad         leave unreadable images (and bad --labels rows) out,\n"
+            "                         listed, instead of stopping\n"
+            "      --png16 scale|clip 16-bit grayscale PNGs: scaled by their sBIT depth\n"
+            "                         (default) or clipped as Pillow (over 255 is white)\n"
+            "      --positive CLASS   the class sensitivity and the threshold refer to\n"
+            "                         (default PNEUMONIA; data without it must name one)\n"
+            "%s"
             "      --resume           continue from DIR/checkpoint.safetensors after its\n"
             "                         last epoch (same options, any --freeze; an error when\n"
             "                         there is none)\n"
+            "      --force            replace the results of an earlier run in DIR (a DIR\n"
+            "                         that holds files is refused otherwise)\n"
             "      --no-cache         do not read or write the disk feature cache\n"
             "      --no-shuffle       keep the file order every epoch (parity checks)\n"
             "  -h, --help             this help\n"
@@ -93,7 +102,11 @@ static void help(FILE *f)
             "confusion.png, roc.png, report.html, checkpoint.safetensors (and, with --select\n"
             "best:*, checkpoint-best.safetensors). Ctrl-C stops after the current batch; the\n"
             "last finished epoch's checkpoint is kept for --resume, which continues the\n"
-            "schedule, the best-so-far and the patience count as an unbroken run would.\n");
+            "schedule, the best-so-far and the patience count as an unbroken run would.\n"
+            "With --labels, DATA is the image folder and the CSV gives labels, patients\n"
+            "(for --val-split) and splits; predictions.csv then has patient_id and\n"
+            "sop_uid columns (also for DICOM data).\n",
+            PN_CLI_LABELS_HELP);
 }
 
 static volatile int g_stop;
@@ -237,11 +250,11 @@ int pn_cmd_train(int argc, char **argv)
     const char *freeze = "fc", *threshold = "0.5";
     long epochs = 5, seed = 0;
     double lr = 1e-3, val_split = 0;
-    int resume = 0, no_cache = 0, shuffle = 1;
+    int resume = 0, no_cache = 0, shuffle = 1, force = 0;
     pn_balance balance = PN_BALANCE_WEIGHT;
     enum { O_EPOCHS = 256, O_LR, O_SEED, O_FREEZE, O_BALANCE, O_VALSPLIT, O_THR, O_RESUME,
            O_NOCACHE, O_NOSHUFFLE, O_OPTIM, O_WD, O_MOMENTUM, O_NESTEROV, O_SCHED, O_WARMUP,
-           O_SELECT, O_PATIENCE, O_AUGMENT };
+           O_SELECT, O_PATIENCE, O_AUGMENT, O_FORCE };
     static const struct option opts[] = {
         {"data", required_argument, 0, 'd'},     {"weights", required_argument, 0, 'w'},
         {"out", required_argument, 0, 'o'},      {"epochs", required_argument, 0, O_EPOCHS},
@@ -254,6 +267,7 @@ int pn_cmd_train(int argc, char **argv)
         {"nesterov", no_argument, 0, O_NESTEROV}, {"lr-schedule", required_argument, 0, O_SCHED},
         {"warmup", required_argument, 0, O_WARMUP}, {"select", required_argument, 0, O_SELECT},
         {"patience", required_argument, 0, O_PATIENCE}, {"augment", required_argument, 0, O_AUGMENT},
+        {"force", no_argument, 0, O_FORCE},
         {0, 0, 0, 0}};
     pn_augment augment = {0};
     pn_optim optim = {0};
@@ -266,7 +280,9 @@ int pn_cmd_train(int argc, char **argv)
     pn_cli_opts co = {.threads = 0, .batch = 32};
     pn_cli_parser_init(&ps, cmd, "d:w:o:", opts,
                        PN_OPT_HELP | PN_OPT_THREADS | PN_OPT_BATCH | PN_OPT_BF16 |
-                           PN_OPT_FAST_DECODE | PN_OPT_SKIP_BAD);
+                           PN_OPT_FAST_DECODE | PN_OPT_SKIP_BAD | PN_OPT_LABELS | PN_OPT_PNG16 |
+                           PN_OPT_POSITIVE |
+                           PN_OPT_NO_VERIFY);
     int ch;
     while ((ch = pn_cli_getopt(&ps, argc, argv, &co)) != -1) {
         switch (ch) {
@@ -313,6 +329,7 @@ int pn_cmd_train(int argc, char **argv)
         case O_PATIENCE:
             if (pn_cli_parse_int(cmd, "--patience", optarg, 0, 100000, &patience)) return 2;
             break;
+        case O_FORCE: force = 1; break;
         case PN_CLI_HELP: help(stdout); return 0;
         default: return 2;
         }
@@ -320,6 +337,10 @@ int pn_cmd_train(int argc, char **argv)
     long batch = co.batch, threads = co.threads;
     int bf16 = co.bf16, fast = co.fast_decode, skip_bad = co.skip_bad;
     if (optind != argc) return pn_cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    pn_cli_data dd;
+    pn_decode_opts dec = {0};
+    if (pn_cli_data_init(&dd, cmd, &co, &dec)) return 2;
+    if (dd.labels && !data) return pn_cli_usage_error(cmd, "--labels needs --data IMAGE_FOLDER");
     char data_buf[4096], weights_buf[4096];
     if (!data && fetch_default(cmd, 1, data_buf, sizeof data_buf)) return 1;
     if (!data) data = data_buf;
@@ -345,13 +366,7 @@ int pn_cmd_train(int argc, char **argv)
     double thr = 0.5;
     if (!thr_auto && pn_cli_parse_double(cmd, "--threshold", threshold, 0, 1, &thr)) return 2;
     char outbuf[256];
-    if (!out) {
-        time_t now = time(NULL);
-        struct tm tmv;
-        localtime_r(&now, &tmv);
-        strftime(outbuf, sizeof outbuf, "runs/%Y%m%d-%H%M%S", &tmv);
-        out = outbuf;
-    }
+    int default_out = !out;
 
     int rc = 1;
     pn_dataset *ds = NULL;
@@ -364,7 +379,7 @@ int pn_cmd_train(int argc, char **argv)
     pn_augment_items aug_items = {0};
     uint8_t wh[32];
     char whex[65];
-    if (pn_dataset_open(data, &ds, &err)) goto fail;
+    if (pn_cli_data_open(&dd, cmd, data, &ds, &err)) goto fail;
     int C = pn_dataset_num_classes(ds);
     if (C != 2) {
         pn_error_set(&err, PN_E_ARG,
@@ -392,8 +407,12 @@ int pn_cmd_train(int argc, char **argv)
     if (pn_infer_extractor_init(&ix, ds, &sd, wh, rcp.stage, (int)batch, (int)threads, bf16,
                                 fast, skip_bad, &err))
         goto fail;
-    pn_dataset_source src;
-    if (pn_dataset_source_init(&src, ds, &err)) goto fail;
+    pn_infer_extractor_set_decode(&ix, &dec);
+    pn_dataset_source src; /* the positive class (--positive, default PNEUMONIA) is class 1 */
+    if (pn_dataset_source_init_positive(&src, ds, co.positive, &err)) {
+        pn_error_prefix(&err, "%s: ", data);
+        goto fail;
+    }
 
     char s_epochs[32], s_batch[32], s_lr[32], s_seed[32], s_vs[32], s_thr[32];
     snprintf(s_epochs, sizeof s_epochs, "%ld", epochs);
@@ -423,7 +442,12 @@ int pn_cmd_train(int argc, char **argv)
                               "fast_decode", fast ? "yes" : "no", "shuffle", shuffle ? "yes" : "no",
                               "optimizer", s_opt, "lr_schedule", s_sched, "select", s_sel,
                               "augment", s_aug,
-                              NULL};
+                              NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+    /* only when given, so that the default outputs stay as they were */
+    size_t ns = sizeof settings / sizeof *settings - 7;
+    if (dd.labels) settings[ns++] = "labels", settings[ns++] = dd.labels;
+    if (co.png16) settings[ns++] = "png16", settings[ns++] = pn_png16_name(dec.png16);
+    if (co.positive) settings[ns++] = "positive", settings[ns++] = src.class_names[1];
     pn_train_config cfg;
     pn_train_config_default(&cfg);
     cfg.fit.optim = optim;
@@ -443,6 +467,8 @@ int pn_cmd_train(int argc, char **argv)
         goto fail;
     }
 
+    if (default_out && pn_cli_new_run_dir("runs", outbuf, sizeof outbuf, &err)) goto fail;
+    if (default_out) out = outbuf;
     printf("pneumo train: seed %ld, %ld epochs, batch %ld, %s lr %g, freeze %s, balance %s\n",
            seed, epochs, batch, optim.kind == PN_OPT_ADAM ? "Adam" : optim.kind == PN_OPT_ADAMW ? "AdamW" : "SGD",
            lr, freeze, pn_balance_name(balance));
@@ -461,7 +487,7 @@ int pn_cmd_train(int argc, char **argv)
     printf("  data %s (%s): %zu train, %zu val, %zu test; classes %s, %s\n", data,
            pn_dataset_kind(ds), pn_dataset_count(ds, PN_SPLIT_TRAIN),
            pn_dataset_count(ds, PN_SPLIT_VAL), pn_dataset_count(ds, PN_SPLIT_TEST),
-           pn_dataset_class_name(ds, 0), pn_dataset_class_name(ds, 1));
+           src.class_names[0], src.class_names[1]);
     printf("  weights %s (sha256 %.12s), threads %d%s; out %s\n", weights, whex,
            pn_infer_threads(ix.engine), pn_infer_is_bf16(ix.engine) ? ", bf16" : "", out);
     fflush(stdout);
@@ -484,6 +510,7 @@ int pn_cmd_train(int argc, char **argv)
     cfg.threshold_auto = thr_auto;
     cfg.threshold = thr;
     cfg.out_dir = out;
+    cfg.force = force;
     cfg.use_cache = !no_cache && rcp.use_cache;
     cfg.settings = settings;
     cfg.backbone = &sd;
@@ -497,7 +524,7 @@ int pn_cmd_train(int argc, char **argv)
     pn_status st = pn_train_run(&cfg, &src.src, &ix.ex, &sum, &err);
     signal(SIGINT, old);
     if (st) goto fail;
-    printf("threshold %.4f on P(%s)\n", sum.threshold, pn_dataset_class_name(ds, 1));
+    printf("threshold %.4f on P(%s)\n", sum.threshold, src.class_names[1]);
     print_metrics("val", &sum.val);
     print_metrics("test", &sum.test);
     printf("done in %.1fs: %s/{model.safetensors,metrics.json,predictions.csv,report.html}\n",
@@ -506,6 +533,7 @@ int pn_cmd_train(int argc, char **argv)
     goto done;
 fail:
     rc = pn_cli_fail(cmd, &err);
+    if (default_out && out) rmdir(out); /* the new run folder, when the run left it empty */
 done:
     pn_train_summary_free(&sum);
     pn_augment_items_free(&aug_items);

@@ -9,8 +9,9 @@
 #include <string.h>
 
 #include "cli.h"
+#include "pneumo/weights.h"
 
-typedef enum { ARG_FLAG, ARG_LONG } arg_kind;
+typedef enum { ARG_FLAG, ARG_LONG, ARG_STR } arg_kind;
 
 typedef struct shared_opt {
     unsigned bit;
@@ -18,7 +19,7 @@ typedef struct shared_opt {
     char short_name; /* 0: long only */
     arg_kind kind;
     long min, max;   /* ARG_LONG */
-    size_t offset;   /* of the int (flag) or long (value) in pn_cli_opts */
+    size_t offset;   /* of the int (flag), long (value) or const char * (string) in pn_cli_opts */
 } shared_opt;
 
 #define F(field) offsetof(pn_cli_opts, field)
@@ -33,6 +34,18 @@ static const shared_opt table[] = {
     {PN_OPT_SKIP_BAD, "skip-bad", 0, ARG_FLAG, 0, 0, F(skip_bad)},
     {PN_OPT_MIN_SIDE, "min-side", 0, ARG_LONG, 1, 1L << 20, F(min_side)},
     {PN_OPT_MAX_PIXELS, "max-pixels", 0, ARG_LONG, 1, 1L << 40, F(max_pixels)},
+    {PN_OPT_NO_VERIFY, "no-verify", 0, ARG_FLAG, 0, 0, F(no_verify)},
+    {PN_OPT_PNG16, "png16", 0, ARG_STR, 0, 0, F(png16)},
+    {PN_OPT_LABELS, "labels", 0, ARG_STR, 0, 0, F(labels)},
+    {PN_OPT_LABELS, "preset", 0, ARG_STR, 0, 0, F(preset)},
+    {PN_OPT_LABELS, "columns", 0, ARG_STR, 0, 0, F(columns)},
+    {PN_OPT_LABELS, "patient-column", 0, ARG_STR, 0, 0, F(patient_col)},
+    {PN_OPT_LABELS, "split-column", 0, ARG_STR, 0, 0, F(split_col)},
+    {PN_OPT_LABELS, "uncertain", 0, ARG_STR, 0, 0, F(uncertain)},
+    {PN_OPT_LABELS, "csv-split", 0, ARG_STR, 0, 0, F(csv_split)},
+    {PN_OPT_LABELS, "test-split", 0, ARG_STR, 0, 0, F(test_split)},
+    {PN_OPT_CLASSES, "classes", 0, ARG_STR, 0, 0, F(classes)},
+    {PN_OPT_POSITIVE, "positive", 0, ARG_STR, 0, 0, F(positive)},
 };
 #undef F
 #define NSHARED (sizeof table / sizeof table[0])
@@ -90,9 +103,14 @@ int pn_cli_getopt(pn_cli_parser *p, int argc, char **argv, pn_cli_opts *o)
         const shared_opt *s = shared_for(p, ch);
         if (!s) return ch;
         o->given |= s->bit;
+        if (s->kind == ARG_STR) {
+            *(const char **)((char *)o + s->offset) = optarg;
+            continue;
+        }
         if (s->kind == ARG_FLAG) {
             *(int *)((char *)o + s->offset) = 1;
             if (s->bit == PN_OPT_HELP) return PN_CLI_HELP;
+            if (s->bit == PN_OPT_NO_VERIFY) pn_weights_verify_hashes(0);
             continue;
         }
         char opt[64];

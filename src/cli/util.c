@@ -3,13 +3,37 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 
 #include "cli.h"
+#include "pneumo/util.h"
 
 int pn_cli_fail(const char *cmd, const pn_error *err)
 {
     fprintf(stderr, "pneumo %s: %s\n", cmd, err && err->msg[0] ? err->msg : "failed");
     return 1;
+}
+
+pn_status pn_cli_new_run_dir(const char *parent, char *buf, size_t n, pn_error *err)
+{
+    pn_status st = pn_mkdirs(parent, err);
+    if (st) return st;
+    time_t now = time(NULL);
+    struct tm tmv;
+    localtime_r(&now, &tmv);
+    char stamp[32];
+    strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tmv);
+    for (int k = 1; k < 1000; k++) {
+        int len = k == 1 ? snprintf(buf, n, "%s/%s", parent, stamp)
+                         : snprintf(buf, n, "%s/%s-%d", parent, stamp, k);
+        if (len < 0 || (size_t)len >= n) return pn_error_set(err, PN_E_ARG, "%s: path too long", parent);
+        if (mkdir(buf, 0755) == 0) return PN_OK;
+        if (errno != EEXIST)
+            return pn_error_set(err, PN_E_IO, "%s: cannot create folder: %s", buf, strerror(errno));
+    }
+    return pn_error_set(err, PN_E_IO, "%s/%s: 999 run folders of this second exist", parent, stamp);
 }
 
 int pn_cli_usage_error(const char *cmd, const char *fmt, ...)

@@ -5,8 +5,10 @@
 #include "pneumo/util.h"
 
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,38 +65,82 @@ int pn__is_dir(const char *path)
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+/* The FILE of a pn_afile writes through this sink, which keeps the errno of
+ * the first failed write(2): a full disk is then reported as ENOSPC, not as
+ * the stream's bare error flag. */
+typedef struct afile_sink {
+    int fd;
+    int err; /* errno of the first failed write, 0 when none */
+} afile_sink;
+
+static ssize_t sink_write(void *c, const char *buf, size_t n)
+{
+    afile_sink *s = c;
+    size_t done = 0;
+    while (done < n) {
+        ssize_t w = write(s->fd, buf + done, n - done);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) {
+            if (!s->err) s->err = w < 0 ? errno : EIO;
+            errno = s->err;
+            return done ? (ssize_t)done : -1;
+        }
+        done += (size_t)w;
+    }
+    return (ssize_t)n;
+}
+
+static int sink_close(void *c)
+{
+    afile_sink *s = c;
+    int rc = close(s->fd);
+    free(s);
+    return rc;
+}
+
 pn_status pn_afile_open(pn_afile *af, const char *path, pn_error *err)
 {
     memset(af, 0, sizeof *af);
     size_t n = strlen(path) + 64;
     af->path = strdup(path);
     af->tmp = malloc(n);
-    if (!af->path || !af->tmp) {
+    afile_sink *sink = malloc(sizeof *sink);
+    if (!af->path || !af->tmp || !sink) {
         free(af->path);
         free(af->tmp);
+        free(sink);
         memset(af, 0, sizeof *af);
         return pn_error_set(err, PN_E_NOMEM, "%s: out of memory", path);
     }
     snprintf(af->tmp, n, "%s.tmp.%ld.%u", path, (long)getpid(),
              atomic_fetch_add(&tmp_counter, 1u));
     int fd = open(af->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd < 0 || !(af->f = fdopen(fd, "wb"))) {
-        int e = errno;
+    int e = errno;
+    if (fd >= 0) {
+        *sink = (afile_sink){fd, 0};
+        cookie_io_functions_t io = {.write = sink_write, .close = sink_close};
+        af->f = fopencookie(sink, "wb", io);
+        e = errno;
+    }
+    if (!af->f) {
         if (fd >= 0) {
             close(fd);
             unlink(af->tmp);
         }
+        free(sink);
         free(af->path);
         free(af->tmp);
         memset(af, 0, sizeof *af);
-        return pn_error_set(err, PN_E_IO, "%s: cannot create: %s", path, strerror(e));
+        return pn_error_set(err, PN_E_IO, "%s: cannot create: %s", path,
+                            strerror(e));
     }
+    af->priv = sink;
     return PN_OK;
 }
 
 void pn_afile_abort(pn_afile *af)
 {
-    if (af->f) fclose(af->f);
+    if (af->f) fclose(af->f); /* frees the sink */
     if (af->tmp) unlink(af->tmp);
     free(af->path);
     free(af->tmp);
@@ -104,12 +150,13 @@ void pn_afile_abort(pn_afile *af)
 pn_status pn_afile_commit(pn_afile *af, pn_error *err)
 {
     if (!af->f) return pn_error_set(err, PN_E_ARG, "atomic file not open");
+    afile_sink *sink = af->priv;
     int e = 0;
-    if (ferror(af->f)) e = EIO;
-    if (!e && fflush(af->f) != 0) e = errno;
-    if (!e && fsync(fileno(af->f)) != 0) e = errno;
-    int rc = fclose(af->f);
+    if (fflush(af->f) != 0 || ferror(af->f)) e = sink->err ? sink->err : (errno ? errno : EIO);
+    if (!e && fsync(sink->fd) != 0) e = errno;
+    int rc = fclose(af->f); /* closes the fd and frees the sink */
     af->f = NULL;
+    af->priv = NULL;
     if (!e && rc != 0) e = errno;
     if (!e && rename(af->tmp, af->path) != 0) e = errno;
     if (e) {
@@ -261,4 +308,45 @@ const char *pn__fmt_bytes(double b, char *buf, size_t n)
     else
         snprintf(buf, n, "%.1f %s", b, units[u]);
     return buf;
+}
+
+int pn__tmp_is_stale(const char *name, long *pid)
+{
+    const char *t = strstr(name, ".tmp.");
+    while (t) { /* the last ".tmp.<digits>.<digits>" suffix */
+        const char *q = t + 5;
+        char *end;
+        errno = 0;
+        long p = strtol(q, &end, 10);
+        if (end != q && *end == '.' && p > 0 && !errno) {
+            const char *r = end + 1;
+            strtoul(r, &end, 10);
+            if (end != r && *end == '\0') {
+                if (pid) *pid = p;
+                return kill((pid_t)p, 0) != 0 && errno == ESRCH;
+            }
+        }
+        t = strstr(t + 1, ".tmp.");
+    }
+    return 0;
+}
+
+size_t pn__tmp_sweep(const char *dir, uint64_t *bytes)
+{
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    size_t n = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (!pn__tmp_is_stale(e->d_name, NULL)) continue;
+        struct stat sb;
+        if (fstatat(dirfd(d), e->d_name, &sb, AT_SYMLINK_NOFOLLOW) || !S_ISREG(sb.st_mode))
+            continue;
+        if (unlinkat(dirfd(d), e->d_name, 0) == 0) {
+            n++;
+            if (bytes) *bytes += (uint64_t)sb.st_size;
+        }
+    }
+    closedir(d);
+    return n;
 }

@@ -96,3 +96,56 @@ char *pn_base64(const void *data, size_t n)
     EVP_EncodeBlock(out, data, (int)n); /* writes the NUL too */
     return (char *)out;
 }
+
+/* ---- SHA-256 of a state dict's tensors ---------------------------------- */
+#include "pneumo/tensor.h"
+
+static int cmp_tensor_name(const void *a, const void *b)
+{
+    const pn_tensor *x = *(const pn_tensor *const *)a, *y = *(const pn_tensor *const *)b;
+    return strcmp(x->name, y->name);
+}
+
+static void put_le64(pn_sha256 *h, uint64_t v)
+{
+    uint8_t b[8];
+    for (int i = 0; i < 8; i++) b[i] = (uint8_t)(v >> (8 * i));
+    pn_sha256_update(h, b, 8);
+}
+
+pn_status pn_statedict_sha256(const pn_statedict *sd, uint8_t out[32], pn_error *err)
+{
+    memset(out, 0, 32);
+    const pn_tensor **order = malloc((sd->n ? sd->n : 1) * sizeof *order);
+    if (!order) return pn_error_set(err, PN_E_NOMEM, "out of memory hashing %zu tensors", sd->n);
+    for (size_t i = 0; i < sd->n; i++) order[i] = &sd->t[i];
+    qsort(order, sd->n, sizeof *order, cmp_tensor_name);
+    pn_sha256 h;
+    pn_status st = pn_sha256_init(&h, err);
+    if (st) {
+        free(order);
+        return st;
+    }
+    pn_sha256_update(&h, "pneumo-tensors-v1", 18); /* with its NUL */
+    for (size_t i = 0; i < sd->n; i++) {
+        const pn_tensor *t = order[i];
+        const char *dt = pn_dtype_name(t->dtype);
+        pn_sha256_update(&h, t->name, strlen(t->name) + 1);
+        pn_sha256_update(&h, dt, strlen(dt) + 1);
+        put_le64(&h, (uint64_t)t->ndim);
+        for (int d = 0; d < t->ndim; d++) put_le64(&h, (uint64_t)t->shape[d]);
+        size_t es = pn_dtype_size(t->dtype);
+        if (t->numel && t->data) {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+            pn_sha256_update(&h, t->data, t->numel * es);
+#else
+            const uint8_t *p = t->data;
+            for (size_t k = 0; k < t->numel; k++)
+                for (size_t j = es; j-- > 0;) pn_sha256_update(&h, p + k * es + j, 1);
+#endif
+        }
+    }
+    pn_sha256_final(&h, out);
+    free(order);
+    return PN_OK;
+}

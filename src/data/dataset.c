@@ -227,6 +227,7 @@ static pn_status open_folder(pn_dataset *ds, pn_error *err)
             st = scan_items(ds, sdir, (pn_split)s, err);
         }
     } else {
+        ds->flat = 1;
         st = scan_classes(ds, ds->path, err);
         pn__ds_class_sort(ds);
         if (!st) st = scan_items(ds, ds->path, PN_SPLIT_TRAIN, err);
@@ -317,6 +318,7 @@ const char *pn_dataset_path(const pn_dataset *ds) { return ds->path; }
 const char *pn_dataset_kind(const pn_dataset *ds)
 {
     if (ds->csv) return "csv";
+    if (ds->files) return "files";
     return ds->kind == DS_FOLDER ? "folder" : ds->kind == DS_ZIP ? "zip" : "npz";
 }
 
@@ -432,6 +434,7 @@ pn_status pn__dataset_decode(const pn_dataset *ds, const pn_item *it, const uint
     if (ds->kind != DS_NPZ) return pn_image_decode(bytes, n, it->name, o, img, err);
     /* npz pixels: no minimum side (MedMNIST is 28x28) */
     img->png16 = img->png16_clipped = 0;
+    img->patient_id[0] = img->sop_uid[0] = 0;
     pn_status st = pn__image_alloc(img, ds->npz_w, ds->npz_h, ds->npz_c, it->name, err);
     if (st) return st;
     memcpy(img->px, bytes, (size_t)ds->npz_w * ds->npz_h * ds->npz_c);

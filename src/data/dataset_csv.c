@@ -23,144 +23,7 @@
 #include "dataset_internal.h"
 #include "pneumo/util.h"
 
-/* ---- CSV rows (RFC 4180: quotes, "" escapes, CRLF) ------------------------- */
-
-typedef struct csv {
-    const char *p, *end;
-    size_t line;  /* physical line where the current row starts (1-based) */
-    size_t next_line;
-    char *buf;    /* fields of the current row, NUL-separated */
-    size_t cap;
-    char **f;
-    size_t nf, fcap;
-} csv;
-
-/* Next row into c->f / c->nf; 0 at the end, -1 out of memory. */
-static int csv_row(csv *c)
-{
-    if (c->p >= c->end) return 0;
-    c->line = c->next_line;
-    c->nf = 0;
-    size_t need = (size_t)(c->end - c->p) + 1, k = 0;
-    if (need > 1 << 16) need = 1 << 16;
-    int inq = 0, done = 0;
-    size_t start = 0;
-    while (!done) {
-        if (k + 2 > c->cap) {
-            size_t nc = c->cap ? c->cap * 2 : need + 2;
-            char *nb = realloc(c->buf, nc);
-            if (!nb) return -1;
-            c->buf = nb;
-            c->cap = nc;
-        }
-        int ch = c->p < c->end ? (unsigned char)*c->p++ : -1;
-        if (ch == '\n') c->next_line++;
-        if (inq) {
-            if (ch == -1) inq = 0, done = 1;
-            else if (ch == '"' && c->p < c->end && *c->p == '"') c->buf[k++] = '"', c->p++;
-            else if (ch == '"') inq = 0;
-            else c->buf[k++] = (char)ch;
-            if (!done) continue;
-        }
-        if (ch == '"' && k == start) {
-            inq = 1;
-            continue;
-        }
-        if (ch == ',' || ch == '\n' || ch == -1) {
-            if (ch == '\n' && k > start && c->buf[k - 1] == '\r') k--;
-            c->buf[k++] = 0;
-            if (c->nf == c->fcap) {
-                size_t nc = c->fcap ? c->fcap * 2 : 16;
-                char **nv = realloc(c->f, nc * sizeof *nv);
-                if (!nv) return -1;
-                c->f = nv;
-                c->fcap = nc;
-            }
-            c->f[c->nf++] = (char *)(uintptr_t)start; /* offset; fixed up below */
-            start = k;
-            if (ch != ',') done = 1;
-        } else {
-            c->buf[k++] = (char)ch;
-        }
-    }
-    for (size_t i = 0; i < c->nf; i++) c->f[i] = c->buf + (uintptr_t)c->f[i];
-    return 1;
-}
-
-static int col_find(const csv *hdr, const char *name)
-{
-    for (size_t i = 0; i < hdr->nf; i++)
-        if (!strcmp(hdr->f[i], name)) return (int)i;
-    return -1;
-}
-
-/* ---- finding the images ------------------------------------------------------ */
-
-typedef struct file_ent {
-    char *base, *path;
-} file_ent;
-typedef struct file_index {
-    file_ent *v;
-    size_t n, cap;
-} file_index;
-
-static int cmp_ent(const void *a, const void *b)
-{
-    return strcmp(((const file_ent *)a)->base, ((const file_ent *)b)->base);
-}
-
-static pn_status index_dir(file_index *ix, const char *dir, int depth, pn_error *err)
-{
-    DIR *d = opendir(dir);
-    if (!d) return depth ? PN_OK : pn_error_set(err, PN_E_IO, "%s: cannot read folder", dir);
-    struct dirent *e;
-    char p[4096];
-    pn_status st = PN_OK;
-    while (!st && (e = readdir(d))) {
-        if (e->d_name[0] == '.') continue;
-        if (snprintf(p, sizeof p, "%s/%s", dir, e->d_name) >= (int)sizeof p) continue;
-        struct stat sb;
-        if (stat(p, &sb)) continue;
-        if (S_ISDIR(sb.st_mode)) {
-            if (depth < 6) st = index_dir(ix, p, depth + 1, err);
-            continue;
-        }
-        if (!S_ISREG(sb.st_mode) || !pn_is_image_name(e->d_name)) continue;
-        if (ix->n == ix->cap) {
-            size_t nc = ix->cap ? ix->cap * 2 : 1024;
-            file_ent *nv = realloc(ix->v, nc * sizeof *nv);
-            if (!nv) st = pn_error_set(err, PN_E_NOMEM, "%s: out of memory", dir);
-            else ix->v = nv, ix->cap = nc;
-            if (st) break;
-        }
-        file_ent *fe = &ix->v[ix->n];
-        fe->path = strdup(p);
-        fe->base = fe->path ? fe->path + strlen(p) - strlen(e->d_name) : NULL;
-        if (!fe->path) st = pn_error_set(err, PN_E_NOMEM, "%s: out of memory", dir);
-        else ix->n++;
-    }
-    closedir(d);
-    return st;
-}
-
-static void index_free(file_index *ix)
-{
-    for (size_t i = 0; i < ix->n; i++) free(ix->v[i].path);
-    free(ix->v);
-}
-
-/* The path of a file named `base` under the image folder; NULL when there
- * is none; *dup set when two files share the name. */
-static const char *index_find(const file_index *ix, const char *base, int *dup)
-{
-    file_ent key = {(char *)base, NULL};
-    file_ent *f = bsearch(&key, ix->v, ix->n, sizeof *ix->v, cmp_ent);
-    *dup = 0;
-    if (!f) return NULL;
-    *dup = (f > ix->v && !strcmp(f[-1].base, base)) ||
-           (f + 1 < ix->v + ix->n && !strcmp(f[1].base, base));
-    return f->path;
-}
+#include "csv_internal.h"
 
 /* ---- labels ---------------------------------------------------------------------- */
 
@@ -204,70 +67,6 @@ static void chexpert_patient(const char *path, char *out, size_t size)
     }
 }
 
-/* ---- the official NIH split lists --------------------------------------------- */
-
-typedef struct name_set {
-    char **v;
-    size_t n;
-} name_set;
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Lines of <dir of csv>/<file>; an absent file gives an empty set. */
-static pn_status read_list(const char *csv_path, const char *file, name_set *s, pn_error *err)
-{
-    char p[4096];
-    const char *slash = strrchr(csv_path, '/');
-    int dl = slash ? (int)(slash - csv_path) : 1;
-    snprintf(p, sizeof p, "%.*s/%s", dl, slash ? csv_path : ".", file);
-    struct stat sb;
-    if (stat(p, &sb)) return PN_OK;
-    uint8_t *b = NULL;
-    size_t n = 0;
-    PN_TRY(pn_read_file(p, PN_MAX_FILE_BYTES, &b, &n, err));
-    size_t cap = 0;
-    char *q = (char *)b, *end = q + n;
-    while (q < end) {
-        char *nl = memchr(q, '\n', (size_t)(end - q));
-        char *e = nl ? nl : end;
-        while (e > q && (e[-1] == '\r' || e[-1] == ' ')) e--;
-        if (e > q) {
-            if (s->n == cap) {
-                cap = cap ? cap * 2 : 4096;
-                char **nv = realloc(s->v, cap * sizeof *nv);
-                if (!nv) {
-                    free(b);
-                    return pn_error_set(err, PN_E_NOMEM, "%s: out of memory", p);
-                }
-                s->v = nv;
-            }
-            s->v[s->n] = strndup(q, (size_t)(e - q));
-            if (!s->v[s->n]) {
-                free(b);
-                return pn_error_set(err, PN_E_NOMEM, "%s: out of memory", p);
-            }
-            s->n++;
-        }
-        q = nl ? nl + 1 : end;
-    }
-    free(b);
-    if (s->n > 1) qsort(s->v, s->n, sizeof *s->v, cmp_str);
-    return PN_OK;
-}
-
-static int set_has(const name_set *s, const char *name)
-{
-    return s->n && bsearch(&name, s->v, s->n, sizeof *s->v, cmp_str) != NULL;
-}
-
-static void set_free(name_set *s)
-{
-    for (size_t i = 0; i < s->n; i++) free(s->v[i]);
-    free(s->v);
-}
 
 /* ---- the dataset ---------------------------------------------------------------- */
 
@@ -317,6 +116,72 @@ static pn_status note(pn_dataset *ds, pn_error *err, const char *fmt, ...)
 
 static const char *const no_col = NULL;
 
+/* Moves the train items of the patients whose id hashes below fraction to test:
+ * SHA-256 of the id, its first 8 bytes big-endian, the top 53 bits / 2^53. */
+static pn_status carve_test(pn_dataset *ds, double fraction, pn_error *err)
+{
+    item_vec *tr = &ds->split[PN_SPLIT_TRAIN], *te = &ds->split[PN_SPLIT_TEST];
+    size_t k = 0;
+    for (size_t i = 0; i < tr->n; i++) {
+        char pid[256];
+        pn_item_patient(&tr->v[i].it, pid, sizeof pid);
+        uint8_t d[32]; /* the first 53 bits of SHA-256(id), as a fraction of 2^53 */
+        pn_sha256_buf(pid, strlen(pid), d);
+        uint64_t h = 0;
+        for (int b = 0; b < 8; b++) h = h << 8 | d[b];
+        if ((double)(h >> 11) / 9007199254740992.0 >= fraction) {
+            tr->v[k++] = tr->v[i];
+            continue;
+        }
+        if (te->n == te->cap) {
+            size_t nc = te->cap ? te->cap * 2 : 256;
+            item_rec *nv = realloc(te->v, nc * sizeof *nv);
+            if (!nv) {
+                /* every item stays owned by ds (freed with it) */
+                memmove(&tr->v[k], &tr->v[i], (tr->n - i) * sizeof *tr->v);
+                tr->n = k + (tr->n - i);
+                return pn_error_set(err, PN_E_NOMEM, "%s: out of memory", ds->path);
+            }
+            te->v = nv;
+            te->cap = nc;
+        }
+        te->v[te->n] = tr->v[i];
+        te->v[te->n++].it.split = PN_SPLIT_TEST;
+    }
+    tr->n = k;
+    return PN_OK;
+}
+
+/* a split column's value: train, val / valid / validation, test (any case) */
+static int split_value(const char *v)
+{
+    if (!strcasecmp(v, "train")) return PN_SPLIT_TRAIN;
+    if (!strcasecmp(v, "val") || !strcasecmp(v, "valid") || !strcasecmp(v, "validation"))
+        return PN_SPLIT_VAL;
+    if (!strcasecmp(v, "test")) return PN_SPLIT_TEST;
+    return -1;
+}
+
+pn_status pn_csv_preset_parse(const char *s, pn_csv_preset *out, pn_error *err)
+{
+    if (s && !strcmp(s, "rsna")) *out = PN_CSV_RSNA;
+    else if (s && !strcmp(s, "nih")) *out = PN_CSV_NIH;
+    else if (s && !strcmp(s, "chexpert")) *out = PN_CSV_CHEXPERT;
+    else return pn_error_set(err, PN_E_ARG, "--preset wants rsna, nih or chexpert, not '%s'", s ? s : "");
+    return PN_OK;
+}
+
+pn_status pn_csv_uncertain_parse(const char *s, pn_csv_uncertain *out, pn_error *err)
+{
+    if (s && !strcmp(s, "ignore")) *out = PN_U_IGNORE;
+    else if (s && !strcmp(s, "zeros")) *out = PN_U_ZEROS;
+    else if (s && !strcmp(s, "ones")) *out = PN_U_ONES;
+    else
+        return pn_error_set(err, PN_E_ARG, "--uncertain wants ignore, zeros or ones, not '%s'",
+                            s ? s : "");
+    return PN_OK;
+}
+
 pn_status pn_dataset_open_csv(const char *images, const char *csv_path, const pn_csv_opts *opt,
                               pn_dataset **out, pn_error *err)
 {
@@ -337,9 +202,9 @@ pn_status pn_dataset_open_csv(const char *images, const char *csv_path, const pn
     ds->path = strdup(images);
     uint8_t *text = NULL;
     size_t ntext = 0;
-    csv c = {0}, hdr = {0};
-    file_index ix = {0};
-    name_set trainval = {0}, test = {0};
+    pn__csv c = {0}, hdr = {0};
+    pn__file_index ix = {0};
+    pn__name_set trainval = {0}, test = {0};
     row *rows = NULL;
     size_t nrows = 0, rcap = 0;
     pn_status st = ds->path ? PN_OK : pn_error_set(err, PN_E_NOMEM, "out of memory");
@@ -375,7 +240,7 @@ pn_status pn_dataset_open_csv(const char *images, const char *csv_path, const pn
     c.end = c.p + ntext;
     c.next_line = 1;
     if (ntext >= 3 && !memcmp(text, "\xEF\xBB\xBF", 3)) c.p += 3; /* UTF-8 BOM */
-    int r = csv_row(&c);
+    int r = pn__csv_row(&c);
     if (r <= 0) {
         st = r < 0 ? pn_error_set(err, PN_E_NOMEM, "out of memory")
                    : pn_error_set(err, PN_E_FORMAT, "%s: empty CSV (no header row)", csv_path);
@@ -385,8 +250,13 @@ pn_status pn_dataset_open_csv(const char *images, const char *csv_path, const pn
     hdr.nf = c.nf;
     hdr.f = calloc(c.nf, sizeof *hdr.f);
     for (size_t i = 0; hdr.f && i < c.nf; i++) hdr.f[i] = strdup(c.f[i]);
-    int ci = col_find(&hdr, icol), cl = col_find(&hdr, lcol), cp = pcol ? col_find(&hdr, pcol) : -1;
-    const char *missing = ci < 0 ? icol : cl < 0 ? lcol : (pcol && cp < 0) ? pcol : no_col;
+    int ci = pn__csv_col(&hdr, icol), cl = pn__csv_col(&hdr, lcol);
+    int cp = pcol ? pn__csv_col(&hdr, pcol) : -1, cs = o->split_col ? pn__csv_col(&hdr, o->split_col) : -1;
+    const char *missing = ci < 0                    ? icol
+                          : cl < 0                  ? lcol
+                          : (pcol && cp < 0)        ? pcol
+                          : (o->split_col && cs < 0) ? o->split_col
+                                                    : no_col;
     if (missing) {
         char cols[512] = "";
         for (size_t i = 0; i < hdr.nf; i++)
@@ -397,14 +267,15 @@ pn_status pn_dataset_open_csv(const char *images, const char *csv_path, const pn
         goto done;
     }
     if (o->preset == PN_CSV_NIH) {
-        if ((st = read_list(csv_path, "train_val_list.txt", &trainval, err))) goto done;
-        if ((st = read_list(csv_path, "test_list.txt", &test, err))) goto done;
+        if ((st = pn__read_list(csv_path, "train_val_list.txt", &trainval, err))) goto done;
+        if ((st = pn__read_list(csv_path, "test_list.txt", &test, err))) goto done;
     }
     const char *pos = o->positive ? o->positive : "1", *neg = o->negative ? o->negative : "0";
-    while ((r = csv_row(&c)) > 0) {
+    while ((r = pn__csv_row(&c)) > 0) {
         if (c.nf == 1 && !c.f[0][0]) continue; /* blank line */
         size_t need = (size_t)(ci > cl ? ci : cl) + 1;
         if (cp + 1 > (int)need) need = (size_t)cp + 1;
+        if (cs + 1 > (int)need) need = (size_t)cs + 1;
         if (c.nf < need) {
             BAD_ROW("%s:%zu: the row has %zu fields, the header %zu", csv_path, c.line, c.nf,
                     hdr.nf);
@@ -430,10 +301,18 @@ pn_status pn_dataset_open_csv(const char *images, const char *csv_path, const pn
         }
         int split = o->split == PN_SPLIT_VAL || o->split == PN_SPLIT_TEST ? (int)o->split : 0;
         if (o->preset == PN_CSV_NIH && (trainval.n || test.n)) {
-            split = set_has(&test, c.f[ci]) ? PN_SPLIT_TEST
-                    : set_has(&trainval, c.f[ci]) ? PN_SPLIT_TRAIN
+            split = pn__set_has(&test, c.f[ci]) ? PN_SPLIT_TEST
+                    : pn__set_has(&trainval, c.f[ci]) ? PN_SPLIT_TRAIN
                                                   : -1;
             if (split < 0) label = LBL_DROP; /* in neither official list */
+        }
+        if (cs >= 0) { /* the row's own split */
+            split = split_value(c.f[cs]);
+            if (split < 0) {
+                BAD_ROW("%s:%zu: %s '%s' is not a split (train, val or test)", csv_path, c.line,
+                        o->split_col, c.f[cs]);
+                continue;
+            }
         }
         if (label == LBL_DROP) {
             ds->csv_dropped++;
@@ -463,8 +342,8 @@ pn_status pn_dataset_open_csv(const char *images, const char *csv_path, const pn
         goto done;
     }
     if (nrows > 1) qsort(rows, nrows, sizeof *rows, cmp_row);
-    if ((st = index_dir(&ix, images, 0, err))) goto done;
-    if (ix.n > 1) qsort(ix.v, ix.n, sizeof *ix.v, cmp_ent);
+    if ((st = pn__index_dir(&ix, images, 0, err))) goto done;
+    if (ix.n > 1) qsort(ix.v, ix.n, sizeof *ix.v, pn__cmp_ent);
     for (size_t i = 0; i < nrows; i++) {
         row *rw = &rows[i];
         size_t j = i;
@@ -493,7 +372,7 @@ pn_status pn_dataset_open_csv(const char *images, const char *csv_path, const pn
                 if (rel) rel++;
             }
         } else {
-            path = index_find(&ix, want, &dup);
+            path = pn__index_find(&ix, want, &dup);
         }
         if (dup) {
             st = pn_error_set(err, PN_E_FORMAT, "%s:%zu: more than one file named '%s' under %s",
@@ -523,6 +402,9 @@ pn_status pn_dataset_open_csv(const char *images, const char *csv_path, const pn
             ir->it.patient_id = ir->csv_patient;
             ir->csv_patient = NULL;
         }
+    if (o->test_fraction > 0 && (st = carve_test(ds, o->test_fraction, err))) goto done;
+    ds->flat = cs < 0 && !o->split_given && !(o->preset == PN_CSV_NIH && (trainval.n || test.n)) &&
+               !(o->test_fraction > 0);
     pn__ds_finish(ds);
 done:
     for (size_t i = 0; i < nrows; i++) {
@@ -535,9 +417,9 @@ done:
     free(c.buf);
     free(c.f);
     free(text);
-    index_free(&ix);
-    set_free(&trainval);
-    set_free(&test);
+    pn__index_free(&ix);
+    pn__set_free(&trainval);
+    pn__set_free(&test);
     if (st) {
         pn_dataset_free(ds);
         return st;

@@ -40,6 +40,9 @@ struct pn_dataset {
     char **csv_notes;
     size_t csv_nnotes, csv_dropped;
     int csv; /* opened by pn_dataset_open_csv: kind "csv" */
+    int files; /* opened by pn_dataset_open_files: kind "files" */
+    /* no split folders (or, CSV, no split given): every item is in train */
+    int flat;
 };
 
 /* Append an item (name and path are copied). */

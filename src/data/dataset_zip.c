@@ -116,6 +116,7 @@ pn_status pn__ds_open_zip(pn_dataset *ds, pn_error *err)
         }
     }
     pn__ds_class_sort(ds);
+    ds->flat = !with_split.prefix;
     const cand *c = with_split.prefix ? &with_split : &flat;
     int need = c->depth + (with_split.prefix ? 3 : 2);
     for (zip_int64_t i = 0; i < ne; i++) {

@@ -16,6 +16,7 @@
  * too long for 128 bits, use double precision. Decoding itself is GDCM's
  * (dicom_gdcm.cc). */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -456,6 +457,10 @@ pn_status pn__dicom_decode(const uint8_t *buf, size_t n, const char *name,
         goto done;
     }
     st = render(&d, name, img, err);
+    if (!st) {
+        snprintf(img->patient_id, sizeof img->patient_id, "%s", d.patient_id);
+        snprintf(img->sop_uid, sizeof img->sop_uid, "%s", d.sop_uid);
+    }
 done:
     pn__dcm_free(&d);
     if (st) img->w = img->h = 0;

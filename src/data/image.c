@@ -65,6 +65,7 @@ pn_status pn_image_decode(const uint8_t *buf, size_t n, const char *name,
     if (!img || (!buf && n)) return pn_error_set(err, PN_E_ARG, "%s: no image or buffer", name);
     img->w = img->h = 0;
     img->png16 = img->png16_clipped = 0;
+    img->patient_id[0] = img->sop_uid[0] = 0;
     if (n == 0) return pn_error_set(err, PN_E_FORMAT, "%s: empty file (0 bytes)", name);
     /* DICOM first: "DICM" at 128 (its preamble may hold anything), or a
      * data set at byte 0 */

@@ -45,12 +45,35 @@ static int cmp_str(const void *a, const void *b)
 #define MAX_DEPTH 32
 
 /* The folders on the way down from the root (device, inode): a folder met
- * again is a link loop and is not entered. */
+ * again is a link loop and is not entered. And every folder walked so far:
+ * one reached again through another link is not walked twice (links
+ * between folders would otherwise multiply the walk, 2^depth for a ladder
+ * of two links per level). */
 typedef struct walk_path {
     dev_t dev[MAX_DEPTH + 1];
     ino_t ino[MAX_DEPTH + 1];
     int n;
+    struct { dev_t dev; ino_t ino; } *seen;
+    size_t nseen, capseen;
 } walk_path;
+
+/* 1 when (dev, ino) was walked already, else records it (0); -1: no memory */
+static int seen_before(walk_path *wp, dev_t dev, ino_t ino)
+{
+    for (size_t k = 0; k < wp->nseen; k++)
+        if (wp->seen[k].dev == dev && wp->seen[k].ino == ino) return 1;
+    if (wp->nseen == wp->capseen) {
+        size_t cap = wp->capseen ? 2 * wp->capseen : 64;
+        void *v = realloc(wp->seen, cap * sizeof *wp->seen);
+        if (!v) return -1;
+        wp->seen = v;
+        wp->capseen = cap;
+    }
+    wp->seen[wp->nseen].dev = dev;
+    wp->seen[wp->nseen].ino = ino;
+    wp->nseen++;
+    return 0;
+}
 
 static pn_status walk(const char *dir, walk_path *wp, pn_path_list *out, pn_bad_list *bad,
                       size_t *unreadable, pn_error *err)
@@ -81,6 +104,9 @@ static pn_status walk(const char *dir, walk_path *wp, pn_path_list *out, pn_bad_
             for (int k = 0; k < wp->n; k++)
                 if (wp->dev[k] == sb.st_dev && wp->ino[k] == sb.st_ino) seen = 1;
             if (seen || wp->n > MAX_DEPTH) continue;
+            int again = seen_before(wp, sb.st_dev, sb.st_ino);
+            if (again < 0) st = pn_error_set(err, PN_E_NOMEM, "out of memory");
+            if (again) continue;
             wp->dev[wp->n] = sb.st_dev;
             wp->ino[wp->n] = sb.st_ino;
             wp->n++;
@@ -105,8 +131,11 @@ pn_status pn_list_images(const char *dir, pn_path_list *out, pn_bad_list *bad,
         wp.dev[0] = sb.st_dev;
         wp.ino[0] = sb.st_ino;
         wp.n = 1;
+        if (seen_before(&wp, sb.st_dev, sb.st_ino) < 0)
+            return pn_error_set(err, PN_E_NOMEM, "out of memory");
     }
     pn_status st = walk(dir, &wp, out, bad, &u, err);
+    free(wp.seen);
     if (unreadable) *unreadable += u;
     return st;
 }

@@ -41,6 +41,15 @@ static inline uint64_t pn__le64(const uint8_t *p)
 }
 
 
+/* io/integrity.c: pneumo.tensors_sha256 + pneumo.metadata_sha256 into sd's
+ * metadata (last, after every other key is set); their check on read (a
+ * file without them passes; a mismatch is PN_E_FORMAT naming the file and
+ * both hashes, unless pn_weights_verify_hashes(0)); every float tensor
+ * finite (PN_E_NUMERIC naming the tensor). */
+pn_status pn__io_seal(pn_statedict *sd, pn_error *err);
+pn_status pn__io_verify(const pn_statedict *sd, const char *file, pn_error *err);
+pn_status pn__io_check_finite(const pn_statedict *sd, const char *file, pn_error *err);
+
 float pn__half_to_float(uint16_t h);
 float pn__bf16_to_float(uint16_t b);
 

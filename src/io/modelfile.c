@@ -116,7 +116,8 @@ pn_status pn_modelfile_save(const char *path, const pn_statedict *sd, const pn_m
         (st = pn_statedict_set_meta(&v, "pneumo.threshold", th, err)) ||
         (st = pn_statedict_set_meta(&v, "pneumo.training",
                                     meta->training_json[0] ? meta->training_json : "{}", err)) ||
-        (st = pn_statedict_set_meta(&v, "pneumo.base_sha256", meta->base_sha256, err))) {
+        (st = pn_statedict_set_meta(&v, "pneumo.base_sha256", meta->base_sha256, err)) ||
+        (st = pn__io_seal(&v, err))) {
         if (!st) st = pn_error_set(err, PN_E_NOMEM, "%s: out of memory", path);
         goto done;
     }
@@ -218,6 +219,7 @@ pn_status pn_modelfile_load(const char *path, pn_statedict *sd, pn_model_meta *m
 {
     pn_status st = pn_weights_load(path, sd, err);
     if (st) return st;
+    if ((st = pn__io_check_finite(sd, path, err))) goto fail;
     int classes = 0;
     if (pn_statedict_get_meta(sd, "pneumo.format_version")) {
         if ((st = read_meta(sd, meta, path, err))) goto fail;

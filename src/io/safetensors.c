@@ -251,6 +251,7 @@ pn_status pn_safetensors_load_mem(const void *buf, size_t n, const char *file, p
             if ((st = pn_statedict_set_meta(sd, it->string, it->valuestring, err))) goto done;
         }
     }
+    st = pn__io_verify(sd, file, err);
 done:
     free(ents);
     free(sorted);

@@ -30,10 +30,15 @@ pn_status pn_write_predictions_csv(const char *path, const pn_run_report *rep, p
     pn_status st = pn_afile_open(&af, path, err);
     if (st) return st;
     char q[8192];
+    int ids = 0; /* patient_id,sop_uid columns: only when some file has one */
+    for (int s = 0; s < rep->nsplits && !ids; s++)
+        for (size_t i = 0; i < rep->splits[s].n && !ids; i++)
+            ids = (rep->splits[s].patients && rep->splits[s].patients[i]) ||
+                  (rep->splits[s].sop_uids && rep->splits[s].sop_uids[i]);
     fputs("split,file,label", af.f);
     for (int c = 0; c < rep->classes; c++)
         fprintf(af.f, ",prob_%s", rep->class_names[c]);
-    fputs(",prediction\n", af.f);
+    fputs(ids ? ",prediction,patient_id,sop_uid\n" : ",prediction\n", af.f);
     for (int s = 0; s < rep->nsplits; s++) {
         const pn_split_result *r = &rep->splits[s];
         for (size_t i = 0; i < r->n; i++) {
@@ -50,7 +55,14 @@ pn_status pn_write_predictions_csv(const char *path, const pn_run_report *rep, p
             fprintf(af.f, "%s,", pn__csv_field(r->files[i], q, sizeof q));
             fprintf(af.f, "%s", pn__csv_field(rep->class_names[r->labels[i]], q, sizeof q));
             for (int c = 0; c < rep->classes; c++) fprintf(af.f, ",%.6f", p[c]);
-            fprintf(af.f, ",%s\n", pn__csv_field(rep->class_names[pred], q, sizeof q));
+            fprintf(af.f, ",%s", pn__csv_field(rep->class_names[pred], q, sizeof q));
+            if (ids) {
+                const char *pt = r->patients && r->patients[i] ? r->patients[i] : "";
+                const char *uid = r->sop_uids && r->sop_uids[i] ? r->sop_uids[i] : "";
+                fprintf(af.f, ",%s", pn__csv_field(pt, q, sizeof q));
+                fprintf(af.f, ",%s", pn__csv_field(uid, q, sizeof q));
+            }
+            fputc('\n', af.f);
         }
     }
     return pn_afile_commit(&af, err);

@@ -1,10 +1,16 @@
 /* The shared chart helper (see plot.h): page -> PNG in an atomic file, text,
  * axes with nice ticks, series lines, legends and titles. The charts
  * themselves (plot_train.c, chart.c) only lay out and call these. */
+#include <cairo-ft.h>
 #include <errno.h>
+#include <ft2build.h>
+#include FT_FREETYPE_H
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "pneumo/util.h"
 #include "report/plot.h"
@@ -24,6 +30,8 @@ pn__rgb pn__mix(pn__rgb a, pn__rgb b, double t)
 }
 
 static void set_rgb(pn__plot *p, pn__rgb c) { cairo_set_source_rgb(p->cr, c.r, c.g, c.b); }
+
+static int load_faces(void);
 
 /* ---- PNG into an atomic file --------------------------------------------- */
 
@@ -61,7 +69,11 @@ pn_status pn__plot_png(const char *path, int w, int h, pn__plot_draw_fn draw, vo
     }
     cairo_set_source_rgb(cr, 1, 1, 1);
     cairo_paint(cr);
-    cairo_select_font_face(cr, "DejaVu Sans", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
+    if (load_faces()) {
+        st = pn_error_set(err, PN_E_NOMEM, "plot %s: cannot load the DejaVu Sans font files (out "
+                                           "of memory?)", path);
+        goto out;
+    }
     pn__plot p = {cr, w, h};
     st = draw(&p, ctx, err);
     if (st) goto out;
@@ -90,10 +102,57 @@ out:
 
 /* ---- text --------------------------------------------------------------- */
 
+/* DejaVu Sans straight from its files through FreeType, not through
+ * fontconfig: fontconfig crashes (SIGSEGV) when an allocation fails while it
+ * parses its configuration (under ulimit -v, after a run's work is done),
+ * and FreeType and cairo report out-of-memory as errors. Without the files,
+ * cairo's own font selection (fontconfig) is the fallback. */
+#define PN__FONT_DIR "/usr/share/fonts/truetype/dejavu/"
+static pthread_mutex_t faces_mu = PTHREAD_MUTEX_INITIALIZER;
+static cairo_font_face_t *faces[2]; /* regular, bold; kept for the process */
+static atomic_int faces_state;      /* 0: not loaded, 1: loaded, 2: no files (fontconfig) */
+
+/* 0 when the faces are there (or the files are not installed: cairo's own
+ * selection then), -1 when loading them failed (out of memory) */
+static int load_faces(void)
+{
+    static FT_Library lib;
+    static const char *const files[2] = {PN__FONT_DIR "DejaVuSans.ttf",
+                                         PN__FONT_DIR "DejaVuSans-Bold.ttf"};
+    pthread_mutex_lock(&faces_mu);
+    int rc = 0;
+    if (faces_state == 0 && (access(files[0], R_OK) || access(files[1], R_OK))) faces_state = 2;
+    if (faces_state == 0 && !lib && FT_Init_FreeType(&lib)) lib = NULL;
+    for (int i = 0; faces_state == 0 && lib && i < 2; i++) {
+        if (faces[i]) continue;
+        FT_Face f;
+        if (FT_New_Face(lib, files[i], 0, &f)) continue;
+        cairo_font_face_t *cf = cairo_ft_font_face_create_for_ft_face(f, 0);
+        if (cairo_font_face_status(cf) != CAIRO_STATUS_SUCCESS) {
+            cairo_font_face_destroy(cf);
+            FT_Done_Face(f);
+            continue;
+        }
+        faces[i] = cf;
+    }
+    if (faces_state == 0 && faces[0] && faces[1]) faces_state = 1;
+    if (faces_state == 0) rc = -1;
+    pthread_mutex_unlock(&faces_mu);
+    return rc;
+}
+
 static void font(pn__plot *p, double size, int bold)
 {
-    cairo_select_font_face(p->cr, "DejaVu Sans", CAIRO_FONT_SLANT_NORMAL,
-                           bold ? CAIRO_FONT_WEIGHT_BOLD : CAIRO_FONT_WEIGHT_NORMAL);
+    if (faces_state == 1) {
+        cairo_set_font_face(p->cr, faces[bold ? 1 : 0]);
+        /* what Debian's fontconfig defaults gave: slight hinting */
+        cairo_font_options_t *o = cairo_font_options_create();
+        cairo_font_options_set_hint_style(o, CAIRO_HINT_STYLE_SLIGHT);
+        cairo_set_font_options(p->cr, o);
+        cairo_font_options_destroy(o);
+    } else
+        cairo_select_font_face(p->cr, "DejaVu Sans", CAIRO_FONT_SLANT_NORMAL,
+                               bold ? CAIRO_FONT_WEIGHT_BOLD : CAIRO_FONT_WEIGHT_NORMAL);
     cairo_set_font_size(p->cr, size);
 }
 

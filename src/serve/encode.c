@@ -21,7 +21,7 @@ pn_status pn__png_encode(const uint8_t *px, int w, int h, int channels, uint8_t 
 {
     *out = NULL;
     *out_n = 0;
-    if (w <= 0 || h <= 0 || (channels != 3 && channels != 4))
+    if (w <= 0 || h <= 0 || (channels != 1 && channels != 3 && channels != 4))
         return pn_error_set(err, PN_E_ARG, "PNG: bad image %dx%dx%d", w, h, channels);
     png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
     png_infop info = png ? png_create_info_struct(png) : NULL;
@@ -39,7 +39,9 @@ pn_status pn__png_encode(const uint8_t *px, int w, int h, int channels, uint8_t 
     }
     png_set_write_fn(png, m, mem_write, mem_flush);
     png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, 8,
-                 channels == 4 ? PNG_COLOR_TYPE_RGBA : PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
+                 channels == 4   ? PNG_COLOR_TYPE_RGBA
+                 : channels == 3 ? PNG_COLOR_TYPE_RGB
+                                 : PNG_COLOR_TYPE_GRAY, PNG_INTERLACE_NONE,
                  PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
     png_write_info(png, info);
     for (int y = 0; y < h; y++)

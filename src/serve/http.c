@@ -26,7 +26,7 @@ enum { S_READ, S_DISCARD, S_SENT, S_QUEUED };
 typedef struct req {
     pn__srv *s;
     struct MHD_Connection *conn;
-    int route, state, counted_inflight, multipart, want_cam, done, suspended;
+    int route, state, counted_inflight, multipart, want_cam, want_image, done, suspended;
     uint8_t *body;
     size_t n, cap, budget, discarded;
     int err_status;
@@ -35,6 +35,7 @@ typedef struct req {
     pn__job job;
     float *x;
     int img_w, img_h;
+    char *image_b64; /* ?image=1: the decoded image as a PNG (<= 512 px a side), base64 */
     double t0;
 } req;
 
@@ -181,14 +182,16 @@ static enum MHD_Result first_call(req *r, const char *url, const char *method)
     const char *ct = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Content-Type");
     if (!ct || !*ct)
         return send_error(r, 415, "no Content-Type: send image/jpeg, image/png, "
-                                  "application/octet-stream or multipart/form-data");
+                                  "application/dicom, application/octet-stream or "
+                                  "multipart/form-data");
     snprintf(r->ctype, sizeof r->ctype, "%s", ct);
     if (type_is(ct, "multipart/form-data")) r->multipart = 1;
     else if (!type_is(ct, "image/jpeg") && !type_is(ct, "image/png") &&
-             !type_is(ct, "application/octet-stream") && !type_is(ct, "image/jpg"))
+             !type_is(ct, "application/octet-stream") && !type_is(ct, "image/jpg") &&
+             !type_is(ct, "application/dicom"))
         return send_error(r, 415,
                           "Content-Type %.100s is not supported: send image/jpeg, image/png, "
-                          "application/octet-stream or multipart/form-data",
+                          "application/dicom, application/octet-stream or multipart/form-data",
                           ct);
     const char *cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Content-Length");
     if (cl) {
@@ -200,6 +203,7 @@ static enum MHD_Result first_call(req *r, const char *url, const char *method)
                               s->o.max_body);
     }
     r->want_cam = truthy(MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "cam"));
+    r->want_image = truthy(MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "image"));
     return MHD_YES;
 }
 
@@ -256,7 +260,8 @@ static void job_done(void *arg)
 static enum MHD_Result start_predict(req *r)
 {
     pn__srv *s = r->s;
-    if (!r->n) return send_error(r, 400, "empty body: send the image (JPEG or PNG) as the body");
+    if (!r->n)
+        return send_error(r, 400, "empty body: send the image (JPEG, PNG or DICOM) as the body");
     const uint8_t *img_p = r->body;
     size_t img_n = r->n;
     pn_error e = {0};
@@ -273,7 +278,7 @@ static enum MHD_Result start_predict(req *r)
     }
     pn_image img = {0};
     pn_decode_opts dopt = {.max_pixels = s->o.max_pixels};
-    pn_status st = pn_image_decode(img_p, img_n, "upload", &dopt, &img, &e);
+    pn_status st = pn_image_decode(img_p, img_n, "the uploaded file", &dopt, &img, &e);
     release_body(r);
     if (!st) {
         r->img_w = img.w;
@@ -281,13 +286,14 @@ static enum MHD_Result start_predict(req *r)
         r->x = malloc(IMG_FLOATS * sizeof(float));
         if (!r->x) st = pn_error_set(&e, PN_E_NOMEM, "out of memory");
         else st = pn_preprocess(&img, 224, r->x, NULL, NULL, &e);
+        if (!st && r->want_image) st = pn__image_png_b64(&img, 512, &r->image_b64, &e);
     }
     pn_image_free(&img);
     if (st) {
         if (st == PN_E_NOMEM && strstr(e.msg, "pixel"))
             return send_error(r, 413, "%s", e.msg);
         if (st == PN_E_NOMEM) return send_error(r, 503, "%s", e.msg);
-        return send_error(r, 400, "not a usable JPEG or PNG image: %s", e.msg);
+        return send_error(r, 400, "%s", e.msg);
     }
     r->job.x = r->x;
     r->job.want_cam = r->want_cam;
@@ -316,7 +322,7 @@ static enum MHD_Result send_result(req *r)
     r->suspended = 0;
     if (r->job.st) return send_error(r, 500, "classifier failed: %s", r->job.msg);
     pn_error e = {0};
-    char *j = pn__json_predict(&s->c, &s->mi, &r->job, r->img_w, r->img_h, &e);
+    char *j = pn__json_predict(&s->c, &s->mi, &r->job, r->img_w, r->img_h, r->image_b64, &e);
     if (!j) return send_error(r, 500, "%s", e.msg[0] ? e.msg : "out of memory");
     pthread_mutex_lock(&s->mu);
     s->served++;
@@ -390,6 +396,7 @@ void pn__http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (!r) return;
     release_body(r);
     free(r->x);
+    free(r->image_b64);
     pthread_mutex_lock(&s->mu);
     if (r->counted_inflight) {
         s->inflight--;

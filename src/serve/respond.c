@@ -98,8 +98,45 @@ out:
     return b64;
 }
 
+/* The size of a picture sent back: the image's, scaled down so that the
+ * longer side is at most max_side. */
+static void preview_size(int w, int h, int max_side, int *W, int *H)
+{
+    int mx = w > h ? w : h;
+    *W = w;
+    *H = h;
+    if (mx > max_side) {
+        *W = (int)lround((double)w * max_side / mx);
+        *H = (int)lround((double)h * max_side / mx);
+        if (*W < 1) *W = 1;
+        if (*H < 1) *H = 1;
+    }
+}
+
+pn_status pn__image_png_b64(const pn_image *img, int max_side, char **b64, pn_error *err)
+{
+    *b64 = NULL;
+    int W, H;
+    preview_size(img->w, img->h, max_side, &W, &H);
+    pn_image small = {0};
+    const pn_image *src = img;
+    uint8_t *png = NULL;
+    size_t n = 0;
+    pn_status st = PN_OK;
+    if (W != img->w || H != img->h) {
+        st = pn_image_resize(img, W, H, &small, err);
+        src = &small;
+    }
+    if (!st) st = pn__png_encode(src->px, src->w, src->h, src->c, &png, &n, err);
+    if (!st && !(*b64 = pn_base64(png, n)))
+        st = pn_error_set(err, PN_E_NOMEM, "image: out of memory");
+    free(png);
+    pn_image_free(&small);
+    return st;
+}
+
 char *pn__json_predict(const pn_classifier *c, const pn__model_info *mi, const pn__job *j,
-                       int img_w, int img_h, pn_error *err)
+                       int img_w, int img_h, const char *image_b64, pn_error *err)
 {
     cJSON *r = cJSON_CreateObject();
     if (!r) return NULL;
@@ -118,13 +155,8 @@ char *pn__json_predict(const pn_classifier *c, const pn__model_info *mi, const p
     cJSON_AddNumberToObject(r, "image_height", img_h);
     cJSON_AddNumberToObject(r, "batch_size", j->batch_n);
     if (j->want_cam) {
-        int W = img_w, H = img_h, mx = W > H ? W : H;
-        if (mx > 512) {
-            W = (int)lround((double)W * 512 / mx);
-            H = (int)lround((double)H * 512 / mx);
-            if (W < 1) W = 1;
-            if (H < 1) H = 1;
-        }
+        int W, H;
+        preview_size(img_w, img_h, 512, &W, &H);
         char *b64 = cam_png_b64(j->cam, W, H, err);
         if (!b64) {
             cJSON_Delete(r);
@@ -138,6 +170,12 @@ char *pn__json_predict(const pn_classifier *c, const pn__model_info *mi, const p
         cJSON_AddItemToObject(cam, "png_base64", cJSON_CreateString(b64));
         free(b64);
         cJSON_AddItemToObject(r, "cam", cam);
+    }
+    if (image_b64) {
+        cJSON *im = cJSON_CreateObject();
+        cJSON_AddStringToObject(im, "mime", "image/png");
+        cJSON_AddItemToObject(im, "png_base64", cJSON_CreateString(image_b64));
+        cJSON_AddItemToObject(r, "image", im);
     }
     char *s = cJSON_PrintUnformatted(r);
     cJSON_Delete(r);

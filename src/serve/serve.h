@@ -94,7 +94,7 @@ pn_status pn__multipart_file(const uint8_t *body, size_t n, const char *content_
                              size_t part_type_cap, pn_error *err);
 
 /* ---- encode ----------------------------------------------------------- */
-/* PNG of an RGBA (channels 4) or RGB (3) image into a malloc'ed buffer */
+/* PNG of an RGBA (channels 4), RGB (3) or grayscale (1) image into a malloc'ed buffer */
 pn_status pn__png_encode(const uint8_t *px, int w, int h, int channels, uint8_t **out,
                          size_t *out_n, pn_error *err);
 
@@ -112,6 +112,10 @@ char *pn__json_model(const pn_classifier *c, const pn__model_info *mi, const pn_
 /* The prediction of j; with want_cam the heatmap (RGBA PNG, jet colours,
  * alpha = map value) of img_w x img_h scaled to at most 512 on its long side. */
 char *pn__json_predict(const pn_classifier *c, const pn__model_info *mi, const pn__job *j,
-                       int img_w, int img_h, pn_error *err);
+                       int img_w, int img_h, const char *image_b64, pn_error *err);
+/* The decoded image as an RGB PNG, scaled (Pillow's antialiased resize) so
+ * that its longer side is at most max_side, base64 in *b64 (malloc'ed):
+ * what a browser shows for a DICOM upload it cannot draw itself. */
+pn_status pn__image_png_b64(const pn_image *img, int max_side, char **b64, pn_error *err);
 
 #endif

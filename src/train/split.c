@@ -1,6 +1,7 @@
-/* The patient-grouped stratified validation split (patient ids from
- * pn_patient_id() of the images area). */
+/* The patient-grouped stratified validation split (patient ids given, as
+ * DICOM PatientID or a CSV's patient, else pn_patient_id() of the name). */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,6 +22,13 @@ static int cmp_pid(const void *a, const void *b)
 
 pn_status pn_val_split(const char *const *names, const int *label, size_t n, int classes,
                        double fraction, uint64_t seed, unsigned char *is_val, pn_error *err)
+{
+    return pn_val_split_patients(names, NULL, label, n, classes, fraction, seed, is_val, err);
+}
+
+pn_status pn_val_split_patients(const char *const *names, const char *const *patients,
+                                const int *label, size_t n, int classes, double fraction,
+                                uint64_t seed, unsigned char *is_val, pn_error *err)
 {
     if (!(fraction > 0 && fraction < 1))
         return pn_error_set(err, PN_E_ARG, "--val-split wants a fraction between 0 and 1, not %g",
@@ -44,7 +52,10 @@ pn_status pn_val_split(const char *const *names, const int *label, size_t n, int
         return pn_error_set(err, PN_E_NOMEM, "--val-split: out of memory");
     }
     for (size_t i = 0; i < n; i++) {
-        pn_patient_id(names[i], it[i].id, sizeof it[i].id);
+        if (patients && patients[i] && patients[i][0])
+            snprintf(it[i].id, sizeof it[i].id, "%s", patients[i]);
+        else
+            pn_patient_id(names[i], it[i].id, sizeof it[i].id);
         it[i].idx = i;
     }
     qsort(it, n, sizeof *it, cmp_pid); /* groups sorted by id: order independent of input */
