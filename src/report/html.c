@@ -95,9 +95,10 @@ pn_status pn_write_report_html(const char *path, const pn_run_report *rep, const
     }
     fputs("</table>\n", f);
     if (rep->selected_epoch > 0) {
-        fprintf(f, "<p>Saved model: epoch %d (", rep->selected_epoch);
-        html_text(f, rep->selection ? rep->selection : "");
-        fputs(").</p>\n", f);
+        fputs("<p>Saved model: ", f);
+        if (rep->selection) html_text(f, rep->selection);
+        else fprintf(f, "epoch %d", rep->selected_epoch);
+        fputs(".</p>\n", f);
     }
     image(f, png_dir, "curves.png", "loss and accuracy per epoch");
     fputs("<h2>Final metrics</h2>\n<p>Positive class: ", f);
