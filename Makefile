@@ -18,7 +18,7 @@ DEBS    := build-essential pkg-config libdnnl-dev libjpeg62-turbo-dev libpng-dev
            zlib1g-dev libcjson-dev libcurl4-openssl-dev libcairo2-dev libfreetype-dev fonts-dejavu-core \
            libssl-dev libcmocka-dev clang libclang-rt-dev python3 python3-torch python3-torchvision \
            python3-pil python3-numpy libmicrohttpd-dev chromium libgdcm-dev python3-pydicom \
-           python3-gdcm python3-pandas
+           python3-gdcm python3-pandas python3-scipy
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 # GDCM (DICOM) ships no pkg-config file in Debian: its include folder and

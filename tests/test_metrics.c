@@ -145,12 +145,70 @@ static void test_auc_random(void **state)
     assert_true(fabs(area - auc) < 1e-12);
 }
 
+/* operating points on a constructed set: from the top, tp/fp at each
+ * threshold 0.9:1/0 0.8:2/0 0.7:3/0 0.6:3/1 0.5:4/1 0.4:4/2 0.3:5/2 0.2:5/3 0.1:5/4 */
+static void test_operating_points(void **state)
+{
+    (void)state;
+    float s[] = {0.1f, 0.2f, 0.3f, 0.4f, 0.5f, 0.6f, 0.7f, 0.8f, 0.9f};
+    int y[] = {0, 0, 1, 0, 1, 0, 1, 1, 1};
+    static const struct { const char *rule; float thr; double got; } t[] = {
+        {"sens=0.8", 0.5f, 0.8},  {"sens=0.95", 0.3f, 1.0}, {"spec=0.75", 0.5f, 0.75},
+        {"spec=1", 0.7f, 1.0},    {"ppv=0.8", 0.5f, 0.8},   {"ppv=1.0", 0.7f, 1.0},
+        {"sens=0.2", 0.9f, 0.2}};
+    pn_error err = {0};
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        pn_op_rule r;
+        double thr = -1, got = -1;
+        assert_int_equal(pn_op_rule_parse(t[i].rule, &r, &err), PN_OK);
+        assert_int_equal(pn_op_threshold(s, y, 9, &r, &thr, &got, &err), PN_OK);
+        if (thr != (double)t[i].thr || fabs(got - t[i].got) > 1e-12)
+            fail_msg("%s: threshold %g (want %g), reached %g (want %g)", t[i].rule, thr,
+                     (double)t[i].thr, got, t[i].got);
+        /* the metrics at the chosen threshold do reach the target */
+        pn_metrics m;
+        assert_int_equal(pn_metrics_compute(s, y, 9, thr, &m, &err), PN_OK);
+        double v = r.kind == PN_OP_SENS ? m.sensitivity : r.kind == PN_OP_SPEC ? m.specificity : m.ppv;
+        assert_true(v >= r.target);
+    }
+    /* auto = Youden's J, the same as pn_youden_threshold */
+    pn_op_rule r;
+    double a, b, ja, jb;
+    assert_int_equal(pn_op_rule_parse("auto", &r, &err), PN_OK);
+    assert_int_equal(r.kind, PN_OP_YOUDEN);
+    assert_int_equal(pn_op_threshold(s, y, 9, &r, &a, &ja, &err), PN_OK);
+    assert_int_equal(pn_youden_threshold(s, y, 9, &b, &jb, &err), PN_OK);
+    assert_true(a == b && ja == jb);
+    /* unreachable: the top score is a negative, so specificity 1 (and PPV 0.9)
+     * only by calling nothing positive: a plain sentence, no threshold */
+    float s2[] = {0.9f, 0.8f, 0.1f};
+    int y2[] = {0, 1, 0};
+    assert_int_equal(pn_op_rule_parse("spec=1", &r, &err), PN_OK);
+    assert_int_equal(pn_op_threshold(s2, y2, 3, &r, &a, NULL, &err), PN_E_ARG);
+    assert_non_null(strstr(err.msg, "no threshold"));
+    assert_non_null(strstr(err.msg, "specificity >= 1"));
+    assert_int_equal(pn_op_rule_parse("ppv=0.9", &r, &err), PN_OK);
+    assert_int_equal(pn_op_threshold(s2, y2, 3, &r, &a, NULL, &err), PN_E_ARG);
+    assert_non_null(strstr(err.msg, "0.5000")); /* the best PPV reachable */
+    /* one class: undefined */
+    int y3[] = {1, 1, 1};
+    assert_int_equal(pn_op_rule_parse("sens=0.9", &r, &err), PN_OK);
+    assert_int_equal(pn_op_threshold(s2, y3, 3, &r, &a, NULL, &err), PN_E_ARG);
+    assert_non_null(strstr(err.msg, "both classes"));
+    /* bad rules */
+    assert_int_equal(pn_op_rule_parse("sens=1.5", &r, &err), PN_E_ARG);
+    assert_int_equal(pn_op_rule_parse("sens=", &r, &err), PN_E_ARG);
+    assert_int_equal(pn_op_rule_parse("npv=0.9", &r, &err), PN_E_ARG);
+    assert_int_equal(pn_op_rule_parse("spec=0", &r, &err), PN_E_ARG);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hand_case),  cmocka_unit_test(test_auc_ties),
         cmocka_unit_test(test_one_class),  cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_roc_youden), cmocka_unit_test(test_auc_random),
+        cmocka_unit_test(test_operating_points),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -224,9 +224,49 @@ static void test_plot_full_disk(void **state)
     tu_rmtree(dir);
 }
 
+/* The CAM figure: the image scaled to 512 px, untouched where the map is
+ * below a fifth of its peak, jet red at the peak (opacity 0.65 over grey
+ * 128: R = 0.35*128 + 0.65*128 (jet(1) = 128,0,0)), a colour bar, compact. */
+static void test_plot_cam(void **state)
+{
+    (void)state;
+    enum { W = 1024, H = 768 };
+    uint8_t *rgb = malloc((size_t)W * H * 3);
+    assert_non_null(rgb);
+    memset(rgb, 128, (size_t)W * H * 3);
+    float cam[4] = {0, 0, 0, 1}; /* 2x2: the peak in the bottom right */
+    const char *dir = tu_tmpdir();
+    char p[1024];
+    snprintf(p, sizeof p, "%s/x_cam.png", dir);
+    pn_error err = {0};
+    assert_int_equal(pn_plot_cam(p, rgb, W, H, cam, 2, 2, "CAM of PNEUMONIA", &err), PN_OK);
+    unsigned w, h;
+    uint8_t *px = png_pixels(p, &w, &h);
+    assert_int_equal(w, 12 + 512 + 96 + 12);
+    assert_int_equal(h, 12 + 384 + 58);
+    /* top-left of the image: map 0 -> the film itself */
+    const uint8_t *a = px + ((size_t)(12 + 20) * w + 12 + 20) * 3;
+    assert_true(a[0] == 128 && a[1] == 128 && a[2] == 128);
+    /* bottom-right corner: the peak, jet(1) = (128, 0, 0) at 0.65 */
+    const uint8_t *b = px + ((size_t)(12 + 380) * w + 12 + 508) * 3;
+    assert_true(abs((int)b[0] - 128) <= 2 && abs((int)b[1] - 45) <= 2 && abs((int)b[2] - 45) <= 2);
+    /* the colour bar's top is the peak colour too */
+    const uint8_t *c = px + ((size_t)(12 + 26) * w + 12 + 512 + 22 + 9) * 3;
+    assert_true(c[0] > c[1] + 40 && c[0] > c[2] + 40);
+    free(px);
+    uint8_t *buf;
+    size_t n;
+    assert_int_equal(pn_read_file(p, 1 << 24, &buf, &n, &err), PN_OK);
+    assert_true(n < 200000); /* a 1024x768 film becomes a compact figure */
+    free(buf);
+    free(rgb);
+    tu_rmtree(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_plot_png),
-                                       cmocka_unit_test(test_plot_full_disk)};
+                                       cmocka_unit_test(test_plot_full_disk),
+                                       cmocka_unit_test(test_plot_cam)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

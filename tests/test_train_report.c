@@ -40,7 +40,10 @@ static void make_report(pn_run_report *rep, pn_split_result *sp, pn_epoch_stats 
         hist[e] = (pn_epoch_stats){e + 1, 0.7 - 0.1 * e, 0.6 + 0.1 * e, 0.75 - 0.05 * e,
                                    e == 1 ? NAN : 0.55 + 0.1 * e, 0.5, 1e-3, NAN};
     static const float cw[2] = {2.0f, 0.6667f};
-    *rep = (pn_run_report){2, classes, settings, hist, 3, 0.5, "default", cw, sp, 2, 0, NULL};
+    *rep = (pn_run_report){.classes = 2, .class_names = classes, .settings = settings,
+                           .hist = hist, .nhist = 3, .threshold = 0.5,
+                           .threshold_source = "default", .class_weights = cw, .splits = sp,
+                           .nsplits = 2};
 }
 
 static void test_outputs(void **state)
@@ -72,8 +75,10 @@ static void test_outputs(void **state)
     cJSON *h = cJSON_GetObjectItem(j, "history");
     assert_int_equal(cJSON_GetArraySize(h), 3);
     assert_true(cJSON_IsNull(cJSON_GetObjectItem(cJSON_GetArrayItem(h, 1), "val_acc")));
-    assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "settings"), "seed")->valuestring,
-                        "42");
+    /* settings as typed JSON (issue #12): the seed is the number 42, not "42" */
+    cJSON *seed = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "settings"), "seed");
+    assert_true(cJSON_IsNumber(seed));
+    assert_true(seed->valuedouble == 42);
     cJSON_Delete(j);
     free(buf);
 

@@ -168,6 +168,84 @@ static void test_val_split_threshold(void **state)
     tu_rmtree(tmp);
 }
 
+/* --calibrate and --threshold sens=0.9: a temperature fitted on val and
+ * stored, the threshold reaching the sensitivity on val (calibrated
+ * probabilities), val marked as having chosen it, the audit trail's class
+ * counts and data manifest in metrics.json */
+static void test_calibrate_rule_audit(void **state)
+{
+    (void)state;
+    static fake f;
+    fake_init(&f, 200, 80, 40);
+    pn_source src;
+    pn_extractor ex;
+    setup(&f, &src, &ex);
+    const char *tmp = tu_tmpdir();
+    pn_train_config cfg;
+    pn_train_config_default(&cfg);
+    cfg.out_dir = tmp;
+    cfg.use_cache = 0;
+    cfg.fit.epochs = 3;
+    cfg.calibrate = 1;
+    cfg.threshold_auto = 1;
+    pn_error err = {0};
+    assert_int_equal(pn_op_rule_parse("sens=0.9", &cfg.threshold_rule, &err), PN_OK);
+    char *argv[] = {"pneumo train", "--calibrate", "--threshold", "sens=0.9", NULL};
+    pn_audit audit;
+    pn_audit_init(&audit, 4, argv);
+    cfg.audit = &audit;
+    pn_train_summary s;
+    assert_int_equal(pn_train_run(&cfg, &src, &ex, &s, &err), PN_OK);
+    assert_true(s.temperature > 0.05 && s.temperature < 20 && s.temperature != 1);
+    assert_true(s.nll_after <= s.nll_before);
+    assert_true(s.val.sensitivity >= 0.9);
+    char p[2048];
+    snprintf(p, sizeof p, "%s/metrics.json", tmp);
+    uint8_t *buf;
+    size_t n;
+    assert_int_equal(pn_read_file(p, 1 << 24, &buf, &n, &err), PN_OK);
+    cJSON *j = cJSON_Parse((char *)buf);
+    free(buf);
+    assert_non_null(j);
+    assert_true(cJSON_GetObjectItem(j, "temperature")->valuedouble == s.temperature);
+    assert_non_null(strstr(cJSON_GetObjectItem(j, "threshold_source")->valuestring,
+                           "sensitivity >= 0.9 on validation"));
+    cJSON *fin = cJSON_GetObjectItem(j, "final");
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(fin, "val"), "chose_threshold")));
+    assert_true(cJSON_IsFalse(cJSON_GetObjectItem(cJSON_GetObjectItem(fin, "test"), "chose_threshold")));
+    cJSON *a = cJSON_GetObjectItem(j, "audit");
+    assert_string_equal(cJSON_GetObjectItem(a, "command_line")->valuestring,
+                        "pneumo train --calibrate --threshold sens=0.9");
+    cJSON *vc = cJSON_GetObjectItem(cJSON_GetObjectItem(a, "class_counts"), "val");
+    assert_int_equal(cJSON_GetObjectItem(vc, "NORMAL")->valueint, 20);
+    assert_int_equal(cJSON_GetObjectItem(vc, "PNEUMONIA")->valueint, 60);
+    /* the manifest: split TAB name TAB label TAB sha256 LF per item, every split */
+    pn_sha256 h;
+    assert_int_equal(pn_sha256_init(&h, &err), PN_OK);
+    static const char *sn[3] = {"train", "val", "test"};
+    for (int sp = 0; sp < 3; sp++)
+        for (size_t i = 0; i < f.n[sp]; i++) {
+            uint8_t ch[32];
+            char hex[65], line[256];
+            pn_sha256_buf(f.names[sp][i], strlen(f.names[sp][i]), ch);
+            pn_hex(ch, 32, hex);
+            int k = snprintf(line, sizeof line, "%s\t%s\t%d\t%s\n", sn[sp], f.names[sp][i],
+                             f.labels[sp][i], hex);
+            pn_sha256_update(&h, line, (size_t)k);
+        }
+    uint8_t mh[32];
+    char mhex[65];
+    pn_sha256_final(&h, mh);
+    pn_hex(mh, 32, mhex);
+    assert_string_equal(cJSON_GetObjectItem(a, "data_manifest_sha256")->valuestring, mhex);
+    cJSON_Delete(j);
+    /* and the report beside it */
+    snprintf(p, sizeof p, "%s/report.html", tmp);
+    assert_true(pn_path_exists(p));
+    pn_train_summary_free(&s);
+    tu_rmtree(tmp);
+}
+
 static void test_bad_input(void **state)
 {
     (void)state;
@@ -217,6 +295,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_run_and_cache),
         cmocka_unit_test(test_val_split_threshold),
+        cmocka_unit_test(test_calibrate_rule_audit),
         cmocka_unit_test(test_bad_input),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

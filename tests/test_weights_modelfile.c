@@ -268,6 +268,71 @@ static void test_modelfile_integrity(void **s)
     tu_rmtree(d);
 }
 
+/* temperature scaling (train --calibrate): written only when != 1, read back,
+ * refused when not positive, and applied by the classifier to every
+ * probability: softmax((W f + b) / T) */
+static void test_modelfile_temperature(void **s)
+{
+    (void)s;
+    const char *d = tu_tmpdir();
+    char a[600], b[600];
+    snprintf(a, sizeof a, "%s/plain.safetensors", d);
+    snprintf(b, sizeof b, "%s/calibrated.safetensors", d);
+    pn_statedict sd, back;
+    pn_model_meta meta, m2;
+    pn_error err = {0};
+    make_r18(&sd, 2, "");
+    for (size_t i = 0; i < sd.n; i++) /* an engine needs positive BatchNorm variances */
+        if (strstr(sd.t[i].name, "running_var"))
+            for (size_t q = 0; q < sd.t[i].numel; q++)
+                ((float *)sd.t[i].data)[q] = 0.5f + fabsf(((float *)sd.t[i].data)[q]);
+    pn_model_meta_default(&meta);
+    assert_true(meta.temperature == 1);
+    assert_int_equal(pn_modelfile_save(a, &sd, &meta, &err), PN_OK);
+    assert_int_equal(pn_safetensors_load(a, &back, &err), PN_OK);
+    assert_null(pn_statedict_get_meta(&back, "pneumo.temperature")); /* default files unchanged */
+    pn_statedict_free(&back);
+    meta.temperature = 1.75;
+    assert_int_equal(pn_modelfile_save(b, &sd, &meta, &err), PN_OK);
+    assert_int_equal(pn_safetensors_load(b, &back, &err), PN_OK);
+    assert_string_equal(pn_statedict_get_meta(&back, "pneumo.temperature"), "1.75");
+    pn_statedict_free(&back);
+    assert_int_equal(pn_modelfile_load(b, &back, &m2, &err), PN_OK);
+    assert_true(m2.temperature == 1.75);
+    pn_statedict_free(&back);
+    assert_int_equal(pn_modelfile_load(a, &back, &m2, &err), PN_OK);
+    assert_true(m2.temperature == 1);
+    pn_statedict_free(&back);
+    pn_model_meta bad = meta;
+    bad.temperature = 0;
+    char never[600];
+    snprintf(never, sizeof never, "%s/never.safetensors", d);
+    assert_int_equal(pn_modelfile_save(never, &sd, &bad, &err), PN_E_ARG);
+    assert_non_null(strstr(err.msg, "temperature"));
+    /* the classifier applies it */
+    const pn_tensor *fw = pn_statedict_findc(&sd, "fc.weight"), *fb = pn_statedict_findc(&sd, "fc.bias");
+    float f[512], pa[2], pb[2];
+    tu_fill_uniform(f, 512, 99, 0, 2);
+    double z[2];
+    for (int k = 0; k < 2; k++) {
+        z[k] = ((const float *)fb->data)[k];
+        for (int q = 0; q < 512; q++) z[k] += (double)((const float *)fw->data)[k * 512 + q] * f[q];
+    }
+    pn_classifier c;
+    assert_int_equal(pn_classifier_open(&c, a, 1, 1, 0, 0, &err), PN_OK);
+    pn_classifier_head(&c, f, 1, pa);
+    pn_classifier_free(&c);
+    assert_int_equal(pn_classifier_open(&c, b, 1, 1, 0, 0, &err), PN_OK);
+    assert_true(c.temperature == 1.75);
+    pn_classifier_head(&c, f, 1, pb);
+    pn_classifier_free(&c);
+    double want_a = 1 / (1 + exp(z[0] - z[1])), want_b = 1 / (1 + exp((z[0] - z[1]) / 1.75));
+    assert_true(fabs(pa[1] - want_a) < 1e-5 && fabs(pb[1] - want_b) < 1e-5);
+    assert_true(fabs(pb[1] - 0.5) < fabs(pa[1] - 0.5)); /* T > 1 softens */
+    pn_statedict_free(&sd);
+    tu_rmtree(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -275,6 +340,7 @@ int main(void)
         cmocka_unit_test(test_normalise),
         cmocka_unit_test(test_modelfile_roundtrip),
         cmocka_unit_test(test_modelfile_integrity),
+        cmocka_unit_test(test_modelfile_temperature),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "pneumo/dataset.h"
+#include "pneumo/eval.h"
 #include "pneumo/model.h"
 #include "pneumo/report.h"
 #include "pneumo/train.h"
@@ -63,7 +64,12 @@ typedef struct pn_train_config {
      * the activation at pn_model_train_stage(model). pn_recipe chooses. */
     struct pn_model *model;
     double val_split;           /* > 0: carve val from train by patient; 0: use val/ */
-    int threshold_auto;         /* Youden's J on val */
+    int threshold_auto;         /* choose it on val by threshold_rule */
+    pn_op_rule threshold_rule;  /* default (zeroed): Youden's J */
+    int calibrate;              /* temperature scaling fitted on val (stored in the model) */
+    /* the audit trail (may be NULL): pn_train_run fills its class counts
+     * (per split as used) and the data manifest's SHA-256 */
+    pn_audit *audit;
     double threshold;           /* used when !threshold_auto (default 0.5) */
     /* created when missing and locked for the run (a second run into it is
      * refused); one that holds files is refused unless fit.resume or force
@@ -94,6 +100,7 @@ typedef struct pn_train_summary {
     size_t cache_hits, cache_misses;
     size_t n_train, n_val, n_test;
     pn_head_state head;   /* final head (free with pn_train_summary_free) */
+    double temperature, nll_before, nll_after; /* --calibrate (0: not calibrated) */
 } pn_train_summary;
 
 pn_status pn_train_run(const pn_train_config *cfg, const pn_source *src, const pn_extractor *ex,
@@ -144,6 +151,7 @@ typedef struct pn_infer_extractor {
     float *feat;       /* (batch, dim) */
     size_t *rows;      /* (chunk) */
     size_t skipped;    /* unreadable items left out (skip_bad) */
+    pn_bad_list bad;   /* those items with their reasons */
     char settings[256];
 } pn_infer_extractor;
 
@@ -161,6 +169,39 @@ pn_status pn_infer_extractor_init(pn_infer_extractor *e, const pn_dataset *ds,
  * init; a policy other than the default is part of the cache key. */
 void pn_infer_extractor_set_decode(pn_infer_extractor *e, const pn_decode_opts *o);
 void pn_infer_extractor_free(pn_infer_extractor *e);
+
+/* ---- evaluating a classifier on a dataset split ------------------------------ */
+
+typedef struct pn_eval_config {
+    int threads, bf16, fast_decode, skip_bad; /* the batch is the classifier's */
+    int png16;                /* pn_png16 for 16-bit PNGs (pn_decode_opts.png16) */
+    int use_cache;            /* pooled features through the disk cache (default 1) */
+    const char *cache_dir;    /* NULL: pn_cache_dir()/features */
+    int manifest;             /* compute manifest_sha256 */
+    pn_progress_fn progress;  /* the feature pass (may be NULL) */
+    void *user;
+} pn_eval_config;
+
+void pn_eval_config_default(pn_eval_config *c);
+
+typedef struct pn_eval_probs {
+    size_t n;             /* readable items */
+    float *probs;         /* (n, C) */
+    int *labels;          /* (n) */
+    const char **names;   /* (n) the items' display names (the dataset's) */
+    pn_bad_list bad;      /* items left out (skip_bad), with their reasons */
+    size_t cache_hits, cache_misses;
+    uint8_t manifest_sha256[32]; /* of "split\tname\tlabel\tsha256(bytes)\n" per item */
+} pn_eval_probs;
+
+/* The probabilities of c (opened from the file whose SHA-256 is
+ * model_sha256, the cache key) on every item of split: pooled features
+ * through the disk cache (a second eval of the same set reads them), then
+ * c's head (pn_classifier_head). PN_E_ARG for an empty split. */
+pn_status pn_eval_split_probs(pn_classifier *c, const uint8_t model_sha256[32],
+                              const pn_dataset *ds, pn_split split, const pn_eval_config *cfg,
+                              pn_eval_probs *out, pn_error *err);
+void pn_eval_probs_free(pn_eval_probs *p);
 
 /* ---- the freeze-level recipe ------------------------------------------------ */
 

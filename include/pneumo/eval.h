@@ -14,11 +14,19 @@
  * into null. ROC AUC is the Mann-Whitney rank statistic with average ranks
  * for ties (exact, equal to the trapezoidal area under the ROC curve); it is
  * NaN when only one class is present.
+ *
+ * Intervals (95%, z = 1.959963984540054): Wilson's score interval (1927)
+ * for the five proportions, DeLong's (1988) for the ROC AUC (its
+ * structural-components variance, the normal interval clipped to [0, 1]),
+ * and on request a seeded stratified percentile bootstrap for every metric,
+ * F1 included. An interval is {NaN, NaN} where it is undefined (an
+ * undefined ratio; DeLong needs two positives and two negatives).
  */
 #ifndef PNEUMO_EVAL_H
 #define PNEUMO_EVAL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "pneumo/dataset.h"
 #include "pneumo/image.h"
@@ -41,6 +49,12 @@ size_t pn_count_correct(const float *logits, const int *labels, int n, int c);
 
 /* ---- metrics ------------------------------------------------------------------ */
 
+#define PN_Z95 1.959963984540054 /* the normal quantile of 0.975 */
+
+typedef struct pn_ci {
+    double lo, hi; /* NaN, NaN when undefined */
+} pn_ci;
+
 typedef struct pn_metrics {
     double threshold;
     size_t n, tp, fp, tn, fn;  /* confusion matrix (positive = PNEUMONIA) */
@@ -51,6 +65,9 @@ typedef struct pn_metrics {
     double npv;                /* tn/(tn+fn) */
     double f1;                 /* 2tp/(2tp+fp+fn) */
     double auc;                /* ROC AUC, NaN with one class only */
+    /* 95% intervals: Wilson for the proportions, DeLong for the AUC */
+    pn_ci accuracy_ci, sensitivity_ci, specificity_ci, ppv_ci, npv_ci, auc_ci;
+    double auc_se;             /* DeLong's standard error (NaN: undefined) */
 } pn_metrics;
 
 typedef struct pn_roc_point {
@@ -62,6 +79,54 @@ typedef struct pn_roc_point {
  * threshold. PN_E_ARG for n == 0, a label not 0/1 or a non-finite score. */
 pn_status pn_metrics_compute(const float *score, const int *label, size_t n, double threshold,
                              pn_metrics *m, pn_error *err);
+
+/* Wilson's score interval of k successes in n trials at the normal
+ * quantile z (PN_Z95 for 95%); {NaN, NaN} when n == 0. */
+pn_ci pn_wilson_ci(size_t k, size_t n, double z);
+
+typedef struct pn_auc_ci {
+    double auc, var, se; /* var = S10/npos + S01/nneg (DeLong) */
+    pn_ci ci;            /* auc -/+ z se, clipped to [0, 1] */
+    size_t npos, nneg;
+} pn_auc_ci;
+
+/* DeLong's variance and interval of the AUC of n scores with labels 0/1.
+ * auc is NaN with one class; var, se and ci are NaN unless there are at
+ * least two positives and two negatives. PN_E_ARG as pn_metrics_compute. */
+pn_status pn_auc_delong(const float *score, const int *label, size_t n, double z, pn_auc_ci *r,
+                        pn_error *err);
+
+/* DeLong's paired test of two score sets a, b on the same n items (two
+ * models on one data set): the AUC difference, its variance
+ * var_a + var_b - 2 cov, z = diff / se and the two-sided p-value. NaN where
+ * undefined (fewer than two of a class; se == 0 with diff != 0 gives z =
+ * +-inf and p = 0, se == 0 with diff == 0 gives z = NaN, p = 1). */
+typedef struct pn_delong_test {
+    double auc_a, auc_b, diff, var_a, var_b, cov, se, z, p;
+    pn_ci diff_ci; /* 95% interval of auc_a - auc_b */
+    size_t npos, nneg;
+} pn_delong_test;
+
+pn_status pn_delong_paired(const float *a, const float *b, const int *label, size_t n,
+                           pn_delong_test *t, pn_error *err);
+
+/* Seeded stratified percentile bootstrap: reps resamples, each drawing the
+ * positives from the positives and the negatives from the negatives (with
+ * replacement, the class counts kept), metrics at threshold; the interval
+ * is the 2.5th and 97.5th percentile (linear interpolation, numpy's
+ * default) of the resamples where the metric is defined; `undefined`
+ * counts the others (all undefined: {NaN, NaN}). Draws: pn_rng (mt19937)
+ * seeded with seed, an index in [0, k) from u32 by rejection of the top
+ * 2^32 mod k values then u32 % k; positives first, in item order. */
+typedef struct pn_bootstrap {
+    int reps;
+    uint64_t seed;
+    pn_ci accuracy, sensitivity, specificity, ppv, npv, f1, auc;
+    int undefined[7]; /* in that order */
+} pn_bootstrap;
+
+pn_status pn_bootstrap_metrics(const float *score, const int *label, size_t n, double threshold,
+                               int reps, uint64_t seed, pn_bootstrap *b, pn_error *err);
 
 /* ROC AUC (Mann-Whitney, average ranks for ties); NaN with one class. */
 double pn_roc_auc(const float *score, const int *label, size_t n);
@@ -78,6 +143,64 @@ pn_status pn_roc_curve(const float *score, const int *label, size_t n, pn_roc_po
 pn_status pn_youden_threshold(const float *score, const int *label, size_t n, double *threshold,
                               double *j, pn_error *err);
 
+/* ---- calibration -------------------------------------------------------------------- */
+
+#define PN_CAL_MAX_BINS 20
+#define PN_CAL_MAX_CLASSES 64
+
+/* Reliability of P(class 1): equal-width bins [k/B, (k+1)/B) (1.0 in the
+ * last); per bin the count, the mean predicted probability and the observed
+ * share of positives (NaN in an empty bin) with its Wilson interval.
+ * Brier = mean (p - y)^2; ECE = sum_b n_b/n |observed_b - mean_p_b|. */
+typedef struct pn_calibration {
+    double brier, ece;
+    int nbins;
+    size_t count[PN_CAL_MAX_BINS];
+    double mean_p[PN_CAL_MAX_BINS], observed[PN_CAL_MAX_BINS];
+    pn_ci observed_ci[PN_CAL_MAX_BINS];
+} pn_calibration;
+
+/* PN_E_ARG as pn_metrics_compute, or for a probability outside [0, 1]. */
+pn_status pn_calibration_compute(const float *p, const int *label, size_t n, int nbins,
+                                 pn_calibration *c, pn_error *err);
+
+/* Temperature scaling (Guo et al. 2017): the T > 0 minimizing the mean
+ * negative log-likelihood of softmax(log(probs) / T) (the logits up to a
+ * constant) on n labelled rows (n,C); golden-section search over ln T in
+ * [ln 0.05, ln 20] to 1e-10. The NLL at T = 1 and at T (may be NULL).
+ * PN_E_ARG with one class or n == 0; PN_E_NUMERIC for a zero probability. */
+pn_status pn_fit_temperature(const float *probs, const int *labels, size_t n, int C, double *T,
+                             double *nll_before, double *nll_after, pn_error *err);
+/* probs (n,C) <- softmax(log(probs) / T) in place (T == 1: unchanged). */
+void pn_apply_temperature(float *probs, size_t n, int C, double T);
+
+/* ---- operating points ------------------------------------------------------------ */
+
+typedef enum pn_op_kind {
+    PN_OP_YOUDEN, /* maximize Youden's J (pn_youden_threshold) */
+    PN_OP_SENS,   /* sensitivity >= target, the best specificity among those */
+    PN_OP_SPEC,   /* specificity >= target, the best sensitivity among those */
+    PN_OP_PPV,    /* PPV >= target, the best sensitivity among those */
+} pn_op_kind;
+
+typedef struct pn_op_rule {
+    pn_op_kind kind;
+    double target; /* in (0, 1]; NaN for Youden */
+} pn_op_rule;
+
+/* "auto" or "youden", "sens=0.95", "spec=0.90", "ppv=0.8" (PN_E_ARG otherwise). */
+pn_status pn_op_rule_parse(const char *s, pn_op_rule *r, pn_error *err);
+/* "Youden's J", "sensitivity >= 0.95", ... into buf; returns buf. */
+const char *pn_op_rule_describe(const pn_op_rule *r, char *buf, size_t n);
+/* The threshold (the lowest score still predicted positive at the chosen
+ * ROC point) that rule r chooses on n labelled scores; *achieved (may be
+ * NULL) = J, or the sensitivity / specificity / PPV reached there. PN_E_ARG
+ * with a plain sentence when one class is missing or no threshold that
+ * predicts any image positive reaches the target (e.g. a PPV the scores
+ * never reach; the message gives the best reachable value). */
+pn_status pn_op_threshold(const float *score, const int *label, size_t n, const pn_op_rule *r,
+                          double *threshold, double *achieved, pn_error *err);
+
 /* ---- classifier ---------------------------------------------------------------- */
 
 typedef struct pn_classifier {
@@ -89,6 +212,8 @@ typedef struct pn_classifier {
     int cam_h, cam_w;  /* layer4's spatial size (CAM) */
     const float *fc_w; /* (C,512) inside sd */
     float *logits;     /* (batch, C) */
+    const float *fc_b; /* (C) inside sd */
+    double temperature; /* softmax(logits / T); 1 unless the model is calibrated */
 } pn_classifier;
 
 /* Load the model and build the engine (LOGITS; layer4 too when want_cam). */
@@ -100,6 +225,11 @@ void pn_classifier_free(pn_classifier *c);
  * (NULL otherwise). n <= batch. */
 pn_status pn_classifier_run(pn_classifier *c, const float *x, int n, float *probs, float *layer4,
                             pn_error *err);
+
+/* The head alone: pooled features feat (n,512) -> probs (n,C), the same
+ * arithmetic as the engine's logits (fc in double) and softmax(logits / T).
+ * n <= batch. */
+void pn_classifier_head(pn_classifier *c, const float *feat, int n, float *probs);
 
 /* Predicted class: with 2 classes P(class 1) >= threshold, else argmax. */
 int pn_classifier_decide(const pn_classifier *c, const float *probs, double threshold);
@@ -119,7 +249,9 @@ pn_status pn_classifier_metrics(const pn_classifier *c, const float *probs, cons
                                 size_t n, double threshold, pn_metrics *m, pn_error *err);
 
 /* CAM of class cls for one image: layer4 (512,h,w), img the decoded
- * original image; writes an RGB PNG of the image's size at png_path. */
+ * original image; writes the figure of pn_plot_cam (report.h: the image at
+ * most 512 px, the map with opacity by activation, a colour bar, the
+ * caption "CAM of CLASS · P(CLASS) = p") at png_path. */
 pn_status pn_classifier_cam_png(const pn_classifier *c, const float *layer4, int h, int w,
                                 int cls, const pn_image *img, const char *png_path,
                                 pn_error *err);

@@ -132,6 +132,8 @@ typedef struct pn_model_meta {
     double threshold;   /* decision threshold on P(class 1), 0.5 by default */
     char training_json[PN_TRAINING_JSON_MAX]; /* training settings, a JSON object ("{}" if none) */
     char base_sha256[65]; /* hex SHA-256 of the weights file training started from, "" if none */
+    double temperature;   /* softmax(logits / T): temperature scaling (train --calibrate);
+                             1 = none (then not written: "pneumo.temperature" absent) */
 } pn_model_meta;
 
 /* Defaults: resnet18, NORMAL/PNEUMONIA, 224, ImageNet mean/std, 0.5, "{}". */

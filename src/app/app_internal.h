@@ -8,15 +8,22 @@
 
 /* model.safetensors: the backbone tensors of sd plus the trained head as
  * fc.weight (C,D) / fc.bias (C), with pneumo metadata (class names,
- * threshold, training settings JSON, SHA-256 hex of the source weights). */
+ * threshold, temperature (1: none), training settings JSON, SHA-256 hex of the source weights). */
 pn_status pn__save_head_model(const char *path, const pn_statedict *backbone, const float *w,
                               const float *b, int classes, int dim, double threshold,
-                              const char *const *class_names, const char *training_json,
+                              double temperature, const char *const *class_names, const char *training_json,
                               const char *base_sha256_hex, pn_error *err);
 /* The same for a model trained at a deeper freeze level: every tensor of the
  * model (pn_model_save) with the same metadata. */
 pn_status pn__save_full_model(const char *path, const pn_model *m, double threshold,
-                              const char *const *class_names, const char *training_json,
+                              double temperature, const char *const *class_names, const char *training_json,
                               const char *base_sha256_hex, pn_error *err);
+
+/* The data manifest: one line "split\tname\tlabel\tsha256(bytes)\n" per
+ * item of split (in item order) into h. */
+struct pn_source;
+struct pn_sha256;
+pn_status pn__manifest_update(struct pn_sha256 *h, const struct pn_source *src, int split,
+                              pn_error *err);
 
 #endif

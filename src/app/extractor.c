@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "data/internal.h"
 #include "pneumo/app.h"
 
 /* images decoded before the backbone runs over them (x: 77 MB) */
@@ -34,6 +35,9 @@ static pn_status ix_run(void *c, int split, const size_t *idx, int n, float *out
         got += (size_t)nb;
     }
     e->skipped += pn_loader_skipped(l);
+    const pn_bad_list *bad = pn_loader_bad(l); /* kept with their reasons */
+    for (size_t i = 0; i < bad->n && !st; i++)
+        st = pn__bad_list_add(&e->bad, bad->v[i].item, bad->v[i].code, bad->v[i].reason);
     pn_loader_free(l);
     if (st) return st;
     /* 2. the backbone over the chunk, in batches */
@@ -123,5 +127,6 @@ void pn_infer_extractor_free(pn_infer_extractor *e)
     free(e->x);
     free(e->feat);
     free(e->rows);
+    pn_bad_list_free(&e->bad);
     memset(e, 0, sizeof *e);
 }

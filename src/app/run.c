@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -392,6 +393,39 @@ pn_status pn_train_run(const pn_train_config *cfg, const pn_source *src, const p
     st = check_train_classes(src, sp[PN_SPLIT_TRAIN].y, sp[PN_SPLIT_TRAIN].n,
                              cfg->val_split > 0 ? " left after --val-split" : " left", err);
     if (st) goto done;
+    if (cfg->audit) { /* class counts per split as used; the data manifest */
+        pn_audit *a = cfg->audit;
+        memset(&a->counts, 0, sizeof a->counts);
+        a->counts.num_classes = C < PN_MAX_CLASSES ? C : PN_MAX_CLASSES;
+        for (int c = 0; c < a->counts.num_classes; c++) a->counts.class_name[c] = src->class_names[c];
+        for (int s = 0; s < PN_NSPLITS; s++)
+            for (size_t i = 0; i < sp[s].n; i++)
+                if (sp[s].y[i] >= 0 && sp[s].y[i] < a->counts.num_classes) {
+                    a->counts.count[s][sp[s].y[i]]++;
+                    a->counts.total[s]++;
+                }
+        for (int s = 0; s < PN_NSPLITS; s++) { /* largest / smallest class; 0 with an empty one */
+            size_t lo = SIZE_MAX, hi = 0;
+            for (int c = 0; c < a->counts.num_classes; c++) {
+                size_t v = a->counts.count[s][c];
+                lo = v < lo ? v : lo;
+                hi = v > hi ? v : hi;
+            }
+            a->counts.imbalance[s] = lo ? (double)hi / (double)lo : 0;
+        }
+        a->has_counts = 1;
+        pn_sha256 h;
+        st = pn_sha256_init(&h, err);
+        if (st) goto done;
+        for (int s = 0; s < PN_NSPLITS && !st; s++) st = pn__manifest_update(&h, src, s, err);
+        if (st) {
+            pn_sha256_discard(&h);
+            goto done;
+        }
+        uint8_t mh[32];
+        pn_sha256_final(&h, mh);
+        pn_hex(mh, 32, a->data_manifest_sha256);
+    }
     sum->n_train = sp[PN_SPLIT_TRAIN].n;
     sum->n_val = sp[PN_SPLIT_VAL].n;
     sum->n_test = sp[PN_SPLIT_TEST].n;
@@ -443,8 +477,29 @@ pn_status pn_train_run(const pn_train_config *cfg, const pn_source *src, const p
         st = pn_fit_evaluate(&trainer, &fs, cw, &l, &a, sp[s].probs, err);
         if (st) goto done;
     }
+    /* --calibrate: temperature scaling fitted on val, applied to val and test */
+    double temperature = 1;
+    if (cfg->calibrate) {
+        if (!sp[1].n) {
+            st = pn_error_set(err, PN_E_ARG, "--calibrate needs a validation set: val/ is empty "
+                                             "(use --val-split 0.1)");
+            goto done;
+        }
+        double before, after;
+        st = pn_fit_temperature(sp[1].probs, sp[1].y, sp[1].n, C, &temperature, &before, &after,
+                                err);
+        if (st) goto done;
+        for (int s = 1; s < PN_NSPLITS; s++) pn_apply_temperature(sp[s].probs, sp[s].n, C, temperature);
+        sum->temperature = temperature;
+        sum->nll_before = before;
+        sum->nll_after = after;
+        logf_(cfg, "calibrate: temperature %.4f fitted on %zu validation images (their NLL %.4f "
+                   "-> %.4f); stored in the model, applied to every later probability",
+              temperature, sp[1].n, before, after);
+    }
     double thr = cfg->threshold;
     const char *thr_src = "--threshold";
+    char thr_src_buf[128];
     if (cfg->threshold_auto && C == 2) {
         float *p1 = malloc(sp[1].n * sizeof *p1);
         if (!p1) {
@@ -453,12 +508,25 @@ pn_status pn_train_run(const pn_train_config *cfg, const pn_source *src, const p
         }
         for (size_t i = 0; i < sp[1].n; i++) p1[i] = sp[1].probs[i * 2 + 1];
         double j;
-        st = pn_youden_threshold(p1, sp[1].y, sp[1].n, &thr, &j, err);
+        st = pn_op_threshold(p1, sp[1].y, sp[1].n, &cfg->threshold_rule, &thr, &j, err);
         free(p1);
         if (st) goto done;
-        thr_src = "auto (Youden's J on validation)";
-        logf_(cfg, "threshold auto: P(%s) >= %.4f (Youden's J %.3f on %zu validation images)",
-              src->class_names[1], thr, j, sp[1].n);
+        char rule[64];
+        pn_op_rule_describe(&cfg->threshold_rule, rule, sizeof rule);
+        if (cfg->threshold_rule.kind == PN_OP_YOUDEN) {
+            thr_src = "auto (Youden's J on validation)";
+        } else {
+            snprintf(thr_src_buf, sizeof thr_src_buf, "auto (%s on validation)", rule);
+            thr_src = thr_src_buf;
+        }
+        if (cfg->threshold_rule.kind == PN_OP_YOUDEN)
+            logf_(cfg, "threshold auto: P(%s) >= %.4f (Youden's J %.3f on %zu validation images)",
+                  src->class_names[1], thr, j, sp[1].n);
+        else
+            logf_(cfg, "threshold %s: P(%s) >= %.4f (reaches %.3f on %zu validation images)",
+                  rule, src->class_names[1], thr, j, sp[1].n);
+        logf_(cfg, "note: the validation split chose the threshold, so its metrics at it are "
+                   "optimistic; the test split's are the independent estimate");
     }
     sum->threshold = thr;
     pn_split_result res[2];
@@ -475,8 +543,25 @@ pn_status pn_train_run(const pn_train_config *cfg, const pn_source *src, const p
                 nres--;
                 break;
             }
+            r->chose_threshold = s == PN_SPLIT_VAL && cfg->threshold_auto;
             if (s == PN_SPLIT_VAL) sum->val = r->m;
             else sum->test = r->m;
+            const pn_op_rule *ru = &cfg->threshold_rule;
+            if (s == PN_SPLIT_TEST && cfg->threshold_auto && ru->kind != PN_OP_YOUDEN) {
+                /* the target was reached on val; say plainly when test falls short */
+                const char *what = ru->kind == PN_OP_SENS ? "sensitivity"
+                                   : ru->kind == PN_OP_SPEC ? "specificity" : "PPV";
+                double v = ru->kind == PN_OP_SENS ? r->m.sensitivity
+                           : ru->kind == PN_OP_SPEC ? r->m.specificity : r->m.ppv;
+                pn_ci c = ru->kind == PN_OP_SENS ? r->m.sensitivity_ci
+                          : ru->kind == PN_OP_SPEC ? r->m.specificity_ci : r->m.ppv_ci;
+                if (!isfinite(v))
+                    logf_(cfg, "note: the test split's %s is undefined at this threshold", what);
+                else if (v < ru->target)
+                    logf_(cfg, "note: on test the %s is %.1f%% (95%% CI %.1f-%.1f%%), below the %g "
+                               "it reaches on validation",
+                          what, 100 * v, 100 * c.lo, 100 * c.hi, ru->target);
+            }
         }
     }
 
@@ -487,42 +572,23 @@ pn_status pn_train_run(const pn_train_config *cfg, const pn_source *src, const p
                        sum->head.hist, sum->head.epochs_done, why, sizeof why);
     if (cfg->fit.select != PN_SELECT_LAST || sum->head.stopped_early)
         logf_(cfg, "saved model: %s", why);
-    pn_run_report rep = {C, src->class_names, cfg->settings, sum->head.hist,
-                         sum->head.epochs_done, thr, thr_src, cw, res, nres,
-                         sum->head.selected_epoch, why};
+    pn_run_report rep = {.classes = C, .class_names = src->class_names,
+                         .settings = cfg->settings, .hist = sum->head.hist,
+                         .nhist = sum->head.epochs_done, .threshold = thr,
+                         .threshold_source = thr_src, .class_weights = cw, .splits = res,
+                         .nsplits = nres, .temperature = temperature, .audit = cfg->audit,
+                         .selected_epoch = sum->head.selected_epoch, .selection = why};
     if (!st && (cfg->model || cfg->backbone)) {
         st = out_path(p, sizeof p, cfg->out_dir, "model.safetensors", err);
         if (!st && cfg->model)
-            st = pn__save_full_model(p, cfg->model, thr, src->class_names, cfg->training_json,
-                                     cfg->weights_sha256, err);
+            st = pn__save_full_model(p, cfg->model, thr, temperature, src->class_names,
+                                     cfg->training_json, cfg->weights_sha256, err);
         else if (!st)
             st = pn__save_head_model(p, cfg->backbone, sum->head.w, sum->head.b, C, D, thr,
-                                     src->class_names, cfg->training_json, cfg->weights_sha256,
+                                     temperature, src->class_names, cfg->training_json, cfg->weights_sha256,
                                      err);
     }
-    if (!st) st = out_path(p, sizeof p, cfg->out_dir, "metrics.json", err);
-    if (!st) st = pn_write_metrics_json(p, &rep, err);
-    if (!st) st = out_path(p, sizeof p, cfg->out_dir, "predictions.csv", err);
-    if (!st) st = pn_write_predictions_csv(p, &rep, err);
-    int saved = !st; /* the model and the numbers are on disk: say so if a chart fails */
-    if (!st) st = out_path(p, sizeof p, cfg->out_dir, "curves.png", err);
-    if (!st) st = pn_plot_curves(p, rep.hist, rep.nhist, err);
-    if (!st && nres && C == 2) {
-        const pn_split_result *r = &res[nres - 1]; /* test when present, else val */
-        char title[64];
-        snprintf(title, sizeof title, "%s", r->name);
-        st = out_path(p, sizeof p, cfg->out_dir, "confusion.png", err);
-        if (!st) st = pn_plot_confusion(p, &r->m, src->class_names, title, err);
-        if (!st) st = out_path(p, sizeof p, cfg->out_dir, "roc.png", err);
-        if (!st) st = pn_plot_roc(p, r->roc, r->nroc, r->m.auc, title, err);
-    }
-    if (!st) st = out_path(p, sizeof p, cfg->out_dir, "report.html", err);
-    if (!st) st = pn_write_report_html(p, &rep, cfg->out_dir, err);
-    if (st && saved && err) {
-        size_t len = strlen(err->msg);
-        snprintf(err->msg + len, sizeof err->msg - len,
-                 " (the model, metrics.json and predictions.csv in %s are saved)", cfg->out_dir);
-    }
+    if (!st) st = pn_write_run_outputs(cfg->out_dir, &rep, err);
     for (int i = 0; i < nres; i++) pn_split_result_free(&res[i]);
 done:
     pn_trainer_free(&trainer);

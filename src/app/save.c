@@ -10,13 +10,15 @@
 
 /* the pneumo metadata of a trained model file */
 static void fill_meta(pn_model_meta *meta, int classes, const char *const *class_names,
-                      double threshold, const char *training_json, const char *base_sha256_hex)
+                      double threshold, double temperature, const char *training_json,
+                      const char *base_sha256_hex)
 {
     pn_model_meta_default(meta);
     meta->num_classes = classes;
     for (int c = 0; c < classes && c < PN_MAX_CLASSES; c++)
         snprintf(meta->class_names[c], PN_CLASS_NAME_MAX, "%s", class_names[c]);
     meta->threshold = threshold;
+    meta->temperature = temperature > 0 ? temperature : 1;
     if (training_json) snprintf(meta->training_json, PN_TRAINING_JSON_MAX, "%s", training_json);
     if (base_sha256_hex)
         snprintf(meta->base_sha256, sizeof meta->base_sha256, "%s", base_sha256_hex);
@@ -24,7 +26,7 @@ static void fill_meta(pn_model_meta *meta, int classes, const char *const *class
 
 pn_status pn__save_head_model(const char *path, const pn_statedict *backbone, const float *w,
                               const float *b, int classes, int dim, double threshold,
-                              const char *const *class_names, const char *training_json,
+                              double temperature, const char *const *class_names, const char *training_json,
                               const char *base_sha256_hex, pn_error *err)
 {
     pn_statedict sd;
@@ -40,7 +42,8 @@ pn_status pn__save_head_model(const char *path, const pn_statedict *backbone, co
     if (!st) st = pn_statedict_add(&sd, "fc.bias", PN_F32, 1, bs, b, NULL, err);
     if (!st) {
         pn_model_meta meta;
-        fill_meta(&meta, classes, class_names, threshold, training_json, base_sha256_hex);
+        fill_meta(&meta, classes, class_names, threshold, temperature, training_json,
+                  base_sha256_hex);
         st = pn_modelfile_save(path, &sd, &meta, err);
     }
     pn_statedict_free(&sd);
@@ -48,7 +51,7 @@ pn_status pn__save_head_model(const char *path, const pn_statedict *backbone, co
 }
 
 pn_status pn__save_full_model(const char *path, const pn_model *m, double threshold,
-                              const char *const *class_names, const char *training_json,
+                              double temperature, const char *const *class_names, const char *training_json,
                               const char *base_sha256_hex, pn_error *err)
 {
     pn_statedict sd;
@@ -57,7 +60,7 @@ pn_status pn__save_full_model(const char *path, const pn_model *m, double thresh
     if (!st) {
         pn_model_meta meta;
         fill_meta(&meta, pn_model_get_config(m)->num_classes, class_names, threshold,
-                  training_json, base_sha256_hex);
+                  temperature, training_json, base_sha256_hex);
         st = pn_modelfile_save(path, &sd, &meta, err);
     }
     pn_statedict_free(&sd);

@@ -79,7 +79,12 @@ static void help(FILE *f)
             "      --val-split F      carve a validation set (fraction F) from train, grouped\n"
             "                         by patient and stratified; val/ is then not used\n"
             "      --threshold auto|T decision threshold on P(PNEUMONIA): Youden's J on\n"
-            "                         validation, or T (default 0.5)\n"
+            "                         validation, or T (default 0.5); also chosen on\n"
+            "                         validation: sens=X (sensitivity >= X, the best\n"
+            "                         specificity), spec=X (specificity >= X), ppv=X\n"
+            "                         (PPV >= X); validation's metrics are then optimistic\n"
+            "      --calibrate        temperature scaling: one T fitted on validation (NLL),\n"
+            "                         stored in the model and applied by eval/predict/export\n"
             "      --bf16             bfloat16 backbone (faster, not bit-exact)\n"
             "      --fast-decode      JPEG DCT-domain downscaling (faster, not bit-exact)\n"
             "      --skip-bad         leave unreadable images (and bad --labels rows) out,\n"
@@ -173,15 +178,27 @@ static void ui_epoch(const pn_epoch_stats *s, void *user)
     fflush(stdout);
 }
 
-static void print_metrics(const char *name, const pn_metrics *m)
+/* "acc 72.7% [43.4-90.3]": a rate and its 95% interval */
+static void rate(const char *name, double v, pn_ci c)
+{
+    if (!isfinite(v)) printf("  %s n/a", name);
+    else if (isfinite(c.lo)) printf("  %s %.1f%% [%.1f-%.1f]", name, 100 * v, 100 * c.lo, 100 * c.hi);
+    else printf("  %s %.1f%%", name, 100 * v);
+}
+
+static void print_metrics(const char *name, const pn_metrics *m, int chose_threshold)
 {
     if (!m->n) return;
-    char auc[32] = "n/a";
-    if (isfinite(m->auc)) snprintf(auc, sizeof auc, "%.4f", m->auc);
-    printf("%-5s n=%zu  acc %.1f%%  sens %.1f%%  spec %.1f%%  AUC %s  (TN %zu FP %zu FN %zu TP "
-           "%zu)\n",
-           name, m->n, 100 * m->accuracy, 100 * m->sensitivity, 100 * m->specificity, auc, m->tn,
-           m->fp, m->fn, m->tp);
+    printf("%-5s n=%zu", name, m->n);
+    rate("acc", m->accuracy, m->accuracy_ci);
+    rate("sens", m->sensitivity, m->sensitivity_ci);
+    rate("spec", m->specificity, m->specificity_ci);
+    if (!isfinite(m->auc)) printf("  AUC n/a (one class)");
+    else if (isfinite(m->auc_ci.lo)) printf("  AUC %.4f [%.3f-%.3f]", m->auc, m->auc_ci.lo, m->auc_ci.hi);
+    else printf("  AUC %.4f", m->auc);
+    printf("  (TN %zu FP %zu FN %zu TP %zu)\n", m->tn, m->fp, m->fn, m->tp);
+    if (chose_threshold)
+        printf("      (%s chose the threshold: its metrics are optimistic)\n", name);
 }
 
 /* No --data / --weights: use what `pneumo fetch` installed (or kagglehub's /
@@ -248,11 +265,14 @@ int pn_cmd_train(int argc, char **argv)
 {
     const char *cmd = "train", *data = NULL, *weights = NULL, *out = NULL;
     const char *freeze = "fc", *threshold = "0.5";
+    int calibrate = 0;
+    static pn_audit audit; /* before getopt reorders argv */
+    pn_audit_init(&audit, argc, argv);
     long epochs = 5, seed = 0;
     double lr = 1e-3, val_split = 0;
     int resume = 0, no_cache = 0, shuffle = 1, force = 0;
     pn_balance balance = PN_BALANCE_WEIGHT;
-    enum { O_EPOCHS = 256, O_LR, O_SEED, O_FREEZE, O_BALANCE, O_VALSPLIT, O_THR, O_RESUME,
+    enum { O_EPOCHS = 256, O_LR, O_SEED, O_FREEZE, O_BALANCE, O_VALSPLIT, O_THR, O_CALIBRATE, O_RESUME,
            O_NOCACHE, O_NOSHUFFLE, O_OPTIM, O_WD, O_MOMENTUM, O_NESTEROV, O_SCHED, O_WARMUP,
            O_SELECT, O_PATIENCE, O_AUGMENT, O_FORCE };
     static const struct option opts[] = {
@@ -260,7 +280,7 @@ int pn_cmd_train(int argc, char **argv)
         {"out", required_argument, 0, 'o'},      {"epochs", required_argument, 0, O_EPOCHS},
         {"lr", required_argument, 0, O_LR},      {"seed", required_argument, 0, O_SEED},
         {"freeze", required_argument, 0, O_FREEZE}, {"balance", required_argument, 0, O_BALANCE},
-        {"val-split", required_argument, 0, O_VALSPLIT}, {"threshold", required_argument, 0, O_THR},
+        {"val-split", required_argument, 0, O_VALSPLIT}, {"threshold", required_argument, 0, O_THR}, {"calibrate", no_argument, 0, O_CALIBRATE},
         {"resume", no_argument, 0, O_RESUME},    {"no-cache", no_argument, 0, O_NOCACHE},
         {"no-shuffle", no_argument, 0, O_NOSHUFFLE}, {"optimizer", required_argument, 0, O_OPTIM},
         {"weight-decay", required_argument, 0, O_WD}, {"momentum", required_argument, 0, O_MOMENTUM},
@@ -300,6 +320,7 @@ int pn_cmd_train(int argc, char **argv)
             if (pn_cli_parse_double(cmd, "--val-split", optarg, 1e-6, 0.9, &val_split)) return 2;
             break;
         case O_THR: threshold = optarg; break;
+        case O_CALIBRATE: calibrate = 1; break;
         case O_RESUME: resume = 1; break;
         case O_NOCACHE: no_cache = 1; break;
         case O_NOSHUFFLE: shuffle = 0; break;
@@ -362,8 +383,12 @@ int pn_cmd_train(int argc, char **argv)
     if (patience && select == PN_SELECT_LAST)
         return pn_cli_usage_error(cmd, "--patience needs --select best:val_loss or best:val_auc");
     const int augmenting = pn_augment_active(&augment);
-    int thr_auto = !strcmp(threshold, "auto");
+    int thr_auto = !strcmp(threshold, "auto") || strchr(threshold, '=') || !strcmp(threshold, "youden");
+
     double thr = 0.5;
+    pn_op_rule thr_rule = {PN_OP_YOUDEN, NAN};
+    if (thr_auto && pn_op_rule_parse(threshold, &thr_rule, &err))
+        return pn_cli_usage_error(cmd, "--threshold: %s", err.msg);
     if (!thr_auto && pn_cli_parse_double(cmd, "--threshold", threshold, 0, 1, &thr)) return 2;
     char outbuf[256];
     int default_out = !out;
@@ -442,6 +467,7 @@ int pn_cmd_train(int argc, char **argv)
                               "fast_decode", fast ? "yes" : "no", "shuffle", shuffle ? "yes" : "no",
                               "optimizer", s_opt, "lr_schedule", s_sched, "select", s_sel,
                               "augment", s_aug,
+                              "calibrate", calibrate ? "yes" : "no",
                               NULL, NULL, NULL, NULL, NULL, NULL, NULL};
     /* only when given, so that the default outputs stay as they were */
     size_t ns = sizeof settings / sizeof *settings - 7;
@@ -508,6 +534,10 @@ int pn_cmd_train(int argc, char **argv)
     cfg.fit.cancel = &g_stop;
     cfg.val_split = val_split;
     cfg.threshold_auto = thr_auto;
+    cfg.threshold_rule = thr_rule;
+    cfg.calibrate = calibrate;
+    snprintf(audit.weights_sha256, sizeof audit.weights_sha256, "%s", whex);
+    cfg.audit = &audit;
     cfg.threshold = thr;
     cfg.out_dir = out;
     cfg.force = force;
@@ -525,8 +555,12 @@ int pn_cmd_train(int argc, char **argv)
     signal(SIGINT, old);
     if (st) goto fail;
     printf("threshold %.4f on P(%s)\n", sum.threshold, src.class_names[1]);
-    print_metrics("val", &sum.val);
-    print_metrics("test", &sum.test);
+    if (calibrate)
+        printf("temperature %.4f (fitted on validation: NLL %.4f -> %.4f), stored in the model\n",
+               sum.temperature, sum.nll_before, sum.nll_after);
+    printf("[95%% CI: Wilson; AUC: DeLong]\n");
+    print_metrics("val", &sum.val, thr_auto);
+    print_metrics("test", &sum.test, 0);
     printf("done in %.1fs: %s/{model.safetensors,metrics.json,predictions.csv,report.html}\n",
            pn_now() - u.t0, out);
     rc = 0;

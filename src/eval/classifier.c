@@ -1,12 +1,14 @@
 /* A trained classifier on the inference engine: probabilities, dataset
  * evaluation and CAM heatmaps. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "pneumo/cam.h"
 #include "pneumo/eval.h"
+#include "ops/ops.h"
 #include "pneumo/report.h"
 
 pn_status pn_classifier_open(pn_classifier *c, const char *model_path, int batch, int threads,
@@ -26,6 +28,15 @@ pn_status pn_classifier_open(pn_classifier *c, const char *model_path, int batch
     }
     c->classes = (int)fw->shape[0];
     c->fc_w = fw->data;
+    const pn_tensor *fb = pn_statedict_findc(&c->sd, "fc.bias");
+    if (!fb || fb->ndim != 1 || fb->shape[0] != fw->shape[0] || fw->dtype != PN_F32 ||
+        fb->dtype != PN_F32) {
+        pn_classifier_free(c);
+        return pn_error_set(err, PN_E_FORMAT, "%s: fc.bias (C) and fc.weight must be float32 (C = %d)",
+                            model_path, (int)fw->shape[0]);
+    }
+    c->fc_b = fb->data;
+    c->temperature = c->meta.temperature > 0 ? c->meta.temperature : 1; /* calibrated models */
     c->batch = batch;
     c->want_cam = want_cam;
     pn_infer_config ic = pn_infer_config_default();
@@ -62,13 +73,28 @@ void pn_classifier_free(pn_classifier *c)
     memset(c, 0, sizeof *c);
 }
 
+/* probs = softmax(c->logits / T) for n rows (T = 1: the logits as they are) */
+static void scaled_softmax(pn_classifier *c, int n, float *probs)
+{
+    if (c->temperature != 1 && c->temperature > 0)
+        for (size_t i = 0; i < (size_t)n * c->classes; i++)
+            c->logits[i] = (float)(c->logits[i] / c->temperature);
+    pn_softmax(c->logits, n, c->classes, probs);
+}
+
 pn_status pn_classifier_run(pn_classifier *c, const float *x, int n, float *probs, float *layer4,
                             pn_error *err)
 {
     pn_status st = pn_infer_run(c->engine, x, n, c->logits, c->want_cam ? layer4 : NULL, err);
     if (st) return st;
-    pn_softmax(c->logits, n, c->classes, probs);
+    scaled_softmax(c, n, probs);
     return PN_OK;
+}
+
+void pn_classifier_head(pn_classifier *c, const float *feat, int n, float *probs)
+{
+    pn__linear_forward(n, 512, c->classes, feat, c->fc_w, c->fc_b, c->logits);
+    scaled_softmax(c, n, probs);
 }
 
 int pn_classifier_decide(const pn_classifier *c, const float *probs, double threshold)
@@ -165,19 +191,35 @@ pn_status pn_classifier_cam_png(const pn_classifier *c, const float *layer4, int
 {
     if (cls < 0 || cls >= c->classes) return pn_error_set(err, PN_E_ARG, "CAM: class %d", cls);
     float *cam = malloc((size_t)h * w * sizeof *cam);
-    uint8_t *rgb = malloc((size_t)img->w * img->h * 3), *out = malloc((size_t)img->w * img->h * 3);
+    uint8_t *rgb = malloc((size_t)img->w * img->h * 3);
     pn_status st;
-    if (!cam || !rgb || !out) {
+    if (!cam || !rgb) {
         st = pn_error_set(err, PN_E_NOMEM, "CAM: out of memory for %dx%d", img->w, img->h);
     } else {
         pn_cam_compute(layer4, 512, h, w, c->fc_w + (size_t)cls * 512, cam);
         pn_image_to_rgb(img, rgb);
-        st = pn_cam_overlay(cam, h, w, rgb, img->h, img->w, 3, 0.45f, out, err);
-        if (!st) st = pn_png_write_rgb(png_path, out, img->w, img->h, err);
+        /* the caption's probability: layer4 pooled, the head, softmax(z / T) */
+        double z[PN_CAL_MAX_CLASSES], mx = -INFINITY, sum = 0;
+        int C = c->classes < PN_CAL_MAX_CLASSES ? c->classes : PN_CAL_MAX_CLASSES;
+        const size_t hw = (size_t)h * w;
+        for (int k = 0; k < C; k++) {
+            double acc = c->fc_b[k];
+            for (int q = 0; q < 512; q++) {
+                double f = 0;
+                for (size_t p = 0; p < hw; p++) f += layer4[(size_t)q * hw + p];
+                acc += (double)c->fc_w[(size_t)k * 512 + q] * (f / (double)hw);
+            }
+            z[k] = acc / (c->temperature > 0 ? c->temperature : 1);
+            mx = z[k] > mx ? z[k] : mx;
+        }
+        for (int k = 0; k < C; k++) sum += exp(z[k] - mx);
+        char caption[256];
+        snprintf(caption, sizeof caption, "CAM of %s   \u00b7   P(%s) = %.3f", c->meta.class_names[cls],
+                 c->meta.class_names[cls], cls < C ? exp(z[cls] - mx) / sum : NAN);
+        st = pn_plot_cam(png_path, rgb, img->w, img->h, cam, h, w, caption, err);
     }
     free(cam);
     free(rgb);
-    free(out);
     return st;
 }
 

@@ -3,9 +3,10 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "eval/eval_internal.h"
 #include "pneumo/eval.h"
 
-static pn_status check_input(const float *score, const int *label, size_t n, pn_error *err)
+pn_status pn__check_scores(const float *score, const int *label, size_t n, pn_error *err)
 {
     if (n == 0) return pn_error_set(err, PN_E_ARG, "metrics: no predictions (empty split)");
     if (!score || !label) return pn_error_set(err, PN_E_ARG, "metrics: NULL scores or labels");
@@ -24,7 +25,7 @@ static double ratio(size_t a, size_t b) { return b ? (double)a / (double)b : NAN
 pn_status pn_metrics_compute(const float *score, const int *label, size_t n, double threshold,
                              pn_metrics *m, pn_error *err)
 {
-    pn_status st = check_input(score, label, n, err);
+    pn_status st = pn__check_scores(score, label, n, err);
     if (st) return st;
     pn_metrics r = {.threshold = threshold, .n = n};
     for (size_t i = 0; i < n; i++) {
@@ -38,7 +39,17 @@ pn_status pn_metrics_compute(const float *score, const int *label, size_t n, dou
     r.ppv = ratio(r.tp, r.tp + r.fp);
     r.npv = ratio(r.tn, r.tn + r.fn);
     r.f1 = ratio(2 * r.tp, 2 * r.tp + r.fp + r.fn);
-    r.auc = pn_roc_auc(score, label, n);
+    r.accuracy_ci = pn_wilson_ci(r.tp + r.tn, n, PN_Z95);
+    r.sensitivity_ci = pn_wilson_ci(r.tp, r.tp + r.fn, PN_Z95);
+    r.specificity_ci = pn_wilson_ci(r.tn, r.tn + r.fp, PN_Z95);
+    r.ppv_ci = pn_wilson_ci(r.tp, r.tp + r.fp, PN_Z95);
+    r.npv_ci = pn_wilson_ci(r.tn, r.tn + r.fn, PN_Z95);
+    pn_auc_ci a;
+    st = pn_auc_delong(score, label, n, PN_Z95, &a, err);
+    if (st) return st;
+    r.auc = a.auc; /* pn_roc_auc's rank sum */
+    r.auc_ci = a.ci;
+    r.auc_se = a.se;
     *m = r;
     return PN_OK;
 }
@@ -54,7 +65,7 @@ static int cmp_scored(const void *a, const void *b)
     return (x->i > y->i) - (x->i < y->i);
 }
 
-static size_t *sorted_order(const float *score, size_t n)
+size_t *pn__sorted_order(const float *score, size_t n)
 {
     scored *t = malloc(n * sizeof *t);
     size_t *idx = malloc(n * sizeof *idx);
@@ -76,7 +87,7 @@ double pn_roc_auc(const float *score, const int *label, size_t n)
     for (size_t i = 0; i < n; i++) npos += label[i] == 1;
     size_t nneg = n - npos;
     if (npos == 0 || nneg == 0) return NAN;
-    size_t *idx = sorted_order(score, n);
+    size_t *idx = pn__sorted_order(score, n);
     if (!idx) return NAN;
     /* sum of (1-based, tie-averaged) ranks of the positives */
     double rsum = 0;
@@ -98,12 +109,12 @@ pn_status pn_roc_curve(const float *score, const int *label, size_t n, pn_roc_po
 {
     *pts = NULL;
     *npts = 0;
-    pn_status st = check_input(score, label, n, err);
+    pn_status st = pn__check_scores(score, label, n, err);
     if (st) return st;
     size_t npos = 0;
     for (size_t i = 0; i < n; i++) npos += label[i] == 1;
     size_t nneg = n - npos;
-    size_t *idx = sorted_order(score, n);
+    size_t *idx = pn__sorted_order(score, n);
     pn_roc_point *p = malloc((n + 1) * sizeof *p);
     if (!idx || !p) {
         free(idx);

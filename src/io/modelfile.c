@@ -22,6 +22,7 @@ void pn_model_meta_default(pn_model_meta *m)
     memcpy(m->mean, mean, sizeof mean);
     memcpy(m->std, std, sizeof std);
     m->threshold = 0.5;
+    m->temperature = 1;
     snprintf(m->training_json, sizeof m->training_json, "{}");
 }
 
@@ -43,6 +44,9 @@ static pn_status check_meta(const pn_model_meta *m, const char *path, pn_error *
             return pn_error_set(err, PN_E_ARG, "%s: mean/std of channel %d are not usable", path, c);
     if (!(m->threshold >= 0 && m->threshold <= 1))
         return pn_error_set(err, PN_E_ARG, "%s: threshold %g is not in [0, 1]", path, m->threshold);
+    if (!(m->temperature > 0 && m->temperature < 1e6))
+        return pn_error_set(err, PN_E_ARG, "%s: temperature %g is not a positive number", path,
+                            m->temperature);
     size_t hl = strlen(m->base_sha256);
     if (hl && hl != 64)
         return pn_error_set(err, PN_E_ARG, "%s: base SHA-256 '%s' is not 64 hex digits", path,
@@ -106,6 +110,8 @@ pn_status pn_modelfile_save(const char *path, const pn_statedict *sd, const pn_m
     snprintf(b, sizeof b, "%d", meta->input_size);
     char th[64];
     snprintf(th, sizeof th, "%.17g", meta->threshold);
+    char tt[64];
+    snprintf(tt, sizeof tt, "%.17g", meta->temperature);
     if (!cls_s || (st = pn_statedict_set_meta(&v, "format", "pt", err)) ||
         (st = pn_statedict_set_meta(&v, "pneumo.format_version", "1", err)) ||
         (st = pn_statedict_set_meta(&v, "pneumo.arch", meta->arch, err)) ||
@@ -117,6 +123,8 @@ pn_status pn_modelfile_save(const char *path, const pn_statedict *sd, const pn_m
         (st = pn_statedict_set_meta(&v, "pneumo.training",
                                     meta->training_json[0] ? meta->training_json : "{}", err)) ||
         (st = pn_statedict_set_meta(&v, "pneumo.base_sha256", meta->base_sha256, err)) ||
+        (meta->temperature != 1 &&
+         (st = pn_statedict_set_meta(&v, "pneumo.temperature", tt, err))) ||
         (st = pn__io_seal(&v, err))) {
         if (!st) st = pn_error_set(err, PN_E_NOMEM, "%s: out of memory", path);
         goto done;
@@ -199,6 +207,10 @@ static pn_status read_meta(const pn_statedict *sd, pn_model_meta *m, const char 
     m->threshold = s ? strtod(s, &end) : -1;
     if (!s || !*s || *end)
         return pn_error_set(err, PN_E_FORMAT, "%s: bad pneumo.threshold", path);
+    s = pn_statedict_get_meta(sd, "pneumo.temperature"); /* absent: 1 */
+    m->temperature = s ? strtod(s, &end) : 1;
+    if (s && (!*s || *end))
+        return pn_error_set(err, PN_E_FORMAT, "%s: bad pneumo.temperature", path);
     s = pn_statedict_get_meta(sd, "pneumo.training");
     if (s && strlen(s) >= sizeof m->training_json)
         return pn_error_set(err, PN_E_FORMAT, "%s: pneumo.training is over %d bytes", path,

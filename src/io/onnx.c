@@ -259,9 +259,11 @@ pn_status pn_onnx_save(const char *path, const pn_statedict *sd, const pn_model_
     add_init(&c, "fc.weight");
     add_init(&c, "fc.bias");
     const char *gemm_in[] = {"features", "fc.weight", "fc.bias"};
+    /* a calibrated model (temperature T != 1): logits / T = (x W^T + b) / T */
+    const float inv_t = meta->temperature > 0 && meta->temperature != 1 ? (float)(1.0 / meta->temperature) : 1.0f;
     attr ga[] = {{"transB", ATTR_T_INT, 0, 1, 0, {0}},
-                 {"alpha", ATTR_T_FLOAT, 1.0f, 0, 0, {0}},
-                 {"beta", ATTR_T_FLOAT, 1.0f, 0, 0, {0}}};
+                 {"alpha", ATTR_T_FLOAT, inv_t, 0, 0, {0}},
+                 {"beta", ATTR_T_FLOAT, inv_t, 0, 0, {0}}};
     add_node(&g, "Gemm", "fc", gemm_in, 3, "logits", ga, 3);
     const char *sin[] = {"logits"};
     attr sa[] = {{"axis", ATTR_T_INT, 0, 1, 0, {0}}};
@@ -297,6 +299,10 @@ pn_status pn_onnx_save(const char *path, const pn_statedict *sd, const pn_model_
     add_prop(&m, "pneumo.classes", buf);
     snprintf(buf, sizeof buf, "%.17g", meta->threshold);
     add_prop(&m, "pneumo.threshold", buf);
+    if (meta->temperature > 0 && meta->temperature != 1) {
+        snprintf(buf, sizeof buf, "%.17g", meta->temperature);
+        add_prop(&m, "pneumo.temperature", buf); /* already applied in the graph (fc) */
+    }
     snprintf(buf, sizeof buf, "%.9g,%.9g,%.9g", meta->mean[0], meta->mean[1], meta->mean[2]);
     add_prop(&m, "pneumo.mean", buf);
     snprintf(buf, sizeof buf, "%.9g,%.9g,%.9g", meta->std[0], meta->std[1], meta->std[2]);

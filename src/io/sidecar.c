@@ -55,6 +55,15 @@ pn_status pn_export_sidecar(const char *json_path, const char *format, const cha
         cJSON_AddItemToArray(cls, cJSON_CreateString(meta->class_names[k]));
     cJSON_AddItemToObject(r, "classes", cls);
     cJSON_AddNumberToObject(r, "threshold", meta->threshold);
+    if (meta->temperature > 0 && meta->temperature != 1) { /* train --calibrate */
+        cJSON_AddNumberToObject(r, "temperature", meta->temperature);
+        cJSON_AddStringToObject(r, "calibration",
+                                !strcmp(format, "onnx")
+                                    ? "temperature scaling, already in the graph: probabilities = "
+                                      "softmax(logits), logits = fc / temperature"
+                                    : "temperature scaling: probabilities = softmax(logits / "
+                                      "temperature); the threshold is on those");
+    }
     char rule[512];
     if (meta->num_classes == 2)
         snprintf(rule, sizeof rule,

@@ -188,14 +188,23 @@ typedef struct roc_ctx {
     int k;
     double auc;
     const char *title;
+    const pn_metrics *op; /* the operating point, or NULL */
 } roc_ctx;
+
+#define OP_RGB pn__series[3]
 
 static pn_status draw_roc(pn__plot *p, void *vctx, pn_error *err)
 {
     const roc_ctx *r = vctx;
-    char t[256], key[96];
+    char t[256], key[96], sub[160] = "";
     const char *name = r->title ? r->title : "ROC";
-    if (isfinite(r->auc)) {
+    const pn_metrics *op = r->op;
+    int has_op = op && isfinite(op->sensitivity) && isfinite(op->specificity);
+    if (isfinite(r->auc) && op && isfinite(op->auc_ci.lo)) {
+        snprintf(t, sizeof t, "%s: ROC, AUC %.3f (95%% CI %.3f\u2013%.3f)", name, r->auc,
+                 op->auc_ci.lo, op->auc_ci.hi);
+        snprintf(key, sizeof key, "model (AUC %.3f)", r->auc);
+    } else if (isfinite(r->auc)) {
         snprintf(t, sizeof t, "%s: ROC, AUC %.4f", name, r->auc);
         snprintf(key, sizeof key, "model (AUC %.3f)", r->auc);
     } else {
@@ -203,6 +212,11 @@ static pn_status draw_roc(pn__plot *p, void *vctx, pn_error *err)
         snprintf(key, sizeof key, "model");
     }
     pn__frame f = {.x0 = 100, .y0 = 64, .x1 = 100 + 370, .y1 = 64 + 370}; /* square */
+    if (has_op) { /* room for the operating point's line under the title */
+        f.y0 = 80;
+        f.x1 = f.x0 + 354;
+        f.y1 = f.y0 + 354;
+    }
     f.x = (pn__axis){0, 1, 0.2, "false positive rate (1 - specificity)", 0};
     f.y = (pn__axis){0, 1, 0.2, "true positive rate (sensitivity)", 0};
     pn__axes(p, &f, 1);
@@ -220,14 +234,40 @@ static pn_status draw_roc(pn__plot *p, void *vctx, pn_error *err)
     pn__series_line(p, &f, dx, dx, 2, pn__series[7], 1.5, 1, 0);
     if (r->k > 1) pn__series_line(p, &f, r->x, r->y, r->k, TRAIN_RGB, 2.5, 0, 0);
     pn__unclip(p);
-    pn__title(p, 22, 24, t, NULL);
-    pn__legend_item it[2] = {{key, TRAIN_RGB, PN__KEY_LINE}, {"chance", pn__series[7], PN__KEY_DASH}};
-    pn__legend(p, f.x1, 48, it, 2);
+    if (has_op) { /* the operating point: a ring the curve shows through (never clipped) */
+        double ox = pn__fx(&f, 1 - op->specificity), oy = pn__fy(&f, op->sensitivity);
+        cairo_set_source_rgb(p->cr, 1, 1, 1);
+        cairo_arc(p->cr, ox, oy, 7.5, 0, 2 * M_PI);
+        cairo_fill(p->cr);
+        cairo_set_source_rgb(p->cr, OP_RGB.r, OP_RGB.g, OP_RGB.b);
+        cairo_set_line_width(p->cr, 3);
+        cairo_arc(p->cr, ox, oy, 6, 0, 2 * M_PI);
+        cairo_stroke(p->cr);
+        snprintf(sub, sizeof sub, "operating point P \u2265 %.3f: sensitivity %.1f%%, "
+                 "specificity %.1f%%", op->threshold, 100 * op->sensitivity,
+                 100 * op->specificity);
+    }
+    pn__title(p, 22, 20, t, has_op ? sub : NULL);
+    pn__legend_item it[3] = {{key, TRAIN_RGB, PN__KEY_LINE},
+                             {"operating point", OP_RGB, PN__KEY_DOTS},
+                             {"chance", pn__series[7], PN__KEY_DASH}};
+    if (has_op) {
+        pn__legend(p, f.x1, 64, it, 3);
+    } else {
+        it[1] = it[2];
+        pn__legend(p, f.x1, 48, it, 2);
+    }
     return PN_OK;
 }
 
 pn_status pn_plot_roc(const char *path, const pn_roc_point *pts, size_t n, double auc,
                       const char *title, pn_error *err)
+{
+    return pn_plot_roc_op(path, pts, n, auc, NULL, title, err);
+}
+
+pn_status pn_plot_roc_op(const char *path, const pn_roc_point *pts, size_t n, double auc,
+                         const pn_metrics *op, const char *title, pn_error *err)
 {
     if (n > (size_t)1 << 28) return pn_error_set(err, PN_E_ARG, "plot %s: %zu ROC points", path, n);
     double *x = malloc(2 * (n ? n : 1) * sizeof *x);
@@ -239,7 +279,7 @@ pn_status pn_plot_roc(const char *path, const pn_roc_point *pts, size_t n, doubl
             x[k] = pts[i].fpr;
             y[k++] = pts[i].tpr;
         }
-    roc_ctx r = {x, y, k, auc, title};
+    roc_ctx r = {x, y, k, auc, title, op};
     pn_status st = pn__plot_png(path, SQUARE_W, SQUARE_H, draw_roc, &r, err);
     free(x);
     return st;

@@ -1,0 +1,25 @@
+/* Internal to src/eval (and its tests): helpers shared by the metric files. */
+#ifndef PN_EVAL_INTERNAL_H
+#define PN_EVAL_INTERNAL_H
+
+#include <stddef.h>
+
+#include "pneumo/status.h"
+
+/* PN_E_ARG for n == 0, NULL arrays or a label not 0/1; PN_E_NUMERIC for a
+ * non-finite score. */
+pn_status pn__check_scores(const float *score, const int *label, size_t n, pn_error *err);
+
+/* Indices of score sorted ascending (ties by index); malloc'ed, NULL when
+ * out of memory. */
+size_t *pn__sorted_order(const float *score, size_t n);
+
+/* DeLong's structural components of n scores with labels 0/1 (npos
+ * positives, nneg negatives): v10 (npos) for each positive, in item order,
+ * the share of negatives it outranks (ties count one half); v01 (nneg) for
+ * each negative, the share of positives that outrank it. The AUC is the
+ * mean of either. 0, or -1 when out of memory. */
+int pn__delong_components(const float *score, const int *label, size_t n, double *v10,
+                          double *v01);
+
+#endif
