@@ -4,6 +4,7 @@
 #   make test       build and run every test; ends with "N passed, N failed"
 #   make asan       the same tests under AddressSanitizer + UBSan (build-asan/)
 #   make bench      benchmarks, pneumo beside PyTorch in the same run
+#   make bench-scratch  ResNet-18 from scratch on PneumoniaMNIST (hours; not in make bench)
 #   make fuzz       libFuzzer targets (clang, build-fuzz/), FUZZ_SECONDS each;
 #                   make test runs each for 3 s (tests/test_fuzz.sh)
 #   make deps       install the Debian packages (uses sudo when not root)
@@ -73,7 +74,7 @@ CORE_LIB := $(BUILD)/libpneumo_core.a
 # the CLI without main(), so tests can link its drawer and option table
 CLI_LIB  := $(BUILD)/libpneumo_cli.a
 
-.PHONY: all test asan bench fuzz fuzz-bins deps clean check-deps
+.PHONY: all test asan bench bench-scratch fuzz fuzz-bins deps clean check-deps
 all: $(BIN) $(CORE_LIB)
 
 $(BUILD)/src/data/%.o: ALL_CFLAGS += $(PARITY_CFLAGS)
@@ -136,6 +137,10 @@ asan:
 
 bench: $(BIN)
 	@BUILD=$(BUILD) bench/run.sh
+
+# ResNet-18 from scratch on PneumoniaMNIST beside MedMNIST v2's table (hours)
+bench-scratch: $(BIN)
+	@BENCH_SCRATCH=1 PNEUMO_BIN=$(CURDIR)/$(BIN) bash bench/bench_scratch.sh
 
 # libFuzzer targets: clang, ASan + UBSan, objects in build-fuzz/ built by
 # the rules above (no folder globbing: each target links the objects of the

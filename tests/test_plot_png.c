@@ -127,7 +127,7 @@ static void test_plot_png(void **state)
     assert_int_equal(entries(dir), 1); /* no temporary left */
 
     /* both users get the sizes they ask for, with their series colours */
-    pn_epoch_stats hist[2] = {{1, 0.7, 0.6, 0.8, 0.5, 1}, {2, 0.5, 0.7, 0.6, 0.6, 1}};
+    pn_epoch_stats hist[2] = {{1, 0.7, 0.6, 0.8, 0.5, 1, 1e-3, 0.8}, {2, 0.5, 0.7, 0.6, 0.6, 1, 1e-3, 0.9}};
     snprintf(p, sizeof p, "%s/curves.png", dir);
     assert_int_equal(pn_plot_curves(p, hist, 2, &err), PN_OK);
     png_size(p, &w, &h);
@@ -205,7 +205,7 @@ static void test_plot_full_disk(void **state)
     lim = old;
     lim.rlim_cur = 4096;
     assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
-    pn_epoch_stats hist[2] = {{1, 0.7, 0.6, 0.8, 0.5, 1}, {2, 0.5, 0.7, 0.6, 0.6, 1}};
+    pn_epoch_stats hist[2] = {{1, 0.7, 0.6, 0.8, 0.5, 1, 1e-3, 0.8}, {2, 0.5, 0.7, 0.6, 0.6, 1, 1e-3, 0.9}};
     snprintf(p, sizeof p, "%s/curves.png", dir);
     pn_status s1 = pn_plot_curves(p, hist, 2, &err);
     char msg1[1024];

@@ -244,12 +244,31 @@ typedef struct pn_recipe {
     struct pn_model *model; /* the trainable model; NULL for --freeze fc (head alone) */
 } pn_recipe;
 
-/* What a --freeze level trains and caches: fc -> the pooled feature, the
+/* What a --freeze level trains and caches (from_input: nothing cached, the
+ * model trains from the image at every level, fc included): fc -> the pooled feature, the
  * head alone; layer4 -> layer3's output, layer4 + fc of a pn_model made
  * from sd (fc fresh); layer3 -> layer2's output; none -> the image.
- * classes, batch (the model's max batch) and threads size the model. */
-pn_status pn_recipe_init(pn_recipe *r, pn_freeze freeze, const pn_statedict *sd, int classes,
-                         int batch, int threads, pn_error *err);
+ * sd NULL (--weights none, only with --freeze none): torchvision's random
+ * initialisation from seed (pn_model_init_torchvision). classes, batch
+ * (the model's max batch) and threads size the model. */
+pn_status pn_recipe_init(pn_recipe *r, pn_freeze freeze, const pn_statedict *sd, uint64_t seed,
+                         int from_input, int classes, int batch, int threads, pn_error *err);
+
+/* --augment: the pn_fit_cfg.augment callback over preprocessed 224x224
+ * network inputs. Each item (the decoded, resized base image, kept in memory
+ * as its normalized tensor) goes back to its exact RGB bytes, through
+ * pn_augment_sample + pn_augment_apply (pneumo/augment.h) with the training
+ * generator, and through ToTensor + Normalize again. */
+#include "pneumo/augment.h"
+typedef struct pn_augment_items {
+    pn_augment aug;
+    int size;
+    pn_image base, out, tmp;
+    char key[256]; /* pn_augment_describe, for the checkpoint fingerprint */
+} pn_augment_items;
+void pn_augment_items_init(pn_augment_items *a, const pn_augment *aug, int size);
+void pn_augment_items_free(pn_augment_items *a);
+pn_status pn_augment_items_run(void *ctx, pn_rng *g, float *item, pn_error *err);
 void pn_recipe_free(pn_recipe *r);
 
 #ifdef __cplusplus

@@ -87,6 +87,8 @@ typedef struct pn_run_report {
     /* eval --model A --model B: DeLong's paired test of the two on splits[0] */
     const pn_delong_test *compare;
     const char *compare_a, *compare_b; /* the two models' names */
+    int selected_epoch;             /* the epoch whose model was saved (0: not given) */
+    const char *selection;          /* why that epoch (--select / --patience), or NULL */
 } pn_run_report;
 
 /* Fill r->m, r->roc and r->cal from r->probs (column 1 = PNEUMONIA) at threshold. */

@@ -435,7 +435,11 @@ pn_status pn_train_run(const pn_train_config *cfg, const pn_source *src, const p
                           w[c]);
         logf_(cfg, "%s", line);
     }
-    if (cfg->model) st = pn_suffix_trainer_create(&trainer, cfg->model, err);
+    /* the model trains from the extractor's stage (its train stage, or the
+     * image itself when augmentation needs the whole forward each step) */
+    int from = cfg->model ? pn_stage_from_name(ex->stage) : 0;
+    if (cfg->model && from < 0) from = (int)pn_model_train_stage(cfg->model);
+    if (cfg->model) st = pn_suffix_trainer_create_at(&trainer, cfg->model, from, err);
     else st = pn_head_trainer_create(&trainer, C, D, fc.batch, err);
     if (!st) st = pn_fit(&fc, &trainer, &ftr, fva.n ? &fva : NULL, &sum->head, err);
     if (st) goto done;
@@ -541,11 +545,17 @@ pn_status pn_train_run(const pn_train_config *cfg, const pn_source *src, const p
      * computed the same; docs/mpi.md) */
     if (pn__dist_rank() != 0) goto written;
     char p[4096];
+    char why[512];
+    pn_select_describe(cfg->fit.select, cfg->fit.patience, sum->head.stopped_early,
+                       sum->head.hist, sum->head.epochs_done, why, sizeof why);
+    if (cfg->fit.select != PN_SELECT_LAST || sum->head.stopped_early)
+        logf_(cfg, "saved model: %s", why);
     pn_run_report rep = {.classes = C, .class_names = src->class_names,
                          .settings = cfg->settings, .hist = sum->head.hist,
                          .nhist = sum->head.epochs_done, .threshold = thr,
                          .threshold_source = thr_src, .class_weights = cw, .splits = res,
-                         .nsplits = nres, .temperature = temperature, .audit = cfg->audit};
+                         .nsplits = nres, .temperature = temperature, .audit = cfg->audit,
+                         .selected_epoch = sum->head.selected_epoch, .selection = why};
     if (!st && (cfg->model || cfg->backbone)) {
         st = out_path(p, sizeof p, cfg->out_dir, "model.safetensors", err);
         if (!st && cfg->model)
