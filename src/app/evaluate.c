@@ -32,9 +32,11 @@ pn_status pn__manifest_update(pn_sha256 *h, const pn_source *src, int split, pn_
     for (size_t i = 0; i < n; i++) {
         uint8_t ch[32];
         char hex[65], line[4200];
-        pn_status st = src->content_hash(src->ctx, split, i, ch, err);
-        if (st) return st;
-        pn_hex(ch, 32, hex);
+        pn_error he = {0};
+        pn_status st = src->content_hash(src->ctx, split, i, ch, &he);
+        if (st == PN_E_NOMEM) return pn_error_set(err, st, "%s", he.msg);
+        if (st) snprintf(hex, sizeof hex, "unreadable"); /* a FIFO, a folder: left out (--skip-bad) */
+        else pn_hex(ch, 32, hex);
         int k = snprintf(line, sizeof line, "%s\t%s\t%d\t%s\n", pn_split_name((pn_split)split),
                          src->name(src->ctx, split, i), src->label(src->ctx, split, i), hex);
         pn_sha256_update(h, line, (size_t)k < sizeof line ? (size_t)k : sizeof line - 1);
