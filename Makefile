@@ -4,9 +4,14 @@
 #   make test       build and run every test; ends with "N passed, N failed"
 #   make asan       the same tests under AddressSanitizer + UBSan (build-asan/)
 #   make bench      benchmarks, pneumo beside PyTorch in the same run
+#   make bench-scratch  ResNet-18 from scratch on PneumoniaMNIST (hours; not in make bench)
 #   make fuzz       libFuzzer targets (clang, build-fuzz/), FUZZ_SECONDS each;
 #                   make test runs each for 3 s (tests/test_fuzz.sh)
 #   make deps       install the Debian packages (uses sudo when not root)
+#
+# MPI=1 links Open MPI (pkg-config ompi-c) for mpirun/srun runs; MPI=0 builds
+# the single-process pneumo. Default: 1 when pkg-config finds ompi-c. Either
+# build runs as one plain process without mpirun (docs/mpi.md).
 #
 # WERROR=1 turns warnings into errors (CI does this).
 
@@ -17,7 +22,7 @@ DEBS    := build-essential pkg-config libdnnl-dev libjpeg62-turbo-dev libpng-dev
            zlib1g-dev libcjson-dev libcurl4-openssl-dev libcairo2-dev libfreetype-dev fonts-dejavu-core \
            libssl-dev libcmocka-dev clang libclang-rt-dev python3 python3-torch python3-torchvision \
            python3-pil python3-numpy libmicrohttpd-dev chromium libgdcm-dev python3-pydicom \
-           python3-gdcm python3-pandas python3-scipy
+           python3-gdcm python3-pandas python3-scipy openmpi-bin libopenmpi-dev
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 # GDCM (DICOM) ships no pkg-config file in Debian: its include folder and
@@ -25,6 +30,15 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 # not ours). Its one user is src/data/dicom_gdcm.cc (C++).
 GDCM_CFLAGS := -isystem $(firstword $(wildcard /usr/include/gdcm-3.*) /usr/include/gdcm-3.0)
 GDCM_LIBS   := -lgdcmMSFF -lgdcmDSED -lgdcmCommon -lstdc++
+
+# Open MPI: only src/dist/ includes mpi.h (as a system header); everything
+# links libmpi. dist.o depends on a stamp naming the choice, so switching
+# MPI rebuilds it.
+MPI     ?= $(shell pkg-config --exists ompi-c 2>/dev/null && echo 1 || echo 0)
+ifeq ($(MPI),1)
+MPI_CFLAGS := -DPN_HAVE_MPI $(patsubst -I%,-isystem %,$(shell pkg-config --cflags ompi-c))
+MPI_LIBS   := $(shell pkg-config --libs ompi-c)
+endif
 
 OPT     ?= -O2
 CFLAGS  ?= $(OPT) -g
@@ -34,7 +48,7 @@ WARN    += -Werror
 endif
 SAN     ?=
 ALL_CFLAGS := -std=c17 -D_GNU_SOURCE -fPIC -pthread -Iinclude -Isrc $(WARN) $(CFLAGS) $(SAN) $(PKG_CFLAGS)
-LDLIBS  := $(PKG_LIBS) $(GDCM_LIBS) -ldnnl -lgomp -lpthread -lm
+LDLIBS  := $(PKG_LIBS) $(MPI_LIBS) $(GDCM_LIBS) -ldnnl -lgomp -lpthread -lm
 LDFLAGS ?=
 
 # Parity-critical code (decode, resize, normalize) must round exactly like
@@ -60,11 +74,16 @@ CORE_LIB := $(BUILD)/libpneumo_core.a
 # the CLI without main(), so tests can link its drawer and option table
 CLI_LIB  := $(BUILD)/libpneumo_cli.a
 
-.PHONY: all test asan bench fuzz fuzz-bins deps clean check-deps
+.PHONY: all test asan bench bench-scratch fuzz fuzz-bins deps clean check-deps
 all: $(BIN) $(CORE_LIB)
 
 $(BUILD)/src/data/%.o: ALL_CFLAGS += $(PARITY_CFLAGS)
 $(BUILD)/tests/%.o: ALL_CFLAGS += -Itests/util
+$(BUILD)/src/dist/%.o: ALL_CFLAGS += $(MPI_CFLAGS)
+$(BUILD)/src/dist/dist.o: $(BUILD)/gen/mpi-$(MPI).stamp
+$(BUILD)/gen/mpi-$(MPI).stamp:
+	@mkdir -p $(dir $@)
+	rm -f $(BUILD)/gen/mpi-*.stamp && touch $@
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -118,6 +137,10 @@ asan:
 
 bench: $(BIN)
 	@BUILD=$(BUILD) bench/run.sh
+
+# ResNet-18 from scratch on PneumoniaMNIST beside MedMNIST v2's table (hours)
+bench-scratch: $(BIN)
+	@BENCH_SCRATCH=1 PNEUMO_BIN=$(CURDIR)/$(BIN) bash bench/bench_scratch.sh
 
 # libFuzzer targets: clang, ASan + UBSan, objects in build-fuzz/ built by
 # the rules above (no folder globbing: each target links the objects of the

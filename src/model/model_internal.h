@@ -88,8 +88,9 @@ struct pn_model {
     float *stats;    // running_mean / running_var of the 20 BNs
     int64_t nbt[PN__ARCH_NCONV]; // num_batches_tracked
     float *gw;       // (nparams - train_off): gradients of the trainable suffix, compute layout
-    float *adam_m, *adam_v; // same shape and layout as gw
-    long adam_step;
+    float *adam_m, *adam_v; // optimiser state (exp_avg/_sq; SGD: momentum in adam_m), as gw
+    long adam_step;         // optimiser steps taken
+    pn_optim optim;         // pn_model_set_optim (zero: Adam)
     float *acts;     // one allocation: all activations + activation grads + batch stats
     size_t acts_floats;
 
@@ -109,6 +110,7 @@ struct pn_model {
 
     int ops_n;          /* batch size the oneDNN ops are built for (0 = none) */
     int weights_dirty;  /* conv weights changed since the ops copied them */
+    int dist_n;         /* data-parallel step in progress: the job's batch (0 = none; src/model/dp.h) */
 };
 
 /* unit index at which each stage's activation enters (pn_stage order) */

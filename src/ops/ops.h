@@ -1,6 +1,6 @@
 /* Internal (src/ops/): the ResNet-18 training ops, forward and backward
  * side by side, each next to its plain-C reference (conv.c bn.c pool.c
- * relu_add.c on oneDNN; linear.c loss.c adam.c in plain C; dnn.c the
+ * relu_add.c on oneDNN; linear.c loss.c optim.c in plain C; dnn.c the
  * oneDNN plumbing, dnn.h).
  *
  * Dimension letters: N batch, C/IC channels in, OC channels out, H/W height
@@ -19,7 +19,7 @@
  * reorder them internally (once per pn__conv2d_set_weights).
  * Backward functions OVERWRITE their outputs (no accumulation).
  *
- * The head ops (linear, log-softmax + NLL, Adam) are plain C on raw float
+ * The head ops (linear, log-softmax + NLL, the optimisers) are plain C on raw float
  * pointers: they are tiny and are used standalone to train a 512->K head on
  * cached features.
  *
@@ -32,6 +32,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pneumo/model.h" /* pn_optim */
 #include "pneumo/status.h"
 
 #ifdef __cplusplus
@@ -109,6 +110,19 @@ pn_status pn__bn2d_forward(pn__bn2d *op, int training, const float *x, const flo
 pn_status pn__bn2d_backward(pn__bn2d *op, const float *x, const float *dy, const float *gamma,
                            const float *mean, const float *var, float *dx, float *dgamma,
                            float *dbeta, pn_error *err);
+/* The same synchronised over the MPI ranks (PyTorch's SyncBatchNorm; every
+ * rank calls them for the same layer in the same order): the forward
+ * normalises with the mean and biased variance of the job's whole batch
+ * (*count = its N*H*W values per channel, for the running-stat update); the
+ * backward's dx includes the terms through those stats, while dgamma/dbeta
+ * are this rank's sums (the gradient allreduce adds them up). One process:
+ * the same values as pn__bn2d_forward/backward, by another route. */
+pn_status pn__bn2d_forward_sync(pn__bn2d *op, const float *x, const float *gamma,
+                               const float *beta, float *mean, float *var, float *y,
+                               size_t *count, pn_error *err);
+pn_status pn__bn2d_backward_sync(pn__bn2d *op, const float *x, const float *dy, const float *gamma,
+                                const float *mean, const float *var, size_t count, float *dx,
+                                float *dgamma, float *dbeta, pn_error *err);
 /* PyTorch's running-stat update: rm = (1-m) rm + m mean,
  * rv = (1-m) rv + m var * count/(count-1), count = N*H*W (> 1). */
 void pn__bn2d_update_running(float *running_mean, float *running_var, const float *mean,
@@ -194,15 +208,14 @@ pn_status pn__cross_entropy(int n, int k, const float *logits, const int *labels
                            const float *class_weights, float *loss, float *dlogits,
                            pn_error *err);
 
-/* Adam as torch 1.13 (_single_tensor_adam, no weight decay/amsgrad):
- * m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
- * p -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps), t = step (1-based).
- * Same operation order and float/double roundings as PyTorch's CPU kernels. */
-typedef struct pn__adam_config {
-    double lr, beta1, beta2, eps; /* Python floats in PyTorch; 0 for beta1/beta2/eps = default */
-} pn__adam_config;
-void pn__adam_step(size_t count, float *p, const float *g, float *m, float *v, long step,
-                  const pn__adam_config *cfg);
+/* One optimiser step as torch.optim 1.13 (single-tensor path) on count
+ * floats: parameters p, gradient g (not changed), state s1/s2 (Adam/AdamW:
+ * exp_avg, exp_avg_sq; SGD: s1 = momentum_buffer, s2 unused, may be NULL),
+ * step = the 1-based step count (Adam's bias correction; SGD's first step
+ * sets the buffer). Same operation order and float/double roundings as
+ * PyTorch's CPU kernels (optim.c). */
+void pn__optim_step(const pn_optim *o, double lr, long step, size_t count, float *p,
+                    const float *g, float *s1, float *s2);
 
 #ifdef __cplusplus
 }
