@@ -150,7 +150,10 @@ FUZZ_CC      ?= clang
 FUZZ_CXX     ?= clang++
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer \
                 -fno-sanitize=vptr
-FUZZ_TARGETS := pickle pth safetensors image npy multipart dicom csv
+FUZZ_TARGETS := pickle pth safetensors image npy multipart csv
+# built too, run by name (fuzz/run.sh dicom), not yet by make test: GDCM's JPEG
+# codec still asserts on some corrupt Huffman tables (docs/testing.md)
+FUZZ_EXTRA   := dicom
 IO_OBJ       := $(patsubst %.c,$(BUILD)/%.o,$(sort $(wildcard src/io/*.c)) src/model/arch.c)
 IMAGE_OBJ    := $(addprefix $(BUILD)/src/data/,image.o jpeg.o png.o resize.o dicom.o dicom_walk.o \
                 dicom_gdcm.o)
@@ -164,7 +167,7 @@ fuzz:
 	$(MAKE) BUILD=build-fuzz CC=$(FUZZ_CC) CXX=$(FUZZ_CXX) OPT=-O1 SAN="$(FUZZ_SAN) -fsanitize=fuzzer-no-link" fuzz-bins
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz/run.sh
 
-fuzz-bins: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
+fuzz-bins: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%) $(FUZZ_EXTRA:%=$(BUILD)/fuzz/fuzz_%)
 
 $(BUILD)/fuzz/fuzz_pickle $(BUILD)/fuzz/fuzz_pth $(BUILD)/fuzz/fuzz_safetensors: \
 		$(BUILD)/fuzz/fuzz_%: $(BUILD)/fuzz/fuzz_%.o $(IO_OBJ) $(CORE_LIB)
@@ -194,4 +197,4 @@ clean:
 	rm -rf build build-asan build-fuzz
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TUTIL_OBJ:.o=.d) $(TESTS:=.d) \
-         $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%.d)
+         $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%.d) $(FUZZ_EXTRA:%=$(BUILD)/fuzz/fuzz_%.d)

@@ -14,7 +14,7 @@ SECS=${FUZZ_SECONDS:-60}
 OUT=${FUZZ_BUILD:-build-fuzz}
 mkdir -p "$OUT/crashes"
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(pickle pth safetensors image npy multipart dicom csv)
+[ ${#targets[@]} -gt 0 ] || targets=(pickle pth safetensors image npy multipart csv) # dicom: by name
 fail=0
 for t in "${targets[@]}"; do
     case "$t" in

@@ -214,7 +214,7 @@ for _ in $(seq 1200); do grep -q "^epoch 2/" "$tmp/int.log" 2>/dev/null && break
 kill -INT $pid
 rc=0; wait $pid || rc=$?
 [ $rc = 1 ] || { cat "$tmp/int.log"; fail "interrupted run: exit $rc"; }
-grep -Eq "^pneumo train: interrupted in epoch [0-9]+; the checkpoint of epoch [0-9]+ is kept \(runs/[0-9-]+/checkpoint.safetensors\)$" "$tmp/int.log" \
+grep -Eq "^pneumo train: interrupted in epoch [0-9]+; the checkpoint of epoch [0-9]+ is kept \(runs/[0-9-]+/checkpoint.safetensors; continue with --resume\)$" "$tmp/int.log" \
     || { cat "$tmp/int.log"; fail "interrupt message"; }
 cont=$(sed -n 's/^to continue: //p' "$tmp/int.log")
 echo "$cont" | grep -Eq "^pneumo train --data .* --out runs/[0-9-]+ --resume$" || { cat "$tmp/int.log"; fail "no exact rerun command: $cont"; }

@@ -328,7 +328,7 @@ static pn_status run_epoch(const pn_fit_cfg *cfg, pn_trainer *t, const pn_featse
                                     ep);
             return pn_error_set(err, PN_E_INTERRUPTED,
                                 "interrupted in epoch %d; the checkpoint of epoch %d is kept "
-                                "(%s)",
+                                "(%s; continue with --resume)",
                                 ep, ep - 1, cfg->checkpoint);
         }
         int nb = (int)(N - i0 < B ? N - i0 : B);
