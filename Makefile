@@ -4,6 +4,7 @@
 #   make test       build and run every test; ends with "N passed, N failed"
 #   make asan       the same tests under AddressSanitizer + UBSan (build-asan/)
 #   make bench      benchmarks, pneumo beside PyTorch in the same run
+#   make bench-scratch  ResNet-18 from scratch on PneumoniaMNIST (hours; not in make bench)
 #   make fuzz       libFuzzer targets (clang, build-fuzz/), FUZZ_SECONDS each;
 #                   make test runs each for 3 s (tests/test_fuzz.sh)
 #   make deps       install the Debian packages (uses sudo when not root)
@@ -73,7 +74,7 @@ CORE_LIB := $(BUILD)/libpneumo_core.a
 # the CLI without main(), so tests can link its drawer and option table
 CLI_LIB  := $(BUILD)/libpneumo_cli.a
 
-.PHONY: all test asan bench fuzz fuzz-bins deps clean check-deps
+.PHONY: all test asan bench bench-scratch fuzz fuzz-bins deps clean check-deps
 all: $(BIN) $(CORE_LIB)
 
 $(BUILD)/src/data/%.o: ALL_CFLAGS += $(PARITY_CFLAGS)
@@ -137,6 +138,10 @@ asan:
 bench: $(BIN)
 	@BUILD=$(BUILD) bench/run.sh
 
+# ResNet-18 from scratch on PneumoniaMNIST beside MedMNIST v2's table (hours)
+bench-scratch: $(BIN)
+	@BENCH_SCRATCH=1 PNEUMO_BIN=$(CURDIR)/$(BIN) bash bench/bench_scratch.sh
+
 # libFuzzer targets: clang, ASan + UBSan, objects in build-fuzz/ built by
 # the rules above (no folder globbing: each target links the objects of the
 # code it fuzzes and libpneumo_core.a). fuzz/run.sh runs them.
@@ -145,11 +150,13 @@ FUZZ_CC      ?= clang
 FUZZ_CXX     ?= clang++
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer \
                 -fno-sanitize=vptr
-FUZZ_TARGETS := pickle pth safetensors image npy multipart
+FUZZ_TARGETS := pickle pth safetensors image npy multipart dicom csv
 IO_OBJ       := $(patsubst %.c,$(BUILD)/%.o,$(sort $(wildcard src/io/*.c)) src/model/arch.c)
 IMAGE_OBJ    := $(addprefix $(BUILD)/src/data/,image.o jpeg.o png.o resize.o dicom.o dicom_walk.o \
                 dicom_gdcm.o)
 NPY_OBJ      := $(BUILD)/src/data/npy.o
+DATA_OBJ     := $(patsubst %.c,$(BUILD)/%.o,$(sort $(wildcard src/data/*.c))) $(BUILD)/src/data/dicom_gdcm.o
+FUZZ_DATA_LIBS:= $(shell pkg-config --libs libjpeg libpng libzip zlib libcrypto 2>/dev/null) $(GDCM_LIBS)
 FUZZ_IO_LIBS := $(shell pkg-config --libs libzip zlib libcjson libcrypto 2>/dev/null)
 FUZZ_IMG_LIBS:= $(shell pkg-config --libs libjpeg libpng libcrypto 2>/dev/null) $(GDCM_LIBS)
 
@@ -164,6 +171,10 @@ $(BUILD)/fuzz/fuzz_pickle $(BUILD)/fuzz/fuzz_pth $(BUILD)/fuzz/fuzz_safetensors:
 	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -o $@ $< $(IO_OBJ) $(CORE_LIB) $(FUZZ_IO_LIBS) -lm -lpthread
 $(BUILD)/fuzz/fuzz_image: $(BUILD)/fuzz/fuzz_image.o $(IMAGE_OBJ) $(CORE_LIB)
 	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(FUZZ_IMG_LIBS) -lm -lpthread
+$(BUILD)/fuzz/fuzz_dicom: $(BUILD)/fuzz/fuzz_dicom.o $(IMAGE_OBJ) $(CORE_LIB)
+	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(FUZZ_IMG_LIBS) -lm -lpthread
+$(BUILD)/fuzz/fuzz_csv: $(BUILD)/fuzz/fuzz_csv.o $(DATA_OBJ) $(CORE_LIB)
+	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(FUZZ_DATA_LIBS) -lm -lpthread
 $(BUILD)/fuzz/fuzz_npy: $(BUILD)/fuzz/fuzz_npy.o $(NPY_OBJ) $(CORE_LIB)
 	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -o $@ $^ -lm
 $(BUILD)/fuzz/fuzz_multipart: $(BUILD)/fuzz/fuzz_multipart.o $(BUILD)/src/serve/multipart.o $(CORE_LIB)

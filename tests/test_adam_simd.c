@@ -1,4 +1,4 @@
-/* pn__adam_step runs 16 lanes at a time with AVX-512 where the CPU has it;
+/* pn__optim_step (Adam) runs 16 lanes at a time with AVX-512 where the CPU has it;
  * it must stay bit-identical to torch 1.13's scalar float arithmetic
  * (_single_tensor_adam: exp_avg.mul_(b1).add_(g, alpha=1-b1) as one fma,
  * exp_avg_sq.mul_(b2).addcmul_(g, g, value=1-b2), denom = sqrt(v)/sqrt(bc2)
@@ -61,7 +61,7 @@ static void test_bit_identical(void **state)
                 a[1][i] = i % 7 == 3 ? special[(i / 7 + (size_t)step) % 5] : u * 1e-2f;
             }
             memcpy(b[1], a[1], n * sizeof(float));
-            pn__adam_step(n, a[0], a[1], a[2], a[3], step, &(pn__adam_config){.lr = 3e-3});
+            pn__optim_step(&(pn_optim){0}, 3e-3, step, n, a[0], a[1], a[2], a[3]);
             ref_step(n, b[0], b[1], b[2], b[3], step, 3e-3);
             for (int k = 0; k < 4; k++)
                 if (memcmp(a[k], b[k], n * sizeof(float))) {

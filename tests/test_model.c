@@ -347,6 +347,131 @@ static void test_adam3_layer4(void **s) { (void)s; /* Adam scales every element'
  * (100 x the fp32 limit; measured 1.3e-3 on AVX2, see tu_fp32_rtol). */
 check_adam3(PN_FREEZE_LAYER4, "model_adam3_layer4.safetensors", 100 * TU_FP32_RTOL); }
 
+/* ---- three steps with the other optimisers (tests/pytorch/make_optim_fixtures.py):
+ * layer4 + fc, a different lr per step (as a schedule gives), pn_model_set_optim */
+
+static void check_optim3(const char *name, const pn_optim *o, const double lrs[3], double rtol)
+{
+    pn_statedict f;
+    load_fixture("train_optim.safetensors", &f);
+    pn_model *m = make_model(PN_FREEZE_LAYER4, N, HW, 1);
+    pn_error err = {0};
+    if (pn_model_set_optim(m, o, &err)) fail_msg("%s", err.msg);
+    int labels[N] = {0, 2};
+    const float cw[K] = {0.5f, 2.0f, 1.5f};
+    char key[128];
+    for (int s = 0; s < 3; s++) {
+        float *x = input(2000 + s, N, HW), loss;
+        if (pn_model_train_step(m, x, labels, N, cw, lrs[s], &loss, NULL, &err)) fail_msg("%s", err.msg);
+        snprintf(key, sizeof key, "model_%s_loss%d", name, s);
+        tu_assert_close(key, &loss, fx(&f, key)->data, 1, 1e-30, TU_FP32_RTOL);
+        free(x);
+    }
+    int n = 0;
+    char pre[64];
+    snprintf(pre, sizeof pre, "model_%s_param.", name);
+    for (size_t i = 0; i < f.n; i++) {
+        const char *k = f.t[i].name;
+        if (strncmp(k, pre, strlen(pre)) || ends_with(k, ".norm")) continue;
+        const char *nm = k + strlen(pre);
+        size_t numel = pn_model_numel(m, nm);
+        if (!numel) fail_msg("%s not in the model", k);
+        float *p = malloc(numel * sizeof *p);
+        if (pn_model_get(m, nm, p, numel, &err)) fail_msg("%s", err.msg);
+        check_sampled(k, p, numel, &f, k, 1.0, rtol);
+        free(p);
+        n++;
+    }
+    assert_int_equal(n, 6 + 3 + 6 + 2); /* layer4's parameters (two blocks, a downsample) + fc */
+    print_message("%s: %d tensors match\n", name, n);
+    pn_model_free(m);
+    pn_statedict_free(&f);
+}
+
+/* SGD moves a parameter by lr * gradient, so the backward's float noise
+ * enters at its own size: the fp32 tolerance of the gradients. */
+static void test_sgd3_layer4(void **s)
+{
+    (void)s;
+    const pn_optim o = {PN_OPT_SGD, 1e-2, 0.9, 1, 0, 0, 0};
+    const double lrs[3] = {1e-2, 5e-3, 2.5e-3};
+    check_optim3("sgd_nesterov", &o, lrs, TU_FP32_RTOL);
+}
+/* AdamW: Adam's step normalisation, so the tolerance of test_adam3_layer4 */
+static void test_adamw3_layer4(void **s)
+{
+    (void)s;
+    const pn_optim o = {PN_OPT_ADAMW, 0.1, 0, 0, 0, 0, 0};
+    const double lrs[3] = {1e-3, 5e-4, 2.5e-4};
+    check_optim3("adamw", &o, lrs, 100 * TU_FP32_RTOL);
+}
+
+/* ---- --weights none: torchvision's init (tests/pytorch/make_init_fixtures.py) ---- */
+
+static void test_init_torchvision(void **state)
+{
+    (void)state;
+    pn_statedict f;
+    load_fixture("model_init.safetensors", &f);
+    pn_model_config cfg = {.num_classes = 2, .max_batch = 1, .height = 64, .width = 64,
+                           .freeze = PN_FREEZE_NONE, .threads = 0};
+    pn_model *m = NULL;
+    pn_error err = {0};
+    if (pn_model_create(&m, &cfg, &err)) fail_msg("%s", err.msg);
+    if (pn_model_init_torchvision(m, 7, &err)) fail_msg("%s", err.msg);
+    pn_statedict sd;
+    pn_statedict_init(&sd);
+    if (pn_model_save(m, &sd, &err)) fail_msg("%s", err.msg);
+    /* fc: nn.Linear's init from the same generator position, bit for bit */
+    const pn_tensor *w = pn_statedict_findc(&sd, "fc.weight"), *b = pn_statedict_findc(&sd, "fc.bias");
+    assert_memory_equal(w->data, fx(&f, "fc.weight")->data, 1024 * sizeof(float));
+    assert_memory_equal(b->data, fx(&f, "fc.bias")->data, 2 * sizeof(float));
+    /* convs: torch's draws in torch's order; the values agree to float
+     * rounding of the Box-Muller transcendental functions (torch's AVX2
+     * kernel uses Sleef, pneumo libm): 1e-5 of the init std (floor) */
+    const pn_tensor *c1 = pn_statedict_findc(&sd, "conv1.weight");
+    tu_assert_close("conv1.weight", c1->data, fx(&f, "conv1.weight")->data, c1->numel,
+                    sqrt(2.0 / (64 * 49)), 1e-5);
+    const pn_tensor *c4 = pn_statedict_findc(&sd, "layer4.1.conv2.weight");
+    tu_assert_close("layer4.1.conv2.weight", c4->data, fx(&f, "layer4.1.conv2.weight")->data, 4096,
+                    sqrt(2.0 / (512 * 9)), 1e-5);
+    /* every conv: mean 0 and std sqrt(2 / fan_out) as torchvision's */
+    int nconv = 0;
+    for (size_t i = 0; i < sd.n; i++) {
+        const pn_tensor *t = &sd.t[i];
+        const char *nm = t->name;
+        if (t->ndim == 4) {
+            char key[96];
+            snprintf(key, sizeof key, "stat.%s", nm);
+            const float *ref = fx(&f, key)->data;
+            double s1 = 0, s2 = 0;
+            const float *d = t->data;
+            for (size_t k = 0; k < t->numel; k++) s1 += d[k];
+            double mean = s1 / (double)t->numel;
+            for (size_t k = 0; k < t->numel; k++) s2 += (d[k] - mean) * (d[k] - mean);
+            double sd_ = sqrt(s2 / (double)t->numel);
+            double want = sqrt(2.0 / (double)(t->shape[0] * t->shape[2] * t->shape[3]));
+            /* same draws: the statistics agree closely with torch's, and with the
+             * formula within sampling error (n >= 4096: 3 / sqrt(2n) relative) */
+            if (fabs(sd_ - ref[1]) > 1e-5 * ref[1] || fabs(mean - ref[0]) > 1e-5 * ref[1])
+                fail_msg("%s: mean %g std %g, torchvision %g %g", nm, mean, sd_, ref[0], ref[1]);
+            if (fabs(sd_ - want) > 3 / sqrt(2.0 * (double)t->numel) * want)
+                fail_msg("%s: std %g, kaiming fan_out %g", nm, sd_, want);
+            nconv++;
+        } else if (t->dtype == PN_F32) {
+            double v = ends_with(nm, "running_var") || (ends_with(nm, ".weight") && strncmp(nm, "fc.", 3)) ? 1 : 0;
+            if (!strncmp(nm, "fc.", 3)) continue;
+            const float *d = t->data;
+            for (size_t k = 0; k < t->numel; k++)
+                if (d[k] != v) fail_msg("%s[%zu] = %g, want %g", nm, k, d[k], v);
+        }
+    }
+    assert_int_equal(nconv, 20);
+    pn_statedict_free(&sd);
+    pn_model_free(m);
+    pn_statedict_free(&f);
+}
+
 static void test_adam_op(void **state)
 {
     (void)state;
@@ -355,11 +480,11 @@ static void test_adam_op(void **state)
     size_t n = fx(&f, "p0")->numel;
     float *p = malloc(n * sizeof *p), *mm = calloc(n, sizeof *mm), *v = calloc(n, sizeof *v);
     memcpy(p, fx(&f, "p0")->data, n * sizeof *p);
-    pn__adam_config ac = {1e-3, 0, 0, 0};
+    const pn_optim ac = {0};
     for (int s = 0; s < 3; s++) {
         char key[16];
         snprintf(key, sizeof key, "g%d", s);
-        pn__adam_step(n, p, fx(&f, key)->data, mm, v, s + 1, &ac);
+        pn__optim_step(&ac, 1e-3, s + 1, n, p, fx(&f, key)->data, mm, v);
     }
     /* PyTorch's order of operations: a few ulp at most */
     tu_assert_close("adam m", mm, fx(&f, "m3")->data, n, 1e-12, 1e-6);
@@ -511,6 +636,9 @@ int main(void)
         cmocka_unit_test(test_adam3_fc),
         cmocka_unit_test(test_adam3_layer4),
         cmocka_unit_test(test_adam_op),
+        cmocka_unit_test(test_sgd3_layer4),
+        cmocka_unit_test(test_adamw3_layer4),
+        cmocka_unit_test(test_init_torchvision),
         cmocka_unit_test(test_load_save_errors),
         cmocka_unit_test(test_bad_input),
     };

@@ -507,14 +507,14 @@ static void test_adam(void **s)
     (void)s;
     /* step 1 by hand: m = 0.1 g, v = 0.001 g^2, p -= lr * m/0.1 / (|g| + eps) ~ lr */
     float p[2] = {1.0f, -2.0f}, g[2] = {0.5f, -4.0f}, m[2] = {0}, v[2] = {0};
-    pn__adam_config c = {0.1, 0, 0, 0};
-    pn__adam_step(2, p, g, m, v, 1, &c);
+    const pn_optim c = {0};
+    pn__optim_step(&c, 0.1, 1, 2, p, g, m, v);
     assert_float_equal(m[0], 0.05f, 1e-8);
     assert_float_equal(v[1], 0.016f, 1e-9);
     assert_float_equal(p[0], 0.9f, 1e-6);
     assert_float_equal(p[1], -1.9f, 1e-6);
     /* step 2 with the same gradient: still lr per step */
-    pn__adam_step(2, p, g, m, v, 2, &c);
+    pn__optim_step(&c, 0.1, 2, 2, p, g, m, v);
     assert_float_equal(p[0], 0.8f, 1e-6);
 }
 

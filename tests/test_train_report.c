@@ -38,7 +38,7 @@ static void make_report(pn_run_report *rep, pn_split_result *sp, pn_epoch_stats 
     sp[1] = (pn_split_result){.name = "test", .n = 2, .files = ft, .labels = lt, .probs = probs_test};
     for (int e = 0; e < 3; e++)
         hist[e] = (pn_epoch_stats){e + 1, 0.7 - 0.1 * e, 0.6 + 0.1 * e, 0.75 - 0.05 * e,
-                                   e == 1 ? NAN : 0.55 + 0.1 * e, 0.5};
+                                   e == 1 ? NAN : 0.55 + 0.1 * e, 0.5, 1e-3, NAN};
     static const float cw[2] = {2.0f, 0.6667f};
     *rep = (pn_run_report){.classes = 2, .class_names = classes, .settings = settings,
                            .hist = hist, .nhist = 3, .threshold = 0.5,

@@ -47,6 +47,30 @@ typedef enum pn_freeze {
 int pn_freeze_parse(const char *s, pn_freeze *out);
 const char *pn_freeze_name(pn_freeze f);
 
+/* The optimiser a training step applies, as torch.optim 1.13 (single-tensor
+ * path) computes it; the learning rate comes with each step. All zero is
+ * the seed recipe's Adam (betas 0.9/0.999, eps 1e-8, no weight decay).
+ *   PN_OPT_ADAM   torch.optim.Adam: weight_decay adds wd*p to the gradient (L2)
+ *   PN_OPT_ADAMW  torch.optim.AdamW: p *= 1 - lr*wd before the Adam update
+ *   PN_OPT_SGD    torch.optim.SGD(momentum, dampening 0, nesterov, weight_decay) */
+typedef enum pn_optimizer { PN_OPT_ADAM = 0, PN_OPT_ADAMW, PN_OPT_SGD } pn_optimizer;
+typedef struct pn_optim {
+    pn_optimizer kind;
+    double weight_decay;      /* >= 0 */
+    double momentum;          /* SGD, in [0,1) */
+    int nesterov;             /* SGD: needs momentum > 0 */
+    double beta1, beta2, eps; /* Adam/AdamW; 0 = 0.9, 0.999, 1e-8 */
+} pn_optim;
+/* "adam" / "adamw" / "sgd" <-> enum (parse: 0 on success, -1 unknown) */
+int pn_optimizer_parse(const char *s, pn_optimizer *out);
+const char *pn_optimizer_name(pn_optimizer k);
+/* The per-parameter state tensors the optimiser keeps, torch's state names:
+ * Adam/AdamW "exp_avg", "exp_avg_sq"; SGD with momentum "momentum_buffer";
+ * SGD without none. Returns the count (0..2) and sets names[0..count). */
+int pn_optim_state_names(const pn_optim *o, const char *names[2]);
+/* PN_E_ARG (with the reason) for values torch.optim refuses. */
+pn_status pn_optim_check(const pn_optim *o, pn_error *err);
+
 typedef struct pn_model_config {
     int num_classes; /* K >= 1 */
     int max_batch;   /* N >= 1: every call takes 1..max_batch images */
@@ -109,6 +133,13 @@ pn_stage pn_model_train_stage(const pn_model *m);
  * skip_fc: keep the current head and ignore fc.* (a fresh head for new
  * classes). num_batches_tracked is optional (pre-0.4.1 checkpoints). */
 pn_status pn_model_load(pn_model *m, const pn_statedict *sd, int skip_fc, pn_error *err);
+/* torchvision's random initialisation, as torch.manual_seed(seed);
+ * torchvision.models.resnet18(num_classes=K) makes it: convs
+ * kaiming_normal_(fan_out, relu), BatchNorm 1/0 (running stats 0/1), fc
+ * nn.Linear's default; the same generator draws in the same order
+ * (pneumo/rng.h; conv values equal torch's up to the last bits of its
+ * vectorised Box-Muller on AVX2 CPUs). Resets the optimiser state. */
+pn_status pn_model_init_torchvision(pn_model *m, uint64_t seed, pn_error *err);
 /* Append every tensor, torchvision names and order (122 entries: params,
  * running stats, num_batches_tracked as int64) to out. */
 pn_status pn_model_save(const pn_model *m, pn_statedict *out, pn_error *err);
@@ -139,8 +170,8 @@ pn_status pn_model_run(pn_model *m, pn_stage from, const float *in, int n, pn_st
 
 /* One training step: forward (training mode in the trainable part), mean
  * cross-entropy with optional class weights (K floats, NULL = none), backward
- * through the trainable part only, then one Adam step (betas 0.9/0.999,
- * eps 1e-8, lr given). loss gets the loss before the update; logits (N,K)
+ * through the trainable part only, then one optimiser step
+ * (pn_model_set_optim; default Adam, betas 0.9/0.999, eps 1e-8; lr given). loss gets the loss before the update; logits (N,K)
  * may be NULL. Gradients stay readable with pn_model_get_grad until the
  * next step. train_step_from starts at a stage boundary <= pn_model_train_stage. */
 pn_status pn_model_train_step(pn_model *m, const float *x, const int *labels, int n,
@@ -153,8 +184,15 @@ pn_status pn_model_train_step_from(pn_model *m, pn_stage from, const float *in,
 pn_status pn_model_backward_from(pn_model *m, pn_stage from, const float *in, const int *labels,
                                  int n, const float *class_weights, float *loss, float *logits,
                                  pn_error *err);
-/* Adam state of a trainable parameter (PyTorch's exp_avg / exp_avg_sq, in
- * the parameter's torchvision layout), for checkpoints; zero after a load.
+/* The optimiser of the train steps (default: Adam, pn_optim all zero).
+ * Changing it does not reset the state (zeroed by pn_model_load). */
+pn_status pn_model_set_optim(pn_model *m, const pn_optim *o, pn_error *err);
+/* One optimiser step (step count + 1) from the gradients of the last
+ * backward: what pn_model_train_step does after pn_model_backward_from. */
+pn_status pn_model_optim_step(pn_model *m, double lr, pn_error *err);
+/* Optimiser state of a trainable parameter (PyTorch's exp_avg / exp_avg_sq;
+ * for SGD momentum_buffer in exp_avg, exp_avg_sq unused), in the
+ * parameter's torchvision layout, for checkpoints; zero after a load.
  * The step count is shared by all parameters (PyTorch's per-parameter
  * 'step', equal for all). Restore with set_adam + set_adam_steps after
  * pn_model_load (which zeroes both). */

@@ -38,6 +38,14 @@ uint32_t pn_rng_u32(pn_rng *g);
 uint64_t pn_rng_u64(pn_rng *g);
 /* tensor.uniform_(from, to) on n float32 elements (from/to as Python floats) */
 void pn_rng_uniform(pn_rng *g, float *x, size_t n, double from, double to);
+/* tensor.normal_(mean, std) on n >= 16 float32 elements as torch 1.13's
+ * scalar normal_fill: n uniforms (24 bits each), then Box-Muller over blocks
+ * of 16 (u1 = 1 - d[j], u2 = d[j+8], j < 8; float logf/cosf/sinf), the last
+ * 16 redrawn when n % 16 != 0. On AVX2 CPUs torch itself runs a vectorised
+ * (Sleef) variant of the same transform whose values differ in the last
+ * bits, so only the distribution, not every value, is torch's there. n < 16
+ * uses a plain double Box-Muller (not torch's stream). */
+void pn_rng_normal(pn_rng *g, float *x, size_t n, double mean, double std);
 /* nn.Linear(in, out) default init: weight (out,in) then bias (out), each
  * U(-1/sqrt(in), 1/sqrt(in)) as kaiming_uniform_(a=sqrt(5)) computes it. */
 void pn_rng_linear_init(pn_rng *g, float *w, float *b, int out, int in);

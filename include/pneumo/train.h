@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pneumo/model.h" /* pn_optim */
 #include "pneumo/rng.h"
 #include "pneumo/status.h"
 #include "pneumo/tensor.h" /* PN_MAX_CLASSES */
@@ -72,7 +73,70 @@ typedef struct pn_epoch_stats {
     double train_loss, train_acc;
     double val_loss, val_acc; /* NaN without a validation set */
     double seconds;
+    double lr;      /* the learning rate of the epoch */
+    double val_auc; /* ROC AUC of class 1 on validation (2 classes), else NaN */
 } pn_epoch_stats;
+
+/* ---- learning-rate schedules (per epoch, torch.optim.lr_scheduler) -------- */
+
+typedef enum pn_lr_kind {
+    PN_LR_CONSTANT = 0, /* the base lr every epoch */
+    PN_LR_STEP,         /* MultiStepLR: x gamma after each milestone epoch */
+    PN_LR_COSINE,       /* CosineAnnealingLR(T_max = epochs - warmup, eta_min 0) */
+    PN_LR_PLATEAU,      /* ReduceLROnPlateau(mode min on val_loss, factor, patience) */
+} pn_lr_kind;
+
+#define PN_LR_MAX_MILESTONES 16
+typedef struct pn_lr_schedule {
+    pn_lr_kind kind;
+    int warmup;          /* epochs of LinearLR(start_factor 1/(warmup+1), total_iters warmup) */
+    int milestones[PN_LR_MAX_MILESTONES], nmilestones; /* step: epochs (1-based: after epoch E) */
+    double gamma;        /* step: factor */
+    int patience;        /* plateau: epochs without improvement before a cut (torch: 10) */
+    double factor;       /* plateau: factor (torch: 0.1) */
+} pn_lr_schedule;
+
+/* "constant", "step:E1,E2,...:GAMMA", "cosine", "plateau[:PATIENCE[:FACTOR]]";
+ * warmup is set separately. PN_E_ARG with the reason. */
+pn_status pn_lr_schedule_parse(const char *s, pn_lr_schedule *out, pn_error *err);
+/* "cosine", "step:10,20:0.1", ... (+ " warmup 2") into buf */
+void pn_lr_schedule_describe(const pn_lr_schedule *s, char *buf, size_t n);
+/* PN_E_ARG when the schedule cannot run for `epochs` epochs (milestones not
+ * after the warmup or past the end, warmup >= epochs, plateau without val). */
+pn_status pn_lr_schedule_check(const pn_lr_schedule *s, int epochs, int has_val, pn_error *err);
+/* The learning rate of epoch e (1-based) for base lr `base`, as the torch
+ * schedulers give it when stepped once per epoch (SequentialLR([LinearLR,
+ * main], milestones=[warmup]) with a warmup; plateau stepped with each
+ * post-warmup epoch's val_loss): replayed from the start, so it depends on
+ * hist[0..e-1) (plateau reads val_loss) and nothing else: a resumed run
+ * gets the same rates. */
+double pn_lr_at(const pn_lr_schedule *s, double base, int epochs, int e,
+                const pn_epoch_stats *hist);
+
+/* ---- model selection and early stopping ----------------------------------- */
+
+typedef enum pn_select_kind {
+    PN_SELECT_LAST = 0,    /* the last epoch's model (the seed's) */
+    PN_SELECT_VAL_LOSS,    /* the epoch with the lowest validation loss */
+    PN_SELECT_VAL_AUC,     /* the epoch with the highest validation ROC AUC */
+} pn_select_kind;
+
+/* "last", "best:val_loss", "best:val_auc" <-> enum */
+pn_status pn_select_parse(const char *s, pn_select_kind *out, pn_error *err);
+const char *pn_select_name(pn_select_kind k);
+
+/* Over the history h[0..n): the selected epoch (1-based; the first of
+ * equals; the last epoch for PN_SELECT_LAST; epochs whose metric is NaN
+ * never win, 0 when none has one) and, with patience > 0, whether training
+ * stops after h[n-1]: patience epochs in a row without a strict
+ * improvement of the best. */
+int pn_select_best(pn_select_kind k, const pn_epoch_stats *h, int n);
+int pn_select_should_stop(pn_select_kind k, int patience, const pn_epoch_stats *h, int n);
+/* One sentence on the choice: "epoch 3 of 5: lowest val_loss 0.2112; stopped
+ * early after epoch 5 (2 epochs without improvement, --patience 2)" (the
+ * last part when stopped). */
+void pn_select_describe(pn_select_kind k, int patience, int stopped, const pn_epoch_stats *h, int n,
+                        char *buf, size_t len);
 
 typedef struct pn_fit_cfg {
     int classes;    /* C (2) */
@@ -82,9 +146,23 @@ typedef struct pn_fit_cfg {
     uint64_t seed;  /* torch.manual_seed */
     int shuffle;    /* 1: DataLoader(shuffle=True) order; 0: file order */
     pn_balance balance;
+    pn_optim optim;             /* the optimiser (all zero: Adam, the seed's) */
+    pn_lr_schedule schedule;    /* per-epoch lr (all zero: constant lr) */
+    pn_select_kind select;      /* which epoch's model is the result (default: last) */
+    int patience;               /* > 0: stop after this many epochs without improvement */
     const float *init_w, *init_b; /* optional initial fc (C,in),(C); else seeded nn.Linear init */
+    /* optional per-item transform (augmentation): called on each gathered
+     * training item (dim floats, in place) in batch order with the training
+     * generator, as a DataLoader's transforms draw from torch's global one;
+     * augment_key names it in the checkpoint fingerprint */
+    pn_status (*augment)(void *ctx, pn_rng *g, float *item, pn_error *err);
+    void *augment_ctx;
+    const char *augment_key;
     const char *checkpoint;       /* written after each epoch (atomically), or NULL */
     int resume;                   /* continue from checkpoint (PN_E_NOTFOUND when missing) */
+    /* the run's options as a JSON object, recorded in the checkpoint ("settings")
+     * so that a refused --resume names the options that differ; may be NULL */
+    const char *settings_json;
     /* callbacks (may be NULL) */
     void (*on_epoch)(const pn_epoch_stats *s, void *user);
     void (*on_batch)(int epoch, size_t done, size_t total, void *user);
@@ -106,18 +184,21 @@ typedef struct pn_trainer {
     int max_batch;     /* items per step() call */
     int eval_batch;    /* items per logits() call */
     /* batch x (n, dim), y (n) -> mean loss (class weights cw or NULL) and
-     * logits (n, C): forward, loss, backward, one Adam step (lr) */
+     * logits (n, C): forward, loss, backward, one optimiser step (lr) */
     pn_status (*step)(void *ctx, const float *x, const int *y, int n, const float *cw, double lr,
                       float *loss, float *logits, pn_error *err);
     /* forward only (eval mode): x (n, dim) -> logits (n, C), n <= eval_batch */
     pn_status (*logits)(void *ctx, const float *x, int n, float *logits, pn_error *err);
     /* state -> sd: parameters (torchvision names, OIHW), buffers, and the
-     * Adam moments as optim.exp_avg.<name> / optim.exp_avg_sq.<name> */
+     * optimiser state as optim.<state>.<name> (pn_optim_state_names:
+     * optim.exp_avg.<name> / optim.exp_avg_sq.<name> for Adam) */
     pn_status (*export_state)(void *ctx, pn_statedict *sd, pn_error *err);
     /* sd -> state: the tensors of sd are set (names as export_state; a
      * tensor sd lacks keeps its value), Adam's step count becomes step */
     pn_status (*import_state)(void *ctx, const pn_statedict *sd, long step, pn_error *err);
     void (*free)(void *ctx);
+    /* the optimiser of the following steps (before import_state) */
+    pn_status (*set_optim)(void *ctx, const pn_optim *o, pn_error *err);
 } pn_trainer;
 
 /* Head trainer: Linear(dim, classes) + cross-entropy + Adam on raw
@@ -129,6 +210,10 @@ pn_status pn_head_trainer_create(pn_trainer *t, int classes, int dim, int max_ba
  * train stage. m stays owned by the caller. */
 struct pn_model;
 pn_status pn_suffix_trainer_create(pn_trainer *t, struct pn_model *m, pn_error *err);
+/* The same from an earlier stage (<= pn_model_train_stage(m); the frozen
+ * part between runs in eval mode each step): items are activations at
+ * `from` (PN_STAGE_INPUT: images, for augmentation). */
+pn_status pn_suffix_trainer_create_at(pn_trainer *t, struct pn_model *m, int from, pn_error *err);
 void pn_trainer_free(pn_trainer *t);
 
 /* The item order of one epoch: balanced sample (--balance sample), the
@@ -147,7 +232,10 @@ typedef struct pn_head_state {
     pn_rng rng;              /* generator after the last finished epoch */
     float class_w[PN_MAX_CLASSES]; /* loss weights in use (all 1 unless --balance weight) */
     pn_epoch_stats *hist;    /* epochs_done entries */
+    int selected_epoch;      /* the epoch whose model st->w/b and the trainer hold */
+    int stopped_early;       /* 1 when --patience ended training before cfg->epochs */
     uint8_t fingerprint[32]; /* configuration + training data this state belongs to */
+    const char *settings_json; /* borrowed from pn_fit_cfg: written into checkpoints */
 } pn_head_state;
 void pn_head_state_free(pn_head_state *st);
 

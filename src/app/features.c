@@ -73,8 +73,10 @@ pn_status pn__features_compute(const pn_source *src, const pn_extractor *ex, pn_
         if (r == rounds) break;
         if (stop) {
             st = pn_error_set(err, PN_E_INTERRUPTED,
-                              "interrupted while computing %s features (%zu of %zu done and "
-                              "cached; rerun to continue)",
+                              cache ? "interrupted while computing %s features (%zu of %zu done "
+                                      "and cached: a rerun reads them from the cache)"
+                                    : "interrupted while computing %s features (%zu of %zu done; "
+                                      "nothing is cached without the disk cache)",
                               pn_split_name((pn_split)(split)), done_n, n);
             goto done;
         }

@@ -398,37 +398,11 @@ pn_status pn_train_run(const pn_train_config *cfg, const pn_source *src, const p
                              cfg->val_split > 0 ? " left after --val-split" : " left", err);
     if (st) goto done;
     if (cfg->audit) { /* class counts per split as used; the data manifest */
-        pn_audit *a = cfg->audit;
-        memset(&a->counts, 0, sizeof a->counts);
-        a->counts.num_classes = C < PN_MAX_CLASSES ? C : PN_MAX_CLASSES;
-        for (int c = 0; c < a->counts.num_classes; c++) a->counts.class_name[c] = src->class_names[c];
-        for (int s = 0; s < PN_NSPLITS; s++)
-            for (size_t i = 0; i < sp[s].n; i++)
-                if (sp[s].y[i] >= 0 && sp[s].y[i] < a->counts.num_classes) {
-                    a->counts.count[s][sp[s].y[i]]++;
-                    a->counts.total[s]++;
-                }
-        for (int s = 0; s < PN_NSPLITS; s++) { /* largest / smallest class; 0 with an empty one */
-            size_t lo = SIZE_MAX, hi = 0;
-            for (int c = 0; c < a->counts.num_classes; c++) {
-                size_t v = a->counts.count[s][c];
-                lo = v < lo ? v : lo;
-                hi = v > hi ? v : hi;
-            }
-            a->counts.imbalance[s] = lo ? (double)hi / (double)lo : 0;
-        }
-        a->has_counts = 1;
-        pn_sha256 h;
-        st = pn_sha256_init(&h, err);
+        const int *ys[PN_NSPLITS];
+        size_t ns[PN_NSPLITS];
+        for (int s = 0; s < PN_NSPLITS; s++) ys[s] = sp[s].y, ns[s] = sp[s].n;
+        st = pn__audit_fill(cfg->audit, src, ys, ns, err);
         if (st) goto done;
-        for (int s = 0; s < PN_NSPLITS && !st; s++) st = pn__manifest_update(&h, src, s, err);
-        if (st) {
-            pn_sha256_discard(&h);
-            goto done;
-        }
-        uint8_t mh[32];
-        pn_sha256_final(&h, mh);
-        pn_hex(mh, 32, a->data_manifest_sha256);
     }
     sum->n_train = sp[PN_SPLIT_TRAIN].n;
     sum->n_val = sp[PN_SPLIT_VAL].n;
@@ -451,6 +425,7 @@ pn_status pn_train_run(const pn_train_config *cfg, const pn_source *src, const p
     pn_fit_cfg fc = cfg->fit;
     fc.classes = C;
     fc.checkpoint = ckpt;
+    if (!fc.settings_json) fc.settings_json = cfg->training_json;
     pn_featset ftr = {sp[0].n, D, sp[0].x, sp[0].y}, fva = {sp[1].n, D, sp[1].x, sp[1].y};
     if (cfg->fit.balance == PN_BALANCE_WEIGHT) {
         float w[PN_MAX_CLASSES];
@@ -463,7 +438,11 @@ pn_status pn_train_run(const pn_train_config *cfg, const pn_source *src, const p
                           w[c]);
         logf_(cfg, "%s", line);
     }
-    if (cfg->model) st = pn_suffix_trainer_create(&trainer, cfg->model, err);
+    /* the model trains from the extractor's stage (its train stage, or the
+     * image itself when augmentation needs the whole forward each step) */
+    int from = cfg->model ? pn_stage_from_name(ex->stage) : 0;
+    if (cfg->model && from < 0) from = (int)pn_model_train_stage(cfg->model);
+    if (cfg->model) st = pn_suffix_trainer_create_at(&trainer, cfg->model, from, err);
     else st = pn_head_trainer_create(&trainer, C, D, fc.batch, err);
     if (!st) st = pn_fit(&fc, &trainer, &ftr, fva.n ? &fva : NULL, &sum->head, err);
     if (st) goto done;
@@ -569,11 +548,17 @@ pn_status pn_train_run(const pn_train_config *cfg, const pn_source *src, const p
      * computed the same; docs/mpi.md) */
     if (pn__dist_rank() != 0) goto written;
     char p[4096];
+    char why[512];
+    pn_select_describe(cfg->fit.select, cfg->fit.patience, sum->head.stopped_early,
+                       sum->head.hist, sum->head.epochs_done, why, sizeof why);
+    if (cfg->fit.select != PN_SELECT_LAST || sum->head.stopped_early)
+        logf_(cfg, "saved model: %s", why);
     pn_run_report rep = {.classes = C, .class_names = src->class_names,
                          .settings = cfg->settings, .hist = sum->head.hist,
                          .nhist = sum->head.epochs_done, .threshold = thr,
                          .threshold_source = thr_src, .class_weights = cw, .splits = res,
-                         .nsplits = nres, .temperature = temperature, .audit = cfg->audit};
+                         .nsplits = nres, .temperature = temperature, .audit = cfg->audit,
+                         .selected_epoch = sum->head.selected_epoch, .selection = why};
     if (!st && (cfg->model || cfg->backbone)) {
         st = out_path(p, sizeof p, cfg->out_dir, "model.safetensors", err);
         if (!st && cfg->model)

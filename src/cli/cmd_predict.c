@@ -55,6 +55,7 @@ static void help(FILE *f)
             "                       are fewer images)\n"
             "  -j, --threads N      threads (default: all cores)\n"
             "      --bf16           bfloat16 backbone\n"
+            "      --int8           int8 backbone (M from 'pneumo quantize')\n"
             "      --fast-decode    JPEG DCT-domain downscaling (faster, not bit-exact)\n"
             "      --png16 MODE     16-bit grayscale PNGs: scale (default) or clip (Pillow)\n"
             "  -h, --help           this help\n"
@@ -269,9 +270,9 @@ int pn_cmd_predict(int argc, char **argv)
     pn_cli_parser ps;
     pn_cli_opts co = {.threads = 0, .batch = 32};
     pn_cli_parser_init(&ps, cmd, "m:", opts,
-                       PN_OPT_HELP | PN_OPT_JSON | PN_OPT_THREADS | PN_OPT_BATCH | PN_OPT_BF16 |
+                       PN_OPT_HELP | PN_OPT_JSON | PN_OPT_THREADS | PN_OPT_BATCH | PN_OPT_BF16 | PN_OPT_INT8 |
                            PN_OPT_FAST_DECODE | PN_OPT_PNG16 |
-                           PN_OPT_NO_VERIFY);
+                           PN_OPT_NO_VERIFY | PN_OPT_LENIENT_JPEG);
     int ch;
     while ((ch = pn_cli_getopt(&ps, argc, argv, &co)) != -1) {
         switch (ch) {
@@ -317,7 +318,8 @@ int pn_cmd_predict(int argc, char **argv)
     /* the engine at the batch asked for, or fewer when there are fewer
      * images (one image: batch 1, the shortest start) */
     int B = co.batch < (long)files.n ? (int)co.batch : (int)files.n;
-    if (pn_classifier_open(&c, model, B, threads, co.bf16, cam_dir != NULL, &err)) goto fail;
+    if (pn_classifier_open(&c, model, B, threads, pn_cli_infer_mode(&co), cam_dir != NULL, &err))
+        goto fail;
     if (c.classes > PN_MAX_CLASSES || c.size != PN_IMAGE_SIZE) {
         pn_error_set(&err, PN_E_UNSUPPORTED, "%s: %d classes at input %d", model, c.classes, c.size);
         goto fail;

@@ -16,8 +16,11 @@ static const pn_command commands[] = {
     {"train", pn_cmd_train,
      "train a ResNet-18 classifier: the head only, or deeper (--freeze layer4|layer3|none)"},
     {"eval", pn_cmd_eval, "accuracy, sensitivity, specificity, AUC, ... of a model on a split"},
+    {"quantize", pn_cmd_quantize,
+     "int8 post-training quantization of a model, with its measured accuracy cost"},
     {"predict", pn_cmd_predict, "classify images (one line or JSON each), optional CAM heatmaps"},
     {"fetch", pn_cmd_fetch, "download the data set and the pretrained weights"},
+    {"cache", pn_cmd_cache, "the disk feature cache: size and entries; clear (all, old, over a size)"},
     {"serve", pn_cmd_serve, "HTTP server: POST an X-ray, get the prediction (and a web page)"},
 };
 

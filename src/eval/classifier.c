@@ -14,7 +14,7 @@
 #include "pneumo/report.h"
 
 pn_status pn_classifier_open(pn_classifier *c, const char *model_path, int batch, int threads,
-                             int bf16, int want_cam, pn_error *err)
+                             int mode, int want_cam, pn_error *err)
 {
     memset(c, 0, sizeof *c);
     pn_statedict_init(&c->sd);
@@ -44,7 +44,7 @@ pn_status pn_classifier_open(pn_classifier *c, const char *model_path, int batch
     pn_infer_config ic = pn_infer_config_default();
     ic.max_batch = batch;
     ic.threads = threads;
-    ic.bf16 = bf16;
+    pn_infer_config_set_mode(&ic, mode);
     ic.stop = PN_STAGE_LOGITS;
     ic.want_layer4 = want_cam;
     st = pn_infer_create(&c->engine, &c->sd, &ic, err);

@@ -88,8 +88,9 @@ struct pn_model {
     float *stats;    // running_mean / running_var of the 20 BNs
     int64_t nbt[PN__ARCH_NCONV]; // num_batches_tracked
     float *gw;       // (nparams - train_off): gradients of the trainable suffix, compute layout
-    float *adam_m, *adam_v; // same shape and layout as gw
-    long adam_step;
+    float *adam_m, *adam_v; // optimiser state (exp_avg/_sq; SGD: momentum in adam_m), as gw
+    long adam_step;         // optimiser steps taken
+    pn_optim optim;         // pn_model_set_optim (zero: Adam)
     float *acts;     // one allocation: all activations + activation grads + batch stats
     size_t acts_floats;
 

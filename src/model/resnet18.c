@@ -449,10 +449,22 @@ static pn_status train_step(pn_model *m, pn_stage from, const float *in, const i
     if (!st && n_global) st = pn__dist_allreduce_f32(m->gw, m->nparams - m->train_off, err);
     m->dist_n = 0;
     if (st) return st;
-    pn__adam_config ac = {lr, 0.9, 0.999, 1e-8};
+    return pn_model_optim_step(m, lr, err);
+}
+
+pn_status pn_model_set_optim(pn_model *m, const pn_optim *o, pn_error *err)
+{
+    PN_TRY(pn_optim_check(o, err));
+    m->optim = *o;
+    return PN_OK;
+}
+
+pn_status pn_model_optim_step(pn_model *m, double lr, pn_error *err)
+{
+    if (!(lr >= 0) || lr > 1e3) return pn_error_set(err, PN_E_ARG, "model: bad learning rate %g", lr);
     m->adam_step++;
-    pn__adam_step(m->nparams - m->train_off, m->w + m->train_off, m->gw, m->adam_m, m->adam_v,
-                 m->adam_step, &ac);
+    pn__optim_step(&m->optim, lr, m->adam_step, m->nparams - m->train_off, m->w + m->train_off,
+                   m->gw, m->adam_m, m->adam_v);
     return set_conv_weights(m, 1, err);
 }
 

@@ -1,6 +1,6 @@
 /* Internal (src/ops/): the ResNet-18 training ops, forward and backward
  * side by side, each next to its plain-C reference (conv.c bn.c pool.c
- * relu_add.c on oneDNN; linear.c loss.c adam.c in plain C; dnn.c the
+ * relu_add.c on oneDNN; linear.c loss.c optim.c in plain C; dnn.c the
  * oneDNN plumbing, dnn.h).
  *
  * Dimension letters: N batch, C/IC channels in, OC channels out, H/W height
@@ -19,7 +19,7 @@
  * reorder them internally (once per pn__conv2d_set_weights).
  * Backward functions OVERWRITE their outputs (no accumulation).
  *
- * The head ops (linear, log-softmax + NLL, Adam) are plain C on raw float
+ * The head ops (linear, log-softmax + NLL, the optimisers) are plain C on raw float
  * pointers: they are tiny and are used standalone to train a 512->K head on
  * cached features.
  *
@@ -32,6 +32,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pneumo/model.h" /* pn_optim */
 #include "pneumo/status.h"
 
 #ifdef __cplusplus
@@ -207,15 +208,14 @@ pn_status pn__cross_entropy(int n, int k, const float *logits, const int *labels
                            const float *class_weights, float *loss, float *dlogits,
                            pn_error *err);
 
-/* Adam as torch 1.13 (_single_tensor_adam, no weight decay/amsgrad):
- * m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
- * p -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps), t = step (1-based).
- * Same operation order and float/double roundings as PyTorch's CPU kernels. */
-typedef struct pn__adam_config {
-    double lr, beta1, beta2, eps; /* Python floats in PyTorch; 0 for beta1/beta2/eps = default */
-} pn__adam_config;
-void pn__adam_step(size_t count, float *p, const float *g, float *m, float *v, long step,
-                  const pn__adam_config *cfg);
+/* One optimiser step as torch.optim 1.13 (single-tensor path) on count
+ * floats: parameters p, gradient g (not changed), state s1/s2 (Adam/AdamW:
+ * exp_avg, exp_avg_sq; SGD: s1 = momentum_buffer, s2 unused, may be NULL),
+ * step = the 1-based step count (Adam's bias correction; SGD's first step
+ * sets the buffer). Same operation order and float/double roundings as
+ * PyTorch's CPU kernels (optim.c). */
+void pn__optim_step(const pn_optim *o, double lr, long step, size_t count, float *p,
+                    const float *g, float *s1, float *s2);
 
 #ifdef __cplusplus
 }

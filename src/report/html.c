@@ -146,7 +146,7 @@ pn_status pn_write_report_html(const char *path, const pn_run_report *rep, const
     }
     fputs("</table>\n", f);
     if (rep->nhist) fputs("<h2>Training history</h2>\n<table>\n<tr><th>epoch</th><th>train loss</th>"
-          "<th>train acc</th><th>val loss</th><th>val acc</th><th>seconds</th></tr>\n", f);
+          "<th>train acc</th><th>val loss</th><th>val acc</th><th>lr</th><th>seconds</th></tr>\n", f);
     for (int i = 0; i < rep->nhist; i++) {
         const pn_epoch_stats *h = &rep->hist[i];
         fprintf(f, "<tr><td>%d</td>", h->epoch);
@@ -154,10 +154,16 @@ pn_status pn_write_report_html(const char *path, const pn_run_report *rep, const
         cell(f, h->train_acc, 1);
         cell(f, h->val_loss, 0);
         cell(f, h->val_acc, 1);
-        fprintf(f, "<td>%.2f</td></tr>\n", h->seconds);
+        fprintf(f, "<td>%.3g</td><td>%.2f</td></tr>\n", h->lr, h->seconds);
     }
     if (rep->nhist) {
         fputs("</table>\n", f);
+        if (rep->selected_epoch > 0) {
+            fputs("<p>Saved model: ", f);
+            if (rep->selection) html_text(f, rep->selection);
+            else fprintf(f, "epoch %d", rep->selected_epoch);
+            fputs(".</p>\n", f);
+        }
         image(f, png_dir, "curves.png", "loss and accuracy per epoch");
     }
     fputs("<h2>Final metrics</h2>\n<p>Positive class: ", f);

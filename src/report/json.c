@@ -229,6 +229,8 @@ static cJSON *history_arr(const pn_epoch_stats *h, int n)
         cJSON_AddItemToObject(e, "val_loss", num(h[i].val_loss));
         cJSON_AddItemToObject(e, "val_acc", num(h[i].val_acc));
         cJSON_AddItemToObject(e, "seconds", num(h[i].seconds));
+        cJSON_AddItemToObject(e, "lr", num(h[i].lr));
+        cJSON_AddItemToObject(e, "val_auc", num(h[i].val_auc));
         cJSON_AddItemToArray(a, e);
     }
     return a;
@@ -262,6 +264,12 @@ pn_status pn_write_metrics_json(const char *path, const pn_run_report *rep, pn_e
     cJSON_AddStringToObject(root, "threshold_source",
                             rep->threshold_source ? rep->threshold_source : "default");
     cJSON_AddItemToObject(root, "history", history_arr(rep->hist, rep->nhist));
+    if (rep->selected_epoch > 0) {
+        cJSON *sel = cJSON_CreateObject();
+        cJSON_AddNumberToObject(sel, "epoch", rep->selected_epoch);
+        cJSON_AddStringToObject(sel, "why", rep->selection ? rep->selection : "");
+        cJSON_AddItemToObject(root, "selected", sel);
+    }
     cJSON *fin = cJSON_CreateObject();
     for (int s = 0; s < rep->nsplits; s++) {
         const pn_split_result *r = &rep->splits[s];

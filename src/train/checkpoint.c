@@ -1,12 +1,14 @@
 /* Checkpoints: one safetensors file (io/safetensors.c) with the trainer's
  * state, the generator and, in the metadata, what resuming needs.
  *
- *   tensors   the trainer's export_state (parameters, buffers,
- *             optim.exp_avg.<name>, optim.exp_avg_sq.<name>) and
+ *   tensors   the trainer's export_state (parameters, buffers, the
+ *             optimiser state optim.<state>.<name>: exp_avg/exp_avg_sq
+ *             for Adam, momentum_buffer for SGD) and
  *             rng.mt19937 (I64: state[624], left, seed)
  *   metadata  format "pneumo-checkpoint", version, kind, freeze, classes,
  *             adam_step, epochs_done, fingerprint (hex), class_weights and
- *             history (JSON), checksum_sha256: SHA-256 of the whole file
+ *             history (JSON, with each epoch's lr and val_auc: the schedule
+ *             and the selection replay from it), checksum_sha256: SHA-256 of the whole file
  *             with this value written as 64 zeros
  */
 #include <math.h>
@@ -70,6 +72,8 @@ static char *history_json(const pn_head_state *st)
         cJSON_AddItemToObject(o, "val_loss", num(s->val_loss));
         cJSON_AddItemToObject(o, "val_acc", num(s->val_acc));
         cJSON_AddItemToObject(o, "seconds", num(s->seconds));
+        cJSON_AddItemToObject(o, "lr", num(s->lr));
+        cJSON_AddItemToObject(o, "val_auc", num(s->val_auc));
     }
     char *txt = a ? cJSON_PrintUnformatted(a) : NULL;
     cJSON_Delete(a);
@@ -116,6 +120,7 @@ pn_status pn_checkpoint_save(const char *path, pn_trainer *t, const pn_head_stat
                              {"checksum_sha256", CK_ZERO}};
     for (size_t i = 0; !rc && i < sizeof meta / sizeof meta[0]; i++)
         rc = pn_statedict_set_meta(&sd, meta[i][0], meta[i][1], err);
+    if (!rc && st->settings_json) rc = pn_statedict_set_meta(&sd, "settings", st->settings_json, err);
     free(hist);
     free(cw);
     if (!rc) rc = state_dict(t, &st->rng, &sd, err);
@@ -189,13 +194,14 @@ static pn_status read_meta(const char *path, const pn_statedict *sd, pn_head_sta
     }
     for (int e = 0; e < (int)ep; e++) {
         const cJSON *o = cJSON_GetArrayItem(h, e);
-        double v[6];
-        const char *k[6] = {"epoch", "train_loss", "train_acc", "val_loss", "val_acc", "seconds"};
-        for (int i = 0; i < 6; i++) {
+        double v[8];
+        const char *k[8] = {"epoch",   "train_loss", "train_acc", "val_loss",
+                            "val_acc", "seconds",    "lr",        "val_auc"};
+        for (int i = 0; i < 8; i++) {
             const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, k[i]);
             v[i] = cJSON_IsNumber(x) ? x->valuedouble : NAN;
         }
-        hist[e] = (pn_epoch_stats){(int)v[0], v[1], v[2], v[3], v[4], v[5]};
+        hist[e] = (pn_epoch_stats){(int)v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]};
     }
     for (int c = 0; c < PN_MAX_CLASSES; c++) {
         const cJSON *x = c < st->classes ? cJSON_GetArrayItem(cw, c) : NULL;

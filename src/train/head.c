@@ -1,5 +1,6 @@
-/* The head trainer: Linear(dim, classes) + cross-entropy + Adam on raw
- * features (the engine's plain-C head ops), and pn_head_train. */
+/* The head trainer: Linear(dim, classes) + cross-entropy + the optimiser
+ * on raw features (the engine's plain-C head ops), and pn_head_train. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,6 +10,7 @@
 typedef struct head {
     int classes, dim, max_batch;
     long step;
+    pn_optim optim;
     /* one block: w mw vw dw (C,D), b mb vb db (C), dlogits (B,C) */
     float *w, *mw, *vw, *dw, *b, *mb, *vb, *db, *dlogits;
 } head;
@@ -21,10 +23,9 @@ static pn_status head_step(void *ctx, const float *x, const int *y, int n, const
     pn__linear_forward(n, D, C, x, h->w, h->b, logits);
     PN_TRY(pn__cross_entropy(n, C, logits, y, cw, loss, h->dlogits, err));
     pn__linear_backward(n, D, C, x, h->w, h->dlogits, NULL, h->dw, h->db);
-    pn__adam_config adam = {lr, 0.9, 0.999, 1e-8};
     h->step++;
-    pn__adam_step((size_t)C * D, h->w, h->dw, h->mw, h->vw, h->step, &adam);
-    pn__adam_step((size_t)C, h->b, h->db, h->mb, h->vb, h->step, &adam);
+    pn__optim_step(&h->optim, lr, h->step, (size_t)C * D, h->w, h->dw, h->mw, h->vw);
+    pn__optim_step(&h->optim, lr, h->step, (size_t)C, h->b, h->db, h->mb, h->vb);
     return PN_OK;
 }
 
@@ -42,23 +43,29 @@ typedef struct slot {
     int bias;
 } slot;
 
-static int slots(head *h, slot s[6])
+/* fc.weight, fc.bias, then the optimiser's state of each (torch's names) */
+static int slots(head *h, slot s[6], char names[4][48])
 {
-    s[0] = (slot){"fc.weight", h->w, 0};
-    s[1] = (slot){"fc.bias", h->b, 1};
-    s[2] = (slot){"optim.exp_avg.fc.weight", h->mw, 0};
-    s[3] = (slot){"optim.exp_avg.fc.bias", h->mb, 1};
-    s[4] = (slot){"optim.exp_avg_sq.fc.weight", h->vw, 0};
-    s[5] = (slot){"optim.exp_avg_sq.fc.bias", h->vb, 1};
-    return 6;
+    const char *st[2];
+    int ns = pn_optim_state_names(&h->optim, st), n = 0;
+    s[n++] = (slot){"fc.weight", h->w, 0};
+    s[n++] = (slot){"fc.bias", h->b, 1};
+    for (int k = 0; k < ns; k++) {
+        snprintf(names[2 * k], 48, "optim.%s.fc.weight", st[k]);
+        snprintf(names[2 * k + 1], 48, "optim.%s.fc.bias", st[k]);
+        s[n++] = (slot){names[2 * k], k ? h->vw : h->mw, 0};
+        s[n++] = (slot){names[2 * k + 1], k ? h->vb : h->mb, 1};
+    }
+    return n;
 }
 
 static pn_status head_export(void *ctx, pn_statedict *sd, pn_error *err)
 {
     head *h = ctx;
     slot s[6];
+    char nm[4][48];
     int64_t ws[2] = {h->classes, h->dim}, bs[1] = {h->classes};
-    for (int i = 0, n = slots(h, s); i < n; i++)
+    for (int i = 0, n = slots(h, s, nm); i < n; i++)
         PN_TRY(pn_statedict_add(sd, s[i].name, PN_F32, s[i].bias ? 1 : 2, s[i].bias ? bs : ws,
                                 s[i].p, NULL, err));
     return PN_OK;
@@ -68,7 +75,8 @@ static pn_status head_import(void *ctx, const pn_statedict *sd, long step, pn_er
 {
     head *h = ctx;
     slot s[6];
-    const int n = slots(h, s);
+    char nm[4][48];
+    const int n = slots(h, s, nm);
     for (int i = 0; i < n; i++) { /* check everything before changing anything */
         const pn_tensor *t = pn_statedict_findc(sd, s[i].name);
         size_t want = s[i].bias ? (size_t)h->classes : (size_t)h->classes * h->dim;
@@ -81,6 +89,14 @@ static pn_status head_import(void *ctx, const pn_statedict *sd, long step, pn_er
         if (t) memcpy(s[i].p, t->data, t->numel * sizeof(float));
     }
     h->step = step;
+    return PN_OK;
+}
+
+static pn_status head_set_optim(void *ctx, const pn_optim *o, pn_error *err)
+{
+    head *h = ctx;
+    PN_TRY(pn_optim_check(o, err));
+    h->optim = *o;
     return PN_OK;
 }
 
@@ -107,12 +123,13 @@ pn_status pn_head_trainer_create(pn_trainer *t, int classes, int dim, int max_ba
         free(blk);
         return pn_error_set(err, PN_E_NOMEM, "head state: out of memory");
     }
-    *h = (head){classes, dim, max_batch, 0, blk, blk + nw, blk + 2 * nw, blk + 3 * nw,
+    *h = (head){classes, dim, max_batch, 0, {0}, blk, blk + nw, blk + 2 * nw, blk + 3 * nw,
                 blk + 4 * nw, blk + 4 * nw + nb, blk + 4 * nw + 2 * nb, blk + 4 * nw + 3 * nb,
                 blk + 4 * (nw + nb)};
     /* eval_batch 256: the validation loss is summed over chunks of 256 */
     *t = (pn_trainer){h, "head", "fc", classes, dim, dim, max_batch, 256,
-                      head_step, head_logits, head_export, head_import, head_free};
+                      head_step, head_logits, head_export, head_import, head_free,
+                      head_set_optim};
     return PN_OK;
 }
 

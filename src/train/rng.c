@@ -55,6 +55,38 @@ void pn_rng_uniform(pn_rng *g, float *x, size_t n, double from, double to)
     }
 }
 
+/* eight Box-Muller pairs over 16 uniforms, torch 1.13's normal_fill_16 in float */
+static void normal_fill_16(float *d, float mean, float std)
+{
+    for (int j = 0; j < 8; j++) {
+        const float u1 = 1 - d[j], u2 = d[j + 8];
+        const float radius = sqrtf(-2 * logf(u1));
+        const float theta = (float)(2.0f * 3.14159265358979323846 * u2);
+        d[j] = radius * cosf(theta) * std + mean;
+        d[j + 8] = radius * sinf(theta) * std + mean;
+    }
+}
+
+void pn_rng_normal(pn_rng *g, float *x, size_t n, double mean, double std)
+{
+    const float m = (float)mean, s = (float)std;
+    if (n < 16) { /* (torch draws these from a double Box-Muller; not ported) */
+        for (size_t i = 0; i < n; i++) {
+            double u1 = 1.0 - (double)(pn_rng_u32(g) & ((1U << 24) - 1)) / 16777216.0;
+            double u2 = (double)(pn_rng_u32(g) & ((1U << 24) - 1)) / 16777216.0;
+            x[i] = (float)(sqrt(-2 * log(u1)) * cos(2 * 3.14159265358979323846 * u2) * std + mean);
+        }
+        return;
+    }
+    for (size_t i = 0; i < n; i++) x[i] = (float)(pn_rng_u32(g) & ((1U << 24) - 1)) / 16777216.0f;
+    for (size_t i = 0; i + 16 <= n; i += 16) normal_fill_16(x + i, m, s);
+    if (n % 16) { /* the last 16 values again, from fresh uniforms */
+        float *d = x + n - 16;
+        for (int i = 0; i < 16; i++) d[i] = (float)(pn_rng_u32(g) & ((1U << 24) - 1)) / 16777216.0f;
+        normal_fill_16(d, m, s);
+    }
+}
+
 void pn_rng_linear_init(pn_rng *g, float *w, float *b, int out, int in)
 {
     /* torch.nn.init.kaiming_uniform_(w, a=sqrt(5)), in Python doubles */
