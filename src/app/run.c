@@ -306,9 +306,12 @@ pn_status pn_train_run(const pn_train_config *cfg, const pn_source *src, const p
     }
     /* the --out folder is created now (an unwritable one is found before the
      * features) and removed again when the run fails before writing into it */
-    char created[4096];
+    char created[4096] = "";
     int lock_fd = -1;
-    st = check_out_dir(cfg, created, sizeof created, &lock_fd, err);
+    /* under mpirun rank 0 owns --out (its lock, sweep and checks); every rank
+     * learns whether it succeeded */
+    st = pn__dist_rank() == 0 ? check_out_dir(cfg, created, sizeof created, &lock_fd, err) : PN_OK;
+    st = pn__dist_agree(st, err);
     if (st) {
         if (lock_fd >= 0) close(lock_fd);
         return st;
