@@ -9,6 +9,10 @@
 #                   make test runs each for 3 s (tests/test_fuzz.sh)
 #   make deps       install the Debian packages (uses sudo when not root)
 #
+# MPI=1 links Open MPI (pkg-config ompi-c) for mpirun/srun runs; MPI=0 builds
+# the single-process pneumo. Default: 1 when pkg-config finds ompi-c. Either
+# build runs as one plain process without mpirun (docs/mpi.md).
+#
 # WERROR=1 turns warnings into errors (CI does this).
 
 CC      ?= gcc
@@ -18,7 +22,7 @@ DEBS    := build-essential pkg-config libdnnl-dev libjpeg62-turbo-dev libpng-dev
            zlib1g-dev libcjson-dev libcurl4-openssl-dev libcairo2-dev libfreetype-dev fonts-dejavu-core \
            libssl-dev libcmocka-dev clang libclang-rt-dev python3 python3-torch python3-torchvision \
            python3-pil python3-numpy libmicrohttpd-dev chromium libgdcm-dev python3-pydicom \
-           python3-gdcm python3-pandas python3-scipy
+           python3-gdcm python3-pandas python3-scipy openmpi-bin libopenmpi-dev
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 # GDCM (DICOM) ships no pkg-config file in Debian: its include folder and
@@ -26,6 +30,15 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 # not ours). Its one user is src/data/dicom_gdcm.cc (C++).
 GDCM_CFLAGS := -isystem $(firstword $(wildcard /usr/include/gdcm-3.*) /usr/include/gdcm-3.0)
 GDCM_LIBS   := -lgdcmMSFF -lgdcmDSED -lgdcmCommon -lstdc++
+
+# Open MPI: only src/dist/ includes mpi.h (as a system header); everything
+# links libmpi. dist.o depends on a stamp naming the choice, so switching
+# MPI rebuilds it.
+MPI     ?= $(shell pkg-config --exists ompi-c 2>/dev/null && echo 1 || echo 0)
+ifeq ($(MPI),1)
+MPI_CFLAGS := -DPN_HAVE_MPI $(patsubst -I%,-isystem %,$(shell pkg-config --cflags ompi-c))
+MPI_LIBS   := $(shell pkg-config --libs ompi-c)
+endif
 
 OPT     ?= -O2
 CFLAGS  ?= $(OPT) -g
@@ -35,7 +48,7 @@ WARN    += -Werror
 endif
 SAN     ?=
 ALL_CFLAGS := -std=c17 -D_GNU_SOURCE -fPIC -pthread -Iinclude -Isrc $(WARN) $(CFLAGS) $(SAN) $(PKG_CFLAGS)
-LDLIBS  := $(PKG_LIBS) $(GDCM_LIBS) -ldnnl -lgomp -lpthread -lm
+LDLIBS  := $(PKG_LIBS) $(MPI_LIBS) $(GDCM_LIBS) -ldnnl -lgomp -lpthread -lm
 LDFLAGS ?=
 
 # Parity-critical code (decode, resize, normalize) must round exactly like
@@ -66,6 +79,11 @@ all: $(BIN) $(CORE_LIB)
 
 $(BUILD)/src/data/%.o: ALL_CFLAGS += $(PARITY_CFLAGS)
 $(BUILD)/tests/%.o: ALL_CFLAGS += -Itests/util
+$(BUILD)/src/dist/%.o: ALL_CFLAGS += $(MPI_CFLAGS)
+$(BUILD)/src/dist/dist.o: $(BUILD)/gen/mpi-$(MPI).stamp
+$(BUILD)/gen/mpi-$(MPI).stamp:
+	@mkdir -p $(dir $@)
+	rm -f $(BUILD)/gen/mpi-*.stamp && touch $@
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -132,11 +150,13 @@ FUZZ_CC      ?= clang
 FUZZ_CXX     ?= clang++
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer \
                 -fno-sanitize=vptr
-FUZZ_TARGETS := pickle pth safetensors image npy multipart
+FUZZ_TARGETS := pickle pth safetensors image npy multipart dicom csv
 IO_OBJ       := $(patsubst %.c,$(BUILD)/%.o,$(sort $(wildcard src/io/*.c)) src/model/arch.c)
 IMAGE_OBJ    := $(addprefix $(BUILD)/src/data/,image.o jpeg.o png.o resize.o dicom.o dicom_walk.o \
                 dicom_gdcm.o)
 NPY_OBJ      := $(BUILD)/src/data/npy.o
+DATA_OBJ     := $(patsubst %.c,$(BUILD)/%.o,$(sort $(wildcard src/data/*.c))) $(BUILD)/src/data/dicom_gdcm.o
+FUZZ_DATA_LIBS:= $(shell pkg-config --libs libjpeg libpng libzip zlib libcrypto 2>/dev/null) $(GDCM_LIBS)
 FUZZ_IO_LIBS := $(shell pkg-config --libs libzip zlib libcjson libcrypto 2>/dev/null)
 FUZZ_IMG_LIBS:= $(shell pkg-config --libs libjpeg libpng libcrypto 2>/dev/null) $(GDCM_LIBS)
 
@@ -151,6 +171,10 @@ $(BUILD)/fuzz/fuzz_pickle $(BUILD)/fuzz/fuzz_pth $(BUILD)/fuzz/fuzz_safetensors:
 	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -o $@ $< $(IO_OBJ) $(CORE_LIB) $(FUZZ_IO_LIBS) -lm -lpthread
 $(BUILD)/fuzz/fuzz_image: $(BUILD)/fuzz/fuzz_image.o $(IMAGE_OBJ) $(CORE_LIB)
 	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(FUZZ_IMG_LIBS) -lm -lpthread
+$(BUILD)/fuzz/fuzz_dicom: $(BUILD)/fuzz/fuzz_dicom.o $(IMAGE_OBJ) $(CORE_LIB)
+	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(FUZZ_IMG_LIBS) -lm -lpthread
+$(BUILD)/fuzz/fuzz_csv: $(BUILD)/fuzz/fuzz_csv.o $(DATA_OBJ) $(CORE_LIB)
+	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(FUZZ_DATA_LIBS) -lm -lpthread
 $(BUILD)/fuzz/fuzz_npy: $(BUILD)/fuzz/fuzz_npy.o $(NPY_OBJ) $(CORE_LIB)
 	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -o $@ $^ -lm
 $(BUILD)/fuzz/fuzz_multipart: $(BUILD)/fuzz/fuzz_multipart.o $(BUILD)/src/serve/multipart.o $(CORE_LIB)

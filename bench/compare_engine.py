@@ -1,10 +1,23 @@
 #!/usr/bin/python3
-"""Table for bench/bench_engine.sh: `pneumo bench --json` beside
-bench/torch_resnet.py --json (measured in the same run), with ratios.
-img/s is the median batch; cpu-s/img the process CPU time per image (user +
-sys, all threads), steadier than img/s on a shared machine at 1 thread."""
+"""Table for bench/bench_engine.sh, all measured in the same run:
+  compare_engine.py PEAK.json PNEUMO.json TORCH.json [ORT.json [ORT_BUSY.json]]
+PEAK: bench/peak.c; PNEUMO: `pneumo bench --json`; TORCH: bench/torch_resnet.py
+--json; ORT: bench/ort_resnet.js (ORT_BUSY: the same beside a busy neighbour).
+
+Every forward row: img/s (median batch), its ratio to the best peer of the
+same precision at the same threads and neighbour (peers: PyTorch eager,
+PyTorch best = TorchScript freeze + channels_last, bf16 autocast, FX int8,
+ONNX Runtime; fp32 peers for pneumo's Winograd), and the fraction of the
+physical limit: img/s x 3.63 GFLOP per image / (peak per core x threads),
+with the AVX2 FMA peak for fp32/bf16 and the int8 peak (VNNI where the CPU
+has it, else AVX2's vpmaddubsw chain) for int8. cpu-s/img is the process CPU
+time per image (user + sys, all threads), steadier than img/s on a shared
+machine (at 1 thread; at more, spinning OpenMP threads inflate it); the last
+column is the same ratio from it (best peer's cpu-s/img / this row's)."""
 import json
 import sys
+
+GFLOP = 3.63  # ResNet-18, 224x224: 1.81 G multiply-adds
 
 
 def f(v, fmt="%.1f"):
@@ -12,40 +25,64 @@ def f(v, fmt="%.1f"):
 
 
 def main():
-    p = json.load(open(sys.argv[1]))
-    t = json.load(open(sys.argv[2]))
-    tr = {(r["workload"], r["dtype"], r["variant"], r["threads"]): r for r in t["results"]}
-    print("ResNet-18, batch %d, %dx%d (PyTorch %s, same run)" % (p["batch"], p["size"], p["size"],
-                                                                  t["torch"]))
-    print("| workload | threads | pneumo img/s | PyTorch eager | PyTorch best | pneumo / best "
-          "| pneumo cpu-s/img | PyTorch best cpu-s/img |")
-    print("|---|---|---|---|---|---|---|---|")
-    rows = []
+    peak = json.load(open(sys.argv[1]))
+    p = json.load(open(sys.argv[2]))
+    t = json.load(open(sys.argv[3]))
+    orts = [json.load(open(a)) for a in sys.argv[4:6]]
+    rows = []  # (engine, variant, precision, threads, busy, img/s, cpu-s/img)
     for r in p["results"]:
-        n = r["threads"]
-        if r["workload"] == "train_step":
-            lv = r["freeze"]
-            eager = best = tr.get(("train_step", "fp32", lv, n))
-            name = "training step fp32, freeze %s" % lv
-        elif r["dtype"].startswith("bf16"):
-            eager = best = tr.get(("forward", "bf16", "autocast", n))
-            name = "forward %s (PyTorch: autocast)" % r["dtype"]
-        else:
-            eager = tr.get(("forward", "fp32", "eager", n))
-            best = tr.get(("forward", "fp32", "jit-freeze-channels_last", n))
-            name = "forward fp32 (PyTorch best: jit freeze + channels_last)"
-        rows.append((name, n, r, eager, best))
-    have_train = any(r["workload"] == "train_step" for r in p["results"])
-    for (w, d, v, n), tt in tr.items():
-        if w == "train_step" and not have_train:
-            rows.append(("training step fp32, freeze %s" % v, n, None, tt, tt))
-    for name, n, r, eager, best in rows:
-        mine = r["img_per_s"] if r else None
-        print("| %s | %d | %s | %s | %s | %s | %s | %s |" % (
-            name, n, f(mine) if r else "n/a",
-            f(eager and eager["img_per_s"]), f(best and best["img_per_s"]),
-            "%.2fx" % (mine / best["img_per_s"]) if mine and best else "-",
-            f(r and r.get("cpu_s_per_img"), "%.4f"), f(best and best.get("cpu_s_per_img"), "%.4f")))
+        if r["workload"] != "forward":
+            continue
+        dt = r["dtype"]
+        prec = "fp32" if "->" in dt or dt == "winograd" else dt
+        rows.append(("pneumo", dt + ("" if r["threads"] == 1 else ", " + r["schedule"]),
+                     prec, r["threads"], r.get("busy", 0), r["img_per_s"], r["cpu_s_per_img"]))
+    for r in t["results"]:
+        if r["workload"] == "forward":
+            rows.append(("PyTorch %s" % t["torch"], r["variant"], r["dtype"], r["threads"], 0,
+                         r["img_per_s"], r["cpu_s_per_img"]))
+    for k, o in enumerate(orts):
+        for r in o["results"]:
+            rows.append(("ONNX Runtime %s" % o["ort"], r["variant"], "fp32", r["threads"], k,
+                         r["img_per_s"], r["cpu_s_per_img"]))
+
+    def best_peer(prec, n, busy, k=5):
+        v = [r[k] for r in rows if r[0] != "pneumo" and r[2] == prec and r[3] == n and r[4] == busy]
+        return (max(v) if k == 5 else min(v)) if v else None
+
+    int8_peak = peak.get("vnni_gops_per_core") or peak["avx2_int8_gops_per_core"]
+    print("ResNet-18 forward, batch %d, 224x224, on %s (peak per core: FMA %.1f GFLOP/s, "
+          "int8 %.1f Gop/s %s), all measured in the same run"
+          % (p["batch"], peak["cpu"], peak["fma_gflops_per_core"], int8_peak,
+             "VNNI" if peak.get("vnni_gops_per_core") else "AVX2 vpmaddubsw, no VNNI"))
+    print("| engine | variant | threads | neighbour | img/s | / best peer | fraction of peak "
+          "| cpu-s/img | / best peer by cpu-s |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for eng, var, prec, n, busy, ips, cpu in rows:
+        b = best_peer(prec, n, busy)
+        bc = best_peer(prec, n, busy, 6)
+        pk = (int8_peak if prec == "int8" else peak["fma_gflops_per_core"]) * n
+        print("| %s | %s | %d | %s | %s | %s | %s | %s | %s |" % (
+            eng, var, n, "busy" if busy else "quiet", f(ips),
+            "%.2fx" % (ips / b) if b else "-", "%.0f%%" % (100 * ips * GFLOP / pk) if pk else "-",
+            f(cpu, "%.4f"), "%.2fx" % (bc / cpu) if bc and cpu else "-"))
+    pf = {(r[3], r[4]): r[5] for r in rows if r[0] == "pneumo" and r[1].startswith("fp32")
+          and "static" not in r[1]}
+    for eng, var, prec, n, busy, ips, cpu in rows:
+        if eng == "pneumo" and prec == "int8" and (n, busy) in pf and "static" not in var:
+            print("pneumo int8 / pneumo fp32 at %d thread%s%s: %.2fx" % (
+                n, "s" if n > 1 else "", ", busy" if busy else "", ips / pf[(n, busy)]))
+    tr = {(r["variant"], r["threads"]): r for r in t["results"] if r["workload"] == "train_step"}
+    train = [r for r in p["results"] if r["workload"] == "train_step"]
+    if train:
+        print()
+        print("| training step fp32 | threads | pneumo img/s | PyTorch img/s | pneumo / PyTorch |")
+        print("|---|---|---|---|---|")
+        for r in train:
+            o = tr.get((r["freeze"], r["threads"]))
+            print("| freeze %s | %d | %s | %s | %s |" % (
+                r["freeze"], r["threads"], f(r["img_per_s"]), f(o and o["img_per_s"]),
+                "%.2fx" % (r["img_per_s"] / o["img_per_s"]) if o else "-"))
     print("peak RSS of pneumo bench: %.0f MB after the forward workloads, %.0f MB in all"
           % (p["peak_rss_forward_mb"], p["peak_rss_mb"]))
     print("(timings on a shared machine are noisy; rerun on a quiet one)")

@@ -2,7 +2,10 @@
 """PyTorch side of bench/bench_engine.sh: torchvision ResNet-18 (2 classes,
 random init, eval mode) on Debian's PyTorch, the same workloads as
 `pneumo bench`: forward images/s at batch 32, 224x224, 1 thread and all cores:
-  eager fp32, jit (script + freeze) with channels_last fp32, bf16 autocast;
+  eager fp32, jit (script + freeze) with channels_last fp32, bf16 autocast
+  (where the CPU has avx512_bf16: elsewhere autocast runs but computes in
+  fp32 kernels), int8 by FX post-training quantization on the onednn
+  quantized engine (fbgemm where onednn is missing), calibrated on the input;
 and the training-step images/s (CrossEntropyLoss + Adam) per freeze level
 (fc, layer4, layer3, none) at all cores.
 
@@ -11,6 +14,7 @@ Timing: one warm-up batch (two for jit), then the median of --iters batches;
 also the process CPU seconds (user + sys, all threads) per image over them.
 """
 import argparse
+import copy
 import json
 import os
 import time
@@ -53,10 +57,46 @@ def forward_workloads(batch, size, iters, threads):
             s, c = timed(lambda: jm(xcl), iters, warm=2)
             out.append(("forward", "fp32", "jit-freeze-channels_last", nt, batch / s, c / batch))
             m = torchvision.models.resnet18(num_classes=2).eval()
-            with torch.cpu.amp.autocast(dtype=torch.bfloat16):
-                s, c = timed(lambda: m(x), iters)
-            out.append(("forward", "bf16", "autocast", nt, batch / s, c / batch))
+            if has_bf16() or os.environ.get("BENCH_TORCH_BF16") == "1":
+                with torch.cpu.amp.autocast(dtype=torch.bfloat16):
+                    s, c = timed(lambda: m(x), iters)
+                out.append(("forward", "bf16", "autocast", nt, batch / s, c / batch))
+            r = fx_int8(x, iters)
+            if r:
+                out.append(("forward", "int8", r[0], nt, batch / r[1], r[2] / batch))
     return out
+
+
+def has_bf16():
+    """avx512_bf16 in /proc/cpuinfo: without it autocast emulates bf16 at ~1 s
+    per image on one core (measured on an AVX2 EPYC), minutes per workload,
+    so it is skipped (BENCH_TORCH_BF16=1 runs it anyway)"""
+    try:
+        return "avx512_bf16" in open("/proc/cpuinfo").read()
+    except OSError:
+        return False
+
+
+def fx_int8(x, iters):
+    """(variant, seconds, cpu seconds) of FX post-training int8, or None"""
+    from torch.ao.quantization import get_default_qconfig_mapping
+    from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
+    engines = torch.backends.quantized.supported_engines
+    eng = "onednn" if "onednn" in engines else "fbgemm" if "fbgemm" in engines else None
+    if eng is None:
+        return None
+    torch.backends.quantized.engine = eng
+    m = torchvision.models.resnet18(num_classes=2).eval()
+    mp = prepare_fx(copy.deepcopy(m), get_default_qconfig_mapping(eng), example_inputs=(x[:1],))
+    mp(x)  # calibration
+    mq = convert_fx(mp)
+    try:  # the faster form when TorchScript takes it
+        mq = torch.jit.freeze(torch.jit.script(mq))
+        variant = "fx-%s-jit-freeze" % eng
+    except Exception:  # noqa: BLE001 - eager FX module then
+        variant = "fx-%s" % eng
+    s, c = timed(lambda: mq(x), iters, warm=2)
+    return variant, s, c
 
 
 def train_workloads(batch, size, iters, nt):

@@ -4,7 +4,7 @@
 # build-fuzz/libpneumo_core.a), each for FUZZ_SECONDS (default 60) on a copy
 # of its seed corpus fuzz/corpus/<target>/ (new inputs stay in build-fuzz/).
 # Usage: make fuzz [FUZZ_SECONDS=N]      (builds, then runs this script)
-#        fuzz/run.sh [target...]         targets: pickle pth safetensors image npy multipart
+#        fuzz/run.sh [target...]         targets: pickle pth safetensors image npy multipart dicom csv
 # A crash, leak, timeout or out-of-memory writes build-fuzz/crashes/<target>-*
 # and makes this script fail: add that file to fuzz/corpus/<target>/ once fixed
 # (tests/test_weights_corpus.c replays the corpus in `make test`).
@@ -14,12 +14,12 @@ SECS=${FUZZ_SECONDS:-60}
 OUT=${FUZZ_BUILD:-build-fuzz}
 mkdir -p "$OUT/crashes"
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(pickle pth safetensors image npy multipart)
+[ ${#targets[@]} -gt 0 ] || targets=(pickle pth safetensors image npy multipart dicom csv)
 fail=0
 for t in "${targets[@]}"; do
     case "$t" in
-    pickle | pth | safetensors | image | npy | multipart) ;;
-    *) echo "unknown fuzz target '$t' (pickle pth safetensors image npy multipart)" >&2; exit 2 ;;
+    pickle | pth | safetensors | image | npy | multipart | dicom | csv) ;;
+    *) echo "unknown fuzz target '$t' (pickle pth safetensors image npy multipart dicom csv)" >&2; exit 2 ;;
     esac
     bin="$OUT/fuzz/fuzz_$t"
     if [ ! -x "$bin" ]; then

@@ -28,4 +28,25 @@ r = json.load(sys.stdin)["results"]
 t = [x["freeze"] for x in r if x["workload"] == "train_step"]
 assert t == ["fc", "layer4", "layer3", "none"], t
 ' || fail "training rows"
+# int8 (calibrated on the synthetic input) and Winograd (->fp32 where oneDNN has none)
+out=$("$BIN" bench --json --size 64 --batch 2 --iters 1 --threads 1 --no-train --dtype int8,winograd) \
+    || fail "bench int8"
+echo "$out"
+echo "$out" | "$PY" -c '
+import json, sys
+r = json.load(sys.stdin)["results"]
+assert [x["dtype"].split("->")[0] for x in r] == ["int8", "winograd"], r
+assert all(x["img_per_s"] > 0 and x["busy"] == 0 for x in r), r
+' || fail "int8/winograd rows"
+# a busy neighbour: the 2-thread fp32 forward beside a spinning process, both schedules
+out=$("$BIN" bench --json --size 64 --batch 8 --iters 1 --threads 2 --no-train --dtype fp32 --busy 20) \
+    || fail "bench --busy"
+echo "$out"
+echo "$out" | "$PY" -c '
+import json, sys
+r = json.load(sys.stdin)["results"]
+assert [(x["busy"], x["schedule"]) for x in r] == [(0, "dynamic"), (1, "static"), (1, "dynamic")], r
+assert all(x["threads"] == 2 and x["img_per_s"] > 0 for x in r), r
+' || fail "busy rows"
+"$BIN" bench --busy 0 2>/dev/null; [ $? -eq 2 ] || fail "--busy 0 should be a usage error"
 echo "ok"

@@ -71,6 +71,17 @@ M=$T/p/model.safetensors
     --json >"$T/e_csv.json" 2>"$T/e.err" || fail "eval --labels: $(cat "$T/e.err")"
 cmp -s "$T/e_dir.json" "$T/e_csv.json" || fail "eval --labels differs from the folder: $(cat "$T/e_csv.json")"
 grep -q '"n":11' "$T/e_csv.json" || fail "eval --labels n: $(cat "$T/e_csv.json")"
+# eval --out: predictions.csv carries each DICOM's PatientID and SOPInstanceUID (MANIFEST.tsv's patient)
+"$BIN" eval --model "$M" --data "$DCM" --out "$T/eo" >/dev/null 2>"$T/e.err" || fail "eval --out: $(cat "$T/e.err")"
+"$PY" - "$DCM" "$T/eo/predictions.csv" <<'PYEOF' || fail "eval --out predictions.csv ids"
+import csv, sys
+man = {r["file"]: r["patient_id"] for r in csv.DictReader(open(sys.argv[1] + "/MANIFEST.tsv"), delimiter="\t")}
+rows = list(csv.DictReader(open(sys.argv[2])))
+assert len(rows) == 11 and list(rows[0])[-2:] == ["patient_id", "sop_uid"], list(rows[0])
+for r in rows:
+    rel = r["file"][len(sys.argv[1]) + 1:]
+    assert r["patient_id"] == man[rel] and r["sop_uid"].startswith("2.25."), r
+PYEOF
 
 # ---- 2b. a test split carved by patient (--test-split): whole patients, by
 # SHA-256 of the id (computed here with hashlib), the same split in stats and eval

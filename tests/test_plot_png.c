@@ -263,10 +263,35 @@ static void test_plot_cam(void **state)
     tu_rmtree(dir);
 }
 
+/* Two models' ROC: both curves in their colours (A blue, B orange) */
+static void test_plot_roc_pair(void **state)
+{
+    (void)state;
+    pn_roc_point ra[3] = {{0, 0, 1}, {0.2, 0.9, 0.5}, {1, 1, 0}}, rb[3] = {{0, 0, 1}, {0.6, 0.5, 0.5}, {1, 1, 0}};
+    pn_split_result a = {.name = "A", .roc = ra, .nroc = 3}, b = {.name = "B", .roc = rb, .nroc = 3};
+    a.m = (pn_metrics){.sensitivity = 0.9, .specificity = 0.8, .auc = 0.85};
+    b.m = (pn_metrics){.sensitivity = 0.5, .specificity = 0.4, .auc = 0.45};
+    pn_delong_test t = {.diff = 0.4, .p = 0.01, .diff_ci = {0.1, 0.7}};
+    const char *dir = tu_tmpdir();
+    char p[1024];
+    snprintf(p, sizeof p, "%s/roc.png", dir);
+    pn_error err = {0};
+    assert_int_equal(pn_plot_roc_pair(p, &a, &b, &t, NULL, &err), PN_OK);
+    unsigned w, h;
+    uint8_t *px = png_pixels(p, &w, &h);
+    assert_int_equal(w, 520);
+    assert_int_equal(h, 500);
+    assert_true(count_colour(px, w, h, pn__series[0]) > 300);
+    assert_true(count_colour(px, w, h, pn__series[1]) > 300);
+    free(px);
+    tu_rmtree(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_plot_png),
                                        cmocka_unit_test(test_plot_full_disk),
-                                       cmocka_unit_test(test_plot_cam)};
+                                       cmocka_unit_test(test_plot_cam),
+                                       cmocka_unit_test(test_plot_roc_pair)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -205,4 +205,147 @@ cp "$L/a/x.jpeg" "$p/y.jpeg"
 timeout 60 "$BIN" predict --model "$M" "$L" >"$tmp/lk.out" 2>"$tmp/lk.err" || { cat "$tmp/lk.err"; fail "predict on linked folders"; }
 [ "$(grep -c "x.jpeg" "$tmp/lk.out")" = 1 ] || { cat "$tmp/lk.out"; fail "x.jpeg not classified exactly once"; }
 [ "$(grep -c "y.jpeg" "$tmp/lk.out")" = 1 ] || { head "$tmp/lk.out"; fail "y.jpeg not classified exactly once"; }
+# 9. Ctrl-C in a run into the default folder: the exact command to continue,
+#    --out included, which then says that it resumed
+mkdir -p "$tmp/cw2"
+(cd "$tmp/cw2" && exec "$BIN" train --data "$D" --weights "$W" --epochs 25 -j 2 >"$tmp/int.log" 2>&1) &
+pid=$!
+for _ in $(seq 1200); do grep -q "^epoch 2/" "$tmp/int.log" 2>/dev/null && break; kill -0 $pid 2>/dev/null || break; sleep 0.05; done
+kill -INT $pid
+rc=0; wait $pid || rc=$?
+[ $rc = 1 ] || { cat "$tmp/int.log"; fail "interrupted run: exit $rc"; }
+grep -Eq "^pneumo train: interrupted in epoch [0-9]+; the checkpoint of epoch [0-9]+ is kept \(runs/[0-9-]+/checkpoint.safetensors\)$" "$tmp/int.log" \
+    || { cat "$tmp/int.log"; fail "interrupt message"; }
+cont=$(sed -n 's/^to continue: //p' "$tmp/int.log")
+echo "$cont" | grep -Eq "^pneumo train --data .* --out runs/[0-9-]+ --resume$" || { cat "$tmp/int.log"; fail "no exact rerun command: $cont"; }
+kept=$(sed -n 's/.*the checkpoint of epoch \([0-9]*\) is kept.*/\1/p' "$tmp/int.log")
+(cd "$tmp/cw2" && eval "\"$BIN\" ${cont#pneumo }") >"$tmp/int2.log" 2>&1 || { cat "$tmp/int2.log"; fail "the rerun command"; }
+grep -Eq "^resumed runs/[0-9-]+/checkpoint.safetensors after epoch $kept$" "$tmp/int2.log" || { cat "$tmp/int2.log"; fail "no 'resumed' line"; }
+grep -q "^epoch 25/25" "$tmp/int2.log" || fail "the resumed run did not finish"
+# 10. damaged and unusual images, made here, against Pillow 9.4: a palette
+#     PNG with indices beyond its PLTE decodes to Pillow's pixels; JPEGs with
+#     corrupt data: with --lenient-jpeg pneumo accepts and refuses exactly the
+#     ones Pillow does (a bad marker after the last scanline: jpeg_finish_decompress),
+#     with the same pixels; by default libjpeg's corrupt-data warnings are
+#     errors naming the reason; 12-bit and lossless JPEGs are "unsupported"
+J="$tmp/jpg"; mkdir -p "$J"
+"$PY" - "$J" >"$J/pillow.txt" <<'PYEOF'
+import io, struct, sys, zlib
+import numpy as np
+from PIL import Image
+d = sys.argv[1]
+def chunk(t, b): return struct.pack('>I', len(b)) + t + b + struct.pack('>I', zlib.crc32(t + b) & 0xffffffff)
+W, H = 40, 30
+raw = b''.join(b'\x00' + bytes([(x + 3 * y) % 9 for x in range(W)]) for y in range(H))
+open(d + '/pal.png', 'wb').write(b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', struct.pack('>IIBBBBB', W, H, 8, 3, 0, 0, 0))
+    + chunk(b'PLTE', bytes([10, 20, 30, 200, 100, 50, 0, 255, 0])) + chunk(b'IDAT', zlib.compress(raw)) + chunk(b'IEND', b''))
+a = (np.random.default_rng(0).random((64, 64, 3)) * 255).astype('uint8')
+b = io.BytesIO(); Image.fromarray(a).save(b, 'JPEG', quality=90); j = bytes(b.getvalue())
+sos = j.find(b'\xff\xda'); start = sos + 2 + j[sos + 2] * 256 + j[sos + 3]; end = len(j) - 2; mid = (start + end) // 2
+s0 = j.find(b'\xff\xc0'); sof = j[s0:s0 + 2 + j[s0 + 2] * 256 + j[s0 + 3]]
+files = {'ok': j,
+         'cut': j[:mid] + b'\xff\xd9',                      # scan cut short: "premature end of data segment"
+         'rst': j[:mid] + b'\xff\xd0' + j[mid:],           # a stray marker in the scan
+         'sof2': j[:end] + sof + j[end:],                  # a second SOF after the scan
+         'dqt': j[:end] + b'\xff\xdb\x00\x43\x07' + bytes(64) + j[end:],  # bad DQT index after the scan
+         'cutsof': j[:mid] + sof + b'\xff\xd9',           # both: the issue's suite files
+         'p12': j[:s0 + 4] + bytes([12]) + j[s0 + 5:],     # 12-bit samples
+         'sof3': j[:s0 + 1] + b'\xc3' + j[s0 + 2:]}       # lossless
+for k, v in files.items():
+    open('%s/%s.jpg' % (d, k), 'wb').write(v)
+for k in ['pal.png'] + [k + '.jpg' for k in files]:
+    try:
+        im = Image.open('%s/%s' % (d, k)); im.load()
+        im.convert('RGB').save('%s/%s.pillow.png' % (d, k)); print(k, 'ok')
+    except Exception as e:
+        print(k, 'refused')
+PYEOF
+grep -q "^pal.png ok$" "$J/pillow.txt" && grep -q "^cut.jpg ok$" "$J/pillow.txt" && grep -q "^sof2.jpg refused$" "$J/pillow.txt" \
+    || { cat "$J/pillow.txt"; fail "Pillow's outcomes are not the expected ones"; }
+u8() { "$BIN" preprocess "$@" -f u8; }
+while read -r f outcome; do
+    rc=0; u8 --lenient-jpeg "$J/$f" -o "$J/$f.u8" 2>"$J/$f.err" || rc=$?
+    if [ "$outcome" = ok ]; then
+        [ $rc = 0 ] || { cat "$J/$f.err"; fail "$f: Pillow decodes it, pneumo --lenient-jpeg refuses it"; }
+        u8 "$J/$f.pillow.png" -o "$J/$f.ref.u8" || fail "$f: reference"
+        cmp -s "$J/$f.u8" "$J/$f.ref.u8" || fail "$f: pixels differ from Pillow's"
+    else
+        [ $rc = 1 ] || fail "$f: Pillow refuses it, pneumo --lenient-jpeg exits $rc"
+    fi
+done <"$J/pillow.txt"
+for f in cut rst cutsof; do
+    rc=0; u8 "$J/$f.jpg" -o "$J/x.u8" 2>"$J/e.txt" || rc=$?
+    [ $rc = 1 ] || fail "$f.jpg accepted by default"
+    grep -q "$f.jpg: corrupt JPEG (Corrupt JPEG data: premature end of data segment; --lenient-jpeg" "$J/e.txt" || { cat "$J/e.txt"; fail "$f.jpg: message"; }
+done
+u8 "$J/p12.jpg" -o "$J/x.u8" 2>&1 | grep -q "p12.jpg: unsupported JPEG (Unsupported JPEG data precision 12)" || fail "12-bit JPEG message"
+u8 "$J/sof3.jpg" -o "$J/x.u8" 2>&1 | grep -q "sof3.jpg: unsupported JPEG (Unsupported JPEG process: SOF type 0xc3)" || fail "lossless JPEG message"
+# 11. disk use: pneumo cache counts what is on disk and clears it (all, by
+#     age, by size: least recently used first, stale temporary files always);
+#     --keep-checkpoint no drops the checkpoint of a finished run
+export XDG_CACHE_HOME="$tmp/cache11"
+train --out "$tmp/k" --keep-checkpoint no >"$tmp/k.log" 2>&1 || { cat "$tmp/k.log"; fail "--keep-checkpoint no"; }
+[ -e "$tmp/k/checkpoint.safetensors" ] && fail "--keep-checkpoint no kept the checkpoint"
+grep -q "^checkpoint removed (--keep-checkpoint no)$" "$tmp/k.log" || fail "--keep-checkpoint no: no line"
+F="$XDG_CACHE_HOME/pneumo/features"
+n=$(ls "$F" | grep -Ec '^[0-9a-f]{64}\.bin$'); bytes=$(cat "$F"/*.bin | wc -c)
+[ "$n" = 32 ] || fail "cache entries: $n"
+touch "$F/x.bin.tmp.999999999.1"
+"$BIN" cache --json >"$tmp/c.json" || fail "pneumo cache"
+"$PY" -c "import json,sys; c=json.load(open(sys.argv[1]))['cache']; assert (c['entries'],c['bytes'],c['stale_temporary_files'])==($n,$bytes,1), c" "$tmp/c.json" \
+    || { cat "$tmp/c.json"; fail "pneumo cache numbers"; }
+old=($(ls "$F" | grep '\.bin$' | head -5))
+for e in "${old[@]}"; do touch -d '10 days ago' "$F/$e"; done
+"$BIN" cache clear --older-than 7d | grep -q "^removed 5 entries (.*) and 1 stale temporary file" || fail "clear --older-than"
+for e in "${old[@]}"; do [ -e "$F/$e" ] && fail "an old entry stayed"; done
+one=$(stat -c %s "$F/$(ls "$F" | head -1)")
+"$BIN" cache clear --max-size $((one * 10)) >/dev/null || fail "clear --max-size"
+[ "$(ls "$F" | wc -l)" = 10 ] || fail "clear --max-size left $(ls "$F" | wc -l) entries, want 10"
+"$BIN" cache clear >/dev/null && [ -z "$(ls "$F")" ] || fail "clear"
+"$BIN" cache clear --older-than 3x 2>/dev/null && fail "a bad age accepted"
+# 12. messages that lead: swapped arguments, other networks and formats, a
+#     checkpoint where a model belongs
+"$PY" - "$tmp" <<'PYEOF'
+import sys, torch, torchvision
+d = sys.argv[1]
+torch.save(torchvision.models.resnet50().state_dict(), d + "/r50.pth")
+torch.save(torchvision.models.resnet34().state_dict(), d + "/r34.pth")
+torch.jit.trace(torchvision.models.resnet18().eval(), torch.zeros(1, 3, 224, 224)).save(d + "/ts.pt")
+PYEOF
+"$BIN" export --model "$M" -o "$tmp/m.onnx" >/dev/null 2>&1 || fail "export onnx"
+IMG=$(ls "$D"/test/NORMAL/* | head -1)
+expect() { # model message
+    rc=0; out=$("$BIN" predict --model "$1" "$IMG" 2>&1) || rc=$?
+    [ $rc = 1 ] || fail "predict --model $1: exit $rc"
+    echo "$out" | grep -qF "$2" || fail "predict --model $1: $out"
+}
+expect "$IMG" "is a JPEG image, not a model file (did you swap the model and an image?)"
+expect "$D" "is a folder, not a model file (did you swap the model and the images?)"
+expect "$tmp/r50.pth" "a torchvision ResNet-50 state_dict, not ResNet-18"
+expect "$tmp/r34.pth" "a torchvision ResNet-34 state_dict, not ResNet-18"
+expect "$tmp/ts.pt" "ts.pt is a TorchScript archive (torch.jit.save of '__torch__.torchvision.models.resnet.ResNet'), not a state_dict"
+expect "$tmp/m.onnx" "m.onnx is an ONNX model: pneumo reads .pth and safetensors"
+expect "$tmp/a/checkpoint.safetensors" "is a pneumo training checkpoint (for train --resume), not a model: give the model.safetensors"
+# 13. a file with the wrong hash exactly where 'fetch weights' puts the weights
+#     is named, not skipped silently
+export XDG_CACHE_HOME="$tmp/fw" TORCH_HOME="$tmp/fw/torch"
+mkdir -p "$XDG_CACHE_HOME/pneumo/weights" && echo junk >"$XDG_CACHE_HOME/pneumo/weights/resnet18-f37072fd.pth"
+rc=0; "$BIN" fetch weights --url http://127.0.0.1:1/w.pth --retries 0 --connect-timeout 2 >/dev/null 2>"$tmp/fw.err" || rc=$?
+[ $rc = 1 ] || fail "fetch weights without network: exit $rc"
+grep -q "pneumo/weights/resnet18-f37072fd.pth exists but its SHA-256 is [0-9a-f]\{16\}..., not f37072fd... (damaged or another file" "$tmp/fw.err" \
+    || { cat "$tmp/fw.err"; fail "the wrong-hash file is not named"; }
+# 14. --resume with changed options names them
+export XDG_CACHE_HOME="$tmp/cache"
+train --out "$tmp/rs" >/dev/null 2>&1 || fail "train rs"
+rc=0; train --out "$tmp/rs" --epochs 3 --resume --batch 16 --lr 0.01 >"$tmp/rs.log" 2>&1 || rc=$?
+[ $rc = 1 ] || fail "--resume with other options: exit $rc"
+grep -qF "belongs to another run (--batch 16 (the checkpoint's run: 32), --lr 0.01 (the checkpoint's run: 0.001))" "$tmp/rs.log" \
+    || { cat "$tmp/rs.log"; fail "--resume: the differing options are not named"; }
+# 15. fuzz findings: a JPEG DICOM whose embedded JPEG header makes libjpeg
+#     warn aborted inside GDCM (an assert); now refused with the reason
+ROOT=${PNEUMO_ROOT:-$(cd "$(dirname "$0")/.." && pwd)}
+rc=0; "$BIN" preprocess "$ROOT/fuzz/corpus/dicom/gdcm_jpeg_header_warning.dcm" -o "$tmp/g.u8" 2>"$tmp/g.err" || rc=$?
+[ $rc = 1 ] || { cat "$tmp/g.err"; fail "the GDCM-assert DICOM: exit $rc"; }
+grep -q "corrupt JPEG in the DICOM pixel data (Corrupt JPEG data: 183 extraneous bytes before marker 0xda)" "$tmp/g.err" \
+    || { cat "$tmp/g.err"; fail "the GDCM-assert DICOM: message"; }
 echo "test_robust: all passed"

@@ -290,6 +290,59 @@ static void test_bad_input(void **state)
     tu_rmtree(tmp);
 }
 
+/* Interrupts say what is true: in the feature pass, cached or not (with the
+ * cache off nothing is); in epoch 1, that nothing was kept (and the --out
+ * folder the run made is gone); in a later epoch, which checkpoint is kept. */
+static volatile int g_cancel;
+static int g_cancel_epoch;
+static void cancel_in_epoch(int epoch, size_t done, size_t total, void *user)
+{
+    (void)done, (void)total, (void)user;
+    if (epoch == g_cancel_epoch) g_cancel = 1;
+}
+
+static void test_interrupt_messages(void **state)
+{
+    (void)state;
+    static fake f;
+    fake_init(&f, 120, 20, 20);
+    pn_source src;
+    pn_extractor ex;
+    setup(&f, &src, &ex);
+    const char *tmp = tu_tmpdir();
+    char out[1024], cache[1024];
+    snprintf(out, sizeof out, "%s/run", tmp);
+    snprintf(cache, sizeof cache, "%s/cache", tmp);
+    pn_train_config cfg;
+    pn_train_config_default(&cfg);
+    cfg.out_dir = out;
+    cfg.use_cache = 0;
+    cfg.fit.cancel = &g_cancel;
+    pn_train_summary s;
+    pn_error err = {0};
+    g_cancel = 1;
+    assert_int_equal(pn_train_run(&cfg, &src, &ex, &s, &err), PN_E_INTERRUPTED);
+    assert_non_null(strstr(err.msg, "interrupted while computing train features (0 of 120 done; "
+                                    "nothing is cached without the disk cache)"));
+    cfg.use_cache = 1;
+    cfg.cache_dir = cache;
+    assert_int_equal(pn_train_run(&cfg, &src, &ex, &s, &err), PN_E_INTERRUPTED);
+    assert_non_null(strstr(err.msg, "(0 of 120 done and cached: a rerun reads them"));
+    g_cancel = 0;
+    cfg.fit.on_batch = cancel_in_epoch;
+    g_cancel_epoch = 1;
+    assert_int_equal(pn_train_run(&cfg, &src, &ex, &s, &err), PN_E_INTERRUPTED);
+    assert_non_null(strstr(err.msg, "interrupted in epoch 1, before any epoch finished: nothing "
+                                    "was kept"));
+    assert_false(pn_path_exists(out)); /* the folder it made is removed, and so not claimed */
+    g_cancel = 0;
+    g_cancel_epoch = 3;
+    assert_int_equal(pn_train_run(&cfg, &src, &ex, &s, &err), PN_E_INTERRUPTED);
+    assert_non_null(strstr(err.msg, "interrupted in epoch 3; the checkpoint of epoch 2 is kept"));
+    assert_true(exists(out, "checkpoint.safetensors"));
+    tu_rmtree(tmp);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -297,6 +350,7 @@ int main(void)
         cmocka_unit_test(test_val_split_threshold),
         cmocka_unit_test(test_calibrate_rule_audit),
         cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_interrupt_messages),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

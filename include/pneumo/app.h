@@ -107,6 +107,32 @@ pn_status pn_train_run(const pn_train_config *cfg, const pn_source *src, const p
                        pn_train_summary *sum, pn_error *err);
 void pn_train_summary_free(pn_train_summary *sum);
 
+/* ---- the disk feature cache (`pneumo cache`) ---------------------------------
+ * Entries are <dir>/<64 hex>.bin; an entry's time is when it was last
+ * written or read. Stale temporary files (a killed run's) are counted apart. */
+typedef struct pn_cache_stats {
+    size_t entries;
+    uint64_t bytes;
+    size_t stale_tmp;     /* temporary files of processes that are gone */
+    uint64_t stale_bytes;
+    long long oldest, newest; /* entry times (Unix seconds), 0 when none */
+} pn_cache_stats;
+
+typedef struct pn_cache_prune {
+    int all;                /* every entry */
+    double older_than_s;    /* > 0: entries not used for this long */
+    uint64_t max_bytes;     /* > 0: then the least recently used until this size */
+} pn_cache_prune;
+
+/* pn_cache_dir()/features */
+pn_status pn_feature_cache_dir(char *buf, size_t n, pn_error *err);
+/* A missing folder is an empty cache. */
+pn_status pn_feature_cache_stats(const char *dir, pn_cache_stats *s, pn_error *err);
+/* Removes what p selects and every stale temporary file; *removed and
+ * *left say what went and what stays. */
+pn_status pn_feature_cache_prune(const char *dir, const pn_cache_prune *p, pn_cache_stats *removed,
+                                 pn_cache_stats *left, pn_error *err);
+
 #ifdef __cplusplus
 }
 #endif
@@ -158,12 +184,15 @@ typedef struct pn_infer_extractor {
 /* Backbone outputs at `stage` (a pn_stage: PN_STAGE_POOL = the 512-d
  * pooled feature, PN_STAGE_LAYER3/LAYER2 = boundary activations;
  * PN_STAGE_INPUT = the preprocessed input itself, no engine) of dataset items through the
- * loader (threads workers) and the infer engine (batch, threads, bf16).
+ * loader (threads workers) and the infer engine (batch, threads, mode: PN_INFER_*
+ * flags of infer.h, 1 = bf16 as before; with PN_INFER_INT8 and weights
+ * without an int8 calibration, the engine is calibrated first on up to 64
+ * training images, spread evenly over the split).
  * weights_hash: SHA-256 of the weights file (cache key). With skip_bad,
  * unreadable items get NaN features (dropped by pn_train_run, never cached). */
 pn_status pn_infer_extractor_init(pn_infer_extractor *e, const pn_dataset *ds,
                                   const pn_statedict *sd, const uint8_t weights_hash[32],
-                                  pn_stage stage, int batch, int threads, int bf16, int fast_decode,
+                                  pn_stage stage, int batch, int threads, int mode, int fast_decode,
                                   int skip_bad, pn_error *err);
 /* The decode policy besides fast_decode (png16, min_side, max_pixels), after
  * init; a policy other than the default is part of the cache key. */
@@ -173,7 +202,7 @@ void pn_infer_extractor_free(pn_infer_extractor *e);
 /* ---- evaluating a classifier on a dataset split ------------------------------ */
 
 typedef struct pn_eval_config {
-    int threads, bf16, fast_decode, skip_bad; /* the batch is the classifier's */
+    int threads, bf16, fast_decode, skip_bad; /* the batch is the classifier's; bf16: PN_INFER_* flags (infer.h, 1 = bf16) */
     int png16;                /* pn_png16 for 16-bit PNGs (pn_decode_opts.png16) */
     int use_cache;            /* pooled features through the disk cache (default 1) */
     const char *cache_dir;    /* NULL: pn_cache_dir()/features */
@@ -189,6 +218,9 @@ typedef struct pn_eval_probs {
     float *probs;         /* (n, C) */
     int *labels;          /* (n) */
     const char **names;   /* (n) the items' display names (the dataset's) */
+    /* (n) the items' patient ids and DICOM SOPInstanceUIDs (the dataset's),
+     * NULL entries where an item has none (predictions.csv's last columns) */
+    const char **patients, **sop_uids;
     pn_bad_list bad;      /* items left out (skip_bad), with their reasons */
     size_t cache_hits, cache_misses;
     uint8_t manifest_sha256[32]; /* of "split\tname\tlabel\tsha256(bytes)\n" per item */

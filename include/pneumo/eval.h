@@ -216,9 +216,12 @@ typedef struct pn_classifier {
     double temperature; /* softmax(logits / T); 1 unless the model is calibrated */
 } pn_classifier;
 
-/* Load the model and build the engine (LOGITS; layer4 too when want_cam). */
+/* Load the model and build the engine (LOGITS; layer4 too when want_cam).
+ * mode: PN_INFER_* flags (pneumo/infer.h): 0 fp32, PN_INFER_BF16 (= 1, the
+ * old bf16 flag), PN_INFER_INT8 (a model made by pn_quantize_model),
+ * PN_INFER_WINOGRAD. A fallback notice is in pn_infer_notice(c->engine). */
 pn_status pn_classifier_open(pn_classifier *c, const char *model_path, int batch, int threads,
-                             int bf16, int want_cam, pn_error *err);
+                             int mode, int want_cam, pn_error *err);
 void pn_classifier_free(pn_classifier *c);
 
 /* x (n,3,size,size) -> probs (n,C) softmax; layer4 (n,512,cam_h,cam_w) when want_cam
@@ -255,6 +258,34 @@ pn_status pn_classifier_metrics(const pn_classifier *c, const float *probs, cons
 pn_status pn_classifier_cam_png(const pn_classifier *c, const float *layer4, int h, int w,
                                 int cls, const pn_image *img, const char *png_path,
                                 pn_error *err);
+
+/* ---- int8 quantization (src/eval/quantize.c) --------------------------------
+ * pn_quantize_model: load a model file, calibrate the int8 engine on
+ * calib_images training images (spread evenly over the train split; at
+ * least PN_QUANT_MIN_IMAGES and two classes, else PN_E_ARG), measure the
+ * int8 probabilities against fp32 on every val and test image, and save the
+ * model with the calibration and the measured cost in its metadata
+ * ("pneumo.int8.*", see infer.h; "pneumo.int8.accuracy" holds the report's
+ * numbers as JSON) to out_path (NULL: measure only). */
+#define PN_QUANT_MIN_IMAGES 16
+typedef struct pn_quant_opts {
+    int calib_images; /* default 128 */
+    int batch;        /* default 16 */
+    int threads;      /* 0 = all cores */
+} pn_quant_opts;
+void pn_quant_opts_default(pn_quant_opts *o);
+
+typedef struct pn_quant_report {
+    long calib_images;      /* images calibrated on */
+    size_t images;          /* held-out images measured */
+    double max_dp, mean_dp; /* max and mean |P_int8(class 1) - P_fp32(class 1)| */
+    size_t flipped;         /* decisions (threshold, or argmax) that differ */
+    double auc_fp32, auc_int8; /* ROC AUC of P(class 1) (NaN: not 2 classes or one label) */
+    double seconds_fp32, seconds_int8; /* engine time of the measured forwards */
+} pn_quant_report;
+
+pn_status pn_quantize_model(const char *model_path, const pn_dataset *ds, const pn_quant_opts *o,
+                            const char *out_path, pn_quant_report *r, pn_error *err);
 
 #ifdef __cplusplus
 }

@@ -28,7 +28,12 @@
  * error_exit is replaced by a longjmp back into pn_image_decode.
  *
  * A truncated JPEG (libjpeg's "premature end of data" warning) is an error,
- * as in Pillow (OSError "image file is truncated").
+ * as in Pillow (OSError "image file is truncated"); so is a bad marker after
+ * the last scanline (jpeg_finish_decompress; Pillow: "broken data stream").
+ * libjpeg's other warnings (it recovered from corrupt data: "premature end of
+ * data segment", "extraneous bytes before marker") are errors too, unless
+ * pn_jpeg_set_lenient(1) (--lenient-jpeg), which ignores them as Pillow does.
+ * 12-bit and lossless JPEGs are PN_E_UNSUPPORTED.
  *
  * Thread safety: all functions are reentrant; distinct pn_image values may
  * be used from different threads.
@@ -37,6 +42,16 @@
 #define PNEUMO_IMAGE_H
 #include <stddef.h>
 #include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+/* For the process: 1 ignores libjpeg's corrupt-data warnings (Pillow's way),
+ * 0 (the default) refuses such JPEGs. */
+void pn_jpeg_set_lenient(int on);
+#ifdef __cplusplus
+}
+#endif
 
 #include "pneumo/status.h"
 

@@ -26,6 +26,25 @@
  * avx512_core_bf16 the engine falls back to fp32 and leaves a one-line
  * notice (pn_infer_notice(), also copied to err->msg with PN_OK).
  *
+ * int8 (opt-in, cfg.int8): post-training quantization. The state dict
+ * must carry the calibration `pneumo quantize` writes into a model file's
+ * metadata ("pneumo.int8.format", "pneumo.int8.ranges": the fp32 range of
+ * the input and of every conv output, measured on training images, and
+ * "pneumo.int8.weights_sha256": a digest of the folded weights it was
+ * measured with). Weights: per output channel, s8 with scale max|w'|/127 of
+ * the BN-folded weights w'; activations u8 (after a ReLU) or s8 (the input
+ * and the downsample branch), per tensor; the residual add and ReLU stay
+ * fused post-ops (sum with the identity's scale). The stem input, the
+ * layer4 output and the head are float32. A missing, older or mismatching
+ * calibration is an error (PN_E_FORMAT), never a silent fp32 run; a CPU
+ * where oneDNN has no fast int8 convolution (nothing from AVX2 up) falls
+ * back to fp32 with a notice.
+ *
+ * Winograd (opt-in, cfg.winograd): oneDNN's Winograd algorithm for the
+ * 3x3 stride-1 convs (fp32). oneDNN 2.6 implements it only for AVX-512
+ * (avx512_core); elsewhere the engine keeps the direct algorithm and says
+ * so in the notice.
+ *
  *     pn_infer_config cfg = pn_infer_config_default();
  *     cfg.max_batch = 32; cfg.stop = PN_STAGE_POOL;
  *     pn_infer *e;
@@ -58,7 +77,15 @@ typedef struct pn_infer_config {
                           default PN_STAGE_LOGITS */
     int want_layer4;   /* also return the layer4 activation (N,512,h,w), e.g. for CAM;
                           needs stop >= PN_STAGE_LAYER4 */
+    int int8;          /* 1 = int8 (needs the calibration metadata, see above) */
+    int winograd;      /* 1 = Winograd 3x3 convs (fp32; falls back to direct) */
 } pn_infer_config;
+
+/* Precision flags for the callers that take one int (pn_classifier_open,
+ * pn_infer_extractor_init): 0 is fp32 direct; 1 (bf16) keeps its old meaning. */
+enum { PN_INFER_BF16 = 1, PN_INFER_INT8 = 2, PN_INFER_WINOGRAD = 4 };
+/* Set cfg's bf16 / int8 / winograd from PN_INFER_* flags. */
+void pn_infer_config_set_mode(pn_infer_config *cfg, int mode);
 
 typedef struct pn_infer pn_infer;
 
@@ -87,9 +114,22 @@ size_t pn_infer_stage_shape(const pn_infer *e, pn_stage s, int64_t chw[3]);
 /* Effective settings: 1 if running bf16, threads in use, number of classes
  * (0 when stop < LOGITS), and the notice ("" when none). */
 int pn_infer_is_bf16(const pn_infer *e);
+int pn_infer_is_int8(const pn_infer *e);
+int pn_infer_is_winograd(const pn_infer *e);
 int pn_infer_threads(const pn_infer *e);
 int pn_infer_num_classes(const pn_infer *e);
 const char *pn_infer_notice(const pn_infer *e);
+
+/* ---- int8 calibration ------------------------------------------------------
+ * On an fp32 engine (stop = POOL or LOGITS): pn_infer_calibrate forwards n
+ * images like pn_infer_run (out may be NULL) and keeps, per tensor, the
+ * largest |value| seen so far; pn_infer_calibration_meta writes the
+ * metadata an int8 engine needs ("pneumo.int8.format", ".ranges",
+ * ".weights_sha256") into sd. */
+pn_status pn_infer_calibrate(pn_infer *e, const float *x, int n, float *out, pn_error *err);
+/* Images seen by pn_infer_calibrate so far. */
+long pn_infer_calibrated_images(const pn_infer *e);
+pn_status pn_infer_calibration_meta(const pn_infer *e, pn_statedict *sd, pn_error *err);
 
 #ifdef __cplusplus
 }

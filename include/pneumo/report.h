@@ -131,10 +131,17 @@ pn_status pn_plot_roc_op(const char *path, const pn_roc_point *pts, size_t n, do
 pn_status pn_plot_calibration(const char *path, const pn_calibration *c, const char *pos_name,
                               const char *title, pn_error *err);
 
+/* roc.png of two models on one set (eval --model A --model B): both
+ * curves (A blue, B orange) with their operating points, the AUCs, and
+ * DeLong's paired test t (may be NULL) under the title (520x500). */
+pn_status pn_plot_roc_pair(const char *path, const pn_split_result *a, const pn_split_result *b,
+                           const pn_delong_test *t, const char *title, pn_error *err);
+
 /* Every output of a run into dir, each written atomically: metrics.json,
  * predictions.csv, curves.png (when rep has a history), confusion.png and
  * roc.png with the operating point and calibration.png (2 classes; of the
- * last split: test when present), classes.png (the audit's class counts per
+ * last split: test when present; with rep->compare the ROC shows both
+ * splits, the two models), classes.png (the audit's class counts per
  * split), report.html. The caller writes model files. */
 pn_status pn_write_run_outputs(const char *dir, const pn_run_report *rep, pn_error *err);
 

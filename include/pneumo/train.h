@@ -160,6 +160,9 @@ typedef struct pn_fit_cfg {
     const char *augment_key;
     const char *checkpoint;       /* written after each epoch (atomically), or NULL */
     int resume;                   /* continue from checkpoint (PN_E_NOTFOUND when missing) */
+    /* the run's options as a JSON object, recorded in the checkpoint ("settings")
+     * so that a refused --resume names the options that differ; may be NULL */
+    const char *settings_json;
     /* callbacks (may be NULL) */
     void (*on_epoch)(const pn_epoch_stats *s, void *user);
     void (*on_batch)(int epoch, size_t done, size_t total, void *user);
@@ -232,6 +235,7 @@ typedef struct pn_head_state {
     int selected_epoch;      /* the epoch whose model st->w/b and the trainer hold */
     int stopped_early;       /* 1 when --patience ended training before cfg->epochs */
     uint8_t fingerprint[32]; /* configuration + training data this state belongs to */
+    const char *settings_json; /* borrowed from pn_fit_cfg: written into checkpoints */
 } pn_head_state;
 void pn_head_state_free(pn_head_state *st);
 

@@ -139,7 +139,8 @@ typedef struct pn_model_meta {
 /* Defaults: resnet18, NORMAL/PNEUMONIA, 224, ImageNet mean/std, 0.5, "{}". */
 void pn_model_meta_default(pn_model_meta *meta);
 /* Saves sd (checked with pn_resnet18_check for meta->num_classes) + meta as
- * safetensors, atomically. */
+ * safetensors, atomically. sd's own "pneumo.int8.*" metadata (an int8
+ * calibration, see infer.h) is kept. */
 pn_status pn_modelfile_save(const char *path, const pn_statedict *sd, const pn_model_meta *meta,
                             pn_error *err);
 /* Loads a model file, or any ResNet-18 .pth/safetensors: without pneumo

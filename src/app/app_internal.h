@@ -26,4 +26,10 @@ struct pn_sha256;
 pn_status pn__manifest_update(struct pn_sha256 *h, const struct pn_source *src, int split,
                               pn_error *err);
 
+/* cfg->audit of a training run: class counts of the splits as used (labels
+ * y[s], n[s] items) and the SHA-256 of the source's data manifest. */
+struct pn_audit;
+pn_status pn__audit_fill(struct pn_audit *a, const struct pn_source *src, const int *const y[3],
+                         const size_t n[3], pn_error *err);
+
 #endif

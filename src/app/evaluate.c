@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "app_internal.h"
+#include "eval/eval_internal.h"
 #include "featcache.h"
 #include "pneumo/app.h"
 #include "pneumo/util.h"
@@ -22,6 +23,8 @@ void pn_eval_probs_free(pn_eval_probs *p)
     free(p->probs);
     free(p->labels);
     free(p->names);
+    free(p->patients);
+    free(p->sop_uids);
     pn_bad_list_free(&p->bad);
     memset(p, 0, sizeof *p);
 }
@@ -32,9 +35,16 @@ pn_status pn__manifest_update(pn_sha256 *h, const pn_source *src, int split, pn_
     for (size_t i = 0; i < n; i++) {
         uint8_t ch[32];
         char hex[65], line[4200];
-        pn_status st = src->content_hash(src->ctx, split, i, ch, err);
-        if (st) return st;
-        pn_hex(ch, 32, hex);
+        pn_error e = {0};
+        pn_status st = src->content_hash(src->ctx, split, i, ch, &e);
+        if (st == PN_E_NOMEM) {
+            if (err) *err = e;
+            return st;
+        }
+        /* an item that cannot be read (left out by --skip-bad: a FIFO, a
+         * vanished file) is in the manifest as such */
+        if (st) snprintf(hex, sizeof hex, "unreadable");
+        else pn_hex(ch, 32, hex);
         int k = snprintf(line, sizeof line, "%s\t%s\t%d\t%s\n", pn_split_name((pn_split)split),
                          src->name(src->ctx, split, i), src->label(src->ctx, split, i), hex);
         pn_sha256_update(h, line, (size_t)k < sizeof line ? (size_t)k : sizeof line - 1);
@@ -81,7 +91,9 @@ pn_status pn_eval_split_probs(pn_classifier *c, const uint8_t model_sha256[32],
     out->probs = malloc(total * (size_t)C * sizeof *out->probs);
     out->labels = malloc(total * sizeof *out->labels);
     out->names = malloc(total * sizeof *out->names);
-    if (!feat || !out->probs || !out->labels || !out->names) {
+    out->patients = malloc(total * sizeof *out->patients);
+    out->sop_uids = malloc(total * sizeof *out->sop_uids);
+    if (!feat || !out->probs || !out->labels || !out->names || !out->patients || !out->sop_uids) {
         st = pn_error_set(err, PN_E_NOMEM, "eval: out of memory for %zu images", total);
         goto done;
     }
@@ -111,6 +123,8 @@ pn_status pn_eval_split_probs(pn_classifier *c, const uint8_t model_sha256[32],
         if (k != i) memmove(feat + k * D, feat + i * D, D * sizeof *feat);
         out->labels[k] = src.src.label(src.src.ctx, split, i);
         out->names[k] = src.src.name(src.src.ctx, split, i);
+        out->patients[k] = src.src.patient(src.src.ctx, split, i);
+        out->sop_uids[k] = src.src.sop_uid(src.src.ctx, split, i);
         k++;
     }
     out->n = k;
@@ -120,6 +134,8 @@ pn_status pn_eval_split_probs(pn_classifier *c, const uint8_t model_sha256[32],
     }
     out->bad = ix.bad; /* the left-out items with their reasons */
     ix.bad = (pn_bad_list){0};
+    /* under mpirun each rank met the bad items of its share: rank 0 reports them all */
+    st = pn__bad_gather(ds, &out->bad, err);
 done:
     free(feat);
     pn_infer_extractor_free(&ix);

@@ -13,6 +13,7 @@
 
 #include "app_internal.h"
 #include "core/files.h"
+#include "dist/dist.h"
 #include "featcache.h"
 #include "pneumo/app.h"
 #include "pneumo/eval.h"
@@ -394,37 +395,11 @@ pn_status pn_train_run(const pn_train_config *cfg, const pn_source *src, const p
                              cfg->val_split > 0 ? " left after --val-split" : " left", err);
     if (st) goto done;
     if (cfg->audit) { /* class counts per split as used; the data manifest */
-        pn_audit *a = cfg->audit;
-        memset(&a->counts, 0, sizeof a->counts);
-        a->counts.num_classes = C < PN_MAX_CLASSES ? C : PN_MAX_CLASSES;
-        for (int c = 0; c < a->counts.num_classes; c++) a->counts.class_name[c] = src->class_names[c];
-        for (int s = 0; s < PN_NSPLITS; s++)
-            for (size_t i = 0; i < sp[s].n; i++)
-                if (sp[s].y[i] >= 0 && sp[s].y[i] < a->counts.num_classes) {
-                    a->counts.count[s][sp[s].y[i]]++;
-                    a->counts.total[s]++;
-                }
-        for (int s = 0; s < PN_NSPLITS; s++) { /* largest / smallest class; 0 with an empty one */
-            size_t lo = SIZE_MAX, hi = 0;
-            for (int c = 0; c < a->counts.num_classes; c++) {
-                size_t v = a->counts.count[s][c];
-                lo = v < lo ? v : lo;
-                hi = v > hi ? v : hi;
-            }
-            a->counts.imbalance[s] = lo ? (double)hi / (double)lo : 0;
-        }
-        a->has_counts = 1;
-        pn_sha256 h;
-        st = pn_sha256_init(&h, err);
+        const int *ys[PN_NSPLITS];
+        size_t ns[PN_NSPLITS];
+        for (int s = 0; s < PN_NSPLITS; s++) ys[s] = sp[s].y, ns[s] = sp[s].n;
+        st = pn__audit_fill(cfg->audit, src, ys, ns, err);
         if (st) goto done;
-        for (int s = 0; s < PN_NSPLITS && !st; s++) st = pn__manifest_update(&h, src, s, err);
-        if (st) {
-            pn_sha256_discard(&h);
-            goto done;
-        }
-        uint8_t mh[32];
-        pn_sha256_final(&h, mh);
-        pn_hex(mh, 32, a->data_manifest_sha256);
     }
     sum->n_train = sp[PN_SPLIT_TRAIN].n;
     sum->n_val = sp[PN_SPLIT_VAL].n;
@@ -447,6 +422,7 @@ pn_status pn_train_run(const pn_train_config *cfg, const pn_source *src, const p
     pn_fit_cfg fc = cfg->fit;
     fc.classes = C;
     fc.checkpoint = ckpt;
+    if (!fc.settings_json) fc.settings_json = cfg->training_json;
     pn_featset ftr = {sp[0].n, D, sp[0].x, sp[0].y}, fva = {sp[1].n, D, sp[1].x, sp[1].y};
     if (cfg->fit.balance == PN_BALANCE_WEIGHT) {
         float w[PN_MAX_CLASSES];
@@ -565,7 +541,9 @@ pn_status pn_train_run(const pn_train_config *cfg, const pn_source *src, const p
         }
     }
 
-    /* outputs */
+    /* outputs: under mpirun rank 0 writes them for the job (every rank
+     * computed the same; docs/mpi.md) */
+    if (pn__dist_rank() != 0) goto written;
     char p[4096];
     char why[512];
     pn_select_describe(cfg->fit.select, cfg->fit.patience, sum->head.stopped_early,
@@ -589,6 +567,7 @@ pn_status pn_train_run(const pn_train_config *cfg, const pn_source *src, const p
                                      err);
     }
     if (!st) st = pn_write_run_outputs(cfg->out_dir, &rep, err);
+written:
     for (int i = 0; i < nres; i++) pn_split_result_free(&res[i]);
 done:
     pn_trainer_free(&trainer);

@@ -1,7 +1,10 @@
 /* Timing the inference engine and the trainable model: the measurements
  * behind `pneumo bench` (cmd_bench.c), shared with bench/engine_train.c. */
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "bench_run.h"
 #include "infer/synthetic.h"
@@ -59,6 +62,8 @@ pn_status pn__bench_infer(const pn_statedict *sd, const pn_infer_config *cfg, in
         qsort(t, (size_t)iters, sizeof *t, cmp_double);
         r->img_per_s = n / median_sorted(t, iters);
         r->bf16 = pn_infer_is_bf16(e);
+        r->int8 = pn_infer_is_int8(e);
+        r->winograd = pn_infer_is_winograd(e);
     }
     free(x), free(out), free(t);
     pn_infer_free(e);
@@ -102,9 +107,46 @@ pn_status pn__bench_train(const pn_statedict *sd, const char *freeze, int batch,
         r->cpu_s_per_img = (pn__cpu_seconds() - c0) / ((double)iters * batch);
         qsort(t, (size_t)iters, sizeof *t, cmp_double);
         r->img_per_s = batch / median_sorted(t, iters);
-        r->bf16 = 0;
+        r->bf16 = r->int8 = r->winograd = 0;
     }
     free(x), free(y), free(t);
     pn_model_free(m);
     return st;
+}
+
+pn_status pn__bench_calibrate(pn_statedict *sd, const pn_infer_config *cfg, pn_error *err)
+{
+    pn_infer_config c = *cfg;
+    c.bf16 = c.int8 = c.winograd = 0;
+    c.stop = PN_STAGE_LOGITS;
+    pn_infer *e;
+    PN_TRY(pn_infer_create(&e, sd, &c, err));
+    size_t in = (size_t)c.max_batch * 3 * c.height * c.width;
+    int64_t shape[4] = {c.max_batch, 3, c.height, c.width};
+    float *x = malloc(sizeof(float) * in);
+    pn_status st = x ? PN_OK : pn_error_set(err, PN_E_NOMEM, "benchmark: out of memory");
+    if (st == PN_OK) {
+        pn__synthetic_fill("input_bench", 4, shape, x, in);
+        st = pn_infer_calibrate(e, x, c.max_batch, NULL, err);
+    }
+    if (st == PN_OK) st = pn_infer_calibration_meta(e, sd, err);
+    free(x);
+    pn_infer_free(e);
+    return st;
+}
+
+int pn__bench_busy_start(int seconds)
+{
+    pid_t pid = fork();
+    if (pid != 0) return pid > 0 ? (int)pid : -1;
+    alarm((unsigned)seconds); /* bounded even if the parent dies */
+    volatile unsigned long spin = 0;
+    for (;;) spin++;
+}
+
+void pn__bench_busy_stop(int pid)
+{
+    if (pid <= 0) return;
+    kill((pid_t)pid, SIGKILL);
+    waitpid((pid_t)pid, NULL, 0);
 }

@@ -17,7 +17,18 @@ typedef struct pn__bench_result {
     double img_per_s;
     double cpu_s_per_img;
     int bf16;
+    int int8, winograd; /* whether they really ran */
 } pn__bench_result;
+
+/* Calibrate int8 on the synthetic bench input (one batch through an fp32
+ * engine with cfg's size) and store the calibration in sd's metadata. */
+pn_status pn__bench_calibrate(pn_statedict *sd, const pn_infer_config *cfg, pn_error *err);
+
+/* A busy neighbour: a child process spinning on the CPU for at most
+ * seconds (it exits by itself; pn__bench_busy_stop ends it sooner).
+ * Returns its pid, or -1. */
+int pn__bench_busy_start(int seconds);
+void pn__bench_busy_stop(int pid);
 
 /* Forward `iters` timed batches (after one untimed warm-up) of a fresh
  * engine with cfg on synthetic input. */

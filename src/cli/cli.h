@@ -64,6 +64,7 @@ enum {
     PN_OPT_SKIP_BAD = 1u << 7,    /* --skip-bad */
     PN_OPT_MIN_SIDE = 1u << 8,    /* --min-side PX (1..2^20) */
     PN_OPT_MAX_PIXELS = 1u << 9,  /* --max-pixels N (1..2^40) */
+    PN_OPT_LENIENT_JPEG = 1u << 15, /* --lenient-jpeg: pn_jpeg_set_lenient(1) */
     PN_OPT_NO_VERIFY = 1u << 14,  /* --no-verify: pn_weights_verify_hashes(0) */
     PN_OPT_PNG16 = 1u << 10,      /* --png16 scale|clip */
     /* --labels CSV --preset P --columns I,L --patient-column C --split-column C
@@ -71,11 +72,13 @@ enum {
     PN_OPT_LABELS = 1u << 11,
     PN_OPT_CLASSES = 1u << 12,    /* --classes MODEL=DATA,... */
     PN_OPT_POSITIVE = 1u << 13,   /* --positive CLASS */
+    PN_OPT_INT8 = 1u << 17,       /* --int8 (a model made by pneumo quantize) */
+    PN_OPT_WINOGRAD = 1u << 16,   /* --winograd (fp32 3x3 convs, where oneDNN has it) */
 };
 
 /* Where the shared options land; set the defaults before parsing. */
 typedef struct pn_cli_opts {
-    int help, json, quiet, bf16, fast_decode, skip_bad, no_verify;
+    int help, json, quiet, bf16, fast_decode, skip_bad, no_verify, lenient_jpeg, int8, winograd;
     long threads, batch, min_side, max_pixels;
     /* string options: NULL when not given */
     const char *png16, *labels, *preset, *columns, *patient_col, *split_col, *uncertain,
@@ -103,6 +106,9 @@ int pn_cli_parser_init(pn_cli_parser *p, const char *cmd, const char *shortopts,
  * at the end, PN_CLI_HELP or PN_CLI_BAD. Shared options are stored in o. */
 int pn_cli_getopt(pn_cli_parser *p, int argc, char **argv, pn_cli_opts *o);
 
+/* The engine's precision flags (PN_INFER_* of pneumo/infer.h) from the
+ * shared --bf16 / --int8 / --winograd. */
+int pn_cli_infer_mode(const pn_cli_opts *o);
 /* ---- the data options (src/cli/data.c) ------------------------------------
  * The shared --labels group and --png16 turned into library options, and
  * the dataset opened by them (pn_dataset_open, or pn_dataset_open_csv with
@@ -135,6 +141,7 @@ pn_status pn_cli_data_open(const pn_cli_data *d, const char *cmd, const char *pa
                            pn_dataset **ds, pn_error *err);
 
 /* Subcommands (src/cli/cmd_*.c). */
+int pn_cmd_quantize(int argc, char **argv);
 int pn_cmd_version(int argc, char **argv);
 int pn_cmd_export(int argc, char **argv);
 int pn_cmd_inspect(int argc, char **argv);
@@ -146,5 +153,6 @@ int pn_cmd_train(int argc, char **argv);
 int pn_cmd_eval(int argc, char **argv);
 int pn_cmd_predict(int argc, char **argv);
 int pn_cmd_serve(int argc, char **argv);
+int pn_cmd_cache(int argc, char **argv);
 
 #endif

@@ -1,8 +1,9 @@
-/* pneumo bench: ResNet-18 forward images/s (fp32, bf16; 1 thread and all
- * cores) on the inference engine, training-step images/s per freeze level
- * and peak RSS. */
+/* pneumo bench: ResNet-18 forward images/s (fp32, bf16, int8, Winograd; 1
+ * thread and all cores; optionally beside a busy neighbour) on the
+ * inference engine, training-step images/s per freeze level and peak RSS. */
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -28,7 +29,15 @@ static void help(FILE *f)
             "  --threads N     only this thread count (default: 1 and all cores)\n"
             "  --iters K       timed batches per workload, after one warm-up (default 5)\n"
             "  --size N        input height and width (default 224)\n"
-            "  --dtype D       fp32, bf16 or both (default both)\n"
+            "  --dtype D       fp32, bf16, int8, winograd, a comma list, both (fp32,bf16;\n"
+            "                  the default) or all\n"
+            "                  (int8 is calibrated on the synthetic input; bf16 and\n"
+            "                  winograd show as bf16->fp32 / winograd->fp32 where the CPU\n"
+            "                  has no such kernels and fp32 ran instead)\n"
+            "  --busy S        also time the all-cores fp32 and int8 forward (those of\n"
+            "                  --dtype) while a\n"
+            "                  process of ours spins on one core (at most S seconds per\n"
+            "                  workload), with the static and the dynamic schedule\n"
             "  --no-train      skip the training-step workloads (freeze fc, layer4,\n"
             "                  layer3, none; all cores)\n"
             "  --json          one JSON object on stdout instead of the table\n"
@@ -48,10 +57,12 @@ int pn_cmd_bench(int argc, char **argv)
         {"batch", required_argument, 0, 'b'}, {"threads", required_argument, 0, 't'},
         {"iters", required_argument, 0, 'i'}, {"size", required_argument, 0, 's'},
         {"dtype", required_argument, 0, 'd'}, {"json", no_argument, 0, 'j'},
-        {"no-train", no_argument, 0, 'T'},
+        {"no-train", no_argument, 0, 'T'},    {"busy", required_argument, 0, 'B'},
         {"help", no_argument, 0, 'h'},        {0, 0, 0, 0}};
-    long batch = 32, threads = 0, iters = 5, size = 224;
-    int json = 0, train = 1, do_fp32 = 1, do_bf16 = 1, c;
+    long batch = 32, threads = 0, iters = 5, size = 224, busy = 0;
+    int json = 0, train = 1, c;
+    int want[4] = {1, 1, 0, 0}; /* fp32, bf16, int8, winograd */
+    static const char *const dnames[4] = {"fp32", "bf16", "int8", "winograd"};
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
@@ -67,11 +78,24 @@ int pn_cmd_bench(int argc, char **argv)
         case 's':
             if (pn_cli_parse_int(cmd, "--size", optarg, 32, 1024, &size)) return 2;
             break;
-        case 'd':
-            if (!strcmp(optarg, "fp32")) do_fp32 = 1, do_bf16 = 0;
-            else if (!strcmp(optarg, "bf16")) do_fp32 = 0, do_bf16 = 1;
-            else if (!strcmp(optarg, "both")) do_fp32 = do_bf16 = 1;
-            else return pn_cli_usage_error(cmd, "--dtype wants fp32, bf16 or both, not '%s'", optarg);
+        case 'd': {
+            memset(want, 0, sizeof want);
+            char buf[128];
+            snprintf(buf, sizeof buf, "%s", optarg);
+            for (char *sv = NULL, *t = strtok_r(buf, ",", &sv); t; t = strtok_r(NULL, ",", &sv)) {
+                int k = 0;
+                while (k < 4 && strcmp(t, dnames[k])) k++;
+                if (k < 4) want[k] = 1;
+                else if (!strcmp(t, "both")) want[0] = want[1] = 1;
+                else if (!strcmp(t, "all")) want[0] = want[1] = want[2] = want[3] = 1;
+                else
+                    return pn_cli_usage_error(
+                        cmd, "--dtype wants fp32, bf16, int8, winograd, both or all, not '%s'", t);
+            }
+            break;
+        }
+        case 'B':
+            if (pn_cli_parse_int(cmd, "--busy", optarg, 1, 3600, &busy)) return 2;
             break;
         case 'j': json = 1; break;
         case 'T': train = 0; break;
@@ -94,28 +118,54 @@ int pn_cmd_bench(int argc, char **argv)
         printf("ResNet-18 forward, batch %ld, %ldx%ld, median of %ld batches\n", batch, size,
                size, iters);
     int first = 1, rc = 0;
-    for (int d = 0; d < 2 && rc == 0; d++) {
-        if ((d == 0 && !do_fp32) || (d == 1 && !do_bf16)) continue;
-        for (int k = 0; k < nt; k++) {
-            pn_infer_config cfg = pn_infer_config_default();
-            cfg.max_batch = (int)batch, cfg.height = cfg.width = (int)size;
-            cfg.threads = tlist[k], cfg.bf16 = d, cfg.stop = PN_STAGE_LOGITS;
-            pn__bench_result r;
-            if (pn__bench_infer(&sd, &cfg, (int)iters, &r, &err) != PN_OK) {
-                rc = pn_cli_fail(cmd, &err);
-                break;
-            }
-            const char *dt = d ? (r.bf16 ? "bf16" : "bf16->fp32") : "fp32";
-            if (json)
-                printf("%s\n  {\"workload\": \"forward\", \"dtype\": \"%s\", \"threads\": %d, "
-                       "\"img_per_s\": %.2f, \"cpu_s_per_img\": %.5f}",
-                       first ? "" : ",", dt, tlist[k], r.img_per_s, r.cpu_s_per_img);
-            else
-                printf("  forward %-10s threads %-2d %8.1f img/s %9.4f cpu-s/img\n", dt, tlist[k],
-                       r.img_per_s, r.cpu_s_per_img);
-            fflush(stdout);
-            first = 0;
+    if (want[2] || busy) { /* int8: calibrated on the bench input itself */
+        pn_infer_config cfg = pn_infer_config_default();
+        cfg.max_batch = (int)batch, cfg.height = cfg.width = (int)size, cfg.threads = tlist[nt - 1];
+        if (pn__bench_calibrate(&sd, &cfg, &err) != PN_OK) rc = pn_cli_fail(cmd, &err);
+    }
+    /* workloads: dtype x threads, then (--busy) fp32 and int8 at all cores beside a
+     * spinning process, static and dynamic schedule */
+    typedef struct wl { int d, threads, busy; const char *sched; } wl;
+    wl w[32];
+    int nw = 0;
+    for (int d = 0; d < 4; d++)
+        for (int k = 0; want[d] && k < nt; k++) w[nw++] = (wl){d, tlist[k], 0, NULL};
+    for (int d = 0; busy && tlist[nt - 1] > 1 && d < 3; d += 2)
+        for (int k = 0; want[d] && k < 2; k++)
+            w[nw++] = (wl){d, tlist[nt - 1], 1, k ? "dynamic" : "static"};
+    for (int i = 0; i < nw && rc == 0; i++) {
+        pn_infer_config cfg = pn_infer_config_default();
+        cfg.max_batch = (int)batch, cfg.height = cfg.width = (int)size;
+        cfg.threads = w[i].threads, cfg.stop = PN_STAGE_LOGITS;
+        cfg.bf16 = w[i].d == 1, cfg.int8 = w[i].d == 2, cfg.winograd = w[i].d == 3;
+        const char *sched = w[i].sched ? w[i].sched
+                            : w[i].threads > 1 && batch >= 8 ? "dynamic" : "static";
+        setenv("PNEUMO_INFER_SCHEDULE", sched, 1);
+        int pid = w[i].busy ? pn__bench_busy_start((int)busy) : 0;
+        pn__bench_result r;
+        pn_status st = pn__bench_infer(&sd, &cfg, (int)iters, &r, &err);
+        pn__bench_busy_stop(pid);
+        unsetenv("PNEUMO_INFER_SCHEDULE");
+        if (st != PN_OK) {
+            rc = pn_cli_fail(cmd, &err);
+            break;
         }
+        int ran = w[i].d == 0 || (w[i].d == 1 && r.bf16) || (w[i].d == 2 && r.int8) ||
+                  (w[i].d == 3 && r.winograd);
+        char dt[32];
+        snprintf(dt, sizeof dt, "%s%s", dnames[w[i].d], ran ? "" : "->fp32");
+        if (json)
+            printf("%s\n  {\"workload\": \"forward\", \"dtype\": \"%s\", \"threads\": %d, "
+                   "\"schedule\": \"%s\", \"busy\": %d, \"img_per_s\": %.2f, "
+                   "\"cpu_s_per_img\": %.5f}",
+                   first ? "" : ",", dt, w[i].threads, sched, w[i].busy, r.img_per_s,
+                   r.cpu_s_per_img);
+        else
+            printf("  forward %-14s threads %-2d %-7s%s %8.1f img/s %9.4f cpu-s/img\n", dt,
+                   w[i].threads, sched, w[i].busy ? " busy" : "     ", r.img_per_s,
+                   r.cpu_s_per_img);
+        fflush(stdout);
+        first = 0;
     }
     double rss_fwd = peak_rss_kb() / 1024.0;
     // training step per freeze level (the trainable model), at the largest thread count

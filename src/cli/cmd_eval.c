@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "dist/dist.h"
 #include "progress.h"
 #include "pneumo/app.h"
 #include "pneumo/eval.h"
@@ -59,6 +60,8 @@ static void help(FILE *f)
             "  -j, --threads N      threads (default: all cores)\n"
             "      --batch N        batch size (default 32)\n"
             "      --bf16           bfloat16 backbone\n"
+            "      --int8           int8 backbone (M from 'pneumo quantize')\n"
+            "      --winograd       Winograd 3x3 convs (fp32; where oneDNN has them)\n"
             "      --fast-decode    JPEG DCT-domain downscaling (faster, not bit-exact)\n"
             "      --skip-bad       leave unreadable images out (each named on stderr with\n"
             "                       the reason, and the count) and bad --labels rows\n"
@@ -136,8 +139,9 @@ int pn_cmd_eval(int argc, char **argv)
     pn_cli_opts co = {.threads = 0, .batch = 32};
     pn_cli_parser_init(&ps, cmd, "m:d:s:o:", opts,
                        PN_OPT_HELP | PN_OPT_JSON | PN_OPT_QUIET | PN_OPT_THREADS | PN_OPT_BATCH |
-                           PN_OPT_BF16 | PN_OPT_FAST_DECODE | PN_OPT_SKIP_BAD | PN_OPT_LABELS |
-                           PN_OPT_PNG16 | PN_OPT_CLASSES | PN_OPT_POSITIVE | PN_OPT_NO_VERIFY);
+                           PN_OPT_BF16 | PN_OPT_INT8 | PN_OPT_WINOGRAD | PN_OPT_FAST_DECODE |
+                           PN_OPT_SKIP_BAD | PN_OPT_LABELS | PN_OPT_PNG16 | PN_OPT_CLASSES |
+                           PN_OPT_POSITIVE | PN_OPT_NO_VERIFY | PN_OPT_LENIENT_JPEG);
     int ch;
     while ((ch = pn_cli_getopt(&ps, argc, argv, &co)) != -1) {
         switch (ch) {
@@ -189,7 +193,7 @@ int pn_cmd_eval(int argc, char **argv)
     pn_eval_config ec;
     pn_eval_config_default(&ec);
     ec.threads = (int)threads;
-    ec.bf16 = co.bf16;
+    ec.bf16 = pn_cli_infer_mode(&co); /* PN_INFER_* flags, 1 = bf16 */
     ec.fast_decode = co.fast_decode;
     ec.png16 = dopt.png16;
     ec.skip_bad = co.skip_bad;
@@ -211,7 +215,11 @@ int pn_cmd_eval(int argc, char **argv)
         uint8_t h[32];
         if (pn_sha256_file(r->path, h, &err)) goto fail;
         pn_hex(h, 32, r->sha);
-        if (pn_classifier_open(&r->c, r->path, (int)batch, (int)threads, co.bf16, 0, &err)) goto fail;
+        if (pn_classifier_open(&r->c, r->path, (int)batch, (int)threads, pn_cli_infer_mode(&co), 0,
+                               &err))
+            goto fail;
+        if (pn_infer_notice(r->c.engine)[0] && k == 0)
+            fprintf(stderr, "pneumo eval: %s\n", pn_infer_notice(r->c.engine));
         if (r->c.classes != 2) {
             pn_error_set(&err, PN_E_UNSUPPORTED, "%s: %d classes; eval reports binary metrics",
                          r->path, r->c.classes);
@@ -269,7 +277,8 @@ int pn_cmd_eval(int argc, char **argv)
         }
         r->res = (pn_split_result){.name = pn_split_name(split), .n = n, .files = r->ev.names,
                                    .labels = r->ev.labels, .probs = r->ev.probs,
-                                   .chose_threshold = r->chose};
+                                   .chose_threshold = r->chose, .patients = r->ev.patients,
+                                   .sop_uids = r->ev.sop_uids};
         if (pn_split_result_compute(&r->res, 2, r->thr, &err)) goto fail;
         if (boot_n) {
             if (pn_bootstrap_metrics(r->p1, r->ev.labels, n, r->thr, (int)boot_n, (uint64_t)seed,
@@ -287,6 +296,12 @@ int pn_cmd_eval(int argc, char **argv)
         if (pn_delong_paired(a->p1, b->p1, a->ev.labels, a->ev.n, &cmp, &err)) goto fail;
     }
 
+    /* under mpirun every rank has every probability (the sharded feature
+     * pass gathers them); rank 0 reports and writes for the job */
+    if (pn__dist_rank() != 0) {
+        rc = 0;
+        goto done;
+    }
     const char *names2[2] = {mr[0].c.meta.class_names[1 - mr[0].pos], mr[0].c.meta.class_names[mr[0].pos]};
     if (json) {
         char *s[3] = {NULL, NULL, NULL};

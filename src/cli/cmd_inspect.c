@@ -1,6 +1,8 @@
 /* pneumo inspect: what a weights file holds (format, tensors, metadata,
  * whether it is a ResNet-18). */
+#include <cjson/cJSON.h>
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -59,6 +61,20 @@ int pn_cmd_inspect(int argc, char **argv)
         }
     }
     for (size_t i = 0; i < sd.nmeta; i++) printf("  meta %s = %s\n", sd.meta[i].key, sd.meta[i].value);
+    const char *q = pn_statedict_get_meta(&sd, "pneumo.int8.accuracy");
+    if (q) { /* written by pneumo quantize (src/eval/quantize.c) */
+        const char *cs = pn_statedict_get_meta(&sd, "pneumo.int8.calibration");
+        const char *fs = pn_statedict_get_meta(&sd, "pneumo.int8.format");
+        cJSON *a = cJSON_Parse(q), *cal = cJSON_Parse(cs ? cs : "{}");
+#define NUM(o, k) (cJSON_IsNumber(cJSON_GetObjectItem(o, k)) ? cJSON_GetObjectItem(o, k)->valuedouble : NAN)
+        printf("int8: format %s, calibrated on %.0f training images; on %.0f val+test images vs "
+               "fp32: max |dP| %.5f, mean |dP| %.5f, %.0f flipped, ROC AUC %.5f -> %.5f\n",
+               fs ? fs : "?", NUM(cal, "images"), NUM(a, "images"), NUM(a, "max_abs_dp"),
+               NUM(a, "mean_abs_dp"), NUM(a, "flipped"), NUM(a, "auc_fp32"), NUM(a, "auc_int8"));
+#undef NUM
+        cJSON_Delete(a);
+        cJSON_Delete(cal);
+    }
     const char *th = pn_statedict_get_meta(&sd, "pneumo.tensors_sha256");
     if (th)
         printf("integrity: tensors SHA-256 %s, %s\n", th,

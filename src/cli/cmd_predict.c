@@ -13,6 +13,8 @@
 #include <cjson/cJSON.h>
 
 #include "cli.h"
+#include "dist/dist.h"
+#include "eval/eval_internal.h"
 #include "pneumo/dataset.h"
 #include "pneumo/eval.h"
 #include "pneumo/util.h"
@@ -53,6 +55,7 @@ static void help(FILE *f)
             "                       are fewer images)\n"
             "  -j, --threads N      threads (default: all cores)\n"
             "      --bf16           bfloat16 backbone\n"
+            "      --int8           int8 backbone (M from 'pneumo quantize')\n"
             "      --fast-decode    JPEG DCT-domain downscaling (faster, not bit-exact)\n"
             "      --png16 MODE     16-bit grayscale PNGs: scale (default) or clip (Pillow)\n"
             "  -h, --help           this help\n"
@@ -267,9 +270,9 @@ int pn_cmd_predict(int argc, char **argv)
     pn_cli_parser ps;
     pn_cli_opts co = {.threads = 0, .batch = 32};
     pn_cli_parser_init(&ps, cmd, "m:", opts,
-                       PN_OPT_HELP | PN_OPT_JSON | PN_OPT_THREADS | PN_OPT_BATCH | PN_OPT_BF16 |
+                       PN_OPT_HELP | PN_OPT_JSON | PN_OPT_THREADS | PN_OPT_BATCH | PN_OPT_BF16 | PN_OPT_INT8 |
                            PN_OPT_FAST_DECODE | PN_OPT_PNG16 |
-                           PN_OPT_NO_VERIFY);
+                           PN_OPT_NO_VERIFY | PN_OPT_LENIENT_JPEG);
     int ch;
     while ((ch = pn_cli_getopt(&ps, argc, argv, &co)) != -1) {
         switch (ch) {
@@ -298,6 +301,13 @@ int pn_cmd_predict(int argc, char **argv)
     float *x = NULL, *l4 = NULL, *probs = NULL;
     size_t *idx = NULL;
     int failed = 0, rc = 1;
+    /* under mpirun (docs/mpi.md): each rank runs its contiguous share of the
+     * files and writes its CAMs; rank 0 gets every row and prints them all */
+    const int R = pn__dist_size();
+    size_t lo = 0, hi = 0, nr = 0, *order = NULL, *ridx = NULL;
+    float *rp = NULL;
+    int *rcam = NULL;
+    pn_bad_list mine = {0};
     if (collect(argv + optind, argc - optind, &files, &names, &failed, &err)) goto fail;
     if (cam_dir && cam_paths(&names, cam_dir, &err)) goto fail;
     if (files.n == 0) {
@@ -308,7 +318,8 @@ int pn_cmd_predict(int argc, char **argv)
     /* the engine at the batch asked for, or fewer when there are fewer
      * images (one image: batch 1, the shortest start) */
     int B = co.batch < (long)files.n ? (int)co.batch : (int)files.n;
-    if (pn_classifier_open(&c, model, B, threads, co.bf16, cam_dir != NULL, &err)) goto fail;
+    if (pn_classifier_open(&c, model, B, threads, pn_cli_infer_mode(&co), cam_dir != NULL, &err))
+        goto fail;
     if (c.classes > PN_MAX_CLASSES || c.size != PN_IMAGE_SIZE) {
         pn_error_set(&err, PN_E_UNSUPPORTED, "%s: %d classes at input %d", model, c.classes, c.size);
         goto fail;
@@ -323,11 +334,25 @@ int pn_cmd_predict(int argc, char **argv)
         pn_error_set(&err, PN_E_NOMEM, "out of memory");
         goto fail;
     }
+    if (R > 1) {
+        pn__dist_share(files.n, pn__dist_rank(), R, &lo, &hi);
+        order = malloc(files.n * sizeof *order);
+        ridx = malloc(files.n * sizeof *ridx);
+        rp = malloc(files.n * (size_t)c.classes * sizeof *rp);
+        rcam = malloc(files.n * sizeof *rcam);
+        if (!order || !ridx || !rp || !rcam) {
+            pn_error_set(&err, PN_E_NOMEM, "out of memory");
+            goto fail;
+        }
+        for (size_t i = lo; i < hi; i++) order[i - lo] = i;
+    }
     /* decode on all cores (the loader's workers) while the engine runs */
-    if (pn_loader_create(&l, ds, PN_SPLIT_TEST, NULL, 0, B, threads, &dopt, 1, &err)) goto fail;
+    if ((R == 1 || hi > lo) && pn_loader_create(&l, ds, PN_SPLIT_TEST, R > 1 ? order : NULL,
+                                                hi - lo, B, threads, &dopt, 1, &err))
+        goto fail;
     if (!json) print_header(&c, thr);
     size_t nbad_shown = 0;
-    for (;;) {
+    for (; l;) {
         int nb = 0;
         if (pn_loader_next(l, x, NULL, idx, &nb, &err)) goto fail;
         /* the images that could not be read are reported in their place */
@@ -336,7 +361,7 @@ int pn_cmd_predict(int argc, char **argv)
         if (pn_classifier_run(&c, x, nb, probs, l4, &err)) goto fail;
         for (int i = 0; i < nb; i++) {
             const pn_item *it = pn_dataset_item(ds, PN_SPLIT_TEST, idx[i]);
-            while (nbad_shown < bad->n && bad->v[nbad_shown].item->index < it->index) {
+            while (R == 1 && nbad_shown < bad->n && bad->v[nbad_shown].item->index < it->index) {
                 report_bad(&bad->v[nbad_shown++]);
                 failed = 1;
             }
@@ -353,9 +378,53 @@ int pn_cmd_predict(int argc, char **argv)
                     cam = NULL;
                 }
             }
+            if (R > 1) { /* kept for rank 0 */
+                ridx[nr] = it->index;
+                memcpy(rp + nr * (size_t)c.classes, p, (size_t)c.classes * sizeof *p);
+                rcam[nr++] = cam != NULL;
+                continue;
+            }
             print_row(&c, it, p, k, thr, cam, json);
         }
         fflush(stdout);
+    }
+    if (R > 1) {
+        const pn_bad_list *lb = l ? pn_loader_bad(l) : &mine;
+        for (size_t i = 0; i < lb->n && l; i++) {
+            pn_bad_item b = lb->v[i];
+            b.reason = strdup(b.reason ? b.reason : "unreadable");
+            pn_bad_item *v = realloc(mine.v, (mine.n + 1) * sizeof *v);
+            if (!b.reason || !v) {
+                free(b.reason);
+                if (v) mine.v = v;
+                pn_error_set(&err, PN_E_NOMEM, "out of memory");
+                goto fail;
+            }
+            mine.v = v;
+            mine.v[mine.n++] = b;
+            mine.cap = mine.n;
+        }
+        if (pn__eval_gather(ds, c.classes, rp, rcam, ridx, &nr, &mine, &err)) goto fail;
+        for (size_t i = 0; i < nr; i++) { /* rank 0: every row, the bad ones in place */
+            const pn_item *it = pn_dataset_item(ds, PN_SPLIT_TEST, ridx[i]);
+            while (nbad_shown < mine.n && mine.v[nbad_shown].item->index < it->index) {
+                report_bad(&mine.v[nbad_shown++]);
+                failed = 1;
+            }
+            const float *p = rp + i * (size_t)c.classes;
+            if (cam_dir && !rcam[i]) failed = 1;
+            print_row(&c, it, p, pn_classifier_decide(&c, p, thr), thr,
+                      cam_dir && rcam[i] ? names.v[it->index] : NULL, json);
+        }
+        for (; nbad_shown < mine.n; nbad_shown++) {
+            report_bad(&mine.v[nbad_shown]);
+            failed = 1;
+        }
+        /* every rank exits with the job's status, after every collective */
+        if (pn__dist_allreduce_max_int(&failed, 1, &err)) goto fail;
+        pn__dist_mark_finished();
+        rc = failed;
+        goto done;
     }
     const pn_bad_list *bad = pn_loader_bad(l);
     for (; nbad_shown < bad->n; nbad_shown++) {
@@ -375,6 +444,11 @@ done:
     free(l4);
     free(probs);
     free(idx);
+    free(order);
+    free(ridx);
+    free(rp);
+    free(rcam);
+    pn_bad_list_free(&mine);
     pn_image_free(&img);
     pn_classifier_free(&c);
     return rc;

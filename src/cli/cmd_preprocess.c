@@ -47,7 +47,8 @@ int pn_cmd_preprocess(int argc, char **argv)
     pn_cli_parser ps;
     pn_cli_opts co = {0};
     pn_cli_parser_init(&ps, cmd, "o:f:s:", opts,
-                       PN_OPT_FAST_DECODE | PN_OPT_MIN_SIDE | PN_OPT_MAX_PIXELS | PN_OPT_HELP);
+                       PN_OPT_FAST_DECODE | PN_OPT_MIN_SIDE | PN_OPT_MAX_PIXELS | PN_OPT_HELP |
+                           PN_OPT_LENIENT_JPEG);
     int ch;
     while ((ch = pn_cli_getopt(&ps, argc, argv, &co)) != -1) {
         switch (ch) {

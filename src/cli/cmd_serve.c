@@ -43,6 +43,7 @@ static void help(FILE *f)
             "                         (default 67108864)\n"
             "      --port-file FILE   write the port listened on to FILE\n"
             "  -j, --threads N        classifier threads (default: all cores)\n"
+            "      --int8             int8 classifier (a model from 'pneumo quantize')\n"
             "  -h, --help             this help\n");
 }
 
@@ -51,7 +52,7 @@ int pn_cmd_serve(int argc, char **argv)
     const char *cmd = "serve";
     pn__serve_opts o;
     pn__serve_opts_default(&o);
-    enum { O_BIND = 256, O_MB, O_MW, O_MQ, O_BODY, O_TO, O_HT, O_MC, O_DRAIN, O_PF, O_PIX };
+    enum { O_BIND = 256, O_MB, O_MW, O_MQ, O_BODY, O_TO, O_HT, O_MC, O_DRAIN, O_PF, O_PIX, O_INT8 };
     static const struct option opts[] = {
         {"model", required_argument, 0, 'm'},         {"port", required_argument, 0, 'p'},
         {"bind", required_argument, 0, O_BIND},       {"max-batch", required_argument, 0, O_MB},
@@ -59,7 +60,7 @@ int pn_cmd_serve(int argc, char **argv)
         {"max-body-mb", required_argument, 0, O_BODY}, {"timeout", required_argument, 0, O_TO},
         {"http-threads", required_argument, 0, O_HT}, {"max-connections", required_argument, 0, O_MC},
         {"drain", required_argument, 0, O_DRAIN},     {"port-file", required_argument, 0, O_PF},
-        {"max-pixels", required_argument, 0, O_PIX},
+        {"max-pixels", required_argument, 0, O_PIX},  {"int8", no_argument, 0, O_INT8},
         {"threads", required_argument, 0, 'j'},       {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     int ch;
@@ -81,6 +82,7 @@ int pn_cmd_serve(int argc, char **argv)
         case O_PF: o.port_file = optarg; break;
         case O_PIX: if (pn_cli_parse_int(cmd, "--max-pixels", optarg, 1 << 16, 178956970L, &v)) return 2; o.max_pixels = v; break;
         case 'j': if (pn_cli_parse_int(cmd, "--threads", optarg, 1, 256, &v)) return 2; o.threads = (int)v; break;
+        case O_INT8: o.mode |= PN_INFER_INT8; break;
         case 'h': help(stdout); return 0;
         default: return pn_cli_option_error(cmd, ch, argv, opts);
         }

@@ -54,7 +54,8 @@ int pn_cmd_stats(int argc, char **argv)
     pn_cli_opts cl = {.threads = 2};
     pn_cli_parser_init(&ps, cmd, "c:", opts,
                        PN_OPT_JSON | PN_OPT_THREADS | PN_OPT_MIN_SIDE | PN_OPT_SKIP_BAD |
-                           PN_OPT_PNG16 | PN_OPT_LABELS | PN_OPT_HELP);
+                           PN_OPT_PNG16 | PN_OPT_LABELS | PN_OPT_HELP |
+                           PN_OPT_LENIENT_JPEG);
     int ch;
     while ((ch = pn_cli_getopt(&ps, argc, argv, &cl)) != -1) {
         switch (ch) {

@@ -9,11 +9,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "cli/progress.h"
+#include "core/files.h"
 #include "pneumo/app.h"
 #include "pneumo/model.h"
 #include "pneumo/util.h"
@@ -86,6 +88,8 @@ static void help(FILE *f)
             "      --calibrate        temperature scaling: one T fitted on validation (NLL),\n"
             "                         stored in the model and applied by eval/predict/export\n"
             "      --bf16             bfloat16 backbone (faster, not bit-exact)\n"
+            "      --int8             int8 frozen backbone for the feature pass (weights from\n"
+            "                         'pneumo quantize', or calibrated on 64 training images)\n"
             "      --fast-decode      JPEG DCT-domain downscaling (faster, not bit-exact)\n"
             "      --skip-bad         leave unreadable images (and bad --labels rows) out,\n"
             "                         listed, instead of stopping\n"
@@ -99,6 +103,9 @@ static void help(FILE *f)
             "                         there is none)\n"
             "      --force            replace the results of an earlier run in DIR (a DIR\n"
             "                         that holds files is refused otherwise)\n"
+            "      --keep-checkpoint yes|no  keep DIR/checkpoint.safetensors after a finished\n"
+            "                         run (default yes; a deep run's is as big as the model\n"
+            "                         plus Adam's two moments)\n"
             "      --no-cache         do not read or write the disk feature cache\n"
             "      --no-shuffle       keep the file order every epoch (parity checks)\n"
             "  -h, --help             this help\n"
@@ -130,6 +137,8 @@ typedef struct ui {
     pn_cli_progress feat;  /* the feature pass, one job per split */
     pn_cli_progress batch; /* an epoch's batches: a live bar on a terminal, else nothing */
     const char *what;      /* split of the feature job in progress */
+    int resume_note;       /* --resume: say where it resumed at the first epoch */
+    const char *out;
     int epoch;             /* epoch of the batch job in progress */
     char feat_label[48], batch_label[48];
 } ui;
@@ -168,6 +177,10 @@ static void ui_epoch(const pn_epoch_stats *s, void *user)
 {
     ui *u = user;
     pn_cli_progress_clear(&u->batch);
+    if (u->resume_note) {
+        u->resume_note = 0;
+        printf("resumed %s/checkpoint.safetensors after epoch %d\n", u->out, s->epoch - 1);
+    }
     char val[96] = "val -";
     if (isfinite(s->val_loss))
         snprintf(val, sizeof val, "val loss %.4f acc %5.1f%%", s->val_loss, 100 * s->val_acc);
@@ -176,6 +189,33 @@ static void ui_epoch(const pn_epoch_stats *s, void *user)
     printf("epoch %d/%d  train loss %.4f acc %5.1f%%  %s%s  lr %.3g  %.2fs\n", s->epoch,
            u->epochs, s->train_loss, 100 * s->train_acc, val, auc, s->lr, s->seconds);
     fflush(stdout);
+}
+
+/* The command to run again after an interrupt, exactly: the arguments as
+ * given (shell-quoted), --out when the folder was the default one, and
+ * --resume when a checkpoint is kept. */
+static void print_rerun(int argc, char **argv, const char *out, int add_out, int add_resume)
+{
+    fprintf(stderr, "to continue: pneumo train");
+    for (int i = 1; i <= argc; i++) {
+        const char *a = i < argc ? argv[i] : NULL;
+        if (i == argc) {
+            if (add_out) fprintf(stderr, " --out");
+            else break;
+            a = out;
+        }
+        if (a[0] && strspn(a, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+                              "-_./=:,+@%") == strlen(a)) {
+            fprintf(stderr, " %s", a);
+        } else {
+            fputs(" '", stderr);
+            for (const char *c = a; *c; c++)
+                if (*c == '\'') fputs("'\\''", stderr);
+                else fputc(*c, stderr);
+            fputc('\'', stderr);
+        }
+    }
+    fprintf(stderr, "%s\n", add_resume ? " --resume" : "");
 }
 
 /* "acc 72.7% [43.4-90.3]": a rate and its 95% interval */
@@ -270,11 +310,11 @@ int pn_cmd_train(int argc, char **argv)
     pn_audit_init(&audit, argc, argv);
     long epochs = 5, seed = 0;
     double lr = 1e-3, val_split = 0;
-    int resume = 0, no_cache = 0, shuffle = 1, force = 0;
+    int resume = 0, no_cache = 0, shuffle = 1, force = 0, keep_ckpt = 1;
     pn_balance balance = PN_BALANCE_WEIGHT;
     enum { O_EPOCHS = 256, O_LR, O_SEED, O_FREEZE, O_BALANCE, O_VALSPLIT, O_THR, O_CALIBRATE, O_RESUME,
            O_NOCACHE, O_NOSHUFFLE, O_OPTIM, O_WD, O_MOMENTUM, O_NESTEROV, O_SCHED, O_WARMUP,
-           O_SELECT, O_PATIENCE, O_AUGMENT, O_FORCE };
+           O_SELECT, O_PATIENCE, O_AUGMENT, O_FORCE, O_KEEPCK };
     static const struct option opts[] = {
         {"data", required_argument, 0, 'd'},     {"weights", required_argument, 0, 'w'},
         {"out", required_argument, 0, 'o'},      {"epochs", required_argument, 0, O_EPOCHS},
@@ -288,6 +328,7 @@ int pn_cmd_train(int argc, char **argv)
         {"warmup", required_argument, 0, O_WARMUP}, {"select", required_argument, 0, O_SELECT},
         {"patience", required_argument, 0, O_PATIENCE}, {"augment", required_argument, 0, O_AUGMENT},
         {"force", no_argument, 0, O_FORCE},
+        {"keep-checkpoint", required_argument, 0, O_KEEPCK},
         {0, 0, 0, 0}};
     pn_augment augment = {0};
     pn_optim optim = {0};
@@ -299,10 +340,10 @@ int pn_cmd_train(int argc, char **argv)
     pn_cli_parser ps;
     pn_cli_opts co = {.threads = 0, .batch = 32};
     pn_cli_parser_init(&ps, cmd, "d:w:o:", opts,
-                       PN_OPT_HELP | PN_OPT_THREADS | PN_OPT_BATCH | PN_OPT_BF16 |
+                       PN_OPT_HELP | PN_OPT_THREADS | PN_OPT_BATCH | PN_OPT_BF16 | PN_OPT_INT8 |
                            PN_OPT_FAST_DECODE | PN_OPT_SKIP_BAD | PN_OPT_LABELS | PN_OPT_PNG16 |
                            PN_OPT_POSITIVE |
-                           PN_OPT_NO_VERIFY);
+                           PN_OPT_NO_VERIFY | PN_OPT_LENIENT_JPEG);
     int ch;
     while ((ch = pn_cli_getopt(&ps, argc, argv, &co)) != -1) {
         switch (ch) {
@@ -351,6 +392,11 @@ int pn_cmd_train(int argc, char **argv)
             if (pn_cli_parse_int(cmd, "--patience", optarg, 0, 100000, &patience)) return 2;
             break;
         case O_FORCE: force = 1; break;
+        case O_KEEPCK:
+            if (strcmp(optarg, "yes") && strcmp(optarg, "no"))
+                return pn_cli_usage_error(cmd, "--keep-checkpoint wants yes or no, not '%s'", optarg);
+            keep_ckpt = !strcmp(optarg, "yes");
+            break;
         case PN_CLI_HELP: help(stdout); return 0;
         default: return 2;
         }
@@ -429,7 +475,8 @@ int pn_cmd_train(int argc, char **argv)
         pn_error_prefix(&err, "%s: ", weights);
         goto fail;
     }
-    if (pn_infer_extractor_init(&ix, ds, &sd, wh, rcp.stage, (int)batch, (int)threads, bf16,
+    if (pn_infer_extractor_init(&ix, ds, &sd, wh, rcp.stage, (int)batch, (int)threads,
+                                bf16 | (co.int8 ? PN_INFER_INT8 : 0),
                                 fast, skip_bad, &err))
         goto fail;
     pn_infer_extractor_set_decode(&ix, &dec);
@@ -515,10 +562,12 @@ int pn_cmd_train(int argc, char **argv)
            pn_dataset_count(ds, PN_SPLIT_VAL), pn_dataset_count(ds, PN_SPLIT_TEST),
            src.class_names[0], src.class_names[1]);
     printf("  weights %s (sha256 %.12s), threads %d%s; out %s\n", weights, whex,
-           pn_infer_threads(ix.engine), pn_infer_is_bf16(ix.engine) ? ", bf16" : "", out);
+           pn_infer_threads(ix.engine),
+           pn_infer_is_bf16(ix.engine) ? ", bf16" : pn_infer_is_int8(ix.engine) ? ", int8 features" : "",
+           out);
     fflush(stdout);
 
-    ui u = {.epochs = (int)epochs, .t0 = pn_now()};
+    ui u = {.epochs = (int)epochs, .t0 = pn_now(), .resume_note = resume, .out = out};
     pn_cli_progress_init(&u.feat, PN_CLI_AUTO);
     pn_cli_progress_init(&u.batch, u.feat.mode == PN_CLI_BAR ? PN_CLI_BAR : PN_CLI_QUIET);
     cfg.fit.epochs = (int)epochs;
@@ -553,7 +602,25 @@ int pn_cmd_train(int argc, char **argv)
     void (*old)(int) = signal(SIGINT, on_sigint);
     pn_status st = pn_train_run(&cfg, &src.src, &ix.ex, &sum, &err);
     signal(SIGINT, old);
+    if (st) { /* the message goes on its own line, not after a live progress bar */
+        pn_cli_progress_clear(&u.batch);
+        if (u.feat.live) {
+            fputc('\n', stderr);
+            u.feat.live = 0;
+        }
+    }
+    if (st == PN_E_INTERRUPTED) {
+        rc = pn_cli_fail(cmd, &err);
+        char ck[4200];
+        snprintf(ck, sizeof ck, "%s/checkpoint.safetensors", out);
+        print_rerun(argc, argv, out, default_out, pn_path_exists(ck) && !resume);
+        if (default_out) rmdir(out);
+        goto done;
+    }
     if (st) goto fail;
+    if (resume && u.resume_note)
+        printf("resumed %s/checkpoint.safetensors: all %ld epochs were done already\n", out,
+               epochs);
     printf("threshold %.4f on P(%s)\n", sum.threshold, src.class_names[1]);
     if (calibrate)
         printf("temperature %.4f (fitted on validation: NLL %.4f -> %.4f), stored in the model\n",
@@ -561,6 +628,17 @@ int pn_cmd_train(int argc, char **argv)
     printf("[95%% CI: Wilson; AUC: DeLong]\n");
     print_metrics("val", &sum.val, thr_auto);
     print_metrics("test", &sum.test, 0);
+    { /* the checkpoint is only for --resume: say how big it is, or drop it */
+        char ck[4200], sz[32];
+        struct stat sb;
+        snprintf(ck, sizeof ck, "%s/checkpoint.safetensors", out);
+        if (!keep_ckpt) {
+            if (unlink(ck) == 0) printf("checkpoint removed (--keep-checkpoint no)\n");
+        } else if (stat(ck, &sb) == 0 && sb.st_size > (1 << 20)) {
+            printf("checkpoint %s: %s, kept for --resume (--keep-checkpoint no drops it)\n", ck,
+                   pn__fmt_bytes((double)sb.st_size, sz, sizeof sz));
+        }
+    }
     printf("done in %.1fs: %s/{model.safetensors,metrics.json,predictions.csv,report.html}\n",
            pn_now() - u.t0, out);
     rc = 0;

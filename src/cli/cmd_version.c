@@ -6,6 +6,7 @@
 #include <oneapi/dnnl/dnnl.h>
 #include <png.h>
 
+#include "dist/dist.h"
 #include "cli.h"
 #include "pneumo/version.h"
 
@@ -37,5 +38,9 @@ int pn_cmd_version(int argc, char **argv)
     printf("pneumo %s\n", PNEUMO_VERSION);
     printf("oneDNN %d.%d.%d (%s)\n", v->major, v->minor, v->patch, v->hash);
     printf("libjpeg API %d, libpng %s\n", JPEG_LIB_VERSION, png_get_libpng_ver(NULL));
+    if (!pn__dist_compiled()) printf("MPI: not built in (make MPI=1)\n");
+    else if (pn__dist_size() > 1)
+        printf("MPI: %s, rank %d of %d\n", pn__dist_library(), pn__dist_rank(), pn__dist_size());
+    else printf("MPI: built in (Open MPI), one process (not started by mpirun/srun)\n");
     return 0;
 }

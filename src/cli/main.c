@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "dist/dist.h"
 #include "pneumo/version.h"
 
 static const pn_command commands[] = {
@@ -15,8 +16,11 @@ static const pn_command commands[] = {
     {"train", pn_cmd_train,
      "train a ResNet-18 classifier: the head only, or deeper (--freeze layer4|layer3|none)"},
     {"eval", pn_cmd_eval, "accuracy, sensitivity, specificity, AUC, ... of a model on a split"},
+    {"quantize", pn_cmd_quantize,
+     "int8 post-training quantization of a model, with its measured accuracy cost"},
     {"predict", pn_cmd_predict, "classify images (one line or JSON each), optional CAM heatmaps"},
     {"fetch", pn_cmd_fetch, "download the data set and the pretrained weights"},
+    {"cache", pn_cmd_cache, "the disk feature cache: size and entries; clear (all, old, over a size)"},
     {"serve", pn_cmd_serve, "HTTP server: POST an X-ray, get the prediction (and a web page)"},
 };
 
@@ -34,7 +38,25 @@ static void usage(FILE *f)
         fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
 }
 
+/* Under mpirun/srun (docs/mpi.md): MPI starts first; ranks other than 0
+ * print nothing on stdout (rank 0 speaks for the job), and a non-zero exit
+ * of any rank ends every rank (MPI_Abort) instead of leaving them waiting. */
+static int run(int argc, char **argv);
+
 int main(int argc, char **argv)
+{
+    if (pn__dist_init(&argc, &argv)) return 1;
+    if (pn__dist_rank() != 0 && !freopen("/dev/null", "w", stdout)) return 1;
+    int rc = run(argc, argv);
+    if (rc != 0 && pn__dist_size() > 1 && !pn__dist_finished()) {
+        fflush(stdout);
+        pn__dist_fail("", rc, "failed: ending every rank of the job");
+    }
+    pn__dist_finalize();
+    return rc;
+}
+
+static int run(int argc, char **argv)
 {
     if (argc < 2) {
         usage(stderr);

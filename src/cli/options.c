@@ -9,6 +9,8 @@
 #include <string.h>
 
 #include "cli.h"
+#include "pneumo/image.h"
+#include "pneumo/infer.h"
 #include "pneumo/weights.h"
 
 typedef enum { ARG_FLAG, ARG_LONG, ARG_STR } arg_kind;
@@ -35,6 +37,9 @@ static const shared_opt table[] = {
     {PN_OPT_MIN_SIDE, "min-side", 0, ARG_LONG, 1, 1L << 20, F(min_side)},
     {PN_OPT_MAX_PIXELS, "max-pixels", 0, ARG_LONG, 1, 1L << 40, F(max_pixels)},
     {PN_OPT_NO_VERIFY, "no-verify", 0, ARG_FLAG, 0, 0, F(no_verify)},
+    {PN_OPT_LENIENT_JPEG, "lenient-jpeg", 0, ARG_FLAG, 0, 0, F(lenient_jpeg)},
+    {PN_OPT_INT8, "int8", 0, ARG_FLAG, 0, 0, F(int8)},
+    {PN_OPT_WINOGRAD, "winograd", 0, ARG_FLAG, 0, 0, F(winograd)},
     {PN_OPT_PNG16, "png16", 0, ARG_STR, 0, 0, F(png16)},
     {PN_OPT_LABELS, "labels", 0, ARG_STR, 0, 0, F(labels)},
     {PN_OPT_LABELS, "preset", 0, ARG_STR, 0, 0, F(preset)},
@@ -111,6 +116,7 @@ int pn_cli_getopt(pn_cli_parser *p, int argc, char **argv, pn_cli_opts *o)
             *(int *)((char *)o + s->offset) = 1;
             if (s->bit == PN_OPT_HELP) return PN_CLI_HELP;
             if (s->bit == PN_OPT_NO_VERIFY) pn_weights_verify_hashes(0);
+            if (s->bit == PN_OPT_LENIENT_JPEG) pn_jpeg_set_lenient(1);
             continue;
         }
         char opt[64];
@@ -119,4 +125,10 @@ int pn_cli_getopt(pn_cli_parser *p, int argc, char **argv, pn_cli_opts *o)
         if (pn_cli_parse_int(p->cmd, opt, optarg, s->min, s->max, &v)) return PN_CLI_BAD;
         *(long *)((char *)o + s->offset) = v;
     }
+}
+
+int pn_cli_infer_mode(const pn_cli_opts *o)
+{
+    return (o->bf16 ? PN_INFER_BF16 : 0) | (o->int8 ? PN_INFER_INT8 : 0) |
+           (o->winograd ? PN_INFER_WINOGRAD : 0);
 }

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "core/files.h"
+#include "dist/dist.h"
 #include "pneumo/util.h"
 
 #define LINE_EVERY_S 5.0 /* LINES: at least this often while something happens */
@@ -14,6 +15,7 @@
 void pn_cli_progress_init(pn_cli_progress *p, pn_cli_progress_mode mode)
 {
     if (mode == PN_CLI_AUTO) mode = isatty(STDERR_FILENO) ? PN_CLI_BAR : PN_CLI_LINES;
+    if (pn__dist_rank() != 0) mode = PN_CLI_QUIET; /* under mpirun rank 0 draws for the job */
     *p = (pn_cli_progress){.mode = mode, .last_done = -1};
 }
 

@@ -8,11 +8,15 @@
 #include <time.h>
 
 #include "cli.h"
+#include "dist/dist.h"
 #include "pneumo/util.h"
 
 int pn_cli_fail(const char *cmd, const pn_error *err)
 {
-    fprintf(stderr, "pneumo %s: %s\n", cmd, err && err->msg[0] ? err->msg : "failed");
+    if (pn__dist_size() > 1) /* under mpirun: which rank, where */
+        fprintf(stderr, "pneumo %s: rank %d of %d on %s: %s\n", cmd, pn__dist_rank(),
+                pn__dist_size(), pn__dist_host(), err && err->msg[0] ? err->msg : "failed");
+    else fprintf(stderr, "pneumo %s: %s\n", cmd, err && err->msg[0] ? err->msg : "failed");
     return 1;
 }
 

@@ -447,6 +447,17 @@ pn_status pn__dicom_decode(const uint8_t *buf, size_t n, const char *name,
     /* the pixel limit before any pixel buffer exists */
     st = pn__check_dims(d.cols, d.rows, o, name, "DICOM image", err);
     if (st) goto done;
+    if (!strncmp(d.ts_uid, "1.2.840.10008.1.2.4.", 20) && d.px_at && d.px_at < n) {
+        /* JPEG transfer syntaxes: a header libjpeg warns about aborts GDCM */
+        size_t lim = n - d.px_at < 65536 ? n - d.px_at : 65536;
+        const uint8_t *p = d.px_at ? memmem(buf + d.px_at, lim, "\xff\xd8\xff", 3) : NULL;
+        char why[200];
+        if (p && pn__jpeg_header_warns(p, n - (size_t)(p - buf), why, sizeof why)) {
+            st = pn_error_set(err, PN_E_FORMAT, "%s: corrupt JPEG in the DICOM pixel data (%s)",
+                              name, why);
+            goto done;
+        }
+    }
     st = pn__dcm_decode(buf, n, name, &d, err);
     if (st) goto done;
     if (d.encapsulated && all_zero(&d)) {

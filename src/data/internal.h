@@ -18,6 +18,10 @@ pn_status pn__image_alloc(pn_image *img, int w, int h, int c, const char *name, 
 pn_status pn__check_dims(long w, long h, const pn_decode_opts *o, const char *name,
                          const char *fmt, pn_error *err);
 
+/* 1 when libjpeg warns (it recovered from corrupt data) while reading the
+ * header of the JPEG at buf (msg: the warning): GDCM's JPEG codec asserts on
+ * such a header (gdcmJPEGBITSCodec GetHeaderInfo), so DICOM refuses it first. */
+int pn__jpeg_header_warns(const uint8_t *buf, size_t n, char *msg, size_t msg_n);
 pn_status pn__jpeg_decode(const uint8_t *buf, size_t n, const char *name, const pn_decode_opts *o,
                           pn_image *img, pn_error *err);
 pn_status pn__png_decode(const uint8_t *buf, size_t n, const char *name, const pn_decode_opts *o,

@@ -3,8 +3,12 @@
  * 3 -> RGB (libjpeg's YCbCr->RGB), 4 -> CMYK read as Pillow's "CMYK;I"
  * (Adobe polarity: bytes inverted) then Pillow's cmyk2rgb.
  * libjpeg's error_exit (which would exit()) longjmps back here; the
- * "premature end of JPEG file" warning is an error (Pillow: truncated). */
+ * "premature end of JPEG file" warning is an error (Pillow: truncated), and
+ * so, unless --lenient-jpeg, are libjpeg's other warnings (recoveries from
+ * corrupt data); jpeg_finish_decompress reads up to EOI as Pillow does;
+ * 12-bit and lossless JPEGs are "unsupported", not "corrupt". */
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,13 +22,22 @@ typedef struct jerr_ctx {
     struct jpeg_error_mgr mgr;
     jmp_buf jb;
     char msg[JMSG_LENGTH_MAX];
-    int truncated;
+    int truncated, warning, unsupported;
 } jerr_ctx;
+
+static atomic_int lenient; /* --lenient-jpeg: corrupt-data warnings ignored, as Pillow does */
+
+void pn_jpeg_set_lenient(int on) { atomic_store(&lenient, on ? 1 : 0); }
 
 static void on_error_exit(j_common_ptr cinfo)
 {
     jerr_ctx *e = (jerr_ctx *)cinfo->err;
     (*cinfo->err->format_message)(cinfo, e->msg);
+    /* valid JPEGs that libjpeg-turbo (8-bit, DCT) cannot decode */
+    int code = cinfo->err->msg_code;
+    e->unsupported = (code == JERR_BAD_PRECISION && cinfo->err->msg_parm.i[0] == 12) ||
+                     code == JERR_SOF_UNSUPPORTED || code == JERR_NOT_COMPILED;
+    /* (another precision, e.g. 3 bits, is not a valid DCT JPEG: corrupt) */
     longjmp(e->jb, 1);
 }
 
@@ -36,7 +49,13 @@ static void on_emit_message(j_common_ptr cinfo, int level)
         e->truncated = 1;
         longjmp(e->jb, 1);
     }
-    /* other warnings (corrupt-data recoveries) are ignored, as Pillow does */
+    /* other warnings are libjpeg's recoveries from corrupt data (Pillow
+     * ignores them): errors unless --lenient-jpeg */
+    if (level == -1 && !atomic_load(&lenient)) {
+        (*cinfo->err->format_message)(cinfo, e->msg);
+        e->warning = 1;
+        longjmp(e->jb, 1);
+    }
 }
 
 static void on_output_message(j_common_ptr cinfo) { (void)cinfo; }
@@ -84,6 +103,16 @@ pn_status pn__jpeg_decode(const uint8_t *buf, size_t n, const char *name, const 
         img->w = img->h = 0;
         if (je.truncated)
             return pn_error_set(err, PN_E_FORMAT, "%s: truncated JPEG (%s)", name, je.msg);
+        if (je.unsupported)
+            return pn_error_set(err, PN_E_UNSUPPORTED,
+                                "%s: unsupported JPEG (%s): only 8-bit DCT JPEGs are decoded, as "
+                                "in Pillow",
+                                name, je.msg);
+        if (je.warning)
+            return pn_error_set(err, PN_E_FORMAT,
+                                "%s: corrupt JPEG (%s; --lenient-jpeg decodes it anyway, as "
+                                "Pillow does)",
+                                name, je.msg);
         return pn_error_set(err, PN_E_FORMAT, "%s: corrupt JPEG (%s)", name, je.msg);
     }
     jpeg_create_decompress(&cinfo);
@@ -147,9 +176,51 @@ pn_status pn__jpeg_decode(const uint8_t *buf, size_t n, const char *name, const 
             jpeg_read_scanlines(&cinfo, rows, (JDIMENSION)k);
         }
     }
-    /* No jpeg_finish_decompress: the trailer after the last scanline is not
-     * needed, and a missing EOI alone does not make the pixels wrong. */
+    /* the rest of the file up to EOI, as Pillow reads it: a bad marker
+     * there is an error (Pillow: "broken data stream") */
+    jpeg_finish_decompress(&cinfo);
     jpeg_destroy_decompress(&cinfo);
     free(row);
     return PN_OK;
+}
+
+/* ---- a JPEG header check for GDCM --------------------------------------- */
+
+typedef struct hdr_ctx {
+    struct jpeg_error_mgr mgr;
+    jmp_buf jb;
+    int warned;
+    char msg[JMSG_LENGTH_MAX];
+} hdr_ctx;
+
+static void hdr_error_exit(j_common_ptr cinfo) { longjmp(((hdr_ctx *)cinfo->err)->jb, 1); }
+
+static void hdr_emit(j_common_ptr cinfo, int level)
+{
+    hdr_ctx *e = (hdr_ctx *)cinfo->err;
+    if (level == -1 && !e->warned) {
+        e->warned = 1;
+        (*cinfo->err->format_message)(cinfo, e->msg);
+    }
+}
+
+int pn__jpeg_header_warns(const uint8_t *buf, size_t n, char *msg, size_t msg_n)
+{
+    struct jpeg_decompress_struct cinfo;
+    hdr_ctx e;
+    memset(&e, 0, sizeof e);
+    cinfo.err = jpeg_std_error(&e.mgr);
+    e.mgr.error_exit = hdr_error_exit;
+    e.mgr.emit_message = hdr_emit;
+    e.mgr.output_message = on_output_message;
+    if (setjmp(e.jb)) { /* an error: GDCM's decoder reports those itself */
+        jpeg_destroy_decompress(&cinfo);
+        return 0;
+    }
+    jpeg_create_decompress(&cinfo);
+    jpeg_mem_src(&cinfo, buf, (unsigned long)n);
+    jpeg_read_header(&cinfo, TRUE);
+    jpeg_destroy_decompress(&cinfo);
+    if (e.warned && msg) snprintf(msg, msg_n, "%s", e.msg);
+    return e.warned;
 }

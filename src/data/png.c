@@ -5,7 +5,8 @@
  *                            (default), or Pillow mode "I" clipped to 0..255 (i2rgb)
  *   gray+alpha 8/16-bit   -> L, alpha dropped (16-bit: high byte)
  *   RGB / RGBA 8/16-bit   -> RGB, alpha dropped (16-bit: high byte)
- *   palette 1/2/4/8-bit   -> RGB through the palette (tRNS ignored)
+ *   palette 1/2/4/8-bit   -> RGB through the palette (tRNS ignored; an index
+ *                            beyond the PLTE gives (i, i, i), as in Pillow)
  * Gamma, sRGB and ICC chunks are not applied (Pillow does not either). */
 #include <setjmp.h>
 #include <stdlib.h>
@@ -82,7 +83,21 @@ pn_status pn__png_decode(const uint8_t *buf, size_t n, const char *name, const p
     png_color_8p sbit = NULL;
     if (gray16 && png_get_sBIT(png, info, &sbit) && sbit && sbit->gray >= 1 && sbit->gray <= 16)
         top = (1u << sbit->gray) - 1;
-    if (ctype == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
+    if (ctype == PNG_COLOR_TYPE_PALETTE) {
+        /* indices beyond the PLTE: Pillow gives pixel i the colour (i, i, i)
+         * (its palette starts as a grey ramp), libpng black: extend the
+         * palette with that ramp */
+        png_colorp pal = NULL;
+        int np = 0;
+        int cap = depth >= 8 ? 256 : 1 << depth;
+        if (png_get_PLTE(png, info, &pal, &np) && np > 0 && np < cap) {
+            png_color ext[256];
+            memcpy(ext, pal, (size_t)np * sizeof *ext);
+            for (int i = np; i < cap; i++) ext[i].red = ext[i].green = ext[i].blue = (png_byte)i;
+            png_set_PLTE(png, info, ext, cap);
+        }
+        png_set_palette_to_rgb(png);
+    }
     if ((ctype == PNG_COLOR_TYPE_GRAY || ctype == PNG_COLOR_TYPE_GRAY_ALPHA) && depth < 8)
         png_set_expand_gray_1_2_4_to_8(png);
     if (depth == 16 && !gray16) png_set_strip_16(png); /* high byte, as Pillow's ;16B */

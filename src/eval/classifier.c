@@ -6,13 +6,15 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dist/dist.h"
+#include "eval/eval_internal.h"
 #include "pneumo/cam.h"
 #include "pneumo/eval.h"
 #include "ops/ops.h"
 #include "pneumo/report.h"
 
 pn_status pn_classifier_open(pn_classifier *c, const char *model_path, int batch, int threads,
-                             int bf16, int want_cam, pn_error *err)
+                             int mode, int want_cam, pn_error *err)
 {
     memset(c, 0, sizeof *c);
     pn_statedict_init(&c->sd);
@@ -42,7 +44,7 @@ pn_status pn_classifier_open(pn_classifier *c, const char *model_path, int batch
     pn_infer_config ic = pn_infer_config_default();
     ic.max_batch = batch;
     ic.threads = threads;
-    ic.bf16 = bf16;
+    pn_infer_config_set_mode(&ic, mode);
     ic.stop = PN_STAGE_LOGITS;
     ic.want_layer4 = want_cam;
     st = pn_infer_create(&c->engine, &c->sd, &ic, err);
@@ -140,19 +142,24 @@ pn_status pn_classifier_eval_split(pn_classifier *c, const pn_dataset *ds, pn_sp
     float *p = malloc(total * C * sizeof *p), *x = malloc((size_t)B * 3 * c->size * c->size * sizeof *x);
     int *y = malloc(total * sizeof *y), *yb = malloc((size_t)B * sizeof *yb);
     const char **nm = malloc(total * sizeof *nm);
-    size_t *idx = malloc((size_t)B * sizeof *idx);
+    size_t *idx = malloc((size_t)B * sizeof *idx), *rows = malloc(total * sizeof *rows);
     pn_loader *l = NULL;
     pn_status st = PN_OK;
-    if (!p || !x || !y || !yb || !nm || !idx) {
+    if (!p || !x || !y || !yb || !nm || !idx || !rows) {
         st = pn_error_set(err, PN_E_NOMEM, "eval: out of memory");
         goto done;
     }
     if (threads < 1) threads = (int)sysconf(_SC_NPROCESSORS_ONLN); /* 0 = all cores */
     if (threads < 1) threads = 1;
-    st = pn_loader_create(&l, ds, split, NULL, 0, B, threads, o, skip_bad, err);
+    /* under mpirun: this rank's contiguous share, gathered on rank 0 below */
+    size_t lo, hi, k = 0;
+    pn__dist_share(total, pn__dist_rank(), pn__dist_size(), &lo, &hi);
+    for (size_t i = lo; i < hi && pn__dist_size() > 1; i++) rows[i - lo] = i;
+    if (hi > lo)
+        st = pn_loader_create(&l, ds, split, pn__dist_size() > 1 ? rows : NULL,
+                              pn__dist_size() > 1 ? hi - lo : 0, B, threads, o, skip_bad, err);
     if (st) goto done;
-    size_t k = 0;
-    for (;;) {
+    for (; l;) {
         int nb = 0;
         st = pn_loader_next(l, x, yb, idx, &nb, err);
         if (st || nb == 0) break;
@@ -160,11 +167,16 @@ pn_status pn_classifier_eval_split(pn_classifier *c, const pn_dataset *ds, pn_sp
         if (st) break;
         for (int i = 0; i < nb; i++) {
             y[k + i] = yb[i];
-            nm[k + i] = pn_dataset_item(ds, split, idx[i])->name;
+            rows[k + i] = idx[i];
         }
         k += (size_t)nb;
     }
-    if (!st && bad) st = copy_bad(bad, pn_loader_bad(l), err);
+    pn_bad_list mybad = {0};
+    if (!st && l) st = copy_bad(&mybad, pn_loader_bad(l), err);
+    if (!st) st = pn__eval_gather(ds, C, p, y, rows, &k, &mybad, err);
+    for (size_t i = 0; !st && i < k; i++) nm[i] = pn_dataset_item(ds, split, rows[i])->name;
+    if (!st && bad) st = copy_bad(bad, &mybad, err);
+    pn_bad_list_free(&mybad);
     if (!st) {
         *probs = p;
         *labels = y;
@@ -182,6 +194,7 @@ done:
     free(yb);
     free(nm);
     free(idx);
+    free(rows);
     return st;
 }
 

@@ -130,8 +130,8 @@ pn_status pn__inet_gather(pn__inet *net, const pn_statedict *sd, pn_stage stop, 
 void pn__inet_free(pn__inet *net)
 {
     for (int i = 0; i < PN__ARCH_NCONV; i++) {
-        free(net->conv[i].w), free(net->conv[i].b);
-        net->conv[i].w = net->conv[i].b = NULL;
+        free(net->conv[i].w), free(net->conv[i].b), free(net->conv[i].os);
+        net->conv[i].w = net->conv[i].b = net->conv[i].os = NULL;
     }
     free(net->fcw), free(net->fcb);
     net->fcw = net->fcb = NULL;

@@ -124,11 +124,15 @@ pn_status pn_modelfile_save(const char *path, const pn_statedict *sd, const pn_m
                                     meta->training_json[0] ? meta->training_json : "{}", err)) ||
         (st = pn_statedict_set_meta(&v, "pneumo.base_sha256", meta->base_sha256, err)) ||
         (meta->temperature != 1 &&
-         (st = pn_statedict_set_meta(&v, "pneumo.temperature", tt, err))) ||
-        (st = pn__io_seal(&v, err))) {
+         (st = pn_statedict_set_meta(&v, "pneumo.temperature", tt, err)))) {
         if (!st) st = pn_error_set(err, PN_E_NOMEM, "%s: out of memory", path);
         goto done;
     }
+    for (size_t i = 0; i < sd->nmeta; i++) /* an int8 calibration (src/infer/quant.c) rides along */
+        if (!strncmp(sd->meta[i].key, "pneumo.int8.", 12) &&
+            (st = pn_statedict_set_meta(&v, sd->meta[i].key, sd->meta[i].value, err)))
+            goto done;
+    if ((st = pn__io_seal(&v, err))) goto done;
     st = pn_safetensors_save(path, &v, err);
 done:
     cJSON_free(cls_s);
@@ -231,6 +235,14 @@ pn_status pn_modelfile_load(const char *path, pn_statedict *sd, pn_model_meta *m
 {
     pn_status st = pn_weights_load(path, sd, err);
     if (st) return st;
+    const char *fmt = pn_statedict_get_meta(sd, "format");
+    if (fmt && !strcmp(fmt, "pneumo-checkpoint")) {
+        st = pn_error_set(err, PN_E_ARG,
+                          "%s is a pneumo training checkpoint (for train --resume), not a model: "
+                          "give the model.safetensors of the same run folder",
+                          path);
+        goto fail;
+    }
     if ((st = pn__io_check_finite(sd, path, err))) goto fail;
     int classes = 0;
     if (pn_statedict_get_meta(sd, "pneumo.format_version")) {

@@ -304,6 +304,12 @@ pn_status pn__pk_run(pn__pk_vm *vm, const uint8_t *buf, size_t n, size_t *used, 
             size_t k;
             for (k = 0; k < sizeof whitelist / sizeof whitelist[0]; k++)
                 if (!strcmp(mod, whitelist[k].module) && !strcmp(name, whitelist[k].name)) break;
+            if (k == sizeof whitelist / sizeof whitelist[0] && !strncmp(mod, "__torch__", 9))
+                return pn_error_set(vm->err, PN_E_UNSUPPORTED,
+                                    "%s is a TorchScript archive (torch.jit.save of '%s.%s'), not "
+                                    "a state_dict: save model.state_dict() with torch.save and "
+                                    "give that file (nothing was executed)",
+                                    vm->file, mod, name);
             if (k == sizeof whitelist / sizeof whitelist[0])
                 return pn_error_set(vm->err, PN_E_UNSUPPORTED,
                                     "%s: pickle at byte %zu: forbidden global '%s.%s' (only "

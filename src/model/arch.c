@@ -277,6 +277,24 @@ static pn_status r18_check(const pn_statedict *sd, int num_classes, unsigned fla
                 snprintf(m[i], sizeof m[i], "; %d %s: %s", ls[i]->count, what[i],
                          pn__keylist_str(ls[i]));
         }
+        /* another torchvision ResNet: bottleneck blocks (conv3) and the depth of layer3 */
+        int bottleneck = 0, l3 = -1;
+        for (size_t j = 0; j < n; j++) {
+            int b;
+            if (strstr(names[j], ".conv3.weight")) bottleneck = 1;
+            if (sscanf(names[j], "layer3.%d.", &b) == 1 && b > l3) l3 = b;
+        }
+        const char *other = bottleneck ? (l3 >= 35 ? "ResNet-152" : l3 >= 22 ? "ResNet-101" : "ResNet-50")
+                            : l3 == 5 ? "ResNet-34" : NULL;
+        if (other) {
+            st = pn_error_set(err, PN_E_FORMAT,
+                              "a torchvision %s state_dict, not ResNet-18 (%s; layer3 has %d "
+                              "blocks): pneumo trains and runs ResNet-18 only: use torchvision's "
+                              "resnet18 weights (pneumo fetch weights)",
+                              other, bottleneck ? "bottleneck blocks with conv3" : "basic blocks",
+                              l3 + 1);
+            goto done;
+        }
         st = pn_error_set(err, PN_E_FORMAT, "not a torchvision ResNet-18 state_dict%s%s%s%s",
                           want > 0 ? "" : " (no usable fc head)", m[0], m[1], m[2]);
         goto done;

@@ -110,6 +110,7 @@ struct pn_model {
 
     int ops_n;          /* batch size the oneDNN ops are built for (0 = none) */
     int weights_dirty;  /* conv weights changed since the ops copied them */
+    int dist_n;         /* data-parallel step in progress: the job's batch (0 = none; src/model/dp.h) */
 };
 
 /* unit index at which each stage's activation enters (pn_stage order) */

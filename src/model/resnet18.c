@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dist/dist.h"
+#include "model/dp.h"
 #include "model/model_internal.h"
 
 /* ---- freeze levels, stages ------------------------------------------------ */
@@ -237,9 +239,12 @@ static pn_status cbn_forward(pn_model *m, cbn *c, const float *x, int training, 
     const float *g = m->w + c->g_off, *b = m->w + c->b_off;
     float *rm = m->stats + c->rm_off, *rv = m->stats + c->rv_off;
     if (training) {
-        PN_TRY(pn__bn2d_forward(c->bnop, 1, c->y_conv, g, b, c->bmean, c->bvar, c->y_bn, err));
-        pn__bn2d_update_running(rm, rv, c->bmean, c->bvar, c->cout,
-                               (size_t)n * c->hout * c->wout, PN__BN_MOMENTUM);
+        size_t cnt = (size_t)n * c->hout * c->wout;
+        if (m->dist_n) /* data-parallel: the job's batch stats (SyncBatchNorm) */
+            PN_TRY(pn__bn2d_forward_sync(c->bnop, c->y_conv, g, b, c->bmean, c->bvar, c->y_bn,
+                                        &cnt, err));
+        else PN_TRY(pn__bn2d_forward(c->bnop, 1, c->y_conv, g, b, c->bmean, c->bvar, c->y_bn, err));
+        pn__bn2d_update_running(rm, rv, c->bmean, c->bvar, c->cout, cnt, PN__BN_MOMENTUM);
         m->nbt[c->bn]++;
     } else {
         PN_TRY(pn__bn2d_forward(c->bnop, 0, c->y_conv, g, b, rm, rv, c->y_bn, err));
@@ -354,8 +359,13 @@ static pn_status cbn_backward(pn_model *m, cbn *c, const float *x, const float *
                               pn_error *err)
 {
     float *G = m->gw - m->train_off; /* indexed by param offset */
-    PN_TRY(pn__bn2d_backward(c->bnop, c->y_conv, dy, m->w + c->g_off, c->bmean, c->bvar,
-                            c->d, G + c->g_off, G + c->b_off, err));
+    if (m->dist_n)
+        PN_TRY(pn__bn2d_backward_sync(c->bnop, c->y_conv, dy, m->w + c->g_off, c->bmean, c->bvar,
+                                     (size_t)m->dist_n * c->hout * c->wout, c->d, G + c->g_off,
+                                     G + c->b_off, err));
+    else
+        PN_TRY(pn__bn2d_backward(c->bnop, c->y_conv, dy, m->w + c->g_off, c->bmean, c->bvar,
+                                c->d, G + c->g_off, G + c->b_off, err));
     return pn__conv2d_backward(c->conv, x, c->d, dx, G + c->w_off, err);
 }
 
@@ -399,6 +409,15 @@ pn_status pn_model_backward_from(pn_model *m, pn_stage from, const float *in, co
     PN_TRY(run_units(m, from, in, n, PN_STAGE_LOGITS, 1, err));
     if (logits) memcpy(logits, m->logits, (size_t)n * K * sizeof *logits);
     PN_TRY(pn__cross_entropy(n, K, m->logits, labels, class_weights, loss, m->dlogits, err));
+    if (m->dist_n) { /* data-parallel: the job's weighted mean, sum_i w_i l_i / sum_i w_i */
+        double wl = 0, s[2];
+        for (int i = 0; i < n; i++) wl += class_weights ? class_weights[labels[i]] : 1.0;
+        s[0] = wl, s[1] = (double)*loss * wl;
+        PN_TRY(pn__dist_allreduce_f64(s, 2, err));
+        const float scale = (float)(wl / s[0]);
+        for (size_t i = 0; i < (size_t)n * K; i++) m->dlogits[i] *= scale;
+        *loss = (float)(s[1] / s[0]);
+    }
     float *G = m->gw - m->train_off;
     const float *x = from == PN_STAGE_INPUT ? in : NULL;
     pn__linear_backward(n, FEAT, K, m->feat, m->w + m->fc_w_off, m->dlogits,
@@ -418,12 +437,18 @@ pn_status pn_model_backward_from(pn_model *m, pn_stage from, const float *in, co
     return PN_OK;
 }
 
-pn_status pn_model_train_step_from(pn_model *m, pn_stage from, const float *in,
-                                   const int *labels, int n, const float *class_weights,
-                                   double lr, float *loss, float *logits, pn_error *err)
+/* n_global > 0: this rank's slice of a data-parallel step (src/model/dp.h) */
+static pn_status train_step(pn_model *m, pn_stage from, const float *in, const int *labels,
+                            int n, int n_global, const float *class_weights, double lr,
+                            float *loss, float *logits, pn_error *err)
 {
     if (!(lr >= 0) || lr > 1e3) return pn_error_set(err, PN_E_ARG, "model: bad learning rate %g", lr);
-    PN_TRY(pn_model_backward_from(m, from, in, labels, n, class_weights, loss, logits, err));
+    m->dist_n = n_global;
+    pn_status st = pn_model_backward_from(m, from, in, labels, n, class_weights, loss, logits, err);
+    /* one bucketed allreduce: every trainable tensor's gradient in one call */
+    if (!st && n_global) st = pn__dist_allreduce_f32(m->gw, m->nparams - m->train_off, err);
+    m->dist_n = 0;
+    if (st) return st;
     return pn_model_optim_step(m, lr, err);
 }
 
@@ -441,6 +466,24 @@ pn_status pn_model_optim_step(pn_model *m, double lr, pn_error *err)
     pn__optim_step(&m->optim, lr, m->adam_step, m->nparams - m->train_off, m->w + m->train_off,
                    m->gw, m->adam_m, m->adam_v);
     return set_conv_weights(m, 1, err);
+}
+
+pn_status pn_model_train_step_from(pn_model *m, pn_stage from, const float *in,
+                                   const int *labels, int n, const float *class_weights,
+                                   double lr, float *loss, float *logits, pn_error *err)
+{
+    return train_step(m, from, in, labels, n, 0, class_weights, lr, loss, logits, err);
+}
+
+pn_status pn__model_train_step_dist(pn_model *m, pn_stage from, const float *in,
+                                    const int *labels, int n, int n_global,
+                                    const float *class_weights, double lr, float *loss,
+                                    float *logits, pn_error *err)
+{
+    if (n_global < n || n_global < 1)
+        return pn_error_set(err, PN_E_ARG, "model: slice of %d images of a batch of %d", n,
+                            n_global);
+    return train_step(m, from, in, labels, n, n_global, class_weights, lr, loss, logits, err);
 }
 
 pn_status pn_model_train_step(pn_model *m, const float *x, const int *labels, int n,

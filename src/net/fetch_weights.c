@@ -15,8 +15,9 @@ static const char *want_prefix(const pn_fetch_opts *o)
     return o && o->expected_sha256_prefix ? o->expected_sha256_prefix : PN_WEIGHTS_SHA256_PREFIX;
 }
 
-/* 1 when path is a regular file whose SHA-256 starts with prefix. */
-static int hash_ok(const char *path, const char *prefix)
+/* 1 when path is a regular file whose SHA-256 starts with prefix; 0 when
+ * there is none; -1 when there is one with another hash (hex in bad). */
+static int hash_ok(const char *path, const char *prefix, char bad[65])
 {
     struct stat st;
     if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) return 0;
@@ -25,7 +26,9 @@ static int hash_ok(const char *path, const char *prefix)
     char hex[65];
     if (pn_sha256_file(path, h, NULL) != PN_OK) return 0;
     pn_hex(h, 32, hex);
-    return strlen(prefix) <= 64 && !strncasecmp(hex, prefix, strlen(prefix));
+    if (strlen(prefix) <= 64 && !strncasecmp(hex, prefix, strlen(prefix))) return 1;
+    memcpy(bad, hex, 65);
+    return -1;
 }
 
 /* PyTorch's hub folder: $TORCH_HOME, else $XDG_CACHE_HOME/torch, else ~/.cache/torch. */
@@ -47,21 +50,29 @@ static int torch_checkpoints(char *out, size_t n)
 pn_status pn_fetch_find_weights_opts(const pn_fetch_opts *o, char *path, size_t n, pn_error *err)
 {
     const char *prefix = want_prefix(o);
-    char dir[4096], ours[4200], torch[4096], theirs[4200] = "";
+    char dir[4096], ours[4200], torch[4096], theirs[4200] = "", bad[2][65] = {"", ""};
     pn_status st = pn__net_dest_dir(o, "weights", dir, sizeof dir, err);
     if (st) return st;
     snprintf(ours, sizeof ours, "%s/" PN_WEIGHTS_FILE, dir);
-    if (hash_ok(ours, prefix)) return pn__net_copy_path(path, n, ours, ours, err);
+    if (hash_ok(ours, prefix, bad[0]) == 1) return pn__net_copy_path(path, n, ours, ours, err);
     int reuse = !(o && (o->no_reuse || (o->dest_dir && *o->dest_dir)));
     if (reuse && torch_checkpoints(torch, sizeof torch)) {
         snprintf(theirs, sizeof theirs, "%s/" PN_WEIGHTS_FILE, torch);
-        if (hash_ok(theirs, prefix)) return pn__net_copy_path(path, n, theirs, theirs, err);
+        if (hash_ok(theirs, prefix, bad[1]) == 1) return pn__net_copy_path(path, n, theirs, theirs, err);
     }
+    /* a file in the right place with the wrong content is named, never skipped silently */
+    char why[9000] = "";
+    for (int i = 0; i < 2; i++)
+        if (bad[i][0])
+            snprintf(why + strlen(why), sizeof why - strlen(why),
+                     "; %s exists but its SHA-256 is %.16s..., not %s... (damaged or another file: "
+                     "remove it, or 'pneumo fetch weights --force' downloads it again)",
+                     i ? theirs : ours, bad[i], prefix);
     return pn_error_set(err, PN_E_NOTFOUND,
                         "no ResNet-18 weights with a SHA-256 beginning %s found (looked for "
-                        "%s%s%s): run 'pneumo fetch weights' to download them, or pass "
+                        "%s%s%s)%s: run 'pneumo fetch weights' to download them, or pass "
                         "--weights FILE",
-                        prefix, ours, *theirs ? " and " : "", theirs);
+                        prefix, ours, *theirs ? " and " : "", theirs, why);
 }
 
 pn_status pn_fetch_weights(const pn_fetch_opts *o, char *path, size_t n, pn_error *err)
@@ -72,7 +83,11 @@ pn_status pn_fetch_weights(const pn_fetch_opts *o, char *path, size_t n, pn_erro
     else
         pn_fetch_opts_init(&opts);
     opts.expected_sha256_prefix = want_prefix(o);
-    if (!opts.force && pn_fetch_find_weights_opts(&opts, path, n, NULL) == PN_OK) return PN_OK;
+    pn_error fe = {0};
+    if (!opts.force && pn_fetch_find_weights_opts(&opts, path, n, &fe) == PN_OK) return PN_OK;
+    const char *why = strstr(fe.msg, "; ");
+    if (!opts.force && why) /* say why a file that is there is not used */
+        pn__net_note(&opts, PN_WEIGHTS_FILE, "%.*s", (int)(strcspn(why + 2, ")") + 1), why + 2);
     char dir[4096], dest[4200];
     pn_status st = pn__net_dest_dir(&opts, "weights", dir, sizeof dir, err);
     if (st) return st;

@@ -110,6 +110,19 @@ pn_status pn__bn2d_forward(pn__bn2d *op, int training, const float *x, const flo
 pn_status pn__bn2d_backward(pn__bn2d *op, const float *x, const float *dy, const float *gamma,
                            const float *mean, const float *var, float *dx, float *dgamma,
                            float *dbeta, pn_error *err);
+/* The same synchronised over the MPI ranks (PyTorch's SyncBatchNorm; every
+ * rank calls them for the same layer in the same order): the forward
+ * normalises with the mean and biased variance of the job's whole batch
+ * (*count = its N*H*W values per channel, for the running-stat update); the
+ * backward's dx includes the terms through those stats, while dgamma/dbeta
+ * are this rank's sums (the gradient allreduce adds them up). One process:
+ * the same values as pn__bn2d_forward/backward, by another route. */
+pn_status pn__bn2d_forward_sync(pn__bn2d *op, const float *x, const float *gamma,
+                               const float *beta, float *mean, float *var, float *y,
+                               size_t *count, pn_error *err);
+pn_status pn__bn2d_backward_sync(pn__bn2d *op, const float *x, const float *dy, const float *gamma,
+                                const float *mean, const float *var, size_t count, float *dx,
+                                float *dgamma, float *dbeta, pn_error *err);
 /* PyTorch's running-stat update: rm = (1-m) rm + m mean,
  * rv = (1-m) rv + m var * count/(count-1), count = N*H*W (> 1). */
 void pn__bn2d_update_running(float *running_mean, float *running_var, const float *mean,

@@ -23,7 +23,10 @@ pn_status pn_write_run_outputs(const char *dir, const pn_run_report *rep, pn_err
         st = pn_path_join(p, sizeof p, dir, "confusion.png", err);
         if (!st) st = pn_plot_confusion(p, &r->m, rep->class_names, title, err);
         if (!st) st = pn_path_join(p, sizeof p, dir, "roc.png", err);
-        if (!st) st = pn_plot_roc_op(p, r->roc, r->nroc, r->m.auc, &r->m, title, err);
+        if (!st && rep->compare && rep->nsplits == 2)
+            st = pn_plot_roc_pair(p, &rep->splits[0], &rep->splits[1], rep->compare, NULL, err);
+        else if (!st)
+            st = pn_plot_roc_op(p, r->roc, r->nroc, r->m.auc, &r->m, title, err);
         if (!st) st = pn_path_join(p, sizeof p, dir, "calibration.png", err);
         if (!st) st = pn_plot_calibration(p, &r->cal, rep->class_names[1], title, err);
     }

@@ -90,8 +90,9 @@ pn_status pn__serve_run(const pn__serve_opts *o, pn_error *err)
             goto out;
         }
     }
-    st = pn_classifier_open(&s->c, o->model, o->max_batch, o->threads, 0, 1, err);
+    st = pn_classifier_open(&s->c, o->model, o->max_batch, o->threads, o->mode, 1, err);
     if (st) goto out;
+    if (pn_infer_notice(s->c.engine)[0]) fprintf(stderr, "pneumo serve: %s\n", pn_infer_notice(s->c.engine));
     if (s->c.classes > 16) {
         st = pn_error_set(err, PN_E_UNSUPPORTED, "%s: %d classes", o->model, s->c.classes);
         goto out;

@@ -34,6 +34,7 @@ typedef struct pn__serve_opts {
     int http_threads;        /* decode + HTTP threads, default 4 */
     int max_connections;     /* default 1024 (the open-file limit is raised to fit) */
     int threads;             /* classifier threads (0 = all cores) */
+    int mode;                /* engine precision, PN_INFER_* flags (0: fp32) */
     int drain_s;             /* SIGTERM: how long in-flight requests may still take, default 30 */
     const char *port_file;   /* if set, the bound port is written there (tests) */
     long max_pixels;         /* decoded image size limit (413 above), default 64 Mi pixels */

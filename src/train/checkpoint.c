@@ -120,6 +120,7 @@ pn_status pn_checkpoint_save(const char *path, pn_trainer *t, const pn_head_stat
                              {"checksum_sha256", CK_ZERO}};
     for (size_t i = 0; !rc && i < sizeof meta / sizeof meta[0]; i++)
         rc = pn_statedict_set_meta(&sd, meta[i][0], meta[i][1], err);
+    if (!rc && st->settings_json) rc = pn_statedict_set_meta(&sd, "settings", st->settings_json, err);
     free(hist);
     free(cw);
     if (!rc) rc = state_dict(t, &st->rng, &sd, err);

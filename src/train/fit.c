@@ -1,9 +1,11 @@
 /* The one epoch loop over a pn_trainer: order, batches, cancel, validation,
  * history, a checkpoint after each epoch, callbacks and resume. */
+#include <cJSON.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "dist/dist.h"
 #include "pneumo/eval.h"
 #include "ops/ops.h"
 #include "pneumo/train.h"
@@ -201,17 +203,58 @@ static pn_status start(const pn_fit_cfg *cfg, pn_trainer *t, const pn_featset *t
     return PN_OK;
 }
 
+/* The options recorded in the checkpoint that differ from this run's
+ * ("--batch 16 (the checkpoint's run: 32)"), or what else can differ. */
+static void differing_options(const pn_fit_cfg *cfg, char *out, size_t n)
+{
+    snprintf(out, n, "different data or settings");
+    pn_statedict sd;
+    if (!cfg->settings_json || pn_safetensors_load(cfg->checkpoint, &sd, NULL)) return;
+    const char *old = pn_statedict_get_meta(&sd, "settings");
+    cJSON *a = old ? cJSON_Parse(old) : NULL, *b = cJSON_Parse(cfg->settings_json);
+    size_t k = 0;
+    cJSON *it;
+    if (a && b) {
+        cJSON_ArrayForEach(it, b)
+        {
+            if (!strcmp(it->string, "epochs")) continue; /* --epochs may grow on resume */
+            cJSON *o = cJSON_GetObjectItemCaseSensitive(a, it->string);
+            char *va = o ? cJSON_PrintUnformatted(o) : NULL, *vb = cJSON_PrintUnformatted(it);
+            if (vb && (!va || strcmp(va, vb))) {
+                char opt[64];
+                snprintf(opt, sizeof opt, "%s", it->string);
+                for (char *c = opt; *c; c++)
+                    if (*c == '_') *c = '-';
+                int w = snprintf(out + k, n - k, "%s--%s %s (the checkpoint's run: %s)",
+                                 k ? ", " : "", opt, vb, va ? va : "not recorded");
+                if (w > 0) k = (size_t)w + k < n ? k + (size_t)w : n - 1;
+            }
+            cJSON_free(va);
+            cJSON_free(vb);
+        }
+        if (!k) snprintf(out, n, "the same options, different training data");
+    } else if (!old) {
+        snprintf(out, n, "different data or settings; its options are not recorded");
+    }
+    cJSON_Delete(a);
+    cJSON_Delete(b);
+    pn_statedict_free(&sd);
+}
+
 static pn_status resume(const pn_fit_cfg *cfg, pn_trainer *t, const uint8_t fp[32],
                         pn_head_state *st, pn_error *err)
 {
     if (t->set_optim) PN_TRY(t->set_optim(t->ctx, &cfg->optim, err));
     pn_status rc = pn_checkpoint_load(cfg->checkpoint, t, st, cfg->epochs, err);
     if (rc) return rc;
-    if (memcmp(st->fingerprint, fp, 32))
+    if (memcmp(st->fingerprint, fp, 32)) {
+        char diff[600];
+        differing_options(cfg, diff, sizeof diff);
         return pn_error_set(err, PN_E_ARG,
-                            "--resume: checkpoint %s belongs to another run (different data or "
-                            "settings); use the same options, or drop --resume to start over",
-                            cfg->checkpoint);
+                            "--resume: checkpoint %s belongs to another run (%s); use the same "
+                            "options, or drop --resume to start over",
+                            cfg->checkpoint, diff);
+    }
     return PN_OK;
 }
 
@@ -277,11 +320,17 @@ static pn_status run_epoch(const pn_fit_cfg *cfg, pn_trainer *t, const pn_featse
     double run_loss = 0;
     size_t correct = 0;
     for (size_t i0 = 0; i0 < N; i0 += B) {
-        if (cfg->cancel && *cfg->cancel)
+        if (cfg->cancel && *cfg->cancel) {
+            if (ep == 1 || !cfg->checkpoint)
+                return pn_error_set(err, PN_E_INTERRUPTED,
+                                    "interrupted in epoch %d, before any epoch finished: "
+                                    "nothing was kept",
+                                    ep);
             return pn_error_set(err, PN_E_INTERRUPTED,
                                 "interrupted in epoch %d; the checkpoint of epoch %d is kept "
-                                "(rerun with --resume)",
-                                ep, ep - 1);
+                                "(%s)",
+                                ep, ep - 1, cfg->checkpoint);
+        }
         int nb = (int)(N - i0 < B ? N - i0 : B);
         for (int k = 0; k < nb; k++) {
             size_t src = (size_t)order[i0 + (size_t)k];
@@ -346,6 +395,7 @@ pn_status pn_fit(const pn_fit_cfg *cfg, pn_trainer *t, const pn_featset *train,
     else rc = start(cfg, t, train, st, err);
     if (rc) goto done;
     memcpy(st->fingerprint, fp, 32);
+    st->settings_json = cfg->settings_json;
     if (cfg->select != PN_SELECT_LAST) {
         rc = best_path(cfg, bpath, sizeof bpath, err);
         if (!rc && cfg->resume) rc = best_restore(cfg, t, st, bpath, &best, err);
@@ -367,11 +417,13 @@ pn_status pn_fit(const pn_fit_cfg *cfg, pn_trainer *t, const pn_featset *train,
         es.seconds = pn_now() - t0;
         st->hist[st->epochs_done++] = es;
         /* the selected epoch's state: in memory and (first) on disk, so that
-         * a checkpoint never names a best epoch whose state is not saved */
+         * a checkpoint never names a best epoch whose state is not saved;
+         * under mpirun every rank holds the same state: rank 0 writes it */
         if (cfg->select != PN_SELECT_LAST &&
             pn_select_best(cfg->select, st->hist, st->epochs_done) == ep)
-            rc = best_keep(cfg, t, bpath, &best, err);
-        if (!rc && cfg->checkpoint) rc = pn_checkpoint_save(cfg->checkpoint, t, st, err);
+            rc = best_keep(cfg, t, pn__dist_rank() == 0 ? bpath : "", &best, err);
+        if (!rc && cfg->checkpoint && pn__dist_rank() == 0)
+            rc = pn_checkpoint_save(cfg->checkpoint, t, st, err);
         if (!rc && cfg->on_epoch) cfg->on_epoch(&es, cfg->user);
         stop = pn_select_should_stop(cfg->select, cfg->patience, st->hist, st->epochs_done);
     }

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dist/dist.h"
+#include "model/dp.h"
 #include "pneumo/model.h"
 #include "pneumo/train.h"
 
@@ -11,16 +13,30 @@ typedef struct suffix {
     pn_model *m;
     pn_stage from;
     pn_optim optim;
+    int classes;
 } suffix;
 
 static pn_status sx_step(void *ctx, const float *x, const int *y, int n, const float *cw,
                          double lr, float *loss, float *logits, pn_error *err)
 {
     suffix *s = ctx;
+    /* under mpirun (docs/mpi.md): this rank's contiguous slice of the batch,
+     * synchronised BN, one gradient allreduce; every rank gets all logits. A
+     * batch smaller than the job runs whole on every rank (the same result). */
+    const int R = pn__dist_size();
+    if (R > 1 && n >= R) {
+        size_t lo, hi;
+        pn__dist_share((size_t)n, pn__dist_rank(), R, &lo, &hi);
+        const size_t D = pn_model_stage_numel(s->m, s->from), C = (size_t)s->classes;
+        PN_TRY(pn__model_train_step_dist(s->m, s->from, x + lo * D, y + lo, (int)(hi - lo), n, cw,
+                                         lr, loss, logits + lo * C, err));
+        return pn__dist_allgather_rows(logits, (size_t)n, C * sizeof *logits, err);
+    }
     // x (n, D) at the train stage: forward (training mode in the trainable part), backward
     PN_TRY(pn_model_backward_from(s->m, s->from, x, y, n, cw, loss, logits, err));
     // the gradients of every trainable tensor are complete here: one optimiser step
     return pn_model_optim_step(s->m, lr, err);
+
 }
 
 static pn_status sx_logits(void *ctx, const float *x, int n, float *logits, pn_error *err)
@@ -150,6 +166,7 @@ pn_status pn_suffix_trainer_create_at(pn_trainer *t, pn_model *m, int from, pn_e
     const pn_model_config *mc = pn_model_get_config(m);
     s->m = m;
     s->from = (pn_stage)from;
+    s->classes = mc->num_classes;
     *t = (pn_trainer){s,
                       "suffix",
                       pn_freeze_name(mc->freeze),
