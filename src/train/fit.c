@@ -288,7 +288,7 @@ static pn_status best_keep(const pn_fit_cfg *cfg, pn_trainer *t, const char *pat
     pn_statedict_free(best);
     pn_statedict_init(best);
     PN_TRY(t->export_state(t->ctx, best, err));
-    return path[0] ? pn_safetensors_save(path, best, err) : PN_OK;
+    return path[0] && pn__dist_rank() == 0 ? pn_safetensors_save(path, best, err) : PN_OK;
 }
 
 /* --resume: the selected epoch so far comes back from its file */
@@ -421,7 +421,7 @@ pn_status pn_fit(const pn_fit_cfg *cfg, pn_trainer *t, const pn_featset *train,
          * under mpirun every rank holds the same state: rank 0 writes it */
         if (cfg->select != PN_SELECT_LAST &&
             pn_select_best(cfg->select, st->hist, st->epochs_done) == ep)
-            rc = best_keep(cfg, t, pn__dist_rank() == 0 ? bpath : "", &best, err);
+            rc = best_keep(cfg, t, bpath, &best, err);
         if (!rc && cfg->checkpoint && pn__dist_rank() == 0)
             rc = pn_checkpoint_save(cfg->checkpoint, t, st, err);
         if (!rc && cfg->on_epoch) cfg->on_epoch(&es, cfg->user);

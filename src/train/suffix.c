@@ -12,8 +12,8 @@
 typedef struct suffix {
     pn_model *m;
     pn_stage from;
-    pn_optim optim;
     int classes;
+    pn_optim optim;
 } suffix;
 
 static pn_status sx_step(void *ctx, const float *x, const int *y, int n, const float *cw,
@@ -32,11 +32,8 @@ static pn_status sx_step(void *ctx, const float *x, const int *y, int n, const f
                                          lr, loss, logits + lo * C, err));
         return pn__dist_allgather_rows(logits, (size_t)n, C * sizeof *logits, err);
     }
-    // x (n, D) at the train stage: forward (training mode in the trainable part), backward
-    PN_TRY(pn_model_backward_from(s->m, s->from, x, y, n, cw, loss, logits, err));
-    // the gradients of every trainable tensor are complete here: one optimiser step
-    return pn_model_optim_step(s->m, lr, err);
-
+    // x (n, D) at the train stage: forward (training mode in the trainable part), backward, Adam
+    return pn_model_train_step_from(s->m, s->from, x, y, n, cw, lr, loss, logits, err);
 }
 
 static pn_status sx_logits(void *ctx, const float *x, int n, float *logits, pn_error *err)
