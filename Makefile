@@ -176,7 +176,7 @@ $(BUILD)/fuzz/fuzz_image: $(BUILD)/fuzz/fuzz_image.o $(IMAGE_OBJ) $(CORE_LIB)
 	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(FUZZ_IMG_LIBS) -lm -lpthread
 $(BUILD)/fuzz/fuzz_dicom: $(BUILD)/fuzz/fuzz_dicom.o $(IMAGE_OBJ) $(CORE_LIB)
 	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(FUZZ_IMG_LIBS) -lm -lpthread
-$(BUILD)/fuzz/fuzz_csv: $(BUILD)/fuzz/fuzz_csv.o $(DATA_OBJ) $(CORE_LIB)
+$(BUILD)/fuzz/fuzz_csv: $(BUILD)/fuzz/fuzz_csv.o $(filter-out $(BUILD)/src/data/augment.o,$(DATA_OBJ)) $(CORE_LIB)
 	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(FUZZ_DATA_LIBS) -lm -lpthread
 $(BUILD)/fuzz/fuzz_npy: $(BUILD)/fuzz/fuzz_npy.o $(NPY_OBJ) $(CORE_LIB)
 	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -o $@ $^ -lm
