@@ -7,68 +7,18 @@ gives it. Used by tests/test_report_web.sh; python3 standard library + PIL.
 
 usage: report_web_cdp.py CHROMIUM REPORT_HTML SCREENSHOT PROFILE_DIR SECTION...
 """
-import base64, io, json, os, subprocess, sys, time
+import base64, io, os, sys, time
 
 from PIL import Image
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cdp import Browser
+
 chromium, report, shot, profile = sys.argv[1:5]
 want = sys.argv[5:]
-os.makedirs(profile, exist_ok=True)
-to_r, to_w = os.pipe()
-from_r, from_w = os.pipe()
-args = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-extensions",
-        "--disable-dev-shm-usage", "--user-data-dir=" + profile, "--remote-debugging-pipe",
-        "--window-size=1280,900", "about:blank"]
-proc = subprocess.Popen(["bash", "-c", 'exec "$0" "$@" 3<&%d 4>&%d' % (to_r, from_w)] + args,
-                        pass_fds=(to_r, from_w), stdout=subprocess.DEVNULL,
-                        stderr=open(profile + "/chromium.log", "w"))
-os.close(to_r)
-os.close(from_w)
-buf = b""
-next_id = 0
-
-
-def fail(msg):
-    print("FAIL:", msg)
-    proc.kill()
-    sys.exit(1)
-
-
-def send(method, params=None, session=None, timeout=60):
-    global buf, next_id
-    next_id += 1
-    msg = {"id": next_id, "method": method, "params": params or {}}
-    if session:
-        msg["sessionId"] = session
-    os.write(to_w, json.dumps(msg).encode() + b"\0")
-    deadline = time.time() + timeout
-    while True:
-        while b"\0" in buf:
-            raw, buf = buf.split(b"\0", 1)
-            m = json.loads(raw)
-            if m.get("id") == next_id:
-                if "error" in m:
-                    fail("%s: %s" % (method, m["error"]))
-                return m.get("result", {})
-        if time.time() > deadline:
-            fail("no answer to " + method)
-        chunk = os.read(from_r, 1 << 20)
-        if not chunk:
-            fail("chromium closed the pipe (during %s)" % method)
-        buf += chunk
-
-
-def evaluate(expr, s):
-    return send("Runtime.evaluate", {"expression": expr, "returnByValue": True}, s).get("result", {}).get("value")
-
-
-target = send("Target.createTarget", {"url": "about:blank"})["targetId"]
-s = send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
-send("Page.enable", session=s)
-send("Runtime.enable", session=s)
-send("Emulation.setDeviceMetricsOverride", {"width": 1280, "height": 900, "deviceScaleFactor": 1, "mobile": False}, s)
-send("Page.navigate", {"url": "file://" + os.path.abspath(report)}, s)
+b = Browser(chromium, profile)
+fail, send, evaluate = b.fail, b.send, b.evaluate
+s = b.page("file://" + os.path.abspath(report))
 deadline = time.time() + 60
 while not evaluate("document.readyState === 'complete' && [...document.images].every(i => i.complete)", s):
     if time.time() > deadline:
@@ -120,8 +70,4 @@ for tag, name, x, y, w, h in rects:
     elif dark < 20:
         fail("heading %r is not drawn in the screenshot (%d dark pixels)" % (name, dark))
 print("screenshot: %d headings and charts drawn" % len(rects))
-try:
-    send("Browser.close", timeout=10)
-except SystemExit:
-    raise
-proc.wait(timeout=20)
+b.close()

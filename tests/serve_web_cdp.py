@@ -5,66 +5,16 @@ Used by tests/test_serve_web.sh; python3 standard library only.
 usage: serve_web_cdp.py CHROMIUM URL IMAGE REF_JSON NON_IMAGE SCREENSHOT PROFILE_DIR MODEL_NAME
                         [DICOM DICOM_REF_JSON]
 """
-import base64, json, os, subprocess, sys, time
+import base64, json, os, sys, time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cdp import Browser
 
 chromium, url, image, ref_json, non_image, shot, profile, model_name = sys.argv[1:9]
 dicom, dicom_ref = (sys.argv[9], json.loads(open(sys.argv[10]).read())) if len(sys.argv) > 10 else (None, None)
 ref = json.loads(open(ref_json).read())
-os.makedirs(profile, exist_ok=True)
-
-to_chrome_r, to_chrome_w = os.pipe()
-from_chrome_r, from_chrome_w = os.pipe()
-args = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-extensions",
-        "--disable-dev-shm-usage", "--user-data-dir=" + profile, "--remote-debugging-pipe",
-        "--window-size=1280,900", "about:blank"]
-# fd 3: commands to the browser, fd 4: its answers
-proc = subprocess.Popen(["bash", "-c", 'exec "$0" "$@" 3<&%d 4>&%d' % (to_chrome_r, from_chrome_w)] + args,
-                        pass_fds=(to_chrome_r, from_chrome_w), stdout=subprocess.DEVNULL,
-                        stderr=open(profile + "/chromium.log", "w"))
-os.close(to_chrome_r)
-os.close(from_chrome_w)
-buf = b""
-next_id = 0
-
-
-def fail(msg):
-    print("FAIL:", msg)
-    try:
-        print(open(profile + "/chromium.log").read()[-3000:])
-    except OSError:
-        pass
-    proc.kill()
-    sys.exit(1)
-
-
-def send(method, params=None, session=None, timeout=60):
-    global buf, next_id
-    next_id += 1
-    msg = {"id": next_id, "method": method, "params": params or {}}
-    if session:
-        msg["sessionId"] = session
-    os.write(to_chrome_w, json.dumps(msg).encode() + b"\0")
-    deadline = time.time() + timeout
-    while True:
-        while b"\0" in buf:
-            raw, buf = buf.split(b"\0", 1)
-            m = json.loads(raw)
-            if m.get("id") == next_id:
-                if "error" in m:
-                    fail("%s: %s" % (method, m["error"]))
-                return m.get("result", {})
-        if time.time() > deadline:
-            fail("no answer to " + method)
-        chunk = os.read(from_chrome_r, 1 << 20)
-        if not chunk:
-            fail("chromium closed the pipe (during %s)" % method)
-        buf += chunk
-
-
-def evaluate(expr, session):
-    r = send("Runtime.evaluate", {"expression": expr, "returnByValue": True}, session)
-    return r.get("result", {}).get("value")
+b = Browser(chromium, profile)
+fail, send, evaluate = b.fail, b.send, b.evaluate
 
 
 def wait_for(expr, session, what, timeout=90):
@@ -77,12 +27,7 @@ def wait_for(expr, session, what, timeout=90):
     fail("timed out waiting for " + what)
 
 
-target = send("Target.createTarget", {"url": "about:blank"})["targetId"]
-s = send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
-send("Page.enable", session=s)
-send("Runtime.enable", session=s)
-send("Emulation.setDeviceMetricsOverride", {"width": 1280, "height": 900, "deviceScaleFactor": 1, "mobile": False}, s)
-send("Page.navigate", {"url": url}, s)
+s = b.page(url)
 wait_for("document.readyState === 'complete' && document.getElementById('m-sha') && "
          "document.getElementById('m-sha').textContent.length === 64", s, "the model card")
 name = evaluate("document.getElementById('m-name').textContent", s)
@@ -155,8 +100,4 @@ time.sleep(0.3)
 png = base64.b64decode(send("Page.captureScreenshot", {"format": "png"}, s)["data"])
 with open(shot, "wb") as f:
     f.write(png)
-try:
-    send("Browser.close", timeout=10)
-except SystemExit:
-    raise
-proc.wait(timeout=20)
+b.close()
