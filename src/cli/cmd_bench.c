@@ -139,7 +139,8 @@ int pn_cmd_bench(int argc, char **argv)
         cfg.threads = w[i].threads, cfg.stop = PN_STAGE_LOGITS;
         cfg.bf16 = w[i].d == 1, cfg.int8 = w[i].d == 2, cfg.winograd = w[i].d == 3;
         const char *sched = w[i].sched ? w[i].sched
-                            : w[i].threads > 1 && batch >= 8 ? "dynamic" : "static";
+                            : w[i].threads > 1 && batch >= 8 && w[i].d != 3 ? "dynamic"
+                                                                           : "static";
         setenv("PNEUMO_INFER_SCHEDULE", sched, 1);
         int pid = w[i].busy ? pn__bench_busy_start((int)busy) : 0;
         pn__bench_result r;

@@ -103,7 +103,8 @@ pn_status pn_infer_create(pn_infer **out, const pn_statedict *sd, const pn_infer
     st = pn__dnn_create(&e->dnn, err);
     if (st == PN_OK) st = pn__ctx_init(e, &e->main, cfg.max_batch, 0, err);
     if (st == PN_OK) st = pn__sched_init(e, err);
-    if (st == PN_OK) /* the weights now live in oneDNN's layout; drop the float copies */
+    if (st == PN_OK && !e->winograd) /* the weights live in oneDNN's layout now: drop the
+                                        float copies (winograd: see weights_for in plan.c) */
         for (int i = 0; i < PN__ARCH_NCONV; i++) free(e->net.conv[i].w), e->net.conv[i].w = NULL;
     if (st != PN_OK) {
         pn_infer_free(e);

@@ -120,8 +120,12 @@ static pn_status reorder_now(pn_infer *e, dnnl_memory_t src, dnnl_memory_t dst, 
 }
 
 /* The weights (or bias) memory this pd wants: the base copy when its layout
- * matches, else a plan-owned copy reordered from it. On the base plan, the
- * folded float OIHW weights are uploaded into the preferred layout. */
+ * matches, else a plan-owned copy reordered from the folded float OIHW
+ * weights while they are kept (user != NULL), else from the base copy. On
+ * the base plan, the float weights are uploaded into the preferred layout.
+ * (Winograd's weights format is opaque: oneDNN 2.6 has no reorder out of it,
+ * and its parameters depend on the batch size, so the engine keeps the
+ * float copies for plans of other batch sizes.) */
 static pn_status weights_for(pn_infer *e, pn__plan *p, dnnl_memory_t *base, const float *user,
                              const dnnl_memory_desc_t *user_md, const dnnl_memory_desc_t *want,
                              dnnl_memory_t *out, pn_error *err)
@@ -139,6 +143,11 @@ static pn_status weights_for(pn_infer *e, pn__plan *p, dnnl_memory_t *base, cons
         return PN_OK;
     }
     PN_TRY(plan_add_mem(p, want, -1, DNNL_MEMORY_ALLOCATE, e, out, err));
+    if (user) {
+        void *h;
+        PN__DNN(dnnl_memory_get_data_handle(*out, &h), "weights memory");
+        return pn__reorder_now(e->dnn, user_md, user, want, h, err);
+    }
     return reorder_now(e, *base, *out, err);
 }
 

@@ -25,6 +25,10 @@ pn_status pn__sched_init(pn_infer *e, pn_error *err)
     int want = e->threads >= 2 && e->cfg.max_batch >= 2 * PN__SCHED_CHUNK;
     if (v && !strcmp(v, "static")) want = 0;
     if (v && !strcmp(v, "dynamic")) want = e->threads >= 2 && e->cfg.max_batch >= 2;
+    /* oneDNN 2.6's f32 Winograd (jit_wino_4x3) crashes when two of its
+     * primitives run at once in different threads (seen on avx512_core with
+     * two workers): Winograd keeps oneDNN's own static split */
+    if (e->winograd) want = 0;
     if (!want) return PN_OK;
     e->chunk = PN__SCHED_CHUNK < e->cfg.max_batch ? PN__SCHED_CHUNK : e->cfg.max_batch;
     int nw = (e->cfg.max_batch + e->chunk - 1) / e->chunk; /* more would idle */
