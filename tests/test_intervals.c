@@ -1,8 +1,10 @@
-/* Intervals: Wilson against Newcombe's (1998) published values and scipy,
- * DeLong against a hand-computed case, Hanley & McNeil's (1982) rating
- * table, an O(npos*nneg) structural-components computation and the numpy
- * reference (tests/metrics_ref.py); the paired DeLong test and the seeded
- * stratified bootstrap against the same reference. */
+/* Intervals: Wilson against Newcombe's (1998) published values, scipy and
+ * the quadratic Wilson (1927) defines; DeLong against hand-computed cases
+ * (one paired, with ties), the data of DeLong et al.'s (1988) example,
+ * Hanley & McNeil's (1982) rating table, an O(npos*nneg)
+ * structural-components computation and the numpy reference
+ * (tests/metrics_ref.py); the paired DeLong test and the seeded stratified
+ * bootstrap against the same reference. */
 #include "testutil.h"
 
 #include <math.h>
@@ -215,6 +217,175 @@ static void same(double got, double want, double tol, const char *what)
     if (!(fabs(got - want) <= tol)) fail_msg("%s: %.17g vs reference %.17g", what, got, want);
 }
 
+/* Wilson EB, Probable inference, the law of succession, and statistical
+ * inference, JASA 1927;22:209-212. Not checked against the paper's own
+ * numbers: only its opening paragraph could be read here (the usual limits
+ * p0 -/+ lambda sigma0 with sigma0 = sqrt(p0 q0 / n)), so whether it gives
+ * worked numerical examples, and which, is not known to this test. What is
+ * checked is the interval the paper defines: the p whose own standard
+ * deviation puts p0 exactly lambda of them away, i.e. the two roots of
+ *     n (p0 - p)^2 = lambda^2 p (1 - p),
+ * and the consequences of that quadratic (derived here, not quoted):
+ * centre (k + lambda^2/2) / (n + lambda^2) (with lambda = 2: (k + 2)/(n + 4),
+ * the "plus four" centre), width 2 lambda sqrt(n p0 q0 + lambda^2/4) /
+ * (n + lambda^2), and for p0 = 0 the limits 0 and lambda^2 / (n + lambda^2).
+ * The residual of the quadratic is computed here from the endpoints alone,
+ * independently of pn_wilson_ci's closed form. */
+static void test_wilson_1927_definition(void **state)
+{
+    (void)state;
+    static const size_t kn[][2] = {{0, 10}, {1, 10}, {5, 10}, {9, 10}, {10, 10}, {81, 263},
+                                   {3, 7},  {0, 1},  {1, 1},  {17, 1000}};
+    static const double lam[] = {1.0, PN_Z95, 2.0, 3.0};
+    for (size_t i = 0; i < sizeof kn / sizeof kn[0]; i++)
+        for (size_t l = 0; l < sizeof lam / sizeof lam[0]; l++) {
+            const double k = (double)kn[i][0], n = (double)kn[i][1], L = lam[l], p0 = k / n;
+            pn_ci c = pn_wilson_ci(kn[i][0], kn[i][1], L);
+            const double e[2] = {c.lo, c.hi};
+            for (int j = 0; j < 2; j++) { /* each limit is a root of the quadratic */
+                double r = n * (p0 - e[j]) * (p0 - e[j]) - L * L * e[j] * (1 - e[j]);
+                if (!(fabs(r) <= 1e-12 * (n + L * L)))
+                    fail_msg("%zu/%zu lambda %g: limit %.17g leaves %.3g", kn[i][0], kn[i][1], L,
+                             e[j], r);
+            }
+            assert_true(c.lo <= p0 && p0 <= c.hi);
+            CLOSE((c.lo + c.hi) / 2, (k + L * L / 2) / (n + L * L), 1e-14);
+            CLOSE(c.hi - c.lo, 2 * L * sqrt(n * p0 * (1 - p0) + L * L / 4) / (n + L * L), 1e-14);
+            if (kn[i][0] == 0) {
+                assert_true(c.lo == 0);
+                CLOSE(c.hi, L * L / (n + L * L), 1e-15);
+            }
+        }
+    /* lambda = 2, 3/7: by hand, centre (3 + 2)/(7 + 4) = 5/11, half-width
+     * 2 sqrt(7 (3/7)(4/7) + 1) / 11 = 2 sqrt(19/7) / 11 */
+    pn_ci c = pn_wilson_ci(3, 7, 2.0);
+    CLOSE(c.lo, 5.0 / 11 - 2 * sqrt(19.0 / 7) / 11, 1e-15);
+    CLOSE(c.hi, 5.0 / 11 + 2 * sqrt(19.0 / 7) / 11, 1e-15);
+}
+
+/* DeLong ER, DeLong DM, Clarke-Pearson DL, Comparing the areas under two or
+ * more correlated receiver operating characteristic curves: a nonparametric
+ * approach, Biometrics 1988;44:837-845. Its worked example (ovarian cancer
+ * patients with intestinal obstruction: the K-G score, albumin and total
+ * protein) could not be checked against the paper: its tables and reported
+ * areas, variances and test statistics were not accessible here, so no
+ * number of the paper's is asserted. Instead, by hand, the paper's
+ * structural components on a tiny paired set with ties, 3 positives X and 2
+ * negatives Y, psi(x, y) = [x > y] + [x == y] / 2:
+ *   a: X = (0.8, 0.5, 0.3), Y = (0.5, 0.2)
+ *      V10 = (1, 3/4, 1/2), V01 = (1/2, 1), AUC = 3/4
+ *      S10 = ((1/4)^2 + 0 + (1/4)^2) / 2 = 1/16, S01 = (1/4)^2 + (1/4)^2 = 1/8
+ *      var = S10/3 + S01/2 = 1/48 + 1/16 = 1/12
+ *   b: X = (0.9, 0.4, 0.4), Y = (0.4, 0.1) (a tie across classes, and in X)
+ *      V10 = (1, 3/4, 3/4), V01 = (2/3, 1), AUC = 5/6
+ *      S10 = ((1/6)^2 + 2 (1/12)^2) / 2 = 1/48, S01 = 2 (1/6)^2 = 1/18
+ *      var = 1/144 + 1/36 = 5/144
+ *   paired (same patients): S10_ab = (1/4 * 1/6 + 0 + 1/4 * 1/12) / 2 = 1/32,
+ *      S01_ab = 1/4 * 1/6 + 1/4 * 1/6 = 1/12, cov = 1/96 + 1/24 = 5/96
+ *      var(a - b) = 1/12 + 5/144 - 2 * 5/96 = 1/72, diff = -1/12
+ *      z = (-1/12) / sqrt(1/72) = -sqrt(2)/2, p = 2 (1 - Phi(sqrt(2)/2)) = erfc(1/2)
+ * (these fractions re-derived with Python's fractions.Fraction while writing
+ * this test; and below against tests/metrics_ref.py at run time). */
+static void test_delong_1988_hand(void **state)
+{
+    (void)state;
+    float a[] = {0.8f, 0.5f, 0.3f, 0.5f, 0.2f}, b[] = {0.9f, 0.4f, 0.4f, 0.4f, 0.1f};
+    int y[] = {1, 1, 1, 0, 0};
+    pn_error err = {0};
+    pn_auc_ci ca, cb;
+    assert_int_equal(pn_auc_delong(a, y, 5, PN_Z95, &ca, &err), PN_OK);
+    assert_int_equal(pn_auc_delong(b, y, 5, PN_Z95, &cb, &err), PN_OK);
+    CLOSE(ca.auc, 0.75, 1e-15);
+    CLOSE(ca.var, 1.0 / 12, 1e-15);
+    CLOSE(cb.auc, 5.0 / 6, 1e-15);
+    CLOSE(cb.var, 5.0 / 144, 1e-15);
+    CLOSE(ca.ci.lo, 0.75 - PN_Z95 * sqrt(1.0 / 12), 1e-12);
+    assert_true(ca.ci.hi == 1.0); /* 0.75 + 1.96 * 0.2887 clipped */
+    pn_delong_test t;
+    assert_int_equal(pn_delong_paired(a, b, y, 5, &t, &err), PN_OK);
+    CLOSE(t.auc_a, 0.75, 1e-15);
+    CLOSE(t.auc_b, 5.0 / 6, 1e-15);
+    CLOSE(t.diff, -1.0 / 12, 1e-15);
+    CLOSE(t.var_a, 1.0 / 12, 1e-15);
+    CLOSE(t.var_b, 5.0 / 144, 1e-15);
+    CLOSE(t.cov, 5.0 / 96, 1e-15);
+    CLOSE(t.se, sqrt(1.0 / 72), 1e-14);
+    CLOSE(t.z, -sqrt(2.0) / 2, 1e-12);
+    CLOSE(t.p, erfc(0.5), 1e-12);
+    CLOSE(t.diff_ci.lo, -1.0 / 12 - PN_Z95 * sqrt(1.0 / 72), 1e-12);
+    assert_int_equal(t.npos, 3);
+    assert_int_equal(t.nneg, 2);
+    /* the metrics' AUC interval is the same DeLong one */
+    pn_metrics m;
+    assert_int_equal(pn_metrics_compute(a, y, 5, 0.5, &m, &err), PN_OK);
+    CLOSE(m.auc_se, sqrt(1.0 / 12), 1e-15);
+    /* and the reference (numpy psi matrix, scipy's normal) agrees */
+    kv r[64];
+    int nr = ref_run(a, b, y, 5, 0.5, 0, 0, r, 64);
+    same(t.cov, ref(r, nr, "cov"), 1e-15, "cov");
+    same(t.z, ref(r, nr, "z"), 1e-12, "z");
+    same(t.p, ref(r, nr, "p"), 1e-12, "p");
+    same(ca.se, ref(r, nr, "auc_se"), 1e-15, "auc se");
+}
+
+/* The example data of DeLong et al. (1988) as the SAS/STAT documentation
+ * distributes it (PROC LOGISTIC, "Comparing Receiver Operating
+ * Characteristic Curves", which cites the paper): albumin, total protein
+ * and the K-G score (10 - score, so that higher means popind = 1) of the 43
+ * of its 49 patients with every test recorded ("the original data set
+ * contains six more records with missing values", SAS). Neither the
+ * paper's nor SAS's reported areas are asserted (not accessible here; the
+ * paper's may also use all 49 patients); the check is pneumo's DeLong
+ * areas, variances, covariances and paired z/p on this real, heavily tied
+ * data against tests/metrics_ref.py's O(m n) psi-matrix computation (numpy)
+ * and scipy's Mann-Whitney U, and against brute_var. */
+static void test_delong_1988_data(void **state)
+{
+    (void)state;
+    static const float d[43][4] = {
+        {3.0f, 5.8f, 10, 0}, {3.2f, 6.3f, 5, 1}, {3.9f, 6.8f, 3, 1}, {2.8f, 4.8f, 6, 0},
+        {3.2f, 5.8f, 3, 1},  {0.9f, 4.0f, 5, 0}, {2.5f, 5.7f, 8, 0}, {1.6f, 5.6f, 5, 1},
+        {3.8f, 5.7f, 5, 1},  {3.7f, 6.7f, 6, 1}, {3.2f, 5.4f, 4, 1}, {3.8f, 6.6f, 6, 1},
+        {4.1f, 6.6f, 5, 1},  {3.6f, 5.7f, 5, 1}, {4.3f, 7.0f, 4, 1}, {3.6f, 6.7f, 4, 0},
+        {2.3f, 4.4f, 6, 1},  {4.2f, 7.6f, 4, 0}, {4.0f, 6.6f, 6, 0}, {3.5f, 5.8f, 6, 1},
+        {3.8f, 6.8f, 7, 1},  {3.0f, 4.7f, 8, 0}, {4.5f, 7.4f, 5, 1}, {3.7f, 7.4f, 5, 1},
+        {3.1f, 6.6f, 6, 1},  {4.1f, 8.2f, 6, 1}, {4.3f, 7.0f, 5, 1}, {4.3f, 6.5f, 4, 1},
+        {3.2f, 5.1f, 5, 1},  {2.6f, 4.7f, 6, 1}, {3.3f, 6.8f, 6, 0}, {1.7f, 4.0f, 7, 0},
+        {3.7f, 6.1f, 5, 1},  {3.3f, 6.3f, 7, 1}, {4.2f, 7.7f, 6, 1}, {3.5f, 6.2f, 5, 1},
+        {2.9f, 5.7f, 9, 0},  {2.1f, 4.8f, 7, 1}, {2.8f, 6.2f, 8, 0}, {4.0f, 7.0f, 7, 1},
+        {3.3f, 5.7f, 6, 1},  {3.7f, 6.9f, 5, 1}, {3.6f, 6.6f, 5, 1}};
+    float alb[43], tp[43], kg[43];
+    int y[43], npos = 0;
+    for (int i = 0; i < 43; i++) {
+        alb[i] = d[i][0], tp[i] = d[i][1], kg[i] = 10 - d[i][2];
+        y[i] = (int)d[i][3];
+        npos += y[i];
+    }
+    assert_int_equal(npos, 31); /* 31 popind = 1, 12 popind = 0 */
+    const float *test[2] = {alb, tp};
+    const char *name[2] = {"albumin", "total protein"};
+    pn_error err = {0};
+    for (int k = 0; k < 2; k++) {
+        kv r[64];
+        int nr = ref_run(test[k], kg, y, 43, 0.5, 0, 0, r, 64);
+        pn_delong_test t;
+        assert_int_equal(pn_delong_paired(test[k], kg, y, 43, &t, &err), PN_OK);
+        same(t.auc_a, ref(r, nr, "auc"), 1e-12, name[k]);
+        same(t.auc_b, ref(r, nr, "auc_b"), 1e-12, "K-G score auc");
+        same(sqrt(t.var_a), ref(r, nr, "auc_se"), 1e-12, "se");
+        same(t.cov, ref(r, nr, "cov"), 1e-14, "cov");
+        same(t.se, ref(r, nr, "se_diff"), 1e-12, "se of the difference");
+        same(t.z, ref(r, nr, "z"), 1e-10, "z");
+        same(t.p, ref(r, nr, "p"), 1e-10, "p");
+        double auc, var = brute_var(test[k], y, 43, &auc);
+        CLOSE(t.auc_a, auc, 1e-12);
+        CLOSE(t.var_a, var, 1e-15);
+        var = brute_var(kg, y, 43, &auc);
+        CLOSE(t.var_b, var, 1e-15);
+        assert_true(t.auc_a > 0.6 && t.auc_b > 0.6 && t.p > 0.05 && t.p < 1);
+    }
+}
+
 static void test_against_reference(void **state)
 {
     (void)state;
@@ -376,7 +547,8 @@ int main(void)
         cmocka_unit_test(test_wilson_published), cmocka_unit_test(test_delong_hand),
         cmocka_unit_test(test_delong_undefined), cmocka_unit_test(test_delong_brute),
         cmocka_unit_test(test_against_reference), cmocka_unit_test(test_bootstrap_undefined),
-        cmocka_unit_test(test_calibration),
+        cmocka_unit_test(test_calibration),    cmocka_unit_test(test_wilson_1927_definition),
+        cmocka_unit_test(test_delong_1988_hand), cmocka_unit_test(test_delong_1988_data),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,6 +5,10 @@
 # probabilities for shared images, preprocessed by 'pneumo preprocess', equal
 # 'pneumo predict --json' within 1e-5. The sidecar JSON of every format
 # (classes, threshold, input, mean/std, hashes) and the threshold note.
+# A calibrated model (train --calibrate, temperature T != 1): its ONNX graph's
+# probabilities equal predict's within 1e-5, its logits times T equal the
+# same run's uncalibrated logits (T applied once, in the graph), and T = 1
+# and T != 1 give different probabilities.
 # Skips (77) when node/npm are missing or the package cannot be installed.
 set -eu
 PY=${PYTHON:-/usr/bin/python3}
@@ -88,5 +92,59 @@ for r, o in zip(ref, ort):
         worst = max(worst, abs(a - b))
 print("ONNX Runtime vs pneumo predict: max |dP| = %.3g over %d images" % (worst, len(ref)))
 assert worst <= 1e-5, worst
+PYEOF
+
+# a calibrated model (train --calibrate: temperature T != 1 in the model):
+# the exported graph gives predict's probabilities, T applied exactly once.
+# Two runs on the 62-image subset of tests/pytorch/app_parity.py with the
+# same seed: calibration comes after training, so they share the head and
+# the calibrated logits are the uncalibrated ones / T.
+export XDG_CACHE_HOME="$tmp/cache"
+mkdir -p "$tmp/ap"; "$PY" "$ROOT/tests/pytorch/app_parity.py" make "$tmp/ap" >/dev/null
+for r in cal plain; do
+    extra=(); [ $r = cal ] && extra=(--calibrate)
+    "$BIN" train --data "$tmp/ap/data" --weights "$tmp/ap/r18.pth" --out "$tmp/$r" --seed 3 \
+        --epochs 2 --threads 2 "${extra[@]}" >"$tmp/$r.log" 2>&1 || { cat "$tmp/$r.log"; fail "train $r"; }
+    "$BIN" export --model "$tmp/$r/model.safetensors" -o "$tmp/$r.onnx" >/dev/null || fail "export $r"
+    # shellcheck disable=SC2086
+    "$BIN" predict --json --model "$tmp/$r/model.safetensors" $imgs >"$tmp/$r.predict.jsonl" || fail "predict $r"
+    NODE_PATH="$npmdir/node_modules" timeout 120 node "$ROOT/tests/onnx_ort_run.js" "$tmp/$r.onnx" "${xs[@]}" \
+        >"$tmp/$r.ort.jsonl" 2>/dev/null || fail "onnxruntime $r"
+done
+grep -q "^temperature [0-9.]* (fitted on validation" "$tmp/cal.log" || { cat "$tmp/cal.log"; fail "no temperature line"; }
+"$PY" - "$tmp" <<'PYEOF' || fail "calibrated ONNX vs pneumo predict"
+import json, math, sys
+d = sys.argv[1]
+T = json.load(open(d + "/cal/metrics.json"))["temperature"]
+assert json.load(open(d + "/plain/metrics.json"))["temperature"] == 1
+side = json.load(open(d + "/cal.onnx.json"))
+assert side["temperature"] == T and "already in the graph" in side["calibration"], side
+assert "temperature" not in json.load(open(d + "/plain.onnx.json"))
+assert abs(T - 1) > 0.05, "the fitted temperature is too close to 1 to tell T = 1 from T != 1: %r" % T
+rd = lambda f: [json.loads(l) for l in open(d + "/" + f)]
+pc, oc, pp, op = rd("cal.predict.jsonl"), rd("cal.ort.jsonl"), rd("plain.predict.jsonl"), rd("plain.ort.jsonl")
+assert len(pc) == len(oc) == len(pp) == len(op) == 6
+worst = worst_l = moved = 0.0
+for a, o, b, u in zip(pc, oc, pp, op):
+    # ONNX Runtime's probabilities = predict's, for the calibrated model (T in the graph)
+    for x, y in zip(a["probs"], o["probabilities"]):
+        worst = max(worst, abs(x - y))
+    # T once: calibrated logits * T = the uncalibrated model's logits, and
+    # softmax(uncalibrated logits / T) = the calibrated probabilities
+    for x, y in zip(o["logits"], u["logits"]):
+        worst_l = max(worst_l, abs(x * T - y) / max(1.0, abs(y)))
+    z = [v / T for v in u["logits"]]
+    e = [math.exp(v - max(z)) for v in z]
+    for x, y in zip(a["probs"], [v / sum(e) for v in e]):
+        worst = max(worst, abs(x - y))
+    # and T = 1 differs from T != 1
+    moved = max(moved, max(abs(x - y) for x, y in zip(a["probs"], b["probs"])))
+    for x, y in zip(b["probs"], u["probabilities"]):
+        worst = max(worst, abs(x - y))
+print("calibrated (T = %.4f) ONNX Runtime vs pneumo predict: max |dP| = %.3g, logits*T vs T=1 "
+      "logits: max rel %.3g; T = 1 vs T: max |dP| = %.3g" % (T, worst, worst_l, moved))
+assert worst <= 1e-5, worst
+assert worst_l <= 1e-4, worst_l
+assert moved > 1e-3, moved
 PYEOF
 echo "test_onnx: ok"

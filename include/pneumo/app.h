@@ -67,6 +67,10 @@ typedef struct pn_train_config {
     int threshold_auto;         /* choose it on val by threshold_rule */
     pn_op_rule threshold_rule;  /* default (zeroed): Youden's J */
     int calibrate;              /* temperature scaling fitted on val (stored in the model) */
+    /* > 0: also a seeded stratified percentile bootstrap (pn_bootstrap_metrics,
+     * this many resamples, seed fit.seed) of the final val and test metrics,
+     * in the summary, metrics.json and the report (binary only) */
+    int bootstrap;
     /* the audit trail (may be NULL): pn_train_run fills its class counts
      * (per split as used) and the data manifest's SHA-256 */
     pn_audit *audit;
@@ -101,6 +105,7 @@ typedef struct pn_train_summary {
     size_t n_train, n_val, n_test;
     pn_head_state head;   /* final head (free with pn_train_summary_free) */
     double temperature, nll_before, nll_after; /* --calibrate (0: not calibrated) */
+    pn_bootstrap val_boot, test_boot; /* cfg->bootstrap (reps 0: none, or no such split) */
 } pn_train_summary;
 
 pn_status pn_train_run(const pn_train_config *cfg, const pn_source *src, const pn_extractor *ex,

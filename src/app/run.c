@@ -525,6 +525,20 @@ pn_status pn_train_run(const pn_train_config *cfg, const pn_source *src, const p
             r->chose_threshold = s == PN_SPLIT_VAL && cfg->threshold_auto;
             if (s == PN_SPLIT_VAL) sum->val = r->m;
             else sum->test = r->m;
+            if (cfg->bootstrap > 0) { /* --bootstrap N: the run's seed */
+                pn_bootstrap *b = s == PN_SPLIT_VAL ? &sum->val_boot : &sum->test_boot;
+                float *p1 = malloc(sp[s].n * sizeof *p1);
+                if (!p1) {
+                    st = pn_error_set(err, PN_E_NOMEM, "bootstrap: out of memory");
+                    break;
+                }
+                for (size_t i = 0; i < sp[s].n; i++) p1[i] = sp[s].probs[i * 2 + 1];
+                st = pn_bootstrap_metrics(p1, sp[s].y, sp[s].n, thr, cfg->bootstrap,
+                                          cfg->fit.seed, b, err);
+                free(p1);
+                if (st) break;
+                r->boot = b;
+            }
             const pn_op_rule *ru = &cfg->threshold_rule;
             if (s == PN_SPLIT_TEST && cfg->threshold_auto && ru->kind != PN_OP_YOUDEN) {
                 /* the target was reached on val; say plainly when test falls short */

@@ -140,6 +140,24 @@ int pn_cli_data_init(pn_cli_data *d, const char *cmd, const pn_cli_opts *o, pn_d
 pn_status pn_cli_data_open(const pn_cli_data *d, const char *cmd, const char *path,
                            pn_dataset **ds, pn_error *err);
 
+/* ---- metrics as printed (src/cli/metrics_print.c) ------------------------ */
+#include "pneumo/eval.h"
+/* train's one line per split: "val   n=16  acc 72.7% [43.4-90.3] ... AUC ..."
+ * (nothing when m->n is 0), and a caution line when the split chose the
+ * threshold. */
+void pn_cli_print_split_line(const char *name, const pn_metrics *m, int chose_threshold);
+/* The --bootstrap block (train and eval): "<head> N stratified resamples,
+ * seed S: 95% percentile intervals", then one line per metric ("undefined in
+ * every resample" where no resample defines it). */
+void pn_cli_print_bootstrap(const char *head, const pn_bootstrap *b);
+
+/* pneumo train's settings for model.safetensors, as cJSON text (malloc'ed;
+ * NULL when out of memory) (src/cli/train_settings.c). */
+#include "pneumo/train.h"
+char *pn_cli_training_json(long epochs, long batch, double lr, long seed, const char *freeze,
+                           pn_balance balance, double val_split, const char *threshold, int bf16,
+                           int fast, int shuffle, const pn_fit_cfg *fc);
+
 /* Subcommands (src/cli/cmd_*.c). */
 int pn_cmd_quantize(int argc, char **argv);
 int pn_cmd_version(int argc, char **argv);

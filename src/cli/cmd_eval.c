@@ -352,25 +352,7 @@ int pn_cmd_eval(int argc, char **argv)
             printf("confusion    predicted %s / %s\n", neg, pos);
             printf("  true %-9s %6zu %6zu\n", neg, m->tn, m->fp);
             printf("  true %-9s %6zu %6zu\n", pos, m->fn, m->tp);
-            if (boot_n) {
-                const pn_bootstrap *b = &r->boot;
-                printf("bootstrap    %d stratified resamples, seed %ld: 95%% percentile intervals\n",
-                       b->reps, seed);
-                static const char *const lab[7] = {"accuracy", "sensitivity", "specificity", "PPV",
-                                                   "NPV",      "F1",          "ROC AUC"};
-                const pn_ci *c[7] = {&b->accuracy, &b->sensitivity, &b->specificity, &b->ppv,
-                                     &b->npv,      &b->f1,          &b->auc};
-                for (int q = 0; q < 7; q++) {
-                    if (!isfinite(c[q]->lo))
-                        printf("  %-11s undefined in every resample\n", lab[q]);
-                    else if (q < 5)
-                        printf("  %-11s %6.2f-%6.2f%%", lab[q], 100 * c[q]->lo, 100 * c[q]->hi);
-                    else printf("  %-11s %.4f-%.4f", lab[q], c[q]->lo, c[q]->hi);
-                    if (isfinite(c[q]->lo) && b->undefined[q])
-                        printf("  (undefined in %d resamples, left out)\n", b->undefined[q]);
-                    else if (isfinite(c[q]->lo)) printf("\n");
-                }
-            }
+            if (boot_n) pn_cli_print_bootstrap("bootstrap", &r->boot);
         }
         if (nmodels == 2) {
             printf("\nDeLong's paired test, %s vs %s on the same %zu images (%zu positive, %zu "

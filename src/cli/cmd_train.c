@@ -87,6 +87,9 @@ static void help(FILE *f)
             "                         (PPV >= X); validation's metrics are then optimistic\n"
             "      --calibrate        temperature scaling: one T fitted on validation (NLL),\n"
             "                         stored in the model and applied by eval/predict/export\n"
+            "      --bootstrap N      also a stratified percentile bootstrap (N resamples,\n"
+            "                         seeded by --seed) of the final val and test metrics,\n"
+            "                         F1 included, as 'pneumo eval --bootstrap' gives\n"
             "      --bf16             bfloat16 backbone (faster, not bit-exact)\n"
             "      --int8             int8 frozen backbone for the feature pass (weights from\n"
             "                         'pneumo quantize', or calibrated on 64 training images)\n"
@@ -222,29 +225,6 @@ static void print_rerun(int argc, char **argv, const char *out, int add_out, int
     fprintf(stderr, "%s\n", add_resume ? " --resume" : "");
 }
 
-/* "acc 72.7% [43.4-90.3]": a rate and its 95% interval */
-static void rate(const char *name, double v, pn_ci c)
-{
-    if (!isfinite(v)) printf("  %s n/a", name);
-    else if (isfinite(c.lo)) printf("  %s %.1f%% [%.1f-%.1f]", name, 100 * v, 100 * c.lo, 100 * c.hi);
-    else printf("  %s %.1f%%", name, 100 * v);
-}
-
-static void print_metrics(const char *name, const pn_metrics *m, int chose_threshold)
-{
-    if (!m->n) return;
-    printf("%-5s n=%zu", name, m->n);
-    rate("acc", m->accuracy, m->accuracy_ci);
-    rate("sens", m->sensitivity, m->sensitivity_ci);
-    rate("spec", m->specificity, m->specificity_ci);
-    if (!isfinite(m->auc)) printf("  AUC n/a (one class)");
-    else if (isfinite(m->auc_ci.lo)) printf("  AUC %.4f [%.3f-%.3f]", m->auc, m->auc_ci.lo, m->auc_ci.hi);
-    else printf("  AUC %.4f", m->auc);
-    printf("  (TN %zu FP %zu FN %zu TP %zu)\n", m->tn, m->fp, m->fn, m->tp);
-    if (chose_threshold)
-        printf("      (%s chose the threshold: its metrics are optimistic)\n", name);
-}
-
 /* No --data / --weights: use what `pneumo fetch` installed (or kagglehub's /
  * PyTorch's caches), downloading it first when it is not there yet. Returns
  * 0 with the path in buf, or prints why not and what supplies it. */
@@ -267,44 +247,6 @@ static int fetch_default(const char *cmd, int dataset, char *buf, size_t n)
     return 1;
 }
 
-/* The training settings recorded in model.safetensors (cJSON). */
-static char *training_json(long epochs, long batch, double lr, long seed, const char *freeze,
-                           pn_balance balance, double val_split, const char *threshold, int bf16,
-                           int fast, int shuffle, const pn_fit_cfg *fc)
-{
-    cJSON *o = cJSON_CreateObject();
-    if (!o) return NULL;
-    cJSON_AddNumberToObject(o, "epochs", (double)epochs);
-    cJSON_AddNumberToObject(o, "batch", (double)batch);
-    cJSON_AddNumberToObject(o, "lr", lr);
-    cJSON_AddNumberToObject(o, "seed", (double)seed);
-    cJSON_AddStringToObject(o, "freeze", freeze);
-    cJSON_AddStringToObject(o, "balance", pn_balance_name(balance));
-    cJSON_AddNumberToObject(o, "val_split", val_split);
-    cJSON_AddStringToObject(o, "threshold", threshold);
-    cJSON_AddNumberToObject(o, "bf16", bf16);
-    cJSON_AddNumberToObject(o, "fast_decode", fast);
-    cJSON_AddNumberToObject(o, "shuffle", shuffle);
-    cJSON_AddStringToObject(o, "optimizer", pn_optimizer_name(fc->optim.kind));
-    if (fc->optim.kind || fc->optim.weight_decay) { /* the seed's record stays as it was */
-        cJSON_AddNumberToObject(o, "weight_decay", fc->optim.weight_decay);
-        cJSON_AddNumberToObject(o, "momentum", fc->optim.momentum);
-        cJSON_AddNumberToObject(o, "nesterov", fc->optim.nesterov);
-    }
-    if (fc->schedule.kind || fc->schedule.warmup) {
-        char sch[256];
-        pn_lr_schedule_describe(&fc->schedule, sch, sizeof sch);
-        cJSON_AddStringToObject(o, "lr_schedule", sch);
-    }
-    if (fc->select || fc->patience) {
-        cJSON_AddStringToObject(o, "select", pn_select_name(fc->select));
-        cJSON_AddNumberToObject(o, "patience", fc->patience);
-    }
-    char *txt = cJSON_PrintUnformatted(o);
-    cJSON_Delete(o);
-    return txt;
-}
-
 int pn_cmd_train(int argc, char **argv)
 {
     const char *cmd = "train", *data = NULL, *weights = NULL, *out = NULL;
@@ -312,13 +254,13 @@ int pn_cmd_train(int argc, char **argv)
     int calibrate = 0;
     static pn_audit audit; /* before getopt reorders argv */
     pn_audit_init(&audit, argc, argv);
-    long epochs = 5, seed = 0;
+    long epochs = 5, seed = 0, boot_n = 0;
     double lr = 1e-3, val_split = 0;
     int resume = 0, no_cache = 0, shuffle = 1, force = 0, keep_ckpt = 1;
     pn_balance balance = PN_BALANCE_WEIGHT;
     enum { O_EPOCHS = 256, O_LR, O_SEED, O_FREEZE, O_BALANCE, O_VALSPLIT, O_THR, O_CALIBRATE, O_RESUME,
            O_NOCACHE, O_NOSHUFFLE, O_OPTIM, O_WD, O_MOMENTUM, O_NESTEROV, O_SCHED, O_WARMUP,
-           O_SELECT, O_PATIENCE, O_AUGMENT, O_FORCE, O_KEEPCK };
+           O_SELECT, O_PATIENCE, O_AUGMENT, O_FORCE, O_KEEPCK, O_BOOT };
     static const struct option opts[] = {
         {"data", required_argument, 0, 'd'},     {"weights", required_argument, 0, 'w'},
         {"out", required_argument, 0, 'o'},      {"epochs", required_argument, 0, O_EPOCHS},
@@ -333,6 +275,7 @@ int pn_cmd_train(int argc, char **argv)
         {"patience", required_argument, 0, O_PATIENCE}, {"augment", required_argument, 0, O_AUGMENT},
         {"force", no_argument, 0, O_FORCE},
         {"keep-checkpoint", required_argument, 0, O_KEEPCK},
+        {"bootstrap", required_argument, 0, O_BOOT},
         {0, 0, 0, 0}};
     pn_augment augment = {0};
     pn_optim optim = {0};
@@ -396,6 +339,7 @@ int pn_cmd_train(int argc, char **argv)
             if (pn_cli_parse_int(cmd, "--patience", optarg, 0, 100000, &patience)) return 2;
             break;
         case O_FORCE: force = 1; break;
+        case O_BOOT: if (pn_cli_parse_int(cmd, "--bootstrap", optarg, 1, 1000000, &boot_n)) return 2; break;
         case O_KEEPCK:
             if (strcmp(optarg, "yes") && strcmp(optarg, "no"))
                 return pn_cli_usage_error(cmd, "--keep-checkpoint wants yes or no, not '%s'", optarg);
@@ -519,9 +463,12 @@ int pn_cmd_train(int argc, char **argv)
                               "optimizer", s_opt, "lr_schedule", s_sched, "select", s_sel,
                               "augment", s_aug,
                               "calibrate", calibrate ? "yes" : "no",
-                              NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+                              NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
     /* only when given, so that the default outputs stay as they were */
-    size_t ns = sizeof settings / sizeof *settings - 7;
+    size_t ns = sizeof settings / sizeof *settings - 9;
+    char s_boot[32];
+    snprintf(s_boot, sizeof s_boot, "%ld", boot_n);
+    if (boot_n) settings[ns++] = "bootstrap", settings[ns++] = s_boot;
     if (dd.labels) settings[ns++] = "labels", settings[ns++] = dd.labels;
     if (co.png16) settings[ns++] = "png16", settings[ns++] = pn_png16_name(dec.png16);
     if (co.positive) settings[ns++] = "positive", settings[ns++] = src.class_names[1];
@@ -537,7 +484,7 @@ int pn_cmd_train(int argc, char **argv)
         cfg.fit.augment_ctx = &aug_items;
         cfg.fit.augment_key = aug_items.key;
     }
-    tjson = training_json(epochs, batch, lr, seed, freeze, balance, val_split, threshold,
+    tjson = pn_cli_training_json(epochs, batch, lr, seed, freeze, balance, val_split, threshold,
                           pn_infer_is_bf16(ix.engine), fast, shuffle, &cfg.fit);
     if (!tjson) {
         pn_error_set(&err, PN_E_NOMEM, "out of memory");
@@ -589,6 +536,7 @@ int pn_cmd_train(int argc, char **argv)
     cfg.threshold_auto = thr_auto;
     cfg.threshold_rule = thr_rule;
     cfg.calibrate = calibrate;
+    cfg.bootstrap = (int)boot_n;
     snprintf(audit.weights_sha256, sizeof audit.weights_sha256, "%s", whex);
     cfg.audit = &audit;
     cfg.threshold = thr;
@@ -630,8 +578,10 @@ int pn_cmd_train(int argc, char **argv)
         printf("temperature %.4f (fitted on validation: NLL %.4f -> %.4f), stored in the model\n",
                sum.temperature, sum.nll_before, sum.nll_after);
     printf("[95%% CI: Wilson; AUC: DeLong]\n");
-    print_metrics("val", &sum.val, thr_auto);
-    print_metrics("test", &sum.test, 0);
+    pn_cli_print_split_line("val", &sum.val, thr_auto);
+    pn_cli_print_split_line("test", &sum.test, 0);
+    if (sum.val_boot.reps) pn_cli_print_bootstrap("val bootstrap", &sum.val_boot);
+    if (sum.test_boot.reps) pn_cli_print_bootstrap("test bootstrap", &sum.test_boot);
     { /* the checkpoint is only for --resume: say how big it is, or drop it */
         char ck[4200], sz[32];
         struct stat sb;
