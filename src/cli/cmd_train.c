@@ -87,7 +87,12 @@ static void help(FILE *f)
             "                         (PPV >= X); validation's metrics are then optimistic\n"
             "      --calibrate        temperature scaling: one T fitted on validation (NLL),\n"
             "                         stored in the model and applied by eval/predict/export\n"
-            "      --bf16             bfloat16 backbone (faster, not bit-exact)\n"
+            "      --bf16             bfloat16 compute (faster, not bit-exact): the frozen\n"
+            "                         backbone's feature pass and, with --freeze layer4|layer3|\n"
+            "                         none, the trainable convs (fp32 master weights and\n"
+            "                         optimiser state, as PyTorch's CPU autocast); needs\n"
+            "                         AVX512-BF16, else fp32 with a notice; the checkpoint\n"
+            "                         records it, so --resume of a bf16 run needs --bf16\n"
             "      --int8             int8 frozen backbone for the feature pass (weights from\n"
             "                         'pneumo quantize', or calibrated on 64 training images)\n"
             "      --fast-decode      JPEG DCT-domain downscaling (faster, not bit-exact)\n"
@@ -283,6 +288,7 @@ static char *training_json(long epochs, long batch, double lr, long seed, const 
     cJSON_AddNumberToObject(o, "val_split", val_split);
     cJSON_AddStringToObject(o, "threshold", threshold);
     cJSON_AddNumberToObject(o, "bf16", bf16);
+    if (fc->bf16) cJSON_AddNumberToObject(o, "bf16_train", 1); /* only when on: as before otherwise */
     cJSON_AddNumberToObject(o, "fast_decode", fast);
     cJSON_AddNumberToObject(o, "shuffle", shuffle);
     cJSON_AddStringToObject(o, "optimizer", pn_optimizer_name(fc->optim.kind));
@@ -475,10 +481,14 @@ int pn_cmd_train(int argc, char **argv)
         pn_hex(wh, 32, whex);
     }
     if (pn_recipe_init(&rcp, fz, scratch ? NULL : &sd, (uint64_t)seed, augmenting, C, (int)batch,
-                       (int)threads, &err)) {
+                       (int)threads, bf16, &err)) {
         pn_error_prefix(&err, "%s: ", weights);
         goto fail;
     }
+    char train_notice[sizeof err.msg]; /* the model's bf16 fallback notice, if any */
+    snprintf(train_notice, sizeof train_notice, "%s", rcp.model && bf16 ? err.msg : "");
+    err.msg[0] = 0;
+    const int bf16_train = pn_model_is_bf16(rcp.model);
     if (pn_infer_extractor_init(&ix, ds, &sd, wh, rcp.stage, (int)batch, (int)threads,
                                 bf16 | (co.int8 ? PN_INFER_INT8 : 0),
                                 fast, skip_bad, &err))
@@ -519,14 +529,17 @@ int pn_cmd_train(int argc, char **argv)
                               "optimizer", s_opt, "lr_schedule", s_sched, "select", s_sel,
                               "augment", s_aug,
                               "calibrate", calibrate ? "yes" : "no",
-                              NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+                              NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
     /* only when given, so that the default outputs stay as they were */
-    size_t ns = sizeof settings / sizeof *settings - 7;
+    size_t ns = sizeof settings / sizeof *settings - 9;
+    if (bf16 && rcp.model && fz != PN_FREEZE_FC)
+        settings[ns++] = "bf16_train", settings[ns++] = bf16_train ? "yes" : "no (fp32 fallback)";
     if (dd.labels) settings[ns++] = "labels", settings[ns++] = dd.labels;
     if (co.png16) settings[ns++] = "png16", settings[ns++] = pn_png16_name(dec.png16);
     if (co.positive) settings[ns++] = "positive", settings[ns++] = src.class_names[1];
     pn_train_config cfg;
     pn_train_config_default(&cfg);
+    cfg.fit.bf16 = bf16_train;
     cfg.fit.optim = optim;
     cfg.fit.schedule = schedule;
     cfg.fit.select = select;
@@ -557,10 +570,12 @@ int pn_cmd_train(int argc, char **argv)
     if (augmenting)
         printf("  augment %s: each epoch sees new random versions of the images, so the "
                "backbone runs every step (the feature cache cannot apply)\n", s_aug);
-    if (bf16 && fz != PN_FREEZE_FC)
-        printf("  note: --bf16 makes the frozen backbone bf16 only; the trainable layers train in "
-               "fp32 (bf16 training with fp32 master weights needs AVX512-BF16 and is not in this "
-               "build)\n");
+    if (bf16_train)
+        printf("  bf16 training: the trainable convs run in bfloat16 (fp32 master weights, batch "
+               "norm, head and %s state, as PyTorch's CPU autocast)\n",
+               pn_optimizer_name(optim.kind));
+    else if (train_notice[0])
+        printf("  %s\n", train_notice);
     printf("  data %s (%s): %zu train, %zu val, %zu test; classes %s, %s\n", data,
            pn_dataset_kind(ds), pn_dataset_count(ds, PN_SPLIT_TRAIN),
            pn_dataset_count(ds, PN_SPLIT_VAL), pn_dataset_count(ds, PN_SPLIT_TEST),
