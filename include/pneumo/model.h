@@ -122,7 +122,9 @@ pn_stage pn_freeze_stage(pn_freeze f);
  * write float32 (oneDNN accumulates in f32); batch norm, ReLU, pooling, the
  * residual adds, the head, the loss and the optimiser stay f32, and the
  * master weights, gradients and Adam state are f32 (the bf16 weight copies
- * are refreshed after every step). Frozen convs run in f32. It needs a CPU
+ * are refreshed after every step). Frozen convs (when a step or a forward
+ * runs them) are bf16 too, forward only, as under autocast and as the
+ * --bf16 inference engine computes the frozen features. It needs a CPU
  * with AVX512-BF16 (oneDNN's avx512_core_bf16): elsewhere the model is
  * created in f32 and err->msg gets a one-line notice while the status is
  * PN_OK. pn_model_is_bf16 tells what runs (0 also for PN_FREEZE_FC, which

@@ -182,9 +182,9 @@ pn_status pn_model_create(pn_model **out, const pn_model_config *cfg, pn_error *
 static pn_status make_cbn_ops(pn_model *m, cbn *c, int n, int need_dx, pn_error *err)
 {
     pn__conv2d_dims d = {n, c->cin, c->hin, c->win, c->cout, c->k, c->stride, c->pad};
-    if (m->bf16 && c->trainable)
-        PN_TRY(pn__conv2d_create_bf16(&c->conv, m->dnn, &d, PN__LAYOUT_BLOCKED, 1, need_dx,
-                                     &c->w_md, 1, err));
+    if (m->bf16) /* frozen convs too (forward only), as autocast and the --bf16 feature pass */
+        PN_TRY(pn__conv2d_create_bf16(&c->conv, m->dnn, &d, PN__LAYOUT_BLOCKED, c->trainable,
+                                     need_dx, &c->w_md, 1, err));
     else
         PN_TRY(pn__conv2d_create_md(&c->conv, m->dnn, &d, PN__LAYOUT_BLOCKED, c->trainable,
                                    &c->w_md, 1, err));
