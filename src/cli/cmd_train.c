@@ -533,7 +533,7 @@ int pn_cmd_train(int argc, char **argv)
     /* only when given, so that the default outputs stay as they were */
     size_t ns = sizeof settings / sizeof *settings - 9;
     if (bf16 && rcp.model && fz != PN_FREEZE_FC)
-        settings[ns++] = "bf16_train", settings[ns++] = bf16_train ? "yes" : "no (fp32 fallback)";
+        settings[ns++] = "bf16_train", settings[ns++] = bf16_train ? "yes" : "no";
     if (dd.labels) settings[ns++] = "labels", settings[ns++] = dd.labels;
     if (co.png16) settings[ns++] = "png16", settings[ns++] = pn_png16_name(dec.png16);
     if (co.positive) settings[ns++] = "positive", settings[ns++] = src.class_names[1];
