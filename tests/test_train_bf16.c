@@ -11,9 +11,11 @@
  * accumulation differs (1e-4).
  *
  * Model level: the same torchvision init and batch trained in bf16 and
- * f32 (freeze layer4 and none): the gradients of the first backward per
- * tensor (relative L2 error), the losses of 3 Adam steps and the
- * parameters they reach.
+ * f32 (freeze layer4 and none, from the image: every conv in bf16, the
+ * frozen ones forward only, as under autocast): the logits and loss, the
+ * gradients of the first backward (per tensor and over all, relative L2
+ * error, and their cosine), the losses of 3 Adam steps and the parameters
+ * they reach, with limits set from PyTorch's autocast (see below).
  *
  * Every test skips (cmocka skip(), counted as skipped) on a CPU without
  * avx512_core_bf16; the fallback itself is tested in test_infer_nobf16.c. */
