@@ -124,6 +124,11 @@ $(CLI_LIB): $(filter-out $(BUILD)/src/cli/main.o,$(CLI_OBJ))
 $(BIN): $(CLI_OBJ) $(LIB)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJ) $(LIB) $(LDLIBS)
 
+# bench/bench_train.sh's pneumo side (the library's link line: MPI, GDCM)
+$(BUILD)/bench/engine_train: bench/engine_train.c $(BUILD)/src/cli/bench_run.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/src/cli/bench_run.o $(LIB) $(LDLIBS)
+
 .SECONDARY:
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(TUTIL_OBJ) $(CLI_LIB) $(LIB)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(TUTIL_OBJ) $(CLI_LIB) $(LIB) $(LDLIBS) -lcmocka

@@ -21,6 +21,7 @@
 # bench` skips it unless BENCH_SCRATCH=1 (`make bench-scratch` sets it).
 # NOT MEASURED YET: no number from this script is in README or docs.
 #   PNEUMO_DATA  data folder (default ../shared/data)  EPOCHS (default 30)  THREADS (default all)
+#   BF16=1       adds --bf16: bf16 training (AVX512-BF16 CPUs; fp32 with a notice elsewhere)
 set -eu
 cd "$(dirname "$0")/.."
 BIN="${PNEUMO_BIN:-$PWD/build/pneumo}"
@@ -33,6 +34,7 @@ ARGS=(train --data "$NPZ" --weights none --freeze none --seed 0
       --lr 0.05 --lr-schedule cosine --warmup 2 --epochs "$EPOCHS" --batch 64
       --augment crop:0.8-1,rotate:10,translate:0.05 --select best:val_auc --out "$OUT")
 [ -n "${THREADS:-}" ] && ARGS+=(--threads "$THREADS")
+[ "${BF16:-0}" = 1 ] && ARGS+=(--bf16)
 if [ "${BENCH_SCRATCH:-0}" != 1 ]; then
     echo "skipped: ResNet-18 from scratch on PneumoniaMNIST takes hours (BENCH_SCRATCH=1 or make bench-scratch);"
     echo "it runs: pneumo ${ARGS[*]}"
@@ -62,5 +64,9 @@ print("| pneumo ResNet-18 (224), from scratch | %d | %.0f min | %.1f | %s | %.3f
 print("(%s)" % sel.get("why", "--select last"))
 PYEOF
 echo
-echo "bf16 vs fp32 deep training: pneumo trains in fp32 only (no bf16 training path; it needs"
-echo "AVX512-BF16, which this build does not use), so there is no bf16 row to measure."
+if [ "${BF16:-0}" = 1 ]; then
+    echo "bf16 training (--bf16): see the run's bf16_train setting in $OUT/metrics.json"
+else
+    echo "fp32 training; BF16=1 runs the same with --bf16 (bf16 training on AVX512-BF16 CPUs);"
+    echo "bench/bench_train.sh times bf16 against fp32 and PyTorch's autocast per step"
+fi

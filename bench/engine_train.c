@@ -1,6 +1,7 @@
 /* Training-engine benchmark (built and run by bench/bench_train.sh):
- *   engine_train <freeze|eval> <batch> <threads> <iters> [size]
- * prints one line "<what> batch=<N> threads=<T> <img/s> img/s <cpu> cpu-s/img":
+ *   engine_train <freeze|eval> <batch> <threads> <iters> [size] [bf16]
+ * (bf16: pn_model_config.bf16, the trainable convs in bfloat16; the line then
+ * says "bf16" or, without CPU support, "bf16->fp32") prints one line "<what> batch=<N> threads=<T> <img/s> img/s <cpu> cpu-s/img":
  * wall-clock rate of the best timed iteration and the process CPU time
  * (user+sys, getrusage) per image averaged over the timed iterations (robust
  * on a loaded machine). Weights: the synthetic ResNet-18 of the tests and
@@ -22,7 +23,7 @@
 int main(int argc, char **argv)
 {
     if (argc < 5) {
-        fprintf(stderr, "usage: %s <fc|layer4|layer3|none|eval> <batch> <threads> <iters> [size]\n", argv[0]);
+        fprintf(stderr, "usage: %s <fc|layer4|layer3|none|eval> <batch> <threads> <iters> [size] [bf16]\n", argv[0]);
         return 2;
     }
     int eval = !strcmp(argv[1], "eval");
@@ -33,8 +34,9 @@ int main(int argc, char **argv)
     }
     int n = atoi(argv[2]), threads = atoi(argv[3]), iters = atoi(argv[4]);
     int size = argc > 5 ? atoi(argv[5]) : 224;
+    int bf16 = argc > 6 && !strcmp(argv[6], "bf16");
     pn_model_config cfg = {.num_classes = 2, .max_batch = n, .height = size, .width = size,
-                           .freeze = fr, .threads = threads};
+                           .freeze = fr, .threads = threads, .bf16 = bf16};
     pn_model *m = NULL;
     pn_error err = {0};
     if (pn_model_create(&m, &cfg, &err)) {
@@ -70,9 +72,10 @@ int main(int argc, char **argv)
     }
     if (verbose) dnnl_set_verbose(0);
     fflush(stdout);
-    printf("%s batch=%d threads=%d %.2f img/s %.4f cpu-s/img (best of %d, %.0f MiB planned)\n",
-           eval ? "forward-eval" : argv[1], n, threads, n / best, cpu / ((double)iters * n),
-           iters, pn_model_memory_bytes(m) / 1048576.0);
+    printf("%s%s batch=%d threads=%d %.2f img/s %.4f cpu-s/img (best of %d, %.0f MiB planned)\n",
+           eval ? "forward-eval" : argv[1],
+           !bf16 ? "" : pn_model_is_bf16(m) ? " bf16" : " bf16->fp32", n, threads, n / best,
+           cpu / ((double)iters * n), iters, pn_model_memory_bytes(m) / 1048576.0);
     pn_model_free(m);
     free(x), free(logits), free(labels);
     return 0;

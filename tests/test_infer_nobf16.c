@@ -50,6 +50,31 @@ static void test_bf16_falls_back(void **state)
     pn_statedict_free(&sd);
 }
 
+/* bf16 training asked for on such a CPU: an fp32 model and a notice */
+static void test_train_bf16_falls_back(void **state)
+{
+    (void)state;
+    pn_model_config c = {.num_classes = 2, .max_batch = 2, .height = 64, .width = 64,
+                         .freeze = PN_FREEZE_LAYER4, .bf16 = 1};
+    pn_model *m = NULL;
+    pn_error err = {0};
+    assert_int_equal(pn_model_create(&m, &c, &err), PN_OK);
+    assert_non_null(m);
+    printf("  %s\n", err.msg);
+    assert_int_equal(pn_model_is_bf16(m), 0);
+    assert_non_null(strstr(err.msg, "avx512_core_bf16"));
+    assert_non_null(strstr(err.msg, "training in fp32"));
+    assert_null(strchr(err.msg, '\n'));
+    /* and it trains (in fp32) */
+    float x[2 * 3 * 64 * 64], loss;
+    for (size_t i = 0; i < sizeof x / sizeof *x; i++) x[i] = (float)(i % 17) / 8.0f - 1.0f;
+    int labels[2] = {0, 1};
+    assert_int_equal(pn_model_init_torchvision(m, 1, &err), PN_OK);
+    assert_int_equal(pn_model_train_step(m, x, labels, 2, NULL, 1e-4, &loss, NULL, &err), PN_OK);
+    assert_true(loss > 0 && loss < 10);
+    pn_model_free(m);
+}
+
 int main(void)
 {
     // before any other oneDNN call
@@ -57,6 +82,7 @@ int main(void)
         dnnl_set_max_cpu_isa(dnnl_cpu_isa_avx2);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bf16_falls_back),
+        cmocka_unit_test(test_train_bf16_falls_back),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

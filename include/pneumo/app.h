@@ -255,9 +255,12 @@ typedef struct pn_recipe {
  * from sd (fc fresh); layer3 -> layer2's output; none -> the image.
  * sd NULL (--weights none, only with --freeze none): torchvision's random
  * initialisation from seed (pn_model_init_torchvision). classes, batch
- * (the model's max batch) and threads size the model. */
+ * (the model's max batch) and threads size the model. bf16: its trainable
+ * convs in bfloat16 (pn_model_config.bf16; without CPU support the model is
+ * f32 and err->msg holds a notice while the status is PN_OK). */
 pn_status pn_recipe_init(pn_recipe *r, pn_freeze freeze, const pn_statedict *sd, uint64_t seed,
-                         int from_input, int classes, int batch, int threads, pn_error *err);
+                         int from_input, int classes, int batch, int threads, int bf16,
+                         pn_error *err);
 
 /* --augment: the pn_fit_cfg.augment callback over preprocessed 224x224
  * network inputs. Each item (the decoded, resized base image, kept in memory

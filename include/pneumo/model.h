@@ -77,6 +77,7 @@ typedef struct pn_model_config {
     int height, width; /* input size; 0 = 224; 32..4096, square */
     pn_freeze freeze;
     int threads;     /* oneDNN (OpenMP) threads, process-wide; 0 = all cores */
+    int bf16;        /* 1: the trainable convs run in bfloat16 (below) */
 } pn_model_config;
 
 typedef struct pn_model pn_model;
@@ -115,6 +116,21 @@ int pn_stage_from_name(const char *name);
  * PN_STAGE_LAYER2 for LAYER3, PN_STAGE_INPUT for NONE). */
 pn_stage pn_freeze_stage(pn_freeze f);
 
+/* bf16 (opt-in) trains as PyTorch's CPU autocast(dtype=torch.bfloat16)
+ * does: the trainable convs' forward, backward-data and backward-weights
+ * read bfloat16 copies of their input, weights and output gradient and
+ * write float32 (oneDNN accumulates in f32); batch norm, ReLU, pooling, the
+ * residual adds, the head, the loss and the optimiser stay f32, and the
+ * master weights, gradients and Adam state are f32 (the bf16 weight copies
+ * are refreshed after every step). Frozen convs (when a step or a forward
+ * runs them) are bf16 too, forward only, as under autocast and as the
+ * --bf16 inference engine computes the frozen features. It needs a CPU
+ * with AVX512-BF16 (oneDNN's avx512_core_bf16): elsewhere the model is
+ * created in f32 and err->msg gets a one-line notice while the status is
+ * PN_OK. pn_model_is_bf16 tells what runs (0 also for PN_FREEZE_FC, which
+ * has no trainable conv). Results differ from f32 by bf16's 8-bit mantissa
+ * (about 0.4% per rounding). */
+int pn_model_is_bf16(const pn_model *m);
 /* Parameters are zero (BN: gamma 1, beta 0, running var 1) until loaded. */
 pn_status pn_model_create(pn_model **m, const pn_model_config *cfg, pn_error *err);
 void pn_model_free(pn_model *m);

@@ -158,6 +158,7 @@ typedef struct pn_fit_cfg {
     pn_status (*augment)(void *ctx, pn_rng *g, float *item, pn_error *err);
     void *augment_ctx;
     const char *augment_key;
+    int bf16;                     /* the model trains in bf16 (pn_model_is_bf16): in the fingerprint */
     const char *checkpoint;       /* written after each epoch (atomically), or NULL */
     int resume;                   /* continue from checkpoint (PN_E_NOTFOUND when missing) */
     /* the run's options as a JSON object, recorded in the checkpoint ("settings")

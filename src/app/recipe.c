@@ -6,7 +6,8 @@
 #include "pneumo/image.h"
 
 pn_status pn_recipe_init(pn_recipe *r, pn_freeze freeze, const pn_statedict *sd, uint64_t seed,
-                         int from_input, int classes, int batch, int threads, pn_error *err)
+                         int from_input, int classes, int batch, int threads, int bf16,
+                         pn_error *err)
 {
     memset(r, 0, sizeof *r);
     r->freeze = freeze;
@@ -21,7 +22,7 @@ pn_status pn_recipe_init(pn_recipe *r, pn_freeze freeze, const pn_statedict *sd,
         r->stage = PN_STAGE_INPUT;
     }
     if (freeze == PN_FREEZE_FC && !from_input) return PN_OK; /* the head alone on pooled features */
-    pn_model_config mc = {classes, batch, PN_IMAGE_SIZE, PN_IMAGE_SIZE, freeze, threads};
+    pn_model_config mc = {classes, batch, PN_IMAGE_SIZE, PN_IMAGE_SIZE, freeze, threads, bf16};
     pn_status st = pn_model_create(&r->model, &mc, err);
     if (!st && sd) st = pn_model_load(r->model, sd, 1, err); /* a fresh fc for the new classes */
     if (!st && !sd) st = pn_model_init_torchvision(r->model, seed, err); /* from scratch */

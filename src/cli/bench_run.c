@@ -71,18 +71,19 @@ pn_status pn__bench_infer(const pn_statedict *sd, const pn_infer_config *cfg, in
 }
 
 pn_status pn__bench_train(const pn_statedict *sd, const char *freeze, int batch, int size,
-                          int threads, int iters, pn__bench_result *r, pn_error *err)
+                          int threads, int iters, int bf16, pn__bench_result *r, pn_error *err)
 {
     if (!sd || !freeze || !r || iters < 1 || iters > 100000 || batch < 1)
         return pn_error_set(err, PN_E_ARG, "training benchmark: bad arguments");
     pn_model_config mc = {.num_classes = 2, .max_batch = batch, .height = size, .width = size,
-                          .threads = threads};
+                          .threads = threads, .bf16 = bf16};
     if (pn_freeze_parse(freeze, &mc.freeze))
         return pn_error_set(err, PN_E_ARG, "training benchmark: unknown freeze level '%s'",
                             freeze);
     pn_model *m;
     pn_status st = pn_model_create(&m, &mc, err);
     if (st != PN_OK) return st;
+    if (err) err->msg[0] = 0; /* a bf16 fallback notice: r->bf16 tells */
     size_t in = (size_t)batch * 3 * size * size;
     int64_t shape[4] = {batch, 3, size, size};
     float *x = malloc(sizeof(float) * in);
@@ -107,7 +108,8 @@ pn_status pn__bench_train(const pn_statedict *sd, const char *freeze, int batch,
         r->cpu_s_per_img = (pn__cpu_seconds() - c0) / ((double)iters * batch);
         qsort(t, (size_t)iters, sizeof *t, cmp_double);
         r->img_per_s = batch / median_sorted(t, iters);
-        r->bf16 = r->int8 = r->winograd = 0;
+        r->bf16 = pn_model_is_bf16(m);
+        r->int8 = r->winograd = 0;
     }
     free(x), free(y), free(t);
     pn_model_free(m);

@@ -37,8 +37,9 @@ pn_status pn__bench_infer(const pn_statedict *sd, const pn_infer_config *cfg, in
 
 /* The same for one training step (forward, cross-entropy, backward, Adam)
  * of the trainable model at a freeze level ("fc", "layer4", "layer3",
- * "none"), batch `batch`, size x size, from images. */
+ * "none"), batch `batch`, size x size, from images; bf16: the trainable
+ * convs in bfloat16 (pn_model_config.bf16; r->bf16 says whether it ran). */
 pn_status pn__bench_train(const pn_statedict *sd, const char *freeze, int batch, int size,
-                          int threads, int iters, pn__bench_result *r, pn_error *err);
+                          int threads, int iters, int bf16, pn__bench_result *r, pn_error *err);
 
 #endif

@@ -39,7 +39,8 @@ static void help(FILE *f)
             "                  process of ours spins on one core (at most S seconds per\n"
             "                  workload), with the static and the dynamic schedule\n"
             "  --no-train      skip the training-step workloads (freeze fc, layer4,\n"
-            "                  layer3, none; all cores)\n"
+            "                  layer3, none; all cores; with bf16 in --dtype also\n"
+            "                  layer4, layer3, none with bf16 training, or bf16->fp32)\n"
             "  --json          one JSON object on stdout instead of the table\n"
             "  -h, --help      this help\n");
 }
@@ -170,12 +171,15 @@ int pn_cmd_bench(int argc, char **argv)
     }
     double rss_fwd = peak_rss_kb() / 1024.0;
     // training step per freeze level (the trainable model), at the largest thread count
+    // (fp32; with bf16 in --dtype also bf16 for the levels with trainable convs)
     static const char *const levels[4] = {"fc", "layer4", "layer3", "none"};
-    for (int k = 0; train && rc == 0 && k < 4; k++) {
+    for (int j = 0; train && rc == 0 && j < 7; j++) {
+        int k = j < 4 ? j : j - 3, b16 = j >= 4;
+        if (b16 && !want[1]) break;
         pn__bench_result r;
         int tt = tlist[nt - 1];
-        pn_status st = pn__bench_train(&sd, levels[k], (int)batch, (int)size, tt, (int)iters, &r,
-                                       &err);
+        pn_status st = pn__bench_train(&sd, levels[k], (int)batch, (int)size, tt, (int)iters, b16,
+                                       &r, &err);
         if (st == PN_E_UNSUPPORTED) {
             if (!json) printf("  (training step: %s)\n", err.msg);
             break;
@@ -184,13 +188,14 @@ int pn_cmd_bench(int argc, char **argv)
             rc = pn_cli_fail(cmd, &err);
             break;
         }
+        const char *tdt = !b16 ? "fp32" : r.bf16 ? "bf16" : "bf16->fp32";
         if (json)
-            printf("%s\n  {\"workload\": \"train_step\", \"freeze\": \"%s\", \"dtype\": \"fp32\", "
+            printf("%s\n  {\"workload\": \"train_step\", \"freeze\": \"%s\", \"dtype\": \"%s\", "
                    "\"threads\": %d, \"img_per_s\": %.2f, \"cpu_s_per_img\": %.5f}",
-                   first ? "" : ",", levels[k], tt, r.img_per_s, r.cpu_s_per_img);
+                   first ? "" : ",", levels[k], tdt, tt, r.img_per_s, r.cpu_s_per_img);
         else
-            printf("  train step %-7s threads %-2d %8.1f img/s %9.4f cpu-s/img\n", levels[k], tt,
-                   r.img_per_s, r.cpu_s_per_img);
+            printf("  train step %-7s threads %-2d %8.1f img/s %9.4f cpu-s/img%s%s\n", levels[k], tt,
+                   r.img_per_s, r.cpu_s_per_img, b16 ? " " : "", b16 ? tdt : "");
         fflush(stdout);
         first = 0;
     }

@@ -90,7 +90,12 @@ static void help(FILE *f)
             "      --bootstrap N      also a stratified percentile bootstrap (N resamples,\n"
             "                         seeded by --seed) of the final val and test metrics,\n"
             "                         F1 included, as 'pneumo eval --bootstrap' gives\n"
-            "      --bf16             bfloat16 backbone (faster, not bit-exact)\n"
+            "      --bf16             bfloat16 compute (faster, not bit-exact): the frozen\n"
+            "                         backbone's feature pass and, with --freeze layer4|layer3|\n"
+            "                         none, the trainable convs (fp32 master weights and\n"
+            "                         optimiser state, as PyTorch's CPU autocast); needs\n"
+            "                         AVX512-BF16, else fp32 with a notice; the checkpoint\n"
+            "                         records it, so --resume of a bf16 run needs --bf16\n"
             "      --int8             int8 frozen backbone for the feature pass (weights from\n"
             "                         'pneumo quantize', or calibrated on 64 training images)\n"
             "      --fast-decode      JPEG DCT-domain downscaling (faster, not bit-exact)\n"
@@ -419,10 +424,14 @@ int pn_cmd_train(int argc, char **argv)
         pn_hex(wh, 32, whex);
     }
     if (pn_recipe_init(&rcp, fz, scratch ? NULL : &sd, (uint64_t)seed, augmenting, C, (int)batch,
-                       (int)threads, &err)) {
+                       (int)threads, bf16, &err)) {
         pn_error_prefix(&err, "%s: ", weights);
         goto fail;
     }
+    char train_notice[sizeof err.msg]; /* the model's bf16 fallback notice, if any */
+    snprintf(train_notice, sizeof train_notice, "%s", rcp.model && bf16 ? err.msg : "");
+    err.msg[0] = 0;
+    const int bf16_train = pn_model_is_bf16(rcp.model);
     if (pn_infer_extractor_init(&ix, ds, &sd, wh, rcp.stage, (int)batch, (int)threads,
                                 bf16 | (co.int8 ? PN_INFER_INT8 : 0),
                                 fast, skip_bad, &err))
@@ -463,17 +472,21 @@ int pn_cmd_train(int argc, char **argv)
                               "optimizer", s_opt, "lr_schedule", s_sched, "select", s_sel,
                               "augment", s_aug,
                               "calibrate", calibrate ? "yes" : "no",
-                              NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
-    /* only when given, so that the default outputs stay as they were */
-    size_t ns = sizeof settings / sizeof *settings - 9;
+                              NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+    /* only when given, so that the default outputs stay as they were (5 pairs
+     * at most, and the NULL that ends the list) */
+    size_t ns = sizeof settings / sizeof *settings - 11;
     char s_boot[32];
     snprintf(s_boot, sizeof s_boot, "%ld", boot_n);
     if (boot_n) settings[ns++] = "bootstrap", settings[ns++] = s_boot;
+    if (bf16 && rcp.model && fz != PN_FREEZE_FC)
+        settings[ns++] = "bf16_train", settings[ns++] = bf16_train ? "yes" : "no";
     if (dd.labels) settings[ns++] = "labels", settings[ns++] = dd.labels;
     if (co.png16) settings[ns++] = "png16", settings[ns++] = pn_png16_name(dec.png16);
     if (co.positive) settings[ns++] = "positive", settings[ns++] = src.class_names[1];
     pn_train_config cfg;
     pn_train_config_default(&cfg);
+    cfg.fit.bf16 = bf16_train;
     cfg.fit.optim = optim;
     cfg.fit.schedule = schedule;
     cfg.fit.select = select;
@@ -504,10 +517,12 @@ int pn_cmd_train(int argc, char **argv)
     if (augmenting)
         printf("  augment %s: each epoch sees new random versions of the images, so the "
                "backbone runs every step (the feature cache cannot apply)\n", s_aug);
-    if (bf16 && fz != PN_FREEZE_FC)
-        printf("  note: --bf16 makes the frozen backbone bf16 only; the trainable layers train in "
-               "fp32 (bf16 training with fp32 master weights needs AVX512-BF16 and is not in this "
-               "build)\n");
+    if (bf16_train)
+        printf("  bf16 training: the trainable convs run in bfloat16 (fp32 master weights, batch "
+               "norm, head and %s state, as PyTorch's CPU autocast)\n",
+               pn_optimizer_name(optim.kind));
+    else if (train_notice[0])
+        printf("  %s\n", train_notice);
     printf("  data %s (%s): %zu train, %zu val, %zu test; classes %s, %s\n", data,
            pn_dataset_kind(ds), pn_dataset_count(ds, PN_SPLIT_TRAIN),
            pn_dataset_count(ds, PN_SPLIT_VAL), pn_dataset_count(ds, PN_SPLIT_TEST),

@@ -22,6 +22,7 @@ char *pn_cli_training_json(long epochs, long batch, double lr, long seed, const 
     cJSON_AddNumberToObject(o, "val_split", val_split);
     cJSON_AddStringToObject(o, "threshold", threshold);
     cJSON_AddNumberToObject(o, "bf16", bf16);
+    if (fc->bf16) cJSON_AddNumberToObject(o, "bf16_train", 1); /* only when on: as before otherwise */
     cJSON_AddNumberToObject(o, "fast_decode", fast);
     cJSON_AddNumberToObject(o, "shuffle", shuffle);
     cJSON_AddStringToObject(o, "optimizer", pn_optimizer_name(fc->optim.kind));

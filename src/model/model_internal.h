@@ -79,6 +79,7 @@ struct pn_model {
     pn_model_config cfg;
     pn__dnn *dnn;
     int first_train; /* first trainable unit */
+    int bf16;        /* trainable convs in bf16 (cfg.bf16 on a CPU with avx512_core_bf16) */
     int blk;         /* channel block of the activations */
 
     entry ent[MAX_ENTRIES];

@@ -67,6 +67,7 @@ size_t pn_model_stage_numel(const pn_model *m, pn_stage s)
 
 const pn_model_config *pn_model_get_config(const pn_model *m) { return &m->cfg; }
 long pn_model_adam_steps(const pn_model *m) { return m->adam_step; }
+int pn_model_is_bf16(const pn_model *m) { return m ? m->bf16 : 0; }
 
 /* ---- create / free ------------------------------------------------------ */
 
@@ -140,6 +141,13 @@ pn_status pn_model_create(pn_model **out, const pn_model_config *cfg, pn_error *
     m->blk = pn__dnn_block(m->dnn);
     pn__set_threads(c.threads);
     m->first_train = pn__stage_unit[pn_freeze_stage(c.freeze)];
+    m->bf16 = c.bf16 && c.freeze != PN_FREEZE_FC;
+    int bf16_notice = 0;
+    dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+    if (m->bf16 && (isa & dnnl_cpu_isa_avx512_core_bf16) != dnnl_cpu_isa_avx512_core_bf16) {
+        m->bf16 = 0;
+        bf16_notice = 1;
+    }
     pn__model_plan_entries(m);
     /* trainable flags: a unit trains when u >= first_train */
     m->stem.trainable = m->first_train == 0;
@@ -159,6 +167,10 @@ pn_status pn_model_create(pn_model **out, const pn_model_config *cfg, pn_error *
         return st == PN_E_NOMEM ? st : pn_error_prefix(err, "model: ");
     }
     m->weights_dirty = 1;
+    if (bf16_notice && err)
+        pn_error_set(err, PN_OK,
+                     "notice: this CPU has no avx512_core_bf16 (oneDNN ISA 0x%x); training in "
+                     "fp32", (unsigned)isa);
     *out = m;
     return PN_OK;
 }
@@ -167,11 +179,15 @@ pn_status pn_model_create(pn_model **out, const pn_model_config *cfg, pn_error *
 
 /* The stem conv reads the NCHW input: the blocked descriptor of a
  * 3-channel tensor is plain NCHW (pn__dnn_act_md). */
-static pn_status make_cbn_ops(pn_model *m, cbn *c, int n, pn_error *err)
+static pn_status make_cbn_ops(pn_model *m, cbn *c, int n, int need_dx, pn_error *err)
 {
     pn__conv2d_dims d = {n, c->cin, c->hin, c->win, c->cout, c->k, c->stride, c->pad};
-    PN_TRY(pn__conv2d_create_md(&c->conv, m->dnn, &d, PN__LAYOUT_BLOCKED, c->trainable, &c->w_md,
-                               1, err));
+    if (m->bf16) /* frozen convs too (forward only), as autocast and the --bf16 feature pass */
+        PN_TRY(pn__conv2d_create_bf16(&c->conv, m->dnn, &d, PN__LAYOUT_BLOCKED, c->trainable,
+                                     need_dx, &c->w_md, 1, err));
+    else
+        PN_TRY(pn__conv2d_create_md(&c->conv, m->dnn, &d, PN__LAYOUT_BLOCKED, c->trainable,
+                                   &c->w_md, 1, err));
     PN_TRY(pn__bn2d_create(&c->bnop, m->dnn, n, c->cout, c->hout, c->wout, PN__LAYOUT_BLOCKED,
                           c->trainable, c->relu, err));
     return PN_OK;
@@ -194,15 +210,16 @@ static pn_status set_conv_weights(pn_model *m, int only_trainable, pn_error *err
 
 static pn_status build_ops(pn_model *m, int n, pn_error *err)
 {
-    PN_TRY(make_cbn_ops(m, &m->stem, n, err));
+    PN_TRY(make_cbn_ops(m, &m->stem, n, 0, err)); /* the input needs no gradient */
     PN_TRY(pn__maxpool_create(&m->maxpool, m->dnn, n, 64, m->h0, m->w0, 3, 2, 1, PN__LAYOUT_BLOCKED,
                              m->stem.trainable, err));
     for (int i = 0; i < NBLOCKS; i++) {
         block *b = &m->b[i];
         size_t sz = (size_t)n * b->c2.cout * b->c2.hout * b->c2.wout;
-        PN_TRY(make_cbn_ops(m, &b->c1, n, err));
-        PN_TRY(make_cbn_ops(m, &b->c2, n, err));
-        if (b->has_ds) PN_TRY(make_cbn_ops(m, &b->ds, n, err));
+        int in_grad = i + 1 > m->first_train; /* the block's input is trainable: needs dx */
+        PN_TRY(make_cbn_ops(m, &b->c1, n, in_grad, err));
+        PN_TRY(make_cbn_ops(m, &b->c2, n, 1, err));
+        if (b->has_ds) PN_TRY(make_cbn_ops(m, &b->ds, n, in_grad, err));
         PN_TRY(pn__addrelu_create(&b->addrelu, m->dnn, sz, b->trainable, err));
     }
     const cbn *last = &m->b[NBLOCKS - 1].c2;

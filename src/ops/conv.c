@@ -19,6 +19,16 @@ struct pn__conv2d {
     size_t w_fwd_bytes, w_bwd_bytes, dw_bytes;
     dnnl_memory_t m_x, m_y, m_wuser, m_wfwd, m_wbwd, m_dx, m_dy, m_dwtmp, m_dwuser;
     int weights_set;
+    /* bf16 (pn__conv2d_create_bf16): src, weights and diff_dst in bfloat16,
+     * dst / diff_src / diff_weights in f32; the f32 buffers of the API are
+     * converted into xb / dyb (and the weights into w_fwd / w_bwd) here. */
+    int bf16;
+    int no_dx; /* built without backward data (pn__conv2d_create_bf16 need_dx 0) */
+    dnnl_memory_desc_t xb_md, yb_md;
+    pn__prim x_to_b, dy_to_b;
+    void *xb, *dyb;
+    dnnl_memory_t m_xb, m_dyb;
+    const float *x_last; /* the x whose bf16 copy xb holds (last forward) */
 };
 
 void pn__conv2d_out_hw(const pn__conv2d_dims *dm, int *oh, int *ow)
@@ -36,13 +46,18 @@ void pn__conv2d_free(pn__conv2d *op)
     pn__prim_free(&op->w_to_fwd);
     pn__prim_free(&op->w_to_bwd);
     pn__prim_free(&op->dw_to_user);
-    dnnl_memory_t *ms[] = {&op->m_x, &op->m_y, &op->m_wuser, &op->m_wfwd, &op->m_wbwd,
-                           &op->m_dx, &op->m_dy, &op->m_dwtmp, &op->m_dwuser};
+    pn__prim_free(&op->x_to_b);
+    pn__prim_free(&op->dy_to_b);
+    dnnl_memory_t *ms[] = {&op->m_x,  &op->m_y,     &op->m_wuser,  &op->m_wfwd, &op->m_wbwd,
+                           &op->m_dx, &op->m_dy,    &op->m_dwtmp,  &op->m_dwuser,
+                           &op->m_xb, &op->m_dyb};
     for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++)
         if (*ms[i]) dnnl_memory_destroy(*ms[i]);
     free(op->w_fwd);
     free(op->w_bwd);
     free(op->dw_tmp);
+    free(op->xb);
+    free(op->dyb);
     free(op);
 }
 
@@ -71,7 +86,8 @@ static dnnl_status_t fwd_desc(dnnl_convolution_desc_t *cd, const pn__conv2d_dims
 {
     dnnl_memory_desc_t w_any;
     dnnl_dims_t wdims = {dm->oc, dm->ic, dm->k, dm->k};
-    dnnl_memory_desc_init_by_tag(&w_any, 4, wdims, dnnl_f32, dnnl_format_tag_any);
+    /* weights in the src's data type (f32, or bf16 for the bf16 op) */
+    dnnl_memory_desc_init_by_tag(&w_any, 4, wdims, x_md->data_type, dnnl_format_tag_any);
     dnnl_dims_t strides = {dm->stride, dm->stride}, pad = {dm->pad, dm->pad};
     return dnnl_convolution_forward_desc_init(
         cd, backward ? dnnl_forward_training : dnnl_forward_inference, dnnl_convolution_direct,
@@ -102,9 +118,56 @@ pn_status pn__conv2d_create(pn__conv2d **out, pn__dnn *d, const pn__conv2d_dims 
     return pn__conv2d_create_md(out, d, dm, layout, backward, &oihw, 0, err);
 }
 
+/* the same descriptor with another data type (blocking strides count elements) */
+static dnnl_memory_desc_t md_as(const dnnl_memory_desc_t *md, dnnl_data_type_t dt)
+{
+    dnnl_memory_desc_t r = *md;
+    r.data_type = dt;
+    return r;
+}
+
+/* A bf16 primitive that oneDNN could only give as its reference
+ * implementation is no use (orders of magnitude slower than f32). */
+static int is_ref_impl(const pn__prim *pr)
+{
+    const char *impl = NULL;
+    if (dnnl_primitive_desc_query(pr->pd, dnnl_query_impl_info_str, 0, &impl) != dnnl_success ||
+        !impl)
+        return 0;
+    return !strncmp(impl, "ref", 3);
+}
+
+static pn_status create_impl(pn__conv2d **out, pn__dnn *d, const pn__conv2d_dims *dm,
+                             pn__layout layout, int backward, const dnnl_memory_desc_t *w_md,
+                             int borrow, int bf16, pn_error *err);
+
 pn_status pn__conv2d_create_md(pn__conv2d **out, pn__dnn *d, const pn__conv2d_dims *dm,
                               pn__layout layout, int backward, const dnnl_memory_desc_t *w_md,
                               int borrow, pn_error *err)
+{
+    return create_impl(out, d, dm, layout, backward, w_md, borrow, 0, err);
+}
+
+pn_status pn__conv2d_create_bf16(pn__conv2d **out, pn__dnn *d, const pn__conv2d_dims *dm,
+                                pn__layout layout, int backward, int need_dx,
+                                const dnnl_memory_desc_t *w_md, int borrow, pn_error *err)
+{
+    pn_error e2 = {0};
+    pn_status st = create_impl(out, d, dm, layout, backward, w_md, borrow,
+                               backward && !need_dx ? 2 : 1, &e2);
+    if (st == PN_OK || st == PN_E_NOMEM || st == PN_E_ARG) {
+        if (st && err) *err = e2;
+        return st;
+    }
+    /* no fast bf16 implementation for these dims on this CPU: f32 */
+    return create_impl(out, d, dm, layout, backward, w_md, borrow, 0, err);
+}
+
+int pn__conv2d_is_bf16(const pn__conv2d *op) { return op && op->bf16; }
+
+static pn_status create_impl(pn__conv2d **out, pn__dnn *d, const pn__conv2d_dims *dm,
+                             pn__layout layout, int backward, const dnnl_memory_desc_t *w_md,
+                             int borrow, int bf16, pn_error *err)
 {
     *out = NULL;
     PN_TRY(check_dims(dm, err));
@@ -118,9 +181,17 @@ pn_status pn__conv2d_create_md(pn__conv2d **out, pn__dnn *d, const pn__conv2d_di
     op->x_md = pn__dnn_act_md(d, layout, dm->n, dm->ic, dm->h, dm->w);
     op->y_md = pn__dnn_act_md(d, layout, dm->n, dm->oc, op->oh, op->ow);
     op->w_user_md = *w_md;
-    dnnl_memory_desc_t w_any;
+    op->bf16 = bf16 != 0;
+    op->no_dx = bf16 == 2;
+    const dnnl_data_type_t cdt = bf16 ? dnnl_bf16 : dnnl_f32; /* src / weights / diff_dst */
+    op->xb_md = md_as(&op->x_md, dnnl_bf16);
+    op->yb_md = md_as(&op->y_md, dnnl_bf16);
+    const dnnl_memory_desc_t *src_md = bf16 ? &op->xb_md : &op->x_md;
+    const dnnl_memory_desc_t *ddst_md = bf16 ? &op->yb_md : &op->y_md;
+    dnnl_memory_desc_t w_any, dw_any;
     dnnl_dims_t wdims = {dm->oc, dm->ic, dm->k, dm->k};
-    dnnl_memory_desc_init_by_tag(&w_any, 4, wdims, dnnl_f32, dnnl_format_tag_any);
+    dnnl_memory_desc_init_by_tag(&w_any, 4, wdims, cdt, dnnl_format_tag_any);
+    dnnl_memory_desc_init_by_tag(&dw_any, 4, wdims, dnnl_f32, dnnl_format_tag_any);
     dnnl_dims_t strides = {dm->stride, dm->stride}, pad = {dm->pad, dm->pad};
     pn_status st = PN_OK;
     dnnl_convolution_desc_t cd;
@@ -136,8 +207,24 @@ pn_status pn__conv2d_create_md(pn__conv2d **out, pn__dnn *d, const pn__conv2d_di
             goto fail;                                                         \
         }                                                                      \
     } while (0)
-    TRYD(fwd_desc(&cd, dm, backward, &op->x_md, &op->y_md), "conv2d forward descriptor");
+#define NOREF(pr)                                                              \
+    do {                                                                       \
+        if (bf16 && is_ref_impl(pr)) {                                         \
+            st = pn_error_set(err, PN_E_UNSUPPORTED, "conv2d: no fast bf16 kernel"); \
+            goto fail;                                                         \
+        }                                                                      \
+    } while (0)
+    TRYD(fwd_desc(&cd, dm, backward, src_md, &op->y_md), "conv2d forward descriptor");
     TRY(pn__prim_create(&op->fwd, &cd, NULL, d, "conv2d forward", err));
+    NOREF(&op->fwd);
+    if (bf16) {
+        size_t b;
+        TRY(pn__reorder_create(&op->x_to_b, &op->x_md, &op->xb_md, d, err));
+        op->xb = alloc_md(&op->xb_md, &b);
+        if (!op->xb) goto nomem;
+        TRY(pn__mem_create(&op->m_xb, &op->xb_md, d, err));
+        pn__mem_bind(op->m_xb, op->xb);
+    }
     const dnnl_memory_desc_t *wf = dnnl_primitive_desc_query_md(op->fwd.pd, dnnl_query_weights_md, 0);
     TRY(pn__reorder_create(&op->w_to_fwd, &op->w_user_md, wf, d, err));
     if (!borrow || op->w_to_fwd.p) { /* borrowed in the right layout: no copy */
@@ -149,11 +236,12 @@ pn_status pn__conv2d_create_md(pn__conv2d **out, pn__dnn *d, const pn__conv2d_di
     TRY(pn__mem_create(&op->m_wuser, &op->w_user_md, d, err));
     TRY(pn__mem_create(&op->m_wfwd, wf, d, err));
     if (op->w_fwd) pn__mem_bind(op->m_wfwd, op->w_fwd);
-    if (backward) {
+    if (backward && !op->no_dx) {
         TRYD(dnnl_convolution_backward_data_desc_init(&cd, dnnl_convolution_direct, &op->x_md,
-                                                      &w_any, &op->y_md, strides, pad, pad),
+                                                      &w_any, ddst_md, strides, pad, pad),
              "conv2d backward-data descriptor");
         TRY(pn__prim_create(&op->bwd_data, &cd, op->fwd.pd, d, "conv2d backward data", err));
+        NOREF(&op->bwd_data);
         const dnnl_memory_desc_t *wb =
             dnnl_primitive_desc_query_md(op->bwd_data.pd, dnnl_query_weights_md, 0);
         TRY(pn__reorder_create(&op->w_to_bwd, &op->w_user_md, wb, d, err));
@@ -163,11 +251,14 @@ pn_status pn__conv2d_create_md(pn__conv2d **out, pn__dnn *d, const pn__conv2d_di
         }
         TRY(pn__mem_create(&op->m_wbwd, wb, d, err));
         if (op->w_bwd) pn__mem_bind(op->m_wbwd, op->w_bwd);
-        TRYD(dnnl_convolution_backward_weights_desc_init(&cd, dnnl_convolution_direct, &op->x_md,
-                                                         &w_any, NULL, &op->y_md, strides, pad,
+    }
+    if (backward) {
+        TRYD(dnnl_convolution_backward_weights_desc_init(&cd, dnnl_convolution_direct, src_md,
+                                                         &dw_any, NULL, ddst_md, strides, pad,
                                                          pad),
              "conv2d backward-weights descriptor");
         TRY(pn__prim_create(&op->bwd_w, &cd, op->fwd.pd, d, "conv2d backward weights", err));
+        NOREF(&op->bwd_w);
         const dnnl_memory_desc_t *dwm =
             dnnl_primitive_desc_query_md(op->bwd_w.pd, dnnl_query_diff_weights_md, 0);
         TRY(pn__reorder_create(&op->dw_to_user, dwm, &op->w_user_md, d, err));
@@ -179,6 +270,14 @@ pn_status pn__conv2d_create_md(pn__conv2d **out, pn__dnn *d, const pn__conv2d_di
         TRY(pn__mem_create(&op->m_dwuser, &op->w_user_md, d, err));
         TRY(pn__mem_create(&op->m_dx, &op->x_md, d, err));
         TRY(pn__mem_create(&op->m_dy, &op->y_md, d, err));
+        if (bf16) {
+            size_t b;
+            TRY(pn__reorder_create(&op->dy_to_b, &op->y_md, &op->yb_md, d, err));
+            op->dyb = alloc_md(&op->yb_md, &b);
+            if (!op->dyb) goto nomem;
+            TRY(pn__mem_create(&op->m_dyb, &op->yb_md, d, err));
+            pn__mem_bind(op->m_dyb, op->dyb);
+        }
     }
     *out = op;
     return PN_OK;
@@ -189,6 +288,7 @@ fail:
     return st;
 #undef TRY
 #undef TRYD
+#undef NOREF
 }
 
 /* Borrowed weights: bind them where the layouts agree, reorder into the
@@ -204,7 +304,7 @@ static pn_status borrow_weights(pn__conv2d *op, const float *w, pn_error *err)
     } else {
         pn__mem_bind(op->m_wfwd, w);
     }
-    if (op->backward) {
+    if (op->backward && !op->no_dx) {
         if (op->w_to_bwd.p) op->bwd_stale = 1;
         else pn__mem_bind(op->m_wbwd, w);
     }
@@ -222,7 +322,7 @@ pn_status pn__conv2d_set_weights(pn__conv2d *op, const float *w, pn_error *err)
     } else {
         memcpy(op->w_fwd, w, op->w_fwd_bytes);
     }
-    if (op->backward) {
+    if (op->backward && !op->no_dx) {
         if (op->w_to_bwd.p) {
             dnnl_exec_arg_t a[] = {{DNNL_ARG_FROM, op->m_wuser}, {DNNL_ARG_TO, op->m_wbwd}};
             PN_TRY(pn__prim_exec_serial(&op->w_to_bwd, op->d, 2, a, "conv2d weight reorder", err));
@@ -240,8 +340,13 @@ pn_status pn__conv2d_forward(pn__conv2d *op, const float *x, float *y, pn_error 
         return pn_error_set(err, PN_E_ARG, "conv2d forward: weights not set");
     pn__mem_bind(op->m_x, x);
     pn__mem_bind(op->m_y, y);
-    dnnl_exec_arg_t a[] = {{DNNL_ARG_SRC, op->m_x}, {DNNL_ARG_WEIGHTS, op->m_wfwd},
-                           {DNNL_ARG_DST, op->m_y}};
+    if (op->bf16) {
+        dnnl_exec_arg_t r[] = {{DNNL_ARG_FROM, op->m_x}, {DNNL_ARG_TO, op->m_xb}};
+        PN_TRY(pn__prim_exec(&op->x_to_b, op->d, 2, r, "conv2d bf16 input conversion", err));
+        op->x_last = x;
+    }
+    dnnl_exec_arg_t a[] = {{DNNL_ARG_SRC, op->bf16 ? op->m_xb : op->m_x},
+                           {DNNL_ARG_WEIGHTS, op->m_wfwd}, {DNNL_ARG_DST, op->m_y}};
     return pn__prim_exec(&op->fwd, op->d, 3, a, "conv2d forward", err);
 }
 
@@ -252,7 +357,15 @@ pn_status pn__conv2d_backward(pn__conv2d *op, const float *x, const float *dy, f
         return pn_error_set(err, PN_E_ARG, "conv2d backward: op was created forward-only");
     if (!op->weights_set)
         return pn_error_set(err, PN_E_ARG, "conv2d backward: weights not set");
+    if (dx && op->no_dx)
+        return pn_error_set(err, PN_E_ARG, "conv2d backward: op was created without dx");
     pn__mem_bind(op->m_dy, dy);
+    dnnl_memory_t mdy = op->m_dy;
+    if (op->bf16) {
+        dnnl_exec_arg_t r[] = {{DNNL_ARG_FROM, op->m_dy}, {DNNL_ARG_TO, op->m_dyb}};
+        PN_TRY(pn__prim_exec(&op->dy_to_b, op->d, 2, r, "conv2d bf16 gradient conversion", err));
+        mdy = op->m_dyb;
+    }
     if (dx && op->bwd_stale) {
         pn__mem_bind(op->m_wuser, op->w_borrowed);
         dnnl_exec_arg_t a[] = {{DNNL_ARG_FROM, op->m_wuser}, {DNNL_ARG_TO, op->m_wbwd}};
@@ -261,15 +374,20 @@ pn_status pn__conv2d_backward(pn__conv2d *op, const float *x, const float *dy, f
     }
     if (dx) {
         pn__mem_bind(op->m_dx, dx);
-        dnnl_exec_arg_t a[] = {{DNNL_ARG_DIFF_DST, op->m_dy}, {DNNL_ARG_WEIGHTS, op->m_wbwd},
+        dnnl_exec_arg_t a[] = {{DNNL_ARG_DIFF_DST, mdy}, {DNNL_ARG_WEIGHTS, op->m_wbwd},
                                {DNNL_ARG_DIFF_SRC, op->m_dx}};
         PN_TRY(pn__prim_exec(&op->bwd_data, op->d, 3, a, "conv2d backward data", err));
     }
     if (dw) {
         pn__mem_bind(op->m_x, x);
+        if (op->bf16 && x != op->x_last) { /* not the last forward's input: convert it */
+            dnnl_exec_arg_t r[] = {{DNNL_ARG_FROM, op->m_x}, {DNNL_ARG_TO, op->m_xb}};
+            PN_TRY(pn__prim_exec(&op->x_to_b, op->d, 2, r, "conv2d bf16 input conversion", err));
+            op->x_last = x;
+        }
         pn__mem_bind(op->m_dwtmp, op->dw_to_user.p ? (void *)op->dw_tmp : (void *)dw);
-        dnnl_exec_arg_t a[] = {{DNNL_ARG_SRC, op->m_x}, {DNNL_ARG_DIFF_DST, op->m_dy},
-                               {DNNL_ARG_DIFF_WEIGHTS, op->m_dwtmp}};
+        dnnl_exec_arg_t a[] = {{DNNL_ARG_SRC, op->bf16 ? op->m_xb : op->m_x},
+                               {DNNL_ARG_DIFF_DST, mdy}, {DNNL_ARG_DIFF_WEIGHTS, op->m_dwtmp}};
         PN_TRY(pn__prim_exec(&op->bwd_w, op->d, 3, a, "conv2d backward weights", err));
         if (op->dw_to_user.p) {
             pn__mem_bind(op->m_dwuser, dw);

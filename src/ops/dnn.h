@@ -82,6 +82,21 @@ pn_status pn__prim_exec_serial(const pn__prim *pr, pn__dnn *d, int nargs,
 pn_status pn__conv2d_create_md(pn__conv2d **op, pn__dnn *d, const pn__conv2d_dims *dm,
                               pn__layout layout, int backward, const dnnl_memory_desc_t *w_md,
                               int borrow, pn_error *err);
+/* The same in bfloat16, as PyTorch's CPU autocast runs a conv: the forward
+ * reads bf16 copies of x and w and writes f32 y; the backward converts dy
+ * to bf16 and writes f32 dx and dw (oneDNN accumulates in f32). The caller's
+ * buffers (x, y, dy, dx, dw, weights in w_md) stay f32: the op converts
+ * them (the weights at every set_weights, x at every forward, dy at every
+ * backward; the backward's dw reuses the last forward's bf16 x when it is
+ * given the same x pointer, so x must not change in between). Where the CPU
+ * or oneDNN has no fast bf16 kernel for these dims, the op is created in f32
+ * instead (pn__conv2d_is_bf16 tells which). need_dx 0 (with backward): the
+ * backward computes dw only (dx must be NULL), e.g. for the stem, whose
+ * 3-channel backward data oneDNN 2.6 has only as a reference kernel. */
+pn_status pn__conv2d_create_bf16(pn__conv2d **op, pn__dnn *d, const pn__conv2d_dims *dm,
+                                pn__layout layout, int backward, int need_dx,
+                                const dnnl_memory_desc_t *w_md, int borrow, pn_error *err);
+int pn__conv2d_is_bf16(const pn__conv2d *op);
 /* The weight layout oneDNN's forward primitive picks for these dims. */
 pn_status pn__conv2d_weights_md(pn__dnn *d, const pn__conv2d_dims *dm, pn__layout layout,
                                int backward, dnnl_memory_desc_t *md, pn_error *err);

@@ -115,6 +115,9 @@ static void fingerprint(const pn_fit_cfg *cfg, int fc_in, const pn_featset *tr,
                            cfg->augment ? (cfg->augment_key ? cfg->augment_key : "augment") : "");
         pn_sha256_update(&h, txt, (size_t)len < sizeof txt ? (size_t)len : sizeof txt - 1);
     }
+    /* bf16 training (only when on: fp32 runs keep their fingerprint), so a
+     * --resume continues in the precision the run started in */
+    if (cfg->bf16) pn_sha256_update(&h, "bf16-train", 10);
     pn_sha256_final(&h, out);
 }
 
