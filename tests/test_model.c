@@ -364,7 +364,12 @@ static void check_optim3(const char *name, const pn_optim *o, const double lrs[3
         float *x = input(2000 + s, N, HW), loss;
         if (pn_model_train_step(m, x, labels, N, cw, lrs[s], &loss, NULL, &err)) fail_msg("%s", err.msg);
         snprintf(key, sizeof key, "model_%s_loss%d", name, s);
-        tu_assert_close(key, &loss, fx(&f, key)->data, 1, 1e-30, TU_FP32_RTOL);
+        /* the loss before any step: the fp32 limit; after an Adam(W) step the
+         * parameters carry that optimiser's amplified noise (rtol, below), and
+         * the loss a little of it: 1.19e-5 measured on a Zen 4 AVX-512 CPU
+         * (AdamW step 1), so 10x the fp32 limit, never looser than rtol */
+        double lrtol = s == 0 ? TU_FP32_RTOL : fmin(rtol, 10 * TU_FP32_RTOL);
+        tu_assert_close(key, &loss, fx(&f, key)->data, 1, 1e-30, lrtol);
         free(x);
     }
     int n = 0;
