@@ -404,12 +404,26 @@ static int all_zero(const pn__dcm *d)
     return 1;
 }
 
+/* The JPEG transfer syntaxes of T.81 (1.2.840.10008.1.2.4.50 to .70:
+ * baseline, extended, lossless), which GDCM decodes with its JPEG codecs;
+ * not JPEG-LS (.80, .81) or JPEG 2000 (.90 and up). */
+static int jpeg_family(const char *ts)
+{
+    static const char p[] = "1.2.840.10008.1.2.4.";
+    if (strncmp(ts, p, sizeof p - 1)) return 0;
+    char *end;
+    long k = strtol(ts + sizeof p - 1, &end, 10);
+    return end != ts + sizeof p - 1 && !*end && k >= 50 && k <= 70;
+}
+
 pn_status pn__dicom_decode(const uint8_t *buf, size_t n, const char *name,
                            const pn_decode_opts *o, pn_image *img, pn_error *err)
 {
     pn__dcm d;
     memset(&d, 0, sizeof d);
-    pn_status st = pn__dicom_walk(buf, n, name, err);
+    pn__dcm_layout lay;
+    uint8_t *frame = NULL;
+    pn_status st = pn__dicom_walk_layout(buf, n, name, &lay, err);
     if (!st) st = pn__dcm_header(buf, n, name, &d, err);
     if (st) goto done;
     if (d.samples != 1) {
@@ -447,12 +461,31 @@ pn_status pn__dicom_decode(const uint8_t *buf, size_t n, const char *name,
     /* the pixel limit before any pixel buffer exists */
     st = pn__check_dims(d.cols, d.rows, o, name, "DICOM image", err);
     if (st) goto done;
-    if (!strncmp(d.ts_uid, "1.2.840.10008.1.2.4.", 20) && d.px_at && d.px_at < n) {
-        /* JPEG transfer syntaxes: a header libjpeg warns about aborts GDCM */
-        size_t lim = n - d.px_at < 65536 ? n - d.px_at : 65536;
-        const uint8_t *p = d.px_at ? memmem(buf + d.px_at, lim, "\xff\xd8\xff", 3) : NULL;
+    /* native Pixel Data longer than the file: refused here, after the
+     * pixel limit (which a huge header must meet first), before GDCM reads
+     * it (it would allocate what the length says). The walk's position, not
+     * GDCM's: GDCM's header read stops early at an out-of-order tag. */
+    if (lay.px_short) {
+        st = pn_error_set(err, PN_E_FORMAT,
+                          "%s: DICOM file is truncated: Pixel Data says %lu bytes, the file ends "
+                          "%zu bytes into it (element (7FE0,0010) length %lu exceeds the %zu "
+                          "bytes left)",
+                          name, (unsigned long)lay.px_vl, lay.px_left, (unsigned long)lay.px_vl,
+                          lay.px_left);
+        goto done;
+    }
+    if (!lay.deflated && lay.px_vl == 0xFFFFFFFFu && lay.nfrag >= 1 && jpeg_family(d.ts_uid)) {
+        /* GDCM's JPEG codecs (IJG 6b inside, assert() on) abort on some
+         * headers: the codestream of the frame (its fragments back to back,
+         * as GDCM reads them) is read by libjpeg-turbo first, whose header
+         * warnings GDCM would assert on, then checked marker by marker (a
+         * DHT that libjpeg-turbo reads without a warning made GDCM abort) */
+        size_t fn = 0;
         char why[200];
-        if (p && pn__jpeg_header_warns(p, n - (size_t)(p - buf), why, sizeof why)) {
+        st = pn__dicom_frame_bytes(buf, &lay, name, &frame, &fn, err);
+        if (st) goto done;
+        if (pn__jpeg_header_warns(frame, fn, why, sizeof why) ||
+            pn__jpeg_markers_bad(frame, fn, why, sizeof why)) {
             st = pn_error_set(err, PN_E_FORMAT, "%s: corrupt JPEG in the DICOM pixel data (%s)",
                               name, why);
             goto done;
@@ -473,6 +506,7 @@ pn_status pn__dicom_decode(const uint8_t *buf, size_t n, const char *name,
         snprintf(img->sop_uid, sizeof img->sop_uid, "%s", d.sop_uid);
     }
 done:
+    free(frame);
     pn__dcm_free(&d);
     if (st) img->w = img->h = 0;
     return st;

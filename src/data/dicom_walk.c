@@ -7,6 +7,8 @@
  * inside the file first, with known VRs, and undefined lengths only where
  * GDCM takes them. Only the structure is checked: content is GDCM's job.
  * Deflated data sets are inflated by GDCM and not walked here. */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "dicom_internal.h"
@@ -22,6 +24,8 @@ typedef struct walk {
     int more;   /* prefix: the header goes on past the end of b */
     int at_pixels; /* the top-level Pixel Data header was reached */
     size_t stop_at;
+    pn__dcm_layout *lay; /* where the top-level Pixel Data lies */
+    size_t file_n;       /* n of the whole buffer (n is an item's end inside one) */
 } walk;
 
 static unsigned u16(const uint8_t *p) { return p[0] | (unsigned)p[1] << 8; }
@@ -63,6 +67,26 @@ static pn_status truncated(walk *w, unsigned g, unsigned e, const char *what, si
                         "%s: DICOM file is truncated: %s (%04X,%04X) at byte %zu runs past the "
                         "end of the file (%zu bytes)",
                         w->name, what, g, e, at, w->n);
+}
+
+/* A value length that does not fit in the `left` bytes after its header
+ * (or over the limit for one element) before GDCM, which would allocate
+ * what the length says. */
+static pn_status too_long(walk *w, unsigned g, unsigned e, const char *what, size_t at,
+                          uint32_t len, size_t left)
+{
+    if (w->prefix && len <= PN__DCM_MAX_ELEMENT) return truncated(w, g, e, what, at);
+    if (len > PN__DCM_MAX_ELEMENT && len <= left)
+        return pn_error_set(w->err, PN_E_FORMAT,
+                            "%s: DICOM data set is corrupt: %s (%04X,%04X) at byte %zu has "
+                            "length %lu, over the limit of %lu bytes for one element",
+                            w->name, what, g, e, at, (unsigned long)len,
+                            (unsigned long)PN__DCM_MAX_ELEMENT);
+    return pn_error_set(w->err, PN_E_FORMAT,
+                        "%s: DICOM file is truncated: %s (%04X,%04X) at byte %zu: length %lu "
+                        "exceeds the %zu bytes left %s (%zu bytes)",
+                        w->name, what, g, e, at, (unsigned long)len, left,
+                        w->n < w->file_n ? "in its sequence item" : "in the file", w->n);
 }
 
 /* One element header at *pos: tag, header size and value length. */
@@ -112,7 +136,8 @@ static pn_status items(walk *w, size_t *pos, uint32_t len, int depth)
             PN_TRY(elements(w, pos, depth + 1, 1));
             if (w->stop) return PN_OK;
         } else {
-            if (il > w->n - *pos) return truncated(w, g, e, "a sequence item", *pos - hdr);
+            if (il > w->n - *pos || il > PN__DCM_MAX_ELEMENT)
+                return too_long(w, g, e, "a sequence item", *pos - hdr, il, w->n - *pos);
             /* the item's elements, within the item (GDCM reads them all) */
             size_t file_n = w->n, item_end = *pos + il;
             w->n = item_end;
@@ -129,7 +154,7 @@ static pn_status items(walk *w, size_t *pos, uint32_t len, int depth)
 
 /* The fragments of encapsulated Pixel Data, up to the sequence delimiter
  * (*at: the first byte after it). */
-static pn_status fragments(walk *w, size_t pos, size_t *at)
+static pn_status fragments(walk *w, size_t pos, size_t *at, pn__dcm_layout *lay)
 {
     while (pos < w->n) {
         unsigned g = 0, e = 0;
@@ -138,6 +163,7 @@ static pn_status fragments(walk *w, size_t pos, size_t *at)
         PN_TRY(header(w, pos, 0, &g, &e, &hdr, &fl));
         if (g == 0xFFFE && e == 0xE0DD) {
             *at = pos + hdr;
+            if (lay) lay->frags_end = pos;
             return PN_OK;
         }
         if (g != 0xFFFE || e != 0xE000 || fl == UNDEF)
@@ -148,8 +174,15 @@ static pn_status fragments(walk *w, size_t pos, size_t *at)
         if (fl > w->n - pos - hdr)
             return pn_error_set(w->err, PN_E_FORMAT,
                                 "%s: DICOM file is truncated: a Pixel Data fragment of %lu bytes "
-                                "at byte %zu runs past the end of the file (%zu bytes)",
-                                w->name, (unsigned long)fl, pos, w->n);
+                                "at byte %zu exceeds the %zu bytes left in the file (%zu bytes)",
+                                w->name, (unsigned long)fl, pos, w->n - pos - hdr, w->n);
+        if (lay) {
+            if (lay->nfrag == 1) { /* the first fragment after the offset table */
+                lay->frame_at = pos + hdr;
+                lay->frame_len = fl;
+            }
+            lay->nfrag++;
+        }
         pos += hdr + fl;
     }
     return pn_error_set(w->err, PN_E_FORMAT,
@@ -195,15 +228,31 @@ static pn_status elements(walk *w, size_t *pos, int depth, int in_item)
             continue;
         }
         if (g == 0x7FE0 && e == 0x0010 && depth == 0) {
+            int first = !w->at_pixels;
             w->at_pixels = 1;
             if (w->prefix) return PN_OK;
+            if (first && w->lay) {
+                w->lay->px_at = *pos;
+                w->lay->px_vl = len;
+                w->lay->frags_at = len == UNDEF ? *pos : 0;
+            }
             if (len == UNDEF) {
-                PN_TRY(fragments(w, *pos, pos));
+                PN_TRY(fragments(w, *pos, pos, first ? w->lay : NULL));
                 continue; /* GDCM reads what follows (padding) too */
             }
             /* native data cut short: reported after the pixel limit check
-             * (pn__dcm_decode), which a huge header must meet first */
-            if (len > w->n - *pos) return PN_OK;
+             * (pn__dicom_decode, from lay->px_short), which a huge header
+             * must meet first; nothing after it can be walked */
+            if (len > w->n - *pos) {
+                /* a second Pixel Data element: no pixel limit to meet first */
+                if (!first) return too_long(w, g, e, "element", at, len, w->n - *pos);
+                if (w->lay) {
+                    w->lay->px_short = 1;
+                    w->lay->px_left = w->n - *pos;
+                }
+                return PN_OK;
+            }
+            if (len > PN__DCM_MAX_ELEMENT) return too_long(w, g, e, "element", at, len, w->n - *pos);
             *pos += len;
             continue;
         }
@@ -212,7 +261,8 @@ static pn_status elements(walk *w, size_t *pos, int depth, int in_item)
             if (w->stop) return PN_OK;
             continue;
         }
-        if (len > w->n - *pos) return truncated(w, g, e, "element", at);
+        if (len > w->n - *pos || len > PN__DCM_MAX_ELEMENT)
+            return too_long(w, g, e, "element", at, len, w->n - *pos);
         if (w->explicit_vr && w->b[at + 4] == 'S' && w->b[at + 5] == 'Q') {
             PN_TRY(items(w, pos, len, depth));
             *pos = at + hdr + len;
@@ -230,10 +280,26 @@ pn_status pn__dicom_walk(const uint8_t *b, size_t n, const char *name, pn_error 
     return pn__dicom_walk_prefix(b, n, 0, NULL, name, err);
 }
 
+pn_status pn__dicom_walk_layout(const uint8_t *b, size_t n, const char *name,
+                                pn__dcm_layout *lay, pn_error *err)
+{
+    memset(lay, 0, sizeof *lay);
+    walk w = {.b = b, .n = n, .file_n = n, .explicit_vr = 1, .name = name, .err = err,
+              .lay = lay};
+    pn_status st = walk_all(&w);
+    if (!st && w.stop)
+        st = pn_error_set(err, PN_E_FORMAT,
+                          "%s: DICOM data set is corrupt (an element at byte %zu has no valid "
+                          "VR or item tag)",
+                          name, w.stop_at);
+    return st;
+}
+
 pn_status pn__dicom_walk_prefix(const uint8_t *b, size_t n, int prefix, int *more,
                                 const char *name, pn_error *err)
 {
-    walk w = {.b = b, .n = n, .explicit_vr = 1, .name = name, .err = err, .prefix = prefix};
+    walk w = {.b = b, .n = n, .file_n = n, .explicit_vr = 1, .name = name, .err = err,
+              .prefix = prefix};
     pn_status st = walk_all(&w);
     /* a structure the walk does not follow is refused: GDCM would be left
      * to trust its lengths (and allocate what they say) */
@@ -271,8 +337,10 @@ static pn_status walk_all(walk *w)
                                     "(%04X,%04X) at byte %zu has no valid VR (the file meta "
                                     "group is Explicit VR)",
                                     name, g, e, pos);
-            if (len == UNDEF || len > n - pos - hdr)
+            if (len == UNDEF)
                 return truncated(w, g, e, "the file meta element", pos);
+            if (len > n - pos - hdr || len > PN__DCM_MAX_ELEMENT)
+                return too_long(w, g, e, "the file meta element", pos, len, n - pos - hdr);
             if (e == 0x0010) {
                 size_t k = len < sizeof ts - 1 ? len : sizeof ts - 1;
                 memcpy(ts, b + pos + hdr, k);
@@ -296,6 +364,7 @@ static pn_status walk_all(walk *w)
                                 "(0002,0010)",
                                 name);
         if (!strcmp(ts, "1.2.840.10008.1.2.1.99")) { /* deflated: GDCM inflates */
+            if (w->lay) w->lay->deflated = 1;
             if (w->prefix) w->more = 1;
             return PN_OK;
         }
@@ -305,4 +374,147 @@ static pn_status walk_all(walk *w)
         w->explicit_vr = n >= 6 && b[4] >= 'A' && b[4] <= 'Z' && b[5] >= 'A' && b[5] <= 'Z';
     }
     return elements(w, &pos, 0, 0);
+}
+
+pn_status pn__dicom_frame_bytes(const uint8_t *buf, const pn__dcm_layout *lay, const char *name,
+                                uint8_t **out, size_t *out_n, pn_error *err)
+{
+    *out = NULL;
+    *out_n = 0;
+    if (!lay->frags_at || lay->frags_end <= lay->frags_at)
+        return pn_error_set(err, PN_E_FORMAT, "%s: DICOM Pixel Data is not encapsulated", name);
+    /* the walk checked every item header and length up to frags_end */
+    /* the first item is the Basic Offset Table, unless it holds the start of
+     * a JPEG codestream (a table starts with offset 0) */
+    uint32_t l0 = u32(buf + lay->frags_at + 4);
+    const uint8_t *v0 = buf + lay->frags_at + 8;
+    int from = l0 >= 2 && v0[0] == 0xFF && v0[1] == 0xD8 ? 0 : 1;
+    size_t total = 0, pos = lay->frags_at;
+    for (int i = 0; pos < lay->frags_end; i++) {
+        uint32_t fl = u32(buf + pos + 4);
+        if (i >= from) total += fl;
+        pos += 8 + (size_t)fl;
+    }
+    uint8_t *o = malloc(total ? total : 1);
+    if (!o) return pn_error_set(err, PN_E_NOMEM, "%s: out of memory", name);
+    size_t k = 0;
+    pos = lay->frags_at;
+    for (int i = 0; pos < lay->frags_end; i++) {
+        uint32_t fl = u32(buf + pos + 4);
+        if (i >= from) {
+            memcpy(o + k, buf + pos + 8, fl);
+            k += fl;
+        }
+        pos += 8 + (size_t)fl;
+    }
+    *out = o;
+    *out_n = total;
+    return PN_OK;
+}
+
+/* ---- the marker structure of a JPEG codestream ------------------------- */
+
+#define JBAD(...) (snprintf(why, why_n, __VA_ARGS__), 1)
+
+/* The tables of one DHT segment (s: after the length, m bytes). */
+static int dht_bad(const uint8_t *s, size_t m, size_t at, char *why, size_t why_n)
+{
+    size_t i = 0;
+    while (i < m) {
+        if (m - i < 17)
+            return JBAD("DHT at byte %zu: a table header of 17 bytes does not fit in the %zu "
+                        "bytes left of the segment",
+                        at, m - i);
+        unsigned tc = s[i] >> 4, th = s[i] & 15;
+        if (tc > 1 || th > 3)
+            return JBAD("DHT at byte %zu: table class %u / id %u (want class 0-1, id 0-3)", at,
+                        tc, th);
+        unsigned sum = 0;
+        /* the counts must fit a prefix code: at most 2^l codes of length l,
+         * less those taken by shorter codes */
+        uint64_t room = 1;
+        for (int l = 1; l <= 16; l++) {
+            unsigned c = s[i + l];
+            room *= 2;
+            if (c > room)
+                return JBAD("DHT at byte %zu: %u codes of length %d do not fit a Huffman code "
+                            "(%llu left)",
+                            at, c, l, (unsigned long long)room);
+            room -= c;
+            sum += c;
+        }
+        if (sum > 256)
+            return JBAD("DHT at byte %zu: the code counts sum to %u (at most 256)", at, sum);
+        if (sum > m - i - 17)
+            return JBAD("DHT at byte %zu: %u values announced, %zu bytes left in the segment", at,
+                        sum, m - i - 17);
+        if (tc == 0)
+            for (unsigned k = 0; k < sum; k++)
+                if (s[i + 17 + k] > 16)
+                    return JBAD("DHT at byte %zu: DC table value %u (at most 16)", at,
+                                s[i + 17 + k]);
+        i += 17 + sum;
+    }
+    return 0;
+}
+
+int pn__jpeg_markers_bad(const uint8_t *b, size_t n, char *why, size_t why_n)
+{
+    if (n < 4 || b[0] != 0xFF || b[1] != 0xD8)
+        return JBAD("the codestream does not start with a JPEG SOI marker (FFD8)");
+    size_t i = 2;
+    int sof = 0;
+    for (;;) {
+        if (i >= n) return JBAD("the codestream ends at byte %zu before its SOS marker", i);
+        if (b[i] != 0xFF) {
+            size_t j = i;
+            while (j < n && b[j] != 0xFF) j++;
+            return JBAD("%zu bytes of garbage at byte %zu where a marker should be", j - i, i);
+        }
+        while (i < n && b[i] == 0xFF) i++; /* fill bytes */
+        if (i >= n) return JBAD("the codestream ends at byte %zu before its SOS marker", i);
+        unsigned mk = b[i++];
+        size_t at = i - 2;
+        if (mk == 0x00 || mk == 0x01 || (mk >= 0xD0 && mk <= 0xD9))
+            return JBAD("marker 0x%02X at byte %zu before the SOS marker", mk, at);
+        if (n - i < 2) return JBAD("marker 0x%02X at byte %zu: its length is cut off", mk, at);
+        size_t len = (size_t)b[i] << 8 | b[i + 1];
+        if (len < 2 || len > n - i)
+            return JBAD("marker 0x%02X at byte %zu: length %zu, %zu bytes left", mk, at, len,
+                        n - i);
+        const uint8_t *s = b + i + 2;
+        size_t m = len - 2;
+        if (mk == 0xC4) {
+            if (dht_bad(s, m, at, why, why_n)) return 1;
+        } else if (mk == 0xDB) {
+            size_t k = 0;
+            while (k < m) {
+                unsigned pq = s[k] >> 4, tq = s[k] & 15;
+                size_t tl = 1 + 64 * (size_t)(pq + 1);
+                if (pq > 1 || tq > 3 || tl > m - k)
+                    return JBAD("DQT at byte %zu: table precision %u / id %u, %zu bytes left", at,
+                                pq, tq, m - k);
+                k += tl;
+            }
+        } else if (mk >= 0xC0 && mk <= 0xCF && mk != 0xC8 && mk != 0xCC) { /* SOFn */
+            if (sof) return JBAD("a second SOF marker (0x%02X) at byte %zu", mk, at);
+            sof = 1;
+            if (m < 6 || s[5] == 0 || m != 6 + 3 * (size_t)s[5])
+                return JBAD("SOF marker 0x%02X at byte %zu: length %zu does not match its %u "
+                            "components",
+                            mk, at, len, m >= 6 ? s[5] : 0);
+            if (s[0] < 2 || s[0] > 16)
+                return JBAD("SOF marker 0x%02X at byte %zu: precision %u bits", mk, at, s[0]);
+        } else if (mk == 0xDA) {
+            if (!sof) return JBAD("SOS marker at byte %zu before any SOF marker", at);
+            if (m < 1 || s[0] < 1 || s[0] > 4 || m != 4 + 2 * (size_t)s[0])
+                return JBAD("SOS marker at byte %zu: length %zu does not match its %u "
+                            "components",
+                            at, len, m >= 1 ? s[0] : 0);
+            return 0; /* entropy-coded data follow: the codec's part */
+        } else if (mk == 0xDD && m != 2) {
+            return JBAD("DRI marker at byte %zu: length %zu (want 4)", at, len);
+        }
+        i += len;
+    }
 }
