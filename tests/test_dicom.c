@@ -562,6 +562,13 @@ static void test_gdcm_findings(void **state)
     f = "gdcm_oom_pixeldata_after_out_of_order_tag.dcm";
     assert_int_equal(decode_corpus_file("dicom", f, 1, &err), PN_E_FORMAT);
     want_msg(&err, f, "element (7FE0,0010) length 4261412863 exceeds the 1255 bytes left");
+    /* out of memory in GDCM's ReadUpToTag (found by the 2026-12-02 campaign):
+     * TransferSyntaxUID Explicit VR Big Endian, the data set little endian,
+     * so GDCM read byte-swapped lengths the walk had not checked; refused
+     * by the walk now */
+    f = "gdcm_oom_big_endian_transfer_syntax.dcm";
+    assert_int_equal(decode_corpus_file("dicom", f, 1, &err), PN_E_UNSUPPORTED);
+    want_msg(&err, f, "transfer syntax Explicit VR Big Endian (retired) is not supported");
     /* the same through the image target (a whole file, (2828,1040) out of order) */
     f = "dicom_gdcm_oom_pixeldata_after_out_of_order_tag.dcm";
     assert_int_equal(decode_corpus_file("image", f, 0, &err), PN_E_FORMAT);

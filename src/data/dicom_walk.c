@@ -323,8 +323,13 @@ static pn_status walk_all(walk *w)
     pn_error *err = w->err;
     size_t pos = 0;
     char ts[72] = "";
-    if (n >= 132 && !memcmp(b + 128, "DICM", 4)) {
-        pos = 132;
+    int dicm = n >= 132 && !memcmp(b + 128, "DICM", 4);
+    /* a file meta group: after DICM, or (no preamble) at byte 0, where
+     * GDCM reads one too and takes its TransferSyntaxUID */
+    int meta0 = !dicm && n >= 8 && u16(b) == 0x0002 && valid_vr(b + 4);
+    if (dicm || meta0) {
+        pos = dicm ? 132 : 0;
+        int have_ts = 0;
         while (pos < n && n - pos >= 2 && u16(b + pos) == 0x0002) {
             unsigned g = 0, e = 0;
             size_t hdr = 0;
@@ -341,7 +346,8 @@ static pn_status walk_all(walk *w)
                 return truncated(w, g, e, "the file meta element", pos);
             if (len > n - pos - hdr || len > PN__DCM_MAX_ELEMENT)
                 return too_long(w, g, e, "the file meta element", pos, len, n - pos - hdr);
-            if (e == 0x0010) {
+            if (e == 0x0010 && !have_ts) { /* the first one, as GDCM keeps it */
+                have_ts = 1;
                 size_t k = len < sizeof ts - 1 ? len : sizeof ts - 1;
                 memcpy(ts, b + pos + hdr, k);
                 ts[k] = 0;
@@ -358,10 +364,17 @@ static pn_status walk_all(walk *w)
                                 "%s: DICOM file ends after its file meta information (no data "
                                 "set)",
                                 name);
+        if (!ts[0] && meta0) goto guess;
         if (!ts[0])
             return pn_error_set(err, PN_E_FORMAT,
                                 "%s: DICOM file meta information has no TransferSyntaxUID "
                                 "(0002,0010)",
+                                name);
+        /* GDCM reads it byte-swapped: the walk (little endian) cannot check it */
+        if (!strcmp(ts, "1.2.840.10008.1.2.2"))
+            return pn_error_set(err, PN_E_UNSUPPORTED,
+                                "%s: DICOM transfer syntax Explicit VR Big Endian (retired) is "
+                                "not supported",
                                 name);
         if (!strcmp(ts, "1.2.840.10008.1.2.1.99")) { /* deflated: GDCM inflates */
             if (w->lay) w->lay->deflated = 1;
@@ -370,8 +383,10 @@ static pn_status walk_all(walk *w)
         }
         w->explicit_vr = strcmp(ts, "1.2.840.10008.1.2") != 0;
     } else {
+    guess:
         /* no preamble: implicit unless the first element carries a VR */
-        w->explicit_vr = n >= 6 && b[4] >= 'A' && b[4] <= 'Z' && b[5] >= 'A' && b[5] <= 'Z';
+        w->explicit_vr = n - pos >= 6 && b[pos + 4] >= 'A' && b[pos + 4] <= 'Z' &&
+                         b[pos + 5] >= 'A' && b[pos + 5] <= 'Z';
     }
     return elements(w, &pos, 0, 0);
 }
