@@ -14,7 +14,7 @@ SECS=${FUZZ_SECONDS:-60}
 OUT=${FUZZ_BUILD:-build-fuzz}
 mkdir -p "$OUT/crashes"
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(pickle pth safetensors image npy multipart csv) # dicom: by name
+[ ${#targets[@]} -gt 0 ] || targets=(pickle pth safetensors image npy multipart csv dicom)
 fail=0
 for t in "${targets[@]}"; do
     case "$t" in

@@ -569,6 +569,35 @@ static void test_gdcm_findings(void **state)
     f = "gdcm_oom_big_endian_transfer_syntax.dcm";
     assert_int_equal(decode_corpus_file("dicom", f, 1, &err), PN_E_UNSUPPORTED);
     want_msg(&err, f, "transfer syntax Explicit VR Big Endian (retired) is not supported");
+    /* the other findings of that campaign (GDCM asserts, out-of-memory and
+     * leaks), each refused before GDCM now */
+    static const struct {
+        const char *file, *want;
+    } more[] = {
+        /* ReadPreValue's assert: a Deflated data set of 6 bytes (now inflated
+         * and walked by pneumo) */
+        {"gdcm_assert_deflated_short.dcm",
+         "DICOM Deflated data set is truncated: an element header (0000,0000) at byte 0 runs "
+         "past the end of the inflated data set (6 bytes)"},
+        /* out of memory: a corrupt Deflated stream */
+        {"gdcm_oom_deflated_corrupt.dcm",
+         "DICOM Deflated data set is corrupt or truncated (zlib: invalid distance too far back"},
+        /* PixmapReader's assert on a Recognition Code that is not ACR-NEMA
+         * ((0010,0010) PatientName turned into (0008,0010)) */
+        {"gdcm_assert_recognition_code.dcm",
+         "Recognition Code (0008,0010) at byte 506 holds 'TEST^person835', not ACR-NEMA"},
+        /* out of memory: Pixel Data length 0, then its fragments read as elements */
+        {"gdcm_oom_item_outside_sequence.dcm",
+         "item tag (FFFE,E000) at byte 1664 outside a sequence"},
+        /* GDCM's JPEG codec leaked (and decoded) on a cut entropy segment;
+         * baseline frames are libjpeg-turbo's now, warnings refused */
+        {"gdcm_leak_jpeg_premature_end.dcm",
+         "DICOM pixel data: corrupt JPEG (Corrupt JPEG data: premature end of data segment"},
+    };
+    for (size_t i = 0; i < sizeof more / sizeof *more; i++) {
+        assert_int_equal(decode_corpus_file("dicom", more[i].file, 1, &err), PN_E_FORMAT);
+        want_msg(&err, more[i].file, more[i].want);
+    }
     /* the same through the image target (a whole file, (2828,1040) out of order) */
     f = "dicom_gdcm_oom_pixeldata_after_out_of_order_tag.dcm";
     assert_int_equal(decode_corpus_file("image", f, 0, &err), PN_E_FORMAT);

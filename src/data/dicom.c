@@ -404,6 +404,64 @@ static int all_zero(const pn__dcm *d)
     return 1;
 }
 
+/* Frame 1 of an 8-bit lossy JPEG DICOM into d->px with libjpeg-turbo
+ * (pn__jpeg_decode: warnings are errors unless --lenient-jpeg). *not8 is
+ * set (and nothing done) for a frame that is not 8-bit: GDCM's then. */
+static pn_status own_jpeg(const uint8_t *f, size_t fn, const char *name, const pn_decode_opts *o,
+                          pn__dcm *d, int *not8, pn_error *err)
+{
+    *not8 = 0;
+    long cr = 0, cc = 0;
+    if (pn__codestream_dims(f, fn, &cr, &cc) && (cr != d->rows || cc != d->cols))
+        return pn_error_set(err, PN_E_FORMAT,
+                            "%s: DICOM Rows/Columns say %ldx%ld but the compressed codestream is "
+                            "%ldx%ld (rows x columns)",
+                            name, d->rows, d->cols, cr, cc);
+    /* the SOF's precision (pn__jpeg_markers_bad found the SOF) */
+    for (size_t i = 2; i + 4 < fn;) {
+        unsigned mk = f[i + 1];
+        if (f[i] != 0xFF) break;
+        if (mk == 0xFF) {
+            i++;
+            continue;
+        }
+        if (mk >= 0xC0 && mk <= 0xCF && mk != 0xC4 && mk != 0xC8 && mk != 0xCC) {
+            if (f[i + 4] != 8) {
+                *not8 = 1;
+                return PN_OK;
+            }
+            break;
+        }
+        i += 2 + ((size_t)f[i + 2] << 8 | f[i + 3]);
+    }
+    pn_decode_opts o2 = o ? *o : (pn_decode_opts){0};
+    o2.fast_decode = 0;
+    pn_image im = {0};
+    pn_status st = pn__jpeg_decode(f, fn, name, &o2, &im, err);
+    if (st) {
+        pn_image_free(&im); /* an error may leave the buffer allocated */
+        /* the reason with where it is */
+        char m[sizeof err->msg];
+        snprintf(m, sizeof m, "%s", err->msg);
+        size_t k = strlen(name);
+        const char *why = !strncmp(m, name, k) && m[k] == ':' ? m + k + 2 : m;
+        return pn_error_set(err, st, "%s: DICOM pixel data: %s", name, why);
+    }
+    if (im.c != 1 || im.w != d->cols || im.h != d->rows) {
+        int c = im.c, w = im.w, h = im.h;
+        pn_image_free(&im);
+        return pn_error_set(err, c != 1 ? PN_E_UNSUPPORTED : PN_E_FORMAT,
+                            "%s: DICOM JPEG frame has %d components (%dx%d), the header says 1 "
+                            "(%ldx%ld)",
+                            name, c, w, h, d->cols, d->rows);
+    }
+    d->px = im.px; /* malloc'ed, freed by pn__dcm_free */
+    d->px_bytes = 1;
+    d->px_signed = d->pixel_rep == 1;
+    d->encapsulated = 1;
+    return PN_OK;
+}
+
 /* The JPEG transfer syntaxes of T.81 (1.2.840.10008.1.2.4.50 to .70:
  * baseline, extended, lossless), which GDCM decodes with its JPEG codecs;
  * not JPEG-LS (.80, .81) or JPEG 2000 (.90 and up). */
@@ -423,6 +481,7 @@ pn_status pn__dicom_decode(const uint8_t *buf, size_t n, const char *name,
     memset(&d, 0, sizeof d);
     pn__dcm_layout lay;
     uint8_t *frame = NULL;
+    size_t frame_n = 0;
     pn_status st = pn__dicom_walk_layout(buf, n, name, &lay, err);
     if (!st) st = pn__dcm_header(buf, n, name, &d, err);
     if (st) goto done;
@@ -483,6 +542,7 @@ pn_status pn__dicom_decode(const uint8_t *buf, size_t n, const char *name,
         size_t fn = 0;
         char why[200];
         st = pn__dicom_frame_bytes(buf, &lay, name, &frame, &fn, err);
+        frame_n = fn;
         if (st) goto done;
         if (pn__jpeg_header_warns(frame, fn, why, sizeof why) ||
             pn__jpeg_markers_bad(frame, fn, why, sizeof why)) {
@@ -491,7 +551,18 @@ pn_status pn__dicom_decode(const uint8_t *buf, size_t n, const char *name,
             goto done;
         }
     }
-    st = pn__dcm_decode(buf, n, name, &d, err);
+    if (frame && d.bits_alloc == 8 && (!strcmp(d.ts_uid, "1.2.840.10008.1.2.4.50") ||
+                                      !strcmp(d.ts_uid, "1.2.840.10008.1.2.4.51"))) {
+        /* 8-bit lossy JPEG: decoded here with libjpeg-turbo (ISLOW, the same
+         * integer IDCT as GDCM's IJG codec, so the same pixels), whose
+         * corrupt-data warnings are errors as for .jpeg files (GDCM's codec
+         * decodes through them, and leaks on some); 12-bit frames go to GDCM */
+        int not8 = 0;
+        st = own_jpeg(frame, frame_n, name, o, &d, &not8, err);
+        if (!st && not8) st = pn__dcm_decode(buf, n, name, &d, err);
+    } else {
+        st = pn__dcm_decode(buf, n, name, &d, err);
+    }
     if (st) goto done;
     if (d.encapsulated && all_zero(&d)) {
         st = pn_error_set(err, PN_E_FORMAT,

@@ -68,10 +68,12 @@ pn_status pn__dicom_walk_prefix(const uint8_t *buf, size_t n, int prefix, int *m
 /* The longest element value the walk lets GDCM read (GDCM allocates what a
  * length field says); a value must also fit in the bytes left in the file. */
 #define PN__DCM_MAX_ELEMENT (1024u * 1024u * 1024u)
+/* The most a Deflated data set may inflate to (the walk inflates it). */
+#define PN__DCM_MAX_INFLATED ((size_t)256 << 20)
 
 /* Where the walk found the (first) top-level Pixel Data. */
 typedef struct pn__dcm_layout {
-    int deflated;     /* a Deflated data set: not walked, nothing below is set */
+    int deflated;     /* a Deflated data set (walked inflated): nothing below is set */
     size_t px_at;     /* offset of its value (0: no top-level Pixel Data) */
     uint32_t px_vl;   /* its length field (0xFFFFFFFF: encapsulated) */
     int px_short;     /* native, and px_vl is longer than the px_left bytes left */

@@ -6,10 +6,12 @@
  * fragments one by one, what follows the Pixel Data) is checked to lie
  * inside the file first, with known VRs, and undefined lengths only where
  * GDCM takes them. Only the structure is checked: content is GDCM's job.
- * Deflated data sets are inflated by GDCM and not walked here. */
+ * Deflated data sets are inflated here (zlib) and walked the same way. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <zlib.h>
 
 #include "dicom_internal.h"
 
@@ -26,6 +28,7 @@ typedef struct walk {
     size_t stop_at;
     pn__dcm_layout *lay; /* where the top-level Pixel Data lies */
     size_t file_n;       /* n of the whole buffer (n is an item's end inside one) */
+    int inflated;        /* b is an inflated Deflated data set */
 } walk;
 
 static unsigned u16(const uint8_t *p) { return p[0] | (unsigned)p[1] << 8; }
@@ -64,9 +67,10 @@ static pn_status truncated(walk *w, unsigned g, unsigned e, const char *what, si
                             w->name);
     }
     return pn_error_set(w->err, PN_E_FORMAT,
-                        "%s: DICOM file is truncated: %s (%04X,%04X) at byte %zu runs past the "
-                        "end of the file (%zu bytes)",
-                        w->name, what, g, e, at, w->n);
+                        "%s: DICOM %s is truncated: %s (%04X,%04X) at byte %zu runs past the "
+                        "end of the %s (%zu bytes)",
+                        w->name, w->inflated ? "Deflated data set" : "file", what, g, e, at,
+                        w->inflated ? "inflated data set" : "file", w->n);
 }
 
 /* A value length that does not fit in the `left` bytes after its header
@@ -83,10 +87,14 @@ static pn_status too_long(walk *w, unsigned g, unsigned e, const char *what, siz
                             w->name, what, g, e, at, (unsigned long)len,
                             (unsigned long)PN__DCM_MAX_ELEMENT);
     return pn_error_set(w->err, PN_E_FORMAT,
-                        "%s: DICOM file is truncated: %s (%04X,%04X) at byte %zu: length %lu "
+                        "%s: DICOM %s is truncated: %s (%04X,%04X) at byte %zu: length %lu "
                         "exceeds the %zu bytes left %s (%zu bytes)",
-                        w->name, what, g, e, at, (unsigned long)len, left,
-                        w->n < w->file_n ? "in its sequence item" : "in the file", w->n);
+                        w->name, w->inflated ? "Deflated data set" : "file", what, g, e, at,
+                        (unsigned long)len, left,
+                        w->n < w->file_n ? "in its sequence item"
+                        : w->inflated    ? "in the inflated data set"
+                                         : "in the file",
+                        w->n);
 }
 
 /* One element header at *pos: tag, header size and value length. */
@@ -115,6 +123,7 @@ static pn_status header(walk *w, size_t pos, int explicit_vr, unsigned *g, unsig
 
 static pn_status elements(walk *w, size_t *pos, int depth, int in_item);
 static pn_status walk_all(walk *w);
+static pn_status walk_deflated(walk *w, size_t pos);
 
 /* The items of a sequence at *pos (after its header), to its end. */
 static pn_status items(walk *w, size_t *pos, uint32_t len, int depth)
@@ -227,6 +236,28 @@ static pn_status elements(walk *w, size_t *pos, int depth, int in_item)
             if (in_item) return PN_OK;
             continue;
         }
+        /* an item or sequence delimiter where a data element should be:
+         * GDCM reads on in a VR-guessing mode and trusts what follows */
+        if (g == 0xFFFE)
+            return pn_error_set(w->err, PN_E_FORMAT,
+                                "%s: DICOM data set is corrupt: item tag (FFFE,%04X) at byte %zu "
+                                "outside a sequence",
+                                w->name, e, at);
+        /* the retired Recognition Code: GDCM asserts that a non-empty one
+         * starts with ACR-NEMA, ACRNEMA or MIPS 2.0 */
+        if (g == 0x0008 && e == 0x0010 && depth == 0 && len && len != UNDEF &&
+            len <= w->n - *pos) {
+            const char *v = (const char *)w->b + *pos;
+            static const char *ok[] = {"ACR-NEMA", "ACRNEMA", "MIPS 2.0"};
+            int good = 0;
+            for (int k = 0; k < 3; k++)
+                if (len >= strlen(ok[k]) && !memcmp(v, ok[k], strlen(ok[k]))) good = 1;
+            if (!good || (w->explicit_vr && w->b[at + 4] == 'S' && w->b[at + 5] == 'Q'))
+                return pn_error_set(w->err, PN_E_FORMAT,
+                                    "%s: DICOM data set is corrupt: Recognition Code (0008,0010) "
+                                    "at byte %zu holds '%.*s', not ACR-NEMA",
+                                    w->name, at, (int)(len < 16 ? len : 16), v);
+        }
         if (g == 0x7FE0 && e == 0x0010 && depth == 0) {
             int first = !w->at_pixels;
             w->at_pixels = 1;
@@ -315,6 +346,83 @@ pn_status pn__dicom_walk_prefix(const uint8_t *b, size_t n, int prefix, int *mor
     return st;
 }
 
+/* A Deflated data set (from `pos` to the end: raw deflate, PS3.5 A.5):
+ * inflated here as GDCM will inflate it, up to PN__DCM_MAX_INFLATED
+ * bytes, and walked as Explicit VR Little Endian with the same checks
+ * (Pixel Data longer than the data set refused at once). */
+static pn_status walk_deflated(walk *w, size_t pos)
+{
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    if (inflateInit2(&z, -MAX_WBITS) != Z_OK)
+        return pn_error_set(w->err, PN_E_NOMEM, "%s: out of memory (zlib)", w->name);
+    size_t cap = 1 << 16, got = 0;
+    uint8_t *o = malloc(cap);
+    pn_status st = PN_OK;
+    int zr = Z_OK;
+    z.next_in = (Bytef *)(w->b + pos);
+    size_t in_left = w->n - pos;
+    while (o && zr != Z_STREAM_END) {
+        if (got == cap) {
+            if (cap >= PN__DCM_MAX_INFLATED) {
+                st = pn_error_set(w->err, PN_E_FORMAT,
+                                  "%s: DICOM Deflated data set inflates to more than %lu bytes "
+                                  "(the limit)",
+                                  w->name, (unsigned long)PN__DCM_MAX_INFLATED);
+                break;
+            }
+            size_t nc = cap * 2 > PN__DCM_MAX_INFLATED ? PN__DCM_MAX_INFLATED : cap * 2;
+            uint8_t *t = realloc(o, nc);
+            if (!t) break;
+            o = t;
+            cap = nc;
+        }
+        uInt take = in_left > (1u << 30) ? (1u << 30) : (uInt)in_left;
+        z.avail_in = take;
+        z.next_out = o + got;
+        z.avail_out = (uInt)(cap - got);
+        zr = inflate(&z, Z_NO_FLUSH);
+        in_left -= take - z.avail_in;
+        got = cap - z.avail_out;
+        if (zr == Z_STREAM_END) break;
+        if (zr != Z_OK && !(zr == Z_BUF_ERROR && got == cap)) {
+            st = pn_error_set(w->err, PN_E_FORMAT,
+                              "%s: DICOM Deflated data set is corrupt or truncated (zlib: %s, "
+                              "after %zu bytes inflated)",
+                              w->name, z.msg ? z.msg : zr == Z_BUF_ERROR ? "unexpected end" : "error",
+                              got);
+            break;
+        }
+    }
+    inflateEnd(&z);
+    if (!o || (!st && zr != Z_STREAM_END)) {
+        free(o);
+        return st ? st : pn_error_set(w->err, PN_E_NOMEM, "%s: out of memory inflating", w->name);
+    }
+    if (st) {
+        free(o);
+        return st;
+    }
+    pn__dcm_layout sub;
+    memset(&sub, 0, sizeof sub);
+    walk d = {.b = o, .n = got, .file_n = got, .explicit_vr = 1, .name = w->name,
+              .err = w->err, .lay = &sub, .inflated = 1};
+    size_t p = 0;
+    st = elements(&d, &p, 0, 0);
+    if (!st && d.stop)
+        st = pn_error_set(w->err, PN_E_FORMAT,
+                          "%s: DICOM Deflated data set is corrupt (an element at byte %zu of the "
+                          "inflated data has no valid VR or item tag)",
+                          w->name, d.stop_at);
+    if (!st && sub.px_short)
+        st = pn_error_set(w->err, PN_E_FORMAT,
+                          "%s: DICOM Deflated data set is truncated: element (7FE0,0010) length "
+                          "%lu exceeds the %zu bytes left",
+                          w->name, (unsigned long)sub.px_vl, sub.px_left);
+    free(o);
+    return st;
+}
+
 static pn_status walk_all(walk *w)
 {
     const uint8_t *b = w->b;
@@ -378,8 +486,11 @@ static pn_status walk_all(walk *w)
                                 name);
         if (!strcmp(ts, "1.2.840.10008.1.2.1.99")) { /* deflated: GDCM inflates */
             if (w->lay) w->lay->deflated = 1;
-            if (w->prefix) w->more = 1;
-            return PN_OK;
+            if (w->prefix) {
+                w->more = 1;
+                return PN_OK;
+            }
+            return walk_deflated(w, pos);
         }
         w->explicit_vr = strcmp(ts, "1.2.840.10008.1.2") != 0;
     } else {
