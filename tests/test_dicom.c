@@ -589,6 +589,10 @@ static void test_gdcm_findings(void **state)
         /* out of memory: Pixel Data length 0, then its fragments read as elements */
         {"gdcm_oom_item_outside_sequence.dcm",
          "item tag (FFFE,E000) at byte 1664 outside a sequence"},
+        /* SequenceOfItems::Read's assert: a sequence delimiter of length 42
+         * (second campaign) */
+        {"gdcm_assert_delimiter_length.dcm",
+         "sequence delimiter (FFFE,E0DD) at byte 754 has length 42 (want 0)"},
         /* GDCM's JPEG codec leaked (and decoded) on a cut entropy segment;
          * baseline frames are libjpeg-turbo's now, warnings refused */
         {"gdcm_leak_jpeg_premature_end.dcm",

@@ -123,6 +123,15 @@ static pn_status header(walk *w, size_t pos, int explicit_vr, unsigned *g, unsig
 
 static pn_status elements(walk *w, size_t *pos, int depth, int in_item);
 static pn_status walk_all(walk *w);
+
+/* A delimiter (FFFE,E00D / E0DD) has length 0 (GDCM asserts it). */
+static pn_status bad_delimiter(walk *w, unsigned e, size_t at, uint32_t len)
+{
+    return pn_error_set(w->err, PN_E_FORMAT,
+                        "%s: DICOM data set is corrupt: %s delimiter (FFFE,%04X) at byte %zu has "
+                        "length %lu (want 0)",
+                        w->name, e == 0xE0DD ? "sequence" : "item", e, at, (unsigned long)len);
+}
 static pn_status walk_deflated(walk *w, size_t pos);
 
 /* The items of a sequence at *pos (after its header), to its end. */
@@ -135,7 +144,10 @@ static pn_status items(walk *w, size_t *pos, uint32_t len, int depth)
         uint32_t il = 0;
         PN_TRY(header(w, *pos, 0, &g, &e, &hdr, &il));
         *pos += hdr;
-        if (g == 0xFFFE && e == 0xE0DD) return PN_OK; /* sequence delimiter */
+        if (g == 0xFFFE && e == 0xE0DD) { /* sequence delimiter */
+            if (il) return bad_delimiter(w, e, *pos - hdr, il);
+            return PN_OK;
+        }
         if (g != 0xFFFE || e != 0xE000) { /* not an item */
             w->stop = 1;
             w->stop_at = *pos - hdr;
@@ -171,6 +183,7 @@ static pn_status fragments(walk *w, size_t pos, size_t *at, pn__dcm_layout *lay)
         uint32_t fl = 0;
         PN_TRY(header(w, pos, 0, &g, &e, &hdr, &fl));
         if (g == 0xFFFE && e == 0xE0DD) {
+            if (fl) return bad_delimiter(w, e, pos, fl);
             *at = pos + hdr;
             if (lay) lay->frags_end = pos;
             return PN_OK;
@@ -233,6 +246,7 @@ static pn_status elements(walk *w, size_t *pos, int depth, int in_item)
         }
         *pos = at + hdr;
         if (g == 0xFFFE && e == 0xE00D) {
+            if (len) return bad_delimiter(w, e, at, len);
             if (in_item) return PN_OK;
             continue;
         }
