@@ -593,6 +593,19 @@ static void test_gdcm_findings(void **state)
          * (second campaign) */
         {"gdcm_assert_delimiter_length.dcm",
          "sequence delimiter (FFFE,E0DD) at byte 754 has length 42 (want 0)"},
+        /* out of memory: a fragment sequence delimiter of length 1,450,835,968 */
+        {"gdcm_oom_delimiter_length.dcm",
+         "sequence delimiter (FFFE,E0DD) at byte 23530 has length 1450835968 (want 0)"},
+        /* gdcm::Attribute's assert: SamplesPerPixel (0028,0002) with VR SS */
+        {"gdcm_assert_attribute_vr.dcm", "element (0028,0002) at byte 1372 has VR SS (want US)"},
+        /* OpenJPEG (through GDCM) leaked: a JPEG 2000 syntax (.93) over a JPEG */
+        {"gdcm_leak_openjpeg_not_j2k.dcm",
+         "DICOM pixel data of transfer syntax 1.2.840.10008.1.2.4.93 is not a JPEG 2000 "
+         "codestream"},
+        /* GDCM's 8-bit JPEG codec leaked: a cut 8-bit frame under the retired
+         * syntax .52 (8-bit DCT frames of every JPEG syntax are libjpeg-turbo's) */
+        {"gdcm_leak_jpeg8_extended_truncated.dcm",
+         "DICOM pixel data: truncated JPEG (Premature end of JPEG file)"},
         /* GDCM's JPEG codec leaked (and decoded) on a cut entropy segment;
          * baseline frames are libjpeg-turbo's now, warnings refused */
         {"gdcm_leak_jpeg_premature_end.dcm",

@@ -406,7 +406,8 @@ static int all_zero(const pn__dcm *d)
 
 /* Frame 1 of an 8-bit lossy JPEG DICOM into d->px with libjpeg-turbo
  * (pn__jpeg_decode: warnings are errors unless --lenient-jpeg). *not8 is
- * set (and nothing done) for a frame that is not 8-bit: GDCM's then. */
+ * set (and nothing done) for a frame that is not 8-bit Huffman DCT (SOF0,
+ * SOF1, SOF2): GDCM's then. */
 static pn_status own_jpeg(const uint8_t *f, size_t fn, const char *name, const pn_decode_opts *o,
                           pn__dcm *d, int *not8, pn_error *err)
 {
@@ -426,7 +427,7 @@ static pn_status own_jpeg(const uint8_t *f, size_t fn, const char *name, const p
             continue;
         }
         if (mk >= 0xC0 && mk <= 0xCF && mk != 0xC4 && mk != 0xC8 && mk != 0xCC) {
-            if (f[i + 4] != 8) {
+            if (f[i + 4] != 8 || mk > 0xC2) { /* 12-bit, lossless, arithmetic, ... */
                 *not8 = 1;
                 return PN_OK;
             }
@@ -472,6 +473,16 @@ static int jpeg_family(const char *ts)
     char *end;
     long k = strtol(ts + sizeof p - 1, &end, 10);
     return end != ts + sizeof p - 1 && !*end && k >= 50 && k <= 70;
+}
+
+/* JPEG 2000 (.90 to .93) and HTJ2K (.201 to .203): GDCM's OpenJPEG codec. */
+static int j2k_family(const char *ts)
+{
+    static const char p[] = "1.2.840.10008.1.2.4.";
+    if (strncmp(ts, p, sizeof p - 1)) return 0;
+    char *end;
+    long k = strtol(ts + sizeof p - 1, &end, 10);
+    return end != ts + sizeof p - 1 && !*end && ((k >= 90 && k <= 93) || (k >= 201 && k <= 203));
 }
 
 pn_status pn__dicom_decode(const uint8_t *buf, size_t n, const char *name,
@@ -533,6 +544,24 @@ pn_status pn__dicom_decode(const uint8_t *buf, size_t n, const char *name,
                           lay.px_left);
         goto done;
     }
+    if (!lay.deflated && lay.px_vl == 0xFFFFFFFFu && lay.nfrag >= 1 && j2k_family(d.ts_uid)) {
+        /* OpenJPEG (through GDCM) leaks on a frame that is not JPEG 2000 */
+        st = pn__dicom_frame_bytes(buf, &lay, name, &frame, &frame_n, err);
+        if (st) goto done;
+        static const uint8_t jp2[12] = {0, 0, 0, 12, 'j', 'P', ' ', ' ', 13, 10, 0x87, 10};
+        int soc = frame_n >= 4 && frame[0] == 0xFF && frame[1] == 0x4F && frame[2] == 0xFF &&
+                  frame[3] == 0x51;
+        if (!soc && !(frame_n >= 12 && !memcmp(frame, jp2, 12))) {
+            st = pn_error_set(err, PN_E_FORMAT,
+                              "%s: DICOM pixel data of transfer syntax %s is not a JPEG 2000 "
+                              "codestream (no SOC/SIZ marker or JP2 signature at its start)",
+                              name, d.ts_uid);
+            goto done;
+        }
+        free(frame);
+        frame = NULL;
+        frame_n = 0;
+    }
     if (!lay.deflated && lay.px_vl == 0xFFFFFFFFu && lay.nfrag >= 1 && jpeg_family(d.ts_uid)) {
         /* GDCM's JPEG codecs (IJG 6b inside, assert() on) abort on some
          * headers: the codestream of the frame (its fragments back to back,
@@ -551,12 +580,12 @@ pn_status pn__dicom_decode(const uint8_t *buf, size_t n, const char *name,
             goto done;
         }
     }
-    if (frame && d.bits_alloc == 8 && (!strcmp(d.ts_uid, "1.2.840.10008.1.2.4.50") ||
-                                      !strcmp(d.ts_uid, "1.2.840.10008.1.2.4.51"))) {
-        /* 8-bit lossy JPEG: decoded here with libjpeg-turbo (ISLOW, the same
-         * integer IDCT as GDCM's IJG codec, so the same pixels), whose
-         * corrupt-data warnings are errors as for .jpeg files (GDCM's codec
-         * decodes through them, and leaks on some); 12-bit frames go to GDCM */
+    if (frame && d.bits_alloc == 8) {
+        /* 8-bit lossy JPEG (any of the JPEG syntaxes, by its SOF): decoded
+         * here with libjpeg-turbo (ISLOW, the same integer IDCT as GDCM's IJG
+         * codec, so the same pixels), whose corrupt-data warnings are errors
+         * as for .jpeg files (GDCM's codec decodes through them, and leaks on
+         * some); 12-bit and lossless frames go to GDCM */
         int not8 = 0;
         st = own_jpeg(frame, frame_n, name, o, &d, &not8, err);
         if (!st && not8) st = pn__dcm_decode(buf, n, name, &d, err);

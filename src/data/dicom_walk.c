@@ -124,6 +124,51 @@ static pn_status header(walk *w, size_t pos, int explicit_vr, unsigned *g, unsig
 static pn_status elements(walk *w, size_t *pos, int depth, int in_item);
 static pn_status walk_all(walk *w);
 
+/* Elements GDCM's image reader reads through gdcm::Attribute, which
+ * asserts that an explicit VR is compatible with the dictionary's (UN
+ * passes) and, for the US ones, reads one 2-byte value. */
+static const struct {
+    uint16_t g, e;
+    const char *vrs; /* allowed VRs, 2 characters each */
+    uint8_t us1;     /* US, VM 1: length 0 or 2 */
+} attr_vr[] = {
+    {0x0028, 0x0002, "US", 1}, {0x0028, 0x0006, "US", 1},   {0x0028, 0x0010, "US", 1},
+    {0x0028, 0x0011, "US", 1}, {0x0028, 0x0100, "US", 1},   {0x0028, 0x0101, "US", 1},
+    {0x0028, 0x0102, "US", 1}, {0x0028, 0x0103, "US", 1},   {0x0028, 0x0004, "CS", 0},
+    {0x0028, 0x0008, "IS", 0}, {0x0028, 0x0030, "DS", 0},   {0x0028, 0x0034, "IS", 0},
+    {0x0028, 0x1050, "DS", 0}, {0x0028, 0x1051, "DS", 0},   {0x0028, 0x1052, "DS", 0},
+    {0x0028, 0x1053, "DS", 0}, {0x0028, 0x1054, "LO", 0},   {0x0028, 0x0009, "AT", 0},
+    {0x0028, 0x1101, "USSS", 0}, {0x0028, 0x1102, "USSS", 0}, {0x0028, 0x1103, "USSS", 0},
+    {0x0028, 0x3002, "USSS", 0}, {0x0018, 0x0050, "DS", 0}, {0x0018, 0x0088, "DS", 0},
+    {0x0018, 0x1164, "DS", 0}, {0x0020, 0x0032, "DS", 0},   {0x0020, 0x0037, "DS", 0},
+    {0x0008, 0x0016, "UI", 0}, {0x0008, 0x0060, "CS", 0},
+};
+
+static pn_status check_attr(walk *w, unsigned g, unsigned e, size_t at, uint32_t len)
+{
+    for (size_t i = 0; i < sizeof attr_vr / sizeof *attr_vr; i++) {
+        if (attr_vr[i].g != g || attr_vr[i].e != e) continue;
+        const uint8_t *vr = w->b + at + 4;
+        if (w->explicit_vr && !(vr[0] == 'U' && vr[1] == 'N')) {
+            int ok = 0;
+            for (const char *v = attr_vr[i].vrs; *v; v += 2)
+                if (vr[0] == v[0] && vr[1] == v[1]) ok = 1;
+            if (!ok)
+                return pn_error_set(w->err, PN_E_FORMAT,
+                                    "%s: DICOM data set is corrupt: element (%04X,%04X) at byte "
+                                    "%zu has VR %c%c (want %.2s)",
+                                    w->name, g, e, at, vr[0], vr[1], attr_vr[i].vrs);
+        }
+        if (attr_vr[i].us1 && len != 0 && len != 2)
+            return pn_error_set(w->err, PN_E_FORMAT,
+                                "%s: DICOM data set is corrupt: element (%04X,%04X) at byte %zu "
+                                "has length %lu (one US value is 2 bytes)",
+                                w->name, g, e, at, (unsigned long)len);
+        return PN_OK;
+    }
+    return PN_OK;
+}
+
 /* A delimiter (FFFE,E00D / E0DD) has length 0 (GDCM asserts it). */
 static pn_status bad_delimiter(walk *w, unsigned e, size_t at, uint32_t len)
 {
@@ -257,6 +302,8 @@ static pn_status elements(walk *w, size_t *pos, int depth, int in_item)
                                 "%s: DICOM data set is corrupt: item tag (FFFE,%04X) at byte %zu "
                                 "outside a sequence",
                                 w->name, e, at);
+        if (depth == 0 && (g == 0x0028 || g == 0x0018 || g == 0x0020 || g == 0x0008))
+            PN_TRY(check_attr(w, g, e, at, len));
         /* the retired Recognition Code: GDCM asserts that a non-empty one
          * starts with ACR-NEMA, ACRNEMA or MIPS 2.0 */
         if (g == 0x0008 && e == 0x0010 && depth == 0 && len && len != UNDEF &&
