@@ -615,6 +615,13 @@ static void test_gdcm_findings(void **state)
         assert_int_equal(decode_corpus_file("dicom", more[i].file, 1, &err), PN_E_FORMAT);
         want_msg(&err, more[i].file, more[i].want);
     }
+    /* a file meta group at byte 0 (no preamble) is read for its syntax too:
+     * the same seeds without the preamble */
+    assert_int_equal(decode_corpus_file("dicom", "valid_jpeg_baseline.dcm", 0, &err), PN_OK);
+    assert_int_equal(decode_corpus_file("dicom", "valid_jpeg_baseline.dcm", 1, &err), PN_OK);
+    f = "gdcm_oom_big_endian_transfer_syntax.dcm";
+    assert_int_equal(decode_corpus_file("dicom", f, 0, &err), PN_E_UNSUPPORTED);
+    want_msg(&err, f, "Explicit VR Big Endian (retired) is not supported");
     /* the same through the image target (a whole file, (2828,1040) out of order) */
     f = "dicom_gdcm_oom_pixeldata_after_out_of_order_tag.dcm";
     assert_int_equal(decode_corpus_file("image", f, 0, &err), PN_E_FORMAT);
