@@ -606,6 +606,8 @@ static void test_gdcm_findings(void **state)
          * syntax .52 (8-bit DCT frames of every JPEG syntax are libjpeg-turbo's) */
         {"gdcm_leak_jpeg8_extended_truncated.dcm",
          "DICOM pixel data: truncated JPEG (Premature end of JPEG file)"},
+        /* ExplicitDataElement::ReadValue's assert: Pixel Data of VR OD (third campaign) */
+        {"gdcm_assert_pixeldata_vr.dcm", "Pixel Data (7FE0,0010) at byte 1652 has VR OD"},
         /* GDCM's JPEG codec leaked (and decoded) on a cut entropy segment;
          * baseline frames are libjpeg-turbo's now, warnings refused */
         {"gdcm_leak_jpeg_premature_end.dcm",
@@ -622,6 +624,12 @@ static void test_gdcm_findings(void **state)
     f = "gdcm_oom_big_endian_transfer_syntax.dcm";
     assert_int_equal(decode_corpus_file("dicom", f, 0, &err), PN_E_UNSUPPORTED);
     want_msg(&err, f, "Explicit VR Big Endian (retired) is not supported");
+    /* FileMetaInformation::ReadCompat's assert (image campaign): a group 0002
+     * in implicit VR at byte 0 */
+    f = "dicom_gdcm_assert_implicit_meta.dcm";
+    assert_int_equal(decode_corpus_file("image", f, 0, &err), PN_E_FORMAT);
+    want_msg(&err, f, "file meta information is corrupt: element (0002,00A4) at byte 0 has no "
+                      "valid VR");
     /* the same through the image target (a whole file, (2828,1040) out of order) */
     f = "dicom_gdcm_oom_pixeldata_after_out_of_order_tag.dcm";
     assert_int_equal(decode_corpus_file("image", f, 0, &err), PN_E_FORMAT);

@@ -320,6 +320,14 @@ static pn_status elements(walk *w, size_t *pos, int depth, int in_item)
                                     w->name, at, (int)(len < 16 ? len : 16), v);
         }
         if (g == 0x7FE0 && e == 0x0010 && depth == 0) {
+            const uint8_t *pv = w->b + at + 4;
+            /* GDCM asserts that Pixel Data is OB, OW or UN */
+            if (w->explicit_vr && !(pv[0] == 'O' && (pv[1] == 'B' || pv[1] == 'W')) &&
+                !(pv[0] == 'U' && pv[1] == 'N'))
+                return pn_error_set(w->err, PN_E_FORMAT,
+                                    "%s: DICOM data set is corrupt: Pixel Data (7FE0,0010) at "
+                                    "byte %zu has VR %c%c (want OB or OW)",
+                                    w->name, at, pv[0], pv[1]);
             int first = !w->at_pixels;
             w->at_pixels = 1;
             if (w->prefix) return PN_OK;
@@ -496,6 +504,12 @@ static pn_status walk_all(walk *w)
     /* a file meta group: after DICM, or (no preamble) at byte 0, where
      * GDCM reads one too and takes its TransferSyntaxUID */
     int meta0 = !dicm && n >= 8 && u16(b) == 0x0002 && valid_vr(b + 4);
+    /* a group 0002 at byte 0 that is not Explicit VR: GDCM asserts (ReadCompat) */
+    if (!dicm && n >= 8 && u16(b) == 0x0002 && !meta0)
+        return pn_error_set(err, PN_E_FORMAT,
+                            "%s: DICOM file meta information is corrupt: element (0002,%04X) at "
+                            "byte 0 has no valid VR (the file meta group is Explicit VR)",
+                            name, u16(b + 2));
     if (dicm || meta0) {
         pos = dicm ? 132 : 0;
         int have_ts = 0;
