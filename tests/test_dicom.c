@@ -484,6 +484,295 @@ static void test_fuzz_corpus(void **state)
     assert_true(dcm >= 4);
 }
 
+/* A file of fuzz/corpus/<target>/ decoded as the fuzz target does (the dicom
+ * target's inputs get the preamble and DICM); the status, the message. */
+static pn_status decode_corpus_file(const char *target, const char *file, int add_preamble,
+                                    pn_error *err)
+{
+    char p[1000];
+    snprintf(p, sizeof p, "%.600s/fuzz/corpus/%s/%s", tu_root(), target, file);
+    uint8_t *b = NULL;
+    size_t nb = 0;
+    assert_int_equal(pn_read_file(p, 1 << 24, &b, &nb, err), PN_OK);
+    uint8_t *c = b;
+    size_t nc = nb;
+    if (add_preamble) {
+        c = calloc(nb + 132, 1);
+        assert_non_null(c);
+        memcpy(c + 128, "DICM", 4);
+        memcpy(c + 132, b, nb);
+        nc = nb + 132;
+    }
+    pn_image img = {0};
+    pn_decode_opts o = {.max_pixels = 4 << 20, .min_side = 1};
+    pn_status st = pn_image_decode(c, nc, file, &o, &img, err);
+    if (st) assert_null(img.px);
+    pn_image_free(&img);
+    if (c != b) free(c);
+    free(b);
+    return st;
+}
+
+static void want_msg(const pn_error *err, const char *file, const char *what)
+{
+    if (!strstr(err->msg, file) || !strstr(err->msg, what))
+        fail_msg("message '%s' lacks '%s' or '%s'", err->msg, file, what);
+    print_message("  %s\n", err->msg);
+}
+
+/* The GDCM findings of the fuzzer (once in fuzz/findings/, now seeds that
+ * make test's fuzz run replays): each is refused by pneumo's own checks
+ * before GDCM sees it, with the file and the reason; the numbers are the
+ * files' own (length field 0xFDFFFFFF; the bytes after the Pixel Data
+ * header; the first DC Huffman value 'N' = 78 the fuzzer wrote over the
+ * table). */
+static void test_gdcm_findings(void **state)
+{
+    (void)state;
+    pn_error err = {0};
+    /* GDCM's JPEG8Codec::GetHeaderInfo asserted on this DHT (libjpeg-turbo
+     * reads the header; (0028,1051) turned into (9A28,1051), out of order,
+     * ended GDCM's header read early, so the old check never ran) */
+    const char *f = "gdcm_jpeg8_assert_bad_dht.dcm";
+    assert_int_equal(decode_corpus_file("dicom", f, 1, &err), PN_E_FORMAT);
+    want_msg(&err, f, "corrupt JPEG in the DICOM pixel data (");
+    assert_non_null(strstr(err.msg, "extraneous bytes before marker 0xda"));
+    /* and the marker check behind it refuses the table itself */
+    char p[1000];
+    snprintf(p, sizeof p, "%.600s/fuzz/corpus/dicom/%s", tu_root(), f);
+    uint8_t *b = NULL, *fr = NULL;
+    size_t nb = 0, fn = 0;
+    assert_int_equal(pn_read_file(p, 1 << 24, &b, &nb, &err), PN_OK);
+    uint8_t *c = calloc(nb + 132, 1);
+    assert_non_null(c);
+    memcpy(c + 128, "DICM", 4);
+    memcpy(c + 132, b, nb);
+    pn__dcm_layout lay;
+    assert_int_equal(pn__dicom_walk_layout(c, nb + 132, f, &lay, &err), PN_OK);
+    assert_int_equal(lay.nfrag, 2);
+    assert_int_equal(pn__dicom_frame_bytes(c, &lay, f, &fr, &fn, &err), PN_OK);
+    char why[200] = "";
+    assert_int_equal(pn__jpeg_markers_bad(fr, fn, why, sizeof why), 1);
+    assert_non_null(strstr(why, "DHT at byte 102: DC table value 78 (at most 16)"));
+    free(fr);
+    free(c);
+    free(b);
+    /* out of memory in GDCM's ByteValue::SetLength: a native-length Pixel
+     * Data of 4,261,412,863 bytes after an out-of-order tag (8028,1053) */
+    f = "gdcm_oom_pixeldata_after_out_of_order_tag.dcm";
+    assert_int_equal(decode_corpus_file("dicom", f, 1, &err), PN_E_FORMAT);
+    want_msg(&err, f, "element (7FE0,0010) length 4261412863 exceeds the 1255 bytes left");
+    /* out of memory in GDCM's ReadUpToTag (found by the 2026-12-02 campaign):
+     * TransferSyntaxUID Explicit VR Big Endian, the data set little endian,
+     * so GDCM read byte-swapped lengths the walk had not checked; refused
+     * by the walk now */
+    f = "gdcm_oom_big_endian_transfer_syntax.dcm";
+    assert_int_equal(decode_corpus_file("dicom", f, 1, &err), PN_E_UNSUPPORTED);
+    want_msg(&err, f, "transfer syntax Explicit VR Big Endian (retired) is not supported");
+    /* the other findings of that campaign (GDCM asserts, out-of-memory and
+     * leaks), each refused before GDCM now */
+    static const struct {
+        const char *file, *want;
+    } more[] = {
+        /* ReadPreValue's assert: a Deflated data set of 6 bytes (now inflated
+         * and walked by pneumo) */
+        {"gdcm_assert_deflated_short.dcm",
+         "DICOM Deflated data set is truncated: an element header (0000,0000) at byte 0 runs "
+         "past the end of the inflated data set (6 bytes)"},
+        /* out of memory: a corrupt Deflated stream */
+        {"gdcm_oom_deflated_corrupt.dcm",
+         "DICOM Deflated data set is corrupt or truncated (zlib: invalid distance too far back"},
+        /* PixmapReader's assert on a Recognition Code that is not ACR-NEMA
+         * ((0010,0010) PatientName turned into (0008,0010)) */
+        {"gdcm_assert_recognition_code.dcm",
+         "Recognition Code (0008,0010) at byte 506 holds 'TEST^person835', not ACR-NEMA"},
+        /* out of memory: Pixel Data length 0, then its fragments read as elements */
+        {"gdcm_oom_item_outside_sequence.dcm",
+         "item tag (FFFE,E000) at byte 1664 outside a sequence"},
+        /* SequenceOfItems::Read's assert: a sequence delimiter of length 42
+         * (second campaign) */
+        {"gdcm_assert_delimiter_length.dcm",
+         "sequence delimiter (FFFE,E0DD) at byte 754 has length 42 (want 0)"},
+        /* out of memory: a fragment sequence delimiter of length 1,450,835,968 */
+        {"gdcm_oom_delimiter_length.dcm",
+         "sequence delimiter (FFFE,E0DD) at byte 23530 has length 1450835968 (want 0)"},
+        /* gdcm::Attribute's assert: SamplesPerPixel (0028,0002) with VR SS */
+        {"gdcm_assert_attribute_vr.dcm", "element (0028,0002) at byte 1372 has VR SS (want US)"},
+        /* OpenJPEG (through GDCM) leaked: a JPEG 2000 syntax (.93) over a JPEG */
+        {"gdcm_leak_openjpeg_not_j2k.dcm",
+         "DICOM pixel data of transfer syntax 1.2.840.10008.1.2.4.93 is not a JPEG 2000 "
+         "codestream"},
+        /* GDCM's 8-bit JPEG codec leaked: a cut 8-bit frame under the retired
+         * syntax .52 (8-bit DCT frames of every JPEG syntax are libjpeg-turbo's) */
+        {"gdcm_leak_jpeg8_extended_truncated.dcm",
+         "DICOM pixel data: truncated JPEG (Premature end of JPEG file)"},
+        /* ExplicitDataElement::ReadValue's assert: Pixel Data of VR OD (third campaign) */
+        {"gdcm_assert_pixeldata_vr.dcm", "Pixel Data (7FE0,0010) at byte 1652 has VR OD"},
+        /* GDCM's JPEG codec leaked (and decoded) on a cut entropy segment;
+         * baseline frames are libjpeg-turbo's now, warnings refused */
+        {"gdcm_leak_jpeg_premature_end.dcm",
+         "DICOM pixel data: corrupt JPEG (Corrupt JPEG data: premature end of data segment"},
+    };
+    for (size_t i = 0; i < sizeof more / sizeof *more; i++) {
+        assert_int_equal(decode_corpus_file("dicom", more[i].file, 1, &err), PN_E_FORMAT);
+        want_msg(&err, more[i].file, more[i].want);
+    }
+    /* a file meta group at byte 0 (no preamble) is read for its syntax too:
+     * the same seeds without the preamble */
+    assert_int_equal(decode_corpus_file("dicom", "valid_jpeg_baseline.dcm", 0, &err), PN_OK);
+    assert_int_equal(decode_corpus_file("dicom", "valid_jpeg_baseline.dcm", 1, &err), PN_OK);
+    f = "gdcm_oom_big_endian_transfer_syntax.dcm";
+    assert_int_equal(decode_corpus_file("dicom", f, 0, &err), PN_E_UNSUPPORTED);
+    want_msg(&err, f, "Explicit VR Big Endian (retired) is not supported");
+    /* FileMetaInformation::ReadCompat's assert (image campaign): a group 0002
+     * in implicit VR at byte 0 */
+    f = "dicom_gdcm_assert_implicit_meta.dcm";
+    assert_int_equal(decode_corpus_file("image", f, 0, &err), PN_E_FORMAT);
+    want_msg(&err, f, "file meta information is corrupt: element (0002,00A4) at byte 0 has no "
+                      "valid VR");
+    /* the same through the image target (a whole file, (2828,1040) out of order) */
+    f = "dicom_gdcm_oom_pixeldata_after_out_of_order_tag.dcm";
+    assert_int_equal(decode_corpus_file("image", f, 0, &err), PN_E_FORMAT);
+    want_msg(&err, f, "element (7FE0,0010) length 4261412863 exceeds the 3702 bytes left");
+}
+
+/* A JPEG stream from segments: SOI, then each (marker, payload). */
+typedef struct jbuf {
+    uint8_t b[4096];
+    size_t n;
+} jbuf;
+static void jseg(jbuf *j, uint8_t mk, const uint8_t *p, size_t n)
+{
+    if (!j->n) {
+        j->b[0] = 0xFF;
+        j->b[1] = 0xD8;
+        j->n = 2;
+    }
+    j->b[j->n++] = 0xFF;
+    j->b[j->n++] = mk;
+    j->b[j->n++] = (uint8_t)((n + 2) >> 8);
+    j->b[j->n++] = (uint8_t)(n + 2);
+    memcpy(j->b + j->n, p, n);
+    j->n += n;
+}
+/* SOF0 8-bit 16x8, one component; SOS of one component. */
+static const uint8_t sof0[] = {8, 0, 8, 0, 16, 1, 1, 0x11, 0};
+static const uint8_t sos1[] = {1, 1, 0x00, 0, 63, 0};
+
+static int markers_bad(const jbuf *j, const char *want)
+{
+    char why[200] = "";
+    int bad = pn__jpeg_markers_bad(j->b, j->n, why, sizeof why);
+    if (want && (!bad || !strstr(why, want))) fail_msg("want '%s', got %d '%s'", want, bad, why);
+    if (!want && bad) fail_msg("a sound stream refused: %s", why);
+    return bad;
+}
+
+/* pn__jpeg_markers_bad on hand-made headers, and on every JPEG-family file
+ * of the shared DICOM set (the check must pass them all, and be reached). */
+static void test_jpeg_markers(void **state)
+{
+    (void)state;
+    static jbuf j;
+    uint8_t dht[17 + 300];
+    memset(dht, 0, sizeof dht);
+    /* a sound DC table: 1 code of length 1, 2 of length 2 (symbols 0, 1, 2) */
+    dht[0] = 0x00;
+    dht[1] = 1;
+    dht[2] = 2;
+    dht[17] = 0, dht[18] = 1, dht[19] = 2;
+    memset(&j, 0, sizeof j);
+    jseg(&j, 0xC0, sof0, sizeof sof0);
+    jseg(&j, 0xC4, dht, 20);
+    jseg(&j, 0xDA, sos1, sizeof sos1);
+    markers_bad(&j, NULL);
+    /* 3 codes of length 1: no prefix code has them */
+    dht[1] = 3, dht[2] = 0;
+    memset(&j, 0, sizeof j);
+    jseg(&j, 0xC4, dht, 20);
+    markers_bad(&j, "3 codes of length 1 do not fit a Huffman code");
+    /* counts summing to 257 (200 of length 9, 57 of length 10: they fit a code) */
+    memset(dht + 1, 0, 16);
+    dht[0] = 0x10; /* AC table 0 */
+    dht[9] = 200, dht[10] = 57;
+    memset(&j, 0, sizeof j);
+    jseg(&j, 0xC4, dht, 17 + 257);
+    markers_bad(&j, "the code counts sum to 257 (at most 256)");
+    /* 3 values announced, 2 in the segment */
+    memset(dht + 1, 0, 16);
+    dht[0] = 0x00, dht[1] = 1, dht[2] = 2;
+    memset(&j, 0, sizeof j);
+    jseg(&j, 0xC4, dht, 19);
+    markers_bad(&j, "3 values announced, 2 bytes left in the segment");
+    /* table class 2, and a DC value over 16 */
+    dht[0] = 0x20;
+    memset(&j, 0, sizeof j);
+    jseg(&j, 0xC4, dht, 20);
+    markers_bad(&j, "table class 2 / id 0");
+    dht[0] = 0x01, dht[19] = 78;
+    memset(&j, 0, sizeof j);
+    jseg(&j, 0xC4, dht, 20);
+    markers_bad(&j, "DC table value 78 (at most 16)");
+    dht[19] = 2;
+    /* 5 bytes between two segments; a segment longer than the stream */
+    memset(&j, 0, sizeof j);
+    jseg(&j, 0xC0, sof0, sizeof sof0);
+    memcpy(j.b + j.n, "abcde", 5);
+    j.n += 5;
+    jseg(&j, 0xDA, sos1, sizeof sos1);
+    markers_bad(&j, "5 bytes of garbage at byte 15");
+    memset(&j, 0, sizeof j);
+    jseg(&j, 0xC0, sof0, sizeof sof0);
+    j.b[4] = 0x01; /* SOF length 0x010B */
+    markers_bad(&j, "marker 0xC0 at byte 2: length 267, 11 bytes left");
+    /* SOS before any SOF, SOF length not 8 + 3 Nf, EOI before SOS */
+    memset(&j, 0, sizeof j);
+    jseg(&j, 0xDA, sos1, sizeof sos1);
+    markers_bad(&j, "SOS marker at byte 2 before any SOF");
+    memset(&j, 0, sizeof j);
+    jseg(&j, 0xC0, sof0, sizeof sof0 - 1);
+    markers_bad(&j, "does not match its 1 components");
+    memset(&j, 0, sizeof j);
+    jseg(&j, 0xC0, sof0, sizeof sof0);
+    j.b[j.n++] = 0xFF, j.b[j.n++] = 0xD9;
+    markers_bad(&j, "marker 0xD9 at byte 15 before the SOS marker");
+    memcpy(j.b, "\x89PNG", 4);
+    markers_bad(&j, "does not start with a JPEG SOI");
+
+    /* the shared set: every .50 / .70 file reaches the check and passes it */
+    char dir[600];
+    snprintf(dir, sizeof dir, "%.560s/chest_xray_dicom", tu_data_dir());
+    static char files[80][160];
+    int nf = manifest_files(dir, files, 80), checked = 0;
+    for (int i = 0; i < nf; i++) {
+        char p[1000];
+        snprintf(p, sizeof p, "%s/%.159s", dir, files[i]);
+        uint8_t *b = NULL, *fr = NULL;
+        size_t nb = 0, fn = 0;
+        pn_error err = {0};
+        assert_int_equal(pn_read_file(p, 1 << 26, &b, &nb, &err), PN_OK);
+        pn__dcm_layout lay;
+        assert_int_equal(pn__dicom_walk_layout(b, nb, p, &lay, &err), PN_OK);
+        pn__dcm d;
+        memset(&d, 0, sizeof d);
+        assert_int_equal(pn__dcm_header(b, nb, p, &d, &err), PN_OK);
+        pn__dcm_free(&d);
+        if (!strcmp(d.ts_uid, "1.2.840.10008.1.2.4.50") ||
+            !strcmp(d.ts_uid, "1.2.840.10008.1.2.4.70")) {
+            assert_int_equal(lay.px_vl, 0xFFFFFFFFu);
+            assert_true(lay.nfrag >= 2);
+            assert_int_equal(pn__dicom_frame_bytes(b, &lay, p, &fr, &fn, &err), PN_OK);
+            char why[200] = "";
+            if (pn__jpeg_markers_bad(fr, fn, why, sizeof why)) fail_msg("%s: %s", p, why);
+            checked++;
+            free(fr);
+        }
+        free(b);
+    }
+    print_message("  %d JPEG (T.81) files of the shared set pass the marker check\n", checked);
+    assert_int_equal(checked, 21); /* 12 baseline + 9 lossless SV1 (MANIFEST.tsv) */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -494,6 +783,8 @@ int main(void)
         cmocka_unit_test(test_dataset_ids),
         cmocka_unit_test(test_image_ids),
         cmocka_unit_test(test_fuzz_corpus),
+        cmocka_unit_test(test_gdcm_findings),
+        cmocka_unit_test(test_jpeg_markers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

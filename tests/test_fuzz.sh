@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # make fuzz must not rot: every libFuzzer target (the Makefile's FUZZ_TARGETS:
-# pickle pth safetensors image npy multipart csv ...) is built by the Makefile (clang, ASan + UBSan, build-fuzz/) and run for
+# pickle pth safetensors image npy multipart csv dicom) is built by the Makefile (clang, ASan + UBSan, build-fuzz/) and run for
 # FUZZ_SECONDS (default 3) on its seed corpus. A target that does not build, or
 # an input that crashes, leaks, hangs or runs out of memory, fails this test.
 # Skipped (exit 77) only when clang itself is not installed.

@@ -404,12 +404,96 @@ static int all_zero(const pn__dcm *d)
     return 1;
 }
 
+/* Frame 1 of an 8-bit lossy JPEG DICOM into d->px with libjpeg-turbo
+ * (pn__jpeg_decode: warnings are errors unless --lenient-jpeg). *not8 is
+ * set (and nothing done) for a frame that is not 8-bit Huffman DCT (SOF0,
+ * SOF1, SOF2): GDCM's then. */
+static pn_status own_jpeg(const uint8_t *f, size_t fn, const char *name, const pn_decode_opts *o,
+                          pn__dcm *d, int *not8, pn_error *err)
+{
+    *not8 = 0;
+    long cr = 0, cc = 0;
+    if (pn__codestream_dims(f, fn, &cr, &cc) && (cr != d->rows || cc != d->cols))
+        return pn_error_set(err, PN_E_FORMAT,
+                            "%s: DICOM Rows/Columns say %ldx%ld but the compressed codestream is "
+                            "%ldx%ld (rows x columns)",
+                            name, d->rows, d->cols, cr, cc);
+    /* the SOF's precision (pn__jpeg_markers_bad found the SOF) */
+    for (size_t i = 2; i + 4 < fn;) {
+        unsigned mk = f[i + 1];
+        if (f[i] != 0xFF) break;
+        if (mk == 0xFF) {
+            i++;
+            continue;
+        }
+        if (mk >= 0xC0 && mk <= 0xCF && mk != 0xC4 && mk != 0xC8 && mk != 0xCC) {
+            if (f[i + 4] != 8 || mk > 0xC2) { /* 12-bit, lossless, arithmetic, ... */
+                *not8 = 1;
+                return PN_OK;
+            }
+            break;
+        }
+        i += 2 + ((size_t)f[i + 2] << 8 | f[i + 3]);
+    }
+    pn_decode_opts o2 = o ? *o : (pn_decode_opts){0};
+    o2.fast_decode = 0;
+    pn_image im = {0};
+    pn_status st = pn__jpeg_decode(f, fn, name, &o2, &im, err);
+    if (st) {
+        pn_image_free(&im); /* an error may leave the buffer allocated */
+        /* the reason with where it is */
+        char m[sizeof err->msg];
+        snprintf(m, sizeof m, "%s", err->msg);
+        size_t k = strlen(name);
+        const char *why = !strncmp(m, name, k) && m[k] == ':' ? m + k + 2 : m;
+        return pn_error_set(err, st, "%s: DICOM pixel data: %s", name, why);
+    }
+    if (im.c != 1 || im.w != d->cols || im.h != d->rows) {
+        int c = im.c, w = im.w, h = im.h;
+        pn_image_free(&im);
+        return pn_error_set(err, c != 1 ? PN_E_UNSUPPORTED : PN_E_FORMAT,
+                            "%s: DICOM JPEG frame has %d components (%dx%d), the header says 1 "
+                            "(%ldx%ld)",
+                            name, c, w, h, d->cols, d->rows);
+    }
+    d->px = im.px; /* malloc'ed, freed by pn__dcm_free */
+    d->px_bytes = 1;
+    d->px_signed = d->pixel_rep == 1;
+    d->encapsulated = 1;
+    return PN_OK;
+}
+
+/* The JPEG transfer syntaxes of T.81 (1.2.840.10008.1.2.4.50 to .70:
+ * baseline, extended, lossless), which GDCM decodes with its JPEG codecs;
+ * not JPEG-LS (.80, .81) or JPEG 2000 (.90 and up). */
+static int jpeg_family(const char *ts)
+{
+    static const char p[] = "1.2.840.10008.1.2.4.";
+    if (strncmp(ts, p, sizeof p - 1)) return 0;
+    char *end;
+    long k = strtol(ts + sizeof p - 1, &end, 10);
+    return end != ts + sizeof p - 1 && !*end && k >= 50 && k <= 70;
+}
+
+/* JPEG 2000 (.90 to .93) and HTJ2K (.201 to .203): GDCM's OpenJPEG codec. */
+static int j2k_family(const char *ts)
+{
+    static const char p[] = "1.2.840.10008.1.2.4.";
+    if (strncmp(ts, p, sizeof p - 1)) return 0;
+    char *end;
+    long k = strtol(ts + sizeof p - 1, &end, 10);
+    return end != ts + sizeof p - 1 && !*end && ((k >= 90 && k <= 93) || (k >= 201 && k <= 203));
+}
+
 pn_status pn__dicom_decode(const uint8_t *buf, size_t n, const char *name,
                            const pn_decode_opts *o, pn_image *img, pn_error *err)
 {
     pn__dcm d;
     memset(&d, 0, sizeof d);
-    pn_status st = pn__dicom_walk(buf, n, name, err);
+    pn__dcm_layout lay;
+    uint8_t *frame = NULL;
+    size_t frame_n = 0;
+    pn_status st = pn__dicom_walk_layout(buf, n, name, &lay, err);
     if (!st) st = pn__dcm_header(buf, n, name, &d, err);
     if (st) goto done;
     if (d.samples != 1) {
@@ -447,18 +531,67 @@ pn_status pn__dicom_decode(const uint8_t *buf, size_t n, const char *name,
     /* the pixel limit before any pixel buffer exists */
     st = pn__check_dims(d.cols, d.rows, o, name, "DICOM image", err);
     if (st) goto done;
-    if (!strncmp(d.ts_uid, "1.2.840.10008.1.2.4.", 20) && d.px_at && d.px_at < n) {
-        /* JPEG transfer syntaxes: a header libjpeg warns about aborts GDCM */
-        size_t lim = n - d.px_at < 65536 ? n - d.px_at : 65536;
-        const uint8_t *p = d.px_at ? memmem(buf + d.px_at, lim, "\xff\xd8\xff", 3) : NULL;
+    /* native Pixel Data longer than the file: refused here, after the
+     * pixel limit (which a huge header must meet first), before GDCM reads
+     * it (it would allocate what the length says). The walk's position, not
+     * GDCM's: GDCM's header read stops early at an out-of-order tag. */
+    if (lay.px_short) {
+        st = pn_error_set(err, PN_E_FORMAT,
+                          "%s: DICOM file is truncated: Pixel Data says %lu bytes, the file ends "
+                          "%zu bytes into it (element (7FE0,0010) length %lu exceeds the %zu "
+                          "bytes left)",
+                          name, (unsigned long)lay.px_vl, lay.px_left, (unsigned long)lay.px_vl,
+                          lay.px_left);
+        goto done;
+    }
+    if (!lay.deflated && lay.px_vl == 0xFFFFFFFFu && lay.nfrag >= 1 && j2k_family(d.ts_uid)) {
+        /* OpenJPEG (through GDCM) leaks on a frame that is not JPEG 2000 */
+        st = pn__dicom_frame_bytes(buf, &lay, name, &frame, &frame_n, err);
+        if (st) goto done;
+        static const uint8_t jp2[12] = {0, 0, 0, 12, 'j', 'P', ' ', ' ', 13, 10, 0x87, 10};
+        int soc = frame_n >= 4 && frame[0] == 0xFF && frame[1] == 0x4F && frame[2] == 0xFF &&
+                  frame[3] == 0x51;
+        if (!soc && !(frame_n >= 12 && !memcmp(frame, jp2, 12))) {
+            st = pn_error_set(err, PN_E_FORMAT,
+                              "%s: DICOM pixel data of transfer syntax %s is not a JPEG 2000 "
+                              "codestream (no SOC/SIZ marker or JP2 signature at its start)",
+                              name, d.ts_uid);
+            goto done;
+        }
+        free(frame);
+        frame = NULL;
+        frame_n = 0;
+    }
+    if (!lay.deflated && lay.px_vl == 0xFFFFFFFFu && lay.nfrag >= 1 && jpeg_family(d.ts_uid)) {
+        /* GDCM's JPEG codecs (IJG 6b inside, assert() on) abort on some
+         * headers: the codestream of the frame (its fragments back to back,
+         * as GDCM reads them) is read by libjpeg-turbo first, whose header
+         * warnings GDCM would assert on, then checked marker by marker (a
+         * DHT that libjpeg-turbo reads without a warning made GDCM abort) */
+        size_t fn = 0;
         char why[200];
-        if (p && pn__jpeg_header_warns(p, n - (size_t)(p - buf), why, sizeof why)) {
+        st = pn__dicom_frame_bytes(buf, &lay, name, &frame, &fn, err);
+        frame_n = fn;
+        if (st) goto done;
+        if (pn__jpeg_header_warns(frame, fn, why, sizeof why) ||
+            pn__jpeg_markers_bad(frame, fn, why, sizeof why)) {
             st = pn_error_set(err, PN_E_FORMAT, "%s: corrupt JPEG in the DICOM pixel data (%s)",
                               name, why);
             goto done;
         }
     }
-    st = pn__dcm_decode(buf, n, name, &d, err);
+    if (frame && d.bits_alloc == 8) {
+        /* 8-bit lossy JPEG (any of the JPEG syntaxes, by its SOF): decoded
+         * here with libjpeg-turbo (ISLOW, the same integer IDCT as GDCM's IJG
+         * codec, so the same pixels), whose corrupt-data warnings are errors
+         * as for .jpeg files (GDCM's codec decodes through them, and leaks on
+         * some); 12-bit and lossless frames go to GDCM */
+        int not8 = 0;
+        st = own_jpeg(frame, frame_n, name, o, &d, &not8, err);
+        if (!st && not8) st = pn__dcm_decode(buf, n, name, &d, err);
+    } else {
+        st = pn__dcm_decode(buf, n, name, &d, err);
+    }
     if (st) goto done;
     if (d.encapsulated && all_zero(&d)) {
         st = pn_error_set(err, PN_E_FORMAT,
@@ -473,6 +606,7 @@ pn_status pn__dicom_decode(const uint8_t *buf, size_t n, const char *name,
         snprintf(img->sop_uid, sizeof img->sop_uid, "%s", d.sop_uid);
     }
 done:
+    free(frame);
     pn__dcm_free(&d);
     if (st) img->w = img->h = 0;
     return st;

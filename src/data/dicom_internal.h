@@ -65,6 +65,45 @@ pn_status pn__dicom_walk(const uint8_t *buf, size_t n, const char *name, pn_erro
 pn_status pn__dicom_walk_prefix(const uint8_t *buf, size_t n, int prefix, int *more,
                                 const char *name, pn_error *err);
 
+/* The longest element value the walk lets GDCM read (GDCM allocates what a
+ * length field says); a value must also fit in the bytes left in the file. */
+#define PN__DCM_MAX_ELEMENT (1024u * 1024u * 1024u)
+/* The most a Deflated data set may inflate to (the walk inflates it). */
+#define PN__DCM_MAX_INFLATED ((size_t)256 << 20)
+
+/* Where the walk found the (first) top-level Pixel Data. */
+typedef struct pn__dcm_layout {
+    int deflated;     /* a Deflated data set (walked inflated): nothing below is set */
+    size_t px_at;     /* offset of its value (0: no top-level Pixel Data) */
+    uint32_t px_vl;   /* its length field (0xFFFFFFFF: encapsulated) */
+    int px_short;     /* native, and px_vl is longer than the px_left bytes left */
+    size_t px_left;
+    size_t frags_at;  /* encapsulated: the first item header (the Basic Offset Table) */
+    size_t frags_end; /* the sequence delimiter */
+    int nfrag;        /* items, the offset table included */
+    size_t frame_at, frame_len; /* the first fragment after the offset table (nfrag >= 2) */
+} pn__dcm_layout;
+
+/* The whole-file walk of pn__dicom_walk that also says where the Pixel Data
+ * lies (lay is zeroed first). */
+pn_status pn__dicom_walk_layout(const uint8_t *buf, size_t n, const char *name,
+                                pn__dcm_layout *lay, pn_error *err);
+
+/* The fragments after the offset table of a walked encapsulated Pixel Data
+ * (from the first item when it starts with a JPEG SOI: no offset table),
+ * back to back (the codestream of a single frame) into a malloc'ed *out. */
+pn_status pn__dicom_frame_bytes(const uint8_t *buf, const pn__dcm_layout *lay, const char *name,
+                                uint8_t **out, size_t *out_n, pn_error *err);
+
+/* The marker structure of a JPEG codestream (lossy or lossless, ITU T.81)
+ * from SOI up to the first SOS, checked before GDCM's JPEG codec (built with
+ * assert() on, it aborts on some headers libjpeg-turbo reads): segment
+ * lengths inside the stream, no bytes between segments, DHT tables (class
+ * and id, code counts summing to <= 256 and fitting a prefix code, the
+ * values inside the segment), DQT, SOF and SOS lengths. 0 when sound,
+ * else 1 with the reason in why. */
+int pn__jpeg_markers_bad(const uint8_t *b, size_t n, char *why, size_t why_n);
+
 /* GDCM bridge. pn__dcm_header parses everything before the pixel data and
  * fills d (no pixel buffer); pn__dcm_decode then reads the whole file,
  * checks the pixel data against the header and decodes frame 1 into d->px.
