@@ -4,7 +4,7 @@
 #   make test       build and run every test; ends with "N passed, N failed"
 #   make asan       the same tests under AddressSanitizer + UBSan (build-asan/)
 #   make bench      benchmarks, pneumo beside PyTorch in the same run
-#   make bench-scratch  ResNet-18 from scratch on PneumoniaMNIST (hours; not in make bench)
+#   make bench-scratch  ResNet-18 from scratch on PneumoniaMNIST (80 min; not in make bench)
 #   make fuzz       libFuzzer targets (clang, build-fuzz/), FUZZ_SECONDS each;
 #                   make test runs each for 3 s (tests/test_fuzz.sh)
 #   make deps       install the Debian packages (uses sudo when not root)
@@ -143,7 +143,7 @@ asan:
 bench: $(BIN)
 	@BUILD=$(BUILD) bench/run.sh
 
-# ResNet-18 from scratch on PneumoniaMNIST beside MedMNIST v2's table (hours)
+# ResNet-18 from scratch on PneumoniaMNIST beside MedMNIST v2's table (80 min)
 bench-scratch: $(BIN)
 	@BENCH_SCRATCH=1 PNEUMO_BIN=$(CURDIR)/$(BIN) bash bench/bench_scratch.sh
 

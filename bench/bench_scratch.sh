@@ -16,18 +16,18 @@
 # and prints epochs, wall time, training images/s, the selected epoch and the
 # test AUC / ACC (threshold 0.5 = argmax, as MedMNIST's ACC) as a markdown row.
 #
-# It takes hours on a CPU (3882 training images x EPOCHS full forward+backward
-# passes at 224x224: about 3882*30/15 s = 2+ hours at 15 images/s), so `make
+# It takes over an hour on a 2-core CPU (3882 training images x EPOCHS full
+# forward+backward passes at 224x224: 12 epochs took 80 min at 9.8 images/s on
+# a shared AVX-512 EPYC, 2026-12-02; docs/training.md has the result), so `make
 # bench` skips it unless BENCH_SCRATCH=1 (`make bench-scratch` sets it).
-# NOT MEASURED YET: no number from this script is in README or docs.
-#   PNEUMO_DATA  data folder (default ../shared/data)  EPOCHS (default 30)  THREADS (default all)
+#   PNEUMO_DATA  data folder (default ../shared/data)  EPOCHS (default 12, the measured run)  THREADS (default all)
 #   BF16=1       adds --bf16: bf16 training (AVX512-BF16 CPUs; fp32 with a notice elsewhere)
 set -eu
 cd "$(dirname "$0")/.."
 BIN="${PNEUMO_BIN:-$PWD/build/pneumo}"
 PY="${PYTHON:-/usr/bin/python3}"
 NPZ="${PNEUMO_DATA:-$(cd .. && pwd)/shared/data}/pneumoniamnist.npz"
-EPOCHS="${EPOCHS:-30}"
+EPOCHS="${EPOCHS:-12}"
 OUT="${BENCH_OUT:-runs/bench-scratch-$(date +%Y%m%d-%H%M%S)}"
 ARGS=(train --data "$NPZ" --weights none --freeze none --seed 0
       --optimizer sgd --momentum 0.9 --nesterov --weight-decay 5e-4
@@ -36,7 +36,7 @@ ARGS=(train --data "$NPZ" --weights none --freeze none --seed 0
 [ -n "${THREADS:-}" ] && ARGS+=(--threads "$THREADS")
 [ "${BF16:-0}" = 1 ] && ARGS+=(--bf16)
 if [ "${BENCH_SCRATCH:-0}" != 1 ]; then
-    echo "skipped: ResNet-18 from scratch on PneumoniaMNIST takes hours (BENCH_SCRATCH=1 or make bench-scratch);"
+    echo "skipped: ResNet-18 from scratch on PneumoniaMNIST takes over an hour (BENCH_SCRATCH=1 or make bench-scratch);"
     echo "it runs: pneumo ${ARGS[*]}"
     exit 0
 fi
