@@ -617,6 +617,11 @@ static void test_gdcm_findings(void **state)
         assert_int_equal(decode_corpus_file("dicom", more[i].file, 1, &err), PN_E_FORMAT);
         want_msg(&err, more[i].file, more[i].want);
     }
+    /* FileMetaInformation::Read's assert: (0002,0013) with VR SQ (found by
+     * the 2026-12-02 image campaign; a whole file of the image corpus) */
+    f = "dicom_gdcm_assert_meta_sq.dcm";
+    assert_int_equal(decode_corpus_file("image", f, 0, &err), PN_E_FORMAT);
+    want_msg(&err, f, "element (0002,0013) at byte 312 has VR SQ (the file meta group holds no sequences)");
     /* a file meta group at byte 0 (no preamble) is read for its syntax too:
      * the same seeds without the preamble */
     assert_int_equal(decode_corpus_file("dicom", "valid_jpeg_baseline.dcm", 0, &err), PN_OK);

@@ -525,6 +525,14 @@ static pn_status walk_all(walk *w)
                                     "(%04X,%04X) at byte %zu has no valid VR (the file meta "
                                     "group is Explicit VR)",
                                     name, g, e, pos);
+            /* no file meta element is a sequence; GDCM's FileMetaInformation::Read
+             * asserts on one (fuzz finding of 2026-12-02) */
+            if (vr[0] == 'S' && vr[1] == 'Q')
+                return pn_error_set(err, PN_E_FORMAT,
+                                    "%s: DICOM file meta information is corrupt: element "
+                                    "(%04X,%04X) at byte %zu has VR SQ (the file meta group "
+                                    "holds no sequences)",
+                                    name, g, e, pos);
             if (len == UNDEF)
                 return truncated(w, g, e, "the file meta element", pos);
             if (len > n - pos - hdr || len > PN__DCM_MAX_ELEMENT)
