@@ -208,9 +208,11 @@ timeout 60 "$BIN" predict --model "$M" "$L" >"$tmp/lk.out" 2>"$tmp/lk.err" || { 
 # 9. Ctrl-C in a run into the default folder: the exact command to continue,
 #    --out included, which then says that it resumed
 mkdir -p "$tmp/cw2"
-(cd "$tmp/cw2" && exec "$BIN" train --data "$D" --weights "$W" --epochs 25 -j 2 >"$tmp/int.log" 2>&1) &
+#    (head epochs on cached features take ~12 ms on a fast CPU: 400 of them, and a
+#    10 ms poll, so that the signal lands mid-run; 25 epochs ended before it)
+(cd "$tmp/cw2" && exec "$BIN" train --data "$D" --weights "$W" --epochs 400 -j 2 >"$tmp/int.log" 2>&1) &
 pid=$!
-for _ in $(seq 1200); do grep -q "^epoch 2/" "$tmp/int.log" 2>/dev/null && break; kill -0 $pid 2>/dev/null || break; sleep 0.05; done
+for _ in $(seq 6000); do grep -q "^epoch 2/" "$tmp/int.log" 2>/dev/null && break; kill -0 $pid 2>/dev/null || break; sleep 0.01; done
 kill -INT $pid
 rc=0; wait $pid || rc=$?
 [ $rc = 1 ] || { cat "$tmp/int.log"; fail "interrupted run: exit $rc"; }
@@ -221,7 +223,7 @@ echo "$cont" | grep -Eq "^pneumo train --data .* --out runs/[0-9-]+ --resume$" |
 kept=$(sed -n 's/.*the checkpoint of epoch \([0-9]*\) is kept.*/\1/p' "$tmp/int.log")
 (cd "$tmp/cw2" && eval "\"$BIN\" ${cont#pneumo }") >"$tmp/int2.log" 2>&1 || { cat "$tmp/int2.log"; fail "the rerun command"; }
 grep -Eq "^resumed runs/[0-9-]+/checkpoint.safetensors after epoch $kept$" "$tmp/int2.log" || { cat "$tmp/int2.log"; fail "no 'resumed' line"; }
-grep -q "^epoch 25/25" "$tmp/int2.log" || fail "the resumed run did not finish"
+grep -q "^epoch 400/400" "$tmp/int2.log" || fail "the resumed run did not finish"
 # 10. damaged and unusual images, made here, against Pillow 9.4: a palette
 #     PNG with indices beyond its PLTE decodes to Pillow's pixels; JPEGs with
 #     corrupt data: with --lenient-jpeg pneumo accepts and refuses exactly the
