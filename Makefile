@@ -159,7 +159,7 @@ FUZZ_TARGETS := pickle pth safetensors image npy multipart csv dicom
 # targets built but run only by name (fuzz/run.sh NAME), not by make test
 FUZZ_EXTRA   :=
 IO_OBJ       := $(patsubst %.c,$(BUILD)/%.o,$(sort $(wildcard src/io/*.c)) src/model/arch.c)
-IMAGE_OBJ    := $(addprefix $(BUILD)/src/data/,image.o jpeg.o png.o resize.o dicom.o dicom_walk.o \
+IMAGE_OBJ    := $(addprefix $(BUILD)/src/data/,image.o jpeg.o png.o resize.o dicom.o dicom_walk.o jpeg_markers.o \
                 dicom_gdcm.o)
 NPY_OBJ      := $(BUILD)/src/data/npy.o
 DATA_OBJ     := $(patsubst %.c,$(BUILD)/%.o,$(sort $(wildcard src/data/*.c))) $(BUILD)/src/data/dicom_gdcm.o

@@ -165,6 +165,21 @@ pn_status pn__conv2d_create_bf16(pn__conv2d **out, pn__dnn *d, const pn__conv2d_
 
 int pn__conv2d_is_bf16(const pn__conv2d *op) { return op && op->bf16; }
 
+/* A bf16 copy of an f32 tensor (x or dy): its f32 -> bf16 reorder, buffer
+ * and memory object, made once per op. */
+static pn_status bf16_copy(pn__dnn *d, const dnnl_memory_desc_t *f32_md,
+                           const dnnl_memory_desc_t *b_md, pn__prim *to_b, void **buf,
+                           dnnl_memory_t *m, pn_error *err)
+{
+    size_t bytes;
+    PN_TRY(pn__reorder_create(to_b, f32_md, b_md, d, err));
+    *buf = alloc_md(b_md, &bytes);
+    if (!*buf) return pn_error_set(err, PN_E_NOMEM, "conv2d: out of memory for a bf16 copy");
+    PN_TRY(pn__mem_create(m, b_md, d, err));
+    pn__mem_bind(*m, *buf);
+    return PN_OK;
+}
+
 static pn_status create_impl(pn__conv2d **out, pn__dnn *d, const pn__conv2d_dims *dm,
                              pn__layout layout, int backward, const dnnl_memory_desc_t *w_md,
                              int borrow, int bf16, pn_error *err)
@@ -217,14 +232,7 @@ static pn_status create_impl(pn__conv2d **out, pn__dnn *d, const pn__conv2d_dims
     TRYD(fwd_desc(&cd, dm, backward, src_md, &op->y_md), "conv2d forward descriptor");
     TRY(pn__prim_create(&op->fwd, &cd, NULL, d, "conv2d forward", err));
     NOREF(&op->fwd);
-    if (bf16) {
-        size_t b;
-        TRY(pn__reorder_create(&op->x_to_b, &op->x_md, &op->xb_md, d, err));
-        op->xb = alloc_md(&op->xb_md, &b);
-        if (!op->xb) goto nomem;
-        TRY(pn__mem_create(&op->m_xb, &op->xb_md, d, err));
-        pn__mem_bind(op->m_xb, op->xb);
-    }
+    if (bf16) TRY(bf16_copy(d, &op->x_md, &op->xb_md, &op->x_to_b, &op->xb, &op->m_xb, err));
     const dnnl_memory_desc_t *wf = dnnl_primitive_desc_query_md(op->fwd.pd, dnnl_query_weights_md, 0);
     TRY(pn__reorder_create(&op->w_to_fwd, &op->w_user_md, wf, d, err));
     if (!borrow || op->w_to_fwd.p) { /* borrowed in the right layout: no copy */
@@ -270,14 +278,8 @@ static pn_status create_impl(pn__conv2d **out, pn__dnn *d, const pn__conv2d_dims
         TRY(pn__mem_create(&op->m_dwuser, &op->w_user_md, d, err));
         TRY(pn__mem_create(&op->m_dx, &op->x_md, d, err));
         TRY(pn__mem_create(&op->m_dy, &op->y_md, d, err));
-        if (bf16) {
-            size_t b;
-            TRY(pn__reorder_create(&op->dy_to_b, &op->y_md, &op->yb_md, d, err));
-            op->dyb = alloc_md(&op->yb_md, &b);
-            if (!op->dyb) goto nomem;
-            TRY(pn__mem_create(&op->m_dyb, &op->yb_md, d, err));
-            pn__mem_bind(op->m_dyb, op->dyb);
-        }
+        if (bf16)
+            TRY(bf16_copy(d, &op->y_md, &op->yb_md, &op->dy_to_b, &op->dyb, &op->m_dyb, err));
     }
     *out = op;
     return PN_OK;
