@@ -9,8 +9,11 @@ same precision at the same threads and neighbour (peers: PyTorch eager,
 PyTorch best = TorchScript freeze + channels_last, bf16 autocast, FX int8,
 ONNX Runtime; fp32 peers for pneumo's Winograd), and the fraction of the
 physical limit: img/s x 3.63 GFLOP per image / (peak per core x threads),
-with the AVX2 FMA peak for fp32/bf16 and the int8 peak (VNNI where the CPU
-has it, else AVX2's vpmaddubsw chain) for int8. cpu-s/img is the process CPU
+with the FMA peak for fp32 (the better of peak.c's AVX2 and AVX-512 loops),
+the AVX-512 BF16 dot-product peak for bf16 (the FMA peak where the CPU has
+none) and the int8 peak (VNNI where the CPU has it, else AVX2's vpmaddubsw
+chain) for int8. Winograd does fewer multiplications than the 3.63 GFLOP
+counted, so its fraction is an effective one and can pass 100%. cpu-s/img is the process CPU
 time per image (user + sys, all threads), steadier than img/s on a shared
 machine (at 1 thread; at more, spinning OpenMP threads inflate it); the last
 column is the same ratio from it (best peer's cpu-s/img / this row's)."""
@@ -51,9 +54,14 @@ def main():
         return (max(v) if k == 5 else min(v)) if v else None
 
     int8_peak = peak.get("vnni_gops_per_core") or peak["avx2_int8_gops_per_core"]
-    print("ResNet-18 forward, batch %d, 224x224, on %s (peak per core: FMA %.1f GFLOP/s, "
-          "int8 %.1f Gop/s %s), all measured in the same run"
-          % (p["batch"], peak["cpu"], peak["fma_gflops_per_core"], int8_peak,
+    bf16_peak = peak.get("bf16_gflops_per_core") or peak["fma_gflops_per_core"]
+    print("ResNet-18 forward, batch %d, 224x224, on %s (peak per core: FMA %.1f GFLOP/s "
+          "(AVX2 %.1f, AVX-512 %s), bf16 %s, int8 %.1f Gop/s %s), all measured in the same run"
+          % (p["batch"], peak["cpu"], peak["fma_gflops_per_core"],
+             peak.get("fma_avx2_gflops_per_core", peak["fma_gflops_per_core"]),
+             f(peak.get("fma_avx512_gflops_per_core")),
+             "%.1f GFLOP/s vdpbf16ps" % peak["bf16_gflops_per_core"]
+             if peak.get("bf16_gflops_per_core") else "none (FMA peak used)", int8_peak,
              "VNNI" if peak.get("vnni_gops_per_core") else "AVX2 vpmaddubsw, no VNNI"))
     print("| engine | variant | threads | neighbour | img/s | / best peer | fraction of peak "
           "| cpu-s/img | / best peer by cpu-s |")
@@ -61,7 +69,8 @@ def main():
     for eng, var, prec, n, busy, ips, cpu in rows:
         b = best_peer(prec, n, busy)
         bc = best_peer(prec, n, busy, 6)
-        pk = (int8_peak if prec == "int8" else peak["fma_gflops_per_core"]) * n
+        pk = (int8_peak if prec == "int8" else bf16_peak if prec == "bf16"
+              else peak["fma_gflops_per_core"]) * n
         print("| %s | %s | %d | %s | %s | %s | %s | %s | %s |" % (
             eng, var, n, "busy" if busy else "quiet", f(ips),
             "%.2fx" % (ips / b) if b else "-", "%.0f%%" % (100 * ips * GFLOP / pk) if pk else "-",

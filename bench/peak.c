@@ -1,6 +1,10 @@
 /* The machine's own arithmetic peak on one core, for the "fraction of the
  * limit" column of bench/bench_engine.sh: a loop of independent AVX2 FMAs
- * (fp32 GFLOP/s, 2 per multiply-add), the AVX2 int8 dot product oneDNN uses
+ * and one of AVX-512 FMAs where the CPU has them (fp32 GFLOP/s, 2 per
+ * multiply-add; a core with a full 512-bit datapath, such as Zen 5, does
+ * twice AVX2's rate, one that splits zmm in halves, such as Zen 4, the
+ * same), AVX-512 BF16's vdpbf16ps (2 products per fp32 lane) where the CPU
+ * has it, the AVX2 int8 dot product oneDNN uses
  * without VNNI (vpmaddubsw + vpmaddwd + vpaddd: 32 u8 x s8 products per
  * three instructions), and AVX-512 VNNI (vpdpbusd, 64 products per
  * instruction) where the CPU has it. Prints one JSON object.
@@ -22,6 +26,10 @@ static double now(void)
 
 /* Written out (no arrays): the accumulators must live in registers. */
 #define R12(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
+/* AVX-512 has 32 registers: 16 chains, enough for 2 ports x a 5-6 cycle
+ * latency (12 left Zen 5's vpdpbusd at ~75% of its rate; AVX2's 16
+ * registers hold 12 chains without spilling) */
+#define R16(X) R12(X) X(12) X(13) X(14) X(15)
 
 /* 12 independent accumulators hide the FMA latency (4 cycles x 2 ports + slack) */
 __attribute__((target("avx2,fma"))) static double fma_gflops(void)
@@ -42,6 +50,53 @@ __attribute__((target("avx2,fma"))) static double fma_gflops(void)
     _mm256_storeu_ps(o, s);
     if (o[0] == 12345.f) printf(" ");
     return (double)REPS * 12 * 8 * 2 / t / 1e9;
+#undef DECL
+#undef STEP
+#undef SUM
+}
+
+__attribute__((target("avx512f"))) static double fma512_gflops(void)
+{
+    __m512 b = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-7f);
+#define DECL(i) __m512 a##i = _mm512_set1_ps((float)i);
+#define STEP(i) a##i = _mm512_fmadd_ps(a##i, b, c);
+#define SUM(i) s = _mm512_add_ps(s, a##i);
+    R16(DECL)
+    double t0 = now();
+    for (long r = 0; r < REPS; r++) {
+        R16(STEP)
+    }
+    double t = now() - t0;
+    __m512 s = _mm512_setzero_ps();
+    R16(SUM)
+    float o[16];
+    _mm512_storeu_ps(o, s);
+    if (o[0] == 12345.f) printf(" ");
+    return (double)REPS * 16 * 16 * 2 / t / 1e9;
+#undef DECL
+#undef STEP
+#undef SUM
+}
+
+/* bf16 "FLOP" = 2 per bf16 x bf16 product, 32 products per vdpbf16ps */
+__attribute__((target("avx512f,avx512bf16"))) static double bf16_gflops(void)
+{
+    __m512bh x = (__m512bh)_mm512_set1_epi16(0x3f80), w = (__m512bh)_mm512_set1_epi16(0x3f7f);
+#define DECL(i) __m512 a##i = _mm512_set1_ps((float)i);
+#define STEP(i) a##i = _mm512_dpbf16_ps(a##i, x, w);
+#define SUM(i) s = _mm512_add_ps(s, a##i);
+    R16(DECL)
+    double t0 = now();
+    for (long r = 0; r < REPS; r++) {
+        R16(STEP)
+    }
+    double t = now() - t0;
+    __m512 s = _mm512_setzero_ps();
+    R16(SUM)
+    float o[16];
+    _mm512_storeu_ps(o, s);
+    if (o[0] == 12345.f) printf(" ");
+    return (double)REPS * 16 * 32 * 2 / t / 1e9;
 #undef DECL
 #undef STEP
 #undef SUM
@@ -79,18 +134,18 @@ __attribute__((target("avx512f,avx512vnni"))) static double vnni_gops(void)
 #define DECL(i) __m512i a##i = _mm512_set1_epi32(i);
 #define STEP(i) a##i = _mm512_dpbusd_epi32(a##i, x, w);  /* a##i is an input: no reuse */
 #define SUM(i) s = _mm512_add_epi32(s, a##i);
-    R12(DECL)
+    R16(DECL)
     double t0 = now();
     for (long r = 0; r < REPS; r++) {
-        R12(STEP)
+        R16(STEP)
     }
     double t = now() - t0;
     __m512i s = _mm512_setzero_si512();
-    R12(SUM)
+    R16(SUM)
     int o[16];
     _mm512_storeu_si512(o, s);
     if (o[0] == 12345) printf(" ");
-    return (double)REPS * 12 * 64 * 2 / t / 1e9;
+    return (double)REPS * 16 * 64 * 2 / t / 1e9;
 #undef DECL
 #undef STEP
 #undef SUM
@@ -123,20 +178,34 @@ int main(void)
     __builtin_cpu_init();
     int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
     int vnni = __builtin_cpu_supports("avx512vnni");
+    int avx512 = __builtin_cpu_supports("avx512f");
+    int bf16 = avx512 && __builtin_cpu_supports("avx512bf16");
     /* best of 3: the machine may be shared */
-    double f = 0, q = 0, v = 0;
+    double f = 0, f5 = 0, q = 0, v = 0, h = 0;
     for (int i = 0; i < 3 && avx2; i++) {
         double a = fma_gflops(), b = avx2_int8_gops();
         f = a > f ? a : f, q = b > q ? b : q;
+    }
+    for (int i = 0; i < 3 && avx512; i++) {
+        double a = fma512_gflops();
+        f5 = a > f5 ? a : f5;
+    }
+    for (int i = 0; i < 3 && bf16; i++) {
+        double a = bf16_gflops();
+        h = a > h ? a : h;
     }
     for (int i = 0; i < 3 && vnni; i++) {
         double c = vnni_gops();
         v = c > v ? c : v;
     }
-    char vs[32] = "null";
+    char vs[32] = "null", f5s[32] = "null", hs[32] = "null";
     if (vnni) snprintf(vs, sizeof vs, "%.2f", v);
-    printf("{\"cpu\": \"%s\", \"fma_gflops_per_core\": %.2f, \"avx2_int8_gops_per_core\": %.2f, "
-           "\"vnni_gops_per_core\": %s}\n",
-           name, f, q, vs);
+    if (avx512) snprintf(f5s, sizeof f5s, "%.2f", f5);
+    if (bf16) snprintf(hs, sizeof hs, "%.2f", h);
+    /* fma_gflops_per_core: the better of the AVX2 and AVX-512 loops */
+    printf("{\"cpu\": \"%s\", \"fma_gflops_per_core\": %.2f, \"fma_avx2_gflops_per_core\": %.2f, "
+           "\"fma_avx512_gflops_per_core\": %s, \"bf16_gflops_per_core\": %s, "
+           "\"avx2_int8_gops_per_core\": %.2f, \"vnni_gops_per_core\": %s}\n",
+           name, f5 > f ? f5 : f, f, f5s, hs, q, vs);
     return 0;
 }
