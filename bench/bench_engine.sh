@@ -12,6 +12,10 @@
 #   BENCH_BATCH=N   images per batch (default 32)
 #   BENCH_BUSY=S    longest a busy-neighbour workload may take (default 120 s)
 #   BENCH_TRAIN=0   skip the training-step rows (pneumo and PyTorch)
+#   BENCH_REPEAT=R  run every engine R times, the rounds interleaved, and show
+#                   each row's best round (default 1; for a VM whose host
+#                   steals cycles, where one round can be tens of % off)
+#   BENCH_OUT=DIR   also keep every round's JSON files in DIR
 # ONNX Runtime is installed once (npm install --ignore-scripts) into the same
 # cache folder tests/test_onnx.sh uses; without node/npm its rows are left out.
 # Timings are only meaningful on a quiet machine.
@@ -20,6 +24,7 @@ cd "$(dirname "$0")/.."
 BIN="${PNEUMO_BIN:-$PWD/build/pneumo}"
 PY="${PYTHON:-/usr/bin/python3}"
 ITERS="${BENCH_ITERS:-5}" BATCH="${BENCH_BATCH:-32}" BUSY="${BENCH_BUSY:-120}"
+REPEAT="${BENCH_REPEAT:-1}"
 NOTRAIN=""
 [ "${BENCH_TRAIN:-1}" = 0 ] && NOTRAIN="--no-train"
 NCPU=$(nproc)
@@ -27,11 +32,8 @@ d=$(mktemp -d)
 spin=""
 trap '[ -n "$spin" ] && kill "$spin" 2>/dev/null; rm -rf "$d"' EXIT
 cc -O2 bench/peak.c -o "$d/peak"
-"$d/peak" >"$d/peak.json"
-"$BIN" bench --json --iters "$ITERS" --batch "$BATCH" --dtype all --busy "$BUSY" $NOTRAIN >"$d/pneumo.json"
-"$PY" bench/torch_resnet.py --json --iters "$ITERS" --batch "$BATCH" $NOTRAIN >"$d/torch.json"
-ort=()
 npmdir=${PNEUMO_NPM_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/pneumo-test/npm}
+have_ort=0
 if command -v node >/dev/null && command -v npm >/dev/null; then
     if [ ! -d "$npmdir/node_modules/onnxruntime-node" ]; then
         part="$npmdir.part.$$"
@@ -44,14 +46,32 @@ if command -v node >/dev/null && command -v npm >/dev/null; then
         fi
     fi
     if [ -d "$npmdir/node_modules/onnxruntime-node" ] && "$PY" bench/export_onnx.py "$d/r18.onnx" 2>"$d/onnx.log"; then
-        NODE_PATH="$npmdir/node_modules" node bench/ort_resnet.js "$d/r18.onnx" "$BATCH" "$ITERS" 1 "$NCPU" >"$d/ort.json"
-        ort=("$d/ort.json")
-        if [ "$NCPU" -gt 1 ]; then # the same busy neighbour as pneumo bench --busy: one spinning process
-            timeout "$BUSY" sh -c 'while :; do :; done' & spin=$!
-            NODE_PATH="$npmdir/node_modules" node bench/ort_resnet.js "$d/r18.onnx" "$BATCH" "$ITERS" "$NCPU" >"$d/ort_busy.json"
-            kill "$spin" 2>/dev/null || true; spin=""
-            ort+=("$d/ort_busy.json")
-        fi
+        have_ort=1
     fi
 fi
-"$PY" bench/compare_engine.py "$d/peak.json" "$d/pneumo.json" "$d/torch.json" "${ort[@]}"
+# R rounds, each engine once per round: a slow stretch of the host hits
+# every engine alike, and compare_engine.py keeps each row's best round
+peaks="" pns="" tos="" orts="" obusy=""
+for r in $(seq 1 "$REPEAT"); do
+    [ "$REPEAT" -gt 1 ] && echo "(round $r of $REPEAT)" >&2
+    "$d/peak" >"$d/peak.$r.json"
+    "$BIN" bench --json --iters "$ITERS" --batch "$BATCH" --dtype all --busy "$BUSY" $NOTRAIN >"$d/pneumo.$r.json"
+    "$PY" bench/torch_resnet.py --json --iters "$ITERS" --batch "$BATCH" $NOTRAIN >"$d/torch.$r.json"
+    peaks="$peaks${peaks:+,}$d/peak.$r.json" pns="$pns${pns:+,}$d/pneumo.$r.json"
+    tos="$tos${tos:+,}$d/torch.$r.json"
+    if [ "$have_ort" = 1 ]; then
+        NODE_PATH="$npmdir/node_modules" node bench/ort_resnet.js "$d/r18.onnx" "$BATCH" "$ITERS" 1 "$NCPU" >"$d/ort.$r.json"
+        orts="$orts${orts:+,}$d/ort.$r.json"
+        if [ "$NCPU" -gt 1 ]; then # the same busy neighbour as pneumo bench --busy: one spinning process
+            timeout "$BUSY" sh -c 'while :; do :; done' & spin=$!
+            NODE_PATH="$npmdir/node_modules" node bench/ort_resnet.js "$d/r18.onnx" "$BATCH" "$ITERS" "$NCPU" >"$d/ort_busy.$r.json"
+            kill "$spin" 2>/dev/null || true; spin=""
+            obusy="$obusy${obusy:+,}$d/ort_busy.$r.json"
+        fi
+    fi
+done
+if [ -n "${BENCH_OUT:-}" ]; then mkdir -p "$BENCH_OUT" && cp "$d"/*.json "$BENCH_OUT"/; fi
+ort=()
+[ -n "$orts" ] && ort+=("$orts")
+[ -n "$obusy" ] && ort+=("$obusy")
+"$PY" bench/compare_engine.py "$peaks" "$pns" "$tos" "${ort[@]}"
