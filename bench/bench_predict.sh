@@ -3,8 +3,8 @@
 # test split, resized to 224: ../shared/data/chest_xray_resized224), quiet and
 # with a busy neighbour core (a spinning process pinned to the last core,
 # bounded by `timeout`), and the single-image latency: process start to
-# answer, one image, median of PREDICT_RUNS (default 5) runs. The eval has
-# no feature cache to hit: both run the backbone on every image.
+# answer, one image, median of PREDICT_RUNS (default 5) runs. The eval reads no
+# feature cache (--no-cache): both run the backbone on every image.
 set -eu
 cd "$(dirname "$0")/.."
 BIN=${PNEUMO_BIN:-$PWD/build/pneumo}
@@ -31,7 +31,7 @@ REPS=${PREDICT_REPS:-3}
 measure() { # prints "eval_ips predict_ips"
     local s e a=0 b=0 r v
     for r in $(seq 1 "$REPS"); do
-        s=$(now); "$BIN" eval --model "$M" --data "$SET" --split test >/dev/null; e=$(now)
+        s=$(now); "$BIN" eval --no-cache --model "$M" --data "$SET" --split test >/dev/null; e=$(now)
         v=$(ips "$s" "$e"); a=$(echo "if ($v > $a) $v else $a" | bc -l)
         s=$(now); "$BIN" predict --model "$M" "$SET/test" >/dev/null; e=$(now)
         v=$(ips "$s" "$e"); b=$(echo "if ($v > $b) $v else $b" | bc -l)
