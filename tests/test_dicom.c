@@ -635,6 +635,12 @@ static void test_gdcm_findings(void **state)
     assert_int_equal(decode_corpus_file("image", f, 0, &err), PN_E_FORMAT);
     want_msg(&err, f, "file meta information is corrupt: element (0002,00A4) at byte 0 has no "
                       "valid VR");
+    /* a UL of length 6 (not whole values) in a file without a file meta
+     * group: GDCM read it as 4 bytes, fell out of step and allocated 1.3 GB
+     * for a 1216-byte file (2026-12-03 image campaign) */
+    f = "dicom_gdcm_oom_ul_length_6.dcm";
+    assert_int_equal(decode_corpus_file("image", f, 0, &err), PN_E_FORMAT);
+    want_msg(&err, f, "element (0009,1003) of VR UL at byte 376 has length 6, not a multiple of 4");
     /* the same through the image target (a whole file, (2828,1040) out of order) */
     f = "dicom_gdcm_oom_pixeldata_after_out_of_order_tag.dcm";
     assert_int_equal(decode_corpus_file("image", f, 0, &err), PN_E_FORMAT);

@@ -124,6 +124,18 @@ static pn_status header(walk *w, size_t pos, int explicit_vr, unsigned *g, unsig
 static pn_status elements(walk *w, size_t *pos, int depth, int in_item);
 static pn_status walk_all(walk *w);
 
+/* Bytes per value of a fixed-size binary VR (0: any other VR). */
+static unsigned bin_vr_size(const uint8_t *vr)
+{
+    static const struct {
+        char vr[3];
+        unsigned sz;
+    } t[] = {{"US", 2}, {"SS", 2}, {"UL", 4}, {"SL", 4}, {"FL", 4}, {"AT", 4}, {"FD", 8}};
+    for (size_t i = 0; i < sizeof t / sizeof *t; i++)
+        if (vr[0] == (uint8_t)t[i].vr[0] && vr[1] == (uint8_t)t[i].vr[1]) return t[i].sz;
+    return 0;
+}
+
 /* Elements GDCM's image reader reads through gdcm::Attribute, which
  * asserts that an explicit VR is compatible with the dictionary's (UN
  * passes) and, for the US ones, reads one 2-byte value. */
@@ -288,6 +300,19 @@ static pn_status elements(walk *w, size_t *pos, int depth, int in_item)
                                     "%s: DICOM data set is corrupt: element (%04X,%04X) of VR "
                                     "%c%c at byte %zu has an undefined length",
                                     w->name, g, e, vr[0], vr[1], at);
+        }
+        /* a binary VR of fixed size (US SS 2, UL SL FL AT 4, FD 8) holds whole
+         * values: GDCM reads a UL of length 6 as 4 bytes and, out of step,
+         * takes later value bytes for a length (1.3 GB allocated for a
+         * 1216-byte file the image campaign found) */
+        if (w->explicit_vr && g != 0xFFFE && len != UNDEF) {
+            const uint8_t *vr = w->b + at + 4;
+            unsigned sz = bin_vr_size(vr);
+            if (sz && len % sz)
+                return pn_error_set(w->err, PN_E_FORMAT,
+                                    "%s: DICOM data set is corrupt: element (%04X,%04X) of VR "
+                                    "%c%c at byte %zu has length %lu, not a multiple of %u",
+                                    w->name, g, e, vr[0], vr[1], at, (unsigned long)len, sz);
         }
         *pos = at + hdr;
         if (g == 0xFFFE && e == 0xE00D) {
