@@ -23,6 +23,7 @@ struct pn__bn2d {
     int blk; /* channel block of x: 1 (nchw), 8 or 16 */
     pn__prim fwd_gs, bwd_gs;
     double *sums; /* (2c + 1) */
+    float *k;     /* (3c): the backward's k1, k2, mean */
 };
 
 void pn__bn2d_free(pn__bn2d *op)
@@ -34,6 +35,7 @@ void pn__bn2d_free(pn__bn2d *op)
     pn__prim_free(&op->fwd_gs);
     pn__prim_free(&op->bwd_gs);
     free(op->sums);
+    free(op->k);
     dnnl_memory_t ms[] = {op->m_x,  op->m_y,  op->m_mean, op->m_var,    op->m_scale,
                           op->m_shift, op->m_dy, op->m_dx, op->m_dscale, op->m_dshift, op->m_ws};
     for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++)
@@ -107,21 +109,55 @@ fail:
     return st;
 }
 
-pn_status pn__bn2d_forward(pn__bn2d *op, int training, const float *x, const float *gamma,
-                          const float *beta, float *mean, float *var, float *y, pn_error *err)
+/* The forward's arguments, bound to the caller's arrays (the workspace is
+ * the 7th, passed only when the op has one). */
+static void fwd_args(pn__bn2d *op, const float *x, const float *gamma, const float *beta,
+                     float *mean, float *var, float *y, dnnl_exec_arg_t a[7])
 {
-    if (training && !op->training)
-        return pn_error_set(err, PN_E_ARG, "batch norm: training forward on an eval-only op");
     pn__mem_bind(op->m_x, x);
     pn__mem_bind(op->m_y, y);
     pn__mem_bind(op->m_mean, mean);
     pn__mem_bind(op->m_var, var);
     pn__mem_bind(op->m_scale, gamma);
     pn__mem_bind(op->m_shift, beta);
-    dnnl_exec_arg_t a[] = {{DNNL_ARG_SRC, op->m_x},     {DNNL_ARG_MEAN, op->m_mean},
-                           {DNNL_ARG_VARIANCE, op->m_var}, {DNNL_ARG_SCALE, op->m_scale},
-                           {DNNL_ARG_SHIFT, op->m_shift},  {DNNL_ARG_DST, op->m_y},
-                           {DNNL_ARG_WORKSPACE, op->m_ws}};
+    const dnnl_exec_arg_t v[7] = {{DNNL_ARG_SRC, op->m_x},       {DNNL_ARG_MEAN, op->m_mean},
+                                  {DNNL_ARG_VARIANCE, op->m_var}, {DNNL_ARG_SCALE, op->m_scale},
+                                  {DNNL_ARG_SHIFT, op->m_shift},  {DNNL_ARG_DST, op->m_y},
+                                  {DNNL_ARG_WORKSPACE, op->m_ws}};
+    memcpy(a, v, sizeof v);
+}
+
+/* The backward's arguments (the workspace is the 10th, as above). */
+static void bwd_args(pn__bn2d *op, const float *x, const float *dy, const float *gamma,
+                     const float *mean, const float *var, float *dx, float *dgamma, float *dbeta,
+                     dnnl_exec_arg_t a[10])
+{
+    pn__mem_bind(op->m_x, x);
+    pn__mem_bind(op->m_dy, dy);
+    pn__mem_bind(op->m_mean, mean);
+    pn__mem_bind(op->m_var, var);
+    pn__mem_bind(op->m_scale, gamma);
+    pn__mem_bind(op->m_dx, dx);
+    pn__mem_bind(op->m_dscale, dgamma);
+    pn__mem_bind(op->m_dshift, dbeta);
+    /* oneDNN 2.6 wants SHIFT bound too when use_shift is set (not read) */
+    pn__mem_bind(op->m_shift, dbeta);
+    const dnnl_exec_arg_t v[10] = {
+        {DNNL_ARG_SRC, op->m_x},           {DNNL_ARG_MEAN, op->m_mean},
+        {DNNL_ARG_VARIANCE, op->m_var},      {DNNL_ARG_DIFF_DST, op->m_dy},
+        {DNNL_ARG_SCALE, op->m_scale},       {DNNL_ARG_SHIFT, op->m_shift},
+        {DNNL_ARG_DIFF_SRC, op->m_dx},       {DNNL_ARG_DIFF_SCALE, op->m_dscale},
+        {DNNL_ARG_DIFF_SHIFT, op->m_dshift}, {DNNL_ARG_WORKSPACE, op->m_ws}};
+    memcpy(a, v, sizeof v);
+}
+
+pn_status pn__bn2d_forward(pn__bn2d *op, int training, const float *x, const float *gamma,
+                          const float *beta, float *mean, float *var, float *y, pn_error *err)
+{
+    if (training && !op->training)
+        return pn_error_set(err, PN_E_ARG, "batch norm: training forward on an eval-only op");
+    dnnl_exec_arg_t a[7];
+    fwd_args(op, x, gamma, beta, mean, var, y, a);
     /* single-threaded: see pn__prim_exec_serial */
     if (!training)
         return pn__prim_exec_serial(&op->fwd_eval, op->d, 6, a, "batch norm eval forward", err);
@@ -135,37 +171,31 @@ pn_status pn__bn2d_backward(pn__bn2d *op, const float *x, const float *dy, const
 {
     if (!op->training)
         return pn_error_set(err, PN_E_ARG, "batch norm backward: op was created eval-only");
-    pn__mem_bind(op->m_x, x);
-    pn__mem_bind(op->m_dy, dy);
-    pn__mem_bind(op->m_mean, mean);
-    pn__mem_bind(op->m_var, var);
-    pn__mem_bind(op->m_scale, gamma);
-    pn__mem_bind(op->m_dx, dx ? dx : op->dx_scratch);
-    pn__mem_bind(op->m_dscale, dgamma);
-    pn__mem_bind(op->m_dshift, dbeta);
-    /* oneDNN 2.6 wants SHIFT bound too when use_shift is set (not read) */
-    pn__mem_bind(op->m_shift, dbeta);
-    dnnl_exec_arg_t a[] = {{DNNL_ARG_SRC, op->m_x},           {DNNL_ARG_MEAN, op->m_mean},
-                           {DNNL_ARG_VARIANCE, op->m_var},      {DNNL_ARG_DIFF_DST, op->m_dy},
-                           {DNNL_ARG_SCALE, op->m_scale},       {DNNL_ARG_SHIFT, op->m_shift},
-                           {DNNL_ARG_DIFF_SRC, op->m_dx},       {DNNL_ARG_DIFF_SCALE, op->m_dscale},
-                           {DNNL_ARG_DIFF_SHIFT, op->m_dshift}, {DNNL_ARG_WORKSPACE, op->m_ws}};
+    dnnl_exec_arg_t a[10];
+    bwd_args(op, x, dy, gamma, mean, var, dx ? dx : op->dx_scratch, dgamma, dbeta, a);
     return pn__prim_exec_serial(&op->bwd, op->d, op->m_ws ? 10 : 9, a, "batch norm backward",
                                err);
 }
 
 /* ---- synchronised across MPI ranks (SyncBatchNorm) ------------------------ */
 
+/* Built on first use; each piece once, so a call after a failed one does not
+ * find a half-built set taken for whole. */
 static pn_status sync_prims(pn__bn2d *op, pn_error *err)
 {
-    if (op->fwd_gs.p) return PN_OK;
+    if (op->bwd_gs.p) return PN_OK;
+    if (!op->sums) op->sums = malloc((2 * (size_t)op->c + 1) * sizeof *op->sums);
+    if (!op->k) op->k = malloc(3 * (size_t)op->c * sizeof *op->k);
+    if (!op->sums || !op->k) return pn_error_set(err, PN_E_NOMEM, "batch norm: out of memory");
     dnnl_batch_normalization_desc_t bd;
     unsigned f = op->flags | dnnl_use_global_stats;
-    PN__DNN(dnnl_batch_normalization_forward_desc_init(&bd, dnnl_forward_training, &op->xmd,
-                                                       PN__BN_EPS, f),
-            "synchronised batch norm forward descriptor");
-    PN_TRY(pn__prim_create_serial(&op->fwd_gs, &bd, NULL, op->d, "synchronised batch norm forward",
-                                 err));
+    if (!op->fwd_gs.p) {
+        PN__DNN(dnnl_batch_normalization_forward_desc_init(&bd, dnnl_forward_training, &op->xmd,
+                                                           PN__BN_EPS, f),
+                "synchronised batch norm forward descriptor");
+        PN_TRY(pn__prim_create_serial(&op->fwd_gs, &bd, NULL, op->d,
+                                     "synchronised batch norm forward", err));
+    }
     const dnnl_memory_desc_t *wmd =
         dnnl_primitive_desc_query_md(op->fwd_gs.pd, dnnl_query_workspace_md, 0);
     size_t wbytes = wmd ? dnnl_memory_desc_get_size(wmd) : 0;
@@ -175,11 +205,8 @@ static pn_status sync_prims(pn__bn2d *op, pn_error *err)
     PN__DNN(dnnl_batch_normalization_backward_desc_init(&bd, dnnl_backward, &op->xmd, &op->xmd,
                                                         PN__BN_EPS, f),
             "synchronised batch norm backward descriptor");
-    PN_TRY(pn__prim_create_serial(&op->bwd_gs, &bd, op->fwd_gs.pd, op->d,
-                                 "synchronised batch norm backward", err));
-    op->sums = malloc((2 * (size_t)op->c + 1) * sizeof *op->sums);
-    if (!op->sums) return pn_error_set(err, PN_E_NOMEM, "batch norm: out of memory");
-    return PN_OK;
+    return pn__prim_create_serial(&op->bwd_gs, &bd, op->fwd_gs.pd, op->d,
+                                 "synchronised batch norm backward", err);
 }
 
 pn_status pn__bn2d_forward_sync(pn__bn2d *op, const float *x, const float *gamma,
@@ -205,16 +232,8 @@ pn_status pn__bn2d_forward_sync(pn__bn2d *op, const float *x, const float *gamma
         var[c] = (float)(v > 0 ? v : 0);
     }
     *count = (size_t)N;
-    pn__mem_bind(op->m_x, x);
-    pn__mem_bind(op->m_y, y);
-    pn__mem_bind(op->m_mean, mean);
-    pn__mem_bind(op->m_var, var);
-    pn__mem_bind(op->m_scale, gamma);
-    pn__mem_bind(op->m_shift, beta);
-    dnnl_exec_arg_t a[] = {{DNNL_ARG_SRC, op->m_x},     {DNNL_ARG_MEAN, op->m_mean},
-                           {DNNL_ARG_VARIANCE, op->m_var}, {DNNL_ARG_SCALE, op->m_scale},
-                           {DNNL_ARG_SHIFT, op->m_shift},  {DNNL_ARG_DST, op->m_y},
-                           {DNNL_ARG_WORKSPACE, op->m_ws}};
+    dnnl_exec_arg_t a[7];
+    fwd_args(op, x, gamma, beta, mean, var, y, a);
     return pn__prim_exec_serial(&op->fwd_gs, op->d, op->m_ws ? 7 : 6, a,
                                "synchronised batch norm forward", err);
 }
@@ -225,20 +244,8 @@ pn_status pn__bn2d_backward_sync(pn__bn2d *op, const float *x, const float *dy, 
 {
     PN_TRY(sync_prims(op, err));
     float *out = dx ? dx : op->dx_scratch;
-    pn__mem_bind(op->m_x, x);
-    pn__mem_bind(op->m_dy, dy);
-    pn__mem_bind(op->m_mean, mean);
-    pn__mem_bind(op->m_var, var);
-    pn__mem_bind(op->m_scale, gamma);
-    pn__mem_bind(op->m_dx, out);
-    pn__mem_bind(op->m_dscale, dgamma);
-    pn__mem_bind(op->m_dshift, dbeta);
-    pn__mem_bind(op->m_shift, dbeta);
-    dnnl_exec_arg_t a[] = {{DNNL_ARG_SRC, op->m_x},           {DNNL_ARG_MEAN, op->m_mean},
-                           {DNNL_ARG_VARIANCE, op->m_var},      {DNNL_ARG_DIFF_DST, op->m_dy},
-                           {DNNL_ARG_SCALE, op->m_scale},       {DNNL_ARG_SHIFT, op->m_shift},
-                           {DNNL_ARG_DIFF_SRC, op->m_dx},       {DNNL_ARG_DIFF_SCALE, op->m_dscale},
-                           {DNNL_ARG_DIFF_SHIFT, op->m_dshift}, {DNNL_ARG_WORKSPACE, op->m_ws}};
+    dnnl_exec_arg_t a[10];
+    bwd_args(op, x, dy, gamma, mean, var, out, dgamma, dbeta, a);
     /* fixed stats: dx = gamma inv dy', and this rank's sums of dy' and dy' xhat */
     PN_TRY(pn__prim_exec_serial(&op->bwd_gs, op->d, op->m_ws ? 10 : 9, a,
                                "synchronised batch norm backward", err));
@@ -250,9 +257,7 @@ pn_status pn__bn2d_backward_sync(pn__bn2d *op, const float *x, const float *dy, 
     double *s = op->sums;
     for (int c = 0; c < C; c++) s[c] = dgamma[c], s[C + c] = dbeta[c];
     PN_TRY(pn__dist_allreduce_f64(s, 2 * (size_t)C, err));
-    float *k1 = malloc(3 * (size_t)C * sizeof *k1);
-    if (!k1) return pn_error_set(err, PN_E_NOMEM, "batch norm: out of memory");
-    float *k2 = k1 + C, *mu = k1 + 2 * C;
+    float *k1 = op->k, *k2 = k1 + C, *mu = k1 + 2 * C;
     for (int c = 0; c < C; c++) { /* dx -= k1 + k2 (x - mean) */
         double inv = 1.0 / sqrt((double)var[c] + (double)PN__BN_EPS);
         double g = (double)gamma[c] * inv / (double)count;
@@ -270,7 +275,6 @@ pn_status pn__bn2d_backward_sync(pn__bn2d *op, const float *x, const float *dy, 
                     out[k] -= k1[c] + k2[c] * (x[k] - mu[c]);
                 }
         }
-    free(k1);
     return PN_OK;
 }
 
