@@ -14,9 +14,11 @@
 #include <sys/resource.h>
 
 #include "pneumo/dataset.h"
+#include "pneumo/image.h"
 #include "pneumo/report.h"
 #include "pneumo/util.h"
 #include "report/plot.h"
+#include "report/png.h"
 
 /* width and height from the PNG's IHDR chunk */
 static void png_size(const char *path, unsigned *w, unsigned *h)
@@ -287,11 +289,48 @@ static void test_plot_roc_pair(void **state)
     tu_rmtree(dir);
 }
 
+/* the in-memory encoder (the server's heatmaps, the CAM files): decoded back
+ * by pneumo's own PNG reader (libpng), the same pixels */
+static void test_png_roundtrip(void **state)
+{
+    (void)state;
+    enum { W = 37, H = 19 };
+    uint8_t px[W * H * 3];
+    for (int i = 0; i < W * H * 3; i++) px[i] = (uint8_t)(i * 7 + i / 5);
+    uint8_t *png;
+    size_t n;
+    pn_error err = {0};
+    assert_int_equal(pn__png_encode(px, W, H, 3, &png, &n, &err), PN_OK);
+    pn_image img = {0};
+    pn_decode_opts o = {.min_side = 1};
+    assert_int_equal(pn_image_decode(png, n, "mem", &o, &img, &err), PN_OK);
+    assert_int_equal(img.w, W);
+    assert_int_equal(img.h, H);
+    assert_int_equal(img.c, 3);
+    assert_memory_equal(img.px, px, sizeof px);
+    pn_image_free(&img);
+    free(png);
+    uint8_t rgba[4 * 4 * 4] = {0};
+    assert_int_equal(pn__png_encode(rgba, 4, 4, 4, &png, &n, &err), PN_OK);
+    assert_memory_equal(png, "\x89PNG\r\n\x1a\n", 8);
+    free(png);
+    assert_int_equal(pn__png_encode(rgba, 0, 4, 4, &png, &n, &err), PN_E_ARG);
+    assert_int_equal(pn__png_encode(rgba, 4, 4, 2, &png, &n, &err), PN_E_ARG);
+    /* gray: decoded as one channel, the same bytes */
+    assert_int_equal(pn__png_encode(px, W, H, 1, &png, &n, &err), PN_OK);
+    assert_int_equal(pn_image_decode(png, n, "mem", &o, &img, &err), PN_OK);
+    assert_int_equal(img.c, 1);
+    assert_memory_equal(img.px, px, (size_t)W * H);
+    pn_image_free(&img);
+    free(png);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_plot_png),
                                        cmocka_unit_test(test_plot_full_disk),
                                        cmocka_unit_test(test_plot_cam),
-                                       cmocka_unit_test(test_plot_roc_pair)};
+                                       cmocka_unit_test(test_plot_roc_pair),
+                                       cmocka_unit_test(test_png_roundtrip)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

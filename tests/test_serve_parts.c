@@ -87,32 +87,6 @@ static void test_base64(void **state)
     free(s);
 }
 
-static void test_png_roundtrip(void **state)
-{
-    (void)state;
-    enum { W = 37, H = 19 };
-    uint8_t px[W * H * 3];
-    for (int i = 0; i < W * H * 3; i++) px[i] = (uint8_t)(i * 7 + i / 5);
-    uint8_t *png;
-    size_t n;
-    pn_error err = {0};
-    assert_int_equal(pn__png_encode(px, W, H, 3, &png, &n, &err), PN_OK);
-    pn_image img = {0};
-    pn_decode_opts o = {.min_side = 1};
-    assert_int_equal(pn_image_decode(png, n, "mem", &o, &img, &err), PN_OK);
-    assert_int_equal(img.w, W);
-    assert_int_equal(img.h, H);
-    assert_int_equal(img.c, 3);
-    assert_memory_equal(img.px, px, sizeof px);
-    pn_image_free(&img);
-    free(png);
-    uint8_t rgba[4 * 4 * 4] = {0};
-    assert_int_equal(pn__png_encode(rgba, 4, 4, 4, &png, &n, &err), PN_OK);
-    assert_memory_equal(png, "\x89PNG\r\n\x1a\n", 8);
-    free(png);
-    assert_int_equal(pn__png_encode(rgba, 0, 4, 4, &png, &n, &err), PN_E_ARG);
-}
-
 /* each corpus file: first line the Content-Type, then the body; parses or
  * fails cleanly, a part found lies inside the body */
 static void test_multipart_corpus(void **state)
@@ -152,7 +126,6 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_multipart),
         cmocka_unit_test(test_base64),
-        cmocka_unit_test(test_png_roundtrip),
         cmocka_unit_test(test_multipart_corpus),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -10,6 +10,7 @@
 #include "pneumo/cam.h"
 #include "pneumo/util.h"
 #include "pneumo/version.h"
+#include "report/png.h"
 #include "serve/serve.h"
 
 char *pn__json_error(int http_status, const char *msg)

@@ -5,8 +5,8 @@
  *   batcher.c    the request queue: one worker thread runs the classifier
  *                on batches of queued images (max_batch, max_wait_ms)
  *   respond.c    JSON bodies: prediction, model metadata, errors; the CAM
+ *                heatmap as a PNG (src/report/png.c's encoder)
  *   multipart.c  the image part of a multipart/form-data body
- *   encode.c     in-memory PNG
  *
  * Internal to pneumo (pn__ prefix); the CLI (src/cli/cmd_serve.c) calls
  * pn__serve_run. docs/serve.md describes the HTTP API.
@@ -93,11 +93,6 @@ void pn__batcher_stop(pn__batcher *b);
 pn_status pn__multipart_file(const uint8_t *body, size_t n, const char *content_type,
                              const uint8_t **part, size_t *part_n, char *part_type,
                              size_t part_type_cap, pn_error *err);
-
-/* ---- encode ----------------------------------------------------------- */
-/* PNG of an RGBA (channels 4), RGB (3) or grayscale (1) image into a malloc'ed buffer */
-pn_status pn__png_encode(const uint8_t *px, int w, int h, int channels, uint8_t **out,
-                         size_t *out_n, pn_error *err);
 
 /* ---- responses -------------------------------------------------------- */
 typedef struct pn__model_info {
