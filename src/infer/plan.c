@@ -13,7 +13,7 @@
  * selects oneDNN's direct jit:avx512_core (jit:avx2) convs; with `any`, oneDNN 2.6 picks nhwc + brgconv,
  * whose longer fp32 accumulation chains give 3x PyTorch's error (1.3e-5 vs
  * 3.8e-6 at layer4, see docs/inference.md). bf16: oneDNN's choice.
- * PNEUMO_INFER_LAYOUT=any|nchw16c|nhwc overrides (for measurements). */
+ * PNEUMO_INFER_LAYOUT=any|nchw16c|nhwc|nchw overrides (for measurements). */
 static dnnl_format_tag_t act_tag(const pn_infer *e)
 {
     int bf16 = e->bf16;
@@ -21,6 +21,7 @@ static dnnl_format_tag_t act_tag(const pn_infer *e)
     const char *v = getenv("PNEUMO_INFER_LAYOUT");
     if (v && !strcmp(v, "nchw16c")) return dnnl_nChw16c;
     if (v && !strcmp(v, "nhwc")) return dnnl_nhwc;
+    if (v && !strcmp(v, "nchw")) return dnnl_nchw;
     if (v && !strcmp(v, "any")) return dnnl_format_tag_any;
     if (bf16) return dnnl_format_tag_any;
     /* the channel block the CPU's direct kernels use: a block the ISA has no
