@@ -13,6 +13,8 @@
 #  - 2 epochs of batch 8 (12 steps, -np 3: slices of 3+3+2): losses, head within 1e-2 relative
 #    (floor 1e-3) and layer4.1.conv2's update within 10% in norm: the
 #    limits test_app_parity.sh uses for --freeze layer4 against PyTorch;
+#  - the -np 3 run's sharded validation/test probabilities equal its model's
+#    in one process (1e-5);
 #  - --resume at --freeze layer4 under -np 3: 1 epoch + --resume to 2 gives
 #    the bytes of the unbroken 2-epoch -np 3 run;
 #  - --freeze none, one step of batch 16 (-np 2): loss within 1e-4, running
@@ -110,6 +112,24 @@ train run3 3 "$tmp/data" layer4 8 2
 echo "--freeze layer4, 2 epochs of batch 8, -np 3 (3+3+2 per step) vs one process:"
 "$PY" "$tmp/cmp.py" "$tmp/r18.pth" "$tmp/o_run1" "$tmp/o_run3" run layer4 1e-2 ||
     fail "--freeze layer4 -np 3: 12 data-parallel steps beyond the training-parity limits"
+
+# the -np 3 run's validation and test probabilities (each rank evaluated its
+# share of every batch, all got every row) are those of its own model
+# evaluated in one process
+for s in val test; do
+    "$BIN" eval --model "$tmp/o_run3/model.safetensors" --data "$tmp/data" --split $s \
+        --threads 1 --out "$tmp/e3$s" >"$tmp/e3$s.log" 2>&1 || { cat "$tmp/e3$s.log"; fail "eval $s"; }
+done
+"$PY" - "$tmp/o_run3/predictions.csv" "$tmp/e3val/predictions.csv" "$tmp/e3test/predictions.csv" <<'PYEOF' ||
+import csv, sys
+rd = lambda p: {(r["split"], r["file"]): float(r["prob_PNEUMONIA"]) for r in csv.DictReader(open(p))}
+dp, one = rd(sys.argv[1]), {**rd(sys.argv[2]), **rd(sys.argv[3])}
+assert len(dp) == 14 and dp.keys() == one.keys(), (len(dp), len(one))
+d = max(abs(dp[k] - one[k]) for k in dp)
+print(f"  -np 3 val+test P(PNEUMONIA) vs its model in one process: max diff {d:.3g} (limit 1e-5)")
+sys.exit(0 if d <= 1e-5 else 1)
+PYEOF
+    fail "--freeze layer4 -np 3: the sharded evaluation differs from one process's"
 
 # --resume under data-parallel training: 1 epoch, then --resume to 2, -np 3:
 # the same bytes as the unbroken 2-epoch -np 3 run (rank 0 writes, all read)

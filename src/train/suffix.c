@@ -40,6 +40,19 @@ static pn_status sx_logits(void *ctx, const float *x, int n, float *logits, pn_e
 {
     suffix *s = ctx;
     // in (n, D) at the train stage -> logits (n, C), eval mode
+    /* under mpirun every rank evaluates (validation each epoch, val and test
+     * at the end): each runs its contiguous share of the batch and all get
+     * every row, as in sx_step (eval mode: an image's logits do not depend
+     * on the rest of its batch) */
+    const int R = pn__dist_size();
+    if (R > 1 && n >= R) {
+        size_t lo, hi;
+        pn__dist_share((size_t)n, pn__dist_rank(), R, &lo, &hi);
+        const size_t D = pn_model_stage_numel(s->m, s->from), C = (size_t)s->classes;
+        PN_TRY(pn_model_run(s->m, s->from, x + lo * D, (int)(hi - lo), PN_STAGE_LOGITS, 0,
+                            logits + lo * C, err));
+        return pn__dist_allgather_rows(logits, (size_t)n, C * sizeof *logits, err);
+    }
     return pn_model_run(s->m, s->from, x, n, PN_STAGE_LOGITS, 0, logits, err);
 }
 
