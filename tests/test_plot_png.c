@@ -289,7 +289,7 @@ static void test_plot_roc_pair(void **state)
     tu_rmtree(dir);
 }
 
-/* the in-memory encoder (the server's heatmaps, the CAM files): decoded back
+/* the in-memory encoder (the server's heatmaps, pn_png_write_rgb): decoded back
  * by pneumo's own PNG reader (libpng), the same pixels */
 static void test_png_roundtrip(void **state)
 {

@@ -1,7 +1,7 @@
-/* The one PNG writer (libpng): an 8-bit gray, RGB or RGBA image into memory
- * (the server's heatmaps and previews), and the CAM overlays' RGB file,
- * written atomically from those bytes so a full disk leaves no truncated PNG
- * and the error names the file. */
+/* The one libpng writer: an 8-bit gray, RGB or RGBA image into memory (the
+ * server's heatmaps and previews), and pn_png_write_rgb's RGB file, written
+ * atomically from those bytes so a full disk leaves no truncated PNG and the
+ * error names the file. (The figures are cairo's: src/report/plot.c.) */
 #include <png.h>
 #include <setjmp.h>
 #include <stdio.h>

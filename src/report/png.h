@@ -1,5 +1,5 @@
 /* The PNG encoder (src/report/png.c), private to pneumo: the server's
- * heatmaps and previews and the CAM overlay files share it. */
+ * heatmaps and previews and pn_png_write_rgb share it. */
 #ifndef PN_REPORT_PNG_H
 #define PN_REPORT_PNG_H
 
